@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Set-up and tasks for threer, needing nothing but Python 3.11 and pip.
+
+    python3 dev.py triage   # make .venv, install threer, start `threer triage`
+    python3 dev.py test     # make .venv, install threer with its test extra, run the whole suite
+    python3 dev.py bench    # run the benchmarks in bench/
+
+Extra arguments go to threer (triage) or pytest (test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_venv(extra: str) -> None:
+    """Create .venv and install threer into it; skip the install when nothing changed."""
+    if sys.version_info < (3, 11):
+        sys.exit("threer needs Python 3.11 or newer; run this with python3.11.")
+    if not PY.exists():
+        print("Creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{extra or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    target = f".[{extra}]" if extra else "."
+    print(f"Installing threer{f' [{extra}]' if extra else ''} into .venv ...", flush=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target], cwd=ROOT, check=True)
+    stamp.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    task, rest = argv[0], argv[1:]
+    if task == "triage":
+        ensure_venv("")
+        return subprocess.call([str(BIN / "threer"), "triage", *rest])
+    if task == "test":
+        ensure_venv("test")
+        workers = ["-n", "auto"] if not any(a.startswith("-n") for a in rest) else []
+        return subprocess.call([str(PY), "-m", "pytest", *workers, *rest], cwd=ROOT)
+    if task == "bench":
+        ensure_venv("test")
+        code = 0
+        for script in sorted((ROOT / "bench").glob("*.py")):
+            code |= subprocess.call([str(PY), str(script), *rest], cwd=ROOT)
+        return code
+    print(f"Unknown task {task!r}.\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,108 @@
+"""The `threer` root command: global options, sub-command registration, error handling."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from threer import __version__
+from threer.cli.output import print_error
+from threer.env import Environment
+from threer.errors import ExitStatus, ThreerError
+
+
+@dataclass
+class AppContext:
+    env: Environment
+    debug: bool = False
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext(env=Environment.from_os())
+    return root.obj
+
+
+class ThreerGroup(TyperGroup):
+    """Turns every ThreerError, Ctrl-C and unexpected exception into a sentence and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except ThreerError as exc:
+            print_error(exc.message)
+            if _debug(ctx):
+                traceback.print_exc()
+            raise typer.Exit(int(exc.exit_status)) from None
+        except KeyboardInterrupt:
+            print_error("Interrupted. Everything answered so far is saved.")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if _debug(ctx):
+                traceback.print_exc()
+            else:
+                print_error(
+                    f"threer stopped on an unexpected error ({type(exc).__name__}: {exc}). "
+                    "Run it again with --debug for the details, and report them."
+                )
+            raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool(getattr(obj, "debug", False)) or bool(os.environ.get("THREER_DEBUG"))
+
+
+app = typer.Typer(
+    cls=ThreerGroup,
+    name="threer",
+    help="Replicate, Review, Research: triage hosted e-mail problems, check mail DNS, write escalation tickets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"threer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Replicate, Review, Research: triage hosted e-mail problems, check mail DNS, write escalation tickets."""
+    ctx.obj = AppContext(env=Environment.from_os(), debug=debug)
+
+
+def _register() -> None:
+    from threer.cli import check_dns, config, kb, sessions, ticket, triage
+
+    for module in (triage, sessions, ticket, check_dns, kb, config):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(prog_name="threer")
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing)
+        sys.exit(int(ExitStatus.INTERRUPTED))

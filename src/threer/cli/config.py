@@ -1,0 +1,7 @@
+"""`threer config`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

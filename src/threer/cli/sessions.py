@@ -1,0 +1,7 @@
+"""`threer sessions`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

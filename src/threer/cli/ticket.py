@@ -1,0 +1,7 @@
+"""`threer ticket`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""`threer triage`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

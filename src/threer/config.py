@@ -1,0 +1,195 @@
+"""Partner details and defaults, kept in a TOML file and validated by pydantic."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from threer.errors import BadInput
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessHours(BaseModel):
+    """When the provider's support counts hours: first-response times run only inside these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    days: list[str] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in value]
+        bad = [d for d in days if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown day {bad[0]!r}; use mon, tue, wed, thu, fri, sat, sun")
+        if not days:
+            raise ValueError("at least one working day is needed")
+        return sorted(set(days), key=WEEKDAYS.index)
+
+    @model_validator(mode="after")
+    def _order(self) -> "BusinessHours":
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class PartnerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str | None = None  # the partner's own domain
+    control_panel_url: str | None = None  # None means "not applicable"
+    control_panel_na: bool = False  # the partner has no Control Panel: the ticket says "not applicable"
+    support_address: str | None = None  # where escalations go
+    technician: str | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from threer.domain import DomainError, normalise_domain
+
+        try:
+            return normalise_domain(value).domain
+        except DomainError as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("support_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return validate_address(value)
+
+    @field_validator("control_panel_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.lower().startswith(("https://", "http://")) or " " in value or "." not in value:
+            raise ValueError("the Control Panel URL must be a web address such as https://cp.example.net/")
+        return value
+
+
+class Config(BaseModel):
+    """The whole config file. Unknown keys are errors, so typos are caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partner: PartnerConfig = Field(default_factory=PartnerConfig)
+    default_profile: str | None = "m365"
+    kb_folders: list[Path] = Field(default_factory=list)
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+
+    def missing_partner_details(self) -> list[str]:
+        """The config keys the ticket needs that are not set yet."""
+        missing = []
+        p = self.partner
+        if not p.domain:
+            missing.append("partner.domain")
+        if not p.control_panel_url and not p.control_panel_na:
+            missing.append("partner.control_panel_url")
+        if not p.support_address:
+            missing.append("partner.support_address")
+        return missing
+
+
+def validate_address(value: str) -> str:
+    """A plain e-mail address (local@domain), the domain normalised; no display names."""
+    from threer.domain import DomainError, normalise_domain
+
+    value = value.strip()
+    local, at, host = value.rpartition("@")
+    if not at or not local or len(local) > 64 or any(c.isspace() or c in "<>,;\"()[]\\" for c in local):
+        raise ValueError(f"{value!r} is not an e-mail address such as support@provider.example")
+    try:
+        return f"{local}@{normalise_domain(host).domain}"
+    except DomainError:
+        raise ValueError(f"{value!r} is not an e-mail address such as support@provider.example") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read the config; a missing file is the defaults, a bad one a clear error."""
+    if not path.exists():
+        return Config()
+    try:
+        raw = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(raw)
+    except UnicodeDecodeError:
+        raise BadInput(f"The config file {path} is not UTF-8 text. Fix it or remove it and run `threer config init`.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"The config file {path} is not valid TOML ({exc}). Fix it or run `threer config init`.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read the config file {path} ({exc.strerror}).") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"The config file {path} has a bad value: {describe_validation_error(exc)}.") from None
+
+
+def save_config(config: Config, path: Path) -> None:
+    data = config.model_dump(mode="json", exclude_none=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise BadInput(f"Cannot write the config file {path} ({exc.strerror}). Set THREER_CONFIG to a writable path.") from None
+
+
+def set_config_value(config: Config, key: str, value: str) -> Config:
+    """Set a dotted key such as `partner.domain` from its text form, validated."""
+    data: dict[str, Any] = config.model_dump(mode="json")
+    parts = key.split(".")
+    node: Any = data
+    for part in parts[:-1]:
+        if not isinstance(node, dict) or part not in node:
+            raise BadInput(f"Unknown config key {key!r}. Run `threer config show` to see the keys.")
+        node = node[part]
+    leaf = parts[-1]
+    if not isinstance(node, dict) or leaf not in node or isinstance(node[leaf], dict):
+        raise BadInput(f"Unknown config key {key!r}. Run `threer config show` to see the keys.")
+    if isinstance(node[leaf], list):
+        node[leaf] = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(node[leaf], bool):
+        low = value.strip().lower()
+        if low not in {"true", "false", "yes", "no", "1", "0"}:
+            raise BadInput(f"{key} takes true or false, not {value!r}.")
+        node[leaf] = low in {"true", "yes", "1"}
+    else:
+        node[leaf] = value if value.strip() not in {"", "none"} else None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(f"{key} cannot be {value!r}: {describe_validation_error(exc)}.") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first pydantic error as `where: what`, in words a person reads."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "value"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}"

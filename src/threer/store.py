@@ -1,0 +1,295 @@
+"""The one SQLite database: sessions and their answers, past cases, and the KB index.
+
+Every write is its own transaction (WAL), so an answer is on disk the moment
+`record_answer` returns. The file is created readable by its owner only. A corrupt
+database, or one written by a newer threer, is reported and never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from threer.errors import NotFound, StoreError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+_CORE_SCHEMA = """
+CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    customer_name   TEXT,
+    customer_domain TEXT,
+    status          TEXT NOT NULL DEFAULT 'open',   -- open | resolved | escalated
+    closed_at       TEXT
+);
+CREATE INDEX sessions_updated ON sessions(updated_at);
+CREATE TABLE answers (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,      -- JSON of the step's answer model
+    recorded_at TEXT NOT NULL,
+    revision    INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (session_id, step_id)
+);
+-- every earlier value of a changed answer, so "change an answer" never loses one
+CREATE TABLE answer_history (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    revision    INTEGER NOT NULL
+);
+"""
+
+
+def _kb_schema() -> str:
+    from threer.kb.schema import SCHEMA_SQL
+
+    return SCHEMA_SQL
+
+
+# Migration N (1-based) brings the database to user_version N.
+MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A connection to threer's database, migrated to the current schema."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._check_file()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the data folder {self.path.parent} ({exc.strerror}). "
+                "Set THREER_HOME to a folder you can write."
+            ) from None
+        if not self.path.exists():
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot create the database {self.path} ({exc.strerror}). Set THREER_HOME to a folder you can write."
+                ) from None
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA busy_timeout = 10000")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self.conn.close()
+                raise StoreError(
+                    f"The database {self.path} was written by a newer threer (schema {version}, this one knows "
+                    f"{SCHEMA_VERSION}). Upgrade threer; the file has not been changed."
+                )
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal" and not readonly:  # pragma: no cover - filesystems without shared memory
+                pass
+            self._migrate(version)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be read ({exc}). It has not been changed; move it aside "
+                "(or set THREER_HOME elsewhere) and run again."
+            ) from None
+        except sqlite3.OperationalError as exc:  # pragma: no cover - subsumed above, kept for clarity
+            raise StoreError(f"Cannot open the database {self.path} ({exc}).") from None
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+
+    def _check_file(self) -> None:
+        """Refuse a file that is not SQLite before sqlite3 gets a chance to write to it."""
+        if not self.path.exists():
+            return
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not threer's database. Set THREER_HOME to another folder.")
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"Cannot read the database {self.path} ({exc.strerror}). Check its permissions.") from None
+        if head and head != SQLITE_HEADER:
+            raise StoreError(
+                f"The database {self.path} is corrupt or not a threer database. It has not been changed; "
+                "move it aside (or set THREER_HOME elsewhere) and run again."
+            )
+
+    def _migrate(self, version: int) -> None:
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            script = MIGRATIONS[number - 1]
+            sql = script() if callable(script) else script
+            with self.transaction() as cur:
+                # executescript would COMMIT on its own; run statement by statement inside ours
+                for statement in _split_sql(sql):
+                    cur.execute(statement)
+                cur.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            try:
+                cur.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def create_session(self, now: datetime) -> str:
+        for _ in range(20):
+            session_id = now.strftime("%Y%m%d") + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
+            try:
+                with self.transaction() as cur:
+                    cur.execute(
+                        "INSERT INTO sessions (id, created_at, updated_at) VALUES (?, ?, ?)",
+                        (session_id, _iso(now), _iso(now)),
+                    )
+                return session_id
+            except sqlite3.IntegrityError:
+                continue
+        raise StoreError("Could not allocate a new session id; try again.")  # pragma: no cover
+
+    def get_session_row(self, session_id: str) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (normalise_session_id(session_id),)).fetchone()
+        if row is None:
+            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+        return row
+
+    def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM sessions"
+        args: list[Any] = []
+        if status:
+            sql += " WHERE status = ?"
+            args.append(status)
+        sql += " ORDER BY updated_at DESC, id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return list(self.conn.execute(sql, args))
+
+    def answers(self, session_id: str) -> dict[str, tuple[dict[str, Any], str, int]]:
+        """step id -> (answer data, recorded_at, revision)."""
+        rows = self.conn.execute(
+            "SELECT step_id, data, recorded_at, revision FROM answers WHERE session_id = ?",
+            (normalise_session_id(session_id),),
+        )
+        return {r["step_id"]: (json.loads(r["data"]), r["recorded_at"], r["revision"]) for r in rows}
+
+    def record_answer(
+        self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *, header: dict[str, Any] | None = None
+    ) -> None:
+        """Write one answer (and any session columns it sets) in one committed transaction."""
+        session_id = normalise_session_id(session_id)
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        with self.transaction() as cur:
+            old = cur.execute(
+                "SELECT data, recorded_at, revision FROM answers WHERE session_id = ? AND step_id = ?",
+                (session_id, step_id),
+            ).fetchone()
+            revision = 1
+            if old is not None:
+                revision = old["revision"] + 1
+                cur.execute(
+                    "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?)",
+                    (session_id, step_id, old["data"], old["recorded_at"], old["revision"]),
+                )
+            cur.execute(
+                "INSERT INTO answers (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
+                "recorded_at = excluded.recorded_at, revision = excluded.revision",
+                (session_id, step_id, payload, _iso(now), revision),
+            )
+            self._update_session(cur, session_id, now, header or {})
+
+    def update_session(self, session_id: str, now: datetime, **columns: Any) -> None:
+        with self.transaction() as cur:
+            self._update_session(cur, normalise_session_id(session_id), now, columns)
+
+    def _update_session(self, cur: sqlite3.Cursor, session_id: str, now: datetime, columns: dict[str, Any]) -> None:
+        allowed = {"customer_name", "customer_domain", "status", "closed_at"}
+        sets = ["updated_at = ?"]
+        args: list[Any] = [_iso(now)]
+        for key, value in columns.items():
+            if key not in allowed:
+                raise ValueError(key)
+            sets.append(f"{key} = ?")
+            args.append(_iso(value) if isinstance(value, datetime) else value)
+        args.append(session_id)
+        cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", args)
+        if cur.rowcount == 0:
+            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+
+    def delete_session(self, session_id: str) -> None:
+        session_id = normalise_session_id(session_id)
+        self.get_session_row(session_id)
+        with self.transaction() as cur:
+            self._forget_case(cur, session_id)
+            cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def purge_sessions(self, older_than: datetime) -> list[str]:
+        """Delete sessions last touched before `older_than`; return their ids."""
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE updated_at < ?", (_iso(older_than),))]
+        with self.transaction() as cur:
+            for session_id in ids:
+                self._forget_case(cur, session_id)
+                cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        return ids
+
+    def _forget_case(self, cur: sqlite3.Cursor, session_id: str) -> None:
+        from threer.kb import cases
+
+        cases.remove_case(cur, session_id)
+
+
+def normalise_session_id(session_id: str) -> str:
+    return session_id.strip().upper()
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a schema script into statements (sqlite3.complete_statement knows about triggers)."""
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
