@@ -1,0 +1,329 @@
+"""The answer recorded for each triage step: one pydantic model a step, validated the same way
+whether it was typed at a prompt, read from an answers file, or built in a test."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from threer.domain import DomainError, normalise_domain
+
+_MAX_TEXT = 20_000  # a pasted bounce can be long; a pasted log file is not an answer
+
+
+def _text(value: Any, what: str, *, required: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            raise ValueError(f"{what} must be text")
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\x00" in value:
+        raise ValueError(f"{what} contains a NUL character")
+    if required and not value:
+        raise ValueError(f"{what} is required")
+    if len(value) > _MAX_TEXT:
+        raise ValueError(f"{what} is longer than {_MAX_TEXT} characters; paste the relevant part")
+    return value
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerAnswer(Answer):
+    name: str
+    domain: str
+    domain_note: str | None = None  # what normalisation changed, shown to the technician
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: Any) -> str:
+        return _text(v, "the customer name")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "domain" in data:
+            raw = data["domain"]
+            if not isinstance(raw, str):
+                raise ValueError("the customer domain must be text, such as contoso.com")
+            try:
+                norm = normalise_domain(raw)
+            except DomainError as exc:
+                raise ValueError(exc.message) from None
+            data = dict(data)
+            data["domain"] = norm.domain
+            if norm.note and not data.get("domain_note"):
+                data["domain_note"] = norm.note
+        return data
+
+
+class IssueAnswer(Answer):
+    description: str
+    affected_users: str
+    started: str  # when it started, in the technician's words ("since Monday 9am")
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _d(cls, v: Any) -> str:
+        return _text(v, "the description of the issue")
+
+    @field_validator("affected_users", mode="before")
+    @classmethod
+    def _u(cls, v: Any) -> str:
+        return _text(v, "the affected user(s)")
+
+    @field_validator("started", mode="before")
+    @classmethod
+    def _s(cls, v: Any) -> str:
+        return _text(v, "when it started")
+
+
+class ErrorsAnswer(Answer):
+    messages: str = ""  # verbatim: codes, bounce text
+    no_error_shown: bool = False
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _m(cls, v: Any) -> str:
+        return _text(v, "the error messages", required=False)
+
+    @model_validator(mode="after")
+    def _one(self) -> "ErrorsAnswer":
+        if not self.messages and not self.no_error_shown:
+            raise ValueError("give the exact error text, or say that no error is shown")
+        if self.messages and self.no_error_shown:
+            raise ValueError("either give error text or say no error is shown, not both")
+        return self
+
+
+class ReproducedAnswer(Answer):
+    reproduced: Literal["yes", "no", "intermittent"]
+    how: str
+
+    @field_validator("reproduced", mode="before")
+    @classmethod
+    def _r(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("how", mode="before")
+    @classmethod
+    def _h(cls, v: Any) -> str:
+        return _text(v, "how it was (or was not) reproduced")
+
+
+OPERATING_SYSTEMS = ["Windows 11", "Windows 10", "macOS", "iOS", "iPadOS", "Android", "Linux", "ChromeOS", "Other"]
+MAIL_CLIENTS = [
+    "Outlook (Windows)",
+    "Outlook for Mac",
+    "New Outlook for Windows",
+    "Entourage",
+    "Apple Mail",
+    "Outlook Web Access (OWA)",
+    "iOS Mail",
+    "Outlook for iOS",
+    "Android (Gmail app)",
+    "Outlook for Android",
+    "Thunderbird",
+    "Other",
+]
+SERVICES = [
+    "Exchange mailbox",
+    "Outlook Web Access",
+    "ActiveSync (mobile)",
+    "POP/IMAP",
+    "SMTP relay",
+    "Spam filtering",
+    "Archiving",
+    "Shared mailboxes",
+    "Distribution groups",
+    "Outlook licence",
+]
+
+
+class EnvironmentAnswer(Answer):
+    os: str
+    os_version: str
+    client: str
+    client_version: str
+
+    @field_validator("os", "os_version", "client", "client_version", mode="before")
+    @classmethod
+    def _t(cls, v: Any, info: Any) -> str:
+        names = {"os": "the operating system", "os_version": "the OS version", "client": "the mail client",
+                 "client_version": "the mail client version"}
+        return _text(v, names[info.field_name])
+
+
+class ServicesAnswer(Answer):
+    enabled: list[str]
+    note: str = ""
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _e(cls, v: Any) -> list[str]:
+        if isinstance(v, str):
+            v = [p for p in (x.strip() for x in v.split(",")) if p]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError("the enabled services must be a list of names")
+        v = [_text(x, "a service name") for x in v]
+        if not v:
+            raise ValueError("list the services confirmed as enabled in the Control Panel")
+        return v
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _n(cls, v: Any) -> str:
+        return _text(v, "the note", required=False)
+
+
+class DnsAnswer(Answer):
+    note: str = ""
+    # filled by the step's action (threer ran the checks), never typed
+    checked: bool = False
+    domain: str | None = None
+    profile: str | None = None
+    summary: dict[str, int] = Field(default_factory=dict)
+    problems: list[dict[str, Any]] = Field(default_factory=list)  # warn/fail/error findings: id, severity, message, fix
+    checked_at: str | None = None
+    run_error: str | None = None  # why the checks could not run
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _n(cls, v: Any) -> str:
+        return _text(v, "the note", required=False)
+
+
+class OwaAnswer(Answer):
+    login: Literal["yes", "no", "not tried"]
+    send: Literal["yes", "no", "not tried"]
+    receive: Literal["yes", "no", "not tried"]
+    note: str = ""
+    probe: list[dict[str, Any]] = Field(default_factory=list)  # threer's HTTPS probe of the OWA URL
+
+    @field_validator("login", "send", "receive", mode="before")
+    @classmethod
+    def _yn(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _n(cls, v: Any) -> str:
+        return _text(v, "the note", required=False)
+
+
+class RulesAnswer(Answer):
+    found: str  # what was found, "no rules" included
+
+    @field_validator("found", mode="before")
+    @classmethod
+    def _f(cls, v: Any) -> str:
+        return _text(v, "what was found")
+
+
+class PriorAnswer(Answer):
+    matches: list[dict[str, Any]] = Field(default_factory=list)  # shown by the action: id, title, source, score
+    tried: list[str] = Field(default_factory=list)  # ids the technician tried
+    outcome: str
+
+    @field_validator("tried", mode="before")
+    @classmethod
+    def _t(cls, v: Any) -> list[str]:
+        if isinstance(v, str):
+            v = [p for p in (x.strip() for x in v.split(",")) if p]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError("the tried matches must be a list of ids")
+        return v
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _o(cls, v: Any) -> str:
+        return _text(v, "the outcome (what matched and what was tried)")
+
+
+class KbAnswer(Answer):
+    articles: list[str] = Field(default_factory=list)
+    outcome: str
+
+    @field_validator("articles", mode="before")
+    @classmethod
+    def _a(cls, v: Any) -> list[str]:
+        if isinstance(v, str):
+            v = [p for p in (x.strip() for x in v.split(",")) if p]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError("the articles must be a list of ids or titles")
+        return v
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _o(cls, v: Any) -> str:
+        return _text(v, "the outcome")
+
+
+class WebAnswer(Answer):
+    queries: str
+    links: list[str] = Field(default_factory=list)
+    outcome: str
+
+    @field_validator("links", mode="before")
+    @classmethod
+    def _l(cls, v: Any) -> list[str]:
+        if isinstance(v, str):
+            v = [p for p in (x.strip() for x in v.replace("\n", ",").split(",")) if p]
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise ValueError("the links must be a list of addresses")
+        return v
+
+    @field_validator("queries", mode="before")
+    @classmethod
+    def _q(cls, v: Any) -> str:
+        return _text(v, "the search queries")
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _o(cls, v: Any) -> str:
+        return _text(v, "the outcome")
+
+
+class OutcomeAnswer(Answer):
+    decision: Literal["resolved", "escalate"]
+    resolution: str = ""  # required when resolved: it becomes the past case
+    summary: str = ""  # a one-line subject for the case or ticket; defaults to the issue
+    engineering: bool = False  # escalation must go to engineering (72 business hours)
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _d(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = v.strip().lower()
+            return {"resolve": "resolved", "escalated": "escalate", "escalation": "escalate"}.get(v, v)
+        return v
+
+    @field_validator("resolution", "summary", mode="before")
+    @classmethod
+    def _t(cls, v: Any) -> str:
+        return _text(v, "the text", required=False)
+
+    @model_validator(mode="after")
+    def _resolved(self) -> "OutcomeAnswer":
+        if self.decision == "resolved" and not self.resolution:
+            raise ValueError("a resolved session needs the resolution: what fixed it")
+        return self
+
+
+class NotApplicable(BaseModel):
+    """A step recorded as not applicable: only counts with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _r(cls, v: Any) -> str:
+        return _text(v, "the reason it is not applicable")

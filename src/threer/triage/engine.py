@@ -1,0 +1,211 @@
+"""The triage engine: validates and records answers, one committed write each, and walks the steps.
+
+No prompts and no printing here. A `Prompter` (see threer.triage.flow) asks the questions; the
+engine decides what comes next, what counts as recorded, and what a step's action found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from threer.config import describe_validation_error
+from threer.errors import BadInput
+from threer.store import Store
+from threer.triage import answers as a
+from threer.triage.session import RecordedStep, TriageSession
+from threer.triage.steps import STEPS, Step, get_step, is_step
+
+# Fields a step's action fills in; never accepted from a person or a file.
+ACTION_FIELDS: dict[str, frozenset[str]] = {
+    "review.dns": frozenset({"checked", "domain", "profile", "summary", "problems", "checked_at", "run_error"}),
+    "review.owa": frozenset({"probe"}),
+    "research.prior": frozenset({"matches"}),
+}
+
+NA_KEYS = ("not_applicable", "n/a", "na")
+
+
+class InvalidAnswer(BadInput):
+    """An answer that does not validate; the message names the step and says what to fix."""
+
+    def __init__(self, step_id: str, reason: str) -> None:
+        reason = reason.rstrip(". ")
+        super().__init__(f"{step_id}: {reason}.")
+        self.step_id = step_id
+        self.reason = reason
+
+
+class ActionResult(BaseModel):
+    """What a step's action found: `fields` are stored with the answer, `detail` is for display."""
+
+    model_config = {"arbitrary_types_allowed": True}
+    fields: dict[str, Any]
+    detail: Any = None
+    summary: str = ""
+
+
+class Actions(Protocol):
+    """The work threer does itself during a triage (checks and searches), injected."""
+
+    def dns(self, domain: str) -> ActionResult: ...
+
+    def owa(self, domain: str) -> ActionResult: ...
+
+    def prior(self, query: str) -> ActionResult: ...
+
+
+class TriageEngine:
+    def __init__(self, store: Store, session_id: str, *, clock: Callable[[], datetime],
+                 actions: Actions | None = None, on_resolved: Callable[[TriageSession], None] | None = None,
+                 on_reopened: Callable[[str], None] | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.actions = actions
+        self.on_resolved = on_resolved
+        self.on_reopened = on_reopened
+        self.session_id = store.get_session_row(session_id)["id"]
+
+    @classmethod
+    def new(cls, store: Store, *, clock: Callable[[], datetime], **kwargs: Any) -> "TriageEngine":
+        return cls(store, store.create_session(clock()), clock=clock, **kwargs)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def session(self) -> TriageSession:
+        return load_session(self.store, self.session_id)
+
+    def next_step(self) -> Step | None:
+        recorded = self.store.answers(self.session_id)
+        return next((s for s in STEPS if s.id not in recorded), None)
+
+    # -- validating --------------------------------------------------------------------
+
+    def parse(self, step_id: str, raw: Any, action: ActionResult | None = None) -> a.Answer | a.NotApplicable:
+        """Validate an answer given as text (the step's shorthand field) or a mapping of its fields."""
+        if not is_step(step_id):
+            raise BadInput(f"{step_id!r} is not a triage step. The steps are: {', '.join(s.id for s in STEPS)}.")
+        step = get_step(step_id)
+        if isinstance(raw, (a.Answer, a.NotApplicable)):
+            raw = raw.model_dump() if isinstance(raw, a.Answer) else {"not_applicable": raw.reason}
+        if isinstance(raw, bool) or raw is None:
+            raise InvalidAnswer(step_id, "the answer is empty or not text; give the answer's fields or a text")
+        if isinstance(raw, (int, float)):
+            raw = str(raw)
+        if isinstance(raw, str):
+            if step_id == "intake.errors" and raw.strip().lower() in {"no error shown", "no error", "none", "no errors"}:
+                raw = {"no_error_shown": True}
+            elif step.shorthand:
+                raw = {step.shorthand: raw}
+            else:
+                fields = ", ".join(step.model.model_fields.keys() - ACTION_FIELDS.get(step_id, frozenset()))
+                raise InvalidAnswer(step_id, f"give the answer as a table of its fields ({fields})")
+        if not isinstance(raw, dict):
+            raise InvalidAnswer(step_id, "the answer must be a text or a table of fields")
+        na = [k for k in NA_KEYS if k in raw]
+        if na:
+            if len(raw) > 1:
+                raise InvalidAnswer(step_id, "a step that is not applicable takes only the reason")
+            if not step.can_be_na:
+                raise InvalidAnswer(step_id, "this step cannot be marked not applicable; it must be answered")
+            try:
+                return a.NotApplicable(reason=raw[na[0]])
+            except ValidationError as exc:
+                raise InvalidAnswer(step_id, _why(exc)) from None
+        forged = set(raw) & ACTION_FIELDS.get(step_id, frozenset())
+        if forged:
+            raise InvalidAnswer(step_id, f"{', '.join(sorted(forged))} is filled in by threer, not by the answer")
+        data = dict(raw)
+        if action is not None:
+            data.update(action.fields)
+        try:
+            return step.model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidAnswer(step_id, _why(exc)) from None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def record(self, step_id: str, value: a.Answer | a.NotApplicable) -> RecordedStep:
+        """Commit one answer to disk now. Returns what was recorded."""
+        step = get_step(step_id)
+        now = self.clock()
+        if isinstance(value, a.NotApplicable):
+            if not step.can_be_na:
+                raise InvalidAnswer(step_id, "this step cannot be marked not applicable; it must be answered")
+            rec = RecordedStep(step_id=step_id, status="not_applicable", reason=value.reason, recorded_at=now)
+        else:
+            if not isinstance(value, step.model):
+                raise InvalidAnswer(step_id, f"expected a {step.model.__name__}")
+            rec = RecordedStep(step_id=step_id, status="answered", answer=value.model_dump(mode="json"), recorded_at=now)
+        header: dict[str, Any] = {}
+        if isinstance(value, a.CustomerAnswer):
+            header = {"customer_name": value.name, "customer_domain": value.domain}
+        was_resolved = self.store.get_session_row(self.session_id)["status"] == "resolved"
+        if isinstance(value, a.OutcomeAnswer):
+            header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
+        self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header)
+        if isinstance(value, a.OutcomeAnswer) or (step_id != "outcome" and was_resolved):
+            session = self.session()
+            if session.status == "resolved" and self.on_resolved:
+                self.on_resolved(session)  # re-index the case with the changed answer
+            elif was_resolved and session.status != "resolved" and self.on_reopened:
+                self.on_reopened(self.session_id)
+        return rec
+
+    def run_action(self, step_id: str) -> ActionResult | None:
+        """Run the step's action (DNS checks, OWA probe, search) if it has one and threer can."""
+        step = get_step(step_id)
+        if step.action is None or self.actions is None:
+            return None
+        session = self.session()
+        customer = session.answer("intake.customer")
+        if step.action == "dns":
+            if customer is None:
+                return None
+            return self.actions.dns(customer.domain)
+        if step.action == "owa":
+            return self.actions.owa(customer.domain if customer else "")
+        if step.action == "prior":
+            return self.actions.prior(research_query(session))
+        return None  # pragma: no cover - every declared action is handled above
+
+
+def research_query(session: TriageSession) -> str:
+    """The text the Research step searches with: the issue in the technician's words and the errors."""
+    parts: list[str] = []
+    issue = session.answer("intake.issue")
+    if issue:
+        parts.append(issue.description)
+    errors = session.answer("intake.errors")
+    if errors and errors.messages:
+        parts.append(errors.messages)
+    return " ".join(parts)[:2000]
+
+
+def load_session(store: Store, session_id: str) -> TriageSession:
+    row = store.get_session_row(session_id)
+    steps: dict[str, RecordedStep] = {}
+    for step_id, (data, recorded_at, revision) in store.answers(row["id"]).items():
+        if not is_step(step_id):
+            continue  # a step from a newer threer; kept in the database, ignored here
+        steps[step_id] = RecordedStep(
+            step_id=step_id,
+            status=data.get("status", "answered"),
+            answer=data.get("answer"),
+            reason=data.get("reason"),
+            recorded_at=recorded_at,
+            revision=revision,
+        )
+    return TriageSession(
+        id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], status=row["status"],
+        closed_at=row["closed_at"], customer_name=row["customer_name"], customer_domain=row["customer_domain"],
+        steps=steps,
+    )
+
+
+def _why(exc: ValidationError) -> str:
+    text = describe_validation_error(exc)
+    return text.removeprefix("value: ")

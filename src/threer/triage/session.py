@@ -1,0 +1,57 @@
+"""A triage session as read back from the store: what is recorded, and what is still missing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from threer.triage import answers as a
+from threer.triage.steps import STEPS, get_step
+
+
+class RecordedStep(BaseModel):
+    step_id: str
+    status: Literal["answered", "not_applicable"]
+    answer: dict[str, Any] | None = None
+    reason: str | None = None
+    recorded_at: datetime
+    revision: int = 1
+
+    def model_instance(self) -> a.Answer | None:
+        if self.status != "answered" or self.answer is None:
+            return None
+        return get_step(self.step_id).model.model_validate(self.answer)
+
+    def to_storage(self) -> dict[str, Any]:
+        if self.status == "answered":
+            return {"status": "answered", "answer": self.answer}
+        return {"status": "not_applicable", "reason": self.reason}
+
+
+class TriageSession(BaseModel):
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    status: Literal["open", "resolved", "escalated"] = "open"
+    closed_at: datetime | None = None
+    customer_name: str | None = None
+    customer_domain: str | None = None
+    steps: dict[str, RecordedStep] = {}
+
+    @property
+    def missing(self) -> list[str]:
+        """Step ids not yet recorded, in flow order."""
+        return [s.id for s in STEPS if s.id not in self.steps]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def answer(self, step_id: str) -> Any:
+        rec = self.steps.get(step_id)
+        return rec.model_instance() if rec else None
+
+    def progress(self) -> tuple[int, int]:
+        return len(self.steps), len(STEPS)
