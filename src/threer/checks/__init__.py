@@ -1,0 +1,227 @@
+"""The DNS and mail-domain checks (SPEC §4) and the runner that runs them for one or many domains.
+
+Each check lives in its own module (`mx.py`, `spf.py`, ...) as `async def check_<name>(ctx)`.
+The runner gives every domain one Resolver (one cache, one overall deadline), runs all of that
+domain's checks at once in one event loop, and runs many domains side by side with a bound on
+concurrency; one domain's trouble never reaches another's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ssl
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from threer.findings import DomainReport, Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.profiles import Profile
+    from threer.checks.resolver import Resolver
+
+CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
+
+# check name -> (module, function); modules are imported lazily so a missing one is skipped
+CHECK_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "ns": ("threer.checks.ns", "check_ns"),
+    "mx": ("threer.checks.mx", "check_mx"),
+    "spf": ("threer.checks.spf", "check_spf"),
+    "dmarc": ("threer.checks.dmarc", "check_dmarc"),
+    "dkim": ("threer.checks.dkim", "check_dkim"),
+    "autodiscover": ("threer.checks.autodiscover", "check_autodiscover"),
+    "mta-sts": ("threer.checks.mta_sts", "check_mta_sts"),
+    "tls-rpt": ("threer.checks.tls_rpt", "check_tls_rpt"),
+    "dnssec": ("threer.checks.dnssec", "check_dnssec"),
+    "owa": ("threer.checks.owa", "check_owa"),
+}
+
+# Findings the runner itself can add, whatever the check (documented in docs/reference/findings/README.md)
+RUNNER_FINDING_IDS = frozenset(
+    {f"{name}.unexpected-error" for name in CHECK_FUNCTIONS} | {f"{name}.not-finished" for name in CHECK_FUNCTIONS}
+)
+
+# Beyond the DNS deadline, how long HTTPS probes and stragglers may take before the runner stops waiting
+_GRACE_SECONDS = 1.0
+
+
+class CheckOptions(BaseModel):
+    """How to run the checks: the same for every domain of a run."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    profile: str | None = None  # built-in name, TOML path, or None/"none" for no profile
+    nameservers: list[tuple[str, int]] | None = None  # None: the system's resolvers
+    timeout: float = Field(default=5.0, gt=0)  # the overall deadline for one domain, seconds
+    dns_only: bool = False  # skip every check that opens a connection to a host
+    verify: ssl.SSLContext | str | bool = True  # CA bundle for HTTPS probes
+    checks: tuple[str, ...] | None = None  # a subset of CHECKS; None means all
+
+
+def available_checks() -> dict[str, Callable[..., Any]]:
+    """The check functions whose modules exist now, by check name."""
+    found: dict[str, Callable[..., Any]] = {}
+    for name, (module_name, function_name) in CHECK_FUNCTIONS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not written yet: skip; a broken import inside it is a bug
+                continue
+            raise
+        function = getattr(module, function_name, None)
+        if function is not None:
+            found[name] = function
+    return found
+
+
+def finding_ids(check: str) -> frozenset[str]:
+    """Every id a check module declares it can emit (empty when the module does not exist yet)."""
+    module_name = CHECK_FUNCTIONS[check][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return frozenset()
+        raise
+    return frozenset(getattr(module, "FINDING_IDS", frozenset()))
+
+
+def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
+    wanted = list(options.checks) if options.checks is not None else list(CHECKS)
+    # OWA is only worth probing when the profile names a URL, and it connects to a host
+    if options.checks is None and profile is not None and profile.owa_url and not options.dns_only:
+        wanted.append("owa")
+    return wanted
+
+
+async def check_domain(
+    domain: str,
+    options: CheckOptions,
+    *,
+    resolver: "Resolver | None" = None,
+    now: datetime | None = None,
+    profile: "Profile | None | bool" = False,
+) -> DomainReport:
+    """Run every check of one domain concurrently. Never raises for trouble in the checks.
+
+    `profile=False` loads `options.profile`; a Profile or None is used as given (check_domains loads
+    it once for the whole run).
+    """
+    from threer.checks.context import CheckContext
+    from threer.checks.profiles import resolve_profile
+    from threer.checks.resolver import Resolver
+
+    started = time.monotonic()
+    checked_at = now or datetime.now(timezone.utc)
+    if profile is False:
+        profile = resolve_profile(options.profile)
+    if resolver is None:
+        resolver = Resolver(options.nameservers, timeout=options.timeout, deadline=options.timeout)
+    ctx = CheckContext(
+        domain=domain,
+        resolver=resolver,
+        profile=profile or None,
+        dns_only=options.dns_only,
+        http_timeout=min(5.0, options.timeout),
+        verify=options.verify,
+        now=checked_at,
+    )
+    functions = available_checks()
+    names = [name for name in _checks_to_run(options, ctx.profile) if name in functions]
+    tasks = {name: asyncio.ensure_future(_run_one(name, functions[name], ctx)) for name in names}
+    limit = options.timeout + ctx.http_timeout + _GRACE_SECONDS
+    done, pending = await asyncio.wait(tasks.values(), timeout=limit) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
+    findings: list[Finding] = []
+    for name, task in tasks.items():
+        if task in done:
+            findings.extend(task.result())
+        else:
+            findings.append(
+                Finding(
+                    id=f"{name}.not-finished",
+                    check=name,
+                    severity=Severity.ERROR,
+                    message=f"The {name} check did not finish within {limit:.1f} s, so it could not be checked.",
+                )
+            )
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    findings = sort_findings(findings)
+    return DomainReport(
+        domain=domain,
+        profile=ctx.profile.name if ctx.profile else None,
+        checked_at=checked_at,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        summary=DomainReport.summarise(findings),
+        findings=findings,
+        partial=any(f.severity is Severity.ERROR for f in findings),
+    )
+
+
+async def _run_one(name: str, function: Callable[..., Any], ctx: Any) -> list[Finding]:
+    """One check; a bug in it becomes one `error` finding instead of sinking the domain."""
+    try:
+        result = await function(ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a check's bug must not hide the other checks
+        return [
+            Finding(
+                id=f"{name}.unexpected-error",
+                check=name,
+                severity=Severity.ERROR,
+                message=f"The {name} check stopped on an unexpected error ({type(exc).__name__}: {exc}); "
+                "its result is unknown. Please report this.",
+            )
+        ]
+    return list(result or [])
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Grouped by check in the order of CHECKS, each group worst first (stable within a severity)."""
+    order = {name: i for i, name in enumerate(CHECK_FUNCTIONS)}
+    return sorted(findings, key=lambda f: (order.get(f.check, len(order)), -f.severity.rank))
+
+
+def check_domains(
+    domains: list[str],
+    options: CheckOptions,
+    *,
+    concurrency: int = 20,
+    progress: Callable[[DomainReport], None] | None = None,
+    now: datetime | None = None,
+) -> list[DomainReport]:
+    """Check many domains (already normalised), at most `concurrency` at once; reports in input order.
+
+    Raises BadInput only for a bad profile, before any look-up; everything else is in the reports.
+    """
+    from threer.checks.profiles import resolve_profile
+
+    profile = resolve_profile(options.profile)
+    return asyncio.run(_check_all(domains, options, profile, max(1, concurrency), progress, now))
+
+
+async def _check_all(
+    domains: list[str],
+    options: CheckOptions,
+    profile: "Profile | None",
+    concurrency: int,
+    progress: Callable[[DomainReport], None] | None,
+    now: datetime | None,
+) -> list[DomainReport]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(domain: str) -> DomainReport:
+        async with gate:
+            report = await check_domain(domain, options, profile=profile, now=now)
+        if progress is not None:
+            progress(report)
+        return report
+
+    return list(await asyncio.gather(*(one(d) for d in domains)))

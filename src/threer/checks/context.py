@@ -1,0 +1,33 @@
+"""What every check receives: the domain, the shared resolver, the profile and the injected edges."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the resolver and profile modules import nothing from here; avoid a cycle anyway
+    from threer.checks.profiles import Profile
+    from threer.checks.resolver import Resolver
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class CheckContext:
+    domain: str  # normalised ASCII domain, lower-case, no trailing dot
+    resolver: "Resolver"  # one per domain: every check shares its cache and deadline
+    profile: "Profile | None" = None  # None: judge the records on their own merits
+    dns_only: bool = False  # skip anything that opens a connection to a host
+    http_timeout: float = 5.0
+    verify: "ssl.SSLContext | str | bool" = True  # CA bundle for HTTPS (tests pass trustme's CA)
+    now: datetime = field(default_factory=_utc_now)  # injected clock (certificate expiry etc.)
+
+    def expand(self, pattern: str) -> str:
+        """A profile pattern such as `{domain_dashed}.mail.protection.outlook.com` for this domain."""
+        from threer.checks.profiles import expand_pattern
+
+        return expand_pattern(pattern, self.domain)

@@ -1,0 +1,197 @@
+"""Provider profiles: what a hosted mail service needs in a customer's DNS, and how to load one.
+
+A profile names the MX hosts, SPF include, autodiscover target, DKIM selectors and OWA URL of a
+service. Host names may depend on the domain, so they are patterns:
+
+- `{domain}`: the customer domain (`contoso.com`);
+- `{domain_dashed}`: the domain with dots turned into dashes (`contoso-com`), as Microsoft 365 uses;
+- `{tenant}`, `{region}`, `{any}`: exactly one DNS label that threer cannot know in advance
+  (the Microsoft 365 tenant prefix, a partition label), so any one label matches.
+
+Built-in profiles live in `threer/checks/profiles/*.toml`; a partner's own is a TOML file of the
+same shape (docs/how-to/profiles.md).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from threer.config import describe_validation_error
+from threer.errors import BadInput
+
+BUILTIN_PROFILES = ("m365", "google")
+NO_PROFILE = "none"  # `--profile none`: judge the records on their own merits
+
+_SUBSTITUTED = ("domain", "domain_dashed")
+_ONE_LABEL = ("tenant", "region", "any")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_HOST_CHARS = re.compile(r"^[a-z0-9_.{}-]+$")
+
+
+def _check_pattern(pattern: str) -> str:
+    """A host pattern: lower-case host characters and known placeholders only."""
+    value = pattern.strip().lower().rstrip(".")
+    if not value:
+        raise ValueError("a host name pattern is empty")
+    for name in _PLACEHOLDER.findall(value):
+        if name not in _SUBSTITUTED + _ONE_LABEL:
+            known = ", ".join("{" + n + "}" for n in _SUBSTITUTED + _ONE_LABEL)
+            raise ValueError(f"unknown placeholder {{{name}}} in {pattern!r}; use one of {known}")
+    if not _HOST_CHARS.match(value) or "{" in _PLACEHOLDER.sub("", value) or "}" in _PLACEHOLDER.sub("", value):
+        raise ValueError(f"{pattern!r} is not a host name pattern such as {{domain_dashed}}.mail.protection.outlook.com")
+    return value
+
+
+def expand_pattern(pattern: str, domain: str) -> str:
+    """Fill in `{domain}` and `{domain_dashed}`; one-label placeholders stay as they are."""
+    domain = domain.lower().rstrip(".")
+    return pattern.replace("{domain_dashed}", domain.replace(".", "-")).replace("{domain}", domain)
+
+
+def pattern_matches(pattern: str, domain: str, host: str) -> bool:
+    """Does `host` fit `pattern` for this domain (case-insensitive, trailing dot ignored)?"""
+    expanded = expand_pattern(pattern, domain)
+    parts = _PLACEHOLDER.split(expanded)
+    # split() alternates literal text and placeholder names
+    regex = "".join(re.escape(part) if i % 2 == 0 else r"[a-z0-9_-]+" for i, part in enumerate(parts))
+    return re.fullmatch(regex, host.lower().rstrip(".")) is not None
+
+
+def has_wildcards(pattern: str) -> bool:
+    """True when the pattern has a label threer cannot fill in (so it cannot be pasted as-is)."""
+    return any(name in _ONE_LABEL for name in _PLACEHOLDER.findall(pattern))
+
+
+class DkimSelector(BaseModel):
+    """A DKIM selector the service signs with, and where its CNAME should point (if a CNAME)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str
+    # accepted CNAME targets; empty means the key is published as a TXT record at the selector itself
+    cname: list[str] = Field(default_factory=list)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", value):
+            raise ValueError(f"{value!r} is not a DKIM selector such as selector1")
+        return value
+
+    @field_validator("cname")
+    @classmethod
+    def _cnames(cls, value: list[str]) -> list[str]:
+        return [_check_pattern(v) for v in value]
+
+
+class Profile(BaseModel):
+    """What a provider's service needs in the customer's DNS. Unknown keys are errors (typos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    mx: list[str] = Field(default_factory=list)  # accepted MX host patterns; any one of them will do
+    spf_includes: list[str] = Field(default_factory=list)  # e.g. spf.protection.outlook.com
+    sending_ips: list[str] = Field(default_factory=list)  # IPs/CIDRs the provider sends from
+    autodiscover_cname: str | None = None  # e.g. autodiscover.outlook.com
+    autodiscover_srv: str | None = None  # target host of _autodiscover._tcp SRV
+    dkim: list[DkimSelector] = Field(default_factory=list)
+    owa_url: str | None = None
+
+    @field_validator("mx", "spf_includes")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [_check_pattern(v) for v in value]
+
+    @field_validator("autodiscover_cname", "autodiscover_srv")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _check_pattern(value)
+
+    @field_validator("sending_ips")
+    @classmethod
+    def _ips(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network such as 203.0.113.0/24") from None
+        return [v.strip() for v in value]
+
+    @field_validator("owa_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.lower().startswith("https://") or " " in value or "." not in value:
+            raise ValueError(f"owa_url must be an https:// address, not {value!r}")
+        return value
+
+    def expand(self, pattern: str, domain: str) -> str:
+        return expand_pattern(pattern, domain)
+
+    def matches(self, pattern: str, domain: str, host: str) -> bool:
+        return pattern_matches(pattern, domain, host)
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A built-in profile by name (`m365`, `google`) or a partner profile from a TOML file."""
+    text = (name_or_path or "").strip()
+    if not text:
+        raise BadInput("The profile name is empty. Use m365, google, none, or the path to a profile TOML file.")
+    key = text.lower()
+    if key in BUILTIN_PROFILES:
+        source = resources.files("threer.checks").joinpath("profiles").joinpath(f"{key}.toml")
+        return _parse(source.read_bytes(), f"built-in profile {key}", default_name=key)
+    path = Path(text).expanduser()
+    looks_like_path = path.suffix.lower() == ".toml" or "/" in text or "\\" in text or path.exists()
+    if not looks_like_path:
+        raise BadInput(
+            f"Unknown profile {text!r}. Use one of {', '.join(BUILTIN_PROFILES)}, none, or the path to a profile TOML file."
+        )
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"The profile file {path} does not exist. Check the path, or use m365 or google.") from None
+    except IsADirectoryError:
+        raise BadInput(f"The profile {path} is a folder; give the path to a TOML file.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read the profile file {path} ({exc.strerror}).") from None
+    return _parse(data, f"profile file {path}", default_name=path.stem)
+
+
+def _parse(data: bytes, where: str, *, default_name: str) -> Profile:
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"The {where} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"The {where} is not valid TOML ({exc}). Fix it; docs/how-to/profiles.md has an example.") from None
+    raw.setdefault("name", default_name)
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if err["type"] == "extra_forbidden":
+            key = ".".join(str(p) for p in err["loc"])
+            raise BadInput(
+                f"The {where} has an unknown key {key!r}. Known keys: {', '.join(Profile.model_fields)}."
+            ) from None
+        raise BadInput(f"The {where} has a bad value: {describe_validation_error(exc)}.") from None
+
+
+def resolve_profile(name_or_path: str | None) -> Profile | None:
+    """`None` or `none` means no profile; anything else is loaded (BadInput when it cannot be)."""
+    if name_or_path is None or name_or_path.strip().lower() == NO_PROFILE:
+        return None
+    return load_profile(name_or_path)
