@@ -1,0 +1,403 @@
+"""The one DNS resolver every check uses: async, asks each question once per run, honest about failures.
+
+A `Resolver` sends queries straight to the configured name servers with dnspython's async query
+functions (UDP with EDNS0 and a 1232-byte payload, TCP when an answer comes back truncated). Each
+distinct (name, type) is asked at most once per resolver: concurrent callers of the same question
+await the same in-flight query, later callers get the stored answer. Every answer is classified into
+a `LookupStatus`, so checks never confuse "the record is missing" (NXDOMAIN, NODATA) with "the record
+could not be looked up" (timeout, SERVFAIL, REFUSED, network trouble, a malformed answer).
+
+One overall deadline bounds a whole run: once it has passed, every pending and every new query
+returns TIMEOUT at once, so a dead name server costs one deadline, not one timeout per query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import dns.asyncbackend
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.inet
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from threer.errors import BadInput, ExitStatus, ThreerError
+
+EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: large enough for 2048-bit DKIM keys, small enough not to fragment
+_MAX_CNAME_HOPS = 16
+
+
+class LookupStatus(str, Enum):
+    ANSWER = "answer"
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    TIMEOUT = "timeout"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    NETWORK = "network"
+    MALFORMED = "malformed"
+
+
+_ERRORS = frozenset(
+    {LookupStatus.TIMEOUT, LookupStatus.SERVFAIL, LookupStatus.REFUSED, LookupStatus.NETWORK, LookupStatus.MALFORMED}
+)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The outcome of one question: what the DNS said, or why it said nothing usable."""
+
+    name: str  # the queried name, lower-case, no trailing dot
+    rdtype: str  # "TXT", "MX", ...
+    status: LookupStatus
+    records: tuple[str, ...] = ()  # presentation form; TXT: character-strings joined with "" and decoded
+    rdata: tuple = ()  # the dnspython rdata objects
+    ttl: int | None = None
+    cname_chain: tuple[str, ...] = ()  # CNAME targets followed, in order
+    authenticated: bool = False  # AD bit on the response
+    detail: str = ""  # human text for errors
+
+    @property
+    def is_error(self) -> bool:
+        """True when the question could not be answered (the record may or may not exist)."""
+        return self.status in _ERRORS
+
+    @property
+    def exists(self) -> bool:
+        return self.status is LookupStatus.ANSWER
+
+
+def _clean_name(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def _format_server(server: tuple[str, int]) -> str:
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """Parse `IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address into (address, port)."""
+    raw = (text or "").strip()
+    if not raw:
+        raise BadInput("The name server is empty; give an IP address such as 127.0.0.1 or 127.0.0.1:5353.")
+    host, port_text = raw, ""
+    if raw.startswith("["):
+        end = raw.find("]")
+        if end < 0:
+            raise BadInput(f"{raw!r} opens a [ but never closes it; write an IPv6 server as [::1]:53.")
+        host, rest = raw[1:end], raw[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise BadInput(f"{raw!r} has text after the ]; write an IPv6 server as [::1]:53.")
+            port_text = rest[1:]
+    elif raw.count(":") == 1:
+        host, port_text = raw.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise BadInput(
+            f"{raw!r} is not a name server address; give an IP address such as 127.0.0.1, 127.0.0.1:5353 or [::1]:53."
+        ) from None
+    port = 53
+    if port_text or raw.endswith(":"):
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise BadInput(f"The port in {raw!r} must be a number from 1 to 65535, such as 127.0.0.1:5353.")
+        port = int(port_text)
+    return (str(address), port)
+
+
+def system_nameservers() -> list[tuple[str, int]]:
+    """The name servers from the system configuration (resolv.conf), as (address, port)."""
+    try:
+        system = dns.resolver.Resolver(configure=True)
+    except (dns.resolver.NoResolverConfiguration, OSError):
+        system = None
+    servers: list[tuple[str, int]] = []
+    if system is not None:
+        for entry in system.nameservers:
+            address = str(entry)
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                continue  # DoH/DoT URLs are not something threer speaks to
+            servers.append((address, int(system.port)))
+    if not servers:
+        raise ThreerError(
+            "No DNS server is configured on this computer; pass one with --nameserver, such as --nameserver 1.1.1.1.",
+            ExitStatus.INCOMPLETE,
+        )
+    return servers
+
+
+class Resolver:
+    """One per run. Async. Each distinct (name, rdtype) is asked at most once; concurrent callers share
+    one in-flight query. EDNS0 payload 1232, truncated UDP retried over TCP, and an overall deadline
+    (monotonic, from creation) after which every pending or new query returns TIMEOUT at once."""
+
+    def __init__(
+        self,
+        nameservers: list[tuple[str, int]] | None = None,
+        *,
+        timeout: float = 5.0,
+        deadline: float | None = None,
+        want_dnssec: bool = False,
+    ) -> None:
+        self.nameservers: list[tuple[str, int]] = list(nameservers) if nameservers else system_nameservers()
+        self.timeout = float(timeout)
+        self.want_dnssec = want_dnssec
+        self._started = time.monotonic()
+        self.deadline_seconds = deadline
+        self._deadline_at = None if deadline is None else self._started + float(deadline)
+        self._done: dict[tuple[str, str], Lookup] = {}
+        self._inflight: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self._stats = {"queries": 0, "udp": 0, "tcp": 0, "tcp_retries": 0, "cache_hits": 0, "deadline_hits": 0}
+
+    # -- public --------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> dict:
+        """Counters for tests and the benchmark: distinct questions, packets by transport, cache hits."""
+        return dict(self._stats)
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+
+    @property
+    def partial(self) -> bool:
+        """True when at least one answer was cut short by the overall deadline."""
+        return self._stats["deadline_hits"] > 0
+
+    def remaining(self) -> float | None:
+        """Seconds left before the overall deadline (None when there is none)."""
+        if self._deadline_at is None:
+            return None
+        return max(0.0, self._deadline_at - time.monotonic())
+
+    async def query(self, name: str, rdtype: str) -> Lookup:
+        """Ask one question (once per resolver) and return what came back, never raising for DNS trouble."""
+        key = (_clean_name(name), rdtype.strip().upper())
+        done = self._done.get(key)
+        if done is not None:
+            self._stats["cache_hits"] += 1
+            return done
+        loop = asyncio.get_running_loop()
+        inflight = self._inflight.get(key)
+        if inflight is not None and inflight[0] is loop:
+            self._stats["cache_hits"] += 1
+            return await asyncio.shield(inflight[1])
+        task = loop.create_task(self._resolve(*key))
+        self._inflight[key] = (loop, task)
+        try:
+            result = await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._inflight.pop(key, None)
+        return result
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _resolve(self, name: str, rdtype: str) -> Lookup:
+        try:
+            result = await self._lookup(name, rdtype)
+        except Exception as exc:  # a bug in parsing an absurd answer must not take the whole run down
+            result = Lookup(name, rdtype, LookupStatus.MALFORMED, detail=f"unusable answer ({type(exc).__name__}: {exc})")
+        self._done[(name, rdtype)] = result
+        return result
+
+    def _deadline_lookup(self, name: str, rdtype: str) -> Lookup:
+        self._stats["deadline_hits"] += 1
+        return Lookup(
+            name,
+            rdtype,
+            LookupStatus.TIMEOUT,
+            detail=f"not answered before the overall deadline of {self.deadline_seconds:g} s",
+        )
+
+    async def _lookup(self, name: str, rdtype: str) -> Lookup:
+        try:
+            qname = dns.name.from_text(name or ".")
+            qtype = dns.rdatatype.from_text(rdtype)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return Lookup(name, rdtype, LookupStatus.MALFORMED, detail=f"{name!r} cannot be asked for in DNS ({exc})")
+        if self.deadline_passed:
+            return self._deadline_lookup(name, rdtype)
+        self._stats["queries"] += 1
+        failures: list[Lookup] = []
+        for server in self.nameservers:
+            remaining = self.remaining()
+            if remaining is not None and remaining <= 0:
+                failures.append(self._deadline_lookup(name, rdtype))
+                break
+            budget = self.timeout if remaining is None else min(self.timeout, remaining)
+            try:
+                response = await asyncio.wait_for(self._exchange(qname, qtype, server, budget), budget)
+            except (asyncio.TimeoutError, dns.exception.Timeout):
+                if remaining is not None and remaining <= self.timeout:
+                    failures.append(self._deadline_lookup(name, rdtype))
+                    break
+                failures.append(
+                    Lookup(
+                        name,
+                        rdtype,
+                        LookupStatus.TIMEOUT,
+                        detail=f"no answer from {_format_server(server)} within {self.timeout:g} s",
+                    )
+                )
+                continue
+            except OSError as exc:
+                failures.append(
+                    Lookup(
+                        name,
+                        rdtype,
+                        LookupStatus.NETWORK,
+                        detail=f"could not reach {_format_server(server)} ({exc.strerror or exc})",
+                    )
+                )
+                continue
+            except (dns.exception.DNSException, ValueError, EOFError) as exc:
+                failures.append(
+                    Lookup(
+                        name,
+                        rdtype,
+                        LookupStatus.MALFORMED,
+                        detail=f"{_format_server(server)} sent an answer that cannot be read ({exc or type(exc).__name__})",
+                    )
+                )
+                continue
+            lookup = await self._classify(name, rdtype, qtype, response, server)
+            if lookup.status in (LookupStatus.SERVFAIL, LookupStatus.REFUSED, LookupStatus.MALFORMED):
+                failures.append(lookup)
+                continue  # another server may do better
+            return lookup
+        return failures[-1]
+
+    async def _exchange(
+        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, server: tuple[str, int], budget: float
+    ) -> dns.message.Message:
+        query = dns.message.make_query(
+            qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec
+        )
+        # ask for the AD bit (RFC 6840 §5.7) so a validating resolver says whether it validated
+        query.flags |= dns.flags.AD
+        response = await self._udp_then_tcp(query, server, budget)
+        if response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP) and response.edns < 0:
+            # an old server that does not speak EDNS: ask again plainly
+            response = await self._udp_then_tcp(dns.message.make_query(qname, qtype), server, budget)
+        return response
+
+    async def _udp_then_tcp(
+        self, query: dns.message.Message, server: tuple[str, int], budget: float
+    ) -> dns.message.Message:
+        address, port = server
+        self._stats["udp"] += 1
+        # a connected UDP socket hears the ICMP "port unreachable", so a wrong server fails at once
+        backend = dns.asyncbackend.get_default_backend()
+        family = dns.inet.af_for_address(address)
+        sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, (address, port))
+        try:
+            async with sock:
+                return await dns.asyncquery.udp(
+                    query, address, timeout=budget, port=port, raise_on_truncation=True, sock=sock
+                )
+        except dns.message.Truncated:
+            self._stats["tcp_retries"] += 1
+            self._stats["tcp"] += 1
+            return await dns.asyncquery.tcp(query, address, timeout=budget, port=port)
+
+    async def _classify(
+        self,
+        name: str,
+        rdtype: str,
+        qtype: dns.rdatatype.RdataType,
+        response: dns.message.Message,
+        server: tuple[str, int],
+    ) -> Lookup:
+        authenticated = bool(response.flags & dns.flags.AD)
+        rcode = response.rcode()
+        where = _format_server(server)
+        if rcode == dns.rcode.SERVFAIL:
+            return Lookup(name, rdtype, LookupStatus.SERVFAIL, detail=f"{where} answered SERVFAIL (server failure)")
+        if rcode == dns.rcode.REFUSED:
+            return Lookup(name, rdtype, LookupStatus.REFUSED, detail=f"{where} refused to answer (REFUSED)")
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return Lookup(
+                name, rdtype, LookupStatus.MALFORMED, detail=f"{where} answered {dns.rcode.to_text(rcode)}"
+            )
+
+        # follow the CNAME chain inside this one answer
+        current = dns.name.from_text(name or ".")
+        chain: list[str] = []
+        answer_rrset = None
+        for _ in range(_MAX_CNAME_HOPS + 1):
+            answer_rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, qtype)
+            if answer_rrset is not None or qtype == dns.rdatatype.CNAME:
+                break
+            cname = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if cname is None or len(cname) == 0:
+                break
+            current = cname[0].target
+            target = _clean_name(current.to_text())
+            if target in chain or target == name:
+                return Lookup(
+                    name,
+                    rdtype,
+                    LookupStatus.MALFORMED,
+                    cname_chain=tuple(chain + [target]),
+                    detail="the CNAME chain loops back on itself",
+                )
+            chain.append(target)
+
+        if answer_rrset is not None and len(answer_rrset) > 0:
+            rdatas = tuple(answer_rrset)
+            return Lookup(
+                name,
+                rdtype,
+                LookupStatus.ANSWER,
+                records=tuple(_present(rd) for rd in rdatas),
+                rdata=rdatas,
+                ttl=int(answer_rrset.ttl),
+                cname_chain=tuple(chain),
+                authenticated=authenticated,
+            )
+
+        soa = next((rr for rr in response.authority if rr.rdtype == dns.rdatatype.SOA), None)
+        negative_ttl = int(min(soa.ttl, soa[0].minimum)) if soa is not None and len(soa) else None
+        if chain and rcode == dns.rcode.NOERROR and soa is None:
+            # the server gave only the CNAME (typically an authoritative server whose target lies in
+            # another zone): ask for the target, through the same once-per-run cache
+            target_lookup = await self.query(chain[-1], rdtype)
+            return Lookup(
+                name,
+                rdtype,
+                target_lookup.status,
+                records=target_lookup.records,
+                rdata=target_lookup.rdata,
+                ttl=target_lookup.ttl,
+                cname_chain=tuple(chain) + target_lookup.cname_chain,
+                authenticated=authenticated and target_lookup.authenticated,
+                detail=target_lookup.detail,
+            )
+        status = LookupStatus.NXDOMAIN if rcode == dns.rcode.NXDOMAIN else LookupStatus.NODATA
+        return Lookup(
+            name, rdtype, status, ttl=negative_ttl, cname_chain=tuple(chain), authenticated=authenticated
+        )
+
+
+def _present(rdata) -> str:
+    """Presentation form of one record; TXT strings are joined and decoded as text."""
+    if rdata.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
+        return b"".join(rdata.strings).decode("utf-8", errors="replace")
+    return rdata.to_text()

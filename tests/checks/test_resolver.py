@@ -1,0 +1,283 @@
+"""The resolver against a real loopback DNS server: answers, negative answers, failures, TCP, once-only."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from support_dnsserver import resolver_for
+from threer.checks.resolver import Lookup, LookupStatus, Resolver, parse_nameserver
+from threer.errors import BadInput
+
+ZONES = ["a-resolver.zone", "a-other.zone"]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def ask(server, name, rdtype, **kwargs) -> Lookup:
+    return await resolver_for(server, **kwargs).query(name, rdtype)
+
+
+def test_answer_a_record(make_dns_server):
+    server = make_dns_server(ZONES)
+    lookup = run(ask(server, "Resolver.Example.", "A"))
+    assert lookup.status is LookupStatus.ANSWER
+    assert lookup.exists and not lookup.is_error
+    assert lookup.name == "resolver.example"
+    assert lookup.records == ("127.0.0.1",)
+    assert lookup.ttl == 300
+    assert lookup.cname_chain == ()
+
+
+def test_txt_strings_are_joined_and_decoded(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return await asyncio.gather(
+            resolver.query("resolver.example", "TXT"),
+            resolver.query("multi.resolver.example", "TXT"),
+            resolver.query("utf8.resolver.example", "TXT"),
+        )
+
+    joined, multi, utf8 = run(main())
+    assert joined.records == ("hello world",)
+    assert sorted(multi.records) == ["first record", "second record"]
+    assert utf8.records == ("café",)
+
+
+def test_mx_rdata_is_kept(make_dns_server):
+    server = make_dns_server(ZONES)
+    lookup = run(ask(server, "resolver.example", "MX"))
+    assert lookup.records == ("10 mail.resolver.example.",)
+    assert lookup.rdata[0].preference == 10
+    assert lookup.rdata[0].exchange.to_text() == "mail.resolver.example."
+
+
+def test_nxdomain_is_an_answer_not_an_error(make_dns_server):
+    server = make_dns_server(ZONES)
+    lookup = run(ask(server, "missing.resolver.example", "TXT"))
+    assert lookup.status is LookupStatus.NXDOMAIN
+    assert not lookup.is_error and not lookup.exists
+    assert lookup.ttl == 120  # the SOA minimum
+
+
+def test_nodata_and_empty_non_terminal(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return await asyncio.gather(
+            resolver.query("mail.resolver.example", "TXT"), resolver.query("b.deep.resolver.example", "A")
+        )
+
+    nodata, ent = run(main())
+    assert nodata.status is LookupStatus.NODATA and not nodata.is_error
+    assert ent.status is LookupStatus.NODATA
+
+
+def test_timeout_comes_within_the_per_query_timeout(make_dns_server):
+    server = make_dns_server(ZONES, faults={"dead.resolver.example": "timeout"})
+    started = time.monotonic()
+    lookup = run(ask(server, "dead.resolver.example", "A", timeout=0.3))
+    elapsed = time.monotonic() - started
+    assert lookup.status is LookupStatus.TIMEOUT and lookup.is_error
+    assert "within 0.3 s" in lookup.detail
+    assert elapsed < 1.5
+
+
+def test_dead_names_all_time_out_within_one_deadline(make_dns_server):
+    faults = {f"n{i}.dead.example": "timeout" for i in range(30)}
+    server = make_dns_server(ZONES, faults=faults)
+
+    async def main():
+        resolver = resolver_for(server, timeout=5.0, deadline=0.5)
+        first = await asyncio.gather(*(resolver.query(f"n{i}.dead.example", "TXT") for i in range(30)))
+        late = await resolver.query("resolver.example", "A")  # after the deadline: no query at all
+        return resolver, first, late
+
+    started = time.monotonic()
+    resolver, first, late = run(main())
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5
+    assert all(lookup.status is LookupStatus.TIMEOUT for lookup in first)
+    assert "overall deadline" in first[0].detail
+    assert late.status is LookupStatus.TIMEOUT
+    assert server.count("resolver.example") == 0
+    assert resolver.partial
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("servfail", LookupStatus.SERVFAIL), ("refused", LookupStatus.REFUSED), ("malformed", LookupStatus.MALFORMED)],
+)
+def test_server_failures_are_errors(make_dns_server, fault, status):
+    server = make_dns_server(ZONES, faults={("fail.resolver.example", "A"): fault})
+    lookup = run(ask(server, "fail.resolver.example", "A"))
+    assert lookup.status is status
+    assert lookup.is_error
+    assert lookup.detail
+
+
+def test_fault_only_hits_its_type(make_dns_server):
+    server = make_dns_server(ZONES, faults={("resolver.example", "TXT"): "servfail"})
+    assert run(ask(server, "resolver.example", "A")).exists
+
+
+def test_truncated_answer_is_retried_over_tcp(make_dns_server):
+    server = make_dns_server(ZONES, faults={"trunc.resolver.example": "truncate"})
+
+    async def main():
+        resolver = resolver_for(server)
+        return resolver, await resolver.query("trunc.resolver.example", "TXT")
+
+    resolver, lookup = run(main())
+    assert lookup.records == ("needs tcp",)
+    assert server.count("trunc.resolver.example", "TXT", "udp") == 1
+    assert server.count("trunc.resolver.example", "TXT", "tcp") == 1
+    assert resolver.stats["tcp_retries"] == 1
+
+
+def test_cname_chain_comes_from_one_answer(make_dns_server):
+    server = make_dns_server(ZONES)
+    lookup = run(ask(server, "alias.resolver.example", "A"))
+    assert lookup.records == ("127.0.0.2",)
+    assert lookup.cname_chain == ("middle.resolver.example", "mail.resolver.example")
+    # the chain was in the answer: no separate questions for the CNAME targets
+    assert [entry[0] for entry in server.query_log] == ["alias.resolver.example"]
+
+
+def test_cname_across_zones_and_dangling(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return await asyncio.gather(
+            resolver.query("outside.resolver.example", "A"), resolver.query("dangling.resolver.example", "A")
+        )
+
+    outside, dangling = run(main())
+    assert outside.records == ("127.0.0.9",) and outside.cname_chain == ("target.other-zone.example",)
+    assert dangling.status is LookupStatus.NXDOMAIN
+    assert dangling.cname_chain == ("nowhere.resolver.example",)
+
+
+def test_each_question_is_asked_once_and_concurrent_callers_share(make_dns_server):
+    server = make_dns_server(ZONES, delay=0.05)
+
+    async def main():
+        resolver = resolver_for(server)
+        first = await asyncio.gather(*(resolver.query("resolver.example", "MX") for _ in range(20)))
+        again = await resolver.query("RESOLVER.example.", "mx")
+        return resolver, first, again
+
+    resolver, first, again = run(main())
+    assert server.count("resolver.example", "MX") == 1
+    assert all(lookup == first[0] for lookup in first) and again == first[0]
+    assert resolver.stats["queries"] == 1
+    assert resolver.stats["cache_hits"] == 20
+
+
+def test_delays_run_concurrently(make_dns_server):
+    server = make_dns_server(ZONES, delay=0.2)
+
+    async def main():
+        resolver = resolver_for(server)
+        names = ["resolver.example", "mail.resolver.example", "multi.resolver.example", "key.resolver.example"]
+        return await asyncio.gather(*(resolver.query(n, t) for n in names for t in ("A", "TXT")))
+
+    started = time.monotonic()
+    run(main())
+    assert time.monotonic() - started < 0.8  # 8 questions at 0.2 s each, in parallel
+
+
+def test_huge_txt_comes_over_tcp(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return resolver, await resolver.query("huge.resolver.example", "TXT")
+
+    resolver, lookup = run(main())
+    assert lookup.exists
+    assert len(lookup.records[0]) == 8000
+    assert resolver.stats["tcp_retries"] == 1
+
+
+def test_dkim_sized_key_needs_no_tcp(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return resolver, await resolver.query("key.resolver.example", "TXT")
+
+    resolver, lookup = run(main())
+    assert lookup.exists and resolver.stats["tcp_retries"] == 0
+    assert server.count("key.resolver.example", transport="tcp") == 0
+
+
+def test_unreachable_port_is_a_network_error_at_once():
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+
+    async def main():
+        return await Resolver([("127.0.0.1", port)], timeout=0.5).query("resolver.example", "A")
+
+    started = time.monotonic()
+    lookup = run(main())
+    assert lookup.status is LookupStatus.NETWORK
+    assert lookup.is_error and f"could not reach 127.0.0.1:{port}" in lookup.detail
+    assert time.monotonic() - started < 0.4  # the ICMP refusal, not the timeout
+
+
+def test_second_nameserver_is_tried_after_a_failure(make_dns_server):
+    broken = make_dns_server(ZONES, faults={"resolver.example": "servfail"})
+    good = make_dns_server(ZONES)
+
+    async def main():
+        return await Resolver([broken.address, good.address], timeout=1).query("resolver.example", "A")
+
+    assert run(main()).exists
+
+
+def test_names_that_cannot_be_asked_are_malformed_not_raised(make_dns_server):
+    server = make_dns_server(ZONES)
+
+    async def main():
+        resolver = resolver_for(server)
+        return await asyncio.gather(
+            resolver.query("a" * 64 + ".example", "TXT"), resolver.query("x..example", "TXT")
+        )
+
+    for lookup in run(main()):
+        assert lookup.status is LookupStatus.MALFORMED
+    assert server.query_log == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", ("127.0.0.1", 53)),
+        (" 127.0.0.1:5353 ", ("127.0.0.1", 5353)),
+        ("::1", ("::1", 53)),
+        ("[::1]:53", ("::1", 53)),
+        ("[::1]", ("::1", 53)),
+        ("2001:4860:4860::8888", ("2001:4860:4860::8888", 53)),
+    ],
+)
+def test_parse_nameserver(text, expected):
+    assert parse_nameserver(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "dns.google", "127.0.0.1:0", "127.0.0.1:70000", "127.0.0.1:x", "[::1", "[::1]x", "1.2.3"])
+def test_parse_nameserver_rejects_with_a_sentence(text):
+    with pytest.raises(BadInput) as caught:
+        parse_nameserver(text)
+    assert caught.value.message.endswith(".")
