@@ -85,46 +85,7 @@ class TriageEngine:
     # -- validating --------------------------------------------------------------------
 
     def parse(self, step_id: str, raw: Any, action: ActionResult | None = None) -> a.Answer | a.NotApplicable:
-        """Validate an answer given as text (the step's shorthand field) or a mapping of its fields."""
-        if not is_step(step_id):
-            raise BadInput(f"{step_id!r} is not a triage step. The steps are: {', '.join(s.id for s in STEPS)}.")
-        step = get_step(step_id)
-        if isinstance(raw, (a.Answer, a.NotApplicable)):
-            raw = raw.model_dump() if isinstance(raw, a.Answer) else {"not_applicable": raw.reason}
-        if isinstance(raw, bool) or raw is None:
-            raise InvalidAnswer(step_id, "the answer is empty or not text; give the answer's fields or a text")
-        if isinstance(raw, (int, float)):
-            raw = str(raw)
-        if isinstance(raw, str):
-            if step_id == "intake.errors" and raw.strip().lower() in {"no error shown", "no error", "none", "no errors"}:
-                raw = {"no_error_shown": True}
-            elif step.shorthand:
-                raw = {step.shorthand: raw}
-            else:
-                fields = ", ".join(step.model.model_fields.keys() - ACTION_FIELDS.get(step_id, frozenset()))
-                raise InvalidAnswer(step_id, f"give the answer as a table of its fields ({fields})")
-        if not isinstance(raw, dict):
-            raise InvalidAnswer(step_id, "the answer must be a text or a table of fields")
-        na = [k for k in NA_KEYS if k in raw]
-        if na:
-            if len(raw) > 1:
-                raise InvalidAnswer(step_id, "a step that is not applicable takes only the reason")
-            if not step.can_be_na:
-                raise InvalidAnswer(step_id, "this step cannot be marked not applicable; it must be answered")
-            try:
-                return a.NotApplicable(reason=raw[na[0]])
-            except ValidationError as exc:
-                raise InvalidAnswer(step_id, _why(exc)) from None
-        forged = set(raw) & ACTION_FIELDS.get(step_id, frozenset())
-        if forged:
-            raise InvalidAnswer(step_id, f"{', '.join(sorted(forged))} is filled in by threer, not by the answer")
-        data = dict(raw)
-        if action is not None:
-            data.update(action.fields)
-        try:
-            return step.model.model_validate(data)
-        except ValidationError as exc:
-            raise InvalidAnswer(step_id, _why(exc)) from None
+        return parse_answer(step_id, raw, action)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -171,6 +132,49 @@ class TriageEngine:
         if step.action == "prior":
             return self.actions.prior(research_query(session))
         return None  # pragma: no cover - every declared action is handled above
+
+
+def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> a.Answer | a.NotApplicable:
+    """Validate an answer given as text (the step's shorthand field) or a mapping of its fields."""
+    if not is_step(step_id):
+        raise BadInput(f"{step_id!r} is not a triage step. The steps are: {', '.join(s.id for s in STEPS)}.")
+    step = get_step(step_id)
+    if isinstance(raw, (a.Answer, a.NotApplicable)):
+        raw = raw.model_dump() if isinstance(raw, a.Answer) else {"not_applicable": raw.reason}
+    if isinstance(raw, bool) or raw is None:
+        raise InvalidAnswer(step_id, "the answer is empty or not text; give the answer's fields or a text")
+    if isinstance(raw, (int, float)):
+        raw = str(raw)
+    if isinstance(raw, str):
+        if step_id == "intake.errors" and raw.strip().lower() in {"no error shown", "no error", "none", "no errors"}:
+            raw = {"no_error_shown": True}
+        elif step.shorthand:
+            raw = {step.shorthand: raw}
+        else:
+            fields = ", ".join(f for f in step.model.model_fields if f not in ACTION_FIELDS.get(step_id, frozenset()))
+            raise InvalidAnswer(step_id, f"give the answer as a table of its fields ({fields})")
+    if not isinstance(raw, dict):
+        raise InvalidAnswer(step_id, "the answer must be a text or a table of fields")
+    na = [k for k in NA_KEYS if k in raw]
+    if na:
+        if len(raw) > 1:
+            raise InvalidAnswer(step_id, "a step that is not applicable takes only the reason")
+        if not step.can_be_na:
+            raise InvalidAnswer(step_id, "this step cannot be marked not applicable; it must be answered")
+        try:
+            return a.NotApplicable(reason=raw[na[0]])
+        except ValidationError as exc:
+            raise InvalidAnswer(step_id, _why(exc)) from None
+    forged = set(raw) & ACTION_FIELDS.get(step_id, frozenset())
+    if forged:
+        raise InvalidAnswer(step_id, f"{', '.join(sorted(forged))} is filled in by threer, not by the answer")
+    data = dict(raw)
+    if action is not None:
+        data.update(action.fields)
+    try:
+        return step.model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidAnswer(step_id, _why(exc)) from None
 
 
 def research_query(session: TriageSession) -> str:

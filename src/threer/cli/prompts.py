@@ -1,0 +1,288 @@
+"""The questionary prompter: one small form a step, with back, not-applicable and pause on every step.
+
+Forms are data (FORMS); the prompter only asks and hands raw answers back to the engine, which
+validates them exactly as it validates an answers file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import questionary
+from rich.console import Console
+
+from threer.cli import render
+from threer.triage import answers as a
+from threer.triage.engine import ActionResult
+from threer.triage.flow import AskContext, GoBack, Provide, Reply
+from threer.triage.session import RecordedStep, TriageSession
+from threer.triage.steps import STEPS, Step
+
+T = TypeVar("T")
+
+BACK = "« Change an earlier answer"
+NOT_APPLICABLE = "Not applicable (give a reason)"
+OTHER = "Other…"
+HINT = "Type :back to change an earlier answer, :na REASON if the step does not apply. Ctrl-C pauses; all is saved."
+
+
+@dataclass
+class Field:
+    name: str
+    kind: str  # text | multiline | select | checkbox | confirm
+    message: str
+    choices: list[str] = field(default_factory=list)
+    optional: bool = False
+    when: Callable[[dict[str, Any]], bool] | None = None  # ask only if this holds for the answers so far
+
+
+YES_NO = ["yes", "no", "not tried"]
+
+FORMS: dict[str, list[Field]] = {
+    "intake.customer": [
+        Field("name", "text", "Customer name"),
+        Field("domain", "text", "Customer domain (an e-mail address or URL is fine)"),
+    ],
+    "intake.issue": [
+        Field("description", "text", "The issue, in your words"),
+        Field("affected_users", "text", "Affected user(s)"),
+        Field("started", "text", "When did it start?"),
+    ],
+    "intake.errors": [
+        Field("messages", "multiline", "Exact error messages, codes or bounce text (empty: no error shown)",
+              optional=True),
+    ],
+    "replicate.reproduced": [
+        Field("reproduced", "select", "Can you replicate the error?", ["yes", "no", "intermittent"]),
+        Field("how", "text", "How did you try?"),
+    ],
+    "replicate.environment": [
+        Field("os", "select", "Operating system", a.OPERATING_SYSTEMS),
+        Field("os_version", "text", "OS version"),
+        Field("client", "select", "Mail client", a.MAIL_CLIENTS),
+        Field("client_version", "text", "Mail client version"),
+    ],
+    "replicate.services": [
+        Field("enabled", "checkbox", "Services confirmed as enabled in the Customer Control Panel", a.SERVICES),
+        Field("note", "text", "Note (optional)", optional=True),
+    ],
+    "review.dns": [Field("note", "text", "Your note on the DNS results (optional)", optional=True)],
+    "review.owa": [
+        Field("login", "select", "Can the user log in to Outlook Web Access?", YES_NO),
+        Field("send", "select", "Can they send from OWA?", YES_NO),
+        Field("receive", "select", "Can they receive in OWA?", YES_NO),
+        Field("note", "text", "Note (optional)", optional=True),
+    ],
+    "review.server_rules": [Field("found", "text", "Server-side rules in the Control Panel: what did you find?")],
+    "review.client_rules": [Field("found", "text", "Rules in the mail client: what did you find?")],
+    "research.prior": [
+        Field("tried", "checkbox", "Which of these did you try?"),
+        Field("outcome", "text", "What matched, and what happened when you tried it?"),
+    ],
+    "research.kb": [
+        Field("articles", "text", "Articles consulted (ids or titles, comma-separated)", optional=True),
+        Field("outcome", "text", "Outcome"),
+    ],
+    "research.web": [
+        Field("queries", "text", "Search queries used"),
+        Field("links", "text", "Links consulted (comma-separated)", optional=True),
+        Field("outcome", "text", "Outcome"),
+    ],
+    "outcome": [
+        Field("decision", "select", "Resolved here, or escalate to the provider?", ["resolved", "escalate"]),
+        Field("resolution", "multiline", "What fixed it?", when=lambda d: d.get("decision") == "resolved"),
+        Field("engineering", "confirm", "Does it need the provider's engineering team (72 business hours)?",
+              when=lambda d: d.get("decision") == "escalate"),
+        Field("summary", "text", "One-line summary (optional; default: the issue)", optional=True),
+    ],
+}
+
+
+class _Command(Exception):
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+class QuestionaryPrompter:
+    """Asks on a terminal. `input`/`output` let tests drive it through prompt_toolkit pipes."""
+
+    def __init__(self, console: Console, *, input: Any = None, output: Any = None) -> None:
+        self.console = console
+        self._io = {k: v for k, v in {"input": input, "output": output}.items() if v is not None}
+
+    # -- Prompter ----------------------------------------------------------------------
+
+    def working(self, label: str, fn: Callable[[], T]) -> T:
+        if self.console.is_terminal:
+            with self.console.status(label + " …"):
+                return fn()
+        self.console.print(label + " …")
+        return fn()
+
+    def show_action(self, step: Step, result: ActionResult) -> None:
+        render.action_result(self.console, step, result)
+
+    def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None:
+        done, total = session.progress()
+        self.console.print(f"[green]✓ Saved[/] {step.title} ({done}/{total} recorded)")
+
+    def ask(self, step: Step, ctx: AskContext) -> Reply:
+        render.step_header(self.console, step, ctx.session)
+        if ctx.previous is not None:
+            self.console.print("[dim]Recorded now:[/] " + render.recorded_text(ctx.previous))
+        if ctx.error:
+            self.console.print(f"[red]{ctx.error}[/] Please try again.")
+        try:
+            return Provide(self._form(step, ctx))
+        except _Command as cmd:
+            return cmd.reply
+
+    # -- the form ------------------------------------------------------------------------
+
+    def _form(self, step: Step, ctx: AskContext) -> Any:
+        previous = ctx.previous.answer if ctx.previous and ctx.previous.answer else {}
+        defaults = {**ctx.defaults, **previous}
+        data: dict[str, Any] = {}
+        fields = FORMS[step.id]
+        for index, spec in enumerate(fields):
+            if spec.when and not spec.when(data):
+                continue
+            first = index == 0
+            value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=first)
+            if value is None or value == "" or value == []:
+                if step.id == "intake.errors" and spec.name == "messages":
+                    return {"no_error_shown": True}
+                if spec.optional:
+                    continue
+            data[spec.name] = value
+        return data
+
+    def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:
+        if spec.kind in {"text", "multiline"}:
+            text_default = _text_default(default)
+            instruction = HINT if first else None
+            if spec.kind == "multiline":
+                instruction = (HINT + " " if first else "") + "Finish with Esc then Enter."
+            answer = self._run(questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
+                                                instruction=instruction, **self._io))
+            if first:
+                self._commands(step, answer)
+            return answer
+        if spec.kind == "select":
+            choices = list(spec.choices)
+            if default is not None and default not in choices:
+                choices.append(str(default))
+            extra = self._extra_choices(step, first)
+            answer = self._run(questionary.select(spec.message, choices=choices + [OTHER] * (spec.name in {"os", "client"})
+                                                  + extra, default=default if default in choices else None, **self._io))
+            self._menu(step, answer)
+            if answer == OTHER:
+                answer = self._run(questionary.text(f"{spec.message} (type it)", **self._io))
+            return answer
+        if spec.kind == "checkbox":
+            choices = list(spec.choices)
+            if step.id == "research.prior":
+                matches = (ctx.action.fields.get("matches") if ctx.action else None) or []
+                choices = [f"{m['id']} — {m['title']}" for m in matches]
+                if not choices:
+                    return []
+            picked_default = set(default or [])
+            qchoices = [questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
+                        for c in choices]
+            answer = self._run(questionary.checkbox(spec.message, choices=qchoices, **self._io))
+            if step.id == "replicate.services":
+                more = self._run(questionary.text("Other services (comma-separated, optional)", **self._io))
+                answer = list(answer) + [s.strip() for s in (more or "").split(",") if s.strip()]
+            return answer
+        if spec.kind == "confirm":
+            return self._run(questionary.confirm(spec.message, default=bool(default), **self._io))
+        raise ValueError(spec.kind)  # pragma: no cover
+
+    def _extra_choices(self, step: Step, first: bool) -> list[Any]:
+        if not first:
+            return []
+        extra: list[Any] = [questionary.Separator()]
+        if step.can_be_na:
+            extra.append(NOT_APPLICABLE)
+        extra.append(BACK)
+        return extra
+
+    def _menu(self, step: Step, answer: Any) -> None:
+        if answer == BACK:
+            raise _Command(GoBack(self._choose_step()))
+        if answer == NOT_APPLICABLE:
+            reason = self._run(questionary.text("Why does this step not apply?", **self._io))
+            raise _Command(Provide({"not_applicable": reason}))
+
+    def _commands(self, step: Step, answer: str) -> None:
+        text = (answer or "").strip()
+        if text.lower() == ":back":
+            raise _Command(GoBack(self._choose_step()))
+        if text.lower().startswith(":na"):
+            reason = text[3:].strip(" :") or self._run(questionary.text("Why does this step not apply?", **self._io))
+            raise _Command(Provide({"not_applicable": reason}))
+
+    def _choose_step(self) -> str:
+        choices = [questionary.Choice(f"{s.phase.value}: {s.title}", value=s.id) for s in STEPS]
+        return self._run(questionary.select("Which answer do you want to change?", choices=choices, **self._io))
+
+    def _run(self, question: questionary.Question) -> Any:
+        # unsafe_ask lets Ctrl-C through as KeyboardInterrupt: the command saves and says how to resume
+        return question.unsafe_ask()
+
+    # -- partner details ------------------------------------------------------------------
+
+    def ask_partner(self, missing: list[str]) -> dict[str, Any]:
+        self.console.print("[bold]First, your partner details[/] (asked once, saved in the config file).")
+        out: dict[str, Any] = {}
+        if "partner.domain" in missing:
+            out["domain"] = self._run(questionary.text("Your partner domain (e.g. partner.example)", **self._io))
+        if "partner.control_panel_url" in missing:
+            url = self._run(questionary.text("Your Control Panel URL (empty if you have none)", **self._io))
+            if url.strip():
+                out["control_panel_url"] = url.strip()
+            else:
+                out["control_panel_na"] = True
+        if "partner.support_address" in missing:
+            out["support_address"] = self._run(questionary.text("The provider's support address for escalations",
+                                                                **self._io))
+        if "partner.technician" in missing:
+            name = self._run(questionary.text("Your name (optional)", **self._io))
+            if name.strip():
+                out["technician"] = name.strip()
+        return out
+
+
+def _text_default(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+class ScriptPrompter:
+    """For runs without a terminal: never asks (a missing answer is an error naming --answers), but
+    reports what threer checked and what was saved on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        from threer.triage.flow import NoPrompter
+
+        self.console = console
+        self._none = NoPrompter()
+
+    def ask(self, step: Step, ctx: AskContext) -> Reply:
+        return self._none.ask(step, ctx)
+
+    def working(self, label: str, fn: Callable[[], T]) -> T:
+        return fn()
+
+    def show_action(self, step: Step, result: ActionResult) -> None:
+        if result.summary:
+            self.console.print(result.summary, markup=False)
+
+    def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None:
+        done, total = session.progress()
+        self.console.print(f"saved {step.id} ({done}/{total})", markup=False)

@@ -1,0 +1,110 @@
+"""How sessions, steps and action results look on a terminal (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from threer.triage.engine import ActionResult
+from threer.triage.session import RecordedStep, TriageSession
+from threer.triage.steps import STEPS, Phase, Step
+
+SEVERITY_STYLE = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "bold red", "error": "magenta"}
+PHASES = [Phase.INTAKE, Phase.REPLICATE, Phase.REVIEW, Phase.RESEARCH, Phase.OUTCOME]
+
+
+def phase_bar(session: TriageSession, current: Step | None) -> str:
+    parts = []
+    for phase in PHASES:
+        ids = [s.id for s in STEPS if s.phase == phase]
+        done = sum(1 for i in ids if i in session.steps)
+        if current is not None and current.phase == phase:
+            parts.append(f"[bold reverse] {phase.value} {done}/{len(ids)} [/]")
+        elif done == len(ids):
+            parts.append(f"[green]{phase.value} ✓[/]")
+        else:
+            parts.append(f"[dim]{phase.value} {done}/{len(ids)}[/]")
+    return "  ".join(parts)
+
+
+def step_header(console: Console, step: Step, session: TriageSession) -> None:
+    number = [s.id for s in STEPS].index(step.id) + 1
+    console.print()
+    console.rule(f"[bold]{step.phase.value}[/] · step {number} of {len(STEPS)} · {escape(step.title)}", align="left")
+    console.print(phase_bar(session, step))
+    console.print(f"[bold]{escape(step.question)}[/]")
+
+
+def recorded_text(rec: RecordedStep) -> str:
+    if rec.status == "not_applicable":
+        return f"[italic]not applicable[/]: {escape(rec.reason or '')}"
+    return escape(answer_text(rec.step_id, rec.answer or {}))
+
+
+def answer_text(step_id: str, answer: dict[str, Any]) -> str:
+    """A one-line plain summary of an answer, for lists and the resume view."""
+    hidden = {"problems", "matches", "probe", "domain_note", "checked_at", "summary", "checked", "profile", "run_error"}
+    if step_id == "review.dns":
+        counts = answer.get("summary") or {}
+        head = ("checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)) if answer.get("checked") else (
+            "checks could not run" if answer.get("run_error") else "checks not run")
+        note = answer.get("note")
+        return head + (f"; note: {note}" if note else "")
+    if step_id == "intake.errors" and answer.get("no_error_shown"):
+        return "no error shown"
+    parts = []
+    for key, value in answer.items():
+        if key in hidden or value in (None, "", [], False):
+            continue
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        if value is True:
+            value = "yes"
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    text = "; ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def action_result(console: Console, step: Step, result: ActionResult) -> None:
+    console.print(f"[bold cyan]{escape(result.summary)}[/]" if result.summary else "")
+    fields = result.fields
+    if step.action == "dns" and fields.get("problems"):
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("severity")
+        table.add_column("finding")
+        table.add_column("what to do", overflow="fold")
+        for p in fields["problems"]:
+            sev = p["severity"]
+            table.add_row(f"[{SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f"{p['id']}: {p['message']}"),
+                          escape(p.get("fix") or ""))
+        console.print(table)
+    elif step.action == "prior" and fields.get("matches"):
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("#")
+        table.add_column("source")
+        table.add_column("id")
+        table.add_column("title", overflow="fold")
+        for n, m in enumerate(fields["matches"], 1):
+            table.add_row(str(n), m["source"], escape(m["id"]), escape(m["title"]))
+        console.print(table)
+    elif step.action == "owa" and fields.get("probe"):
+        for p in fields["probe"]:
+            sev = p["severity"]
+            console.print(f"  [{SEVERITY_STYLE.get(sev, '')}]{sev}[/] {escape(p['message'])}")
+
+
+def session_detail(console: Console, session: TriageSession) -> None:
+    done, total = session.progress()
+    console.print(f"[bold]Triage {session.id}[/] · {escape(session.customer_name or '(no customer yet)')}"
+                  f" · {escape(session.customer_domain or '')} · {session.status} · {done}/{total} recorded")
+    console.print(phase_bar(session, None))
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("step")
+    table.add_column("recorded", overflow="fold")
+    for step in STEPS:
+        rec = session.steps.get(step.id)
+        table.add_row(step.id, recorded_text(rec) if rec else "[dim]— not recorded[/]")
+    console.print(table)

@@ -1,0 +1,147 @@
+"""The work threer does itself during a triage: DNS checks, the OWA probe, the search for prior
+cases, and indexing a resolved session as a past case. Each returns data; nothing is shown here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from threer.config import Config
+from threer.errors import ThreerError
+from threer.store import Store
+from threer.triage.engine import ActionResult
+from threer.triage.session import TriageSession
+
+MAX_PROBLEMS = 25  # findings stored with the answer; the ticket summarises them
+
+
+@dataclass
+class CheckSettings:
+    """How the triage runs its checks (the same knobs as `threer check-dns`)."""
+
+    profile: str | None = None  # None: the config's default profile; "none": no profile
+    nameservers: list[tuple[str, int]] | None = None
+    timeout: float = 10.0
+    dns_only: bool = False
+    verify: Any = True
+    connect_overrides: dict[str, tuple[str, int]] = field(default_factory=dict)  # tests: host -> loopback
+
+
+class DefaultActions:
+    def __init__(self, store: Store, config: Config, settings: CheckSettings | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.settings = settings or CheckSettings()
+
+    @property
+    def profile_name(self) -> str | None:
+        name = self.settings.profile if self.settings.profile is not None else self.config.default_profile
+        return None if (name or "").lower() in {"", "none"} else name
+
+    def dns(self, domain: str) -> ActionResult:
+        try:
+            from threer.checks import CheckOptions, check_domains
+
+            options = CheckOptions(profile=self.profile_name, nameservers=self.settings.nameservers,
+                                   timeout=self.settings.timeout, dns_only=self.settings.dns_only,
+                                   verify=self.settings.verify)
+            report = check_domains([domain], options)[0]
+        except ThreerError as exc:
+            return ActionResult(fields={"checked": False, "domain": domain, "run_error": exc.message},
+                                summary=f"The DNS checks could not run: {exc.message}")
+        except Exception as exc:  # noqa: BLE001 - the technician records their own finding instead
+            reason = f"{type(exc).__name__}: {exc}"
+            return ActionResult(fields={"checked": False, "domain": domain, "run_error": reason},
+                                summary=f"The DNS checks could not run ({reason}).")
+        summary = report.summary.model_dump()
+        problems = [
+            {"id": f.id, "severity": f.severity.value, "message": f.message, "fix": f.fix}
+            for f in sorted(report.findings, key=lambda f: -f.severity.rank)
+            if f.severity.value in {"warn", "fail", "error"}
+        ][:MAX_PROBLEMS]
+        fields = {"checked": True, "domain": report.domain, "profile": report.profile, "summary": summary,
+                  "problems": problems, "checked_at": report.checked_at.isoformat()}
+        text = ", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no findings"
+        return ActionResult(fields=fields, detail=report, summary=f"DNS checks for {report.domain}: {text}.")
+
+    def owa(self, domain: str) -> ActionResult:
+        url = self._owa_url()
+        if not url:
+            return ActionResult(fields={"probe": []}, summary="No OWA address in the provider profile; not probed.")
+        if self.settings.dns_only:
+            return ActionResult(fields={"probe": []}, summary=f"{url} not probed (--dns-only).")
+        try:
+            from threer.checks.owa import check_owa_url
+
+            findings = check_owa_url(url, timeout=min(self.settings.timeout, 10.0), verify=self.settings.verify,
+                                     connect_overrides=self.settings.connect_overrides or None)
+        except Exception as exc:  # noqa: BLE001
+            return ActionResult(fields={"probe": []}, summary=f"{url} could not be probed ({type(exc).__name__}: {exc}).")
+        probe = [{"id": f.id, "severity": f.severity.value, "message": f.message} for f in findings]
+        worst = max((f.severity.rank for f in findings), default=0)
+        verdict = "answers over HTTPS" if worst <= 1 else "has a problem"
+        return ActionResult(fields={"probe": probe}, detail=findings, summary=f"{url} {verdict}.")
+
+    def _owa_url(self) -> str | None:
+        name = self.profile_name
+        if not name:
+            return None
+        try:
+            from threer.checks.profiles import load_profile
+
+            return load_profile(name).owa_url
+        except Exception:  # noqa: BLE001 - a bad profile is reported by the DNS step already
+            return None
+
+    def prior(self, query: str) -> ActionResult:
+        if not query.strip():
+            return ActionResult(fields={"matches": []}, summary="Nothing to search with yet.")
+        try:
+            from threer.kb.index import ensure_sample_kb
+            from threer.kb.search import search
+
+            ensure_sample_kb(self.store)
+            results = search(self.store, query, limit=5)
+        except Exception as exc:  # noqa: BLE001
+            return ActionResult(fields={"matches": []}, summary=f"The search could not run ({type(exc).__name__}: {exc}).")
+        matches = [{"id": r.id, "title": r.title, "source": r.source, "score": round(float(r.score), 3)} for r in results]
+        return ActionResult(fields={"matches": matches}, detail=results,
+                            summary=f"{len(matches)} match{'es' if len(matches) != 1 else ''} in past cases and the knowledge base.")
+
+
+def index_resolved_case(store: Store, session: TriageSession) -> None:
+    """Make a resolved session searchable as a past case."""
+    from threer.kb.cases import index_case
+
+    case = case_document(session)
+    index_case(store, session.id, **case)
+
+
+def forget_case(store: Store, session_id: str) -> None:
+    from threer.kb.cases import remove_case
+
+    with store.transaction() as cur:
+        remove_case(cur, session_id)
+
+
+def case_document(session: TriageSession) -> dict[str, Any]:
+    """The title, body and tags a past case is indexed with."""
+    issue = session.answer("intake.issue")
+    errors = session.answer("intake.errors")
+    outcome = session.answer("outcome")
+    env = session.answer("replicate.environment")
+    title = (outcome.summary if outcome and outcome.summary else None) or (issue.description if issue else session.id)
+    lines = []
+    if issue:
+        lines += [f"Symptom: {issue.description}", f"Affected: {issue.affected_users}"]
+    if errors and errors.messages:
+        lines.append(f"Errors: {errors.messages}")
+    if env:
+        lines.append(f"Environment: {env.os} {env.os_version}, {env.client} {env.client_version}")
+    dns = session.answer("review.dns")
+    if dns and dns.problems:
+        lines.append("DNS: " + "; ".join(f"{p['id']} ({p['severity']})" for p in dns.problems))
+    if outcome:
+        lines.append(f"Resolution: {outcome.resolution}")
+    tags = [t for t in [session.customer_domain, env.client if env else None] if t]
+    return {"title": title[:200], "body": "\n".join(lines), "tags": tags, "domain": session.customer_domain}

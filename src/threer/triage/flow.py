@@ -1,0 +1,128 @@
+"""Walk a session to its end over a Prompter: the one loop behind prompts, answers files and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from threer.errors import BadInput
+from threer.triage import answers as a
+from threer.triage.engine import ActionResult, InvalidAnswer, TriageEngine
+from threer.triage.session import RecordedStep, TriageSession
+from threer.triage.steps import Step, get_step
+
+T = TypeVar("T")
+
+
+@dataclass
+class Provide:
+    """The prompter's answer: raw data (text or a field mapping) the engine validates."""
+
+    data: Any
+
+
+@dataclass
+class GoBack:
+    """Change an earlier answer; then the flow continues where it was."""
+
+    step_id: str
+
+
+Reply = Provide | GoBack
+
+
+@dataclass
+class AskContext:
+    session: TriageSession
+    previous: RecordedStep | None  # the answer being changed, for defaults
+    action: ActionResult | None  # what threer found for this step
+    error: str | None = None  # why the last reply was refused
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+class Prompter(Protocol):
+    def ask(self, step: Step, ctx: AskContext) -> Reply: ...
+
+    def working(self, label: str, fn: Callable[[], T]) -> T: ...
+
+    def show_action(self, step: Step, result: ActionResult) -> None: ...
+
+    def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None: ...
+
+
+class MissingAnswers(BadInput):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"No answer for {', '.join(missing)}, and there is no terminal to ask on. "
+            "Give them in the answers file (--answers FILE), or run threer triage in a terminal."
+        )
+        self.missing = missing
+
+
+class NoPrompter:
+    """For runs without a terminal: any question is the error that names what is missing."""
+
+    def ask(self, step: Step, ctx: AskContext) -> Reply:
+        if ctx.error:
+            raise BadInput(f"{ctx.error} Fix it in the answers file (--answers FILE).")
+        raise MissingAnswers([step.id])
+
+    def working(self, label: str, fn: Callable[[], T]) -> T:
+        return fn()
+
+    def show_action(self, step: Step, result: ActionResult) -> None:
+        pass
+
+    def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None:
+        pass
+
+
+ACTION_LABELS = {
+    "dns": "Checking the mail DNS records of {domain}",
+    "owa": "Checking the Outlook Web Access address",
+    "prior": "Searching past cases and the knowledge base",
+}
+
+
+def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] | None = None,
+             *, defaults: dict[str, dict[str, Any]] | None = None, start_at: str | None = None) -> TriageSession:
+    """Ask every unrecorded step in order (answers from the file first), recording each at once.
+
+    `start_at` revisits one recorded step first (to change it); a prompter's GoBack does the same.
+    """
+    answers = dict(answers or {})
+    defaults = defaults or {}
+    revisit: Step | None = get_step(start_at) if start_at else None
+    while True:
+        step = revisit or engine.next_step()
+        if step is None:
+            return engine.session()
+        session = engine.session()
+        previous = session.steps.get(step.id)
+        action: ActionResult | None = None
+        if step.action:
+            domain = session.customer_domain or ""
+            action = prompter.working(ACTION_LABELS[step.action].format(domain=domain), lambda: engine.run_action(step.id))
+            if action is not None:
+                prompter.show_action(step, action)
+        value: a.Answer | a.NotApplicable | None = None
+        if revisit is None and step.id in answers:
+            value = engine.parse(step.id, answers.pop(step.id), action)
+        error: str | None = None
+        went_back: Step | None = None
+        while value is None:
+            reply = prompter.ask(step, AskContext(session, previous, action, error, defaults.get(step.id, {})))
+            if isinstance(reply, GoBack):
+                went_back = get_step(reply.step_id)
+                break
+            try:
+                value = engine.parse(step.id, reply.data, action)
+            except InvalidAnswer as exc:
+                error = exc.message
+        if went_back is not None:
+            revisit = went_back
+            continue
+        rec = engine.record(step.id, value)
+        prompter.recorded(step, rec, engine.session())
+        revisit = None
