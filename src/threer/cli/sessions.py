@@ -1,7 +1,160 @@
-"""`threer sessions`."""
+"""`threer sessions`: list, show, resume, delete and purge saved triage sessions."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from threer.cli.app import app_context
+from threer.cli.output import is_interactive, stderr_console, stdout_console
+from threer.errors import BadInput
+
+sessions_app = typer.Typer(
+    help="Saved triage sessions: list, show, resume, delete, purge.\n\nExample:\n\n  threer sessions list --status open",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(sessions_app, name="sessions")
+
+
+def _store(ctx: typer.Context):
+    from threer.store import Store
+
+    return Store(app_context(ctx).env.db_path)
+
+
+@sessions_app.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="Only open, resolved or escalated sessions."),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """List saved sessions, newest first.
+
+    Example: threer sessions list --status open --json
+    """
+    from threer.triage.engine import load_session
+
+    if status and status not in {"open", "resolved", "escalated"}:
+        raise BadInput(f"--status takes open, resolved or escalated, not {status!r}.")
+    store = _store(ctx)
+    sessions = [load_session(store, row["id"]) for row in store.list_sessions(status=status, limit=limit)]
+    if as_json:
+        doc = {"version": 1, "sessions": [_summary(s) for s in sessions]}
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    console = stdout_console()
+    if not sessions:
+        console.print("No saved sessions." if not status else f"No {status} sessions.")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("id", "updated", "customer", "domain", "status", "recorded"):
+        table.add_column(col)
+    for s in sessions:
+        done, total = s.progress()
+        table.add_row(s.id, s.updated_at.strftime("%Y-%m-%d %H:%M"), escape(s.customer_name or ""),
+                      escape(s.customer_domain or ""), s.status, f"{done}/{total}")
+    console.print(table)
+
+
+def _summary(s) -> dict:
+    done, total = s.progress()
+    return {"id": s.id, "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat(),
+            "status": s.status, "customer_name": s.customer_name, "customer_domain": s.customer_domain,
+            "recorded": done, "steps": total, "missing": s.missing}
+
+
+@sessions_app.command("show")
+def show(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., metavar="ID", help="The session id, e.g. 20261126-7K3P."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Show what a session has recorded and what is missing.
+
+    Example: threer sessions show 20261126-7K3P
+    """
+    from threer.cli.render import session_detail
+    from threer.triage.engine import load_session
+
+    session = load_session(_store(ctx), session_id)
+    if as_json:
+        doc = {"version": 1, **_summary(session),
+               "steps": {k: v.model_dump(mode="json", exclude={"step_id"}) for k, v in session.steps.items()}}
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    session_detail(stdout_console(), session)
+
+
+@sessions_app.command("resume")
+def resume(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., metavar="ID", help="The session id."),
+    change: Optional[str] = typer.Option(None, "--change", metavar="STEP", help="Change this recorded step first."),
+) -> None:
+    """Continue a saved session where it stopped (the same as threer triage --resume ID).
+
+    Example: threer sessions resume 20261126-7K3P
+    """
+    from threer.cli.triage import run_triage
+
+    run_triage(ctx, resume=session_id, change=change)
+
+
+@sessions_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., metavar="ID", help="The session id."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a session, its answers and its past case.
+
+    Example: threer sessions delete 20261126-7K3P --yes
+    """
+    store = _store(ctx)
+    row = store.get_session_row(session_id)
+    _confirm(yes, f"Delete triage {row['id']} ({row['customer_name'] or 'no customer'})?")
+    store.delete_session(row["id"])
+    stderr_console().print(f"Deleted {row['id']}.")
+
+
+@sessions_app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=0,
+                                   help="Remove sessions not touched for this many days."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Remove customer data past a retention period: sessions, answers and past cases.
+
+    Example: threer sessions purge --older-than 365 --yes
+    """
+    env = app_context(ctx).env
+    store = _store(ctx)
+    cutoff = env.clock() - timedelta(days=older_than)
+    _confirm(yes, f"Delete every session not touched since {cutoff:%Y-%m-%d %H:%M} UTC?")
+    ids = store.purge_sessions(cutoff)
+    if as_json:
+        typer.echo(json.dumps({"version": 1, "purged": ids}))
+    else:
+        stderr_console().print(f"Purged {len(ids)} session{'s' if len(ids) != 1 else ''}.")
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    if not is_interactive():
+        raise BadInput("This deletes data; add --yes to confirm when there is no terminal to ask on.")
+    import questionary
+
+    if not questionary.confirm(question, default=False).unsafe_ask():
+        raise typer.Exit(0)
