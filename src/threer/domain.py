@@ -79,18 +79,31 @@ def normalise_domain(text: str) -> NormalisedDomain:
     if "." not in candidate:
         raise DomainError(f"{raw!r} has no dot; type the full domain, such as contoso.com.")
     try:
-        ascii_domain = idna.encode(candidate, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError) as exc:
-        raise DomainError(f"{raw!r} is not a valid domain name ({exc}); check the spelling.") from None
-    ascii_domain = ascii_domain.lower()
-    if len(ascii_domain) > 253:
-        raise DomainError(f"{raw!r} is longer than the 253 characters a domain name may have.")
-    labels = ascii_domain.split(".")
+        mapped = idna.uts46_remap(candidate, std3_rules=False, transitional=False)
+    except (idna.IDNAError, UnicodeError):
+        raise DomainError(f"{raw!r} holds characters no domain name can have; check the spelling.") from None
+    labels = mapped.split(".")
+    if any(not label for label in labels):
+        raise DomainError(f"{raw!r} is not a valid domain name: it has an empty part between dots.")
+    ascii_labels = []
     for label in labels:
+        if not label.isascii():
+            try:
+                label = idna.alabel(label).decode("ascii")
+            except (idna.IDNAError, UnicodeError):
+                raise DomainError(
+                    f"{raw!r} is not a valid domain name: the part {label!r} is not a valid international name."
+                ) from None
+        label = label.lower()
         if not _LABEL.match(label):
             raise DomainError(
-                f"{raw!r} is not a valid domain name: the part {label!r} may only hold letters, digits and inner hyphens."
+                f"{raw!r} is not a valid domain name: the part {label[:70]!r} may only hold letters, digits and inner "
+                "hyphens, at most 63 of them."
             )
+        ascii_labels.append(label)
+    ascii_domain = ".".join(ascii_labels)
+    if len(ascii_domain) > 253:
+        raise DomainError(f"{raw!r} is longer than the 253 characters a domain name may have.")
     if labels[-1].isdigit():
         raise DomainError(f"{raw!r} ends in a number, which no top-level domain does; check the spelling.")
     if ascii_domain != candidate:
