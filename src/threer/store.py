@@ -264,7 +264,7 @@ class Store:
 
     def purge_sessions(self, older_than: datetime) -> list[str]:
         """Delete sessions last touched before `older_than`; return their ids."""
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE updated_at < ?", (_iso(older_than),))]
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE updated_at <= ?", (_iso(older_than),))]
         with self.transaction() as cur:
             for session_id in ids:
                 self._forget_case(cur, session_id)

@@ -1,0 +1,161 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from support_prompter import COMPLETE_ANSWERS, FakeActions, StrictPrompter, UnexpectedPrompt
+
+from threer.store import Store
+from threer.triage.engine import InvalidAnswer, TriageEngine, parse_answer, research_query
+from threer.triage.flow import GoBack, MissingAnswers, NoPrompter, Provide, run_flow
+from threer.triage.steps import STEP_IDS, STEPS
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return TriageEngine.new(Store(tmp_path / "threer.db"), clock=Clock(), actions=FakeActions())
+
+
+def test_steps_are_the_fourteen_of_the_spec_in_order():
+    assert STEP_IDS == (
+        "intake.customer", "intake.issue", "intake.errors", "replicate.reproduced", "replicate.environment",
+        "replicate.services", "review.dns", "review.owa", "review.server_rules", "review.client_rules",
+        "research.prior", "research.kb", "research.web", "outcome",
+    )
+    phases = [s.phase.value for s in STEPS]
+    assert phases == ["Intake"] * 3 + ["Replicate"] * 3 + ["Review"] * 4 + ["Research"] * 3 + ["Outcome"]
+
+
+def test_a_whole_session_from_answers(engine):
+    session = run_flow(engine, NoPrompter(), COMPLETE_ANSWERS)
+    assert session.complete and session.status == "escalated"
+    assert session.customer_domain == "contoso.com"
+    assert session.steps["review.client_rules"].status == "not_applicable"
+    assert session.steps["review.client_rules"].reason == "the user only uses OWA today"
+    dns = session.answer("review.dns")
+    assert dns.checked and dns.note == "autodiscover CNAME missing" and dns.problems[0]["id"] == "spf.missing"
+    assert session.answer("research.prior").matches[0]["id"] == "kb-0001"
+    assert ("prior", "Outlook keeps asking for a password") in engine.actions.calls
+
+
+def test_prompter_is_asked_only_what_the_file_lacks(engine):
+    answers = dict(COMPLETE_ANSWERS)
+    del answers["review.server_rules"]
+    prompter = StrictPrompter([("review.server_rules", {"found": "a rule moving mail to RSS Feeds"})])
+    session = run_flow(engine, prompter, answers)
+    prompter.assert_done()
+    assert session.answer("review.server_rules").found == "a rule moving mail to RSS Feeds"
+    assert [s for s, _ in prompter.actions] == ["review.dns", "review.owa", "research.prior"]
+
+
+def test_invalid_reply_is_asked_again_with_the_reason(engine):
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "intake.customer"}
+    prompter = StrictPrompter([
+        ("intake.customer", {"name": "Contoso", "domain": "not a domain"}),
+        ("intake.customer", {"name": "Contoso", "domain": "contoso.com"}),
+    ])
+    run_flow(engine, prompter, answers)
+    prompter.assert_done()
+    assert prompter.asked[0].error is None
+    assert "spaces" in prompter.asked[1].error
+
+
+def test_go_back_changes_an_earlier_answer_and_continues(engine):
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k not in {"replicate.reproduced", "review.server_rules"}}
+    prompter = StrictPrompter([
+        ("replicate.reproduced", {"reproduced": "no", "how": "could not"}),
+        ("review.server_rules", GoBack("replicate.reproduced")),
+        ("replicate.reproduced", {"reproduced": "intermittent", "how": "every third send"}),
+        ("review.server_rules", {"found": "none"}),
+    ])
+    session = run_flow(engine, prompter, answers)
+    prompter.assert_done()
+    assert prompter.asked[2].previous.answer["reproduced"] == "no"
+    assert session.answer("replicate.reproduced").reproduced == "intermittent"
+    assert session.steps["replicate.reproduced"].revision == 2
+
+
+def test_missing_answer_without_prompter_names_the_step(engine):
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "research.web"}
+    with pytest.raises(MissingAnswers) as exc:
+        run_flow(engine, NoPrompter(), answers)
+    assert "research.web" in exc.value.message and "--answers" in exc.value.message
+    # everything before it is saved
+    assert engine.session().missing == ["research.web", "outcome"]
+
+
+def test_strict_prompter_fails_on_unexpected_prompt(engine):
+    with pytest.raises(UnexpectedPrompt):
+        run_flow(engine, StrictPrompter([]), {})
+
+
+@pytest.mark.parametrize(
+    ("step", "raw", "reason"),
+    [
+        ("intake.customer", {"name": "", "domain": "contoso.com"}, "customer name is required"),
+        ("intake.customer", {"name": "X", "domain": "contoso"}, "no dot"),
+        ("intake.customer", {"name": "X"}, "domain"),
+        ("intake.customer", {"not_applicable": "because"}, "cannot be marked not applicable"),
+        ("intake.errors", {"messages": "550 5.1.1", "no_error_shown": True}, "not both"),
+        ("intake.errors", {}, "no error is shown"),
+        ("replicate.reproduced", {"reproduced": "maybe", "how": "x"}, "reproduced"),
+        ("replicate.reproduced", {"not_applicable": ""}, "reason it is not applicable is required"),
+        ("replicate.reproduced", {"not_applicable": "x", "how": "y"}, "takes only the reason"),
+        ("replicate.environment", "Windows", "table of its fields"),
+        ("replicate.services", [], "text or a table"),
+        ("review.dns", {"checked": True, "note": "x"}, "filled in by threer"),
+        ("review.owa", {"login": "yes", "send": "yes"}, "receive"),
+        ("outcome", "resolved", "needs the resolution"),
+        ("outcome", {"decision": "later"}, "decision"),
+        ("intake.issue", {"description": "x", "affected_users": "y", "started": "z", "colour": "red"}, "colour"),
+        ("intake.issue", None, "empty"),
+        ("intake.issue", {"description": "a\x00b", "affected_users": "y", "started": "z"}, "NUL"),
+        ("intake.issue", {"description": "x" * 20001, "affected_users": "y", "started": "z"}, "longer than"),
+    ],
+)
+def test_invalid_answers_have_reasons(step, raw, reason):
+    with pytest.raises(InvalidAnswer) as exc:
+        parse_answer(step, raw)
+    assert exc.value.step_id == step
+    assert reason in exc.value.message, exc.value.message
+
+
+def test_shorthand_and_normalisation():
+    assert parse_answer("intake.errors", "No error shown").no_error_shown
+    assert parse_answer("intake.errors", "550 5.7.1 Unable to relay").messages == "550 5.7.1 Unable to relay"
+    assert parse_answer("outcome", "Escalated").decision == "escalate"
+    assert parse_answer("replicate.services", "OWA, ActiveSync (mobile)").enabled == ["OWA", "ActiveSync (mobile)"]
+    assert parse_answer("review.owa", {"login": True, "send": False, "receive": "Not tried"}).receive == "not tried"
+    customer = parse_answer("intake.customer", {"name": "C", "domain": "https://www.Contoso.com/owa"})
+    assert customer.domain == "contoso.com" and "address" in customer.domain_note
+
+
+def test_outcome_sets_status_and_can_be_changed(engine):
+    run_flow(engine, NoPrompter(), COMPLETE_ANSWERS)
+    resolved = []
+    engine.on_resolved = resolved.append
+    engine.record("outcome", parse_answer("outcome", {"decision": "resolved", "resolution": "recreated the profile"}))
+    assert engine.session().status == "resolved" and resolved
+    reopened = []
+    engine.on_reopened = reopened.append
+    engine.record("outcome", parse_answer("outcome", {"decision": "escalate"}))
+    assert engine.session().status == "escalated" and reopened == [engine.session_id]
+
+
+def test_research_query_uses_issue_and_errors(engine):
+    answers = dict(COMPLETE_ANSWERS, **{"intake.errors": "0x800CCC0E"})
+    session = run_flow(engine, NoPrompter(), answers)
+    assert research_query(session) == "Outlook keeps asking for a password 0x800CCC0E"
+
+
+def test_provide_object_passes_through(engine):
+    prompter = StrictPrompter([("intake.customer", Provide({"name": "A", "domain": "a.example"}))])
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "intake.customer"}
+    assert run_flow(engine, prompter, answers).customer_domain == "a.example"

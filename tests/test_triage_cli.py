@@ -1,0 +1,176 @@
+"""`threer triage` and `threer sessions` end to end through the real command, a real SQLite file and
+a real loopback DNS server."""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from support_dnsserver import DnsTestServer
+from support_prompter import COMPLETE_ANSWERS, PARTNER
+
+from threer.store import Store
+from threer.triage.engine import TriageEngine, parse_answer
+
+ZONE = Path(__file__).parent / "zones" / "t-triage.zone"
+
+
+@pytest.fixture(scope="module")
+def dns():
+    with DnsTestServer(zone_files=[ZONE]) as server:
+        yield server
+
+
+@pytest.fixture
+def triage(invoke, dns):
+    def _triage(*args: str):
+        host, port = dns.address
+        return invoke("triage", "--no-input", "--profile", "none", "--dns-only", "--dns-timeout", "3",
+                      "--nameserver", f"{host}:{port}", *args)
+
+    return _triage
+
+
+def write_answers(tmp_path, answers, name="answers.json"):
+    path = tmp_path / name
+    if name.endswith(".json"):
+        path.write_text(json.dumps(answers))
+    else:
+        path.write_text(yaml.safe_dump(answers))
+    return path
+
+
+def complete(**changes):
+    answers = {"partner": PARTNER, **COMPLETE_ANSWERS, **changes}
+    answers["intake.customer"] = {"name": "Contoso Ltd", "domain": "contoso-triage.test"}
+    return answers
+
+
+def session_json(invoke, session_id):
+    result = invoke("sessions", "show", session_id, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_scripted_triage_records_every_step(tmp_path, triage, invoke, threer_env):
+    result = triage("--answers", str(write_answers(tmp_path, complete())))
+    assert result.exit_code == 0, result.stderr
+    session_id = result.stdout.strip()
+    doc = session_json(invoke, session_id)
+    assert doc["status"] == "escalated" and doc["missing"] == [] and doc["recorded"] == 14
+    dns = doc["steps"]["review.dns"]["answer"]
+    assert dns["checked"] is True and dns["domain"] == "contoso-triage.test"
+    assert dns["note"] == "autodiscover CNAME missing"
+    assert sum(dns["summary"].values()) > 0
+    # partner details from the file were saved to the config
+    assert "partner.example" in threer_env.config_path.read_text()
+    assert "saved outcome (14/14)" in result.stderr
+
+
+def test_yaml_answers_and_resolved_case(tmp_path, triage, invoke):
+    answers = complete(outcome={"decision": "resolved", "resolution": "Re-created the Outlook profile."})
+    result = triage("--answers", str(write_answers(tmp_path, answers, "a.yaml")))
+    assert result.exit_code == 0, result.stderr
+    assert "Resolved" in result.stderr
+    assert session_json(invoke, result.stdout.strip())["status"] == "resolved"
+
+
+def test_missing_answers_are_one_error_listing_them_all(tmp_path, triage, threer_env):
+    answers = {k: v for k, v in complete().items() if k not in {"partner", "review.owa", "research.web"}}
+    result = triage("--answers", str(write_answers(tmp_path, answers)))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    err = " ".join(result.stderr.split())
+    for key in ("partner.domain", "partner.control_panel_url", "partner.support_address", "review.owa",
+                "research.web"):
+        assert key in err
+    assert "--answers" in err
+    assert not threer_env.db_path.exists() or not Store(threer_env.db_path).list_sessions()
+
+
+def test_no_answers_file_and_no_terminal(invoke):
+    result = invoke("triage", input="")
+    assert result.exit_code == 2
+    assert "intake.customer" in result.stderr and "--answers" in result.stderr
+
+
+def test_invalid_answers_are_reported_before_anything_is_saved(tmp_path, triage, threer_env):
+    answers = complete(**{"intake.customer": {"name": "X", "domain": "-bad-.test"}, "bogus.step": 1})
+    result = triage("--answers", str(write_answers(tmp_path, answers)))
+    assert result.exit_code == 2
+    assert "intake.customer" in result.stderr and "bogus.step" in result.stderr
+    assert not threer_env.db_path.exists() or not Store(threer_env.db_path).list_sessions()
+
+
+def test_resume_continues_and_keeps_what_is_recorded(tmp_path, triage, invoke, threer_env):
+    store = Store(threer_env.db_path)
+    engine = TriageEngine.new(store, clock=lambda: datetime.now(timezone.utc))
+    for step in ("intake.customer", "intake.issue", "intake.errors"):
+        raw = complete()[step]
+        engine.record(step, parse_answer(step, raw))
+    store.close()
+    rest = {k: v for k, v in complete().items() if k not in {"intake.customer", "intake.issue", "intake.errors"}}
+    result = triage("--resume", engine.session_id.lower(), "--answers", str(write_answers(tmp_path, rest)))
+    assert result.exit_code == 0, result.stderr
+    assert "Resuming" in result.stderr and "3/14 recorded" in result.stderr
+    doc = session_json(invoke, engine.session_id)
+    assert doc["recorded"] == 14
+    assert doc["steps"]["intake.customer"]["revision"] == 1
+
+
+def test_answers_for_recorded_steps_change_them(tmp_path, triage, invoke):
+    first = triage("--answers", str(write_answers(tmp_path, complete())))
+    session_id = first.stdout.strip()
+    change = {"replicate.reproduced": {"reproduced": "intermittent", "how": "one send in three fails"}}
+    result = triage("--resume", session_id, "--answers", str(write_answers(tmp_path, change, "c.json")))
+    assert result.exit_code == 0, result.stderr
+    step = session_json(invoke, session_id)["steps"]["replicate.reproduced"]
+    assert step["answer"]["reproduced"] == "intermittent" and step["revision"] == 2
+
+
+def test_change_needs_resume(triage):
+    result = triage("--change", "intake.issue")
+    assert result.exit_code == 2 and "--resume" in result.stderr
+
+
+def test_unknown_resume_id(triage):
+    result = triage("--resume", "20990101-ZZZZ")
+    assert result.exit_code == 2 and "sessions list" in result.stderr
+
+
+def test_corrupt_database_is_reported_not_overwritten(tmp_path, triage, threer_env):
+    threer_env.home.mkdir(parents=True)
+    threer_env.db_path.write_bytes(b"garbage" * 50)
+    result = triage("--answers", str(write_answers(tmp_path, complete())))
+    assert result.exit_code == 3
+    assert "corrupt" in result.stderr and "Traceback" not in result.stderr
+    assert threer_env.db_path.read_bytes() == b"garbage" * 50
+
+
+def test_unwritable_home(tmp_path, invoke, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("THREER_HOME", str(blocker / "sub"))
+    result = invoke("sessions", "list")
+    assert result.exit_code == 3 and "THREER_HOME" in result.stderr
+
+
+def test_sessions_list_delete_and_purge(tmp_path, triage, invoke):
+    ids = [triage("--answers", str(write_answers(tmp_path, complete()))).stdout.strip() for _ in range(2)]
+    listed = json.loads(invoke("sessions", "list", "--json").stdout)
+    assert {s["id"] for s in listed["sessions"]} == set(ids)
+    human = invoke("sessions", "list")
+    assert ids[0] in human.stdout and "Contoso Ltd" in human.stdout
+    assert invoke("sessions", "delete", ids[0]).exit_code == 2  # no terminal, no --yes
+    assert invoke("sessions", "delete", ids[0], "--yes").exit_code == 0
+    assert invoke("sessions", "show", ids[0]).exit_code == 2
+    purged = invoke("sessions", "purge", "--older-than", "0", "--yes", "--json")
+    assert json.loads(purged.stdout)["purged"] == [ids[1]]
+    assert json.loads(invoke("sessions", "list", "--json").stdout)["sessions"] == []
+
+
+def test_sessions_show_human(tmp_path, triage, invoke):
+    session_id = triage("--answers", str(write_answers(tmp_path, complete()))).stdout.strip()
+    out = invoke("sessions", "show", session_id).stdout
+    assert "review.client_rules" in out and "not applicable" in out and "14/14 recorded" in out
