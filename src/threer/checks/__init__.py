@@ -60,6 +60,15 @@ class CheckOptions(BaseModel):
     dns_only: bool = False  # skip every check that opens a connection to a host
     verify: ssl.SSLContext | str | bool = True  # CA bundle for HTTPS probes
     checks: tuple[str, ...] | None = None  # a subset of CHECKS; None means all
+    # where the domain's own name servers listen; None: 53, unless every --nameserver shares one other
+    # port (a lab or test server that serves all zones), then that port
+    authoritative_port: int | None = None
+
+    def effective_authoritative_port(self) -> int:
+        if self.authoritative_port is not None:
+            return self.authoritative_port
+        ports = {port for _, port in self.nameservers or ()}
+        return ports.pop() if len(ports) == 1 else 53
 
 
 def available_checks() -> dict[str, Callable[..., Any]]:
@@ -121,6 +130,9 @@ async def check_domain(
         profile = resolve_profile(options.profile)
     if resolver is None:
         resolver = Resolver(options.nameservers, timeout=options.timeout, deadline=options.timeout)
+        if len(resolver.nameservers) > 1:
+            # leave time to try a second server when the first is dead, within the same deadline
+            resolver.timeout = options.timeout / 2
     ctx = CheckContext(
         domain=domain,
         resolver=resolver,
@@ -129,6 +141,7 @@ async def check_domain(
         http_timeout=min(5.0, options.timeout),
         verify=options.verify,
         now=checked_at,
+        authoritative_port=options.effective_authoritative_port(),
     )
     functions = available_checks()
     names = [name for name in _checks_to_run(options, ctx.profile) if name in functions]

@@ -25,9 +25,17 @@ class CheckContext:
     http_timeout: float = 5.0
     verify: "ssl.SSLContext | str | bool" = True  # CA bundle for HTTPS (tests pass trustme's CA)
     now: datetime = field(default_factory=_utc_now)  # injected clock (certificate expiry etc.)
+    # the port to ask a domain's own name servers on: 53 in the wild, a test server's port in tests
+    authoritative_port: int = 53
 
     def expand(self, pattern: str) -> str:
         """A profile pattern such as `{domain_dashed}.mail.protection.outlook.com` for this domain."""
         from threer.checks.profiles import expand_pattern
 
         return expand_pattern(pattern, self.domain)
+
+
+def record_fix(host: str, rdtype: str, value: str, ttl: int = 3600) -> str:
+    """One DNS record in master-file form, the way a DNS admin pastes it: `host. TTL IN TYPE value`."""
+    host = host.rstrip(".") + "."
+    return f"{host} {ttl} IN {rdtype} {value}"

@@ -1,7 +1,306 @@
-"""`threer check-dns` (owned by the DNS-checks work; a placeholder until it lands)."""
+"""`threer check-dns`: parse the options, run the checks, render a table or the JSON document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from threer.cli.output import print_warning, stderr_console, stdout_console
+from threer.errors import BadInput, ExitStatus
+from threer.findings import DomainReport, Severity
+
+JSON_VERSION = 1  # bump only when a field changes meaning or disappears; new fields do not bump it
+MAX_TIMEOUT = 300.0
+MAX_DOMAINS = 100_000
+CONCURRENCY = 20  # domains checked at once; each has all its own look-ups in flight
+
+_SEVERITY_STYLE = {
+    Severity.OK: "green",
+    Severity.INFO: "cyan",
+    Severity.WARN: "yellow",
+    Severity.FAIL: "bold red",
+    Severity.ERROR: "bold magenta",
+}
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(
+        "check-dns",
+        help="Check the mail DNS of one or more domains: NS, MX, SPF, DMARC, DKIM, autodiscover, MTA-STS, TLS-RPT, DNSSEC.",
+        no_args_is_help=True,
+    )(check_dns)
+
+
+def check_dns(
+    ctx: typer.Context,
+    domains: list[str] = typer.Argument(None, metavar="DOMAIN...", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
+    from_file: str | None = typer.Option(None, "--from", metavar="FILE", help="Read domains from FILE, one a line ('-' for stdin; # starts a comment)."),
+    profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: m365, google, a TOML file, or none. Default: the config's default_profile."),
+    nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
+    timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
+    propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
+    dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
+) -> None:
+    """Check the mail DNS of one or more domains."""
+    from threer.checks import CheckOptions, check_domains
+    from threer.checks.profiles import resolve_profile
+    from threer.checks.resolver import parse_nameserver
+    from threer.cli.app import app_context
+    from threer.config import load_config
+
+    env = app_context(ctx).env
+    if not (0 < timeout <= MAX_TIMEOUT):
+        raise BadInput(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {timeout:g}.")
+    servers = [parse_nameserver(text) for text in nameserver]
+    names, notes = collect_domains(domains or [], from_file)
+    if not names:
+        raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
+    if profile is None:
+        profile = load_config(env.config_path).default_profile
+    resolve_profile(profile)  # a bad profile is a usage error before any look-up
+    for note in notes:
+        print_warning(note)
+
+    options = CheckOptions(profile=profile, nameservers=servers or None, timeout=timeout, dns_only=dns_only)
+    reports = _run_with_progress(names, options)
+    views = None
+    if propagation:
+        from threer.checks.propagation import public_resolvers_from_env, run_propagation
+
+        views = run_propagation(names, options, public_resolvers_from_env())
+
+    if as_json:
+        document = json_document(reports, views)
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        console = stdout_console()
+        for i, report in enumerate(reports):
+            if i:
+                console.print()
+            render_report(console, report)
+            if views is not None:
+                render_propagation(console, views[i])
+    raise typer.Exit(int(exit_status(reports)))
+
+
+def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
+    """Normalised domains in input order without duplicates, and notes on what was changed.
+
+    Bad entries are a usage error naming each one (up to five), so nothing is checked half-way.
+    """
+    from threer.domain import DomainError, normalise_domain
+
+    entries: list[tuple[str, str]] = [("argument", a) for a in arguments]
+    if from_file is not None:
+        entries.extend(_read_domain_file(from_file))
+    if len(entries) > MAX_DOMAINS:
+        raise BadInput(f"{len(entries)} domains is more than the {MAX_DOMAINS} threer checks in one run; split the list.")
+    seen: set[str] = set()
+    names: list[str] = []
+    notes: list[str] = []
+    problems: list[str] = []
+    for where, text in entries:
+        try:
+            normalised = normalise_domain(text)
+        except DomainError as exc:
+            problems.append(f"{where}: {exc.message}" if where != "argument" else exc.message)
+            continue
+        if normalised.note:
+            notes.append(f"{normalised.domain}: {normalised.note}.")
+        if normalised.domain not in seen:
+            seen.add(normalised.domain)
+            names.append(normalised.domain)
+    if problems:
+        shown = problems[:5]
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise BadInput(" ".join(shown) + more + " Nothing was checked; fix the domains and run it again.")
+    return names, notes
+
+
+def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
+    if from_file == "-":
+        label = "stdin"
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError:
+            raise BadInput("The domains on stdin are not UTF-8 text.") from None
+    else:
+        path = Path(from_file).expanduser()
+        label = str(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            raise BadInput(f"The file {path} does not exist; give a file with one domain a line.") from None
+        except IsADirectoryError:
+            raise BadInput(f"{path} is a folder; give a file with one domain a line.") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"The file {path} is not UTF-8 text; save it as UTF-8 with one domain a line.") from None
+        except OSError as exc:
+            raise BadInput(f"Cannot read {path} ({exc.strerror}).") from None
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        content = line.split("#", 1)[0].strip()
+        if content:
+            entries.append((f"{label} line {number}", content))
+    return entries
+
+
+def _run_with_progress(names: list[str], options: Any) -> list[DomainReport]:
+    from threer.checks import check_domains
+
+    console = stderr_console()
+    if not console.is_terminal or len(names) < 2:
+        return check_domains(names, options, concurrency=CONCURRENCY)
+    columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=len(names))
+
+        def advance(report: DomainReport) -> None:
+            bar.update(task, advance=1, description=report.domain)
+
+        return check_domains(names, options, concurrency=CONCURRENCY, progress=advance)
+
+
+def exit_status(reports: list[DomainReport]) -> ExitStatus:
+    """1 when anything failed; else 3 when a domain could not be checked at all; else 0."""
+    if any(r.summary.fail for r in reports):
+        return ExitStatus.PROBLEMS
+    if any(r.findings and all(f.severity is Severity.ERROR for f in r.findings) for r in reports):
+        return ExitStatus.INCOMPLETE
+    return ExitStatus.OK
+
+
+def json_document(reports: list[DomainReport], views: list[Any] | None = None) -> dict[str, Any]:
+    """The check-dns JSON document (docs/reference/json.md); key order is part of the contract."""
+    domains = []
+    for i, report in enumerate(reports):
+        entry: dict[str, Any] = {
+            "domain": report.domain,
+            "profile": report.profile,
+            "checked_at": report.checked_at.isoformat().replace("+00:00", "Z"),
+            "duration_ms": report.duration_ms,
+            "summary": report.summary.model_dump(),
+            "findings": [
+                {
+                    "id": f.id,
+                    "check": f.check,
+                    "severity": f.severity.value,
+                    "message": f.message,
+                    "fix": f.fix,
+                    "observed": _jsonable(f.observed),
+                    "expected": _jsonable(f.expected),
+                }
+                for f in report.findings
+            ],
+        }
+        if views is not None:
+            entry["propagation"] = views[i].model_dump(mode="json", exclude={"domain"})
+        domains.append(entry)
+    return {"version": JSON_VERSION, "domains": domains}
+
+
+def _jsonable(value: Any) -> Any:
+    """Observed/expected values as plain JSON (tuples to lists, anything odd to text)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if hasattr(value, "model_dump"):
+        return _jsonable(value.model_dump(mode="json"))
+    return str(value)
+
+
+def _summary_text(report: DomainReport) -> Text:
+    text = Text()
+    parts = [(s, getattr(report.summary, s.value)) for s in (Severity.FAIL, Severity.ERROR, Severity.WARN, Severity.INFO, Severity.OK)]
+    for i, (severity, count) in enumerate(p for p in parts if p[1]):
+        if i:
+            text.append(", ")
+        text.append(f"{count} {severity.value}", style=_SEVERITY_STYLE[severity] if count else None)
+    return text
+
+
+def render_report(console: Console, report: DomainReport) -> None:
+    """A compact table: one group of rows a check, worst first, fixes under the message."""
+    title = Text(report.domain, style="bold")
+    title.append(f"  profile {report.profile or 'none'}, {report.duration_ms} ms: ", style="dim")
+    title.append_text(_summary_text(report))
+    console.print(title)
+    if report.partial:
+        console.print(
+            Text("  Partial result: some look-ups failed or ran out of time; rows marked ERROR were not checked.", style="magenta")
+        )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("finding", overflow="fold")
+    previous = None
+    for finding in report.findings:
+        cell = Text(finding.message)
+        cell.append(f"  [{finding.id}]", style="dim")
+        if finding.fix:
+            cell.append("\nfix: ", style="bold")
+            cell.append(finding.fix)
+        table.add_row(
+            finding.check if finding.check != previous else "",
+            Text(finding.severity.value.upper(), style=_SEVERITY_STYLE[finding.severity]),
+            cell,
+        )
+        previous = finding.check
+    console.print(table)
+
+
+def render_propagation(console: Console, view: Any) -> None:
+    """Each server in turn, one row a record: answer, TTL, and whether it is stale."""
+    from threer.checks.propagation import RECORD_NAMES
+
+    title = Text(f"Propagation of {view.domain}", style="bold")
+    if view.current_serial is not None:
+        title.append(f"  current SOA serial {view.current_serial}", style="dim")
+    console.print(title)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("server", no_wrap=True)
+    table.add_column("record", no_wrap=True)
+    table.add_column("answer", overflow="fold")
+    table.add_column("TTL", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for server in view.servers:
+        serial = f"serial {server.serial}" if server.serial is not None else f"serial: {server.serial_status}"
+        for i, record in enumerate(RECORD_NAMES):
+            answer = server.answers.get(record)
+            if i == 0:
+                label = Text(server.name)
+            elif i == 1:
+                label = Text(f"{server.kind} {server.address}", style="dim")
+            elif i == 2:
+                label = Text(serial, style="yellow" if server.stale else "dim")
+            else:
+                label = Text("")
+            if answer is None:
+                table.add_row(label, record, "-", "", "")
+                continue
+            shown = "\n".join(answer.values) if answer.values else f"none ({answer.status.upper()})"
+            table.add_row(
+                label,
+                record,
+                shown,
+                str(answer.ttl) if answer.ttl is not None else "",
+                Text("STALE", style="bold yellow") if answer.stale else "",
+            )
+        table.add_section()
+    console.print(table)
+    for note in view.notes:
+        console.print(Text(note, style="yellow"))

@@ -1,0 +1,344 @@
+"""The `dkim` check: the profile's selectors, their CNAMEs and the public keys they lead to.
+
+DKIM selectors cannot be listed from DNS, so with a profile threer looks at the profile's selectors
+(and their expected CNAME targets); without one it looks at a few common selectors and says so.
+The key record (RFC 6376 §3.6.1) is parsed: `v`, `k`, `p`; an empty `p` means a revoked key, and an
+RSA modulus under 1024 bits is flagged (the length is read from the key's DER encoding).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+
+from threer.checks.context import CheckContext, record_fix
+from threer.checks.profiles import DkimSelector, has_wildcards, pattern_matches
+from threer.checks.resolver import Lookup
+from threer.findings import Finding, Severity
+
+CHECK = "dkim"
+FINDING_IDS = frozenset(
+    {
+        "dkim.ok",
+        "dkim.missing",
+        "dkim.lookup-error",
+        "dkim.cname-mismatch",
+        "dkim.not-cname",
+        "dkim.cname-target-missing",
+        "dkim.revoked",
+        "dkim.weak-key",
+        "dkim.bad-record",
+        "dkim.multiple-records",
+        "dkim.none-found",
+    }
+)
+
+# probed without a profile: the usual selectors of the big services and of common MTAs
+COMMON_SELECTORS = ("selector1", "selector2", "google", "default", "k1", "s1", "s2", "dkim")
+MIN_RSA_BITS = 1024  # RFC 8301 §3.2: verifiers must not consider keys under 1024 bits valid
+
+_RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
+
+
+class DkimKeyError(ValueError):
+    """The `p=` value is not a usable public key."""
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """A DKIM tag list (`v=DKIM1; k=rsa; p=...`) into a dict; raises ValueError on bad syntax."""
+    tags: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or not name or not name.replace("_", "a").isalnum():
+            raise ValueError(f"{part.strip()!r} is not a tag=value pair")
+        if name in tags:
+            raise ValueError(f"the tag {name}= appears twice")
+        tags[name] = "".join(value.split())  # whitespace inside values (folded keys) is ignored
+    return tags
+
+
+def _der_item(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER item at offset."""
+    if offset + 2 > len(data):
+        raise DkimKeyError("the key ends early")
+    tag = data[offset]
+    length = data[offset + 1]
+    offset += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or offset + count > len(data):
+            raise DkimKeyError("the key has a bad length field")
+        length = int.from_bytes(data[offset : offset + count], "big")
+        offset += count
+    end = offset + length
+    if end > len(data):
+        raise DkimKeyError("the key is shorter than it says")
+    return tag, offset, end
+
+
+def _integer_bits(data: bytes, start: int, end: int) -> int:
+    value = data[start:end].lstrip(b"\x00")
+    return len(value) * 8 - (8 - value[0].bit_length()) if value else 0
+
+
+def rsa_modulus_bits(der: bytes) -> int:
+    """Bits of the RSA modulus in a SubjectPublicKeyInfo, or in a bare PKCS#1 RSAPublicKey."""
+    tag, start, end = _der_item(der, 0)
+    if tag != 0x30:
+        raise DkimKeyError("the key is not a DER SEQUENCE")
+    tag, s1, e1 = _der_item(der, start)
+    if tag == 0x30:  # SubjectPublicKeyInfo: SEQUENCE { AlgorithmIdentifier, BIT STRING }
+        otag, os_, oe = _der_item(der, s1)
+        if otag != 0x06:
+            raise DkimKeyError("the key's algorithm is unreadable")
+        if der[os_:oe] != _RSA_OID:
+            raise DkimKeyError("the key is not an RSA key")
+        btag, bs, be = _der_item(der, e1)
+        if btag != 0x03 or bs >= be:
+            raise DkimKeyError("the key has no BIT STRING")
+        inner = der[bs + 1 : be]  # skip the unused-bits byte
+        return rsa_modulus_bits(inner)
+    if tag == 0x02:  # RSAPublicKey: SEQUENCE { INTEGER modulus, INTEGER exponent }
+        return _integer_bits(der, s1, e1)
+    raise DkimKeyError("the key's structure is not an RSA public key")
+
+
+def key_bits(key_type: str, p: str) -> int:
+    """Bits of the public key in `p=` (RSA modulus, or 256 for an Ed25519 key); DkimKeyError if unusable."""
+    try:
+        raw = base64.b64decode(p, validate=True)
+    except (binascii.Error, ValueError):
+        raise DkimKeyError("p= is not valid base64") from None
+    if key_type == "ed25519":
+        if len(raw) != 32:
+            raise DkimKeyError(f"an Ed25519 key is 32 bytes, this one is {len(raw)}")
+        return 256
+    return rsa_modulus_bits(raw)
+
+
+def _selector_name(selector: str, domain: str) -> str:
+    return f"{selector}._domainkey.{domain}"
+
+
+def _lookup_error(what: str, lookup: Lookup) -> Finding:
+    return Finding(
+        id="dkim.lookup-error",
+        check=CHECK,
+        severity=Severity.ERROR,
+        message=f"{what} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
+        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
+    )
+
+
+def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
+    target = ctx.expand(spec.cname[0])
+    line = record_fix(_selector_name(spec.selector, ctx.domain), "CNAME", target.replace("{", "<").replace("}", ">") + ".")
+    if has_wildcards(spec.cname[0]):
+        return f"Add: {line} (replace the <...> parts with the exact value the provider's admin centre shows, e.g. Get-DkimSigningConfig)"
+    return f"Add: {line}"
+
+
+def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selector: bool) -> list[Finding]:
+    """Findings for the key record(s) a selector led to (the lookup exists)."""
+    name = _selector_name(selector, ctx.domain)
+    keys = [r for r in lookup.records if r.strip().lower().startswith("v=dkim1") or "p=" in r]
+    if len(keys) > 1:
+        return [
+            Finding(
+                id="dkim.multiple-records",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"{name} has {len(keys)} key records; a verifier cannot tell which to use, so signatures may fail.",
+                fix=f"Keep one key record at {name} and delete the others.",
+                observed=list(keys),
+            )
+        ]
+    if not keys:
+        return [
+            Finding(
+                id="dkim.bad-record",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"{name} has TXT data but no DKIM key (no p= tag).",
+                fix="Publish the key record the mail service gives you (v=DKIM1; k=rsa; p=...).",
+                observed=list(lookup.records),
+            )
+        ]
+    record = keys[0]
+    try:
+        tags = parse_tags(record)
+    except ValueError as exc:
+        return [_bad(name, f"its syntax is broken: {exc}", record)]
+    if "v" in tags and tags["v"] != "DKIM1":
+        return [_bad(name, f"v={tags['v']} is not v=DKIM1", record)]
+    if "v" in tags and not record.strip().startswith("v"):
+        return [_bad(name, "v=DKIM1 must come first when present (RFC 6376 §3.6.1)", record)]
+    if "p" not in tags:
+        return [_bad(name, "it has no p= tag (the public key)", record)]
+    key_type = tags.get("k", "rsa").lower()
+    if key_type not in ("rsa", "ed25519"):
+        return [_bad(name, f"k={key_type} is not a key type verifiers know (rsa, ed25519)", record)]
+    if tags["p"] == "":
+        return [
+            Finding(
+                id="dkim.revoked",
+                check=CHECK,
+                severity=Severity.FAIL if profile_selector else Severity.WARN,
+                message=f"The key at {name} is revoked (empty p=): mail signed with selector {selector} fails DKIM.",
+                fix="If the service still signs with this selector, publish its current key (or CNAME); otherwise ignore this.",
+                observed=record,
+            )
+        ]
+    try:
+        bits = key_bits(key_type, tags["p"])
+    except DkimKeyError as exc:
+        return [_bad(name, f"its public key cannot be read: {exc}", record)]
+    if key_type == "rsa" and bits < MIN_RSA_BITS:
+        return [
+            Finding(
+                id="dkim.weak-key",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"The RSA key at {name} has only {bits} bits; receivers ignore keys under {MIN_RSA_BITS} bits "
+                "(RFC 8301), so these signatures count for nothing.",
+                fix="Generate a 2048-bit key at the mail service and publish it in place of this one.",
+                observed={"bits": bits, "k": key_type},
+                expected={"min_bits": MIN_RSA_BITS},
+            )
+        ]
+    via = f" (via CNAME to {lookup.cname_chain[-1]})" if lookup.cname_chain else ""
+    return [
+        Finding(
+            id="dkim.ok",
+            check=CHECK,
+            severity=Severity.OK,
+            message=f"Selector {selector} has a valid {bits}-bit {key_type.upper() if key_type == 'rsa' else 'Ed25519'} key{via}.",
+            observed={"selector": selector, "bits": bits, "k": key_type, "cname": lookup.cname_chain[-1] if lookup.cname_chain else None},
+        )
+    ]
+
+
+def _bad(name: str, why: str, record: str) -> Finding:
+    return Finding(
+        id="dkim.bad-record",
+        check=CHECK,
+        severity=Severity.FAIL,
+        message=f"The DKIM record at {name} is not usable: {why}.",
+        fix="Publish the key record exactly as the mail service gives it (v=DKIM1; k=rsa; p=...).",
+        observed=record,
+    )
+
+
+async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list[Finding]:
+    name = _selector_name(spec.selector, ctx.domain)
+    lookup = await ctx.resolver.query(name, "TXT")
+    if lookup.is_error and not lookup.cname_chain:
+        return [_lookup_error(f"The DKIM selector {name}", lookup)]
+    findings: list[Finding] = []
+    expected = [ctx.expand(p) for p in spec.cname] or None
+    if spec.cname:
+        if not lookup.cname_chain:
+            if not lookup.exists:
+                return [
+                    Finding(
+                        id="dkim.missing",
+                        check=CHECK,
+                        severity=Severity.FAIL,
+                        message=f"The DKIM selector {spec.selector} of {ctx.profile.name} is not published at {name}: "
+                        "mail cannot be DKIM-signed with the domain's own name.",
+                        fix=_cname_fix(ctx, spec),
+                        observed=lookup.status.value,
+                        expected=expected,
+                    )
+                ]
+            findings.append(
+                Finding(
+                    id="dkim.not-cname",
+                    check=CHECK,
+                    severity=Severity.WARN,
+                    message=f"{name} holds a key itself instead of a CNAME to {ctx.profile.name}; it breaks when the "
+                    "service rotates its keys.",
+                    fix="Replace the TXT record with the CNAME. " + _cname_fix(ctx, spec),
+                    observed=list(lookup.records),
+                    expected=expected,
+                )
+            )
+        else:
+            target = lookup.cname_chain[0]
+            if not any(pattern_matches(p, ctx.domain, target) for p in spec.cname):
+                findings.append(
+                    Finding(
+                        id="dkim.cname-mismatch",
+                        check=CHECK,
+                        severity=Severity.FAIL,
+                        message=f"{name} is a CNAME to {target}, which is not where {ctx.profile.name} publishes this "
+                        "selector's key (a typo, or another tenant's domain?).",
+                        fix=_cname_fix(ctx, spec),
+                        observed=target,
+                        expected=expected,
+                    )
+                )
+                return findings
+            if lookup.is_error:
+                return findings + [_lookup_error(f"The key behind {name} ({target})", lookup)]
+            if not lookup.exists:
+                return findings + [
+                    Finding(
+                        id="dkim.cname-target-missing",
+                        check=CHECK,
+                        severity=Severity.WARN,
+                        message=f"{name} points correctly at {target}, but no key is published there yet: "
+                        f"DKIM signing is probably not switched on at {ctx.profile.name}.",
+                        fix=f"Turn on DKIM signing for {ctx.domain} in the provider's admin centre (the DNS side is done).",
+                        observed={"cname": target, "status": lookup.status.value},
+                    )
+                ]
+    elif not lookup.exists:
+        return [
+            Finding(
+                id="dkim.missing",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"No DKIM key is published at {name} (selector {spec.selector} of {ctx.profile.name}).",
+                fix=f"Generate the key in the {ctx.profile.name} admin console and publish it as a TXT record at {name}.",
+                observed=lookup.status.value,
+            )
+        ]
+    return findings + judge_key(ctx, spec.selector, lookup, profile_selector=True)
+
+
+async def _probe_common(ctx: CheckContext) -> list[Finding]:
+    names = [_selector_name(s, ctx.domain) for s in COMMON_SELECTORS]
+    lookups = await asyncio.gather(*(ctx.resolver.query(n, "TXT") for n in names))
+    findings: list[Finding] = []
+    errors = []
+    for selector, lookup in zip(COMMON_SELECTORS, lookups):
+        if lookup.exists:
+            findings.extend(judge_key(ctx, selector, lookup, profile_selector=False))
+        elif lookup.is_error:
+            errors.append(lookup)
+    if errors:
+        findings.append(_lookup_error(f"{len(errors)} of the common DKIM selectors (e.g. {errors[0].name})", errors[0]))
+    if not findings:
+        findings.append(
+            Finding(
+                id="dkim.none-found",
+                check=CHECK,
+                severity=Severity.INFO,
+                message=f"No DKIM key at the common selectors ({', '.join(COMMON_SELECTORS)}). Selectors cannot be "
+                "listed from DNS; check with a profile (--profile) or read s= in a signed message's DKIM-Signature.",
+                observed=list(COMMON_SELECTORS),
+            )
+        )
+    return findings
+
+
+async def check_dkim(ctx: CheckContext) -> list[Finding]:
+    if ctx.profile is None or not ctx.profile.dkim:
+        return await _probe_common(ctx)
+    results = await asyncio.gather(*(_check_profile_selector(ctx, spec) for spec in ctx.profile.dkim))
+    return [f for group in results for f in group]

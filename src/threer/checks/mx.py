@@ -1,0 +1,215 @@
+"""The `mx` check: where mail for the domain goes, and whether that is where the profile expects.
+
+Each MX host's A and AAAA are asked concurrently; a CNAME on the way shows in the answer's CNAME
+chain, so no separate CNAME look-up is needed. A null MX (RFC 7505) is recognised as a statement
+that the domain takes no mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+from threer.checks.context import CheckContext, record_fix
+from threer.checks.profiles import has_wildcards, pattern_matches
+from threer.checks.resolver import Lookup, LookupStatus
+from threer.findings import Finding, Severity
+
+CHECK = "mx"
+FINDING_IDS = frozenset(
+    {
+        "mx.ok",
+        "mx.missing",
+        "mx.lookup-error",
+        "mx.null-mx",
+        "mx.null-mx-mixed",
+        "mx.ip-literal",
+        "mx.cname",
+        "mx.host-unresolvable",
+        "mx.profile-mismatch",
+        "mx.extra",
+    }
+)
+
+
+def _is_ip_literal(host: str) -> bool:
+    candidate = host.strip("[]")
+    try:
+        ipaddress.ip_address(candidate)
+        return True
+    except ValueError:
+        return False
+
+
+def expected_mx_fix(ctx: CheckContext) -> str | None:
+    """The MX record to paste for the profile, or a pointer to where its exact value is shown."""
+    if ctx.profile is None or not ctx.profile.mx:
+        return None
+    pasteable = [p for p in ctx.profile.mx if not has_wildcards(p)]
+    if pasteable:
+        return "Add: " + record_fix(ctx.domain, "MX", f"0 {ctx.expand(pasteable[0])}.")
+    shown = ctx.expand(ctx.profile.mx[0]).replace("{", "<").replace("}", ">")
+    return f"Add an MX record of the form 0 {shown}. (the exact host is shown in the {ctx.profile.name} admin centre)"
+
+
+def _lookup_error(what: str, lookup: Lookup) -> Finding:
+    return Finding(
+        id="mx.lookup-error",
+        check=CHECK,
+        severity=Severity.ERROR,
+        message=f"{what} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
+        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
+    )
+
+
+async def check_mx(ctx: CheckContext) -> list[Finding]:
+    answer = await ctx.resolver.query(ctx.domain, "MX")
+    if answer.is_error:
+        return [_lookup_error(f"The MX records of {ctx.domain}", answer)]
+    expected = [ctx.expand(p) for p in ctx.profile.mx] if ctx.profile else []
+    if not answer.exists:
+        return [
+            Finding(
+                id="mx.missing",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"{ctx.domain} has no MX record"
+                + (" (the domain does not exist)" if answer.status is LookupStatus.NXDOMAIN else "")
+                + ", so senders fall back to its A record or give up: mail is unlikely to arrive.",
+                fix=expected_mx_fix(ctx) or f"Add an MX record for {ctx.domain} pointing at the mail service's host.",
+                observed=[],
+                expected=expected or None,
+            )
+        ]
+
+    records = sorted(
+        ((int(rd.preference), rd.exchange.to_text().rstrip(".").lower()) for rd in answer.rdata),
+        key=lambda r: (r[0], r[1]),
+    )
+    observed = [f"{pref} {host or '.'}" for pref, host in records]
+    null = [r for r in records if r[1] == ""]
+    if null:
+        if len(records) > 1:
+            return [
+                Finding(
+                    id="mx.null-mx-mixed",
+                    check=CHECK,
+                    severity=Severity.FAIL,
+                    message=f"{ctx.domain} has a null MX (\"0 .\", no mail accepted) next to other MX records; "
+                    "RFC 7505 says a null MX must be the only one, so senders may treat the domain as taking no mail.",
+                    fix="Remove the record " + record_fix(ctx.domain, "MX", "0 .") + " (or remove the others if the domain should take no mail).",
+                    observed=observed,
+                )
+            ]
+        return [
+            Finding(
+                id="mx.null-mx",
+                check=CHECK,
+                severity=Severity.FAIL if expected else Severity.INFO,
+                message=f"{ctx.domain} publishes a null MX (RFC 7505): it says it accepts no mail"
+                + (f", but the {ctx.profile.name} profile expects mail to be delivered to it." if expected else "."),
+                fix=("Replace the null MX with the service's MX. " + (expected_mx_fix(ctx) or "")).strip() if expected else None,
+                observed=observed,
+                expected=expected or None,
+            )
+        ]
+
+    findings: list[Finding] = []
+    hosts = []
+    for pref, host in records:
+        if _is_ip_literal(host) or all(label.isdigit() for label in host.split(".")):
+            findings.append(
+                Finding(
+                    id="mx.ip-literal",
+                    check=CHECK,
+                    severity=Severity.FAIL,
+                    message=f"The MX record \"{pref} {host}\" names an IP address; an MX must name a host (RFC 5321 §5.1), "
+                    "so most senders ignore it.",
+                    fix=f"Give the server a host name with an A record (e.g. mail.{ctx.domain}) and point the MX at that name.",
+                    observed=f"{pref} {host}",
+                )
+            )
+        else:
+            hosts.append((pref, host))
+
+    async def resolve(host: str) -> tuple[Lookup, Lookup]:
+        a, aaaa = await asyncio.gather(ctx.resolver.query(host, "A"), ctx.resolver.query(host, "AAAA"))
+        return a, aaaa
+
+    resolved = await asyncio.gather(*(resolve(host) for _, host in hosts))
+    for (pref, host), (a, aaaa) in zip(hosts, resolved):
+        chain = a.cname_chain or aaaa.cname_chain
+        if chain:
+            findings.append(
+                Finding(
+                    id="mx.cname",
+                    check=CHECK,
+                    severity=Severity.WARN,
+                    message=f"The MX host {host} is a CNAME (to {chain[-1]}); RFC 2181 §10.3 forbids that and some senders refuse it.",
+                    fix=f"Point the MX straight at {chain[-1]}: " + record_fix(ctx.domain, "MX", f"{pref} {chain[-1]}."),
+                    observed={"host": host, "cname_chain": list(chain)},
+                    expected=chain[-1],
+                )
+            )
+        if a.exists or aaaa.exists:
+            continue
+        if a.is_error or aaaa.is_error:
+            findings.append(_lookup_error(f"The address of the MX host {host}", a if a.is_error else aaaa))
+        else:
+            findings.append(
+                Finding(
+                    id="mx.host-unresolvable",
+                    check=CHECK,
+                    severity=Severity.FAIL,
+                    message=f"The MX host {host} has no address (no A or AAAA record"
+                    + (", the name does not exist" if a.status is LookupStatus.NXDOMAIN else "")
+                    + "), so mail for it cannot be delivered.",
+                    fix=f"Correct the MX record \"{pref} {host}\" (a typo?), or add an A record for {host}.",
+                    observed={"host": host, "a": a.status.value, "aaaa": aaaa.status.value},
+                )
+            )
+
+    if ctx.profile is not None and ctx.profile.mx:
+        matched = [(p, h) for p, h in hosts if any(pattern_matches(pt, ctx.domain, h) for pt in ctx.profile.mx)]
+        extra = [(p, h) for p, h in hosts if (p, h) not in matched]
+        if not matched:
+            findings.append(
+                Finding(
+                    id="mx.profile-mismatch",
+                    check=CHECK,
+                    severity=Severity.FAIL,
+                    message=f"None of the MX records of {ctx.domain} points at {ctx.profile.description or ctx.profile.name}: "
+                    "mail goes to another server.",
+                    fix=(expected_mx_fix(ctx) or "") + (" and remove: " + ", ".join(f"{p} {h}" for p, h in extra) if extra else ""),
+                    observed=observed,
+                    expected=expected,
+                )
+            )
+        elif extra:
+            best = min(p for p, _ in matched)
+            ahead = [(p, h) for p, h in extra if p <= best]
+            findings.append(
+                Finding(
+                    id="mx.extra",
+                    check=CHECK,
+                    severity=Severity.FAIL if ahead else Severity.WARN,
+                    message=f"{ctx.domain} has MX records besides {ctx.profile.name}'s: "
+                    + ", ".join(f"\"{p} {h}\"" for p, h in extra)
+                    + (
+                        "; they have the same or a higher priority, so part of the mail goes to them."
+                        if ahead
+                        else "; senders use them when the main host is busy, so some mail may go astray."
+                    ),
+                    fix="Remove the leftover records: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra),
+                    observed=observed,
+                    expected=expected,
+                )
+            )
+
+    if not findings:
+        message = f"{ctx.domain} has {len(records)} MX record{'s' if len(records) != 1 else ''} and every host resolves"
+        message += f", matching the {ctx.profile.name} profile." if ctx.profile and ctx.profile.mx else "."
+        findings.append(
+            Finding(id="mx.ok", check=CHECK, severity=Severity.OK, message=message, observed=observed, expected=expected or None)
+        )
+    return findings
