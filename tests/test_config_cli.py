@@ -1,0 +1,86 @@
+import json
+
+import pytest
+
+from threer.config import Config, load_config
+from threer.errors import BadInput
+
+
+def test_show_defaults_without_a_file(invoke):
+    result = invoke("config", "show", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["config"]["default_profile"] == "m365"
+    assert doc["config"]["business_hours"]["timezone"] == "UTC"
+
+
+def test_init_from_options_then_set_and_show(invoke, threer_env):
+    result = invoke("config", "init", "--partner-domain", "Partner.Example", "--control-panel-url", "none",
+                    "--support-address", "escalations@provider.example", "--profile", "google")
+    assert result.exit_code == 0, result.stderr
+    config = load_config(threer_env.config_path)
+    assert config.partner.domain == "partner.example"
+    assert config.partner.control_panel_na and config.partner.control_panel_url is None
+    assert config.missing_partner_details() == []
+    assert invoke("config", "set", "business_hours.timezone", "Europe/London").exit_code == 0
+    assert invoke("config", "set", "business_hours.holidays", "2026-12-25,2026-12-26").exit_code == 0
+    assert invoke("config", "set", "kb_folders", "/srv/kb,/srv/kb2").exit_code == 0
+    shown = invoke("config", "show").stdout
+    assert 'timezone = "Europe/London"' in shown and "2026-12-25" in shown and "/srv/kb2" in shown
+    again = invoke("config", "init", "--partner-domain", "x.example")
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("partner.domain", "not a domain", "spaces"),
+        ("partner.support_address", "nobody", "not an e-mail address"),
+        ("partner.control_panel_url", "ftp://x", "web address"),
+        ("business_hours.timezone", "Mars/Olympus", "unknown time zone"),
+        ("business_hours.days", "mon,funday", "unknown day"),
+        ("business_hours.start", "25:00", "start"),
+        ("business_hours.end", "08:00", "end must be after start"),
+        ("business_hours.holidays", "tomorrow", "holidays"),
+        ("nope", "x", "Unknown config key"),
+        ("partner.nope", "x", "Unknown config key"),
+        ("partner", "x", "Unknown config key"),
+        ("partner.control_panel_na", "perhaps", "true or false"),
+    ],
+)
+def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
+    result = invoke("config", "set", key, value)
+    assert result.exit_code == 2
+    assert reason in " ".join(result.stderr.split())
+    assert not threer_env.config_path.exists()  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"partner = [", "not valid TOML"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"colour = 'red'\n", "Extra inputs"),
+        (b"[business_hours]\ntimezone = 'Nowhere/Land'\n", "unknown time zone"),
+    ],
+)
+def test_bad_config_file_is_a_clear_error(invoke, threer_env, content, reason):
+    threer_env.config_path.parent.mkdir(parents=True)
+    threer_env.config_path.write_bytes(content)
+    result = invoke("config", "show")
+    assert result.exit_code == 2
+    assert reason in result.stderr and "config file" in result.stderr
+    assert threer_env.config_path.read_bytes() == content
+
+
+def test_missing_partner_details():
+    assert Config().missing_partner_details() == ["partner.domain", "partner.control_panel_url",
+                                                  "partner.support_address"]
+
+
+def test_validation_error_is_one_sentence():
+    from threer.config import set_config_value
+
+    with pytest.raises(BadInput) as exc:
+        set_config_value(Config(), "business_hours.days", "")
+    assert "at least one working day" in exc.value.message
