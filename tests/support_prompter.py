@@ -23,6 +23,9 @@ class StrictPrompter:
         self.actions: list[tuple[str, ActionResult]] = []
         self.recorded_steps: list[str] = []
 
+    def begin(self, step: Step, session: TriageSession) -> None:
+        pass
+
     def ask(self, step: Step, ctx: AskContext) -> Reply:
         self.asked.append(ctx)
         if not self.script:

@@ -25,7 +25,7 @@ T = TypeVar("T")
 BACK = "« Change an earlier answer"
 NOT_APPLICABLE = "Not applicable (give a reason)"
 OTHER = "Other…"
-HINT = "Type :back to change an earlier answer, :na REASON if the step does not apply. Ctrl-C pauses; all is saved."
+HINT = ":back change an earlier answer · :na REASON not applicable · Ctrl-C pause (all is saved)"
 
 
 @dataclass
@@ -128,9 +128,12 @@ class QuestionaryPrompter:
         done, total = session.progress()
         self.console.print(f"[green]✓ Saved[/] {step.title} ({done}/{total} recorded)")
 
+    def begin(self, step: Step, session: TriageSession) -> None:
+        render.step_header(self.console, step, session)
+        self.console.print(f"[dim]{HINT}[/]", highlight=False)
+
     def ask(self, step: Step, ctx: AskContext) -> Reply:
-        render.step_header(self.console, step, ctx.session)
-        if ctx.previous is not None:
+        if ctx.previous is not None and ctx.error is None:
             self.console.print("[dim]Recorded now:[/] " + render.recorded_text(ctx.previous))
         if ctx.error:
             self.console.print(f"[red]{ctx.error}[/] Please try again.")
@@ -162,9 +165,7 @@ class QuestionaryPrompter:
     def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
-            instruction = HINT if first else None
-            if spec.kind == "multiline":
-                instruction = (HINT + " " if first else "") + "Finish with Esc then Enter."
+            instruction = "(Esc then Enter to finish)" if spec.kind == "multiline" else None
             answer = self._run(questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
                                                 instruction=instruction, **self._io))
             if first:
@@ -272,6 +273,9 @@ class ScriptPrompter:
 
         self.console = console
         self._none = NoPrompter()
+
+    def begin(self, step: Step, session: TriageSession) -> None:
+        pass
 
     def ask(self, step: Step, ctx: AskContext) -> Reply:
         return self._none.ask(step, ctx)

@@ -42,6 +42,8 @@ class AskContext:
 
 
 class Prompter(Protocol):
+    def begin(self, step: Step, session: TriageSession) -> None: ...
+
     def ask(self, step: Step, ctx: AskContext) -> Reply: ...
 
     def working(self, label: str, fn: Callable[[], T]) -> T: ...
@@ -62,6 +64,9 @@ class MissingAnswers(BadInput):
 
 class NoPrompter:
     """For runs without a terminal: any question is the error that names what is missing."""
+
+    def begin(self, step: Step, session: TriageSession) -> None:
+        pass
 
     def ask(self, step: Step, ctx: AskContext) -> Reply:
         if ctx.error:
@@ -101,6 +106,7 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         session = engine.session()
         previous = session.steps.get(step.id)
         action: ActionResult | None = None
+        prompter.begin(step, session)
         if step.action:
             domain = session.customer_domain or ""
             action = prompter.working(ACTION_LABELS[step.action].format(domain=domain), lambda: engine.run_action(step.id))
