@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from support_dnsserver import resolver_for
 from support_https import HttpsTestServer, Pki, Route, pki, refusing_address  # noqa: F401 - pki is a fixture
 from threer.checks.https import (
     ENDPOINT_SLUGS,
@@ -270,3 +271,39 @@ def test_ssl_context_is_used_as_given(pki):
     with HttpsTestServer(pki.valid(HOST), {"/": Route(body=b"hi")}) as server:
         result = run_probe(f"https://{HOST}/", server, pki, verify=context)
     assert result.failure is ProbeFailure.UNTRUSTED
+
+
+def test_a_resolver_gives_the_address_and_the_name_stays_in_sni_and_host(pki, make_dns_server):
+    dns_server = make_dns_server(zone_files=[], records=[(f"{HOST}.", "A", "127.0.0.1")])
+    resolver = resolver_for(dns_server)
+    with HttpsTestServer(pki.valid(HOST), {"/": Route(body=b"hi")}) as server:
+        port = server.address[1]
+        result = run_probe(f"https://{HOST}:{port}/", None, pki, resolver=resolver)
+    assert result.ok, result.detail
+    assert result.connected_to == ("127.0.0.1", port)
+    assert server.requests == [("GET", f"{HOST}:{port}", "/")]
+
+
+def test_a_name_the_resolver_does_not_know_is_a_dns_failure(pki, make_dns_server):
+    dns_server = make_dns_server(zone_files=[], records=[("other.contoso.test.", "A", "127.0.0.1")])
+    result = run_probe(f"https://{HOST}/", None, pki, resolver=resolver_for(dns_server))
+    assert result.failure is ProbeFailure.DNS
+    assert "does not exist" in result.detail or "no A or AAAA" in result.detail
+
+
+def test_a_failed_look_up_is_a_lookup_error_reported_as_error(pki, make_dns_server):
+    dns_server = make_dns_server(zone_files=[], records=[(f"{HOST}.", "A", "127.0.0.1")], faults={HOST: "servfail"})
+    result = run_probe(f"https://{HOST}/", None, pki, resolver=resolver_for(dns_server))
+    assert result.failure is ProbeFailure.LOOKUP_ERROR
+    findings = endpoint_findings(result, check="owa", id_prefix="", label="OWA", now=datetime.now(timezone.utc))
+    assert [(f.id, f.severity) for f in findings] == [("owa.lookup-error", Severity.ERROR)]
+
+
+def test_a_redirect_target_is_looked_up_with_the_resolver_too(pki, make_dns_server):
+    dns_server = make_dns_server(zone_files=[], records=[(f"{HOST}.", "A", "127.0.0.1")])
+    with HttpsTestServer(pki.valid(HOST), {"/": Route.redirect("https://login.fabrikam.test/")}) as server:
+        port = server.address[1]
+        result = run_probe(f"https://{HOST}:{port}/", None, pki, resolver=resolver_for(dns_server), follow_redirects=True)
+    assert result.failure is ProbeFailure.DNS
+    assert result.final_url == "https://login.fabrikam.test/"
+    assert [hop.status_code for hop in result.hops] == [302]

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from support_dnsserver import resolver_for
 from support_https import HttpsTestServer, Route, pki  # noqa: F401 - pki is a fixture
 from threer.checks.context import CheckContext
 from threer.checks.owa import FINDING_IDS, check_owa, check_owa_url
@@ -128,3 +129,21 @@ def test_check_owa_skips_with_dns_only_and_without_a_url():
     assert ids(asyncio.run(check_owa(make_ctx(profile, dns_only=True)))) == [("owa.skipped", Severity.INFO)]
     assert ids(asyncio.run(check_owa(make_ctx(None)))) == [("owa.not-configured", Severity.INFO)]
     assert ids(asyncio.run(check_owa(make_ctx(Profile(name="p"))))) == [("owa.not-configured", Severity.INFO)]
+
+
+def test_check_owa_looks_the_host_up_with_the_context_resolver(pki, make_dns_server):
+    # the profile names a host that the test DNS server does not know: no connection is attempted
+    dns_server = make_dns_server(zone_files=[], records=[("contoso.test.", "A", "127.0.0.1")])
+    profile = Profile(name="partner", owa_url="https://webmail.nowhere.test/owa/")
+    ctx = CheckContext(domain="contoso.test", resolver=resolver_for(dns_server), profile=profile, verify=pki.client_context())
+    findings = asyncio.run(check_owa(ctx))
+    assert ids(findings) == [("owa.unreachable", Severity.FAIL)]
+    assert "does not exist" in findings[0].message
+
+
+def test_sync_form_with_nameservers_uses_them(pki, make_dns_server):
+    dns_server = make_dns_server(zone_files=[], records=[(f"{OWA}.", "A", "127.0.0.1")])
+    with HttpsTestServer(pki.valid(OWA), {"/owa/": Route(body=b"ok")}) as server:
+        url = f"https://{OWA}:{server.address[1]}/owa/"
+        findings = check_owa_url(url, verify=pki.client_context(), timeout=3.0, nameservers=[dns_server.address])
+    assert ids(findings) == [("owa.ok", Severity.OK)]

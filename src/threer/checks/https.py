@@ -8,6 +8,11 @@ report can say exactly what is wrong with it (another name, expired, unknown iss
 classified (`ProbeFailure`) so findings name the cause: DNS, refused, timeout, name mismatch,
 untrusted, expired. `probe` never raises for anything the network does.
 
+Host names are resolved by the system, or, when a threer `Resolver` is given (as every check does
+with its context's), by that resolver: then the HTTPS checks follow the same name servers as the DNS
+checks (`--nameserver`), a name that does not exist is an answer (`DNS`) and a look-up that failed is
+`LOOKUP_ERROR`, never confused.
+
 Testing and diagnostic hook: `connect_overrides` maps a host name to the (IP, port) to connect to
 instead of resolving it, keeping the URL, the Host header and the TLS server name (SNI) of the
 original host. The tests use it to make `https://autodiscover.contoso.test/` reach a server on a
@@ -48,6 +53,7 @@ class ProbeFailure(str, Enum):
 
     INVALID_URL = "invalid-url"  # not an http(s) URL with a host
     DNS = "dns"  # the host name does not resolve
+    LOOKUP_ERROR = "lookup-error"  # the resolver could not say (timeout, SERVFAIL): nothing is known
     REFUSED = "refused"  # nothing listens on the port
     TIMEOUT = "timeout"  # no connection or no complete response within the time allowed
     NETWORK = "network"  # reset, unreachable or another socket error
@@ -66,6 +72,7 @@ _FAILURE_SLUGS = {
     ProbeFailure.NETWORK: "unreachable",
     ProbeFailure.PROTOCOL: "unreachable",
     ProbeFailure.TIMEOUT: "timeout",
+    ProbeFailure.LOOKUP_ERROR: "lookup-error",
     ProbeFailure.NAME_MISMATCH: "cert-name",
     ProbeFailure.UNTRUSTED: "cert-untrusted",
     ProbeFailure.EXPIRED: "cert-expired",
@@ -209,7 +216,7 @@ class ProbeResult:
     hops: tuple[Hop, ...] = ()  # every response received, in order
     certificate: CertificateInfo | None = None  # of the final URL's server, even when verification failed
     verified: bool = False  # the certificate was checked against the trust store and the host name
-    connected_to: tuple[str, int] | None = None  # the override used for the final URL, if any
+    connected_to: tuple[str, int] | None = None  # the address used for the final URL (override or resolver)
     elapsed_ms: int = 0
 
     @property
@@ -289,8 +296,12 @@ async def probe(
     max_redirects: int = 5,
     max_bytes: int = DEFAULT_MAX_BYTES,
     connect_overrides: ConnectOverrides | None = None,
+    resolver=None,
 ) -> ProbeResult:
-    """GET `url` and report what happened; see the module docstring. `timeout` applies to each request."""
+    """GET `url` and report what happened; see the module docstring. `timeout` applies to each request.
+
+    `resolver`: a threer.checks.resolver.Resolver to look host names up with instead of the system's.
+    """
     started = time.monotonic()
     context = ssl_context_for(verify)
     hops: list[Hop] = []
@@ -302,7 +313,9 @@ async def probe(
             return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not a usable URL ({exc}).")
         if target.scheme not in ("http", "https") or not target.host:
             return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not an http:// or https:// URL with a host name.")
-        outcome = await _request_once(target, context=context, verify=verify, timeout=timeout, max_bytes=max_bytes, overrides=connect_overrides)
+        outcome = await _request_once(
+            target, context=context, timeout=timeout, max_bytes=max_bytes, overrides=connect_overrides, resolver=resolver
+        )
         if isinstance(outcome, ProbeResult):  # a failure
             return _result(url, current, started, hops, **_failure_fields(outcome))
         hop, headers, body, too_large, connected_to = outcome
@@ -338,20 +351,27 @@ def _result(url: str, final_url: str, started: float, hops: list[Hop], **fields)
     return ProbeResult(url=url, final_url=final_url, hops=tuple(hops), elapsed_ms=int((time.monotonic() - started) * 1000), **fields)
 
 
-async def _request_once(target: httpx.URL, *, context, verify, timeout, max_bytes, overrides):
+async def _request_once(target: httpx.URL, *, context, timeout, max_bytes, overrides, resolver):
     """One GET; a (Hop, headers, body, too_large, connected_to) tuple, or a ProbeResult with the failure."""
     host = target.raw_host.decode("ascii").lower()
     port = target.port or (443 if target.scheme == "https" else 80)
+    started = time.monotonic()
     override = _override_for(overrides, host)
+    where = f"{host}:{port}" if override is None else f"{host}:{port} (sent to {override[0]}:{override[1]})"
+    if override is None and resolver is not None and not _is_address(host):
+        address, failure, detail = await _look_up(resolver, host)
+        if failure is not None:
+            return ProbeResult(url=str(target), final_url=str(target), failure=failure, detail=f"{where}: {detail}")
+        override = (address, port)
+        where = f"{host}:{port} ({address})"
     request_url = target
     request_headers = {"User-Agent": "threer (mail-domain check)", "Accept": "*/*"}
     extensions: dict = {}
     if override is not None:
+        # connect to the given address while the URL, Host header and SNI keep the real name
         request_url = target.copy_with(host=override[0], port=override[1])
         request_headers["Host"] = host if target.port is None else f"{host}:{target.port}"
         extensions["sni_hostname"] = host
-    started = time.monotonic()
-    where = f"{host}:{port}" if override is None else f"{host}:{port} (sent to {override[0]}:{override[1]})"
     try:
         async with asyncio.timeout(timeout):
             # A client per request: the pool must never reuse a connection made for another name's SNI.
@@ -384,6 +404,28 @@ async def _request_once(target: httpx.URL, *, context, verify, timeout, max_byte
             remaining = max(0.5, timeout - (time.monotonic() - started))
             result = await _explain_certificate(result, host, override or (host, port), remaining)
         return result
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+async def _look_up(resolver, host: str) -> tuple[str | None, ProbeFailure | None, str]:
+    """The first IPv4 (else IPv6) address of `host` from a threer Resolver, or why there is none."""
+    ipv4, ipv6 = await asyncio.gather(resolver.query(host, "A"), resolver.query(host, "AAAA"))
+    for lookup in (ipv4, ipv6):
+        if lookup.exists and lookup.records:
+            return lookup.records[0], None, ""
+    failed = next((lookup for lookup in (ipv4, ipv6) if lookup.is_error), None)
+    if failed is not None:
+        return None, ProbeFailure.LOOKUP_ERROR, f"the address of {host} could not be looked up ({failed.detail or failed.status.value})."
+    how = "does not exist (NXDOMAIN)" if ipv4.status.value == "nxdomain" else "has no A or AAAA record"
+    via = f" (through the CNAME to {ipv4.cname_chain[-1]})" if ipv4.cname_chain else ""
+    return None, ProbeFailure.DNS, f"the host name {how}{via}."
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
@@ -491,6 +533,7 @@ def describe_certificate_problems(cert: CertificateInfo, host: str, problems: tu
 
 _FIX_FOR_FAILURE = {
     ProbeFailure.DNS: "Add an A/AAAA (or CNAME) record for {host} pointing at the server that should answer.",
+    ProbeFailure.LOOKUP_ERROR: "Run the check again; if it persists, check the DNS servers threer asks (--nameserver).",
     ProbeFailure.REFUSED: "Make the web server for {host} listen on port {port} (HTTPS), or fix the firewall in front of it.",
     ProbeFailure.NETWORK: "Check that the address {host} resolves to is the right server and that it is reachable on port {port}.",
     ProbeFailure.PROTOCOL: "Make {host} answer HTTPS on port {port} with a proper web server.",
@@ -515,8 +558,8 @@ def endpoint_findings(
 ) -> list[Finding]:
     """Findings for what went wrong reaching `result.url` and for its certificate's expiry.
 
-    Ids are `<check>.<id_prefix><slug>` with a slug from ENDPOINT_SLUGS. A timeout is `error` (nothing
-    is known); other failures get `severity`; a certificate expiring within 14 days of `now` is `warn`.
+    Ids are `<check>.<id_prefix><slug>` with a slug from ENDPOINT_SLUGS. A timeout or a failed look-up
+    is `error` (nothing is known); other failures get `severity`; a certificate expiring within 14 days of `now` is `warn`.
     An empty list means the endpoint answered over a valid certificate: the caller judges the answer.
     """
     target = httpx.URL(result.final_url) if result.failure is not ProbeFailure.INVALID_URL else None
@@ -529,7 +572,8 @@ def endpoint_findings(
         observed["failure"] = result.failure.value
         observed["detail"] = result.detail
         slug = failure_slug(result.failure)
-        finding_severity = Severity.ERROR if result.failure is ProbeFailure.TIMEOUT else severity
+        unknown = result.failure in (ProbeFailure.TIMEOUT, ProbeFailure.LOOKUP_ERROR)
+        finding_severity = Severity.ERROR if unknown else severity
         fix_lines = [_FIX_FOR_FAILURE[p].format(host=host, port=port) for p in (result.cert_problems or (result.failure,))]
         return [
             Finding(

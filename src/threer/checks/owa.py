@@ -65,6 +65,7 @@ async def check_owa(ctx) -> list[Finding]:
         verify=ctx.verify,
         connect_overrides=getattr(ctx, "connect_overrides", None),
         now=ctx.now,
+        resolver=ctx.resolver,
     )
 
 
@@ -75,9 +76,24 @@ def check_owa_url(
     verify: Verify = True,
     connect_overrides: ConnectOverrides | None = None,
     now: datetime | None = None,
+    nameservers: list[tuple[str, int]] | None = None,
 ) -> list[Finding]:
-    """Synchronous form for the triage: never raises for network trouble, only returns findings."""
-    coroutine = check_owa_url_async(url, timeout=timeout, verify=verify, connect_overrides=connect_overrides, now=now)
+    """Synchronous form for the triage: never raises for network trouble, only returns findings.
+
+    Host names are resolved by the system, or by `nameservers` when given (as `--nameserver` does).
+    """
+
+    async def run() -> list[Finding]:
+        resolver = None
+        if nameservers:
+            from threer.checks.resolver import Resolver
+
+            resolver = Resolver(nameservers, timeout=timeout, deadline=timeout)
+        return await check_owa_url_async(
+            url, timeout=timeout, verify=verify, connect_overrides=connect_overrides, now=now, resolver=resolver
+        )
+
+    coroutine = run()
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -94,6 +110,7 @@ async def check_owa_url_async(
     verify: Verify = True,
     connect_overrides: ConnectOverrides | None = None,
     now: datetime | None = None,
+    resolver=None,
 ) -> list[Finding]:
     now = now or datetime.now(timezone.utc)
     url = (url or "").strip()
@@ -109,7 +126,9 @@ async def check_owa_url_async(
                 observed=url,
             )
         ]
-    result = await probe(url, timeout=timeout, verify=verify, follow_redirects=True, connect_overrides=connect_overrides)
+    result = await probe(
+        url, timeout=timeout, verify=verify, follow_redirects=True, connect_overrides=connect_overrides, resolver=resolver
+    )
     return judge_owa(result, now)
 
 
