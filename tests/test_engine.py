@@ -159,3 +159,21 @@ def test_provide_object_passes_through(engine):
     prompter = StrictPrompter([("intake.customer", Provide({"name": "A", "domain": "a.example"}))])
     answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "intake.customer"}
     assert run_flow(engine, prompter, answers).customer_domain == "a.example"
+
+
+def test_fields_typed_before_an_interruption_are_kept_as_a_draft(engine):
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "intake.issue"}
+
+    class Interrupted(StrictPrompter):
+        def ask(self, step, ctx):
+            ctx.save_draft({"description": "Outlook asks for a password", "affected_users": "jane"})
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_flow(engine, Interrupted([]), answers)
+    assert engine.session().missing[0] == "intake.issue"
+    resumed = StrictPrompter([("intake.issue", {"description": "Outlook asks for a password",
+                                                "affected_users": "jane", "started": "today"})])
+    run_flow(engine, resumed, {k: v for k, v in answers.items() if k not in engine.session().steps})
+    assert resumed.asked[0].defaults == {"description": "Outlook asks for a password", "affected_users": "jane"}
+    assert engine.drafts() == {}  # recorded: the draft is gone

@@ -40,6 +40,14 @@ CREATE TABLE answers (
     revision    INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (session_id, step_id)
 );
+-- fields typed so far in a step not yet recorded (a form interrupted half-way): prefilled on resume
+CREATE TABLE drafts (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    saved_at    TEXT NOT NULL,
+    PRIMARY KEY (session_id, step_id)
+);
 -- every earlier value of a changed answer, so "change an answer" never loses one
 CREATE TABLE answer_history (
     session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -235,7 +243,23 @@ class Store:
                 "recorded_at = excluded.recorded_at, revision = excluded.revision",
                 (session_id, step_id, payload, _iso(now), revision),
             )
+            cur.execute("DELETE FROM drafts WHERE session_id = ? AND step_id = ?", (session_id, step_id))
             self._update_session(cur, session_id, now, header or {})
+
+    def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None:
+        """Keep the fields typed so far in a step, so an interrupted form is not typed again."""
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT INTO drafts (session_id, step_id, data, saved_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
+                (normalise_session_id(session_id), step_id, payload, _iso(now)),
+            )
+
+    def drafts(self, session_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute("SELECT step_id, data FROM drafts WHERE session_id = ?",
+                                 (normalise_session_id(session_id),))
+        return {r["step_id"]: json.loads(r["data"]) for r in rows}
 
     def update_session(self, session_id: str, now: datetime, **columns: Any) -> None:
         with self.transaction() as cur:

@@ -146,7 +146,7 @@ class QuestionaryPrompter:
 
     def _form(self, step: Step, ctx: AskContext) -> Any:
         previous = ctx.previous.answer if ctx.previous and ctx.previous.answer else {}
-        defaults = {**ctx.defaults, **previous}
+        defaults = {**previous, **ctx.defaults}  # a draft typed after the recorded answer wins
         data: dict[str, Any] = {}
         fields = FORMS[step.id]
         for index, spec in enumerate(fields):
@@ -160,6 +160,8 @@ class QuestionaryPrompter:
                 if spec.optional:
                     continue
             data[spec.name] = value
+            if ctx.save_draft is not None and len(fields) > 1:
+                ctx.save_draft(data)  # on disk before the next question: a kill loses no typed field
         return data
 
     def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:

@@ -78,6 +78,12 @@ class TriageEngine:
     def session(self) -> TriageSession:
         return load_session(self.store, self.session_id)
 
+    def save_draft(self, step_id: str, data: dict[str, Any]) -> None:
+        self.store.save_draft(self.session_id, step_id, data, self.clock())
+
+    def drafts(self) -> dict[str, dict[str, Any]]:
+        return self.store.drafts(self.session_id)
+
     def next_step(self) -> Step | None:
         recorded = self.store.answers(self.session_id)
         return next((s for s in STEPS if s.id not in recorded), None)

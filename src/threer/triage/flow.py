@@ -39,6 +39,7 @@ class AskContext:
     action: ActionResult | None  # what threer found for this step
     error: str | None = None  # why the last reply was refused
     defaults: dict[str, Any] = field(default_factory=dict)
+    save_draft: Callable[[dict[str, Any]], None] | None = None  # call after each field typed
 
 
 class Prompter(Protocol):
@@ -118,7 +119,10 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         error: str | None = None
         went_back: Step | None = None
         while value is None:
-            reply = prompter.ask(step, AskContext(session, previous, action, error, defaults.get(step.id, {})))
+            draft = engine.drafts().get(step.id, {})
+            ctx = AskContext(session, previous, action, error, {**defaults.get(step.id, {}), **draft},
+                             save_draft=lambda data, _id=step.id: engine.save_draft(_id, data))
+            reply = prompter.ask(step, ctx)
             if isinstance(reply, GoBack):
                 went_back = get_step(reply.step_id)
                 break
