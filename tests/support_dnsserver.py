@@ -95,11 +95,19 @@ class ZoneData:
         rdataset.add(rdata)
         self._add_rdataset(owner, rdataset)
 
-    def add_rdata(self, name: str, rdata: dns.rdata.Rdata, ttl: int = 300) -> None:
+    def add_rdata(self, name: "str | dns.name.Name", rdata: dns.rdata.Rdata, ttl: int = 300) -> None:
+        owner = name if isinstance(name, dns.name.Name) else dns.name.from_text(name)
         rdataset = dns.rdataset.Rdataset(dns.rdataclass.IN, rdata.rdtype)
         rdataset.update_ttl(ttl)
         rdataset.add(rdata)
-        self._add_rdataset(dns.name.from_text(name), rdataset)
+        self._add_rdataset(owner, rdataset)
+
+    def replace(self, name: str, rdtype: str, values: list[str], ttl: int = 300) -> None:
+        """Set the records of one (name, type), replacing what was there ([] removes them)."""
+        owner = dns.name.from_text(name)
+        self.nodes.setdefault(owner, {}).pop(dns.rdatatype.from_text(rdtype), None)
+        for value in values:
+            self.add_record(name, rdtype, value, ttl)
 
     def _add_rdataset(self, owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> None:
         existing = self.nodes.setdefault(owner, {}).get(rdataset.rdtype)
@@ -180,7 +188,11 @@ class DnsTestServer:
                 path = ZONES_DIR / path
             self.data.add_zone(load_zone(path), path.name)
         for record in records or ():
-            self.data.add_record(*record)
+            # (name, TYPE, value[, ttl]) in master-file text, or (name, rdata object) for odd data
+            if len(record) == 2 and isinstance(record[1], dns.rdata.Rdata):
+                self.data.add_rdata(*record)
+            else:
+                self.data.add_record(*record)
         self.faults: dict[tuple[str, str | None], Fault] = {}
         for key, value in (faults or {}).items():
             self.faults[_normalise_fault_key(key)] = value
@@ -243,6 +255,9 @@ class DnsTestServer:
 
     def add_record(self, name: str, rdtype: str, value: str, ttl: int = 300) -> None:
         self.data.add_record(name, rdtype, value, ttl)
+
+    def replace_records(self, name: str, rdtype: str, values: list[str], ttl: int = 300) -> None:
+        self.data.replace(name, rdtype, values, ttl)
 
     # -- the server ---------------------------------------------------------------------------
 
