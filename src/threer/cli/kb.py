@@ -1,7 +1,253 @@
-"""`threer kb` (owned by the knowledge-base work; a placeholder until it lands)."""
+"""`threer kb`: index article folders, search articles and past cases, show one, import a support site.
+
+Only argument checking and rendering live here; the work is in threer.kb. Heavy
+modules are imported inside the commands, so `threer --help` and `threer kb search`
+start fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, List, Optional
 
 import typer
 
+from threer.cli.app import app_context
+from threer.cli.output import print_warning, stderr_console, stdout_console
+from threer.errors import BadInput
+
+kb_app = typer.Typer(
+    help=(
+        "The local knowledge base: your articles, the bundled sample articles and past cases.\n\n"
+        "Example:\n\n  threer kb search \"outlook keeps asking for password\""
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(kb_app, name="kb")
+
+
+def _store(ctx: typer.Context) -> Any:
+    from threer.store import Store
+
+    return Store(app_context(ctx).env.db_path)
+
+
+def _emit_json(document: Any) -> None:
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@kb_app.command("index")
+def index_command(
+    ctx: typer.Context,
+    paths: Optional[List[str]] = typer.Argument(
+        None, metavar="[PATH]...", help="Article files or folders. Default: kb_folders from the config."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document on stdout."),
+) -> None:
+    """Index Markdown, HTML and text articles; only new or changed files are read again.
+
+    Files that cannot be used (binary, not UTF-8, broken front matter, over 5 MB) are
+    skipped with a warning; files deleted from an indexed folder leave the index.
+
+    Example:
+
+      threer kb index ~/support/articles ~/support/faq.html
+    """
+    from threer.config import load_config
+    from threer.kb.index import ensure_sample_kb, index_paths
+
+    env = app_context(ctx).env
+    targets: list[str] = list(paths or [])
+    if not targets:
+        targets = [str(p) for p in load_config(env.config_path).kb_folders]
+        if not targets:
+            raise BadInput(
+                "No folders to index. Give a PATH (`threer kb index ~/articles`) or set kb_folders "
+                "(`threer config set kb_folders ~/articles`)."
+            )
+    console = stderr_console()
+    with _store(ctx) as store:
+        ensure_sample_kb(store)
+        if console.is_terminal and not as_json:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(
+                TextColumn("Indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console, transient=True,
+            ) as bar:
+                task = bar.add_task("index", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = index_paths(store, targets, progress=progress)
+        else:
+            report = index_paths(store, targets)
+    if as_json:
+        _emit_json(report.model_dump(mode="json"))
+        return
+    for skipped in report.skipped:
+        print_warning(f"Skipped {skipped.path}: {skipped.reason}.")
+    files = report.indexed + len(report.skipped)
+    stdout_console().print(
+        f"Indexed {files} file{'s' if files != 1 else ''}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed, {len(report.skipped)} skipped "
+        f"({report.seconds:.1f} s).",
+        soft_wrap=True,
+    )
+
+
+def _highlighted(snippet: str) -> Any:
+    """A rich Text of a snippet, its `**word**` marks turned into a highlight style."""
+    from rich.text import Text
+
+    text = Text()
+    for index, part in enumerate(snippet.split("**")):
+        text.append(part, style="bold yellow" if index % 2 else None)
+    return text
+
+
+@kb_app.command("search")
+def search_command(
+    ctx: typer.Context,
+    query: List[str] = typer.Argument(..., metavar="QUERY", help="What the customer says, an error text or code."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, max=200, help="At most this many results."),
+    source: Optional[str] = typer.Option(None, "--source", metavar="kb|case", help="Only articles, or only past cases."),
+) -> None:
+    """Search the articles and past cases, best match first.
+
+    Any text works as a query; error codes such as 0x800CCC0E or 550 5.7.1 match exactly.
+
+    Examples:
+
+      threer kb search outlook keeps asking for password
+
+      threer kb search "550 5.7.1" --json --limit 3
+    """
+    from threer.kb.search import search
+
+    if source is not None and source not in ("kb", "case"):
+        raise BadInput(f"--source takes kb or case, not {source!r}.")
+    text = " ".join(query)
+    with _store(ctx) as store:
+        results = search(store, text, limit=limit, source=source)
+    if as_json:
+        _emit_json({"query": text, "results": [r.model_dump(mode="json") for r in results]})
+        return
+    console = stdout_console()
+    if not results:
+        console.print(f"No articles or past cases match {text!r}.", soft_wrap=True, markup=False)
+        return
+    from rich.text import Text
+
+    for number, result in enumerate(results, 1):
+        head = Text(f"{number:>2}. ")
+        head.append(result.title, style="bold")
+        head.append(f"  [{result.id}]", style="cyan")
+        console.print(head, soft_wrap=True)
+        line = Text("    ")
+        line.append_text(_highlighted(result.snippet))
+        console.print(line)
+        where = f"    {result.source} · score {result.score:.2f}"
+        if result.path:
+            where += f" · {result.path}"
+        console.print(Text(where, style="dim"), soft_wrap=True)
+
+
+@kb_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    doc_id: str = typer.Argument(..., metavar="ID", help="An id from `threer kb search` (or a session id)."),
+) -> None:
+    """Show one article or past case.
+
+    Example:
+
+      threer kb show kb-0001-outlook-password-prompt
+    """
+    from rich.markdown import Markdown
+    from rich.text import Text
+
+    from threer.kb.documents import get_document
+    from threer.kb.search import prepare_kb
+
+    with _store(ctx) as store:
+        prepare_kb(store)
+        doc = get_document(store.conn, doc_id)
+    console = stdout_console()
+    console.print(Text(doc.title, style="bold"), soft_wrap=True)
+    meta = f"{doc.id} · {'past case' if doc.source == 'case' else 'article'}"
+    if doc.tags:
+        meta += " · " + ", ".join(doc.tags)
+    if doc.path:
+        meta += f" · {doc.path}"
+    console.print(Text(meta, style="dim"), soft_wrap=True)
+    console.print()
+    if doc.format == "markdown":
+        console.print(Markdown(doc.body))
+    else:
+        console.print(Text(doc.body), soft_wrap=True)
+
+
+@kb_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="An article page, or a sitemap.xml listing the articles."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=32, help="Pages fetched at once."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds allowed for each page."),
+    max_pages: int = typer.Option(2000, "--max-pages", min=1, help="Import at most this many pages."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document on stdout."),
+) -> None:
+    """Import articles from your support site over HTTP(S): one page, or every page of a sitemap.
+
+    Only pages on the same site are fetched; a redirect to another site counts as failed.
+    Running it again updates changed pages and leaves unchanged ones alone.
+
+    Examples:
+
+      threer kb import https://support.example.net/sitemap.xml
+
+      threer kb import https://support.example.net/articles/outlook-password-prompt
+    """
+    from threer.errors import ExitStatus
+    from threer.kb.importer import import_url
+
+    console = stderr_console()
+    with _store(ctx) as store:
+        if console.is_terminal and not as_json:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("import", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = import_url(store, url, concurrency=concurrency, timeout=timeout, max_pages=max_pages,
+                                    progress=progress)
+        else:
+            report = import_url(store, url, concurrency=concurrency, timeout=timeout, max_pages=max_pages)
+    imported = report.added + report.updated + report.unchanged
+    if as_json:
+        _emit_json(report.model_dump(mode="json"))
+    else:
+        for failed in report.failed:
+            print_warning(f"Failed {failed.url}: {failed.reason}.")
+        stdout_console().print(
+            f"Imported {imported} of {report.pages} page{'s' if report.pages != 1 else ''} from {report.url}: "
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{len(report.failed)} failed ({report.seconds:.1f} s).",
+            soft_wrap=True,
+            markup=False,
+        )
+    if report.failed and imported == 0:
+        if not as_json:
+            from threer.cli.output import print_error
+
+            print_error(f"Nothing could be imported from {report.url}; the failures are listed above.")
+        raise typer.Exit(int(ExitStatus.INCOMPLETE))

@@ -1,10 +1,69 @@
-"""Resolved triage sessions as searchable past cases."""
+"""Resolved triage sessions as searchable past cases.
+
+A past case is a KB document with `source = "case"` and the id `case:<SESSION-ID>`
+(for example `case:20261126-7K3P`); `threer kb show` also accepts the bare session id.
+The triage calls `index_case` when a session is closed as resolved, and the store calls
+`remove_case` when the session is deleted or purged, so no customer data outlives it.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+CASE_PREFIX = "case:"
+
+
+def case_id(session_id: str) -> str:
+    """The KB id of the past case made from a session."""
+    return CASE_PREFIX + session_id.strip().upper()
+
+
+def index_case(
+    store_or_cursor: Any,
+    session_id: str,
+    *,
+    title: str,
+    body: str,
+    tags: Iterable[str] = (),
+    domain: str | None = None,
+) -> str:
+    """Add or replace the past case of a resolved session; return its KB id.
+
+    `body` is Markdown: the symptom, the errors seen and the resolution. The domain is
+    indexed with the tags, so searching for it finds the case. Pass the store (its own
+    transaction) or a cursor inside the caller's transaction.
+    """
+    from threer.kb.documents import put_document
+
+    doc_id = case_id(session_id)
+    tag_list = [t.strip() for t in tags if t and t.strip()]
+    if domain and domain not in tag_list:
+        tag_list.append(domain)
+    fields = dict(
+        doc_id=doc_id,
+        source="case",
+        origin="case",
+        title=" ".join((title or "").split()) or f"Past case {session_id.strip().upper()}",
+        tags=tag_list,
+        body=body or "",
+        fmt="markdown",
+        path=None,
+        domain=domain,
+    )
+    if isinstance(store_or_cursor, sqlite3.Cursor):
+        put_document(store_or_cursor, **fields)
+    else:
+        with store_or_cursor.transaction() as cur:
+            put_document(cur, **fields)
+    return doc_id
 
 
 def remove_case(cur: sqlite3.Cursor, session_id: str) -> None:
     """Remove the past case made from a session (when the session is deleted or purged)."""
-    cur.execute("DELETE FROM kb_documents WHERE source = 'case' AND doc_id = ?", ("case:" + session_id,))
+    doc_id = case_id(session_id)
+    row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ? AND source = 'case'", (doc_id,)).fetchone()
+    if row is not None:
+        cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (row[0],))
+        cur.execute("DELETE FROM kb_documents WHERE rowid = ?", (row[0],))

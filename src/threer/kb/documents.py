@@ -1,0 +1,156 @@
+"""Reading and writing KB documents: one row in `kb_documents`, its shadow row in `kb_fts`.
+
+Every write goes through `put_document` / `delete_document` inside the caller's
+transaction, so the table and the FTS index never disagree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
+
+from threer.errors import NotFound
+from threer.kb.analysis import analyzer_signature, index_text
+from threer.kb.models import KbDocument
+
+SAMPLE_ROOT = "sample:"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def put_document(
+    cur: sqlite3.Cursor,
+    *,
+    doc_id: str,
+    source: str,
+    origin: str,
+    title: str,
+    tags: list[str],
+    body: str,
+    fmt: str,
+    path: str | None,
+    domain: str | None = None,
+    size: int | None = None,
+    mtime_ns: int | None = None,
+    content_hash: str | None = None,
+    shadow_columns: tuple[str, str, str] | None = None,
+    replace_rowid: int | None = None,
+) -> int:
+    """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid."""
+    columns = shadow_columns or index_text(title, tags, body, fmt)
+    values: dict[str, Any] = {
+        "doc_id": doc_id,
+        "source": source,
+        "origin": origin,
+        "title": title,
+        "tags": ", ".join(tags),
+        "body": body,
+        "format": fmt,
+        "path": path,
+        "domain": domain,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "content_hash": content_hash,
+        "indexed_at": now_iso(),
+    }
+    rowid = replace_rowid
+    if rowid is None:
+        row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        rowid = row[0] if row else None
+    if rowid is None:
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur.execute(f"INSERT INTO kb_documents ({names}) VALUES ({marks})", list(values.values()))
+        rowid = cur.lastrowid
+    else:
+        sets = ", ".join(f"{name} = ?" for name in values)
+        cur.execute(f"UPDATE kb_documents SET {sets} WHERE rowid = ?", [*values.values(), rowid])
+        cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
+    cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (rowid, *columns))
+    assert rowid is not None
+    return rowid
+
+
+def delete_rowid(cur: sqlite3.Cursor, rowid: int) -> None:
+    cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
+    cur.execute("DELETE FROM kb_documents WHERE rowid = ?", (rowid,))
+
+
+def delete_document(cur: sqlite3.Cursor, doc_id: str) -> bool:
+    row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return False
+    delete_rowid(cur, row[0])
+    return True
+
+
+def _document(row: sqlite3.Row) -> KbDocument:
+    return KbDocument(
+        id=row["doc_id"],
+        title=row["title"],
+        source=row["source"],
+        origin=row["origin"],
+        tags=[t.strip() for t in row["tags"].split(",") if t.strip()],
+        body=row["body"],
+        format=row["format"],
+        path=row["path"],
+        domain=row["domain"],
+        indexed_at=row["indexed_at"],
+    )
+
+
+def get_document(conn: sqlite3.Connection, doc_id: str) -> KbDocument:
+    """The document with this id; a bare session id finds its past case. NotFound otherwise."""
+    wanted = doc_id.strip()
+    tries = [wanted]
+    if not wanted.lower().startswith("case:"):
+        tries.append("case:" + wanted.upper())
+    else:
+        tries.append("case:" + wanted[5:].strip().upper())
+    for candidate in tries:
+        row = conn.execute("SELECT * FROM kb_documents WHERE doc_id = ?", (candidate,)).fetchone()
+        if row is not None:
+            return _document(row)
+    row = conn.execute("SELECT * FROM kb_documents WHERE doc_id = ? COLLATE NOCASE", (wanted,)).fetchone()
+    if row is not None:
+        return _document(row)
+    raise NotFound(
+        f"No article or past case with id {wanted!r}. Run `threer kb search WORDS` to find the ids."
+    )
+
+
+# -- the analyser version: a changed analysis means rebuilding the FTS rows ------------
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM kb_meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
+    cur.execute(
+        "INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def ensure_analyzer(store: Any) -> bool:
+    """Rebuild the FTS rows when they were made by another analysis; True if it did."""
+    signature = analyzer_signature()
+    if get_meta(store.conn, "analyzer") == signature:
+        return False
+    with store.transaction() as cur:
+        if get_meta(store.conn, "analyzer") == signature:  # another process just did it
+            return False
+        count = cur.execute("SELECT count(*) FROM kb_documents").fetchone()[0]
+        if count:
+            cur.execute("DELETE FROM kb_fts")
+            rows = store.conn.execute("SELECT rowid, title, tags, body, format FROM kb_documents").fetchall()
+            for row in rows:
+                columns = index_text(row["title"], row["tags"], row["body"], row["format"])
+                cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (row[0], *columns))
+        set_meta(cur, "analyzer", signature)
+    return bool(count)

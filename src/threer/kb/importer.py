@@ -1,0 +1,342 @@
+"""`threer kb import URL`: fetch articles from a partner's support site into the KB.
+
+The URL is one article page, or a sitemap (`<urlset>`, or a `<sitemapindex>` of
+sitemaps; gzip is fine) whose pages are fetched a few at a time. Only pages on the
+same site (the same host name, `www.` aside) are fetched: a sitemap entry or a
+redirect pointing elsewhere is counted as failed, never followed. Every page has a
+time limit and a size limit. Pages are stored in the database (id `web:HOST/PATH`,
+path = the page URL); an unchanged page is left alone on the next import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from threer.errors import BadInput
+from threer.kb.ingest import MAX_FILE_BYTES, IngestError, ParsedDocument, decode, parse_html, parse_markdown, parse_text
+from threer.kb.models import FailedPage, ImportReport
+
+MAX_REDIRECTS = 5
+MAX_SITEMAPS = 50
+MAX_SITEMAP_DEPTH = 3
+
+ProgressFn = Callable[[int, int], None]
+
+
+class _Failed(Exception):
+    """This page could not be imported; the message says why."""
+
+
+@dataclass
+class _Fetched:
+    url: Any  # httpx.URL after redirects
+    content_type: str
+    charset: str | None
+    data: bytes
+
+
+def _site(host: str) -> str:
+    host = host.lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def _check_url(url: str) -> Any:
+    import httpx
+
+    text = url.strip()
+    try:
+        parsed = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise BadInput(
+            f"{url!r} is not a web address. Give the full URL of an article or of the sitemap, "
+            "such as https://support.example.net/sitemap.xml."
+        )
+    return parsed
+
+
+def _doc_id(url: Any) -> str:
+    path = url.path.rstrip("/")
+    query = f"?{url.query.decode()}" if url.query else ""
+    return f"web:{url.host.lower()}{path}{query}"
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+
+
+async def _fetch(client: Any, url: Any, site: str, *, timeout: float, max_bytes: int) -> _Fetched:
+    import httpx
+
+    try:
+        async with asyncio.timeout(timeout):
+            for _hop in range(MAX_REDIRECTS + 1):
+                async with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        target = response.url.join(location)
+                        if target.scheme not in ("http", "https") or _site(target.host) != site:
+                            raise _Failed(f"it redirects to another site ({target.host or location}); not followed")
+                        url = target
+                        continue
+                    if response.status_code >= 400:
+                        raise _Failed(f"the server answered {response.status_code} {response.reason_phrase}".rstrip())
+                    declared = response.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > max_bytes:
+                        raise _Failed(f"it is larger than {max_bytes // (1024 * 1024)} MB")
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise _Failed(f"it is larger than {max_bytes // (1024 * 1024)} MB")
+                        chunks.append(chunk)
+                    content_type = response.headers.get("content-type", "")
+                    media = content_type.split(";", 1)[0].strip().lower()
+                    charset = None
+                    match = re.search(r"charset\s*=\s*\"?([^;\"\s]+)", content_type, re.I)
+                    if match:
+                        charset = match.group(1)
+                    return _Fetched(response.url, media, charset, b"".join(chunks))
+            raise _Failed(f"it redirects more than {MAX_REDIRECTS} times")
+    except TimeoutError:
+        raise _Failed(f"no complete answer within {timeout:g} s") from None
+    except httpx.TimeoutException:
+        raise _Failed(f"no complete answer within {timeout:g} s") from None
+    except httpx.ConnectError as exc:
+        raise _Failed(f"cannot connect ({exc or 'connection refused'})") from None
+    except httpx.HTTPError as exc:
+        raise _Failed(f"the download failed ({type(exc).__name__}: {exc})") from None
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    if not data.startswith(b"\x1f\x8b"):
+        return data
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = inflater.decompress(data, max_bytes + 1)
+    except (zlib.error, gzip.BadGzipFile):
+        raise _Failed("it is a broken gzip file") from None
+    if len(out) > max_bytes:
+        raise _Failed(f"it is larger than {max_bytes // (1024 * 1024)} MB unpacked")
+    return out
+
+
+def _sitemap(fetched: _Fetched, max_bytes: int) -> tuple[str, list[str]] | None:
+    """("urlset" | "sitemapindex", locations) when the answer is a sitemap, else None."""
+    looks_xml = "xml" in fetched.content_type or fetched.url.path.lower().endswith((".xml", ".xml.gz"))
+    if not looks_xml:
+        return None
+    data = _gunzip(fetched.data, max_bytes)
+    head = data[:4096].lower()
+    if b"<urlset" not in head and b"<sitemapindex" not in head:
+        return None
+    if b"<!doctype" in data.lower() or b"<!entity" in data.lower():
+        raise _Failed("the sitemap declares a DTD or entities, which sitemaps never need")
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise _Failed(f"the sitemap is not valid XML ({exc})") from None
+    kind = root.tag.rsplit("}", 1)[-1]
+    if kind not in ("urlset", "sitemapindex"):
+        return None
+    locations = []
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "loc" and element.text and element.text.strip():
+            locations.append(element.text.strip())
+    return kind, locations
+
+
+def _parse_page(fetched: _Fetched) -> ParsedDocument:
+    media = fetched.content_type
+    path = fetched.url.path.lower()
+    name = fetched.url.path.rstrip("/").rsplit("/", 1)[-1] or fetched.url.host
+    if media in ("text/markdown", "text/x-markdown") or path.endswith((".md", ".markdown")):
+        kind = "markdown"
+    elif media in ("text/html", "application/xhtml+xml") or (not media and path.endswith((".html", ".htm"))):
+        kind = "html"
+    elif media == "text/plain" or (not media and path.endswith(".txt")):
+        kind = "text"
+    else:
+        raise _Failed(f"it is not an article page (content type {media or 'unknown'})")
+    charset = fetched.charset
+    if charset is None and kind == "html":
+        match = _META_CHARSET.search(fetched.data[:4096])
+        if match:
+            charset = match.group(1).decode("ascii", "replace")
+    try:
+        text = decode(fetched.data, charset=charset)
+    except IngestError as exc:
+        if "binary" in str(exc):
+            raise _Failed(str(exc)) from None
+        text = fetched.data.decode("utf-8", "replace")  # the web is lenient; so is this
+    try:
+        if kind == "markdown":
+            return parse_markdown(text, name)
+        if kind == "html":
+            return parse_html(text, name)
+        return parse_text(text, name)
+    except IngestError as exc:
+        raise _Failed(str(exc)) from None
+
+
+def _save(store: Any, url: Any, doc: ParsedDocument, report: ImportReport) -> None:
+    from threer.kb.documents import put_document
+
+    doc_id = _doc_id(url)
+    digest = hashlib.sha256("\0".join([doc.title, ",".join(doc.tags), doc.body]).encode()).hexdigest()
+    with store.transaction() as cur:
+        row = cur.execute("SELECT rowid, origin, content_hash FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is not None and row[1] != "web":
+            raise _Failed(f"its id {doc_id!r} is already used by an article")
+        if row is not None and row[2] == digest:
+            cur.execute("UPDATE kb_documents SET path = ? WHERE rowid = ?", (str(url), row[0]))
+            report.unchanged += 1
+            return
+        put_document(
+            cur,
+            doc_id=doc_id,
+            source="kb",
+            origin="web",
+            title=doc.title,
+            tags=doc.tags,
+            body=doc.body,
+            fmt=doc.format,
+            path=str(url),
+            content_hash=digest,
+            replace_rowid=row[0] if row is not None else None,
+        )
+        if row is None:
+            report.added += 1
+        else:
+            report.updated += 1
+
+
+async def _run(
+    store: Any, start: Any, report: ImportReport, *, concurrency: int, timeout: float, max_pages: int,
+    max_bytes: int, progress: ProgressFn | None,
+) -> None:
+    import httpx
+
+    from threer import __version__
+
+    site = _site(start.host)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"User-Agent": f"threer/{__version__} (knowledge base import)"}
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout), follow_redirects=False, limits=limits, headers=headers, trust_env=False
+    ) as client:
+        try:
+            first = await _fetch(client, start, site, timeout=timeout, max_bytes=max_bytes)
+            sitemap = _sitemap(first, max_bytes)
+        except _Failed as exc:
+            report.pages = 1
+            report.failed.append(FailedPage(url=str(start), reason=str(exc)))
+            return
+        if sitemap is None:
+            report.pages = 1
+            _import_fetched(store, first, report)
+            if progress:
+                progress(1, 1)
+            return
+
+        pages: list[str] = []
+        seen_sitemaps = {str(first.url)}
+        queue = [(sitemap, 0)]
+        while queue:
+            (kind, locations), depth = queue.pop(0)
+            for location in locations:
+                if kind == "urlset":
+                    if location not in pages:
+                        pages.append(location)
+                    continue
+                if depth + 1 > MAX_SITEMAP_DEPTH or len(seen_sitemaps) >= MAX_SITEMAPS or location in seen_sitemaps:
+                    continue
+                seen_sitemaps.add(location)
+                try:
+                    target = _check_url(location)
+                    if _site(target.host) != site:
+                        raise _Failed(f"the sitemap is on another site ({target.host}); not followed")
+                    nested = _sitemap(await _fetch(client, target, site, timeout=timeout, max_bytes=max_bytes), max_bytes)
+                    if nested is None:
+                        raise _Failed("it is not a sitemap")
+                    queue.append((nested, depth + 1))
+                except (_Failed, BadInput) as exc:
+                    report.failed.append(FailedPage(url=location, reason=str(exc)))
+
+        if len(pages) > max_pages:
+            report.failed.append(
+                FailedPage(url=str(start), reason=f"the sitemap lists {len(pages)} pages; only the first {max_pages} were imported")
+            )
+            pages = pages[:max_pages]
+        report.pages = len(pages)
+        semaphore = asyncio.Semaphore(concurrency)
+        done = 0
+
+        async def one(location: str) -> None:
+            nonlocal done
+            try:
+                try:
+                    target = _check_url(location)
+                except BadInput:
+                    raise _Failed("it is not a web address") from None
+                if _site(target.host) != site:
+                    raise _Failed(f"it is on another site ({target.host}); not fetched")
+                async with semaphore:
+                    fetched = await _fetch(client, target, site, timeout=timeout, max_bytes=max_bytes)
+                _import_fetched(store, fetched, report, requested=location)
+            except _Failed as exc:
+                report.failed.append(FailedPage(url=location, reason=str(exc)))
+            finally:
+                done += 1
+                if progress:
+                    progress(done, len(pages))
+
+        await asyncio.gather(*(one(location) for location in pages))
+
+
+def _import_fetched(store: Any, fetched: _Fetched, report: ImportReport, *, requested: str | None = None) -> None:
+    try:
+        doc = _parse_page(fetched)
+        _save(store, fetched.url, doc, report)
+    except _Failed as exc:
+        report.failed.append(FailedPage(url=requested or str(fetched.url), reason=str(exc)))
+
+
+def import_url(
+    store: Any,
+    url: str,
+    *,
+    concurrency: int = 4,
+    timeout: float = 10.0,
+    max_pages: int = 2000,
+    max_bytes: int = MAX_FILE_BYTES,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import one page, or every page of a sitemap, from `url`; return what was added, updated, failed."""
+    start = _check_url(url)
+    if concurrency < 1:
+        raise BadInput("--concurrency must be at least 1.")
+    if timeout <= 0:
+        raise BadInput("--timeout must be more than 0 seconds.")
+    from threer.kb.documents import ensure_analyzer
+
+    ensure_analyzer(store)
+    report = ImportReport(url=str(start))
+    started = perf_counter()
+    asyncio.run(
+        _run(store, start, report, concurrency=concurrency, timeout=timeout, max_pages=max_pages,
+             max_bytes=max_bytes, progress=progress)
+    )
+    report.failed.sort(key=lambda f: f.url)
+    report.seconds = round(perf_counter() - started, 3)
+    return report

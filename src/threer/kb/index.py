@@ -1,0 +1,371 @@
+"""Incremental indexing of article folders (and of the bundled sample KB) into the store.
+
+A run scans the roots, compares each file's size and mtime with what the index
+recorded (same: unchanged, nothing read), reads and hashes the others (same hash:
+unchanged), parses the changed ones (in worker processes when there are many), and
+writes them in short transactions. Every write re-checks the row it replaces inside
+its transaction, so two runs at once leave one consistent index. Files that vanished
+from an indexed folder leave the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as stat_module
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from threer.errors import BadInput
+from threer.kb.analysis import analyzer_signature, index_text
+from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, put_document, set_meta
+from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
+from threer.kb.models import IndexReport, SkippedFile
+
+ProgressFn = Callable[[int, int], None]
+
+SAMPLE_DIR = Path(__file__).parent / "articles"
+BATCH = 500  # documents per write transaction: short enough for a second run to interleave
+PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
+CHUNK = 200
+
+
+@dataclass
+class _Found:
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    derived_id: str  # used when the file names no id of its own
+
+
+# -- scanning ---------------------------------------------------------------------------
+
+
+def _check_roots(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    roots: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise BadInput(f"No such file or folder: {raw}. Check the path and run `threer kb index` again.")
+        if not (path.is_dir() or path.is_file()):
+            raise BadInput(f"{raw} is neither a file nor a folder; give article files or folders to index.")
+        roots.append(path.resolve())
+    return roots
+
+
+def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
+    stack = [root]
+    root_text = str(root)
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            skipped.append(SkippedFile(path=str(folder), reason=f"the folder cannot be read ({exc.strerror})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden files and folders (.git, editor swap files)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                    continue
+                kind = kind_for(Path(entry.name))
+                if kind is None:
+                    continue
+                info = entry.stat()
+            except OSError as exc:
+                skipped.append(SkippedFile(path=entry.path, reason=f"it cannot be read ({exc.strerror})"))
+                continue
+            if not stat_module.S_ISREG(info.st_mode):
+                continue
+            relative = entry.path[len(root_text) + 1 :]
+            derived = relative.rsplit(".", 1)[0].replace(os.sep, "/")
+            yield _Found(entry.path, kind, info.st_size, info.st_mtime_ns, derived)
+
+
+def _scan(roots: list[Path], skipped: list[SkippedFile]) -> list[_Found]:
+    found: dict[str, _Found] = {}
+    for root in roots:
+        if root.is_dir():
+            items: Iterable[_Found] = _scan_dir(root, skipped)
+        else:
+            info = root.stat()
+            items = [_Found(str(root), kind_for(root) or "text", info.st_size, info.st_mtime_ns, root.stem)]
+        for item in items:
+            found.setdefault(item.path, item)
+    return list(found.values())
+
+
+def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int, str, int | None, int | None, str | None]]:
+    """path -> (rowid, doc_id, size, mtime_ns, hash) of what the index holds under these roots."""
+    sql = "SELECT path, rowid, doc_id, size, mtime_ns, content_hash FROM kb_documents WHERE origin = ?"
+    rows: list[Any] = []
+    if origin == "sample":
+        rows = conn.execute(sql, (origin,)).fetchall()
+    else:
+        for root in roots:
+            text = str(root)
+            if root.is_dir():
+                prefix = text.rstrip(os.sep) + os.sep
+                # a range on the (origin, path) index: every path that starts with the prefix
+                upper = prefix[:-1] + chr(ord(os.sep) + 1)
+                rows += conn.execute(sql + " AND path >= ? AND path < ?", (origin, prefix, upper)).fetchall()
+            else:
+                rows += conn.execute(sql + " AND path = ?", (origin, text)).fetchall()
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+
+# -- reading (in this process or in workers) ---------------------------------------------
+
+
+def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
+    """("same", hash) | ("doc", hash, ParsedDocument, shadow columns) | ("skip", reason)."""
+    path, kind, name, old_hash = task
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise IngestError(f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == old_hash:
+            return ("same", digest)
+        doc = parse_bytes(data, kind, name)
+        return ("doc", digest, doc, index_text(doc.title, doc.tags, doc.body, doc.format))
+    except IngestError as exc:
+        return ("skip", str(exc))
+    except OSError as exc:
+        return ("skip", f"it cannot be read ({exc.strerror or exc})")
+
+
+def _read_chunk(tasks: list[tuple[str, str, str, str | None]]) -> list[tuple[Any, ...]]:
+    return [_read_one(task) for task in tasks]
+
+
+def _read_all(tasks: list[tuple[str, str, str, str | None]], workers: int) -> Iterator[tuple[Any, ...]]:
+    if workers <= 1:
+        for task in tasks:
+            yield _read_one(task)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the CLI may have a progress-bar thread running
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        chunks = iter([tasks[i : i + CHUNK] for i in range(0, len(tasks), CHUNK)])
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_read_chunk, chunk))
+            if len(pending) >= workers * 3:
+                break
+        while pending:
+            results = pending.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                pending.append(pool.submit(_read_chunk, following))
+            yield from results
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, store: Any, origin: str, report: IndexReport) -> None:
+        self.store = store
+        self.origin = origin
+        self.report = report
+        self.deferred: list[tuple[_Found, tuple[Any, ...]]] = []
+        self.removed_files = False
+
+    def remove(self, stale: dict[str, tuple[int, str, int | None, int | None, str | None]]) -> None:
+        items = list(stale.items())
+        for start in range(0, len(items), BATCH):
+            with self.store.transaction() as cur:
+                for path, (rowid, *_rest) in items[start : start + BATCH]:
+                    cur.execute("SELECT 1 FROM kb_documents WHERE rowid = ? AND path = ?", (rowid, path))
+                    if cur.fetchone():
+                        delete_rowid(cur, rowid)
+                        self.report.removed += 1
+                        self.removed_files = True
+
+    def apply(self, cur: Any, found: _Found, result: tuple[Any, ...], *, last_try: bool) -> None:
+        kind = result[0]
+        current = cur.execute(
+            "SELECT rowid, doc_id, content_hash FROM kb_documents WHERE origin = ? AND path = ?",
+            (self.origin, found.path),
+        ).fetchone()
+        if kind == "skip":
+            self.report.skipped.append(SkippedFile(path=found.path, reason=result[1]))
+            if current is not None:  # it was an article, now it cannot be read: drop the stale copy
+                delete_rowid(cur, current[0])
+            return
+        digest = result[1]
+        if current is not None and current[2] == digest:
+            cur.execute(
+                "UPDATE kb_documents SET size = ?, mtime_ns = ? WHERE rowid = ?",
+                (found.size, found.mtime_ns, current[0]),
+            )
+            self.report.unchanged += 1
+            return
+        if kind == "same":  # another run changed the row since we looked: read the file again
+            result = _read_one((found.path, found.kind, os.path.basename(found.path), None))
+            self.apply(cur, found, result, last_try=last_try)
+            return
+        doc, columns = result[2], result[3]
+        doc_id = doc.doc_id or found.derived_id
+        conflict = cur.execute("SELECT rowid, origin, path FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if conflict is not None and (current is None or conflict[0] != current[0]):
+            if not self._resolve_conflict(cur, conflict, found, result, doc_id, last_try=last_try):
+                return
+        put_document(
+            cur,
+            doc_id=doc_id,
+            source="kb",
+            origin=self.origin,
+            title=doc.title,
+            tags=doc.tags,
+            body=doc.body,
+            fmt=doc.format,
+            path=found.path,
+            size=found.size,
+            mtime_ns=found.mtime_ns,
+            content_hash=digest,
+            shadow_columns=columns,
+            replace_rowid=current[0] if current is not None else None,
+        )
+        if current is None:
+            self.report.added += 1
+        else:
+            self.report.updated += 1
+
+    def _resolve_conflict(
+        self, cur: Any, conflict: Any, found: _Found, result: tuple[Any, ...], doc_id: str, *, last_try: bool
+    ) -> bool:
+        """True when the id is free now; False when this file is deferred or skipped."""
+        rowid, other_origin, other_path = conflict
+        if self.origin == "file" and other_origin == "sample":
+            delete_rowid(cur, rowid)  # the partner's own copy of a sample article wins
+            return True
+        if self.origin == "sample" and other_origin != "sample":
+            self.report.skipped.append(SkippedFile(path=found.path, reason=f"replaced by the article {doc_id!r}"))
+            return False
+        if other_origin == "file" and other_path and not os.path.exists(other_path):
+            delete_rowid(cur, rowid)  # left over from a folder that was never re-indexed
+            return True
+        if not last_try:
+            self.deferred.append((found, result))  # the other file may change its id later in this run
+            return False
+        self.report.skipped.append(
+            SkippedFile(path=found.path, reason=f"its id {doc_id!r} is already used by {other_path or other_origin}")
+        )
+        return False
+
+
+def _index(
+    store: Any,
+    roots: list[Path],
+    *,
+    origin: str,
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> IndexReport:
+    started = perf_counter()
+    report = IndexReport()
+    ensure_analyzer(store)
+    found = _scan(roots, report.skipped)
+    existing = _existing(store.conn, roots, origin)
+    total = len(found)
+    done = 0
+    found_paths = {f.path for f in found}
+    stale = {path: row for path, row in existing.items() if path not in found_paths}
+    writer = _Writer(store, origin, report)
+    if stale:
+        writer.remove(stale)
+
+    to_read: list[_Found] = []
+    for item in found:
+        row = existing.get(item.path)
+        if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
+            report.unchanged += 1
+            done += 1
+        else:
+            to_read.append(item)
+    if progress and done:
+        progress(done, total)
+
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(to_read) >= PARALLEL_MIN_FILES else 1
+    tasks = [
+        (f.path, f.kind, os.path.basename(f.path), (existing.get(f.path) or (None, None, None, None, None))[4])
+        for f in to_read
+    ]
+    results = _read_all(tasks, workers)
+    position = 0
+    while position < len(to_read):
+        batch = to_read[position : position + BATCH]
+        outcomes = [next(results) for _ in batch]
+        with store.transaction() as cur:
+            for item, outcome in zip(batch, outcomes):
+                writer.apply(cur, item, outcome, last_try=False)
+        position += len(batch)
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    if writer.deferred:
+        deferred, writer.deferred = writer.deferred, []
+        with store.transaction() as cur:
+            for item, outcome in deferred:
+                writer.apply(cur, item, outcome, last_try=True)
+    if writer.removed_files and origin == "file":
+        with store.transaction() as cur:  # a removed file may have hidden a sample article: re-check them
+            cur.execute("DELETE FROM kb_meta WHERE key = 'sample_fingerprint'")
+    report.seconds = round(perf_counter() - started, 3)
+    return report
+
+
+def index_paths(
+    store: Any,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    progress: ProgressFn | None = None,
+    workers: int | None = None,
+) -> IndexReport:
+    """Index article files and folders; return what was added, updated, unchanged, removed, skipped.
+
+    A missing path is a BadInput before anything is written. `progress(done, total)` is
+    called as files are handled. `workers` forces the number of parsing processes.
+    """
+    roots = _check_roots(paths)
+    if not roots:
+        raise BadInput("No folders to index. Give a PATH, or set kb_folders in the config.")
+    return _index(store, roots, origin="file", progress=progress, workers=workers)
+
+
+def _sample_fingerprint() -> tuple[str, int]:
+    digest = hashlib.sha256(analyzer_signature().encode())
+    files = sorted(SAMPLE_DIR.glob("*.md")) if SAMPLE_DIR.is_dir() else []
+    for path in files:
+        info = path.stat()
+        digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest(), len(files)
+
+
+def ensure_sample_kb(store: Any) -> IndexReport | None:
+    """Index the bundled sample articles when they are new or changed; cheap when they are not.
+
+    Returns the report of the run, or None when nothing needed doing.
+    """
+    ensure_analyzer(store)
+    fingerprint, _count = _sample_fingerprint()
+    stored = get_meta(store.conn, "sample_fingerprint")
+    if stored == fingerprint:
+        return None
+    report = _index(store, [SAMPLE_DIR], origin="sample") if SAMPLE_DIR.is_dir() else IndexReport()
+    with store.transaction() as cur:
+        set_meta(cur, "sample_fingerprint", fingerprint)
+    return report

@@ -1,0 +1,330 @@
+"""Turn an article file or a fetched page into a document: id, title, tags, body, plain text.
+
+Markdown may start with YAML front matter (`id`, `title`, `tags`); without it the title
+is the first heading, else the file name. HTML keeps its title, headings and text and
+drops scripts, styles, navigation, page headers and footers (inside `<main>` or
+`<article>` when the page has one). Plain text is taken as it is, titled by its first
+line. A file that cannot be used raises `IngestError` with the reason, in words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from threer.kb.analysis import markdown_to_text
+
+MAX_FILE_BYTES = 5 * 1024 * 1024  # an article is a few kB; anything this big is not one
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
+SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+
+
+class IngestError(Exception):
+    """This file or page cannot be indexed; the message says why."""
+
+
+@dataclass
+class ParsedDocument:
+    doc_id: str | None  # from front matter; None: the caller derives one from the path or URL
+    title: str
+    tags: list[str]
+    body: str  # what `kb show` renders
+    format: str  # "markdown" or "text"
+    text: str  # the plain text that is indexed
+    warnings: list[str] = field(default_factory=list)
+
+
+def kind_for(path: Path) -> str | None:
+    """"markdown", "html" or "text" by file suffix; None for files a folder scan ignores."""
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN_SUFFIXES:
+        return "markdown"
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    return None
+
+
+def title_from_name(name: str) -> str:
+    stem = name.rsplit("/", 1)[-1]
+    for suffix in SUPPORTED_SUFFIXES:
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    words = re.sub(r"[-_]+", " ", stem).strip()
+    return words[:1].upper() + words[1:] if words else "Untitled"
+
+
+def decode(data: bytes, *, charset: str | None = None) -> str:
+    """Text from bytes: a BOM or the given charset wins, else UTF-8; binary is refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, charset = data[3:], "utf-8"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        charset = "utf-16"
+    if charset is None and b"\x00" in data[:8192]:
+        raise IngestError("it is a binary file, not text")
+    try:
+        text = data.decode(charset or "utf-8")
+    except (UnicodeDecodeError, LookupError):
+        if charset and charset.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+            raise IngestError(f"it cannot be decoded as {charset}") from None
+        raise IngestError("it is not UTF-8 text (binary, or another encoding)") from None
+    if "\x00" in text:
+        raise IngestError("it is a binary file, not text")
+    return text
+
+
+def parse_bytes(data: bytes, kind: str, name: str, *, charset: str | None = None) -> ParsedDocument:
+    """Parse one article of `kind` ("markdown", "html" or "text"); `name` titles it if nothing else does."""
+    if len(data) > MAX_FILE_BYTES:
+        raise IngestError(f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    text = decode(data, charset=charset)
+    if kind == "markdown":
+        return parse_markdown(text, name)
+    if kind == "html":
+        return parse_html(text, name)
+    return parse_text(text, name)
+
+
+# -- Markdown ---------------------------------------------------------------------------
+
+_ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+_SETEXT_HEADING = re.compile(r"^([^\n]*\S[^\n]*)\n\s{0,3}=+\s*$", re.M)
+
+
+def _front_matter(text: str) -> tuple[dict[str, object], str]:
+    """(metadata, content); raises IngestError for front matter that is there but broken."""
+    import yaml
+    from frontmatter.default_handlers import YAMLHandler
+
+    handler = YAMLHandler()
+    stripped = text.lstrip("\ufeff")
+    if not handler.detect(stripped):
+        return {}, text
+    try:
+        raw, content = handler.split(stripped)
+    except ValueError:
+        raise IngestError("its front matter starts with --- but has no closing ---") from None
+    try:
+        data = handler.load(raw)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 2})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise IngestError(f"its front matter is broken{line}: {problem}") from None
+    if data is None:
+        return {}, content
+    if not isinstance(data, dict):
+        raise IngestError("its front matter is not a set of `key: value` lines")
+    return data, content
+
+
+def _tags(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: list[object] = value.split(",")
+    elif isinstance(value, (list, tuple, set)):
+        items = list(value)
+    else:
+        items = [value]
+    tags = []
+    for item in items:
+        tag = str(item).strip()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _scalar(value: object) -> str | None:
+    if value is None or isinstance(value, (dict, list, tuple, set)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_markdown(text: str, name: str) -> ParsedDocument:
+    meta, body = _front_matter(text)
+    body = body.strip("\n")
+    warnings = []
+    doc_id = _scalar(meta.get("id"))
+    if doc_id is not None and any(c.isspace() for c in doc_id):
+        warnings.append(f"its id {doc_id!r} has spaces; they were replaced by '-'")
+        doc_id = re.sub(r"\s+", "-", doc_id)
+    title = _scalar(meta.get("title"))
+    if title is None:
+        heading = _ATX_HEADING.search(body) or _SETEXT_HEADING.search(body)
+        title = markdown_to_text(heading.group(1)) if heading else title_from_name(name)
+    return ParsedDocument(
+        doc_id=doc_id,
+        title=" ".join(title.split()),
+        tags=_tags(meta.get("tags")),
+        body=body,
+        format="markdown",
+        text=markdown_to_text(body),
+        warnings=warnings,
+    )
+
+
+# -- plain text -------------------------------------------------------------------------
+
+
+def parse_text(text: str, name: str) -> ParsedDocument:
+    body = text.strip("\n").replace("\r\n", "\n")
+    first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+    title = first if 0 < len(first) <= 120 else title_from_name(name)
+    return ParsedDocument(doc_id=None, title=title, tags=[], body=body, format="text", text=body)
+
+
+# -- HTML -------------------------------------------------------------------------------
+
+_DROPPED = frozenset({"script", "style", "nav", "noscript", "template", "svg", "aside", "form", "iframe",
+                      "button", "select", "object", "canvas", "dialog"})
+_PAGE_CHROME = frozenset({"header", "footer"})  # dropped unless inside <main> or <article>
+_CONTENT = frozenset({"main", "article"})
+_BLOCKS = frozenset({"p", "div", "section", "li", "ul", "ol", "table", "tr", "td", "th", "dd", "dt", "dl",
+                     "blockquote", "pre", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "figure",
+                     "figcaption", "details", "summary", "body", "main", "article", "header", "footer"})
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source",
+                   "track", "wbr", "param"})
+
+
+class _HtmlText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title_parts: list[str] = []
+        self.first_h1: str | None = None
+        self.keywords: list[str] = []
+        self.all_blocks: list[str] = []
+        self.main_blocks: list[str] = []
+        self._line: list[str] = []
+        self._prefix = ""
+        self._stack: list[str] = []  # open non-void elements
+        self._drop_depth = 0
+        self._content_depth = 0
+        self._in_title = False
+        self._pre_depth = 0
+        self._heading: str | None = None
+        self._heading_text: list[str] = []
+
+    # block handling
+    def _flush(self) -> None:
+        if self._pre_depth:
+            raw = "".join(self._line).strip("\n")
+            line = f"```\n{raw}\n```" if raw.strip() else ""
+        else:
+            line = " ".join("".join(self._line).split())
+        self._line = []
+        prefix, self._prefix = self._prefix, ""
+        if not line:
+            return
+        block = prefix + line
+        self.all_blocks.append(block)
+        if self._content_depth:
+            self.main_blocks.append(block)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            values = dict(attrs)
+            if (values.get("name") or "").lower() == "keywords" and values.get("content"):
+                self.keywords = _tags(values["content"])
+            return
+        if tag in _VOID:
+            if tag in {"br", "hr"} and not self._drop_depth:
+                self._flush()
+            return
+        self._stack.append(tag)
+        if self._drop_depth or tag in _DROPPED or (tag in _PAGE_CHROME and not self._content_depth):
+            self._drop_depth += 1
+            return
+        if tag == "title":
+            self._in_title = True
+            return
+        if tag in _BLOCKS:
+            self._flush()
+        if tag in _CONTENT:
+            self._content_depth += 1
+        if tag == "pre":
+            self._pre_depth += 1
+        if tag in _HEADINGS:
+            self._heading = tag
+            self._heading_text = []
+            self._prefix = "#" * _HEADINGS[tag] + " "
+        elif tag == "li":
+            self._prefix = "- "
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID or tag not in self._stack:
+            return  # a stray end tag: ignore it
+        # close everything opened after it (unclosed <p>, <li> ...)
+        while self._stack:
+            open_tag = self._stack.pop()
+            self._close(open_tag)
+            if open_tag == tag:
+                break
+
+    def _close(self, tag: str) -> None:
+        if self._drop_depth:
+            self._drop_depth -= 1
+            return
+        if tag == "title":
+            self._in_title = False
+            return
+        if tag in _HEADINGS and self._heading == tag:
+            text = " ".join("".join(self._heading_text).split())
+            if tag == "h1" and self.first_h1 is None and text:
+                self.first_h1 = text
+            self._heading = None
+        if tag in _BLOCKS:
+            self._flush()
+        if tag == "pre" and self._pre_depth:
+            self._pre_depth -= 1
+        if tag in _CONTENT and self._content_depth:
+            self._content_depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._drop_depth:
+            return
+        if self._in_title:
+            self.title_parts.append(data)
+            return
+        self._line.append(data)
+        if self._heading:
+            self._heading_text.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def parse_html(text: str, name: str) -> ParsedDocument:
+    parser = _HtmlText()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception as exc:  # noqa: BLE001 - html.parser is lenient; this is the last resort
+        raise IngestError(f"its HTML cannot be read ({exc})") from None
+    blocks = parser.main_blocks or parser.all_blocks
+    page_title = " ".join("".join(parser.title_parts).split())
+    title = parser.first_h1 or page_title or title_from_name(name)
+    body = "\n\n".join(blocks)
+    return ParsedDocument(
+        doc_id=None,
+        title=title,
+        tags=parser.keywords,
+        body=body,
+        format="markdown",
+        text=markdown_to_text(body),
+    )

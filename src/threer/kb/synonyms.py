@@ -1,0 +1,101 @@
+"""Help-desk vocabulary: words and phrases a customer or technician uses for the same thing.
+
+A query that holds any phrase of a group searches for every phrase of that group
+(as one query concept: matching any of them counts once). Groups are kept narrow on
+purpose: a synonym that is only sometimes right pulls wrong articles up.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("sign in", "signin", "sign on", "log in", "login", "logon", "log on", "credentials",
+     "credential prompt", "password prompt", "authentication prompt", "keeps asking for password",
+     "asks for password", "asking for password"),
+    ("sign out", "signout", "log out", "logout", "logged out", "signed out"),
+    ("junk", "spam", "junk mail", "junk folder", "spam folder", "junk e-mail"),
+    ("bounce", "bounced", "bounce back", "bounceback", "ndr", "non-delivery report", "non delivery report",
+     "nondelivery", "undeliverable", "delivery failure", "delivery status notification", "dsn",
+     "returned mail", "mail delivery failed"),
+    ("calendar", "meeting", "appointment", "invite", "invitation", "meeting request"),
+    ("mobile", "phone", "iphone", "ipad", "android", "smartphone", "activesync", "tablet"),
+    ("mailbox full", "quota", "storage full", "over quota", "out of space", "mailbox size", "storage limit"),
+    ("out of office", "ooo", "automatic replies", "automatic reply", "auto reply", "autoreply",
+     "auto-reply", "vacation reply", "vacation message", "away message"),
+    ("forward", "forwarding", "auto forward", "autoforward", "redirect"),
+    ("ost", "offline cache", "offline data file", "offline folder file", "cached mode"),
+    ("pst", "personal folders", "archive file", "outlook data file"),
+    ("autodiscover", "auto discover", "auto-discover", "automatic setup", "account setup", "autoconfig"),
+    ("owa", "outlook web access", "outlook on the web", "outlook web app", "webmail", "web mail"),
+    ("email", "e-mail", "mail"),
+    ("mac", "macos", "macbook", "os x", "osx", "apple mail"),
+    ("entourage", "outlook for mac", "outlook 2011"),
+    ("slow", "sluggish", "lag", "laggy", "hangs", "freezes", "not responding", "performance"),
+    ("disconnected", "offline", "trying to connect", "not connecting", "cannot connect", "connection lost"),
+    ("recover", "restore", "undelete", "retrieve", "recoverable items", "deleted items"),
+    ("missing", "disappeared", "vanished", "gone", "lost"),
+    ("rule", "rules", "inbox rule", "mail rule", "message rule"),
+    ("shared mailbox", "team mailbox", "group mailbox", "shared inbox", "generic mailbox"),
+    ("full access", "delegate", "delegation", "mailbox permissions", "send as", "send on behalf"),
+    ("contacts", "address book", "gal", "global address list"),
+    ("autocomplete", "auto complete", "auto-complete", "nickname cache", "suggested contacts"),
+    ("certificate", "cert", "ssl certificate", "security alert", "security warning", "certificate warning"),
+    ("spoofing", "spoofed", "spoof", "impersonation", "forged sender", "fake sender"),
+    ("phishing", "phish", "scam", "suspicious email"),
+    ("password reset", "reset password", "forgot password", "forgotten password", "change password",
+     "password change", "password expired", "expired password"),
+    ("locked out", "lockout", "account locked", "account disabled", "blocked sign in"),
+    ("mfa", "2fa", "two-factor", "two factor", "multi-factor", "multifactor", "verification code",
+     "authenticator"),
+    ("attachment too large", "message too large", "message size", "size limit", "file too big",
+     "attachment limit", "too big to send", "552"),
+    ("not receiving", "no incoming", "not getting emails", "stopped receiving", "inbound mail",
+     "no new mail", "incoming mail"),
+    ("cannot send", "can't send", "unable to send", "stuck in outbox", "outbox", "not sending",
+     "outgoing mail"),
+    ("dmarc", "dmarc policy", "dmarc report"),
+    ("dkim", "dkim signature", "domainkeys"),
+    ("spf", "sender policy framework", "spf record"),
+    ("mx", "mx record", "mail exchanger"),
+    ("dns", "dns record", "dns records", "zone file", "txt record"),
+    ("relay", "relaying", "relay denied", "smarthost", "smart host"),
+    ("signature", "email signature", "disclaimer"),
+    ("migration", "migrate", "import mailbox", "move mailbox", "imap migration"),
+    ("imap", "pop", "pop3", "pop3s", "imaps"),
+    ("smtp", "smtp auth", "outgoing server", "outbound server"),
+    ("sync", "syncing", "synchronise", "synchronize", "synchronization", "synchronisation", "not updating"),
+    ("search", "find", "instant search", "search index", "indexing"),
+    ("duplicate", "duplicates", "duplicated", "double", "twice"),
+)
+
+
+@lru_cache(maxsize=1)
+def synonym_phrases() -> dict[tuple[str, ...], int]:
+    """Each phrase of every group, as its tuple of terms, mapped to its group's index."""
+    from threer.kb.analysis import terms
+
+    table: dict[tuple[str, ...], int] = {}
+    for index, group in enumerate(SYNONYM_GROUPS):
+        for phrase in group:
+            key = tuple(terms(phrase))
+            if key:
+                table.setdefault(key, index)
+    return table
+
+
+@lru_cache(maxsize=None)
+def group_alternatives(index: int) -> tuple[tuple[str, ...], ...]:
+    """The distinct term tuples of one group."""
+    from threer.kb.analysis import terms
+
+    seen: dict[tuple[str, ...], None] = {}
+    for phrase in SYNONYM_GROUPS[index]:
+        key = tuple(terms(phrase))
+        if key:
+            seen.setdefault(key, None)
+    return tuple(seen)
+
+
+def max_phrase_length() -> int:
+    return max(len(k) for k in synonym_phrases())

@@ -1,0 +1,161 @@
+"""Ingest: each format, titles and ids, and every kind of bad file (skipped with a reason)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from threer.kb.analysis import markdown_to_text, terms
+from threer.kb.index import index_paths
+from threer.kb.ingest import MAX_FILE_BYTES, IngestError, parse_bytes, parse_html, parse_markdown, parse_text
+from threer.store import Store
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "kb.db") as s:
+        yield s
+
+
+def _row(store: Store, doc_id: str):
+    return store.conn.execute("SELECT * FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
+
+
+def test_markdown_front_matter():
+    doc = parse_markdown("---\nid: kb-1\ntitle: Outlook asks again\ntags: [outlook, sign-in]\n---\n\n# Heading\n\nBody text.\n", "x.md")
+    assert (doc.doc_id, doc.title, doc.tags) == ("kb-1", "Outlook asks again", ["outlook", "sign-in"])
+    assert doc.body.startswith("# Heading")
+    assert "Body text." in doc.text and "#" not in doc.text
+
+
+def test_markdown_tags_as_text_and_numbers():
+    doc = parse_markdown("---\nid: 42\ntags: dns, mx ,  spf\n---\nText", "n.md")
+    assert doc.doc_id == "42" and doc.tags == ["dns", "mx", "spf"] and doc.title == "N"
+
+
+def test_markdown_without_front_matter_titled_by_heading_or_name():
+    assert parse_markdown("Intro line\n\n## Android phone stops *syncing*\n\ntext", "a.md").title == "Android phone stops syncing"
+    assert parse_markdown("Setext title\n============\n\ntext", "a.md").title == "Setext title"
+    assert parse_markdown("just words", "mailbox_size-notes.md").title == "Mailbox size notes"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "---\ntitle: [unclosed\n---\nbody",
+        "---\n- a\n- list\n---\nbody",
+        "---\ntitle: x\nbody without an end",
+        "---\n\tbad: tab\n---\n",
+    ],
+)
+def test_broken_front_matter_is_an_ingest_error(text):
+    with pytest.raises(IngestError, match="front matter"):
+        parse_markdown(text, "bad.md")
+
+
+def test_html_keeps_title_headings_text_and_drops_chrome():
+    doc = parse_bytes((CORPUS / "support-page.html").read_bytes(), "html", "support-page.html")
+    assert doc.title == "Resetting a mailbox password"
+    assert doc.tags == ["password", "reset", "webmail"]
+    assert "## After the reset" in doc.body and "- Update the password" in doc.body
+    assert "Control Panel & then" in doc.text and "Credential Manager" in doc.text
+    for word in ("scriptonlytoken", "styleonlytoken", "navonlytoken", "headeronlytoken", "footeronlytoken"):
+        assert word not in doc.text
+
+
+def test_html_without_main_and_with_title_only():
+    html = "<html><head><title>Page &amp; title</title></head><body><p>One<br>two<p>three</body></html>"
+    doc = parse_html(html, "p.html")
+    assert doc.title == "Page & title"
+    assert doc.body.split("\n\n") == ["One", "two", "three"]
+
+
+def test_html_article_header_is_kept_and_pre_is_fenced():
+    html = "<header>site</header><article><header><h1>Real title</h1></header><pre>line 1\n  line 2</pre></article>"
+    doc = parse_html(html, "p.html")
+    assert doc.title == "Real title"
+    assert "```\nline 1\n  line 2\n```" in doc.body
+    assert "site" not in doc.text
+
+
+def test_plain_text_titled_by_first_line():
+    doc = parse_text("\n\nMX changes and TTL\n\nbody", "x.txt")
+    assert doc.title == "MX changes and TTL" and doc.format == "text"
+    assert parse_text("x" * 300, "long-line.txt").title == "Long line"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"caf\xe9 cr\xe8me", "not UTF-8"),
+        (b"x" * (MAX_FILE_BYTES + 1), "larger than 5 MB"),
+    ],
+)
+def test_bad_bytes(data, reason):
+    with pytest.raises(IngestError, match=reason):
+        parse_bytes(data, "text", "f.txt")
+
+
+def test_bom_and_utf16_are_read():
+    assert parse_bytes(b"\xef\xbb\xbfHello", "text", "f.txt").title == "Hello"
+    assert parse_bytes("Grüße".encode("utf-16"), "text", "f.txt").title == "Grüße"
+
+
+def test_markdown_to_text_strips_markup():
+    md = "# Title\n\nSee [the guide](https://x.example/a) and ![logo](l.png).\n\n- **bold** item\n\n```\ncode 5.7.1\n```\n| a | b |\n|---|---|\n"
+    text = markdown_to_text(md)
+    assert "the guide" in text and "https" not in text and "logo" in text
+    assert "**" not in text and "code 5.7.1" in text and "```" not in text and "---" not in text
+
+
+def test_index_corpus_every_format(store):
+    report = index_paths(store, [p for p in CORPUS.iterdir() if p.name != "README.md"])
+    assert report.skipped == [] and report.added == 14
+    assert _row(store, "corpus-operators")["title"] == "Rule conditions: AND, OR and NOT"
+    assert _row(store, "android-sync")["title"] == "Android phone stops syncing"
+    assert _row(store, "mailbox_size_notes")["title"] == "Mailbox size notes"
+    assert _row(store, "mx-ttl-notes")["format"] == "text"
+    assert _row(store, "support-page")["title"] == "Resetting a mailbox password"
+
+
+def test_bad_files_are_skipped_with_their_names_and_the_rest_index(store, tmp_path):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "good.md").write_text("---\nid: good\n---\n# Good\n\nfine", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (folder / "latin1.md").write_bytes(b"caf\xe9")
+    (folder / "broken.md").write_text("---\ntitle: [oops\n---\nbody", encoding="utf-8")
+    (folder / "huge.txt").write_bytes(b"a " * (MAX_FILE_BYTES // 2 + 10))
+    (folder / "image.png").write_bytes(b"\x89PNG")  # not an article type: ignored, not skipped
+    (folder / ".hidden.md").write_text("# hidden", encoding="utf-8")
+    report = index_paths(store, [folder])
+    assert report.added == 1
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"binary.txt", "latin1.md", "broken.md", "huge.txt"}
+    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.md"]
+    assert "front matter" in reasons["broken.md"] and "5 MB" in reasons["huge.txt"]
+
+
+def test_explicit_file_of_any_suffix_is_read_as_text(store, tmp_path):
+    path = tmp_path / "notes.log"
+    path.write_text("Greylisting notes\n\nretry later", encoding="utf-8")
+    report = index_paths(store, [path])
+    assert report.added == 1 and _row(store, "notes")["title"] == "Greylisting notes"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_in_every_format(text):
+    for parse in (parse_markdown, parse_html, parse_text):
+        try:
+            doc = parse(text, "any.md")
+        except IngestError:
+            continue
+        assert isinstance(doc.title, str) and doc.title
+        terms(doc.text)
