@@ -402,7 +402,7 @@ async def _request_once(target: httpx.URL, *, context, timeout, max_bytes, overr
         if failure in (ProbeFailure.NAME_MISMATCH, ProbeFailure.UNTRUSTED, ProbeFailure.EXPIRED):
             # the second connection shares the request's time budget
             remaining = max(0.5, timeout - (time.monotonic() - started))
-            result = await _explain_certificate(result, host, override or (host, port), remaining)
+            result = await _explain_certificate(result, host, override or (host, port), remaining, where)
         return result
 
 
@@ -474,7 +474,9 @@ def _classify(exc: httpx.HTTPError, where: str) -> tuple[ProbeFailure, str]:
     return ProbeFailure.NETWORK, f"{where}: {exc or type(exc).__name__}."
 
 
-async def _explain_certificate(result: ProbeResult, host: str, address: tuple[str, int], timeout: float) -> ProbeResult:
+async def _explain_certificate(
+    result: ProbeResult, host: str, address: tuple[str, int], timeout: float, where: str
+) -> ProbeResult:
     """After a failed verification, read the certificate without verifying it and say what is wrong."""
     certificate = await fetch_certificate(address, host, timeout=timeout)
     if certificate is None:
@@ -485,7 +487,8 @@ async def _explain_certificate(result: ProbeResult, host: str, address: tuple[st
         problems.append(ProbeFailure.EXPIRED)
     if not certificate.covers(host) and ProbeFailure.NAME_MISMATCH not in problems:
         problems.append(ProbeFailure.NAME_MISMATCH)
-    detail = f"{result.detail} {describe_certificate_problems(certificate, host, tuple(problems), now)}"
+    # our own sentence replaces OpenSSL's once the certificate is in hand
+    detail = f"{where}: {describe_certificate_problems(certificate, host, tuple(problems), now)}"
     return ProbeResult(
         url=result.url, final_url=result.final_url, failure=result.failure, detail=detail.strip(),
         cert_problems=tuple(problems), certificate=certificate, verified=False, connected_to=result.connected_to,
