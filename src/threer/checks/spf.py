@@ -819,3 +819,543 @@ async def _explanation(state: _State, spec: MacroString, domain: str) -> str | N
         return await _expand(state, explain, domain)
     except (ValueError, _PermError, _TempError):
         return None
+
+
+# --------------------------------------------------------------------------------------------------
+# The include tree, walked without a client address: lookup budget, void look-ups, broken includes
+# --------------------------------------------------------------------------------------------------
+
+MAX_TREE_NODES = 60  # an absurd include fan-out stops here rather than flooding the resolver
+
+
+@dataclass
+class SpfNode:
+    """One SPF record in a domain's include/redirect tree."""
+
+    domain: str
+    via: str | None  # the term that led here; None for the domain itself
+    record: SpfRecord | None = None
+    text: str | None = None  # the raw record (also when it does not parse)
+    problem: str | None = None  # none, multiple, syntax, error, loop, invalid, macro, too-many
+    detail: str = ""
+    syntax_error: SpfSyntaxError | None = None
+    voids: list[str] = field(default_factory=list)  # terms whose target has no records
+    children: list["SpfNode"] = field(default_factory=list)
+    ttl: int | None = None
+
+    @property
+    def lookups(self) -> int:
+        if self.record is None:
+            return 0
+        return self.record.lookup_terms
+
+    @property
+    def total_lookups(self) -> int:
+        return self.lookups + sum(child.total_lookups for child in self.children)
+
+    @property
+    def total_voids(self) -> int:
+        return len(self.voids) + sum(child.total_voids for child in self.children)
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def budget(self) -> dict[str, int]:
+        """Look-ups each term of this record costs, includes and redirect with everything under them."""
+        costs: dict[str, int] = {}
+        if self.record is None:
+            return costs
+        by_term = {child.via: child.total_lookups for child in self.children}
+        for mechanism in self.record.mechanisms:
+            if mechanism.causes_lookup:
+                costs[mechanism.text] = costs.get(mechanism.text, 0) + 1 + by_term.get(mechanism.text, 0)
+        redirect = self.record.redirect
+        if redirect is not None and self.record.all_mechanism is None:
+            costs[redirect.text] = 1 + by_term.get(redirect.text, 0)
+        return costs
+
+
+class _TreeWalk:
+    def __init__(self, resolver: "Resolver") -> None:
+        self.resolver = resolver
+        self.nodes = 0
+
+    async def node(self, domain: str, via: str | None, ancestors: tuple[str, ...]) -> SpfNode:
+        node = SpfNode(domain=domain, via=via)
+        self.nodes += 1
+        if self.nodes > MAX_TREE_NODES:
+            node.problem, node.detail = "too-many", f"not followed: more than {MAX_TREE_NODES} records in the tree"
+            return node
+        lookup = await self.resolver.query(domain, "TXT")
+        node.ttl = lookup.ttl
+        if lookup.is_error:
+            node.problem, node.detail = "error", lookup.detail or lookup.status.value
+            return node
+        records = [r for r in lookup.records if is_spf_record(r)] if lookup.exists else []
+        if not records:
+            node.problem = "none"
+            node.detail = "the domain does not exist" if lookup.status is LookupStatus.NXDOMAIN else "no SPF record"
+            return node
+        if len(records) > 1:
+            node.problem, node.detail, node.text = "multiple", f"{len(records)} SPF records", records[0]
+            return node
+        node.text = records[0]
+        try:
+            node.record = parse_record(records[0])
+        except SpfSyntaxError as exc:
+            node.problem, node.detail, node.syntax_error = "syntax", str(exc), exc
+            return node
+        await asyncio.gather(self._children(node, ancestors + (domain.lower(),)), self._voids(node))
+        return node
+
+    async def _children(self, node: SpfNode, ancestors: tuple[str, ...]) -> None:
+        record = node.record
+        terms: list[tuple[str, MacroString]] = [
+            (m.text, m.domain_spec) for m in record.mechanisms if m.name == "include" and m.domain_spec is not None
+        ]
+        if record.redirect is not None and record.all_mechanism is None:
+            terms.append((record.redirect.text, record.redirect.value))
+        pending = []
+        for term, spec in terms:
+            if spec.has_macros:
+                node.children.append(SpfNode(domain=spec.raw, via=term, problem="macro", detail="depends on the sender"))
+                continue
+            target = _target_name(spec.literal)
+            if target is None:
+                node.children.append(SpfNode(domain=spec.raw, via=term, problem="invalid", detail="not a valid domain name"))
+                continue
+            if target.lower() in ancestors:
+                node.children.append(
+                    SpfNode(domain=target, via=term, problem="loop", detail=f"{target} is already being evaluated")
+                )
+                continue
+            pending.append(self.node(target, term, ancestors))
+        node.children.extend(await asyncio.gather(*pending))
+
+    async def _voids(self, node: SpfNode) -> None:
+        checks = []
+        for mechanism in node.record.mechanisms:
+            if mechanism.name not in ("a", "mx", "exists"):
+                continue
+            if mechanism.domain_spec is not None and mechanism.domain_spec.has_macros:
+                continue
+            target = node.domain if mechanism.domain_spec is None else _target_name(mechanism.domain_spec.literal)
+            if target is None:
+                continue
+            types = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[mechanism.name]
+            checks.append((mechanism.text, [self.resolver.query(target, t) for t in types]))
+        results = await asyncio.gather(*(asyncio.gather(*queries) for _, queries in checks))
+        for (term, _), lookups in zip(checks, results):
+            if all(lk.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA) for lk in lookups):
+                node.voids.append(term)
+
+
+async def spf_tree(resolver: "Resolver", domain: str) -> SpfNode:
+    """Walk a domain's SPF record and everything it includes or redirects to, all levels at once."""
+    return await _TreeWalk(resolver).node(domain.lower().rstrip("."), None, ())
+
+
+# --------------------------------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------------------------------
+
+
+def txt_value(text: str) -> str:
+    """A TXT value as a DNS admin pastes it: quoted, split into 255-character strings."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    chunks = [escaped[i : i + 255] for i in range(0, len(escaped), 255)] or [""]
+    return " ".join(f'"{chunk}"' for chunk in chunks)
+
+
+def _fix_record(domain: str, record_text: str, ttl: int | None) -> str:
+    from threer.checks.context import record_fix
+
+    return record_fix(domain, "TXT", txt_value(record_text), ttl or DEFAULT_TTL)
+
+
+def _finding(id_: str, severity: Severity, message: str, **kwargs) -> Finding:
+    return Finding(id=id_, check=CHECK, severity=severity, message=message, **kwargs)
+
+
+def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str | None = None) -> str:
+    """The record rebuilt: extra terms before `all`/redirect, and `all` replaced when asked."""
+    add = [t for t in (add or []) if t.lower() not in {x.lower() for x in record.terms_text()}]
+    mechanisms = [m.text for m in record.mechanisms if m.name != "all"]
+    modifiers = [m.text for m in record.modifiers]
+    current_all = record.all_mechanism.text if record.all_mechanism else None
+    final_all = all_term or current_all
+    terms = ["v=spf1", *mechanisms, *add]
+    if final_all:
+        terms.append(final_all)
+    terms.extend(m for m in modifiers if not (final_all and m.lower().startswith("redirect=")))
+    return " ".join(terms)
+
+
+def _without_terms(record: SpfRecord, drop: list[str]) -> str:
+    return " ".join(["v=spf1", *(t for t in record.terms_text() if t not in drop)])
+
+
+def _effective_all(node: SpfNode) -> tuple[SpfNode, Mechanism | None]:
+    """The record whose `all` decides for unlisted senders (following redirect=), and that `all`."""
+    current = node
+    for _ in range(LOOKUP_LIMIT + 1):
+        record = current.record
+        if record is None:
+            return current, None
+        if record.all_mechanism is not None or record.redirect is None:
+            return current, record.all_mechanism
+        follow = next((c for c in current.children if c.via == record.redirect.text), None)
+        if follow is None or follow.record is None:
+            return current, None
+        current = follow
+    return current, None
+
+
+def _test_addresses(item: str) -> list[str]:
+    """The addresses to evaluate for a profile IP or network: its first and last address."""
+    network = ipaddress.ip_network(item, strict=False)
+    if network.num_addresses == 1:
+        return [str(network.network_address)]
+    return [str(network.network_address), str(network.broadcast_address)]
+
+
+async def check_spf(ctx: "CheckContext") -> list[Finding]:
+    """Judge the domain's SPF record: presence, syntax, limits, policy, and the profile's senders."""
+    domain = ctx.domain
+    resolver = ctx.resolver
+    profile = ctx.profile
+    lookup = await resolver.query(domain, "TXT")
+    if lookup.is_error:
+        return [
+            _finding(
+                "spf.lookup-error",
+                Severity.ERROR,
+                f"Could not look up the TXT records of {domain}, so SPF was not checked: {lookup.detail}.",
+                observed={"status": lookup.status.value, "detail": lookup.detail},
+            )
+        ]
+    expected_includes = [profile.expand(p, domain) for p in (getattr(profile, "spf_includes", None) or [])]
+    records = [r for r in lookup.records if is_spf_record(r)] if lookup.exists else []
+    if not records:
+        suggestion = "v=spf1 " + " ".join(f"include:{inc}" for inc in expected_includes) + " -all" if expected_includes else "v=spf1 mx -all"
+        where = "does not exist" if lookup.status is LookupStatus.NXDOMAIN else "has no SPF record"
+        return [
+            _finding(
+                "spf.missing",
+                Severity.FAIL,
+                f"{domain} {where}: receivers cannot tell which servers may send its mail, so spoofing is easy "
+                "and DMARC cannot pass on SPF.",
+                fix=_fix_record(domain, suggestion, None)
+                + ("" if expected_includes else "  (list every service that sends mail for the domain)"),
+                observed={"txt_records": list(lookup.records)},
+                expected=suggestion,
+            )
+        ]
+    if len(records) > 1:
+        return [_multiple(domain, records, lookup.ttl)]
+
+    try:
+        root_record = parse_record(records[0])
+    except SpfSyntaxError as exc:
+        return [
+            _finding(
+                "spf.syntax",
+                Severity.FAIL,
+                f"The SPF record of {domain} is invalid at {exc}. Receivers treat the whole record as a "
+                "permanent error (permerror).",
+                fix=f"Correct or remove the term {_show(exc.term) if exc.term else ''} in the TXT record of {domain}."
+                if exc.term
+                else f"Publish a record that starts with v=spf1 at {domain}.",
+                observed={"record": records[0], "term": exc.term, "term_number": exc.index, "position": exc.position, "reason": exc.reason},
+            )
+        ]
+
+    sending_ips = list(getattr(profile, "sending_ips", None) or [])
+    probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]
+    tree, *evaluations = await asyncio.gather(
+        spf_tree(resolver, domain),
+        *(check_host(resolver, address, domain, f"postmaster@{domain}", domain) for _, address in probes),
+    )
+    findings: list[Finding] = []
+    findings += _tree_findings(domain, tree, records[0], lookup.ttl)
+    findings += _policy_findings(domain, tree, root_record, lookup.ttl)
+    findings += _profile_findings(domain, tree, root_record, lookup.ttl, expected_includes, probes, evaluations)
+    if not any(f.severity in (Severity.FAIL, Severity.ERROR, Severity.WARN) for f in findings):
+        findings.insert(
+            0,
+            _finding(
+                "spf.ok",
+                Severity.OK,
+                f"{domain} has one valid SPF record using {tree.total_lookups} of the {LOOKUP_LIMIT} DNS look-ups allowed.",
+                observed={"record": records[0], "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
+            ),
+        )
+    return findings
+
+
+def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
+    terms: list[str] = []
+    qualifiers: set[str] = set()
+    for text in sorted(records):
+        for _, term in _split_terms(text)[1:]:
+            low = term.lower()
+            if low.lstrip("+-~?") == "all":
+                qualifiers.add(low[0] if low[0] in QUALIFIER_RESULT else "+")
+            elif low not in {t.lower() for t in terms}:
+                terms.append(term)
+    # keep the strictest all that was published; -all when none was
+    all_term = next((q + "all" for q in "-~?+" if q in qualifiers), "-all")
+    merged = " ".join(["v=spf1", *terms, all_term])
+    return _finding(
+        "spf.multiple",
+        Severity.FAIL,
+        f"{domain} has {len(records)} SPF records; there must be exactly one, or receivers give a permanent "
+        "error (permerror) and SPF fails for all its mail.",
+        fix=f"Delete all {len(records)} SPF TXT records of {domain} and publish one that merges them: "
+        + _fix_record(domain, merged, ttl),
+        observed=records,
+        expected=merged,
+    )
+
+
+def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None) -> list[Finding]:
+    findings: list[Finding] = []
+    for node in tree.walk():
+        if node is tree or node.problem is None:
+            continue
+        parent_hint = f"{node.via}"
+        if node.problem == "error":
+            findings.append(
+                _finding(
+                    "spf.include-error",
+                    Severity.ERROR,
+                    f"Could not look up the SPF record of {node.domain} (reached through {parent_hint}): {node.detail}. "
+                    "Receivers get a temporary error (temperror) for as long as this lasts; the record itself "
+                    "may be fine.",
+                    observed={"domain": node.domain, "via": node.via, "detail": node.detail},
+                )
+            )
+        elif node.problem in ("none", "multiple", "invalid"):
+            findings.append(
+                _finding(
+                    "spf.include-missing",
+                    Severity.FAIL,
+                    f"{parent_hint} points at {node.domain}, which has {'no usable' if node.problem != 'multiple' else 'more than one'} "
+                    f"SPF record ({node.detail}); receivers give a permanent error (permerror).",
+                    fix=f"Remove {parent_hint} from the SPF record of {domain}, or correct the domain name in it.",
+                    observed={"domain": node.domain, "via": node.via, "detail": node.detail},
+                )
+            )
+        elif node.problem == "syntax":
+            findings.append(
+                _finding(
+                    "spf.syntax",
+                    Severity.FAIL,
+                    f"The SPF record of {node.domain} (reached through {parent_hint}) is invalid at {node.detail}; "
+                    "receivers give a permanent error (permerror).",
+                    fix=f"Ask the owner of {node.domain} to correct it, or remove {parent_hint}.",
+                    observed={"domain": node.domain, "record": node.text, "term": node.syntax_error.term if node.syntax_error else None},
+                )
+            )
+        elif node.problem == "loop":
+            findings.append(
+                _finding(
+                    "spf.include-loop",
+                    Severity.FAIL,
+                    f"{parent_hint} leads back to {node.domain}, which is already being evaluated: an endless loop "
+                    "that receivers stop with a permanent error (permerror).",
+                    fix=f"Remove {parent_hint} from the record that contains it.",
+                    observed={"domain": node.domain, "via": node.via},
+                )
+            )
+    total = tree.total_lookups
+    budget = tree.budget()
+    partial = any(n.problem in ("error", "too-many", "macro") for n in tree.walk())
+    if total > LOOKUP_LIMIT or total >= LOOKUP_LIMIT - 1:
+        biggest = sorted(budget.items(), key=lambda kv: -kv[1])[:3]
+        listing = ", ".join(f"{term} ({count})" for term, count in biggest)
+        over = total > LOOKUP_LIMIT
+        findings.append(
+            _finding(
+                "spf.lookup-limit",
+                Severity.FAIL if over else Severity.WARN,
+                (
+                    f"The SPF record of {domain} needs {'at least ' if partial else ''}{total} DNS look-ups; RFC 7208 allows "
+                    f"{LOOKUP_LIMIT}, and receivers give a permanent error (permerror) past that. Biggest: {listing}."
+                    if over
+                    else f"The SPF record of {domain} needs {total} of the {LOOKUP_LIMIT} DNS look-ups allowed; one "
+                    f"more include will break it. Biggest: {listing}."
+                ),
+                fix=(
+                    "Remove includes and mechanisms for services that no longer send mail for the domain, replace "
+                    "a/mx with ip4:/ip6: where the addresses are stable, and keep the total at 10 or fewer."
+                ),
+                observed={"lookups": total, "lookup_budget": budget, "partial": partial},
+                expected=f"at most {LOOKUP_LIMIT}",
+            )
+        )
+    voids = [f"{n.domain}: {term}" for n in tree.walk() for term in n.voids]
+    if len(voids) > VOID_LIMIT:
+        findings.append(
+            _finding(
+                "spf.void-limit",
+                Severity.FAIL,
+                f"{len(voids)} terms in the SPF tree of {domain} point at names with no records; RFC 7208 allows "
+                f"{VOID_LIMIT} such void look-ups before receivers give a permanent error (permerror).",
+                fix="Remove the terms that point at names that no longer exist: " + ", ".join(voids) + ".",
+                observed=voids,
+                expected=f"at most {VOID_LIMIT}",
+            )
+        )
+    return findings
+
+
+def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | None) -> list[Finding]:
+    findings: list[Finding] = []
+    owner, all_mechanism = _effective_all(tree)
+    owner_domain = owner.domain
+    owner_record = owner.record or record
+    strict = _with_terms(owner_record, all_term="-all")
+    if all_mechanism is None:
+        if owner.record is not None and owner.record.redirect is None:
+            findings.append(
+                _finding(
+                    "spf.all-missing",
+                    Severity.WARN,
+                    f"The SPF record of {owner_domain} does not end in an all mechanism, so mail from servers it does not "
+                    "list gets neutral: receivers treat it as if there were no SPF.",
+                    fix=_fix_record(owner_domain, strict, ttl),
+                    observed=owner.text,
+                    expected="-all",
+                )
+            )
+    elif all_mechanism.qualifier == "+":
+        findings.append(
+            _finding(
+                "spf.all-pass",
+                Severity.FAIL,
+                f"The SPF record of {owner_domain} ends in {all_mechanism.text}: every server on the internet passes SPF "
+                "for this domain, which is the same as authorising spoofing.",
+                fix=_fix_record(owner_domain, strict, ttl),
+                observed=all_mechanism.text,
+                expected="-all",
+            )
+        )
+    elif all_mechanism.qualifier == "?":
+        findings.append(
+            _finding(
+                "spf.all-neutral",
+                Severity.WARN,
+                f"The SPF record of {owner_domain} ends in ?all: mail from unlisted servers gets neutral, which protects "
+                "nothing.",
+                fix=_fix_record(owner_domain, strict, ttl),
+                observed=all_mechanism.text,
+                expected="-all",
+            )
+        )
+    elif all_mechanism.qualifier == "~":
+        findings.append(
+            _finding(
+                "spf.all-softfail",
+                Severity.INFO,
+                f"The SPF record of {owner_domain} ends in ~all (softfail): unlisted servers are suspicious but not refused. "
+                "Once every sending service is listed, -all tells receivers to refuse the rest.",
+                fix=_fix_record(owner_domain, strict, ttl),
+                observed=all_mechanism.text,
+                expected="-all",
+            )
+        )
+    if record.redirect is not None and record.all_mechanism is not None:
+        findings.append(
+            _finding(
+                "spf.redirect-ignored",
+                Severity.INFO,
+                f"The SPF record of {domain} has both {record.all_mechanism.text} and {record.redirect.text}; the redirect "
+                "is never used because all always matches first.",
+                fix=_fix_record(domain, _without_terms(record, [record.redirect.text]), ttl),
+                observed=record.text,
+            )
+        )
+    own = [n for n in ([tree] if owner is tree else [tree, owner]) if n.record is not None]
+    for node in own:
+        ptr_terms = [m.text for m in node.record.mechanisms if m.name == "ptr"]
+        if ptr_terms:
+            findings.append(
+                _finding(
+                    "spf.ptr",
+                    Severity.WARN,
+                    f"The SPF record of {node.domain} uses {', '.join(ptr_terms)}: RFC 7208 §5.5 says not to, because it is "
+                    "slow, unreliable, and some receivers skip it.",
+                    fix="Replace ptr with ip4:/ip6: ranges or a: for the sending hosts: "
+                    + _fix_record(node.domain, _without_terms(node.record, ptr_terms), ttl),
+                    observed=ptr_terms,
+                )
+            )
+    return findings
+
+
+def _profile_findings(
+    domain: str,
+    tree: SpfNode,
+    record: SpfRecord,
+    ttl: int | None,
+    expected_includes: list[str],
+    probes: list[tuple[str, str]],
+    evaluations: list[SpfResult],
+) -> list[Finding]:
+    findings: list[Finding] = []
+    # an include anywhere in the tree will do, and so will a redirect= to the provider's record
+    included = {n.domain.lower() for n in tree.walk() if n is not tree and n.problem != "macro"}
+    missing = [inc for inc in expected_includes if inc.lower() not in included]
+    if missing:
+        fixed = _with_terms(record, add=[f"include:{inc}" for inc in missing])
+        findings.append(
+            _finding(
+                "spf.profile-include-missing",
+                Severity.FAIL,
+                f"The SPF record of {domain} does not include {', '.join(missing)}, which the provider's mail servers "
+                "need to pass SPF.",
+                fix=_fix_record(domain, fixed, ttl),
+                observed=record.text,
+                expected=[f"include:{inc}" for inc in missing],
+            )
+        )
+    failing: dict[str, dict] = {}
+    errors: dict[str, dict] = {}
+    for (item, address), result in zip(probes, evaluations):
+        if result.result == "pass":
+            continue
+        entry = {"address": address, "result": result.result, "reason": result.reason}
+        if result.result == "temperror":
+            errors.setdefault(item, entry)
+        else:
+            failing.setdefault(item, entry)
+    if errors:
+        findings.append(
+            _finding(
+                "spf.profile-ip-error",
+                Severity.ERROR,
+                f"Could not finish evaluating SPF for the provider's sending addresses ({', '.join(errors)}): a look-up "
+                "timed out or failed, so receivers would get a temporary error (temperror) right now.",
+                observed=errors,
+            )
+        )
+    if failing:
+        add = [f"include:{inc}" for inc in expected_includes] or [
+            ("ip6:" if ":" in item else "ip4:") + item for item in failing
+        ]
+        findings.append(
+            _finding(
+                "spf.profile-ip-fails",
+                Severity.FAIL,
+                f"Mail from the provider's servers ({', '.join(failing)}) does not pass SPF for {domain}: "
+                + "; ".join(f"{item} gets {v['result']}" for item, v in failing.items())
+                + ".",
+                fix=_fix_record(domain, _with_terms(record, add=add), ttl),
+                observed=failing,
+                expected="pass",
+            )
+        )
+    return findings
