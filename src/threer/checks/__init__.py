@@ -71,6 +71,38 @@ class CheckOptions(BaseModel):
         return ports.pop() if len(ports) == 1 else 53
 
 
+class DomainOutcome(BaseModel):
+    """A domain's report and how its look-ups went: no answer at all means nothing could be checked."""
+
+    report: DomainReport
+    answered: int = 0  # look-ups that got an answer (including NXDOMAIN and NODATA)
+    failed: int = 0  # look-ups that could not be answered (timeout, SERVFAIL, network ...)
+
+    @property
+    def nothing_checked(self) -> bool:
+        return self.answered == 0 and self.failed > 0
+
+
+class _CountingResolver:
+    """The run's resolver, counting answered and failed look-ups for the domain's outcome."""
+
+    def __init__(self, inner: "Resolver") -> None:
+        self._inner = inner
+        self.answered = 0
+        self.failed = 0
+
+    async def query(self, name: str, rdtype: str) -> Any:
+        lookup = await self._inner.query(name, rdtype)
+        if lookup.is_error:
+            self.failed += 1
+        else:
+            self.answered += 1
+        return lookup
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def available_checks() -> dict[str, Callable[..., Any]]:
     """The check functions whose modules exist now, by check name."""
     found: dict[str, Callable[..., Any]] = {}
@@ -99,6 +131,23 @@ def finding_ids(check: str) -> frozenset[str]:
     return frozenset(getattr(module, "FINDING_IDS", frozenset()))
 
 
+# A UDP query or its answer can be lost (a burst of queries overflows a socket buffer): like a stub
+# resolver (resolv.conf `attempts`), ask again after a share of the deadline instead of waiting it out.
+_ATTEMPTS = 3
+_MIN_ATTEMPT_SECONDS = 0.4
+
+
+def make_resolver(options: CheckOptions) -> "Resolver":
+    """One domain's resolver: its servers tried in turn, each question retried within one deadline."""
+    from threer.checks.resolver import Resolver, system_nameservers
+
+    servers = list(options.nameservers or system_nameservers())
+    attempts = max(1, min(_ATTEMPTS, int(options.timeout / _MIN_ATTEMPT_SECONDS)))
+    rounds = max(1, attempts // len(servers)) if len(servers) < attempts else 1
+    per_attempt = options.timeout / max(1, rounds * len(servers))
+    return Resolver(servers * rounds, timeout=per_attempt, deadline=options.timeout)
+
+
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
     wanted = list(options.checks) if options.checks is not None else list(CHECKS)
     # OWA is only worth probing when the profile names a URL, and it connects to a host
@@ -120,22 +169,32 @@ async def check_domain(
     `profile=False` loads `options.profile`; a Profile or None is used as given (check_domains loads
     it once for the whole run).
     """
+    outcome = await run_domain(domain, options, resolver=resolver, now=now, profile=profile)
+    return outcome.report
+
+
+async def run_domain(
+    domain: str,
+    options: CheckOptions,
+    *,
+    resolver: "Resolver | None" = None,
+    now: datetime | None = None,
+    profile: "Profile | None | bool" = False,
+) -> DomainOutcome:
+    """check_domain, with the count of answered and failed look-ups."""
     from threer.checks.context import CheckContext
     from threer.checks.profiles import resolve_profile
-    from threer.checks.resolver import Resolver
 
     started = time.monotonic()
     checked_at = now or datetime.now(timezone.utc)
     if profile is False:
         profile = resolve_profile(options.profile)
     if resolver is None:
-        resolver = Resolver(options.nameservers, timeout=options.timeout, deadline=options.timeout)
-        if len(resolver.nameservers) > 1:
-            # leave time to try a second server when the first is dead, within the same deadline
-            resolver.timeout = options.timeout / 2
+        resolver = make_resolver(options)
+    counting = _CountingResolver(resolver)
     ctx = CheckContext(
         domain=domain,
-        resolver=resolver,
+        resolver=counting,  # type: ignore[arg-type] - same interface
         profile=profile or None,
         dns_only=options.dns_only,
         http_timeout=min(5.0, options.timeout),
@@ -166,7 +225,7 @@ async def check_domain(
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
     findings = sort_findings(findings)
-    return DomainReport(
+    report = DomainReport(
         domain=domain,
         profile=ctx.profile.name if ctx.profile else None,
         checked_at=checked_at,
@@ -175,6 +234,7 @@ async def check_domain(
         findings=findings,
         partial=any(f.severity is Severity.ERROR for f in findings),
     )
+    return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed)
 
 
 async def _run_one(name: str, function: Callable[..., Any], ctx: Any) -> list[Finding]:
@@ -214,6 +274,18 @@ def check_domains(
 
     Raises BadInput only for a bad profile, before any look-up; everything else is in the reports.
     """
+    return [o.report for o in run_domains(domains, options, concurrency=concurrency, progress=progress, now=now)]
+
+
+def run_domains(
+    domains: list[str],
+    options: CheckOptions,
+    *,
+    concurrency: int = 20,
+    progress: Callable[[DomainReport], None] | None = None,
+    now: datetime | None = None,
+) -> list[DomainOutcome]:
+    """check_domains with each domain's look-up counts (the CLI's exit code needs them)."""
     from threer.checks.profiles import resolve_profile
 
     profile = resolve_profile(options.profile)
@@ -227,14 +299,14 @@ async def _check_all(
     concurrency: int,
     progress: Callable[[DomainReport], None] | None,
     now: datetime | None,
-) -> list[DomainReport]:
+) -> list[DomainOutcome]:
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(domain: str) -> DomainReport:
+    async def one(domain: str) -> DomainOutcome:
         async with gate:
-            report = await check_domain(domain, options, profile=profile, now=now)
+            outcome = await run_domain(domain, options, profile=profile, now=now)
         if progress is not None:
-            progress(report)
-        return report
+            progress(outcome.report)
+        return outcome
 
     return list(await asyncio.gather(*(one(d) for d in domains)))

@@ -73,10 +73,11 @@ def soa_serial(lookup: Lookup) -> int | None:
 
 
 def direct_resolver(ctx_resolver: Resolver, address: str, port: int) -> Resolver:
-    """A resolver that asks one server directly, within what is left of the run's deadline."""
+    """A resolver that asks one server directly, retrying a lost packet, within what is left of the run's deadline."""
     remaining = ctx_resolver.remaining()
-    timeout = ctx_resolver.timeout if remaining is None else max(0.05, min(ctx_resolver.timeout, remaining))
-    return Resolver([(address, port)], timeout=timeout, deadline=remaining if remaining is not None else None)
+    budget = ctx_resolver.timeout * 3 if remaining is None else remaining
+    attempts = max(1, min(3, int(budget / 0.4)))
+    return Resolver([(address, port)] * attempts, timeout=max(0.05, budget / attempts), deadline=remaining)
 
 
 def _error(message: str, lookup: Lookup) -> Finding:

@@ -182,7 +182,9 @@ def run_propagation(domains: list[str], options, public_resolvers: list[PublicRe
     """Propagation views for many domains (sync), each with its own resolver and deadline."""
 
     async def one(domain: str) -> PropagationView:
-        resolver = Resolver(options.nameservers, timeout=options.timeout, deadline=options.timeout)
+        from threer.checks import make_resolver
+
+        resolver = make_resolver(options)
         try:
             return await check_propagation(
                 domain, resolver, public_resolvers, authoritative_port=options.effective_authoritative_port()

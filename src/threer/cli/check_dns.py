@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from threer.cli.output import print_warning, stderr_console, stdout_console
+from threer.cli.output import print_error, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus
 from threer.findings import DomainReport, Severity
 
@@ -52,7 +52,7 @@ def check_dns(
     dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
 ) -> None:
     """Check the mail DNS of one or more domains."""
-    from threer.checks import CheckOptions, check_domains
+    from threer.checks import CheckOptions
     from threer.checks.profiles import resolve_profile
     from threer.checks.resolver import parse_nameserver
     from threer.cli.app import app_context
@@ -72,7 +72,8 @@ def check_dns(
         print_warning(note)
 
     options = CheckOptions(profile=profile, nameservers=servers or None, timeout=timeout, dns_only=dns_only)
-    reports = _run_with_progress(names, options)
+    outcomes = _run_with_progress(names, options)
+    reports = [o.report for o in outcomes]
     views = None
     if propagation:
         from threer.checks.propagation import public_resolvers_from_env, run_propagation
@@ -90,7 +91,15 @@ def check_dns(
             render_report(console, report)
             if views is not None:
                 render_propagation(console, views[i])
-    raise typer.Exit(int(exit_status(reports)))
+    status = exit_status(outcomes)
+    if status is ExitStatus.INCOMPLETE:
+        unchecked = [o.report.domain for o in outcomes if o.nothing_checked]
+        shown = ", ".join(unchecked[:5]) + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+        print_error(
+            f"Nothing could be checked for {shown}: every look-up failed or timed out. "
+            "Check the network or the --nameserver, or raise --timeout, and try again."
+        )
+    raise typer.Exit(int(status))
 
 
 def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
@@ -155,12 +164,12 @@ def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
     return entries
 
 
-def _run_with_progress(names: list[str], options: Any) -> list[DomainReport]:
-    from threer.checks import check_domains
+def _run_with_progress(names: list[str], options: Any) -> list[Any]:
+    from threer.checks import run_domains
 
     console = stderr_console()
     if not console.is_terminal or len(names) < 2:
-        return check_domains(names, options, concurrency=CONCURRENCY)
+        return run_domains(names, options, concurrency=CONCURRENCY)
     columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("", total=len(names))
@@ -168,14 +177,14 @@ def _run_with_progress(names: list[str], options: Any) -> list[DomainReport]:
         def advance(report: DomainReport) -> None:
             bar.update(task, advance=1, description=report.domain)
 
-        return check_domains(names, options, concurrency=CONCURRENCY, progress=advance)
+        return run_domains(names, options, concurrency=CONCURRENCY, progress=advance)
 
 
-def exit_status(reports: list[DomainReport]) -> ExitStatus:
-    """1 when anything failed; else 3 when a domain could not be checked at all; else 0."""
-    if any(r.summary.fail for r in reports):
+def exit_status(outcomes: list[Any]) -> ExitStatus:
+    """1 when anything failed; else 3 when a domain got no DNS answer at all; else 0."""
+    if any(o.report.summary.fail for o in outcomes):
         return ExitStatus.PROBLEMS
-    if any(r.findings and all(f.severity is Severity.ERROR for f in r.findings) for r in reports):
+    if any(o.nothing_checked for o in outcomes):
         return ExitStatus.INCOMPLETE
     return ExitStatus.OK
 

@@ -1,0 +1,214 @@
+"""`threer check-dns` end to end in process, against the loopback DNS server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from support_dnsserver import DnsTestServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    with DnsTestServer() as s:
+        yield s
+
+
+@pytest.fixture
+def ns(server) -> list[str]:
+    return ["--nameserver", f"127.0.0.1:{server.port}"]
+
+
+MINE = ("ns", "mx", "dkim", "tls-rpt", "dnssec")  # the checks this file's zones are written for
+
+
+def ids(document: dict, domain_index: int = 0) -> set[str]:
+    return {f["id"] for f in document["domains"][domain_index]["findings"]}
+
+
+def test_healthy_domain_exits_0(invoke, ns) -> None:
+    result = invoke("check-dns", "b-plain.example", "--profile", "none", "--dns-only", *ns)
+    assert result.exit_code == 0, result.output
+    assert "b-plain.example" in result.stdout
+    assert "[mx.ok]" in result.stdout and "[ns.ok]" in result.stdout
+    assert result.stderr == ""  # no progress bar or colour off a terminal
+
+
+def test_table_groups_by_check_worst_first_with_fixes(invoke, ns) -> None:
+    result = invoke("check-dns", "b-mx-m365.example", "--profile", "m365", "--dns-only", *ns)
+    assert result.exit_code == 1
+    out = result.stdout
+    assert out.index("[ns.ok]") < out.index("[mx.extra]") < out.index("[dkim.missing]")
+    assert "fix: Remove the leftover records: b-mx-m365.example. 3600 IN MX 10" in out
+
+
+def test_any_fail_exits_1(invoke, ns) -> None:
+    result = invoke("check-dns", "b-mx-null.example", "--profile", "google", "--dns-only", "--json", *ns)
+    assert result.exit_code == 1
+    assert "mx.null-mx" in ids(json.loads(result.stdout))
+
+
+def test_default_profile_comes_from_the_config(invoke, ns, threer_env) -> None:
+    threer_env.config_path.parent.mkdir(parents=True, exist_ok=True)
+    threer_env.config_path.write_text('default_profile = "google"\n', encoding="utf-8")
+    document = json.loads(invoke("check-dns", "b-plain.example", "--dns-only", "--json", *ns).stdout)
+    assert document["domains"][0]["profile"] == "google"
+
+
+def test_without_config_the_default_is_m365(invoke, ns) -> None:
+    document = json.loads(invoke("check-dns", "b-good.example", "--dns-only", "--json", *ns).stdout)
+    assert document["domains"][0]["profile"] == "m365"
+
+
+def test_partner_profile_file(invoke, ns, tmp_path: Path) -> None:
+    profile = tmp_path / "lab.toml"
+    profile.write_text('mx = ["mail.{domain}"]\n', encoding="utf-8")
+    document = json.loads(invoke("check-dns", "b-plain.example", "--profile", str(profile), "--dns-only", "--json", *ns).stdout)
+    assert document["domains"][0]["profile"] == "lab"
+    assert "mx.ok" in ids(document)
+
+
+def test_domains_are_normalised_with_a_note(invoke, ns) -> None:
+    result = invoke("check-dns", "Admin@B-Plain.Example", "https://b-plain.example/owa", "--profile", "none", "--dns-only", "--json", *ns)
+    document = json.loads(result.stdout)
+    assert [d["domain"] for d in document["domains"]] == ["b-plain.example"]  # the same domain once
+    assert "took the domain from the e-mail address" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["not a domain"], "contains spaces"),
+        (["127.0.0.1"], "IP address"),
+        (["b-plain.example", "--timeout", "0"], "--timeout"),
+        (["b-plain.example", "--timeout", "9999"], "--timeout"),
+        (["b-plain.example", "--nameserver", "dns.example"], "not a name server address"),
+        (["b-plain.example", "--nameserver", "127.0.0.1:99999"], "port"),
+        (["b-plain.example", "--profile", "office"], "Unknown profile 'office'"),
+        (["b-plain.example", "--profile", "missing.toml"], "does not exist"),
+        (["--from", "no-such-file.txt"], "does not exist"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_sentence(invoke, args: list[str], words: str) -> None:
+    result = invoke("check-dns", *args)
+    assert result.exit_code == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_bad_lines_in_from_file_are_named(invoke, tmp_path: Path) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_text("b-plain.example\n# a comment\n\nnot valid!\n", encoding="utf-8")
+    result = invoke("check-dns", "--from", str(listing))
+    assert result.exit_code == 2
+    assert f"{listing} line 4" in result.stderr and "Nothing was checked" in result.stderr
+
+
+def test_from_file_that_is_not_text(invoke, tmp_path: Path) -> None:
+    listing = tmp_path / "domains.bin"
+    listing.write_bytes(b"\xff\xfe\x00bad")
+    result = invoke("check-dns", "--from", str(listing))
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr
+
+
+def test_from_stdin(invoke, ns) -> None:
+    result = invoke("check-dns", "--from", "-", "--profile", "none", "--dns-only", "--json", *ns,
+                    input="b-plain.example\nb-mx-ok.example  # trailing comment\n")
+    assert [d["domain"] for d in json.loads(result.stdout)["domains"]] == ["b-plain.example", "b-mx-ok.example"]
+
+
+def test_unreachable_resolver_exits_3(invoke) -> None:
+    closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    result = invoke("check-dns", "b-plain.example", "--dns-only", "--nameserver", f"127.0.0.1:{port}", "--json")
+    assert result.exit_code == 3
+    document = json.loads(result.stdout)
+    severities = {f["severity"] for f in document["domains"][0]["findings"]}
+    assert "error" in severities and not severities & {"ok", "warn", "fail"}
+    assert "Nothing could be checked for b-plain.example" in result.stderr
+
+
+def test_dead_name_server_gives_errors_within_the_deadline(invoke) -> None:
+    """A server that never answers costs one deadline for the whole domain, not one timeout per query."""
+    black_hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    black_hole.bind(("127.0.0.1", 0))
+    try:
+        started = time.monotonic()
+        result = invoke("check-dns", "b-good.example", "--dns-only", "--timeout", "1", "--json",
+                        "--nameserver", f"127.0.0.1:{black_hole.getsockname()[1]}")
+        elapsed = time.monotonic() - started
+    finally:
+        black_hole.close()
+    assert result.exit_code == 3
+    findings = json.loads(result.stdout)["domains"][0]["findings"]
+    assert len(findings) >= 5 and not {f["severity"] for f in findings} & {"ok", "warn", "fail"}
+    assert all(f["severity"] == "error" for f in findings if f["check"] in ("ns", "mx", "dkim", "tls-rpt", "dnssec"))
+    assert elapsed < 2.5
+
+
+def test_fifty_domains_one_broken(invoke, tmp_path: Path) -> None:
+    """One domain whose look-ups time out; the 49 others get exactly their normal result."""
+    zones = []
+    for i in range(50):
+        name = f"d{i}.b-bulk.example"
+        zone = tmp_path / f"b-bulk-{i}.zone"
+        zone.write_text(
+            f"$ORIGIN {name}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 127.0.0.1\n"
+            f"@ IN MX 10 mail\nmail IN A 127.0.0.1\n@ IN TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
+            f"_smtp._tls IN TXT \"v=TLSRPTv1; rua=mailto:tls@{name}\"\n",
+            encoding="utf-8",
+        )
+        zones.append(zone)
+    with DnsTestServer(zone_files=zones, faults={"d7.b-bulk.example": "timeout"}) as bulk:
+        listing = tmp_path / "domains.txt"
+        listing.write_text("".join(f"d{i}.b-bulk.example\n" for i in range(50)), encoding="utf-8")
+        started = time.monotonic()
+        result = invoke("check-dns", "--from", str(listing), "--profile", "none", "--dns-only", "--timeout", "1.5",
+                        "--json", "--nameserver", f"127.0.0.1:{bulk.port}")
+        elapsed = time.monotonic() - started
+    document = json.loads(result.stdout)
+    assert [d["domain"] for d in document["domains"]] == [f"d{i}.b-bulk.example" for i in range(50)]
+    broken = document["domains"][7]
+    assert broken["summary"]["error"] >= 3
+    healthy = [d for i, d in enumerate(document["domains"]) if i != 7]
+    reference = sorted((f["id"], f["severity"]) for f in healthy[0]["findings"])
+    for domain in healthy:
+        assert not [f for f in domain["findings"] if f["severity"] == "error" and f["check"] in MINE]
+        assert sorted((f["id"], f["severity"]) for f in domain["findings"]) == reference
+    assert result.exit_code in (0, 1)  # the others were checked: the broken one alone is not "nothing checked"
+    assert elapsed < 6
+
+
+def test_propagation_in_json_and_table(invoke, server, monkeypatch) -> None:
+    with DnsTestServer(zone_files=[Path(__file__).parents[1] / "zones" / "b-alt" / "b-ns-split-old.zone"]) as stale:
+        monkeypatch.setenv("THREER_PUBLIC_RESOLVERS", f"Stale=127.0.0.1:{stale.port},Fresh=127.0.0.1:{server.port}")
+        ns2 = DnsTestServer(zone_files=[Path(__file__).parents[1] / "zones" / "b-alt" / "b-ns-split-old.zone"], host="127.0.0.3")
+        ns2.port = server.port
+        with ns2:
+            args = ("check-dns", "b-ns-split.example", "--profile", "none", "--dns-only", "--propagation",
+                    "--nameserver", f"127.0.0.1:{server.port}")
+            document = json.loads(invoke(*args, "--json").stdout)
+            table = invoke(*args).stdout
+    view = document["domains"][0]["propagation"]
+    assert view["current_serial"] == 2024020202
+    assert [(s["name"], s["kind"], s["stale"]) for s in view["servers"]] == [
+        ("ns1.b-ns-split.example", "authoritative", False),
+        ("ns2.b-ns-split.example", "authoritative", True),
+        ("Stale", "public", True),
+        ("Fresh", "public", False),
+    ]
+    assert "Propagation of b-ns-split.example" in table and "STALE" in table
+    assert "Stale (127.0.0.1:" in table
+
+
+def test_help_lists_every_option(invoke) -> None:
+    out = invoke("check-dns", "--help").stdout
+    for option in ("--from", "--profile", "--nameserver", "--timeout", "--json", "--propagation", "--dns-only"):
+        assert option in out
