@@ -1351,7 +1351,10 @@ def _profile_findings(
                 "spf.profile-ip-fails",
                 Severity.FAIL,
                 f"Mail from the provider's servers ({', '.join(failing)}) does not pass SPF for {domain}: "
-                + "; ".join(f"{item} gets {v['result']}" for item, v in failing.items())
+                + "; ".join(
+                    f"{item} gets {v['result']}" + (f" ({v['reason']})" if v["result"] == "permerror" else "")
+                    for item, v in failing.items()
+                )
                 + ".",
                 fix=_fix_record(domain, _with_terms(record, add=add), ttl),
                 observed=failing,

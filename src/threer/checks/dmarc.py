@@ -1,0 +1,615 @@
+"""DMARC (RFC 7489, with the tag changes of RFC 9989): find, parse and judge a domain's policy.
+
+Discovery asks `_dmarc.<domain>` and, at the same time, `_dmarc.<organisational domain>` (the
+registrable domain, from the Public Suffix List), so a subdomain that inherits its parent's policy
+costs no extra round trip. The record is parsed as a tag list; every tag's value is checked and a
+wrong one is named. Policy strength, reporting addresses and the authorisation that another
+domain's report mailbox must publish (`<domain>._report._dmarc.<host>`, RFC 7489 §7.1) are judged.
+
+`parse_dmarc(text)` never raises: any string gives a `DmarcRecord` whose `problems` say what is
+wrong with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from publicsuffixlist import PublicSuffixList
+
+from threer.checks.resolver import Lookup, LookupStatus
+from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.context import CheckContext
+    from threer.checks.resolver import Resolver
+
+CHECK = "dmarc"
+FINDING_IDS = frozenset(
+    {
+        "dmarc.ok",
+        "dmarc.lookup-error",
+        "dmarc.missing",
+        "dmarc.misplaced",
+        "dmarc.multiple",
+        "dmarc.version",
+        "dmarc.syntax",
+        "dmarc.policy-missing",
+        "dmarc.policy-none",
+        "dmarc.subdomain-policy-weak",
+        "dmarc.pct",
+        "dmarc.testing",
+        "dmarc.obsolete-tag",
+        "dmarc.unknown-tag",
+        "dmarc.inherited",
+        "dmarc.no-reports",
+        "dmarc.report-not-authorised",
+        "dmarc.report-auth-error",
+    }
+)
+
+DEFAULT_TTL = 3600
+POLICIES = ("none", "quarantine", "reject")
+KNOWN_TAGS = ("v", "p", "sp", "np", "pct", "rua", "ruf", "fo", "rf", "ri", "adkim", "aspf", "t", "psd")
+OBSOLETE_TAGS = {"pct": "t=y for testing", "rf": "nothing (only afrf was ever defined)", "ri": "nothing (reports are daily)"}
+
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_VERSION = re.compile(r"\s*v\s*=\s*DMARC1\s*(;|$)")
+_LOOKS_LIKE_DMARC = re.compile(r"(^|;)\s*v\s*=\s*dmarc", re.I)
+_URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(\S+?)(?:!([0-9]+)([kmgtKMGT]?))?")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+@functools.lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    # the list ships with the package: no network, parsed once per process
+    return PublicSuffixList()
+
+
+def organisational_domain(domain: str) -> str:
+    """RFC 7489 §3.2: the registrable domain (one label below the public suffix)."""
+    domain = domain.lower().rstrip(".")
+    try:
+        org = _psl().privatesuffix(domain)
+    except Exception:  # noqa: BLE001 - a name the list cannot handle is its own organisational domain
+        org = None
+    return org or domain
+
+
+@dataclass(frozen=True)
+class DmarcProblem:
+    tag: str | None  # the tag at fault; None for the record as a whole
+    value: str | None
+    reason: str
+    duplicate: bool = False  # a repeated tag (the first one is kept when repairing)
+
+    def describe(self) -> str:
+        if self.tag is None:
+            return self.reason
+        return f"{self.tag}={self.value}: {self.reason}" if self.value is not None else f"{self.tag}: {self.reason}"
+
+
+@dataclass
+class ReportUri:
+    uri: str
+    scheme: str
+    address: str | None = None  # for mailto: the mailbox
+    host: str | None = None  # for mailto: the mailbox's domain, lower-case
+
+
+@dataclass
+class DmarcRecord:
+    """A parsed DMARC record: the tags as written, and everything wrong with them."""
+
+    text: str
+    tags: dict[str, str] = field(default_factory=dict)  # lower-case name -> value, first occurrence
+    order: list[str] = field(default_factory=list)
+    problems: list[DmarcProblem] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    version_ok: bool = False
+    rua: list[ReportUri] = field(default_factory=list)
+    ruf: list[ReportUri] = field(default_factory=list)
+
+    def policy(self, tag: str = "p") -> str | None:
+        value = self.tags.get(tag)
+        if value is None:
+            return None
+        value = value.lower()
+        return value if value in POLICIES else None
+
+    @property
+    def effective_policy(self) -> str | None:
+        """p, or none when p is missing/invalid but a valid rua exists (RFC 7489 §6.6.3, RFC 9989)."""
+        if self.policy("p"):
+            return self.policy("p")
+        return "none" if self.rua else None
+
+    @property
+    def subdomain_policy(self) -> str | None:
+        if "sp" in self.tags:
+            return self.policy("sp")
+        return self.effective_policy
+
+    def with_tags(self, **changes: str) -> str:
+        """The record rebuilt with some tag values changed or added (p right after v)."""
+        tags = dict(self.tags)
+        tags.update(changes)
+        order = [t for t in self.order if t in tags]
+        for name in changes:
+            if name not in order:
+                order.insert(1 if name == "p" else len(order), name)
+        if "v" not in order:
+            order.insert(0, "v")
+            tags["v"] = "DMARC1"
+        return "; ".join(f"{name}={tags[name]}" for name in order)
+
+
+def _split_tags(text: str) -> list[str]:
+    return [part for part in text.split(";")]
+
+
+def parse_dmarc(text: str) -> DmarcRecord:
+    """Parse a DMARC record; problems are collected, never raised."""
+    record = DmarcRecord(text=text if isinstance(text, str) else str(text))
+    text = record.text
+    if not text.isascii():
+        record.problems.append(DmarcProblem(None, None, "the record contains non-ASCII characters"))
+    parts = _split_tags(text)
+    for index, part in enumerate(parts):
+        if not part.strip():
+            if index < len(parts) - 1 or index == 0:
+                if index == 0:
+                    record.problems.append(DmarcProblem(None, None, "the record is empty before the first ';'"))
+            continue
+        name, eq, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq:
+            record.problems.append(DmarcProblem(name or None, None, "is not a tag=value pair (is a ';' or '=' missing?)"))
+            continue
+        if not _TAG_NAME.fullmatch(name):
+            record.problems.append(DmarcProblem(name or None, value, "is not a valid tag name"))
+            continue
+        key = name.lower()
+        if key in record.tags:
+            record.problems.append(
+                DmarcProblem(key, value, "appears more than once; the whole record is then invalid", duplicate=True)
+            )
+            continue
+        record.tags[key] = value
+        record.order.append(key)
+    record.version_ok = bool(record.order) and record.order[0] == "v" and record.tags["v"] == "DMARC1"
+    if not record.version_ok:
+        if "v" not in record.tags:
+            reason = "the record must start with v=DMARC1"
+        elif record.order[0] != "v":
+            reason = "v=DMARC1 must be the first tag"
+        else:
+            reason = f"v={record.tags['v']} must be exactly v=DMARC1 (upper case)"
+        record.problems.append(DmarcProblem("v", record.tags.get("v"), reason))
+    _validate(record)
+    return record
+
+
+def _validate(record: DmarcRecord) -> None:
+    tags = record.tags
+    problems = record.problems
+    for name in record.order:
+        value = tags[name]
+        if name in ("p", "sp", "np"):
+            if value.lower() not in POLICIES:
+                problems.append(DmarcProblem(name, value, "must be none, quarantine or reject"))
+        elif name == "pct":
+            if not value.isdigit() or not 0 <= int(value) <= 100:
+                problems.append(DmarcProblem(name, value, "must be a whole number from 0 to 100"))
+        elif name in ("adkim", "aspf"):
+            if value.lower() not in ("r", "s"):
+                problems.append(DmarcProblem(name, value, "must be r (relaxed) or s (strict)"))
+        elif name == "fo":
+            options = [o.strip() for o in value.split(":")]
+            if not value or any(o.lower() not in ("0", "1", "d", "s") for o in options):
+                problems.append(DmarcProblem(name, value, "must be 0, 1, d or s, several joined with ':'"))
+        elif name == "rf":
+            formats = [f.strip().lower() for f in value.split(":")]
+            if not value or any(f != "afrf" for f in formats):
+                problems.append(DmarcProblem(name, value, "must be afrf"))
+        elif name == "ri":
+            if not value.isdigit() or int(value) > 2**32 - 1:
+                problems.append(DmarcProblem(name, value, "must be a number of seconds"))
+        elif name in ("t",):
+            if value.lower() not in ("y", "n"):
+                problems.append(DmarcProblem(name, value, "must be y or n"))
+        elif name == "psd":
+            if value.lower() not in ("y", "n", "u"):
+                problems.append(DmarcProblem(name, value, "must be y, n or u"))
+        elif name in ("rua", "ruf"):
+            uris, uri_problems = _parse_uris(value)
+            setattr(record, name, uris)
+            problems.extend(DmarcProblem(name, bad, reason) for bad, reason in uri_problems)
+        elif name not in KNOWN_TAGS:
+            record.unknown.append(name)
+
+
+def _parse_uris(value: str) -> tuple[list[ReportUri], list[tuple[str, str]]]:
+    uris: list[ReportUri] = []
+    problems: list[tuple[str, str]] = []
+    if not value.strip():
+        return uris, [(value, "is empty; give one or more mailto: addresses")]
+    for raw in value.split(","):
+        item = raw.strip()
+        match = _URI.fullmatch(item)
+        if not match:
+            if "@" in item and ":" not in item:
+                problems.append((item, "is missing the mailto: in front of the address"))
+            else:
+                problems.append((item, "is not a URI such as mailto:dmarc-reports@example.com"))
+            continue
+        scheme, rest = match.group(1).lower(), match.group(2)
+        if scheme != "mailto":
+            uris.append(ReportUri(uri=item, scheme=scheme))
+            continue
+        local, at, host = rest.rpartition("@")
+        host = host.lower().rstrip(".")
+        labels = host.split(".")
+        if not at or not _LOCAL_PART.fullmatch(local) or len(labels) < 2 or not all(_LABEL.fullmatch(lb) for lb in labels):
+            problems.append((item, "is not a valid mailto: address"))
+            continue
+        uris.append(ReportUri(uri=item, scheme=scheme, address=f"{local}@{host}", host=host))
+    return uris, problems
+
+
+def is_dmarc_record(text: str) -> bool:
+    """RFC 7489 §6.6.3: only records that start with v=DMARC1 count."""
+    return bool(_VERSION.match(text))
+
+
+# --------------------------------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------------------------------
+
+
+def _finding(id_: str, severity: Severity, message: str, **kwargs) -> Finding:
+    return Finding(id=id_, check=CHECK, severity=severity, message=message, **kwargs)
+
+
+def _txt(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return " ".join(f'"{escaped[i:i + 255]}"' for i in range(0, max(len(escaped), 1), 255))
+
+
+def _fix(host: str, value: str, ttl: int | None) -> str:
+    from threer.checks.context import record_fix
+
+    return record_fix(host, "TXT", _txt(value), ttl or DEFAULT_TTL)
+
+
+@dataclass
+class _Found:
+    """Where the policy came from and what was there."""
+
+    domain: str  # the domain whose _dmarc record applies
+    lookup: Lookup
+    records: list[str]  # v=DMARC1 records
+    candidates: list[str]  # TXT records that look like DMARC but are not accepted
+
+
+def _found(domain: str, lookup: Lookup) -> _Found:
+    records = [r for r in lookup.records if is_dmarc_record(r)] if lookup.exists else []
+    candidates = [r for r in lookup.records if not is_dmarc_record(r) and _LOOKS_LIKE_DMARC.search(r)] if lookup.exists else []
+    return _Found(domain, lookup, records, candidates)
+
+
+async def check_dmarc(ctx: "CheckContext") -> list[Finding]:
+    """Judge the DMARC policy that applies to the domain (its own, or its organisational domain's)."""
+    domain = ctx.domain
+    resolver = ctx.resolver
+    org = organisational_domain(domain)
+    names = [domain] if org == domain else [domain, org]
+    lookups = await asyncio.gather(*(resolver.query(f"_dmarc.{name}", "TXT") for name in names))
+    own = _found(domain, lookups[0])
+    if own.lookup.is_error:
+        return [_lookup_error(f"_dmarc.{domain}", own.lookup)]
+    findings: list[Finding] = []
+    found = own
+    if not own.records and not own.candidates and org != domain:
+        parent = _found(org, lookups[1])
+        if parent.lookup.is_error:
+            return [_lookup_error(f"_dmarc.{org}", parent.lookup)]
+        if parent.records or parent.candidates:
+            found = parent
+    if not found.records:
+        if found.candidates:
+            return [_not_dmarc1(found)]
+        return await _missing(ctx, org)
+    if len(found.records) > 1:
+        return [
+            _finding(
+                "dmarc.multiple",
+                Severity.FAIL,
+                f"_dmarc.{found.domain} has {len(found.records)} DMARC records; with more than one, receivers apply "
+                "no DMARC policy at all.",
+                fix=f"Delete all but one of them, for example keep: {_fix('_dmarc.' + found.domain, found.records[0], found.lookup.ttl)}",
+                observed=found.records,
+            )
+        ]
+    record = parse_dmarc(found.records[0])
+    host = f"_dmarc.{found.domain}"
+    ttl = found.lookup.ttl
+    inherited = found.domain != domain
+    if inherited:
+        findings.append(
+            _finding(
+                "dmarc.inherited",
+                Severity.INFO,
+                f"{domain} has no DMARC record of its own; the policy of its organisational domain {found.domain} "
+                f"applies (sp={record.subdomain_policy or 'not set'}).",
+                observed={"record": record.text, "from": host},
+            )
+        )
+    findings += _syntax_findings(record, host, ttl)
+    findings += _policy_findings(record, host, ttl, inherited, domain)
+    findings += await _report_findings(resolver, record, found.domain, host, ttl)
+    if not any(f.severity in (Severity.WARN, Severity.FAIL, Severity.ERROR) for f in findings):
+        policy = record.subdomain_policy if inherited else record.effective_policy
+        findings.insert(
+            0,
+            _finding(
+                "dmarc.ok",
+                Severity.OK,
+                f"{domain} has a valid DMARC policy: p={policy}" + (f" (from {found.domain})" if inherited else "") + ".",
+                observed={"record": record.text, "from": host},
+            ),
+        )
+    return findings
+
+
+def _lookup_error(name: str, lookup: Lookup) -> Finding:
+    return _finding(
+        "dmarc.lookup-error",
+        Severity.ERROR,
+        f"Could not look up {name}, so DMARC was not checked: {lookup.detail or lookup.status.value}.",
+        observed={"name": name, "status": lookup.status.value, "detail": lookup.detail},
+    )
+
+
+def _not_dmarc1(found: _Found) -> Finding:
+    parsed = parse_dmarc(found.candidates[0])
+    version = next((p for p in parsed.problems if p.tag == "v"), None)
+    reason = version.reason if version else "it does not start with v=DMARC1"
+    fixed = parsed.with_tags(v="DMARC1")
+    if parsed.order and parsed.order[0] != "v":
+        fixed = "v=DMARC1; " + "; ".join(f"{n}={parsed.tags[n]}" for n in parsed.order if n != "v")
+    return _finding(
+        "dmarc.version",
+        Severity.FAIL,
+        f"The TXT record at _dmarc.{found.domain} looks like DMARC but receivers ignore it: {reason}.",
+        fix=_fix(f"_dmarc.{found.domain}", fixed, found.lookup.ttl),
+        observed=found.candidates,
+        expected="v=DMARC1 as the first tag",
+    )
+
+
+async def _missing(ctx: "CheckContext", org: str) -> list[Finding]:
+    domain = ctx.domain
+    suggestion = f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{org}"
+    apex = await ctx.resolver.query(domain, "TXT")  # usually already asked by the SPF check
+    misplaced = [r for r in apex.records if is_dmarc_record(r)] if apex.exists else []
+    if misplaced:
+        return [
+            _finding(
+                "dmarc.misplaced",
+                Severity.FAIL,
+                f"The DMARC record of {domain} is published at {domain} itself; receivers only look at _dmarc.{domain}, "
+                "so the domain has no DMARC policy.",
+                fix=f"Move it: delete the TXT record at {domain} and publish "
+                + _fix(f"_dmarc.{domain}", misplaced[0], apex.ttl),
+                observed={domain: misplaced},
+            )
+        ]
+    where = f"_dmarc.{domain}" + (f" nor _dmarc.{org}" if org != domain else "")
+    return [
+        _finding(
+            "dmarc.missing",
+            Severity.FAIL,
+            f"No DMARC record at {where}: receivers have no policy for mail that fails SPF and DKIM, and nobody gets "
+            "reports about spoofing.",
+            fix=_fix(f"_dmarc.{org}", suggestion, None)
+            + f"  (start with p=none and a mailbox that exists; move to p=quarantine, then p=reject, once reports are clean)",
+            expected=suggestion,
+        )
+    ]
+
+
+def _syntax_findings(record: DmarcRecord, host: str, ttl: int | None) -> list[Finding]:
+    findings: list[Finding] = []
+    # an invalid p= is reported by dmarc.policy-missing; a record reaching here has a good v=
+    problems = [
+        p for p in record.problems if p.tag != "v" and not (p.tag == "p" and not p.duplicate and record.policy("p") is None)
+    ]
+    if problems:
+        fixed = _repaired(record)
+        findings.append(
+            _finding(
+                "dmarc.syntax",
+                Severity.FAIL,
+                f"The DMARC record at {host} has errors: " + "; ".join(p.describe() for p in problems) + ".",
+                fix=_fix(host, fixed, ttl) if fixed else f"Correct the tags named above in the TXT record at {host}.",
+                observed=[{"tag": p.tag, "value": p.value, "reason": p.reason} for p in problems],
+            )
+        )
+    if record.unknown:
+        findings.append(
+            _finding(
+                "dmarc.unknown-tag",
+                Severity.WARN,
+                f"The DMARC record at {host} has tags receivers do not know and ignore: {', '.join(record.unknown)} "
+                "(often a typo, such as rue= for rua=).",
+                fix=f"Correct or remove {', '.join(t + '=' for t in record.unknown)} in the TXT record at {host}.",
+                observed=record.unknown,
+                expected=list(KNOWN_TAGS),
+            )
+        )
+    obsolete = [t for t in OBSOLETE_TAGS if t in record.tags]
+    if obsolete:
+        findings.append(
+            _finding(
+                "dmarc.obsolete-tag",
+                Severity.INFO,
+                f"The DMARC record at {host} uses {', '.join(t + '=' for t in obsolete)}, which RFC 9989 removed; newer "
+                "receivers ignore them (" + "; ".join(f"{t}= → {OBSOLETE_TAGS[t]}" for t in obsolete) + ").",
+                observed={t: record.tags[t] for t in obsolete},
+            )
+        )
+    return findings
+
+
+def _repaired(record: DmarcRecord) -> str | None:
+    """The record with the tags in error dropped or corrected, when it starts with v=DMARC1."""
+    if not record.order or record.order[0] != "v":
+        return None
+    tags = dict(record.tags)
+    for problem in record.problems:
+        tag = problem.tag
+        if tag is None or problem.duplicate or tag not in tags or tag == "v":
+            continue  # rebuilding from the parsed tags already drops junk and repeats
+        if tag in ("rua", "ruf"):
+            good = getattr(record, tag)
+            if good:
+                tags[tag] = ",".join(u.uri for u in good)
+            else:
+                tags.pop(tag)
+        elif tag == "p":
+            tags["p"] = "none"
+        else:
+            tags.pop(tag)
+    return "; ".join(f"{n}={tags[n]}" for n in record.order if n in tags)
+
+
+def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited: bool, domain: str) -> list[Finding]:
+    findings: list[Finding] = []
+    p = record.policy("p")
+    if p is None:
+        treated = "p=none (because it has a valid rua=)" if record.rua else "no DMARC at all"
+        findings.append(
+            _finding(
+                "dmarc.policy-missing",
+                Severity.FAIL,
+                f"The DMARC record at {host} has {'no p= tag' if 'p' not in record.tags else 'an invalid p=' + record.tags['p']}; "
+                f"RFC 7489 requires one, and receivers treat the record as {treated}.",
+                fix=_fix(host, record.with_tags(p="quarantine"), ttl),
+                observed=record.text,
+                expected="p=none, p=quarantine or p=reject",
+            )
+        )
+    elif p == "none":
+        findings.append(
+            _finding(
+                "dmarc.policy-none",
+                Severity.WARN,
+                f"The DMARC policy at {host} is p=none: mail that fails SPF and DKIM is still delivered, so the domain is "
+                "not protected against spoofing. Move to p=quarantine once the reports show all real mail passing, then "
+                "to p=reject.",
+                fix=_fix(host, record.with_tags(p="quarantine"), ttl),
+                observed="p=none",
+                expected="p=quarantine or p=reject",
+            )
+        )
+    if p in ("quarantine", "reject"):
+        weak = [t for t in ("sp", "np") if record.policy(t) == "none"]
+        if weak:
+            findings.append(
+                _finding(
+                    "dmarc.subdomain-policy-weak",
+                    Severity.WARN if not inherited else Severity.FAIL,
+                    f"The DMARC record at {host} has p={p} but {', '.join(t + '=none' for t in weak)}: "
+                    + ("subdomains such as " + domain + " are not protected." if inherited else "anyone can spoof subdomains.")
+                    ,
+                    fix=_fix(host, record.with_tags(**{t: p for t in weak}), ttl),
+                    observed={t: "none" for t in weak},
+                    expected=p,
+                )
+            )
+    pct = record.tags.get("pct")
+    if pct is not None and pct.isdigit() and int(pct) < 100 and p in ("quarantine", "reject"):
+        findings.append(
+            _finding(
+                "dmarc.pct",
+                Severity.WARN,
+                f"The DMARC record at {host} has pct={pct}: receivers that still read pct apply p={p} to only {pct}% of "
+                "failing mail (RFC 9989 dropped pct; use t=y while testing instead).",
+                fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "pct"), ttl),
+                observed=f"pct={pct}",
+                expected="no pct (or pct=100)",
+            )
+        )
+    if record.tags.get("t", "").lower() == "y":
+        findings.append(
+            _finding(
+                "dmarc.testing",
+                Severity.WARN,
+                f"The DMARC record at {host} has t=y (testing): receivers apply a policy one step weaker than p={p}.",
+                fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "t"), ttl),
+                observed="t=y",
+                expected="no t (or t=n)",
+            )
+        )
+    if not record.rua:
+        findings.append(
+            _finding(
+                "dmarc.no-reports",
+                Severity.INFO,
+                f"The DMARC record at {host} asks for no aggregate reports (no valid rua=), so nobody sees who sends mail "
+                "as the domain or whether real mail fails.",
+                fix=_fix(host, record.with_tags(rua=f"mailto:dmarc-reports@{organisational_domain(host[7:])}"), ttl)
+                + "  (use a mailbox that exists)",
+            )
+        )
+    return findings
+
+
+async def _report_findings(
+    resolver: "Resolver", record: DmarcRecord, policy_domain: str, host: str, ttl: int | None
+) -> list[Finding]:
+    """RFC 7489 §7.1: a report address in another organisational domain must be authorised by it."""
+    org = organisational_domain(policy_domain)
+    external: dict[str, list[str]] = {}
+    for tag, uris in (("rua", record.rua), ("ruf", record.ruf)):
+        for uri in uris:
+            if uri.host and organisational_domain(uri.host) != org:
+                external.setdefault(uri.host, []).append(f"{tag}={uri.uri}")
+    if not external:
+        return []
+    hosts = sorted(external)
+    names = [f"{policy_domain}._report._dmarc.{h}" for h in hosts]
+    lookups = await asyncio.gather(*(resolver.query(n, "TXT") for n in names))
+    findings: list[Finding] = []
+    for report_host, name, lookup in zip(hosts, names, lookups):
+        if lookup.is_error:
+            findings.append(
+                _finding(
+                    "dmarc.report-auth-error",
+                    Severity.ERROR,
+                    f"Could not look up {name}, so it is unknown whether {report_host} accepts DMARC reports for "
+                    f"{policy_domain}: {lookup.detail or lookup.status.value}.",
+                    observed={"name": name, "status": lookup.status.value},
+                )
+            )
+            continue
+        authorised = lookup.exists and any(is_dmarc_record(r) for r in lookup.records)
+        if not authorised:
+            findings.append(
+                _finding(
+                    "dmarc.report-not-authorised",
+                    Severity.WARN,
+                    f"Reports for {policy_domain} go to {report_host} ({', '.join(external[report_host])}), another "
+                    f"domain that has not authorised them, so receivers will not send them there.",
+                    fix=f"The owner of {report_host} publishes " + _fix(name, "v=DMARC1", None)
+                    + f", or change the address to a mailbox in {org}.",
+                    observed={"name": name, "status": lookup.status.value},
+                    expected="v=DMARC1",
+                )
+            )
+    return findings
