@@ -1,0 +1,140 @@
+"""`threer kb ...` through the real command: index, search (and its JSON contract), show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from threer.kb.index import SAMPLE_DIR
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@pytest.fixture
+def kb_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "prompt.md").write_text(
+        "---\nid: my-prompt\ntitle: Outlook asks for the password\ntags: [outlook]\n---\n\n"
+        "Clear the **Quokka Vault** entries, then sign in once.\n",
+        encoding="utf-8",
+    )
+    (folder / "notes.txt").write_text("Relay notes\n\nThe copier gets 550 5.7.1 on port 25.\n", encoding="utf-8")
+    return folder
+
+
+def test_index_summary_and_warnings(invoke, kb_folder):
+    (kb_folder / "broken.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
+    result = invoke("kb", "index", str(kb_folder))
+    assert result.exit_code == 0, result.stderr
+    assert "2 added" in result.stdout and "1 skipped" in result.stdout
+    assert "broken.md" in result.stderr and "front matter" in result.stderr
+    again = invoke("kb", "index", str(kb_folder))
+    assert "2 unchanged" in again.stdout
+
+
+def test_index_json(invoke, kb_folder):
+    data = json.loads(invoke("kb", "index", str(kb_folder), "--json").stdout)
+    assert data["added"] == 2 and data["skipped"] == []
+
+
+def test_index_missing_path_is_exit_2(invoke, kb_folder):
+    result = invoke("kb", "index", str(kb_folder), str(kb_folder / "nope"))
+    assert result.exit_code == 2
+    assert "No such file or folder" in result.stderr and "nope" in result.stderr
+
+
+def test_index_without_path_uses_the_config(invoke, kb_folder, threer_env):
+    none = invoke("kb", "index")
+    assert none.exit_code == 2 and "kb_folders" in none.stderr
+    threer_env.config_path.parent.mkdir(parents=True, exist_ok=True)
+    threer_env.config_path.write_text(f"kb_folders = [{json.dumps(str(kb_folder))}]\n", encoding="utf-8")
+    result = invoke("kb", "index")
+    assert result.exit_code == 0 and "2 added" in result.stdout
+
+
+def test_search_json_contract(invoke, kb_folder):
+    invoke("kb", "index", str(kb_folder))
+    result = invoke("kb", "search", "550 5.7.1", "--json", "--limit", "3")
+    assert result.exit_code == 0 and result.stderr == ""
+    data = json.loads(result.stdout)
+    assert list(data) == ["query", "results"] and data["query"] == "550 5.7.1"
+    assert 1 <= len(data["results"]) <= 3
+    for item in data["results"]:
+        assert list(item) == ["id", "title", "source", "score", "snippet", "path"]
+        assert isinstance(item["id"], str) and isinstance(item["title"], str)
+        assert item["source"] in ("kb", "case") and isinstance(item["score"], float)
+        assert isinstance(item["snippet"], str) and (item["path"] is None or isinstance(item["path"], str))
+    scores = [item["score"] for item in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert data["results"][0]["id"] in {"notes", "kb-0008-ndr-550-5-7-1-relay-denied"}
+
+
+def test_search_empty_and_odd_queries_are_fine(invoke):
+    for query in ["", '"', "AND OR NOT", "(((", "✉️"]:
+        result = invoke("kb", "search", query, "--json")
+        assert result.exit_code == 0, (query, result.stderr)
+        assert json.loads(result.stdout)["query"] == query
+
+
+def test_search_words_without_quotes_and_source(invoke, kb_folder):
+    invoke("kb", "index", str(kb_folder))
+    data = json.loads(invoke("kb", "search", "quokka", "vault", "--json", "--source", "kb").stdout)
+    assert data["query"] == "quokka vault" and data["results"][0]["id"] == "my-prompt"
+    assert json.loads(invoke("kb", "search", "quokka", "--json", "--source", "case").stdout)["results"] == []
+    bad = invoke("kb", "search", "x", "--source", "web")
+    assert bad.exit_code == 2 and "kb or case" in bad.stderr
+
+
+def test_search_human_output(invoke, kb_folder):
+    invoke("kb", "index", str(kb_folder))
+    result = invoke("kb", "search", "quokka vault")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(" 1. Outlook asks for the password") and "[my-prompt]" in lines[0]
+    assert "Quokka Vault" in lines[1] and "**" not in result.stdout
+    assert "kb · score" in lines[2] and "prompt.md" in lines[2]
+    nothing = invoke("kb", "search", "qqqzzzxx")
+    assert nothing.exit_code == 0 and "No articles or past cases match" in nothing.stdout
+
+
+def test_search_finds_the_sample_kb_on_a_new_install(invoke):
+    data = json.loads(invoke("kb", "search", "outlook keeps asking for password", "--json").stdout)
+    assert data["results"][0]["id"] == "kb-0001-outlook-password-prompt"
+    assert data["results"][0]["path"].startswith(str(SAMPLE_DIR))
+
+
+def test_show_renders_markdown(invoke, kb_folder):
+    invoke("kb", "index", str(kb_folder))
+    result = invoke("kb", "show", "my-prompt")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Outlook asks for the password")
+    assert "my-prompt · article · outlook" in result.stdout
+    assert "Quokka Vault" in result.stdout and "**" not in result.stdout
+    text = invoke("kb", "show", "notes")
+    assert "550 5.7.1" in text.stdout
+
+
+def test_show_sample_article_on_a_new_install(invoke):
+    result = invoke("kb", "show", "kb-0001-outlook-password-prompt")
+    assert result.exit_code == 0 and "Outlook keeps asking for a password" in result.stdout
+
+
+def test_show_unknown_id_is_exit_2(invoke):
+    result = invoke("kb", "show", "no-such-article")
+    assert result.exit_code == 2
+    assert "No article or past case with id 'no-such-article'" in result.stderr and "threer kb search" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["index", "search", "show", "import"])
+def test_every_kb_command_has_help_with_an_example(invoke, command):
+    result = invoke("kb", command, "--help")
+    assert result.exit_code == 0 and "Example" in result.stdout
+
+
+def test_kb_alone_shows_help(invoke):
+    result = invoke("kb")
+    shown = result.stdout + result.stderr
+    assert "index" in shown and "search" in shown and "import" in shown

@@ -1,0 +1,209 @@
+"""`kb import` against real local HTTP servers: pages, sitemaps, 404, timeout, huge pages, redirects."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Response
+
+from threer.errors import BadInput
+from threer.kb.importer import import_url
+from threer.kb.search import search
+from threer.store import Store
+
+PAGE = """<html><head><title>{title} - Partner Help</title><meta name="keywords" content="{tags}"></head>
+<body><nav>menu navonlytoken</nav><main><h1>{title}</h1><p>{text}</p></main><footer>footer</footer></body></html>"""
+
+
+def page(title: str, text: str, tags: str = "outlook") -> str:
+    return PAGE.format(title=title, text=text, tags=tags)
+
+
+def sitemap(urls: list[str]) -> str:
+    entries = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'
+
+
+def _running(host: str):
+    srv = HTTPServer(host=host, port=0, threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    if srv.is_running():
+        srv.stop()
+
+
+# Started once per module (stopping a server takes half a second), cleared after each test.
+@pytest.fixture(scope="module")
+def _site():
+    yield from _running("127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def _other_site():
+    yield from _running("localhost")
+
+
+@pytest.fixture
+def server(_site):
+    yield _site
+    _site.clear()
+
+
+@pytest.fixture
+def other_server(_other_site):
+    """A second site: `localhost` is another host name than 127.0.0.1."""
+    yield _other_site
+    _other_site.clear()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "kb.db") as s:
+        s._kb_ready = True  # only imported pages in these searches
+        yield s
+
+
+def html(srv: HTTPServer, path: str, body: str) -> None:
+    srv.expect_request(path).respond_with_data(body, content_type="text/html; charset=utf-8")
+
+
+def test_one_page(server, store):
+    html(server, "/kb/prompt", page("Outlook asks for a password", "Clear Credential Manager entries."))
+    url = server.url_for("/kb/prompt")
+    report = import_url(store, url)
+    assert (report.pages, report.added, report.failed) == (1, 1, [])
+    result = search(store, "credential manager")[0]
+    assert result.title == "Outlook asks for a password" and result.path == url
+    assert result.id == "web:127.0.0.1/kb/prompt"
+    assert search(store, "navonlytoken") == []
+
+
+def test_reimport_is_unchanged_then_updated(server, store):
+    html(server, "/a", page("Alpha", "first text"))
+    url = server.url_for("/a")
+    import_url(store, url)
+    assert import_url(store, url).unchanged == 1
+    server.clear()
+    html(server, "/a", page("Alpha", "second text with quokka"))
+    assert import_url(store, url).updated == 1
+    assert search(store, "quokka")[0].id == "web:127.0.0.1/a"
+
+
+def test_sitemap_with_a_404_and_a_foreign_entry(server, store):
+    html(server, "/one", page("DKIM selectors", "publish both selectors"))
+    html(server, "/two", page("SPF include", "one include for the provider"))
+    server.expect_request("/gone").respond_with_data("missing", status=404)
+    urls = [server.url_for("/one"), server.url_for("/two"), server.url_for("/gone"), "http://elsewhere.invalid/x"]
+    server.expect_request("/sitemap.xml").respond_with_data(sitemap(urls), content_type="application/xml")
+    report = import_url(store, server.url_for("/sitemap.xml"), concurrency=2)
+    assert (report.pages, report.added) == (4, 2)
+    reasons = {f.url: f.reason for f in report.failed}
+    assert "404" in reasons[server.url_for("/gone")]
+    assert "another site" in reasons["http://elsewhere.invalid/x"]
+    assert search(store, "selectors")[0].title == "DKIM selectors"
+
+
+def test_sitemap_index_and_gzip(server, store):
+    html(server, "/p1", page("Quota", "mailbox full"))
+    html(server, "/p2", page("Rules", "server side rules"))
+    server.expect_request("/s1.xml").respond_with_data(sitemap([server.url_for("/p1")]), content_type="text/xml")
+    server.expect_request("/s2.xml.gz").respond_with_data(
+        gzip.compress(sitemap([server.url_for("/p2")]).encode()), content_type="application/gzip"
+    )
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{server.url_for('/s1.xml')}</loc></sitemap>"
+        f"<sitemap><loc>{server.url_for('/s2.xml.gz')}</loc></sitemap></sitemapindex>"
+    )
+    server.expect_request("/sitemap_index.xml").respond_with_data(index, content_type="application/xml")
+    report = import_url(store, server.url_for("/sitemap_index.xml"))
+    assert (report.pages, report.added, report.failed) == (2, 2, [])
+
+
+def test_timeout(server, store):
+    def slow(_request):
+        time.sleep(1.5)
+        return Response(page("Slow", "late"), content_type="text/html")
+
+    server.expect_request("/slow").respond_with_handler(slow)
+    html(server, "/fast", page("Fast", "quick"))
+    server.expect_request("/sitemap.xml").respond_with_data(
+        sitemap([server.url_for("/slow"), server.url_for("/fast")]), content_type="application/xml"
+    )
+    started = time.monotonic()
+    report = import_url(store, server.url_for("/sitemap.xml"), timeout=0.4)
+    assert time.monotonic() - started < 1.4
+    assert report.added == 1
+    assert [f.url for f in report.failed] == [server.url_for("/slow")]
+    assert "within 0.4 s" in report.failed[0].reason
+
+
+def test_huge_pages_are_refused(server, store):
+    big = "<p>" + "word " * (1_100_000) + "</p>"  # over 5 MB
+    server.expect_request("/declared").respond_with_data(big, content_type="text/html")
+    server.expect_request("/streamed").respond_with_response(
+        Response((chunk for chunk in [big[:3_000_000], big[3_000_000:]]), content_type="text/html")
+    )
+    for path in ("/declared", "/streamed"):
+        report = import_url(store, server.url_for(path))
+        assert report.added == 0 and "larger than 5 MB" in report.failed[0].reason
+
+
+def test_redirects_same_site_followed_other_site_failed(server, other_server, store):
+    html(server, "/new-home", page("Moved article", "relocated content"))
+    server.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new-home"})
+    html(other_server, "/theirs", page("Foreign", "not ours"))
+    server.expect_request("/away").respond_with_data("", status=302, headers={"Location": other_server.url_for("/theirs")})
+    moved = import_url(store, server.url_for("/old"))
+    assert moved.added == 1 and search(store, "relocated")[0].path == server.url_for("/new-home")
+    away = import_url(store, server.url_for("/away"))
+    assert away.added == 0 and "redirects to another site (localhost)" in away.failed[0].reason
+    assert other_server.log == []  # never fetched
+
+
+def test_not_an_article(server, store):
+    server.expect_request("/logo.png").respond_with_data(b"\x89PNG\r\n", content_type="image/png")
+    report = import_url(store, server.url_for("/logo.png"))
+    assert "not an article page" in report.failed[0].reason
+
+
+def test_plain_text_and_markdown_pages(server, store):
+    server.expect_request("/notes.txt").respond_with_data("Greylisting notes\n\nretry later", content_type="text/plain")
+    server.expect_request("/a.md").respond_with_data("---\ntitle: MD page\n---\nbody words", content_type="text/markdown")
+    assert import_url(store, server.url_for("/notes.txt")).added == 1
+    assert import_url(store, server.url_for("/a.md")).added == 1
+    assert search(store, "greylisting")[0].title == "Greylisting notes"
+
+
+def test_unreachable_site(store):
+    report = import_url(store, "http://127.0.0.1:9/kb", timeout=2)
+    assert report.added == 0 and "cannot connect" in report.failed[0].reason
+
+
+@pytest.mark.parametrize("url", ["", "support.example.net", "ftp://x.example/a", "http://", "javascript:alert(1)"])
+def test_bad_urls_are_bad_input(store, url):
+    with pytest.raises(BadInput, match="not a web address"):
+        import_url(store, url)
+
+
+def test_cli_import_summary_json_and_exit_codes(server, invoke):
+    html(server, "/a", page("Autodiscover", "CNAME record for autodiscover"))
+    result = invoke("kb", "import", server.url_for("/a"))
+    assert result.exit_code == 0, result.stderr
+    assert "1 added" in result.stdout
+    again = invoke("kb", "import", server.url_for("/a"), "--json")
+    data = json.loads(again.stdout)
+    assert data["unchanged"] == 1 and data["failed"] == []
+    found = json.loads(invoke("kb", "search", "autodiscover cname", "--json").stdout)["results"]
+    assert found[0]["path"] == server.url_for("/a")
+    server.expect_request("/gone").respond_with_data("no", status=404)
+    missing = invoke("kb", "import", server.url_for("/gone"))
+    assert missing.exit_code == 3 and "404" in missing.stderr and "Error:" in missing.stderr
+    bad = invoke("kb", "import", "not a url")
+    assert bad.exit_code == 2 and "not a web address" in bad.stderr
