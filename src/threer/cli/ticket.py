@@ -1,7 +1,160 @@
-"""`threer ticket`."""
+"""`threer ticket ID`: the escalation ticket of a complete triage session, to stdout, a file or the clipboard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from threer.cli.app import app_context
+from threer.cli.output import print_warning, stderr_console
+from threer.errors import BadInput, NotFound
+from threer.ticket import Ticket, build_ticket, render, render_text, write_private, write_ticket_draft
+
+__all__ = ["register", "write_ticket_draft", "copy_to_clipboard"]
+
+CLIPBOARD_TIMEOUT = 5.0
+
+
+class TicketFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+    eml = "eml"
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("ticket")(ticket_command)
+
+
+def ticket_command(
+    ctx: typer.Context,
+    session_id: str = typer.Argument(..., metavar="ID", help="The triage session id, e.g. 20261126-7K3P."),
+    fmt: TicketFormat = typer.Option(
+        TicketFormat.text, "--format", "-f", case_sensitive=False,
+        help="text (to paste into an e-mail), markdown (ticket systems), json, or eml (an e-mail draft).",
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout.",
+                                          metavar="FILE"),
+    copy: bool = typer.Option(False, "--copy", help="Also copy the ticket to the clipboard."),
+    redact: bool = typer.Option(False, "--redact", help="Mask text that looks like a password or secret."),
+) -> None:
+    """Write the escalation ticket for a triage session.
+
+    Refused (exit 1, the missing steps listed) until every step is recorded and the partner
+    details are set. Text that looks like a password or secret is flagged on stderr first.
+
+    Example: threer ticket 20261126-7K3P --format eml --output ticket.eml
+    """
+    from threer.config import load_config
+    from threer.store import Store
+    from threer.triage.engine import load_session
+
+    env = app_context(ctx).env
+    config = load_config(env.config_path)
+    if not env.db_path.exists():  # nothing was ever saved: do not create a database just to say so
+        raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+    if output is not None and output.is_dir():
+        raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
+    with Store(env.db_path) as store:
+        session = load_session(store, session_id)
+    ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
+    _warn(ticket, redact)
+
+    data = render(ticket, fmt.value)
+    if output is not None:
+        _write(output, data)
+        stderr_console().print(f"Ticket written to {output}", markup=False, highlight=False)
+    elif isinstance(data, bytes):
+        typer.echo(data, nl=False)
+    else:
+        typer.echo(data, nl=False)
+    if copy:
+        text = data if isinstance(data, str) else render_text(ticket)
+        copied, message = copy_to_clipboard(text)
+        if copied:
+            stderr_console().print(message, markup=False, highlight=False)
+        else:
+            print_warning(message)
+
+
+def _warn(ticket: Ticket, redacted: bool) -> None:
+    if ticket.outcome.decision == "resolved":
+        print_warning(f"Triage {ticket.triage_id} was resolved at the partner level; "
+                      "this ticket is a record, not an escalation.")
+    if not ticket.warnings:
+        return
+    for warning in ticket.warnings:
+        print_warning(warning.describe())
+    if redacted:
+        print_warning("These are replaced by [REDACTED] in the ticket.")
+    else:
+        print_warning("Check before sending; `--redact` replaces them with [REDACTED].")
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        write_private(path, raw)
+    except IsADirectoryError:
+        raise BadInput(f"--output {path} is a folder; give a file name.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot write {path} ({exc.strerror or exc}). Choose another --output path.") from None
+
+
+def _clipboard_commands() -> list[list[str]]:
+    """Clipboard tools worth trying here, most fitting first."""
+    wayland = bool(os.environ.get("WAYLAND_DISPLAY"))
+    x11 = bool(os.environ.get("DISPLAY"))
+    candidates: list[list[str]] = []
+    if sys.platform == "darwin":
+        candidates.append(["pbcopy"])
+    if sys.platform == "win32":
+        candidates.append(["clip"])
+    if wayland:
+        candidates.append(["wl-copy"])
+    if x11:
+        candidates += [["xclip", "-selection", "clipboard"], ["xsel", "--clipboard", "--input"]]
+    candidates.append(["clip.exe"])  # Windows Subsystem for Linux
+    if not wayland:
+        candidates.append(["wl-copy"])
+    if not x11:
+        candidates += [["xclip", "-selection", "clipboard"], ["xsel", "--clipboard", "--input"]]
+    candidates.append(["pbcopy"])
+    seen: set[str] = set()
+    found = []
+    for command in candidates:
+        if command[0] not in seen and shutil.which(command[0]):
+            seen.add(command[0])
+            found.append(command)
+    return found
+
+
+def copy_to_clipboard(text: str) -> tuple[bool, str]:
+    """Copy with the first clipboard tool that works. Returns (copied, a sentence for the user)."""
+    commands = _clipboard_commands()
+    if not commands:
+        return False, ("No clipboard tool found (wl-copy, xclip, xsel, pbcopy or clip.exe); "
+                       "the ticket was not copied. Copy it from the output instead.")
+    failures = []
+    for command in commands:
+        name = Path(command[0]).stem
+        # clip.exe reads the console code page unless given UTF-16 with a byte-order mark
+        payload = ("\ufeff" + text).encode("utf-16-le") if name == "clip" else text.encode("utf-8")
+        try:
+            done = subprocess.run(command, input=payload, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=CLIPBOARD_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failures.append(f"{name}: {type(exc).__name__}")
+            continue
+        if done.returncode == 0:
+            return True, f"Copied to the clipboard with {name}."
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        failures.append(f"{name}: {detail[0] if detail else f'exit status {done.returncode}'}")
+    return False, f"Could not copy to the clipboard ({'; '.join(failures)}); the ticket was not copied."
