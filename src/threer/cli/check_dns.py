@@ -37,12 +37,18 @@ def register(app: typer.Typer) -> None:
         "check-dns",
         help="Check the mail DNS of one or more domains: NS, MX, SPF, DMARC, DKIM, autodiscover, MTA-STS, TLS-RPT, DNSSEC.",
         no_args_is_help=True,
+        epilog=(
+            "Exit status: 0 no fail, 1 a fail found, 2 bad usage or input, 3 nothing could be looked up.\n\n"
+            "Examples:\n\n\b\n  threer check-dns contoso.com --profile m365\n"
+            "  threer check-dns --from domains.txt --json > report.json\n"
+            "  threer check-dns contoso.com --nameserver 1.1.1.1 --propagation"
+        ),
     )(check_dns)
 
 
 def check_dns(
     ctx: typer.Context,
-    domains: list[str] = typer.Argument(None, metavar="DOMAIN...", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
+    domains: list[str] = typer.Argument(None, metavar="DOMAIN", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
     from_file: str | None = typer.Option(None, "--from", metavar="FILE", help="Read domains from FILE, one a line ('-' for stdin; # starts a comment)."),
     profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: m365, google, a TOML file, or none. Default: the config's default_profile."),
     nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
