@@ -1,0 +1,374 @@
+"""The questionary prompter, driven through prompt_toolkit pipe input against a real Store.
+
+Each test types keys into a pipe (as a technician would on a terminal) and runs the real flow
+(`run_flow`) and engine; what the prompts draw goes to a DummyOutput, or to a recording terminal
+where a test reads the screen. The step actions are a small test double of threer's own `Actions`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.output.vt100 import Vt100_Output
+from rich.console import Console
+
+from support_pty import ANSI
+from threer.cli.prompts import QuestionaryPrompter
+from threer.domain import normalise_domain
+from threer.store import Store
+from threer.triage import answers as a
+from threer.triage.engine import ActionResult, TriageEngine
+from threer.triage.flow import run_flow
+from threer.triage.steps import STEP_IDS
+
+DOWN = "\x1b[B"
+ENTER = "\r"
+SPACE = " "
+ESC_ENTER = "\x1b\r"  # finishes a multiline field
+CLEAR_LINE = "\x15"  # Ctrl-U: clears a pre-filled default before typing a new value
+CTRL_C = "\x03"
+
+NOW = datetime(2026, 11, 26, 10, 30, tzinfo=timezone.utc)
+
+MATCHES = [
+    {"id": "kb-0001", "title": "Outlook keeps asking for a password", "source": "kb", "score": 4.2},
+    {"id": "20261101-AB3C", "title": "Password prompt loop after a mailbox move", "source": "case", "score": 2.7},
+]
+
+
+class FakeActions:
+    """Stands in for threer's DNS checks, OWA probe and search: fixed results, and a log of calls."""
+
+    def __init__(self, matches: list[dict[str, Any]] | None = None) -> None:
+        self.matches = MATCHES if matches is None else matches
+        self.calls: list[tuple[str, str]] = []
+
+    def dns(self, domain: str) -> ActionResult:
+        self.calls.append(("dns", domain))
+        problems = [{"id": "dmarc.missing", "severity": "warn", "message": "No DMARC record.",
+                     "fix": "Add TXT _dmarc with v=DMARC1; p=none"}]
+        return ActionResult(
+            fields={"checked": True, "domain": domain, "profile": None,
+                    "summary": {"ok": 3, "info": 0, "warn": 1, "fail": 0, "error": 0},
+                    "problems": problems, "checked_at": NOW.isoformat()},
+            summary=f"DNS checks for {domain}: 3 ok, 1 warn.",
+        )
+
+    def owa(self, domain: str) -> ActionResult:
+        self.calls.append(("owa", domain))
+        return ActionResult(fields={"probe": []}, summary="No OWA address in the provider profile; not probed.")
+
+    def prior(self, query: str) -> ActionResult:
+        self.calls.append(("prior", query))
+        return ActionResult(fields={"matches": list(self.matches)},
+                            summary=f"{len(self.matches)} matches in past cases and the knowledge base.")
+
+
+# Keys for each step, typed in the order the form asks its fields.
+KEYS: dict[str, str] = {
+    "intake.customer": "Contoso Ltd" + ENTER + "Jane@Contoso.example" + ENTER,
+    "intake.issue": "Outlook keeps asking for a password" + ENTER + "jane@contoso.example" + ENTER + "Monday 9am" + ENTER,
+    "intake.errors": "0x800CCC0E\nThe connection to the server was interrupted." + ESC_ENTER,
+    "replicate.reproduced": DOWN * 2 + ENTER + "signed in on a test PC" + ENTER,  # intermittent
+    "replicate.environment": DOWN * 2 + ENTER + "14.5" + ENTER + DOWN + ENTER + "16.86" + ENTER,  # macOS, Outlook for Mac
+    "replicate.services": SPACE + DOWN + SPACE + ENTER + "Journaling" + ENTER + ENTER,
+    "review.dns": "DMARC missing, told the customer" + ENTER,
+    "review.owa": ENTER + ENTER + DOWN + ENTER + ENTER,  # yes, yes, no, no note
+    "review.server_rules": "no rules" + ENTER,
+    "review.client_rules": "one rule moving mail to Archive" + ENTER,
+    "research.prior": SPACE + ENTER + "kb-0001: recreated the profile, no change" + ENTER,
+    "research.kb": "kb-0014, kb-0002" + ENTER + "did not help" + ENTER,
+    "research.web": "outlook mac password loop" + ENTER + "https://forum.example/t/1" + ENTER + "nothing new" + ENTER,
+    "outcome": DOWN + ENTER + "y" + "Outlook for Mac asks for the password again and again" + ENTER,
+}
+
+ANSWERS_FILE = {  # the same session as an answers file, to feed the steps a test does not type
+    "intake.customer": {"name": "Contoso Ltd", "domain": "contoso.example"},
+    "intake.issue": {"description": "Outlook keeps asking for a password", "affected_users": "jane", "started": "Monday"},
+    "intake.errors": "no error shown",
+    "replicate.reproduced": {"reproduced": "yes", "how": "test PC"},
+    "replicate.environment": {"os": "Windows 11", "os_version": "23H2", "client": "Outlook (Windows)",
+                              "client_version": "2408"},
+    "replicate.services": "Exchange mailbox",
+    "review.dns": "ok",
+    "review.owa": {"login": "yes", "send": "yes", "receive": "yes"},
+    "review.server_rules": "none",
+    "review.client_rules": "none",
+    "research.prior": "nothing similar",
+    "research.kb": {"outcome": "nothing"},
+    "research.web": {"queries": "q", "outcome": "nothing"},
+    "outcome": {"decision": "escalate"},
+}
+
+
+def answers_except(*step_ids: str) -> dict[str, Any]:
+    return {k: v for k, v in ANSWERS_FILE.items() if k not in step_ids}
+
+
+class Terminal:
+    """The prompter on a pipe of keys, with what rich printed (and optionally what the prompts drew).
+
+    Each run gets a fresh pipe whose write end is closed once the keys are in: when a test's keys run
+    out, the next prompt ends with EOFError instead of waiting for ever.
+    """
+
+    def __init__(self, tmp_path: Path, pipes: ExitStack, *, screen: bool = False,
+                 actions: FakeActions | None = None) -> None:
+        self.store = pipes.enter_context(Store(tmp_path / "threer.db"))
+        self.actions = actions or FakeActions()
+        self.engine = TriageEngine.new(self.store, clock=lambda: NOW, actions=self.actions)
+        self.printed = io.StringIO()
+        self.drawn = io.StringIO()
+        self.output = (Vt100_Output(self.drawn, lambda: Size(rows=40, columns=120), term="xterm") if screen
+                       else DummyOutput())
+        self.console = Console(file=self.printed, width=120, no_color=True, highlight=False, force_terminal=False)
+        self.pipes = pipes
+
+    def prompter(self, keys: str) -> QuestionaryPrompter:
+        pipe = self.pipes.enter_context(create_pipe_input())
+        pipe.send_text(keys)
+        pipe.close()  # the write end only; the prompts read what was sent, then see the end
+        return QuestionaryPrompter(self.console, input=pipe, output=self.output)
+
+    def run(self, keys: str, answers: dict[str, Any] | None = None, **kwargs: Any):
+        return run_flow(self.engine, self.prompter(keys), answers, **kwargs)
+
+    def text(self) -> str:
+        return self.printed.getvalue()
+
+    def screen(self) -> str:
+        return ANSI.sub("", self.drawn.getvalue()).replace("\r", "")
+
+
+@pytest.fixture
+def pipes():
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def terminal(tmp_path: Path, pipes: ExitStack) -> Terminal:
+    return Terminal(tmp_path, pipes)
+
+
+def test_a_whole_session_typed_at_the_prompts_is_recorded(terminal: Terminal) -> None:
+    session = terminal.run("".join(KEYS[s] for s in STEP_IDS))
+
+    assert session.complete and session.status == "escalated"
+    answer = session.answer
+    assert answer("intake.customer").model_dump() == {
+        "name": "Contoso Ltd", "domain": "contoso.example",
+        "domain_note": answer("intake.customer").domain_note}
+    assert "e-mail address" in answer("intake.customer").domain_note
+    assert answer("intake.issue").started == "Monday 9am"
+    assert answer("intake.errors").messages == "0x800CCC0E\nThe connection to the server was interrupted."
+    assert answer("replicate.reproduced").reproduced == "intermittent"
+    env = answer("replicate.environment")
+    assert (env.os, env.os_version, env.client, env.client_version) == ("macOS", "14.5", "Outlook for Mac", "16.86")
+    assert answer("replicate.services").enabled == ["Exchange mailbox", "Outlook Web Access", "Journaling"]
+    dns = answer("review.dns")
+    assert dns.checked and dns.note == "DMARC missing, told the customer" and dns.problems[0]["id"] == "dmarc.missing"
+    owa = answer("review.owa")
+    assert (owa.login, owa.send, owa.receive, owa.note) == ("yes", "yes", "no", "")
+    assert answer("review.client_rules").found == "one rule moving mail to Archive"
+    prior = answer("research.prior")
+    assert prior.tried == ["kb-0001"] and [m["id"] for m in prior.matches] == ["kb-0001", "20261101-AB3C"]
+    assert answer("research.kb").articles == ["kb-0014", "kb-0002"]
+    assert answer("research.web").links == ["https://forum.example/t/1"]
+    outcome = answer("outcome")
+    assert (outcome.decision, outcome.engineering) == ("escalate", True)
+    assert outcome.summary == "Outlook for Mac asks for the password again and again"
+    # the actions ran once each, with the customer's domain and the issue and error text
+    assert terminal.actions.calls[:2] == [("dns", "contoso.example"), ("owa", "contoso.example")]
+    assert terminal.actions.calls[2][0] == "prior" and "0x800CCC0E" in terminal.actions.calls[2][1]
+    # progress and what threer found are shown
+    text = terminal.text()
+    assert "Saved Customer (1/14 recorded)" in text and "(14/14 recorded)" in text
+    assert "DNS checks for contoso.example: 3 ok, 1 warn." in text and "dmarc.missing" in text
+    assert "Password prompt loop after a mailbox move" in text
+
+
+def test_each_answer_is_in_the_database_as_soon_as_it_is_given(terminal: Terminal, tmp_path: Path) -> None:
+    # three steps typed, then Ctrl-C at the fourth: the three are on disk, read by a fresh connection
+    keys = KEYS["intake.customer"] + KEYS["intake.issue"] + KEYS["intake.errors"] + CTRL_C
+    with pytest.raises(KeyboardInterrupt):
+        terminal.run(keys)
+    with Store(tmp_path / "threer.db") as fresh:
+        recorded = fresh.answers(terminal.engine.session_id)
+    assert sorted(recorded) == ["intake.customer", "intake.errors", "intake.issue"]
+
+
+def test_an_invalid_answer_is_asked_again_with_the_reason(terminal: Terminal) -> None:
+    keys = ("Contoso Ltd" + ENTER + "not a domain!" + ENTER  # refused
+            + ENTER  # what was typed is the default: keep the name
+            + CLEAR_LINE + "contoso.example" + ENTER)
+    session = terminal.run(keys, answers_except("intake.customer"))
+
+    assert session.answer("intake.customer").model_dump() == {
+        "name": "Contoso Ltd", "domain": "contoso.example", "domain_note": None}
+    text = terminal.text()
+    assert "intake.customer: 'not a domain!' contains spaces" in text and "Please try again." in text
+    # the same step is asked again before anything is saved or the next step begins
+    assert text.index("Please try again.") < text.index("Saved Customer") < text.index("step 2 of 14")
+    assert session.steps["intake.customer"].revision == 1  # nothing was recorded for the refused answer
+
+
+def test_na_with_a_reason_records_not_applicable(terminal: Terminal) -> None:
+    session = terminal.run(":na webmail only, no mail client" + ENTER, answers_except("review.client_rules"))
+
+    rec = session.steps["review.client_rules"]
+    assert rec.status == "not_applicable" and rec.reason == "webmail only, no mail client"
+
+
+def test_na_without_a_reason_asks_for_one(terminal: Terminal) -> None:
+    session = terminal.run(":na" + ENTER + "the customer has no Control Panel access" + ENTER,
+                           answers_except("review.server_rules"))
+
+    rec = session.steps["review.server_rules"]
+    assert rec.status == "not_applicable" and rec.reason == "the customer has no Control Panel access"
+
+
+def test_not_applicable_from_a_select_menu(terminal: Terminal) -> None:
+    # yes, no, intermittent, (separator), Not applicable
+    session = terminal.run(DOWN * 3 + ENTER + "the user is away until Monday" + ENTER,
+                           answers_except("replicate.reproduced"))
+
+    rec = session.steps["replicate.reproduced"]
+    assert rec.status == "not_applicable" and rec.reason == "the user is away until Monday"
+
+
+def test_na_on_a_step_that_must_be_answered_is_refused_and_asked_again(terminal: Terminal) -> None:
+    keys = ":na just testing" + ENTER + "Contoso Ltd" + ENTER + "contoso.example" + ENTER
+    session = terminal.run(keys, answers_except("intake.customer"))
+
+    rec = session.steps["intake.customer"]
+    assert rec.status == "answered" and rec.answer["name"] == "Contoso Ltd"
+    assert "cannot be marked not applicable" in terminal.text()
+
+
+def test_back_changes_an_earlier_answer_then_the_flow_continues_where_it_was(terminal: Terminal) -> None:
+    keys = (KEYS["intake.customer"] + KEYS["intake.issue"]
+            + ":back" + ESC_ENTER  # at the error text (a multiline field)
+            + DOWN + ENTER  # the list of steps: the second, Issue
+            + CLEAR_LINE + "Outlook for Mac asks for the password" + ENTER  # defaults are the recorded values
+            + ENTER + ENTER  # keep affected users and start
+            + "no error shown" + ESC_ENTER)  # back at the error text
+    session = terminal.run(keys, {k: v for k, v in ANSWERS_FILE.items() if not k.startswith("intake.")})
+
+    issue = session.steps["intake.issue"]
+    assert issue.revision == 2
+    assert issue.answer == {"description": "Outlook for Mac asks for the password",
+                            "affected_users": "jane@contoso.example", "started": "Monday 9am"}
+    assert session.answer("intake.errors").messages == "no error shown"
+    text = terminal.text()
+    assert "Recorded now:" in text and "Outlook keeps asking for a password" in text
+    # error text (step 3) was asked, then Issue (step 2) again, then error text again, then step 4
+    steps = [line.split(" · ")[1] for line in text.splitlines() if " · step " in line]
+    assert steps[:6] == ["step 1 of 14", "step 2 of 14", "step 3 of 14", "step 2 of 14", "step 3 of 14", "step 4 of 14"]
+
+
+def test_back_from_a_select_menu(terminal: Terminal) -> None:
+    keys = (DOWN * 4 + ENTER  # yes, no, intermittent, N/A, « Change an earlier answer
+            + ENTER  # the first step, Customer
+            + CLEAR_LINE + "Contoso Limited" + ENTER + ENTER
+            + ENTER + "test PC" + ENTER)  # back at Reproduced: yes
+    session = terminal.run(keys, answers_except("replicate.reproduced"))
+
+    assert session.steps["intake.customer"].revision == 2
+    assert session.customer_name == "Contoso Limited" and session.customer_domain == "contoso.example"
+    assert session.answer("replicate.reproduced").reproduced == "yes"
+
+
+def test_other_lets_you_type_the_operating_system(terminal: Terminal) -> None:
+    other = a.OPERATING_SYSTEMS.index("Other") + 1  # "Other…" follows the declared list
+    keys = DOWN * other + ENTER + "FreeBSD" + ENTER + "14.1" + ENTER + ENTER + "2408" + ENTER
+    session = terminal.run(keys, answers_except("replicate.environment"))
+
+    env = session.answer("replicate.environment")
+    assert (env.os, env.os_version, env.client) == ("FreeBSD", "14.1", "Outlook (Windows)")
+
+
+@pytest.mark.xfail(strict=True, reason="prompts.py offers both 'Other' (from answers.OPERATING_SYSTEMS/MAIL_CLIENTS) "
+                   "and 'Other…' in the OS and mail-client menus; see the report for the fix")
+def test_the_os_menu_offers_one_other(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    terminal.run(ENTER + "23H2" + ENTER + ENTER + "2408" + ENTER, answers_except("replicate.environment"))
+
+    lines = [line.strip() for line in terminal.screen().splitlines()]
+    assert "Other…" in lines
+    assert "Other" not in lines
+
+
+def test_the_seen_before_checkbox_lists_what_the_search_found(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    keys = DOWN + SPACE + ENTER + "the case's fix worked for a while" + ENTER  # tick the second match
+    session = terminal.run(keys, answers_except("research.prior"))
+
+    screen = terminal.screen()
+    assert "kb-0001 — Outlook keeps asking for a password" in screen
+    assert "20261101-AB3C — Password prompt loop after a mailbox move" in screen
+    prior = session.answer("research.prior")
+    assert prior.tried == ["20261101-AB3C"]
+    assert prior.matches == MATCHES  # what was shown is recorded with the answer
+
+
+def test_with_no_matches_only_the_outcome_is_asked(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, actions=FakeActions(matches=[]))
+    session = terminal.run("nothing similar found" + ENTER, answers_except("research.prior"))
+
+    prior = session.answer("research.prior")
+    assert prior.tried == [] and prior.outcome == "nothing similar found"
+
+
+def test_resolved_asks_for_the_resolution(terminal: Terminal) -> None:
+    keys = ENTER + "Removed the stale credential\nfrom the keychain" + ESC_ENTER + ENTER
+    session = terminal.run(keys, answers_except("outcome"))
+
+    outcome = session.answer("outcome")
+    assert session.status == "resolved"
+    assert outcome.resolution == "Removed the stale credential\nfrom the keychain" and not outcome.engineering
+
+
+def test_changing_a_step_shows_the_recorded_answer_as_the_default(terminal: Terminal) -> None:
+    terminal.run("", ANSWERS_FILE)
+    keys = ENTER * 3 + "the user found a rule forwarding to junk" + ENTER  # keep the three choices, add a note
+    session = run_flow(terminal.engine, terminal.prompter(keys), start_at="review.owa")
+
+    owa = session.steps["review.owa"]
+    assert owa.revision == 2
+    assert owa.answer["login"] == "yes" and owa.answer["receive"] == "yes"
+    assert owa.answer["note"] == "the user found a rule forwarding to junk"
+
+
+def test_partner_details_are_asked_once(terminal: Terminal) -> None:
+    prompter = terminal.prompter("partner.example" + ENTER + ENTER + "escalations@provider.example" + ENTER)
+    details = prompter.ask_partner(["partner.domain", "partner.control_panel_url", "partner.support_address"])
+
+    assert details == {"domain": "partner.example", "control_panel_na": True,
+                       "support_address": "escalations@provider.example"}
+
+
+@pytest.mark.xfail(strict=True, reason="the note from normalising the customer domain (user@domain, URL) is stored "
+                   "but never shown on a terminal; see the report for the fix in prompts.py")
+def test_the_domain_note_is_shown_when_the_domain_was_reduced(terminal: Terminal) -> None:
+    terminal.run("Contoso Ltd" + ENTER + "https://www.Contoso.example/login" + ENTER, answers_except("intake.customer"))
+
+    note = normalise_domain("https://www.Contoso.example/login").note
+    assert note and note in terminal.text()
+
+
+def test_ctrl_c_at_a_prompt_is_a_keyboard_interrupt_and_keeps_what_was_recorded(terminal: Terminal) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        terminal.run(KEYS["intake.customer"] + "half an answer" + CTRL_C)
+    session = terminal.engine.session()
+    assert list(session.steps) == ["intake.customer"]
+    assert json.dumps(session.steps["intake.customer"].answer)  # stored as plain JSON
