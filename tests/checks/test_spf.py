@@ -310,3 +310,12 @@ def test_profile_ip_temperror(server):
     profile = Profile(name="t", sending_ips=["127.0.99.1"])
     found = spf(server, "includedead", profile, timeout=0.3)
     assert found["spf.profile-ip-error"].severity is Severity.ERROR
+
+
+@given(st.text(max_size=80), st.text(max_size=40))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_domain_and_sender_give_a_result(server, domain, sender):
+    async def main():
+        return await check_host(resolver_for(server, timeout=0.2), "127.0.0.1", domain, sender, helo=domain)
+
+    assert asyncio.run(main()).result in ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror")
