@@ -51,9 +51,13 @@ def pty_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn_threer(args: list[str], env: dict[str, str], *, log: Path | None = None) -> pexpect.spawn:
-    """Start `python -m threer ARGS` in a 40x120 pseudo-terminal. `log` keeps what the terminal showed."""
-    child = pexpect.spawn(sys.executable, ["-m", "threer", *args], env=env, dimensions=(ROWS, COLUMNS),
+def spawn_threer(args: list[str], env: dict[str, str], *, log: Path | None = None,
+                 size: tuple[int, int] = (ROWS, COLUMNS)) -> pexpect.spawn:
+    """Start `python -m threer ARGS` in a pseudo-terminal of `size` (rows, columns), 40x120 unless told.
+
+    `log` keeps what the terminal showed (appended), for reading after a failure.
+    """
+    child = pexpect.spawn(sys.executable, ["-m", "threer", *args], env=env, dimensions=size,
                           encoding="utf-8", codec_errors="replace", timeout=EXPECT_TIMEOUT)
     child.delaybeforesend = 0.01  # keys are only sent after their prompt is on screen (see answer/choose)
     if log is not None:

@@ -1,0 +1,190 @@
+"""`threer triage` in a real pseudo-terminal: type the first steps, Ctrl-C, resume, finish, export.
+
+The DNS step asks a loopback DNS server (tests/support_dnsserver.py) serving a small zone written
+here, so the check table is real and no test needs the internet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from support_dnsserver import DnsTestServer
+from support_pty import (
+    CTRL_C,
+    RESUME_LINE,
+    answer,
+    answer_multiline,
+    choose,
+    prompt_pattern,
+    pty_env,
+    run_threer,
+    screen_text,
+    session_json,
+    spawn_threer,
+    tick,
+    wait_exit,
+    wait_prompt,
+)
+
+pytestmark = pytest.mark.slow
+
+# contoso.example: delegated, an MX and SPF, but no DMARC record (a finding to show in the table)
+CONTOSO_ZONE = """\
+$ORIGIN contoso.example.
+$TTL 300
+@     IN SOA ns1.contoso.example. hostmaster.contoso.example. 2026112601 3600 600 86400 60
+@     IN NS  ns1.contoso.example.
+ns1   IN A   127.0.0.1
+@     IN MX  10 mail.contoso.example.
+mail  IN A   127.0.0.2
+@     IN TXT "v=spf1 mx -all"
+"""
+
+ERRORS_HEADING = "Exact error messages, codes or bounce text (or: no error shown)"
+ERROR_TEXT = "0x800CCC0E: the connection to the server was interrupted"
+STARTED = re.compile(r"Triage (\d{8}-[0-9A-Z]{4})(?:\x1b\[[0-9;]*m)* started")
+
+
+@pytest.fixture
+def nameserver(tmp_path: Path) -> Iterator[str]:
+    """IP:PORT of a loopback DNS server that knows contoso.example."""
+    zone = tmp_path / "contoso.zone"
+    zone.write_text(CONTOSO_ZONE, encoding="ascii")
+    with DnsTestServer(zone_files=[zone]) as server:
+        host, port = server.address
+        yield f"{host}:{port}"
+
+
+def triage_args(nameserver: str, *extra: str) -> list[str]:
+    return ["triage", "--dns-only", "--dns-timeout", "1", "--profile", "none", "--nameserver", nameserver, *extra]
+
+
+def type_partner_details(child: pexpect.spawn) -> None:
+    child.expect_exact("First, your partner details")
+    answer(child, "Your partner domain", "partner.example")
+    answer(child, "Your Control Panel URL", "https://cp.partner.example/")
+    answer(child, "support address for escalations", "escalations@provider.example")
+
+
+def type_intake(child: pexpect.spawn) -> None:
+    answer(child, "Customer name", "Contoso Ltd")
+    answer(child, "Customer domain", "Jane@Contoso.example")
+    answer(child, "The issue, in your words", "Outlook keeps asking for a password")
+    answer(child, "Affected user(s)", "jane@contoso.example")
+    answer(child, "When did it start?", "Monday 9am")
+    answer_multiline(child, ERRORS_HEADING, ERROR_TEXT)
+
+
+def type_replicate_to_outcome(child: pexpect.spawn) -> None:
+    choose(child, "Can you replicate the error?", 2)  # intermittent
+    answer(child, "How did you try?", "signed in on a test PC")
+    choose(child, "Operating system", 2)  # macOS
+    answer(child, "OS version", "14.5")
+    choose(child, "Mail client", 1)  # Outlook for Mac
+    answer(child, "Mail client version", "16.86")
+    tick(child, "Services confirmed as enabled", [0, 1])
+    answer(child, "Other services", "")
+    answer(child, "Note (optional)", "")
+    # review.dns: threer runs the checks against the loopback server and shows the table
+    child.expect_exact("DNS checks for contoso.example")
+    answer(child, "Your note on the DNS results", "no DMARC record; told the customer's DNS admin")
+    choose(child, "Can the user log in to Outlook Web Access?", 0)
+    choose(child, "Can they send from OWA?", 0)
+    choose(child, "Can they receive in OWA?", 1)  # no
+    answer(child, "Note (optional)", "")
+    answer(child, "Server-side rules in the Control Panel", "no server-side rules")
+    answer(child, "Rules in the mail client", "one rule moving mail to Archive")
+    child.expect_exact("Searching past cases and the knowledge base")
+    # the sample KB may or may not match this text: tick the first match if a list is offered
+    if child.expect([r"\?(?:\x1b\[[0-9;]*m)*\s*Which of these did you try",
+                     r"\?(?:\x1b\[[0-9;]*m)*\s*What matched"]) == 0:
+        child.send(" \r")
+        wait_prompt(child, "What matched")
+    child.send("recreated the Outlook profile, no change\r")
+    answer(child, "Articles consulted", "kb-0014")
+    answer(child, "Outcome", "did not help")
+    answer(child, "Search queries used", "outlook mac password loop")
+    answer(child, "Links consulted", "")
+    answer(child, "Outcome", "nothing new")
+    choose(child, "Resolved here, or escalate", 1)  # escalate
+    wait_prompt(child, "Does it need the provider's engineering team")
+    child.send("n")
+    answer(child, "One-line summary", "Outlook for Mac keeps asking for the password")
+
+
+def test_pause_with_ctrl_c_resume_finish_and_export(tmp_path: Path, nameserver: str) -> None:
+    env = pty_env(tmp_path)
+    log = tmp_path / "terminal.log"  # what the terminal showed, kept for a failing run
+
+    # first use: partner details, then the first three steps typed, then Ctrl-C
+    child = spawn_threer(triage_args(nameserver), env, log=log)
+    type_partner_details(child)
+    child.expect(STARTED)
+    session_id = child.match.group(1)
+    type_intake(child)
+    wait_prompt(child, "Can you replicate the error?")
+    child.send(CTRL_C)
+    child.expect(RESUME_LINE)
+    assert child.match.group(1) == session_id
+    assert wait_exit(child) == 130
+
+    config = (tmp_path / "config" / "config.toml").read_text(encoding="utf-8")
+    assert 'domain = "partner.example"' in config and "escalations@provider.example" in config
+    saved = session_json(session_id, env)
+    assert saved["recorded"] == 3 and saved["missing"][0] == "replicate.reproduced"
+    assert saved["steps"]["intake.customer"]["answer"]["domain"] == "contoso.example"
+    assert saved["steps"]["intake.issue"]["answer"]["started"] == "Monday 9am"
+    assert saved["steps"]["intake.errors"]["answer"]["messages"] == ERROR_TEXT
+
+    # resume: what is recorded is shown, then the next step; no partner questions this time
+    child = spawn_threer(triage_args(nameserver, "--resume", session_id), env, log=log)
+    child.expect_exact("Resuming")
+    shown = screen_text(child.before)
+    assert "First, your partner details" not in shown
+    assert "Contoso Ltd" in shown and "Outlook keeps asking for a password" in shown
+    assert re.search(r"replicate\.reproduced\s+— not recorded", shown)
+    child.expect_exact("step 4 of 14")
+    type_replicate_to_outcome(child)
+    child.expect_exact("Ticket draft written to")
+    child.expect_exact(session_id)
+    assert wait_exit(child) == 0
+    terminal = screen_text(log.read_text(encoding="utf-8"))
+    assert "dmarc" in terminal.lower()  # the DNS table named the missing DMARC record
+    assert (tmp_path / "home" / "tickets" / f"{session_id}.txt").exists()
+
+    done = session_json(session_id, env)
+    assert done["status"] == "escalated" and done["recorded"] == 14 and done["missing"] == []
+
+    ticket = run_threer(["ticket", session_id, "--format", "text"], env)
+    assert ticket.returncode == 0, ticket.stderr
+    for typed in ["partner.example", "https://cp.partner.example/", "Contoso Ltd", "contoso.example",
+                  "Outlook keeps asking for a password", ERROR_TEXT, "signed in on a test PC", "macOS 14.5",
+                  "Outlook for Mac 16.86", "no server-side rules", "one rule moving mail to Archive",
+                  "kb-0014", "outlook mac password loop", session_id]:
+        assert typed in ticket.stdout, typed
+
+
+@pytest.mark.xfail(strict=True, reason="prompts.py: a multiline prompt whose first line is wider than the terminal "
+                   "draws as blank lines (prompt_toolkit); the error-text question is invisible at 80 columns")
+def test_error_text_prompt_is_visible_on_an_80_column_terminal(tmp_path: Path, nameserver: str) -> None:
+    env = pty_env(tmp_path, COLUMNS="80", LINES="24")
+    child = spawn_threer(triage_args(nameserver), env, size=(24, 80))
+    type_partner_details(child)
+    answer(child, "Customer name", "Contoso Ltd")
+    answer(child, "Customer domain", "contoso.example")
+    answer(child, "The issue, in your words", "Outlook keeps asking for a password")
+    answer(child, "Affected user(s)", "jane")
+    answer(child, "When did it start?", "today")
+    child.expect_exact(ERRORS_HEADING)
+    try:
+        child.expect(prompt_pattern("Exact error messages"), timeout=3)
+        child.send("0x800CCC0E")
+        child.expect_exact("0x800CCC0E", timeout=3)  # what is typed shows on screen
+    finally:
+        child.send(CTRL_C)
+        wait_exit(child)
