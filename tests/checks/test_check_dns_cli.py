@@ -215,3 +215,88 @@ def test_help_lists_every_option(invoke) -> None:
     out = invoke("check-dns", "--help").stdout
     for option in ("--from", "--profile", "--nameserver", "--timeout", "--json", "--propagation", "--dns-only"):
         assert option in out
+
+
+# -- what people read: the table, fixed width, no colour ------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden_check_dns_report.txt"
+
+
+def _sample_report():
+    from datetime import datetime, timezone
+
+    from threer.findings import DomainReport, Finding, Severity
+
+    findings = [
+        Finding(id="ns.ok", check="ns", severity=Severity.OK, message="contoso.com is delegated to 2 name servers; all answer and agree on serial 7."),
+        Finding(id="mx.extra", check="mx", severity=Severity.FAIL,
+                message='contoso.com has MX records besides m365\'s: "5 mail.oldhost.example".',
+                fix="Remove the leftover records: contoso.com. 3600 IN MX 5 mail.oldhost.example."),
+        Finding(id="dkim.lookup-error", check="dkim", severity=Severity.ERROR,
+                message="The DKIM selector selector1._domainkey.contoso.com could not be looked up (SERVFAIL)."),
+        Finding(id="dkim.ok", check="dkim", severity=Severity.OK, message="Selector selector2 has a valid 2048-bit RSA key."),
+    ]
+    return DomainReport(
+        domain="contoso.com", profile="m365", checked_at=datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc),
+        duration_ms=212, summary=DomainReport.summarise(findings), findings=findings, partial=True,
+    )
+
+
+def test_report_table_golden() -> None:
+    """Regenerate with THREER_UPDATE_GOLDEN=1 after a deliberate change, and review the diff."""
+    import io
+    import os
+
+    from rich.console import Console
+
+    from threer.cli.check_dns import render_report
+
+    buffer = io.StringIO()
+    render_report(Console(file=buffer, width=100, no_color=True, highlight=False), _sample_report())
+    text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+    if os.environ.get("THREER_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8")
+
+
+# -- any text as a domain: a domain or a clear error ----------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=4))
+def test_any_domain_text_is_normalised_or_refused_clearly(texts: list[str]) -> None:
+    from threer.cli.check_dns import collect_domains
+    from threer.errors import BadInput
+
+    try:
+        names, notes = collect_domains(texts, None)
+    except BadInput as exc:
+        assert exc.message and "Nothing was checked" in exc.message
+    else:
+        assert all(name == name.lower() and name.isascii() for name in names)
+
+
+# -- the progress bar, on a real terminal ---------------------------------------------------------
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    import pexpect
+
+    with DnsTestServer(delay=0.3) as slow:
+        env = dict(os.environ, THREER_HOME=str(tmp_path / "home"), THREER_CONFIG=str(tmp_path / "c.toml"), COLUMNS="100")
+        env.pop("NO_COLOR", None)
+        child = pexpect.spawn(
+            sys.executable, ["-m", "threer", "check-dns", "b-plain.example", "b-mx-ok.example", "--profile", "none",
+                             "--dns-only", "--nameserver", f"127.0.0.1:{slow.port}"],
+            env=env, encoding="utf-8", timeout=30, dimensions=(40, 100),
+        )
+        child.expect("Checking")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus in (0, 1)  # b-mx-ok.example has no SPF: the spf check may fail it
