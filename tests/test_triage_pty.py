@@ -182,9 +182,29 @@ def test_error_text_prompt_is_visible_on_an_80_column_terminal(tmp_path: Path, n
     answer(child, "When did it start?", "today")
     child.expect_exact(ERRORS_HEADING)
     try:
-        child.expect(prompt_pattern("Exact error messages"), timeout=3)
+        child.expect(prompt_pattern("Exact error messages"), timeout=2)
         child.send("0x800CCC0E")
         child.expect_exact("0x800CCC0E", timeout=3)  # what is typed shows on screen
     finally:
         child.send(CTRL_C)
+        wait_exit(child)
+
+
+@pytest.mark.xfail(strict=True, reason="cli: one invalid partner detail aborts the triage with exit 2 and drops the "
+                   "details typed so far; it should say why and ask again (see the report)")
+def test_an_invalid_partner_detail_is_asked_again(tmp_path: Path) -> None:
+    env = pty_env(tmp_path)
+    child = spawn_threer(["triage", "--dns-only", "--profile", "none"], env)
+    answer(child, "Your partner domain", "partner.example")
+    answer(child, "Your Control Panel URL", "")
+    answer(child, "support address for escalations", "not an address")
+    child.expect_exact("is not an e-mail address")
+    child.send("\x15escalations@provider.example\r")  # Ctrl-U first, in case the typo is still in the field
+    try:
+        child.expect(STARTED)
+        config = (tmp_path / "config" / "config.toml").read_text(encoding="utf-8")
+        assert 'support_address = "escalations@provider.example"' in config
+    finally:
+        if child.isalive():
+            child.send(CTRL_C)
         wait_exit(child)
