@@ -25,12 +25,12 @@ from support_pty import ANSI
 from threer.cli.prompts import QuestionaryPrompter
 from threer.domain import normalise_domain
 from threer.store import Store
-from threer.triage import answers as a
 from threer.triage.engine import ActionResult, TriageEngine
 from threer.triage.flow import run_flow
 from threer.triage.steps import STEP_IDS
 
 DOWN = "\x1b[B"
+UP = "\x1b[A"
 ENTER = "\r"
 SPACE = " "
 ESC_ENTER = "\x1b\r"  # finishes a multiline field
@@ -289,8 +289,8 @@ def test_back_from_a_select_menu(terminal: Terminal) -> None:
 
 
 def test_other_lets_you_type_the_operating_system(terminal: Terminal) -> None:
-    other = a.OPERATING_SYSTEMS.index("Other") + 1  # "Other…" follows the declared list
-    keys = DOWN * other + ENTER + "FreeBSD" + ENTER + "14.1" + ENTER + ENTER + "2408" + ENTER
+    # up from the first choice wraps round: « Change an earlier answer, Not applicable, then Other…
+    keys = UP * 3 + ENTER + "FreeBSD" + ENTER + "14.1" + ENTER + ENTER + "2408" + ENTER
     session = terminal.run(keys, answers_except("replicate.environment"))
 
     env = session.answer("replicate.environment")
