@@ -297,8 +297,6 @@ def test_other_lets_you_type_the_operating_system(terminal: Terminal) -> None:
     assert (env.os, env.os_version, env.client) == ("FreeBSD", "14.1", "Outlook (Windows)")
 
 
-@pytest.mark.xfail(strict=True, reason="prompts.py offers both 'Other' (from answers.OPERATING_SYSTEMS/MAIL_CLIENTS) "
-                   "and 'Other…' in the OS and mail-client menus; see the report for the fix")
 def test_the_os_menu_offers_one_other(tmp_path: Path, pipes: ExitStack) -> None:
     terminal = Terminal(tmp_path, pipes, screen=True)
     terminal.run(ENTER + "23H2" + ENTER + ENTER + "2408" + ENTER, answers_except("replicate.environment"))
@@ -357,8 +355,6 @@ def test_partner_details_are_asked_once(terminal: Terminal) -> None:
                        "support_address": "escalations@provider.example"}
 
 
-@pytest.mark.xfail(strict=True, reason="the note from normalising the customer domain (user@domain, URL) is stored "
-                   "but never shown on a terminal; see the report for the fix in prompts.py")
 def test_the_domain_note_is_shown_when_the_domain_was_reduced(terminal: Terminal) -> None:
     terminal.run("Contoso Ltd" + ENTER + "https://www.Contoso.example/login" + ENTER, answers_except("intake.customer"))
 

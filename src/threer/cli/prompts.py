@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import questionary
 from rich.console import Console
+from rich.markup import escape
 
 from threer.cli import render
 from threer.triage import answers as a
@@ -126,6 +127,9 @@ class QuestionaryPrompter:
 
     def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None:
         done, total = session.progress()
+        note = (rec.answer or {}).get("domain_note")
+        if note:
+            self.console.print(f"[yellow]Note:[/] {escape(note)}.", highlight=False)
         self.console.print(f"[green]✓ Saved[/] {step.title} ({done}/{total} recorded)")
 
     def begin(self, step: Step, session: TriageSession) -> None:
@@ -167,7 +171,7 @@ class QuestionaryPrompter:
     def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
-            instruction = "(Esc then Enter to finish)" if spec.kind == "multiline" else None
+            instruction = "(Esc then Enter to finish)\n>" if spec.kind == "multiline" else None
             answer = self._run(questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
                                                 instruction=instruction, **self._io))
             if first:
@@ -175,6 +179,8 @@ class QuestionaryPrompter:
             return answer
         if spec.kind == "select":
             choices = list(spec.choices)
+            if spec.name in {"os", "client"}:
+                choices = [c for c in choices if c != "Other"]  # "Other…" below asks for the name
             if default is not None and default not in choices:
                 choices.append(str(default))
             extra = self._extra_choices(step, first)
@@ -241,21 +247,39 @@ class QuestionaryPrompter:
         self.console.print("[bold]First, your partner details[/] (asked once, saved in the config file).")
         out: dict[str, Any] = {}
         if "partner.domain" in missing:
-            out["domain"] = self._run(questionary.text("Your partner domain (e.g. partner.example)", **self._io))
+            out["domain"] = self._run(questionary.text("Your partner domain (e.g. partner.example)", validate=_partner_check("domain"), **self._io))
         if "partner.control_panel_url" in missing:
-            url = self._run(questionary.text("Your Control Panel URL (empty if you have none)", **self._io))
+            url = self._run(questionary.text("Your Control Panel URL (empty if you have none)", validate=_partner_check("control_panel_url", optional=True), **self._io))
             if url.strip():
                 out["control_panel_url"] = url.strip()
             else:
                 out["control_panel_na"] = True
         if "partner.support_address" in missing:
             out["support_address"] = self._run(questionary.text("The provider's support address for escalations",
-                                                                **self._io))
+                                                                validate=_partner_check("support_address"), **self._io))
         if "partner.technician" in missing:
             name = self._run(questionary.text("Your name (optional)", **self._io))
             if name.strip():
                 out["technician"] = name.strip()
         return out
+
+
+def _partner_check(name: str, *, optional: bool = False) -> Callable[[str], bool | str]:
+    """A questionary validator for one partner detail: True, or the reason it is refused."""
+    from pydantic import ValidationError
+
+    from threer.config import PartnerConfig, describe_validation_error
+
+    def check(text: str) -> bool | str:
+        if optional and not text.strip():
+            return True
+        try:
+            PartnerConfig.model_validate({name: text.strip()})
+        except ValidationError as exc:
+            return describe_validation_error(exc)
+        return True
+
+    return check
 
 
 def _text_default(value: Any) -> str:

@@ -99,7 +99,8 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         prompter = QuestionaryPrompter(console)
         if missing_partner:
             try:
-                details = prompter.ask_partner(missing_partner)
+                asked = missing_partner + ([] if config.partner.technician else ["partner.technician"])
+                details = prompter.ask_partner(asked)
             except KeyboardInterrupt:
                 raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
             config = _apply_partner(config, details)
