@@ -307,3 +307,14 @@ def test_a_redirect_target_is_looked_up_with_the_resolver_too(pki, make_dns_serv
     assert result.failure is ProbeFailure.DNS
     assert result.final_url == "https://login.fabrikam.test/"
     assert [hop.status_code for hop in result.hops] == [302]
+
+
+def test_the_timeout_bounds_the_whole_chain_of_redirects(pki):
+    routes = {"/a": Route.redirect("/b"), "/b": Route(delay=0.4, status=302, headers={"Location": "/c"}, content_type=None),
+              "/c": Route(delay=0.4, body=b"late")}
+    with HttpsTestServer(pki.valid(HOST), routes) as server:
+        started = time.monotonic()
+        result = run_probe(f"https://{HOST}/a", server, pki, follow_redirects=True, timeout=0.6)
+        elapsed = time.monotonic() - started
+    assert result.failure is ProbeFailure.TIMEOUT
+    assert elapsed < 1.2

@@ -298,7 +298,7 @@ async def probe(
     connect_overrides: ConnectOverrides | None = None,
     resolver=None,
 ) -> ProbeResult:
-    """GET `url` and report what happened; see the module docstring. `timeout` applies to each request.
+    """GET `url` and report what happened; see the module docstring. `timeout` bounds the whole probe.
 
     `resolver`: a threer.checks.resolver.Resolver to look host names up with instead of the system's.
     """
@@ -313,8 +313,16 @@ async def probe(
             return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not a usable URL ({exc}).")
         if target.scheme not in ("http", "https") or not target.host:
             return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not an http:// or https:// URL with a host name.")
+        # the time allowed covers the whole probe, redirects included, so a check's wait stays bounded
+        remaining = timeout - (time.monotonic() - started)
+        if remaining <= 0.05:
+            return _result(
+                url, current, started, hops, failure=ProbeFailure.TIMEOUT,
+                detail=f"the redirects did not reach an answer within {timeout:g} s (stopped before {current}).",
+            )
         outcome = await _request_once(
-            target, context=context, timeout=timeout, max_bytes=max_bytes, overrides=connect_overrides, resolver=resolver
+            target, context=context, timeout=remaining, max_bytes=max_bytes, overrides=connect_overrides,
+            resolver=resolver, stated_timeout=timeout,
         )
         if isinstance(outcome, ProbeResult):  # a failure
             return _result(url, current, started, hops, **_failure_fields(outcome))
@@ -351,7 +359,7 @@ def _result(url: str, final_url: str, started: float, hops: list[Hop], **fields)
     return ProbeResult(url=url, final_url=final_url, hops=tuple(hops), elapsed_ms=int((time.monotonic() - started) * 1000), **fields)
 
 
-async def _request_once(target: httpx.URL, *, context, timeout, max_bytes, overrides, resolver):
+async def _request_once(target: httpx.URL, *, context, timeout, max_bytes, overrides, resolver, stated_timeout):
     """One GET; a (Hop, headers, body, too_large, connected_to) tuple, or a ProbeResult with the failure."""
     host = target.raw_host.decode("ascii").lower()
     port = target.port or (443 if target.scheme == "https" else 80)
@@ -394,7 +402,7 @@ async def _request_once(target: httpx.URL, *, context, timeout, max_bytes, overr
                     return hop, headers, body, too_large, override
     except (TimeoutError, httpx.TimeoutException) as exc:
         phase = "connect" if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)) else "answer"
-        detail = f"{where} did not {phase} within {timeout:g} s."
+        detail = f"{where} did not {phase} within {stated_timeout:g} s."
         return ProbeResult(url=str(target), final_url=str(target), failure=ProbeFailure.TIMEOUT, detail=detail, connected_to=override)
     except httpx.HTTPError as exc:
         failure, detail = _classify(exc, where)
