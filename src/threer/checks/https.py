@@ -310,9 +310,11 @@ async def probe(
         try:
             target = httpx.URL(current)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not a usable URL ({exc}).")
+            detail = f"{current!r} is not a usable URL ({exc})."
+            return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=detail)
         if target.scheme not in ("http", "https") or not target.host:
-            return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=f"{current!r} is not an http:// or https:// URL with a host name.")
+            detail = f"{current!r} is not an http:// or https:// URL with a host name."
+            return _result(url, current, started, hops, failure=ProbeFailure.INVALID_URL, detail=detail)
         # the time allowed covers the whole probe, redirects included, so a check's wait stays bounded
         remaining = timeout - (time.monotonic() - started)
         if remaining <= 0.05:
@@ -608,7 +610,10 @@ def endpoint_findings(
         state = cert.expiry(now)
         if state in ("expiring", "expired"):
             days = cert.days_left(now)
-            when = f"expires on {cert.not_after:%Y-%m-%d} ({days} days from now)" if state == "expiring" else f"expired on {cert.not_after:%Y-%m-%d}"
+            if state == "expiring":
+                when = f"expires on {cert.not_after:%Y-%m-%d} ({days} days from now)"
+            else:
+                when = f"expired on {cert.not_after:%Y-%m-%d}"
             findings.append(
                 Finding(
                     id=f"{check}.{id_prefix}{'cert-expiring' if state == 'expiring' else 'cert-expired'}",
