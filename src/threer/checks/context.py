@@ -27,6 +27,8 @@ class CheckContext:
     now: datetime = field(default_factory=_utc_now)  # injected clock (certificate expiry etc.)
     # the port to ask a domain's own name servers on: 53 in the wild, a test server's port in tests
     authoritative_port: int = 53
+    # host -> (ip, port) to connect to instead of the looked-up address: a testing/diagnostic hook
+    connect_overrides: dict[str, tuple[str, int]] | None = None
 
     def expand(self, pattern: str) -> str:
         """A profile pattern such as `{domain_dashed}.mail.protection.outlook.com` for this domain."""

@@ -74,7 +74,8 @@ class DefaultActions:
             from threer.checks.owa import check_owa_url
 
             findings = check_owa_url(url, timeout=min(self.settings.timeout, 10.0), verify=self.settings.verify,
-                                     connect_overrides=self.settings.connect_overrides or None)
+                                     connect_overrides=self.settings.connect_overrides or None,
+                                     nameservers=self.settings.nameservers)
         except Exception as exc:  # noqa: BLE001
             return ActionResult(fields={"probe": []}, summary=f"{url} could not be probed ({type(exc).__name__}: {exc}).")
         probe = [{"id": f.id, "severity": f.severity.value, "message": f.message} for f in findings]
