@@ -7,14 +7,22 @@ answers really go over TCP. Fault injection per name or (name, type):
 
 - "timeout": never answers; "servfail"; "refused"; "malformed" (garbage bytes);
 - "truncate": UDP answer has TC set and no records, the full answer comes over TCP;
-- a number, or "delay:SECONDS": answer after that delay (delays run concurrently, not in turn).
+- a number, or "delay:SECONDS": answer after that delay (delays run concurrently, not in turn);
+- "drop:N": silently drop the first N UDP packets of each question it applies to (a lost packet),
+  then answer normally.
 
 A global `delay` (for the benchmark) is added to every answer, also concurrently. Every query is
-logged as (name, TYPE, "udp"|"tcp") so tests can assert that each question was asked once.
+logged as (name, TYPE, "udp"|"tcp") so tests can assert that each question was asked once; a UDP
+packet that repeats an earlier one (same client address, message id and question: a resend after no
+answer came) goes to `resend_log` instead, so "asked once" stays about questions.
+
+Answers for names at or below one of `authenticated` (a zone or a single name) carry the AD bit when
+the query asked for it (AD or DO set, RFC 6840 §5.7), as a validating resolver's would.
 
     with DnsTestServer(zone_files=[...], faults={"dead.example": "timeout"}) as server:
         server.address     # ("127.0.0.1", port)
         server.query_log   # [(name, type, transport), ...]
+        server.resend_log  # [(name, type, "udp"), ...]: repeated UDP packets
 """
 
 from __future__ import annotations
@@ -72,6 +80,10 @@ class ZoneData:
         self.nodes: dict[dns.name.Name, dict[int, dns.rdataset.Rdataset]] = {}
         self.origins: dict[dns.name.Name, str] = {}  # origin -> where it came from
         self.soas: dict[dns.name.Name, dns.rdataset.Rdataset] = {}
+        # every owner name and each of its ancestors, so "does this name exist" (an empty
+        # non-terminal does) is one set look-up, not a scan of every node
+        self._existing: set[dns.name.Name] = set()
+        self._existing_stale = False
 
     def add_zone(self, zone: dns.zone.Zone, source: str) -> None:
         if zone.origin in self.origins:
@@ -88,8 +100,12 @@ class ZoneData:
             self.soas[zone.origin] = soa
 
     def add_record(self, name: str, rdtype: str, value: str, ttl: int = 300) -> None:
+        """Add one record in master-file text; names in the value are absolute ("mail.example" and
+        "mail.example." are the same host), as a test means them."""
         owner = dns.name.from_text(name)
-        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value, origin=dns.name.root)
+        rdata = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(rdtype), value, origin=dns.name.root, relativize=False
+        )
         rdataset = dns.rdataset.Rdataset(dns.rdataclass.IN, rdata.rdtype)
         rdataset.update_ttl(ttl)
         rdataset.add(rdata)
@@ -105,11 +121,20 @@ class ZoneData:
     def replace(self, name: str, rdtype: str, values: list[str], ttl: int = 300) -> None:
         """Set the records of one (name, type), replacing what was there ([] removes them)."""
         owner = dns.name.from_text(name)
-        self.nodes.setdefault(owner, {}).pop(dns.rdatatype.from_text(rdtype), None)
+        node = self.nodes.get(owner)
+        if node is not None:
+            node.pop(dns.rdatatype.from_text(rdtype), None)
+            if not node:  # a name with no records left no longer exists (unless names below it do)
+                del self.nodes[owner]
+                self._existing_stale = True
         for value in values:
             self.add_record(name, rdtype, value, ttl)
 
     def _add_rdataset(self, owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> None:
+        if owner not in self.nodes:
+            self._index(owner)
+        if rdataset.rdtype == dns.rdatatype.SOA:  # an SOA given as a record makes its owner a zone too
+            self.soas.setdefault(owner, rdataset)
         existing = self.nodes.setdefault(owner, {}).get(rdataset.rdtype)
         if existing is None:
             copy = dns.rdataset.Rdataset(rdataset.rdclass, rdataset.rdtype)
@@ -121,11 +146,22 @@ class ZoneData:
             for rd in rdataset:
                 existing.add(rd)
 
+    def _index(self, owner: dns.name.Name) -> None:
+        name = owner
+        while name not in self._existing:
+            self._existing.add(name)
+            if len(name) <= 1:
+                break
+            name = name.parent()
+
     def name_exists(self, name: dns.name.Name) -> bool:
-        if name in self.nodes:
-            return True
-        # an empty non-terminal exists (NODATA, not NXDOMAIN)
-        return any(other.is_subdomain(name) for other in self.nodes)
+        """True for an owner name and for an empty non-terminal (NODATA, not NXDOMAIN)."""
+        if self._existing_stale:
+            self._existing = set()
+            for owner in self.nodes:
+                self._index(owner)
+            self._existing_stale = False
+        return name in self._existing
 
     def lookup_node(self, name: dns.name.Name) -> dict[int, dns.rdataset.Rdataset] | None:
         node = self.nodes.get(name)
@@ -144,11 +180,17 @@ class ZoneData:
                 return None
         return None
 
+    def zone_of(self, name: dns.name.Name) -> dns.name.Name | None:
+        """The closest enclosing zone origin that has an SOA (walking up the labels)."""
+        while True:
+            if name in self.soas:
+                return name
+            if len(name) <= 1:
+                return None
+            name = name.parent()
+
     def soa_for(self, name: dns.name.Name) -> dns.rrset.RRset:
-        best = None
-        for origin in self.soas:
-            if name.is_subdomain(origin) and (best is None or len(origin) > len(best)):
-                best = origin
+        best = self.zone_of(name)
         if best is not None:
             rdataset = self.soas[best]
             rrset = dns.rrset.RRset(best, dns.rdataclass.IN, dns.rdatatype.SOA)
@@ -178,6 +220,7 @@ class DnsTestServer:
         delay: float = 0.0,
         records: Iterable[tuple] | None = None,
         host: str = "127.0.0.1",
+        authenticated: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.delay = float(delay)
@@ -196,7 +239,11 @@ class DnsTestServer:
         self.faults: dict[tuple[str, str | None], Fault] = {}
         for key, value in (faults or {}).items():
             self.faults[_normalise_fault_key(key)] = value
+        self.authenticated: set[dns.name.Name] = {dns.name.from_text(n) for n in authenticated}
         self.query_log: list[tuple[str, str, str]] = []
+        self.resend_log: list[tuple[str, str, str]] = []
+        self._seen_udp: set[tuple] = set()  # (client address, message id, name, type) of UDP queries
+        self._dropped: Counter = Counter()  # (name, type) -> UDP packets dropped by a "drop:N" fault
         self.port: int = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -256,6 +303,22 @@ class DnsTestServer:
     def add_record(self, name: str, rdtype: str, value: str, ttl: int = 300) -> None:
         self.data.add_record(name, rdtype, value, ttl)
 
+    def set_authenticated(self, name: str, authenticated: bool = True) -> None:
+        """Set (or stop setting) the AD bit on answers at or below `name`."""
+        owner = dns.name.from_text(name)
+        if authenticated:
+            self.authenticated.add(owner)
+        else:
+            self.authenticated.discard(owner)
+
+    def _is_authenticated(self, name: dns.name.Name) -> bool:
+        while True:
+            if name in self.authenticated:
+                return True
+            if len(name) <= 1:
+                return False
+            name = name.parent()
+
     def replace_records(self, name: str, rdtype: str, values: list[str], ttl: int = 300) -> None:
         self.data.replace(name, rdtype, values, ttl)
 
@@ -313,7 +376,9 @@ class DnsTestServer:
     def _fault_for(self, name: str, rdtype: str) -> Fault | None:
         return self.faults.get((name, rdtype), self.faults.get((name, None)))
 
-    async def _prepare(self, wire: bytes, transport: str) -> tuple[dns.message.Message | None, bytes | None, int]:
+    async def _prepare(
+        self, wire: bytes, transport: str, client=None
+    ) -> tuple[dns.message.Message | None, bytes | None, int]:
         """Return (response, raw bytes to send instead, max UDP size); (None, None, _) = stay silent."""
         try:
             query = dns.message.from_wire(wire)
@@ -326,8 +391,19 @@ class DnsTestServer:
         question = query.question[0]
         name = question.name.to_text().rstrip(".").lower() or "."
         rdtype = dns.rdatatype.to_text(question.rdtype)
-        self.query_log.append((name, rdtype, transport))
+        seen_key = (client, query.id, name, rdtype)
+        if transport == "udp" and seen_key in self._seen_udp:
+            self.resend_log.append((name, rdtype, transport))
+        else:
+            if transport == "udp":
+                self._seen_udp.add(seen_key)
+            self.query_log.append((name, rdtype, transport))
         fault = self._fault_for(name, rdtype)
+        if isinstance(fault, str) and fault.startswith("drop:"):
+            if transport == "udp" and self._dropped[(name, rdtype)] < int(fault.split(":", 1)[1]):
+                self._dropped[(name, rdtype)] += 1
+                return None, None, 0
+            fault = None
         delay = self.delay
         if isinstance(fault, (int, float)) and not isinstance(fault, bool):
             delay += float(fault)
@@ -351,6 +427,11 @@ class DnsTestServer:
             response.set_rcode(dns.rcode.REFUSED)
             return response, None, max_size
         self._fill(response, question.name, question.rdtype)
+        if self.authenticated and (query.flags & dns.flags.AD or query.ednsflags & dns.flags.DO):
+            # like a validating resolver: AD only when every name in the answer is in a "signed" subtree
+            owners = [question.name] + [rrset.name for rrset in (*response.answer, *response.authority)]
+            if all(self._is_authenticated(owner) for owner in owners):
+                response.flags |= dns.flags.AD
         if fault == "truncate" and transport == "udp":
             response.answer.clear()
             response.authority.clear()
@@ -396,7 +477,7 @@ class DnsTestServer:
             return response.to_wire(max_size=max_size)
 
     async def _answer_udp(self, transport, data: bytes, addr) -> None:
-        response, raw, max_size = await self._prepare(data, "udp")
+        response, raw, max_size = await self._prepare(data, "udp", addr)
         if raw is not None:
             transport.sendto(raw, addr)
         elif response is not None:

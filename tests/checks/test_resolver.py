@@ -281,3 +281,101 @@ def test_parse_nameserver_rejects_with_a_sentence(text):
     with pytest.raises(BadInput) as caught:
         parse_nameserver(text)
     assert caught.value.message.endswith(".")
+
+
+# -- a lost UDP packet is sent again within the timeout ---------------------------------------------
+
+
+def test_lost_packet_is_resent_and_answered_well_before_the_timeout(make_dns_server):
+    server = make_dns_server(ZONES, faults={"resolver.example": "drop:1"})
+
+    async def main():
+        resolver = resolver_for(server, timeout=3.0)
+        return resolver, await resolver.query("resolver.example", "A")
+
+    started = time.monotonic()
+    resolver, lookup = run(main())
+    elapsed = time.monotonic() - started
+    assert lookup.records == ("127.0.0.1",)
+    assert elapsed < 1.0  # the resend after 0.4 s, not the 3 s timeout
+    assert resolver.stats["udp_resends"] == 1
+    assert resolver.stats["queries"] == 1  # one question ...
+    assert server.count("resolver.example", "A") == 1  # ... asked once; the copy is logged apart
+    assert server.resend_log == [("resolver.example", "A", "udp")]
+
+
+def test_resends_grow_and_stop_at_the_timeout(make_dns_server):
+    server = make_dns_server(ZONES, faults={("resolver.example", "TXT"): "drop:2", "dead.resolver.example": "drop:99"})
+
+    async def main():
+        resolver = resolver_for(server, timeout=1.5)
+        return resolver, await asyncio.gather(
+            resolver.query("resolver.example", "TXT"), resolver.query("dead.resolver.example", "A")
+        )
+
+    started = time.monotonic()
+    resolver, (twice_lost, dead) = run(main())
+    elapsed = time.monotonic() - started
+    assert twice_lost.records == ("hello world",)  # sent at 0, 0.4 and 1.2 s
+    assert dead.status is LookupStatus.TIMEOUT and "within 1.5 s" in dead.detail
+    assert 1.4 < elapsed < 2.2
+    # two resends each, then the timeout (0.4 s, 0.8 s, and the rest of the 1.5 s)
+    assert server.count("dead.resolver.example", "A") == 1
+    assert server.resend_log.count(("dead.resolver.example", "A", "udp")) == 2
+    assert resolver.stats["udp_resends"] == 4
+
+
+def test_slow_answer_the_first_copy_wins(make_dns_server):
+    server = make_dns_server(ZONES, faults={"slow.resolver.example": "delay:0.6"})
+
+    async def main():
+        resolver = resolver_for(server, timeout=3.0)
+        return resolver, await resolver.query("slow.resolver.example", "A")
+
+    started = time.monotonic()
+    resolver, lookup = run(main())
+    assert lookup.records == ("127.0.0.7",)
+    assert time.monotonic() - started < 1.0  # the answer to the first copy, not to the resend
+    assert resolver.stats["udp_resends"] == 1 and len(server.resend_log) == 1
+
+
+def test_resend_interval_follows_a_slow_server(make_dns_server):
+    server = make_dns_server(ZONES, delay=0.25)
+
+    async def main():
+        resolver = resolver_for(server, timeout=3.0)
+        assert resolver.resend_interval(server.address) == pytest.approx(0.4)
+        await resolver.query("resolver.example", "A")
+        return resolver
+
+    resolver = run(main())
+    # three round trips of 0.25 s: a busy server is not sent copies of what it is working on
+    assert resolver.resend_interval(server.address) >= 0.75
+    assert resolver.stats["udp_resends"] == 0 and server.resend_log == []
+
+
+def test_make_resolver_lists_each_server_once(make_dns_server):
+    from threer.checks import CheckOptions, make_resolver
+
+    one = make_dns_server(ZONES)
+    two = make_dns_server(ZONES)
+    single = make_resolver(CheckOptions(nameservers=[one.address], timeout=3))
+    pair = make_resolver(CheckOptions(nameservers=[one.address, two.address], timeout=3))
+    assert single.nameservers == [one.address] and single.timeout == 3
+    assert pair.nameservers == [one.address, two.address] and pair.timeout == 1.5
+    assert pair.deadline_seconds == 3
+
+
+def test_lost_packets_in_a_whole_domain_run_cost_no_errors(make_dns_server):
+    """Every question of b-good.example loses its first packet: all are resent, none is an error."""
+    from threer.checks import CheckOptions, check_domain
+
+    clean = make_dns_server()
+    reference = run(check_domain("b-good.example", CheckOptions(nameservers=[clean.address], timeout=3, dns_only=True)))
+    names = {name for name, _, _ in clean.query_log}
+    lossy = make_dns_server(faults={name: "drop:1" for name in names})
+    started = time.monotonic()
+    report = run(check_domain("b-good.example", CheckOptions(nameservers=[lossy.address], timeout=3, dns_only=True)))
+    assert time.monotonic() - started < 2.0
+    assert sorted((f.id, f.severity) for f in report.findings) == sorted((f.id, f.severity) for f in reference.findings)
+    assert len(lossy.resend_log) >= len(names)

@@ -131,21 +131,14 @@ def finding_ids(check: str) -> frozenset[str]:
     return frozenset(getattr(module, "FINDING_IDS", frozenset()))
 
 
-# A UDP query or its answer can be lost (a burst of queries overflows a socket buffer): like a stub
-# resolver (resolv.conf `attempts`), ask again after a share of the deadline instead of waiting it out.
-_ATTEMPTS = 3
-_MIN_ATTEMPT_SECONDS = 0.4
-
-
 def make_resolver(options: CheckOptions) -> "Resolver":
-    """One domain's resolver: its servers tried in turn, each question retried within one deadline."""
+    """One domain's resolver: each server listed once, tried in turn, the deadline shared between them.
+
+    A lost UDP packet is sent again by the Resolver itself within each server's share of the time."""
     from threer.checks.resolver import Resolver, system_nameservers
 
     servers = list(options.nameservers or system_nameservers())
-    attempts = max(1, min(_ATTEMPTS, int(options.timeout / _MIN_ATTEMPT_SECONDS)))
-    rounds = max(1, attempts // len(servers)) if len(servers) < attempts else 1
-    per_attempt = options.timeout / max(1, rounds * len(servers))
-    return Resolver(servers * rounds, timeout=per_attempt, deadline=options.timeout)
+    return Resolver(servers, timeout=options.timeout / len(servers), deadline=options.timeout)
 
 
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:

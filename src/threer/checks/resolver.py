@@ -7,6 +7,11 @@ await the same in-flight query, later callers get the stored answer. Every answe
 a `LookupStatus`, so checks never confuse "the record is missing" (NXDOMAIN, NODATA) with "the record
 could not be looked up" (timeout, SERVFAIL, REFUSED, network trouble, a malformed answer).
 
+A UDP query or its answer can be lost (a burst of queries overflows a socket buffer), so the same
+query is sent again on the same socket after a short, growing wait (0.4 s, 0.8 s, 1.6 s ..., never
+below three round trips seen from that server) until the per-query timeout; the first valid answer
+wins. Retransmissions are counted apart from questions in `stats` (`udp_resends`).
+
 One overall deadline bounds a whole run: once it has passed, every pending and every new query
 returns TIMEOUT at once, so a dead name server costs one deadline, not one timeout per query.
 """
@@ -36,6 +41,11 @@ from threer.errors import BadInput, ExitStatus, ThreerError
 
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: large enough for 2048-bit DKIM keys, small enough not to fragment
 _MAX_CNAME_HOPS = 16
+# Wait this long for a UDP answer before sending the query again, then twice as long each time; a
+# server that answers slowly (busy, far away) gets at least three of its own round trips instead, so
+# it is not flooded with copies of questions it is still working on.
+FIRST_RESEND_SECONDS = 0.4
+_RTT_MULTIPLE = 3.0
 
 
 class LookupStatus(str, Enum):
@@ -162,14 +172,29 @@ class Resolver:
         self._deadline_at = None if deadline is None else self._started + float(deadline)
         self._done: dict[tuple[str, str], Lookup] = {}
         self._inflight: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
-        self._stats = {"queries": 0, "udp": 0, "tcp": 0, "tcp_retries": 0, "cache_hits": 0, "deadline_hits": 0}
+        self._stats = {
+            "queries": 0,  # distinct questions sent (a question tried on two servers counts once)
+            "udp": 0,  # UDP exchanges (one per question and server tried)
+            "udp_resends": 0,  # the same UDP query sent again after no answer came
+            "tcp": 0,
+            "tcp_retries": 0,
+            "cache_hits": 0,
+            "deadline_hits": 0,
+        }
+        self._srtt: dict[tuple[str, int], float] = {}  # smoothed round-trip time per server, seconds
 
     # -- public --------------------------------------------------------------------------------
 
     @property
     def stats(self) -> dict:
-        """Counters for tests and the benchmark: distinct questions, packets by transport, cache hits."""
+        """Counters for tests and the benchmark: distinct questions, exchanges by transport, UDP resends,
+        cache hits."""
         return dict(self._stats)
+
+    def resend_interval(self, server: tuple[str, int]) -> float:
+        """How long to wait for a UDP answer from `server` before sending the query the first time again."""
+        srtt = self._srtt.get(server)
+        return FIRST_RESEND_SECONDS if srtt is None else max(FIRST_RESEND_SECONDS, _RTT_MULTIPLE * srtt)
 
     @property
     def deadline_passed(self) -> bool:
@@ -309,13 +334,51 @@ class Resolver:
         sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, (address, port))
         try:
             async with sock:
-                return await dns.asyncquery.udp(
-                    query, address, timeout=budget, port=port, raise_on_truncation=True, sock=sock
-                )
+                return await self._udp_with_resends(query, sock, server, budget)
         except dns.message.Truncated:
             self._stats["tcp_retries"] += 1
             self._stats["tcp"] += 1
             return await dns.asyncquery.tcp(query, address, timeout=budget, port=port)
+
+    async def _udp_with_resends(
+        self, query: dns.message.Message, sock, server: tuple[str, int], budget: float
+    ) -> dns.message.Message:
+        """Send `query` and wait for its answer, sending it again (same id, same socket) when none comes
+        in time; raises dns.exception.Timeout when `budget` runs out, Truncated for a TC answer."""
+        wire = query.to_wire()
+        destination = dns.inet.low_level_address_tuple(server, sock.family)
+        started = time.time()  # dnspython's expirations are on the wall clock
+        give_up_at = started + budget
+        wait = self.resend_interval(server)
+        sent = 1
+        await dns.asyncquery.send_udp(sock, wire, destination)
+        while True:
+            now = time.time()
+            if now >= give_up_at:
+                raise dns.exception.Timeout(timeout=budget)
+            listen_until = min(give_up_at, now + wait)
+            try:
+                response, received_at, _ = await dns.asyncquery.receive_udp(
+                    sock, destination, listen_until, raise_on_truncation=True
+                )
+            except dns.exception.Timeout:
+                if time.time() >= give_up_at:
+                    raise
+                await dns.asyncquery.send_udp(sock, wire, destination)
+                sent += 1
+                self._stats["udp_resends"] += 1
+                wait *= 2
+                continue
+            if not query.is_response(response):
+                continue  # a stray or late packet that does not answer this query: keep listening
+            if sent == 1:
+                # only an unambiguous round trip tells the server's speed (Karn's rule)
+                self._observe_rtt(server, received_at - started)
+            return response
+
+    def _observe_rtt(self, server: tuple[str, int], rtt: float) -> None:
+        previous = self._srtt.get(server)
+        self._srtt[server] = rtt if previous is None else previous + (rtt - previous) / 8
 
     async def _classify(
         self,
