@@ -8,9 +8,6 @@ import pytest
 
 from support_dnsserver import DnsTestServer
 from threer.checks import CheckOptions, check_domain
-from threer.checks.context import CheckContext
-from threer.checks.dnssec import check_dnssec
-from threer.checks.resolver import Lookup, LookupStatus
 from threer.findings import Finding, Severity
 
 
@@ -29,7 +26,7 @@ def run(server: DnsTestServer, domain: str) -> list[Finding]:
     "domain, finding_id, severity",
     [
         ("b-mx-ok.example", "dnssec.unsigned", Severity.INFO),
-        ("b-dnssec-signed.example", "dnssec.not-validated", Severity.INFO),  # the test server never sets AD
+        ("b-dnssec-signed.example", "dnssec.not-validated", Severity.INFO),  # no AD bit unless asked to
         ("b-dnssec-nods.example", "dnssec.no-ds", Severity.WARN),
         ("b-dnssec-broken.example", "dnssec.broken", Severity.FAIL),
     ],
@@ -49,15 +46,16 @@ def test_servfail_is_an_error() -> None:
     assert [(f.id, f.severity) for f in findings] == [("dnssec.lookup-error", Severity.ERROR)]
 
 
-class ValidatingAnswers:
-    """A stand-in for a validating resolver's answers (the loopback server cannot set AD): same interface."""
-
-    async def query(self, name: str, rdtype: str) -> Lookup:
-        return Lookup(name, rdtype, LookupStatus.ANSWER, records=("x",), authenticated=True)
-
-
 def test_validated_by_the_resolver() -> None:
-    ctx = CheckContext(domain="signed.example", resolver=ValidatingAnswers(), profile=None)
-    findings = asyncio.run(check_dnssec(ctx))
+    """The server sets the AD bit for the signed zone, as a validating resolver would."""
+    with DnsTestServer(authenticated=["b-dnssec-signed.example"]) as validating:
+        findings = run(validating, "b-dnssec-signed.example")
     assert [(f.id, f.severity) for f in findings] == [("dnssec.ok", Severity.OK)]
     assert "AD bit" in findings[0].message
+    assert findings[0].observed["ad"] is True
+
+
+def test_ad_bit_on_another_zone_does_not_vouch_for_this_one() -> None:
+    with DnsTestServer(authenticated=["b-mx-ok.example"]) as validating:
+        findings = run(validating, "b-dnssec-signed.example")
+    assert [(f.id, f.severity) for f in findings] == [("dnssec.not-validated", Severity.INFO)]
