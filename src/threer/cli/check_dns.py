@@ -56,6 +56,7 @@ def check_dns(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
     propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
     dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
+    ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
 ) -> None:
     """Check the mail DNS of one or more domains."""
     from threer.checks import CheckOptions
@@ -77,7 +78,9 @@ def check_dns(
     for note in notes:
         print_warning(note)
 
-    options = CheckOptions(profile=profile, nameservers=servers or None, timeout=timeout, dns_only=dns_only)
+    verify = ca_bundle_verify(ca_bundle)
+    options = CheckOptions(profile=profile, nameservers=servers or None, timeout=timeout, dns_only=dns_only,
+                           verify=verify)
     outcomes = _run_with_progress(names, options)
     reports = [o.report for o in outcomes]
     views = None
@@ -319,3 +322,13 @@ def render_propagation(console: Console, view: Any) -> None:
     console.print(table)
     for note in view.notes:
         console.print(Text(note, style="yellow"))
+
+
+def ca_bundle_verify(path: str | None) -> str | bool:
+    """`--ca-bundle FILE` as the checks' `verify`: checked up front, so a bad file is a usage error."""
+    if path is None:
+        return True
+    from threer.checks.https import ssl_context_for
+
+    ssl_context_for(path)  # raises BadInput naming the file when it is missing or not PEM
+    return path

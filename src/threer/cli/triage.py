@@ -45,15 +45,16 @@ def triage(
     nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="DNS server for the checks (repeatable)."),
     dns_timeout: float = typer.Option(10.0, "--dns-timeout", min=0.1, max=300, help="Deadline in seconds for the DNS checks."),
     dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS)."),
+    ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks."),
 ) -> None:
     run_triage(ctx, customer_domain=customer_domain, answers=answers, no_input=no_input, resume=resume, change=change,
-               profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only)
+               profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only, ca_bundle=ca_bundle)
 
 
 def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answers: Path | None = None,
                no_input: bool = False, resume: str | None = None, change: str | None = None,
                profile: str | None = None, nameserver: list[str] | None = None, dns_timeout: float = 10.0,
-               dns_only: bool = False) -> None:
+               dns_only: bool = False, ca_bundle: str | None = None) -> None:
     from threer.config import load_config, save_config
     from threer.store import Store
     from threer.triage.actions import CheckSettings, DefaultActions, forget_case, index_resolved_case
@@ -70,8 +71,10 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         raise BadInput("--change needs --resume ID: it changes an answer of a saved session.")
     if change and not is_step(change):
         raise BadInput(f"{change!r} is not a triage step. The steps are: {', '.join(STEP_IDS)}.")
+    from threer.cli.check_dns import ca_bundle_verify
+
     settings = CheckSettings(profile=profile, timeout=dns_timeout, dns_only=dns_only,
-                             nameservers=_nameservers(nameserver or []))
+                             nameservers=_nameservers(nameserver or []), verify=ca_bundle_verify(ca_bundle))
     config = load_config(env.config_path)
     file_answers = load_answers_file(answers) if answers else {}
     partner = file_answers.pop(PARTNER_KEY, None)
