@@ -21,7 +21,9 @@ from typing import Any
 
 from threer.config import BusinessHours, Config, PartnerConfig, save_config
 from threer.store import Store
-from threer.triage.engine import ActionResult, TriageEngine
+from threer.triage import answers as a
+from threer.triage.engine import ActionResult, TriageEngine, parse_answer
+from threer.triage.session import RecordedStep, TriageSession
 from threer.triage.steps import STEPS
 
 START = datetime(2024, 3, 4, 10, 0, tzinfo=timezone.utc)  # a Monday
@@ -121,6 +123,42 @@ def make_session(
             action = None
         engine.record(step.id, engine.parse(step.id, raw, action))
     return engine.session_id
+
+
+def session_in_memory(
+    answers: Mapping[str, Any] | None = None,
+    *,
+    skip: Iterable[str] = (),
+    actions: Mapping[str, dict[str, Any]] | None = None,
+    session_id: str = GOLDEN_ID,
+    clock: TickingClock | None = None,
+) -> TriageSession:
+    """The session `make_session` would store, validated the same way, without a database (fast, for hypothesis)."""
+    answers = copy.deepcopy(dict(ESCALATION if answers is None else answers))
+    actions = ACTIONS if actions is None else actions
+    clock = clock or TickingClock()
+    session = TriageSession(id=session_id, created_at=clock(), updated_at=START)
+    skipped = set(skip)
+    for step in STEPS:
+        if step.id in skipped or step.id not in answers:
+            continue
+        raw = answers[step.id]
+        fields = actions.get(step.id)
+        is_na = isinstance(raw, dict) and any(k in raw for k in ("not_applicable", "n/a", "na"))
+        value = parse_answer(step.id, raw, ActionResult(fields=fields) if fields is not None and not is_na else None)
+        now = clock()
+        if isinstance(value, a.NotApplicable):
+            rec = RecordedStep(step_id=step.id, status="not_applicable", reason=value.reason, recorded_at=now)
+        else:
+            rec = RecordedStep(step_id=step.id, status="answered", answer=value.model_dump(mode="json"), recorded_at=now)
+        session.steps[step.id] = rec
+        session.updated_at = now
+        if isinstance(value, a.CustomerAnswer):
+            session.customer_name, session.customer_domain = value.name, value.domain
+        if isinstance(value, a.OutcomeAnswer):
+            session.status = "resolved" if value.decision == "resolved" else "escalated"
+            session.closed_at = now
+    return session
 
 
 def complete_session(store: Store, **kwargs: Any) -> str:

@@ -29,6 +29,7 @@ import re
 import textwrap
 import unicodedata
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -527,7 +528,7 @@ class _TextWriter:
     def block(self, indent: int, lines: list[str], *, wrap: bool) -> None:
         bar = " " * indent + "| "
         for line in lines:
-            if not line.strip():
+            if not line or (wrap and not line.strip()):  # verbatim text keeps even a line of spaces
                 self.lines.append(bar.rstrip())
                 continue
             pieces = [line]
@@ -732,7 +733,7 @@ def render_eml(ticket: Ticket, *, width: int = TEXT_WIDTH) -> bytes:
     """An unsent RFC 5322 draft a mail client opens for editing (X-Unsent: 1), text/plain UTF-8."""
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["To"] = ticket.recipient
-    msg["Subject"] = _header_safe(ticket.subject)
+    _set_subject(msg, _header_safe(ticket.subject))
     msg["Date"] = format_datetime(ticket.generated_at)
     msg["X-Unsent"] = "1"
     msg["X-Threer-Triage-Id"] = _header_safe(ticket.triage_id)
@@ -740,9 +741,21 @@ def render_eml(ticket: Ticket, *, width: int = TEXT_WIDTH) -> bytes:
     return msg.as_bytes()
 
 
+def _set_subject(msg: EmailMessage, subject: str) -> None:
+    """Fold (and, when not ASCII, RFC 2047-encode) the Subject here: the email package's own folding
+    can double a space next to an encoded word."""
+    charset = "us-ascii" if subject.isascii() else "utf-8"
+    folded = Header(subject, charset=charset, maxlinelen=76, header_name="Subject").encode(linesep="\n")
+    msg.set_raw("Subject", folded)
+
+
 def _header_safe(value: str) -> str:
-    """A header value on one line whatever it holds (the email package would refuse CR/LF anyway)."""
-    return " ".join(_visible(" ".join(value.split())).split())
+    """A header value on one line whatever it holds (the email package would refuse CR/LF anyway).
+
+    Typed "=?" gets an invisible zero-width space after "=", so that a mail client shows the
+    typed text instead of decoding it as an RFC 2047 encoded word.
+    """
+    return " ".join(_visible(" ".join(value.split())).split()).replace("=?", "=\u200b?")
 
 
 # -- drafts on disk ----------------------------------------------------------------------------
