@@ -159,3 +159,28 @@ def test_any_text_parses_in_every_format(text):
             continue
         assert isinstance(doc.title, str) and doc.title
         terms(doc.text)
+
+
+_FM_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=30)
+_FM_VALUE = st.one_of(
+    _FM_TEXT,
+    _FM_TEXT.map(lambda t: f'"{t}"'),
+    _FM_TEXT.map(lambda t: f"'{t}'"),
+    st.sampled_from(["yes", "No", "null", "~", "0x10", "1.5", "2026-01-02", "5.7.1", "a: b", "x #c", "'q'", "[a, b]",
+                     "[a, 1, yes]", "[]", "[a,, b]", "[a: b]", "http://x.example/a", "C++", "-x", "?", "é", '"a: b"',
+                     '"it\'s"', "'it''s'", '"tab\\t"', '"x" # c', "''", '""', '"yes"', "'5.7.1'"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["id", "title", "tags", "yes", "x-y", "1"]), _FM_VALUE), max_size=4))
+def test_fast_front_matter_reader_agrees_with_yaml(lines):
+    import yaml
+
+    from threer.kb.ingest import _simple_yaml
+
+    raw = "\n".join(f"{key}: {value}" for key, value in lines)
+    fast = _simple_yaml(raw)
+    if fast is None:
+        return  # left to YAML
+    assert fast == (yaml.safe_load(raw) or {})

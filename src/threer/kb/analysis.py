@@ -33,7 +33,6 @@ STOP_WORDS = frozenset(
 )
 
 _stemmer = None
-_term_cache: dict[str, str] = {}
 _CACHE_LIMIT = 400_000
 
 
@@ -55,48 +54,77 @@ def _fold(token: str) -> str:
     return text.replace("'", "").replace("\u2019", "")
 
 
+_stem_cache: dict[str, str] = {}
+
+
 def _make_term(token: str) -> str:
     folded = _fold(token)
     if "." in folded:
         return folded.replace(".", "_").strip("_")
     if folded.isalpha():
-        return _stem_word(folded)
+        stem = _stem_cache.get(folded)  # "Outlook" and "outlook" share one stemming
+        if stem is None:
+            if len(_stem_cache) > _CACHE_LIMIT:
+                _stem_cache.clear()
+            stem = _stem_cache[folded] = _stem_word(folded)
+        return stem
     return folded
 
 
+class _TermCache(dict):  # type: ignore[type-arg]
+    """token -> term, computed on first use (help-desk vocabularies are small)."""
+
+    def __missing__(self, token: str) -> str:
+        if len(self) > _CACHE_LIMIT:
+            self.clear()
+        value = self[token] = _make_term(token)
+        return value
+
+
+_term_cache = _TermCache()
+
+
 def term(token: str) -> str:
-    """The indexed term for one token (cached: help-desk vocabularies are small)."""
-    cached = _term_cache.get(token)
-    if cached is None:
-        if len(_term_cache) > _CACHE_LIMIT:
-            _term_cache.clear()
-        cached = _term_cache[token] = _make_term(token)
-    return cached
+    """The indexed term for one token."""
+    return _term_cache[token]
 
 
 def terms(text: str) -> list[str]:
     """Every term of `text`, in order (empty terms, from odd Unicode, are dropped)."""
-    get = _term_cache.get
-    out = []
-    for token in TOKEN_RE.findall(text):
-        t = get(token)
-        if t is None:
-            t = term(token)
-        if t:
-            out.append(t)
-    return out
+    return list(filter(None, map(_term_cache.__getitem__, TOKEN_RE.findall(text))))
 
 
 def shadow(text: str) -> str:
-    """The analysed form of `text` stored in FTS5: its terms separated by spaces."""
-    return " ".join(terms(text))
+    """The analysed form of `text` stored in FTS5: its terms separated by single spaces."""
+    joined = " ".join(map(_term_cache.__getitem__, TOKEN_RE.findall(text)))
+    if "  " in joined or joined.startswith(" ") or joined.endswith(" "):  # an empty term: drop it
+        return " ".join(joined.split())
+    return joined
 
 
-def index_text(title: str, tags: list[str] | str, body: str, fmt: str) -> tuple[str, str, str]:
-    """The three analysed FTS columns (title, tags, body) of a document."""
+def plain_text(body: str, fmt: str) -> str:
+    """The words of a stored body: Markdown without its markup, or the text itself."""
+    return markdown_to_text(body) if fmt == "markdown" else body
+
+
+def analysed_column(text: str) -> str:
+    """One FTS column: the terms of `text`, then one group token per synonym phrase found in it.
+
+    The group tokens (for example `syn_3` wherever "sign in", "log in" or "credentials"
+    occurs) let a query search for a whole synonym group as one cheap term. They come
+    after the text's own terms, so positions within the text are unchanged.
+    """
+    from threer.kb.synonyms import group_tokens
+
+    found = terms(text)
+    found.extend(group_tokens(found))
+    return " ".join(found)
+
+
+def index_text(title: str, tags: list[str] | str, plain: str) -> tuple[str, str, str]:
+    """The three analysed FTS columns (title, tags, body) of a document, from its plain text."""
     tag_text = tags if isinstance(tags, str) else " ".join(tags)
-    plain = markdown_to_text(body) if fmt == "markdown" else body
-    return shadow(title), shadow(tag_text.replace(",", " ")), shadow(plain)
+    return analysed_column(title), analysed_column(tag_text.replace(",", " ")), analysed_column(plain)
 
 
 def token_spans(text: str) -> Iterator[tuple[int, int, str]]:
@@ -113,52 +141,100 @@ def is_code(t: str) -> bool:
 
 
 def analyzer_signature() -> str:
-    """Changes whenever terms could change: threer's analysis or the stemmer's version."""
-    try:
-        from importlib.metadata import version
+    """Changes whenever terms could change: threer's analysis, the stemmer, the synonym groups."""
+    import os
 
-        stemmer_version = version("snowballstemmer")
-    except Exception:  # noqa: BLE001 - an unusual install: fall back to our own version
-        stemmer_version = "?"
-    return f"{ANALYZER_VERSION}/snowball-{stemmer_version}"
+    from threer.kb.synonyms import synonyms_signature
+
+    _stem_word("a")  # load the stemmer
+    module = type(_stemmer).__module__
+    source = getattr(__import__(module, fromlist=["_"]), "__file__", None) or ""
+    try:
+        stemmer_id = f"{module}-{os.path.getsize(source)}"  # cheaper than reading package metadata
+    except OSError:
+        stemmer_id = module
+    return f"{ANALYZER_VERSION}/{stemmer_id}/synonyms-{synonyms_signature()}"
 
 
 # -- Markdown to plain text -------------------------------------------------------------
 
-_FENCE = re.compile(r"^\s*(```|~~~).*$", re.M)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$", re.M)
+_LINK_DEF = re.compile(r"\[[^\]]+\]:\s+\S+")
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
-_HEADING_CLOSE = re.compile(r"\s+#+\s*$", re.M)
-_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$", re.M)
-_QUOTE = re.compile(r"^\s{0,3}>\s?", re.M)
-_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?", re.M)
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.M)
-_EMPHASIS = re.compile(r"(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=\S)\1")
+_ORDERED = re.compile(r"\d{1,9}[.)]\s+")
+_TASK = re.compile(r"\[[ xX]\]\s+")
+_RULE_CHARS = frozenset("-*_= \t")
+_TABLE_RULE_CHARS = frozenset("|:- \t")
 _CODE = re.compile(r"`+([^`]*)`+")
-_BLANKS = re.compile(r"\n{3,}")
+_EDGE_UNDERSCORES = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])")
+
+
+def _plain_line(line: str) -> str | None:
+    """One Markdown line without its block markup; None for lines that carry no words."""
+    s = line.strip()
+    if not s:
+        return ""
+    first = s[0]
+    if first in "`~" and (s.startswith("```") or s.startswith("~~~")):
+        return None
+    if first == "#":
+        s = s.lstrip("#")
+        if s[:1] not in ("", " ", "\t"):
+            return line.strip()  # "#hashtag", not a heading
+        s = s.strip().rstrip("#").rstrip()
+    elif first == ">":
+        s = s.lstrip("> \t")
+    elif first in "-*+_=":
+        if set(s) <= _RULE_CHARS:
+            return None  # thematic break or setext underline
+        if first in "-*+" and s[1:2] in (" ", "\t"):
+            s = s[2:].lstrip()
+            if s.startswith("["):
+                s = _TASK.sub("", s, count=1)
+    elif first.isdigit():
+        match = _ORDERED.match(s)
+        if match:
+            s = s[match.end() :]
+    elif first == "|":
+        if set(s) <= _TABLE_RULE_CHARS:
+            return None
+    elif first == "[" and _LINK_DEF.match(s):
+        return None
+    return s
 
 
 def markdown_to_text(markdown: str) -> str:
     """Plain text of a Markdown body: the words a reader sees, without the markup."""
-    text = _FENCE.sub("", markdown)
-    text = _LINK_DEF.sub("", text)
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _HEADING.sub("", text)
-    text = _HEADING_CLOSE.sub("", text)
-    text = _TABLE_RULE.sub("", text)
-    text = _SETEXT.sub("", text)
-    text = _QUOTE.sub("", text)
-    text = _LIST.sub("", text)
-    text = _CODE.sub(r"\1", text)
-    text = _EMPHASIS.sub(r"\2", text)
-    text = text.replace("|", " ")
-    return _BLANKS.sub("\n\n", text).strip()
+    lines = []
+    blank = False
+    for line in markdown.splitlines():
+        plain = _plain_line(line)
+        if plain is None:
+            continue
+        if not plain:
+            if not blank and lines:
+                lines.append("")
+            blank = True
+            continue
+        blank = False
+        lines.append(plain)
+    text = "\n".join(lines).strip()
+    if "[" in text:
+        text = _IMAGE.sub(r"\1", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _AUTOLINK.sub(r"\1", text)
+        text = _HTML_TAG.sub(" ", text)
+    if "`" in text:
+        text = _CODE.sub(r"\1", text)
+    if "*" in text:
+        text = text.replace("*", "")
+    if "_" in text:
+        text = _EDGE_UNDERSCORES.sub("", text)
+    if "|" in text:
+        text = text.replace("|", " ")
+    return text

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from threer.errors import NotFound
-from threer.kb.analysis import analyzer_signature, index_text
+from threer.kb.analysis import analyzer_signature, index_text, plain_text
 from threer.kb.models import KbDocument
 
 SAMPLE_ROOT = "sample:"
@@ -38,9 +38,10 @@ def put_document(
     content_hash: str | None = None,
     shadow_columns: tuple[str, str, str] | None = None,
     replace_rowid: int | None = None,
+    indexed_at: str | None = None,
 ) -> int:
     """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid."""
-    columns = shadow_columns or index_text(title, tags, body, fmt)
+    columns = shadow_columns or index_text(title, tags, plain_text(body, fmt))
     values: dict[str, Any] = {
         "doc_id": doc_id,
         "source": source,
@@ -54,7 +55,7 @@ def put_document(
         "size": size,
         "mtime_ns": mtime_ns,
         "content_hash": content_hash,
-        "indexed_at": now_iso(),
+        "indexed_at": indexed_at or now_iso(),
     }
     rowid = replace_rowid
     if rowid is None:
@@ -150,7 +151,7 @@ def ensure_analyzer(store: Any) -> bool:
             cur.execute("DELETE FROM kb_fts")
             rows = store.conn.execute("SELECT rowid, title, tags, body, format FROM kb_documents").fetchall()
             for row in rows:
-                columns = index_text(row["title"], row["tags"], row["body"], row["format"])
+                columns = index_text(row["title"], row["tags"], plain_text(row["body"], row["format"]))
                 cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (row[0], *columns))
         set_meta(cur, "analyzer", signature)
     return bool(count)

@@ -22,14 +22,14 @@ from typing import Any
 
 from threer.errors import BadInput
 from threer.kb.analysis import analyzer_signature, index_text
-from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, put_document, set_meta
+from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, SkippedFile
 
 ProgressFn = Callable[[int, int], None]
 
 SAMPLE_DIR = Path(__file__).parent / "articles"
-BATCH = 500  # documents per write transaction: short enough for a second run to interleave
+BATCH = 2000  # documents per write transaction: under a second, so a second run can interleave
 PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
 CHUNK = 200
 
@@ -75,7 +75,7 @@ def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                     continue
-                kind = kind_for(Path(entry.name))
+                kind = kind_for(entry.name)
                 if kind is None:
                     continue
                 info = entry.stat()
@@ -136,7 +136,7 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         if digest == old_hash:
             return ("same", digest)
         doc = parse_bytes(data, kind, name)
-        return ("doc", digest, doc, index_text(doc.title, doc.tags, doc.body, doc.format))
+        return ("doc", digest, doc, index_text(doc.title, doc.tags, doc.text))
     except IngestError as exc:
         return ("skip", str(exc))
     except OSError as exc:
@@ -181,6 +181,7 @@ class _Writer:
         self.report = report
         self.deferred: list[tuple[_Found, tuple[Any, ...]]] = []
         self.removed_files = False
+        self.now = now_iso()
 
     def remove(self, stale: dict[str, tuple[int, str, int | None, int | None, str | None]]) -> None:
         items = list(stale.items())
@@ -237,6 +238,7 @@ class _Writer:
             content_hash=digest,
             shadow_columns=columns,
             replace_rowid=current[0] if current is not None else None,
+            indexed_at=self.now,
         )
         if current is None:
             self.report.added += 1
@@ -277,6 +279,7 @@ def _index(
     started = perf_counter()
     report = IndexReport()
     ensure_analyzer(store)
+    store.conn.execute("PRAGMA cache_size = -65536")  # FTS5 merges read back what they just wrote
     found = _scan(roots, report.skipped)
     existing = _existing(store.conn, roots, origin)
     total = len(found)
@@ -291,10 +294,10 @@ def _index(
     for item in found:
         row = existing.get(item.path)
         if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
-            report.unchanged += 1
             done += 1
         else:
             to_read.append(item)
+    report.unchanged += done
     if progress and done:
         progress(done, total)
 
@@ -309,6 +312,7 @@ def _index(
     while position < len(to_read):
         batch = to_read[position : position + BATCH]
         outcomes = [next(results) for _ in batch]
+        writer.now = now_iso()
         with store.transaction() as cur:
             for item, outcome in zip(batch, outcomes):
                 writer.apply(cur, item, outcome, last_try=False)

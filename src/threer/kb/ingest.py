@@ -39,9 +39,11 @@ class ParsedDocument:
     warnings: list[str] = field(default_factory=list)
 
 
-def kind_for(path: Path) -> str | None:
+def kind_for(path: Path | str) -> str | None:
     """"markdown", "html" or "text" by file suffix; None for files a folder scan ignores."""
-    suffix = path.suffix.lower()
+    name = path if isinstance(path, str) else path.name
+    dot = name.rfind(".")
+    suffix = name[dot:].lower() if dot > 0 else ""
     if suffix in MARKDOWN_SUFFIXES:
         return "markdown"
     if suffix in HTML_SUFFIXES:
@@ -98,6 +100,60 @@ _ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 _SETEXT_HEADING = re.compile(r"^([^\n]*\S[^\n]*)\n\s{0,3}=+\s*$", re.M)
 
 
+_SIMPLE_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:[ ]+(.*?))?[ ]*")
+_NOT_PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _plain(text: str, *, in_list: bool = False) -> str:
+    """A YAML plain scalar that YAML itself would read as this very string; else _NotSimple."""
+    from frontmatter.default_handlers import SafeLoader
+
+    if not in_list and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        inner = text[1:-1]
+        if text[0] in inner or "\\" in inner:
+            raise _NotSimple  # escapes: YAML's own rules apply
+        return inner  # a quoted scalar is always a string
+    if not text or text[0] in _NOT_PLAIN_START or ": " in text or " #" in text or "\t" in text or text.endswith(":"):
+        raise _NotSimple
+    if in_list and any(c in text for c in ",[]{}:"):
+        raise _NotSimple
+    for _tag, pattern in SafeLoader.yaml_implicit_resolvers.get(text[0], []):
+        if pattern.match(text):
+            raise _NotSimple  # a number, a date, yes/no, null ...: YAML's own rules apply
+    return text
+
+
+def _simple_yaml(raw: str) -> dict[str, object] | None:
+    """Front matter of `key: plain text` and `key: [a, b]` lines, read without the YAML parser.
+
+    Reading such lines is most of the cost of indexing a Markdown file; anything beyond
+    them (quotes, block lists, numbers, dates, comments) returns None and goes to YAML.
+    """
+    data: dict[str, object] = {}
+    try:
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            match = _SIMPLE_LINE.fullmatch(line)
+            if match is None:
+                return None
+            key, value = _plain(match.group(1)), match.group(2) or ""
+            if not value:
+                data[key] = None
+            elif value[0] == "[" and value[-1] == "]":
+                inner = value[1:-1].strip()
+                data[key] = [_plain(item.strip(), in_list=True) for item in inner.split(",")] if inner else []
+            else:
+                data[key] = _plain(value)
+    except _NotSimple:
+        return None
+    return data
+
+
 def _front_matter(text: str) -> tuple[dict[str, object], str]:
     """(metadata, content); raises IngestError for front matter that is there but broken."""
     import yaml
@@ -111,6 +167,9 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
         raw, content = handler.split(stripped)
     except ValueError:
         raise IngestError("its front matter starts with --- but has no closing ---") from None
+    simple = _simple_yaml(raw)
+    if simple is not None:
+        return simple, content
     try:
         data = handler.load(raw)
     except yaml.YAMLError as exc:

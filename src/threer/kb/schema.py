@@ -14,22 +14,27 @@ CREATE TABLE kb_documents (
     doc_id       TEXT NOT NULL UNIQUE,
     source       TEXT NOT NULL CHECK (source IN ('kb', 'case')),
     origin       TEXT NOT NULL CHECK (origin IN ('file', 'sample', 'web', 'case')),
-    title        TEXT NOT NULL,
-    tags         TEXT NOT NULL DEFAULT '',          -- comma-separated
-    body         TEXT NOT NULL,                     -- Markdown or plain text, as `kb show` renders it
-    format       TEXT NOT NULL DEFAULT 'markdown',  -- markdown | text
     path         TEXT,                              -- file path, page URL, or NULL for a past case
-    domain       TEXT,                              -- the customer domain of a past case
     size         INTEGER,                           -- file size and mtime: the cheap "unchanged" test
     mtime_ns     INTEGER,
     content_hash TEXT,
-    indexed_at   TEXT NOT NULL
+    format       TEXT NOT NULL DEFAULT 'markdown',  -- markdown | text
+    domain       TEXT,                              -- the customer domain of a past case
+    indexed_at   TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    tags         TEXT NOT NULL DEFAULT '',          -- comma-separated
+    body         TEXT NOT NULL                      -- Markdown or plain text, as `kb show` renders it (last: it is long)
 );
-CREATE INDEX kb_documents_origin_path ON kb_documents(origin, path);
+-- covers the re-index scan, which reads these for every file under a folder
+CREATE INDEX kb_documents_files ON kb_documents(origin, path, size, mtime_ns, content_hash, doc_id);
 CREATE VIRTUAL TABLE kb_fts USING fts5(
     title, tags, body,
     tokenize = "ascii tokenchars '_'"
 );
+-- bulk indexing: bigger leaf pages, one segment per transaction, fewer merges on the way
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('pgsz', 8000);
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('hashsize', 67108864);
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('automerge', 8);
 CREATE TABLE kb_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

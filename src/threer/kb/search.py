@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from threer.errors import BadInput
-from threer.kb.analysis import STOP_WORDS, _fold, is_code, markdown_to_text, term, terms, token_spans
+from threer.kb.analysis import STOP_WORDS, TOKEN_RE, _fold, is_code, plain_text, term, terms, token_spans
 from threer.kb.models import SearchResult
 
 MAX_QUERY_CHARS = 1000
 MAX_CONCEPTS = 16
 BM25_WEIGHTS = (10.0, 5.0, 1.0)  # title, tags, body
-POOL = 60  # candidates re-scored per FTS query
-SCAN_TOKENS = 4000  # tokens of a document examined for proximity
+POOL = 40  # candidates re-scored per FTS query
+COMMON = 5000  # a concept in more documents than this is left out of BM25 (see _candidates)
+MAX_SCORED = 2000  # rows BM25 is computed for, at most, per FTS query (see _bm25)
+PROXIMITY_RESCORED = 20  # leading candidates whose proximity is measured
+SCAN_CHARS = 20_000  # characters of a document's analysed body examined for coverage and proximity
 PROXIMITY = 3  # concepts this close (in terms) count as near each other
 
 # How the final score mixes the signals (each in 0..1); tuned on tests/kb/known_answers.toml.
@@ -49,6 +53,11 @@ class Concept:
     alternatives: tuple[tuple[str, ...], ...]
     weight: float = 1.0
     code: bool = False
+    group: int | None = None  # a synonym group: searched as its group token
+
+    @property
+    def key(self) -> object:
+        return ("group", self.group) if self.group is not None else self.alternatives
 
 
 @dataclass
@@ -59,11 +68,7 @@ class ParsedQuery:
 
     def fts(self, mode: str) -> str:
         """The FTS5 expression: every term quoted, concepts joined by AND or OR."""
-        parts = []
-        for concept in self.concepts:
-            alts = ['"' + " ".join(alt).replace('"', '""') + '"' for alt in concept.alternatives]
-            parts.append(alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")")
-        return f" {mode} ".join(parts)
+        return f" {mode} ".join(_concept_fts(c) for c in self.concepts)
 
 
 def _stop_terms() -> frozenset[str]:
@@ -96,54 +101,46 @@ def _code_alternatives(t: str) -> tuple[tuple[str, ...], ...]:
 
 def parse_query(text: str, *, synonyms: bool = True) -> ParsedQuery:
     """Turn anything a person types into concepts; never raises."""
-    from threer.kb.synonyms import group_alternatives, max_phrase_length, synonym_phrases
+    from threer.kb.synonyms import find_groups, group_alternatives
 
     global _STOP_TERMS
     if _STOP_TERMS is None:
         _STOP_TERMS = _stop_terms()
     text = (text or "")[:MAX_QUERY_CHARS]
-    phrases = synonym_phrases() if synonyms else {}
-    longest = max_phrase_length() if synonyms else 0
     concepts: list[Concept] = []
     stop_only: list[str] = []
     for segment, quoted in _segments(text):
-        raw_tokens = [m.group() for m in re.finditer(r"\d+(?:\.\d+)+|[^\W_]+(?:['\u2019][^\W_]+)*", segment)]
-        seq = [(term(tok), _fold(tok) in STOP_WORDS or (len(tok) == 1 and not tok.isdigit())) for tok in raw_tokens]
-        seq = [(t, stop) for t, stop in seq if t]
+        raw = [m.group() for m in TOKEN_RE.finditer(segment)]
+        pairs = [(term(tok), _fold(tok) in STOP_WORDS or (len(tok) == 1 and not tok.isdigit())) for tok in raw]
+        seq = [t for t, _ in pairs if t]
+        stops = [stop for t, stop in pairs if t]
         if quoted and len(seq) > 1:
-            phrase = tuple(t for t, _ in seq)
-            concepts.append(Concept((phrase,), weight=1.5, code=any(is_code(t) for t in phrase)))
+            concepts.append(Concept((tuple(seq),), weight=1.5, code=any(is_code(t) for t in seq)))
             continue
+        groups = {start: (end, group) for start, end, group in find_groups(seq)} if synonyms else {}
         i = 0
         while i < len(seq):
-            matched = False
-            for size in range(min(longest, len(seq) - i), 0, -1):
-                key = tuple(t for t, _ in seq[i : i + size])
-                group = phrases.get(key)
-                if group is not None and not all(stop for _, stop in seq[i : i + size]):
-                    alternatives = group_alternatives(group)
-                    # the words the person typed come first: they are what the snippet shows
-                    ordered = (key, *[alt for alt in alternatives if alt != key])
-                    concepts.append(Concept(ordered, weight=1.0))
-                    i += size
-                    matched = True
-                    break
-            if matched:
+            if i in groups:
+                end, group = groups[i]
+                typed = tuple(seq[i:end])
+                # the words the person typed come first: they are what the snippet shows
+                alternatives = (typed, *[alt for alt in group_alternatives(group) if alt != typed])
+                concepts.append(Concept(alternatives, weight=1.0, group=group))
+                i = end
                 continue
-            t, stop = seq[i]
+            t, stop = seq[i], stops[i]
             i += 1
             if stop:
                 stop_only.append(t)
-                continue
-            if is_code(t):
+            elif is_code(t):
                 concepts.append(Concept(_code_alternatives(t), weight=2.0, code=True))
             else:
                 concepts.append(Concept(((t,),), weight=1.0))
     if not concepts and stop_only:
         concepts = [Concept(((t,),)) for t in stop_only]
-    unique: dict[tuple[tuple[str, ...], ...], Concept] = {}
+    unique: dict[object, Concept] = {}
     for concept in concepts:
-        unique.setdefault(concept.alternatives, concept)
+        unique.setdefault(concept.key, concept)
     kept = list(unique.values())[:MAX_CONCEPTS]
     highlight = {t for c in kept for alt in c.alternatives for t in alt}
     if len(highlight) > len(_STOP_TERMS & highlight):
@@ -154,120 +151,198 @@ def parse_query(text: str, *, synonyms: bool = True) -> ParsedQuery:
 # -- scoring ----------------------------------------------------------------------------
 
 
-def _positions(tokens: list[str], wanted: frozenset[str]) -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {}
-    for index, t in enumerate(tokens[:SCAN_TOKENS]):
-        if t in wanted:
-            found.setdefault(t, []).append(index)
-    return found
+class _Matcher:
+    """Finds every alternative of every concept in analysed text (space-separated terms)."""
 
+    def __init__(self, pq: ParsedQuery) -> None:
+        self.count = len(pq.concepts)
+        # first term -> [(alternative, concept index)], longest alternative first
+        self.first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for index, concept in enumerate(pq.concepts):
+            for alt in concept.alternatives:
+                self.first.setdefault(alt[0], []).append((alt, index))
+        for entries in self.first.values():
+            entries.sort(key=lambda entry: -len(entry[0]))
 
-def _spans(concept: Concept, positions: dict[str, list[int]]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for alt in concept.alternatives:
-        first = positions.get(alt[0])
-        if not first:
-            continue
-        if len(alt) == 1:
-            spans.extend((p, p) for p in first)
-            continue
-        rest = [set(positions.get(t, ())) for t in alt[1:]]
-        if not all(rest):
-            continue
-        spans.extend((p, p + len(alt) - 1) for p in first if all(p + k + 1 in s for k, s in enumerate(rest)))
-    return spans
+    def spans(self, text: str) -> list[list[tuple[int, int]]]:
+        """For each concept, the (first, last) term positions where it occurs in `text`."""
+        found: list[list[tuple[int, int]]] = [[] for _ in range(self.count)]
+        tokens = text[:SCAN_CHARS].split()
+        first = self.first
+        for position, t in enumerate(tokens):
+            entries = first.get(t)
+            if entries is None:
+                continue
+            for alt, index in entries:
+                size = len(alt)
+                if size == 1 or tuple(tokens[position : position + size]) == alt:
+                    found[index].append((position, position + size - 1))
+        return found
 
 
 def _near(left: list[tuple[int, int]], right: list[tuple[int, int]]) -> float:
-    """1 when `right` follows `left` within PROXIMITY terms, 0.5 when in the other order, else 0."""
+    """1 when `right` follows `left` within PROXIMITY terms, 0.5 when it comes just before, else 0."""
     if not left or not right:
         return 0.0
+    starts = [s for s, _ in right]
+    ends = sorted(e for _, e in right)
     best = 0.0
-    starts = sorted(s for s, _ in right)
     for s_left, e_left in left:
-        for s_right in starts:
-            gap = s_right - e_left
-            if 1 <= gap <= PROXIMITY:
-                return 1.0
-            if best < 0.5 and 1 <= s_left - s_right <= PROXIMITY + 1:
-                best = 0.5
+        i = bisect_right(starts, e_left)
+        if i < len(starts) and starts[i] - e_left <= PROXIMITY:
+            return 1.0
+        j = bisect_right(ends, s_left - 1) - 1
+        if best < 0.5 and j >= 0 and s_left - ends[j] <= PROXIMITY:
+            best = 0.5
     return best
 
 
-def _rescore(pq: ParsedQuery, bm25: float, best: float, title: str, tags: str, body: str) -> float:
-    wanted = frozenset(t for c in pq.concepts for alt in c.alternatives for t in alt)
-    fields = [_positions(text.split(), wanted) for text in (title, tags, body)]
+def _present(concept: Concept, index: int, terms_in: set[str], padded: str) -> bool:
+    """Whether a concept occurs in one analysed column (its term set and its text, space-padded)."""
+    if concept.group is not None:
+        from threer.kb.synonyms import group_token
+
+        return group_token(concept.group) in terms_in
+    for alt in concept.alternatives:
+        if len(alt) == 1:
+            if alt[0] in terms_in:
+                return True
+        elif all(t in terms_in for t in alt) and f" {' '.join(alt)} " in padded:
+            return True
+    return False
+
+
+def _coverage(pq: ParsedQuery, title: str, tags: str, body: str) -> tuple[float, float]:
+    """(share of the query's concepts found anywhere, share found in the title or tags), by weight."""
     total = sum(c.weight for c in pq.concepts)
+    columns = [(set(text.split()), f" {text} ") for text in (title, tags, body)]
     covered = in_title = 0.0
-    body_spans: list[list[tuple[int, int]]] = []
-    title_spans: list[list[tuple[int, int]]] = []
-    for concept in pq.concepts:
-        t_spans = _spans(concept, fields[0])
-        g_spans = _spans(concept, fields[1])
-        b_spans = _spans(concept, fields[2])
-        if t_spans or g_spans or b_spans:
+    for index, concept in enumerate(pq.concepts):
+        found = [_present(concept, index, terms_in, padded) for terms_in, padded in columns]
+        if any(found):
             covered += concept.weight
-        if t_spans:
+        if found[0]:
             in_title += concept.weight
-        elif g_spans:
+        elif found[1]:
             in_title += concept.weight * 0.5
-        body_spans.append(b_spans)
-        title_spans.append(t_spans)
-    proximity = 0.0
+    return covered / total, in_title / total
+
+
+def _proximity(pq: ParsedQuery, matcher: _Matcher, title: str, body: str) -> float:
+    """Share of neighbouring query concepts that also stand near each other in the title or body."""
     pairs = len(pq.concepts) - 1
-    if pairs > 0:
-        for i in range(pairs):
-            proximity += max(_near(body_spans[i], body_spans[i + 1]), _near(title_spans[i], title_spans[i + 1]))
-        proximity /= pairs
-    normalised = bm25 / best if best > 0 else 0.0
-    return (
-        W_BM25 * normalised
-        + W_COVERAGE * (covered / total)
-        + W_TITLE * (in_title / total)
-        + W_PROXIMITY * proximity
-    )
+    if pairs <= 0:
+        return 0.0
+    title_spans, body_spans = matcher.spans(title), matcher.spans(body)
+    near = 0.0
+    for i in range(pairs):
+        near += max(_near(body_spans[i], body_spans[i + 1]), _near(title_spans[i], title_spans[i + 1]))
+    return near / pairs
+
+
+def _rank(pq: ParsedQuery, found: dict[int, float], rows: list[Any], limit: int) -> list[tuple[float, int]]:
+    """Final scores, best first: BM25 (0..1) + coverage + title matches, then proximity for the leaders."""
+    first = []
+    for rowid, title, tags, body in rows:
+        covered, in_title = _coverage(pq, title, tags, body)
+        first.append((W_BM25 * found[rowid] + W_COVERAGE * covered + W_TITLE * in_title, rowid, title, body))
+    first.sort(key=lambda item: (-item[0], item[1]))
+    # proximity adds at most W_PROXIMITY: only the leaders can still change places because of it
+    leaders = first[: max(PROXIMITY_RESCORED, limit)]
+    matcher = _Matcher(pq)
+    final = [(score + W_PROXIMITY * _proximity(pq, matcher, title, body), rowid) for score, rowid, title, body in leaders]
+    final.sort(key=lambda item: (-item[0], item[1]))
+    return final[:limit]
 
 
 # -- snippets ---------------------------------------------------------------------------
 
 SNIPPET_TOKENS = 30
+SNIPPET_CHARS = 220
 _SNIPPET_SOURCE_CHARS = 60_000
 
 
-def make_snippet(text: str, pq: ParsedQuery) -> str:
+def _surface_regex(pq: ParsedQuery) -> re.Pattern[str] | None:
+    """Words in the original text that may be a highlighted term: each term's start, any ending.
+
+    Stems are not always prefixes of their words ("policy" stems to "polici"), so the last
+    letter is dropped; every candidate is then checked by analysing it.
+    """
+    prefixes = set()
+    for t in pq.highlight:
+        if not t.isascii():
+            return None  # accents were folded away: the original spelling is not a prefix
+        if "_" in t:
+            prefixes.add(re.escape(t.replace("_", ".")))
+        else:
+            prefixes.add(re.escape(t[: max(3, len(t) - 1)]))
+    if not prefixes:
+        return None
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(sorted(prefixes, key=len, reverse=True)) + ")", re.I)
+
+
+def _hits(text: str, pq: ParsedQuery, surface: re.Pattern[str] | None) -> list[tuple[int, int, str]]:
+    """(start, end, term) of the highlighted words of `text`."""
+    if surface is None:
+        return [span for span in token_spans(text) if span[2] in pq.highlight]
+    hits = []
+    last_end = -1
+    for match in surface.finditer(text):
+        if match.start() < last_end:
+            continue
+        token = TOKEN_RE.match(text, match.start())
+        if token is None:
+            continue
+        t = term(token.group())
+        if t in pq.highlight:
+            hits.append((token.start(), token.end(), t))
+            last_end = token.end()
+    return hits
+
+
+def make_snippet(text: str, pq: ParsedQuery, surface: re.Pattern[str] | None = None) -> str:
     """About 30 words of `text` around the most query concepts, matched words in `**…**`."""
     text = text[:_SNIPPET_SOURCE_CHARS]
-    spans = list(token_spans(text))
-    if not spans:
-        return " ".join(text.split())[:200]
     concept_of: dict[str, int] = {}
     for index, concept in enumerate(pq.concepts):
         for alt in concept.alternatives:
             for t in alt:
                 concept_of.setdefault(t, index)
-    hits = [i for i, (_, _, t) in enumerate(spans) if t in pq.highlight]
+    hits = _hits(text, pq, surface) if pq.highlight else []
     start = 0
     if hits:
         best_key = (-1, -1)
-        for h in hits:
-            window_start = max(0, h - 3)
-            window = spans[window_start : window_start + SNIPPET_TOKENS]
-            matched = [t for _, _, t in window if t in pq.highlight]
-            key = (len({concept_of.get(t, -1) for t in matched}), len(matched))
+        last = 0
+        for i, (h_start, _, _) in enumerate(hits[:200]):
+            last = max(last, i)
+            while last + 1 < len(hits) and hits[last + 1][0] < h_start + SNIPPET_CHARS:
+                last += 1
+            window = hits[i : last + 1]
+            key = (len({concept_of.get(t, -1) for _, _, t in window}), len(window))
             if key > best_key:
-                best_key, start = key, window_start
-    window = spans[start : start + SNIPPET_TOKENS]
+                best_key, start = key, h_start
+        # a few words of context before the first match, from a word boundary
+        start = max(0, start - 40)
+        if start:
+            space = text.find(" ", start, start + 40)
+            start = space + 1 if space != -1 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
     pieces = []
-    cursor = window[0][0]
-    for s, e, t in window:
+    cursor = start
+    for s, e, _ in hits:
+        if s < start or e > end:
+            continue
         pieces.append(text[cursor:s].replace("**", "*"))
-        token = text[s:e].replace("**", "*")
-        pieces.append(f"**{token}**" if t in pq.highlight else token)
+        pieces.append("**" + text[s:e].replace("**", "*") + "**")
         cursor = e
+    pieces.append(text[cursor:end].replace("**", "*"))
     snippet = " ".join("".join(pieces).split())
     if start > 0:
         snippet = "… " + snippet
-    if start + SNIPPET_TOKENS < len(spans):
+    if end < len(text) and text[end:].strip():
         snippet += " …"
     return snippet
 
@@ -288,24 +363,88 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def _candidates(
-    conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, pool: int, modes: list[str] | None = None
-) -> dict[int, float]:
+def _concept_fts(concept: Concept) -> str:
+    if concept.group is not None:
+        from threer.kb.synonyms import group_token
+
+        return f'"{group_token(concept.group)}"'
+    alts = ['"' + " ".join(alt).replace('"', '""') + '"' for alt in concept.alternatives]
+    return alts[0] if len(alts) == 1 else "(" + " OR ".join(alts) + ")"
+
+
+def _capped_count(conn: sqlite3.Connection, expression: str, cap: int) -> int:
+    sql = "SELECT count(*) FROM (SELECT 1 FROM kb_fts WHERE kb_fts MATCH ? LIMIT ?)"
+    return conn.execute(sql, (expression, cap)).fetchone()[0]
+
+
+def _bm25(conn: sqlite3.Connection, expression: str, source: str | None, pool: int) -> dict[int, float]:
+    """The `pool` best rows for one FTS5 expression by BM25, scaled so the best is 1.
+
+    FTS5 computes BM25 for every matching row, so an expression matching more than
+    MAX_SCORED rows is scored over the most recently indexed MAX_SCORED of them.
+    """
+    matches = _capped_count(conn, expression, MAX_SCORED + 1)
+    if not matches:
+        return {}
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     sql = f"SELECT kb_fts.rowid, -bm25(kb_fts, {weights}) AS score FROM kb_fts"
-    args: list[Any] = []
-    if source:
-        sql += " JOIN kb_documents AS d ON d.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND d.source = ?"
-    else:
-        sql += " WHERE kb_fts MATCH ?"
+    args: list[Any] = [expression]
+    sql += _source_filter(source, args)
+    if matches > MAX_SCORED:
+        sql += " AND kb_fts.rowid >= ?"
+        args.append(_floor(conn, expression, MAX_SCORED))
     sql += " ORDER BY score DESC LIMIT ?"
-    found: dict[int, float] = {}
-    if modes is None:
-        modes = ["AND", "OR"] if len(pq.concepts) > 1 else ["AND"]
-    for mode in modes:
-        args = [pq.fts(mode)] + ([source] if source else []) + [pool]
-        for rowid, score in conn.execute(sql, args):
-            found[rowid] = score
+    args.append(pool)
+    rows = conn.execute(sql, args).fetchall()
+    best = max((score for _, score in rows), default=0.0)
+    return {rowid: (score / best if best > 0 else 0.0) for rowid, score in rows}
+
+
+def _newest(conn: sqlite3.Connection, expression: str, source: str | None, pool: int) -> dict[int, float]:
+    """The most recently indexed `pool` rows matching an expression, unscored (BM25 0)."""
+    args: list[Any] = [expression]
+    sql = "SELECT kb_fts.rowid FROM kb_fts" + _source_filter(source, args) + " ORDER BY kb_fts.rowid DESC LIMIT ?"
+    args.append(pool)
+    return {rowid: 0.0 for (rowid,) in conn.execute(sql, args)}
+
+
+def _source_filter(source: str | None, args: list[Any]) -> str:
+    if not source:
+        return " WHERE kb_fts MATCH ?"
+    args.append(source)
+    return " JOIN kb_documents AS d ON d.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND d.source = ?"
+
+
+def _floor(conn: sqlite3.Connection, expression: str, count: int) -> int:
+    """The rowid above which the newest `count` rows matching the expression lie."""
+    sql = "SELECT rowid FROM kb_fts WHERE kb_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+    return conn.execute(sql, (expression, count - 1)).fetchone()[0]
+
+
+def _candidates(conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, pool: int) -> dict[int, float]:
+    """Documents worth re-scoring, with their BM25 (0..1).
+
+    BM25 also costs a pass over every document holding each of the expression's
+    terms (for their IDF), so concepts found in more than COMMON documents are left
+    out of the BM25 queries: they weigh little in BM25 and still count in coverage.
+    The rare concepts are searched together (AND), then apart (OR). When every concept
+    is common, the newest documents with all of them (in the title first) are taken.
+    """
+    expressions = [_concept_fts(c) for c in pq.concepts]
+    counts = [_capped_count(conn, e, COMMON + 1) for e in expressions]
+    present = [e for e, n in zip(expressions, counts) if n]
+    rare = [e for e, n in zip(expressions, counts) if 0 < n <= COMMON]
+    if not present:
+        return {}
+    if not rare:
+        together = " AND ".join(present)
+        found = _newest(conn, "{title tags} : (" + together + ")", source, pool)
+        for rowid, score in _newest(conn, together, source, pool).items():
+            found.setdefault(rowid, score)
+        return found or _newest(conn, " OR ".join(present), source, pool)
+    found = _bm25(conn, " AND ".join(rare), source, pool) if len(rare) > 1 else {}
+    for rowid, score in _bm25(conn, " OR ".join(rare), source, pool).items():
+        found[rowid] = max(score, found.get(rowid, 0.0))
     return found
 
 
@@ -347,19 +486,13 @@ def search(
     pool = max(POOL, limit * 3)
     with _snapshot(conn):
         if ranking == "bm25":
-            found = _candidates(conn, pq, source, limit, modes=["OR"])
+            found = _bm25(conn, " OR ".join(_concept_fts(c) for c in pq.concepts), source, limit)
             scored = sorted(((score, rowid) for rowid, score in found.items()), key=lambda i: (-i[0], i[1]))
         else:
             found = _candidates(conn, pq, source, pool)
-            if not found:
-                return []
-            best = max(found.values())
             marks = ", ".join("?" for _ in found)
             rows = conn.execute(f"SELECT rowid, title, tags, body FROM kb_fts WHERE rowid IN ({marks})", list(found))
-            scored = sorted(
-                ((_rescore(pq, found[r[0]], best, r[1], r[2], r[3]), r[0]) for r in rows),
-                key=lambda item: (-item[0], item[1]),
-            )[:limit]
+            scored = _rank(pq, found, rows.fetchall(), limit)
         if not scored:
             return []
         ids = [rowid for _, rowid in scored]
@@ -371,19 +504,20 @@ def search(
                 ids,
             )
         }
+    surface = _surface_regex(pq)
     results = []
     for score, rowid in scored:
         doc = documents.get(rowid)
         if doc is None:  # pragma: no cover - the snapshot makes this impossible
             continue
-        plain = markdown_to_text(doc["body"]) if doc["format"] == "markdown" else doc["body"]
+        plain = plain_text(doc["body"], doc["format"])
         results.append(
             SearchResult(
                 id=doc["doc_id"],
                 title=doc["title"],
                 source=doc["source"],
                 score=round(score, 4),
-                snippet=make_snippet(plain, pq),
+                snippet=make_snippet(plain, pq, surface),
                 path=doc["path"],
             )
         )

@@ -70,6 +70,14 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
+GROUP_PREFIX = "syn_"  # never a real term: "_" only ever joins digits in one (5_7_1)
+
+
+def group_token(index: int) -> str:
+    """The term indexed wherever any phrase of group `index` occurs."""
+    return f"{GROUP_PREFIX}{index}"
+
+
 @lru_cache(maxsize=1)
 def synonym_phrases() -> dict[tuple[str, ...], int]:
     """Each phrase of every group, as its tuple of terms, mapped to its group's index."""
@@ -82,6 +90,78 @@ def synonym_phrases() -> dict[tuple[str, ...], int]:
             if key:
                 table.setdefault(key, index)
     return table
+
+
+@lru_cache(maxsize=1)
+def _by_first_term() -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """first term -> [(phrase, group)], longest phrase first."""
+    index: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for phrase, group in synonym_phrases().items():
+        index.setdefault(phrase[0], []).append((phrase, group))
+    for entries in index.values():
+        entries.sort(key=lambda entry: -len(entry[0]))
+    return index
+
+
+def find_groups(terms: list[str]) -> list[tuple[int, int, int]]:
+    """(start, end, group) of each synonym phrase in a term sequence: longest first, left to right.
+
+    Indexing and query parsing both use this, so they find the same phrases.
+    """
+    first = _by_first_term()
+    found = []
+    next_free = 0
+    for i, t in enumerate(terms):
+        if i < next_free:
+            continue
+        entries = first.get(t)
+        if entries is None:
+            continue
+        for phrase, group in entries:
+            size = len(phrase)
+            if size == 1 or tuple(terms[i : i + size]) == phrase:
+                found.append((i, i + size, group))
+                next_free = i + size
+                break
+    return found
+
+
+@lru_cache(maxsize=1)
+def _index_tables() -> tuple[dict[str, int], dict[str, list[tuple[str, int]]]]:
+    """(one-term phrase -> group, first term -> [(" a b ", group)] for longer phrases)."""
+    singles: dict[str, int] = {}
+    longer: dict[str, list[tuple[str, int]]] = {}
+    for phrase, group in synonym_phrases().items():
+        if len(phrase) == 1:
+            singles[phrase[0]] = group
+        else:
+            longer.setdefault(phrase[0], []).append((" " + " ".join(phrase) + " ", group))
+    return singles, longer
+
+
+def group_tokens(terms: list[str]) -> list[str]:
+    """A group token for every occurrence of a synonym phrase in a document's terms.
+
+    Built for speed at index time (set and string operations, no loop over every
+    term); unlike `find_groups` it may count a term inside a longer phrase twice
+    ("junk mail" is junk, and mail is e-mail), which only widens what a group finds.
+    """
+    from collections import Counter
+
+    singles, longer = _index_tables()
+    counts = Counter(terms)
+    tokens: list[str] = []
+    for t in counts.keys() & singles.keys():
+        tokens.extend([group_token(singles[t])] * counts[t])
+    starts = counts.keys() & longer.keys()
+    if starts:
+        padded = " " + " ".join(terms) + " "
+        for first in starts:
+            for phrase, group in longer[first]:
+                found = padded.count(phrase)
+                if found:
+                    tokens.extend([group_token(group)] * found)
+    return tokens
 
 
 @lru_cache(maxsize=None)
@@ -97,5 +177,8 @@ def group_alternatives(index: int) -> tuple[tuple[str, ...], ...]:
     return tuple(seen)
 
 
-def max_phrase_length() -> int:
-    return max(len(k) for k in synonym_phrases())
+def synonyms_signature() -> str:
+    """Changes whenever the groups change (the index holds their group tokens)."""
+    import hashlib
+
+    return hashlib.sha256(repr(SYNONYM_GROUPS).encode()).hexdigest()[:12]
