@@ -44,7 +44,8 @@ typed = (
     .map("".join)
     .filter(lambda s: bool(s.strip()) and "\x00" not in s)
 )
-typed_list = st.lists(typed.map(lambda s: " ".join(s.split()) or "x").filter(lambda s: "," not in s), max_size=3)
+# lists given as lists (answers files, JSON) keep their items as typed: line breaks, blanks and all
+typed_list = st.lists(st.one_of(typed, st.text(max_size=6).filter(lambda s: "\x00" not in s)), max_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def answers_with(t: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     answers["intake.errors"] = errors
     answers["replicate.reproduced"]["how"] = two
     answers["replicate.environment"]["client_version"] = one
-    answers["replicate.services"] = {"enabled": ["Exchange mailbox", *items], "note": two}
+    answers["replicate.services"] = {"enabled": ["Exchange mailbox", one], "note": two}
     answers["review.dns"] = one
     answers["review.owa"]["note"] = two
     answers["review.server_rules"] = one
@@ -71,6 +72,8 @@ def answers_with(t: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     answers["research.web"] = {"queries": one, "links": items, "outcome": two}
     answers["outcome"] = {"decision": "escalate", "summary": summary}
     dns = {**DNS_CHECKED, "problems": [{"id": "x.y", "severity": "fail", "message": one, "fix": two}]}
+    if items:
+        dns["problems"].append({"id": "x.z", "severity": "warn", "message": items[0], "fix": None})
     return answers, {**ACTIONS, "review.dns": dns}
 
 

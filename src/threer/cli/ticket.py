@@ -71,10 +71,8 @@ def ticket_command(
     if output is not None:
         _write(output, data)
         stderr_console().print(f"Ticket written to {output}", markup=False, highlight=False)
-    elif isinstance(data, bytes):
-        typer.echo(data, nl=False)
     else:
-        typer.echo(data, nl=False)
+        typer.echo(data, nl=False)  # bytes (eml) go to the binary stream unchanged
     if copy:
         text = data if isinstance(data, str) else render_text(ticket)
         copied, message = copy_to_clipboard(text)
