@@ -216,7 +216,8 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="threer-kb-bench-"))
     folder, home = work / "articles", work / "home"
     shutil.rmtree(home, ignore_errors=True)
-    print(f"threer KB benchmark: N={args.n:,}, seed={args.seed}, {os.cpu_count()} CPUs, in {work}", flush=True)
+    print(f"threer KB benchmark: N={args.n:,}, seed={args.seed}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start, in {work}", flush=True)
     started = time.perf_counter()
     if args.reuse and folder.is_dir():
         corpus_bytes = sum(p.stat().st_size for p in folder.rglob("*.md"))
@@ -304,7 +305,8 @@ def main() -> int:
             ("reindex", results["reindex_s"] < TARGETS["reindex_s"]),
         ] if not ok
     ]
-    print(f"  targets: {'all met' if not failed else 'MISSED ' + ', '.join(failed)}")
+    print(f"  targets: {'all met' if not failed else 'MISSED ' + ', '.join(failed)} "
+          f"(load average {os.getloadavg()[0]:.1f} at the end: other work on the machine slows every figure)")
     if not args.keep and args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -140,8 +140,14 @@ def is_code(t: str) -> bool:
     return any(c.isdigit() for c in t)
 
 
+_signature: str | None = None
+
+
 def analyzer_signature() -> str:
     """Changes whenever terms could change: threer's analysis, the stemmer, the synonym groups."""
+    global _signature
+    if _signature is not None:
+        return _signature
     import os
 
     from threer.kb.synonyms import synonyms_signature
@@ -153,7 +159,8 @@ def analyzer_signature() -> str:
         stemmer_id = f"{module}-{os.path.getsize(source)}"  # cheaper than reading package metadata
     except OSError:
         stemmer_id = module
-    return f"{ANALYZER_VERSION}/{stemmer_id}/synonyms-{synonyms_signature()}"
+    _signature = f"{ANALYZER_VERSION}/{stemmer_id}/synonyms-{synonyms_signature()}"
+    return _signature
 
 
 # -- Markdown to plain text -------------------------------------------------------------

@@ -139,12 +139,22 @@ def set_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
 
 
 def ensure_analyzer(store: Any) -> bool:
-    """Rebuild the FTS rows when they were made by another analysis; True if it did."""
+    """Rebuild the FTS rows when they were made by another analysis; True if it did.
+
+    Also loads (or saves) the analysed synonym table, which saves a new process from
+    stemming every synonym phrase before its first query.
+    """
+    from threer.kb import synonyms
+
+    saved = get_meta(store.conn, "synonym_table")
+    loaded = saved is not None and synonyms.import_table(saved)
     signature = analyzer_signature()
-    if get_meta(store.conn, "analyzer") == signature:
+    if get_meta(store.conn, "analyzer") == signature and loaded:
         return False
     with store.transaction() as cur:
-        if get_meta(store.conn, "analyzer") == signature:  # another process just did it
+        if not loaded:
+            set_meta(cur, "synonym_table", synonyms.export_table())
+        if get_meta(store.conn, "analyzer") == signature:  # another process just rebuilt
             return False
         count = cur.execute("SELECT count(*) FROM kb_documents").fetchone()[0]
         if count:

@@ -32,7 +32,7 @@ BM25_WEIGHTS = (10.0, 5.0, 1.0)  # title, tags, body
 POOL = 40  # candidates re-scored per FTS query
 COMMON = 5000  # a concept in more documents than this is left out of BM25 (see _candidates)
 MAX_SCORED = 2000  # rows BM25 is computed for, at most, per FTS query (see _bm25)
-PROXIMITY_RESCORED = 20  # leading candidates whose proximity is measured
+PROXIMITY_RESCORED = 12  # leading candidates whose proximity is measured
 SCAN_CHARS = 20_000  # characters of a document's analysed body examined for coverage and proximity
 PROXIMITY = 3  # concepts this close (in terms) count as near each other
 
@@ -197,33 +197,27 @@ def _near(left: list[tuple[int, int]], right: list[tuple[int, int]]) -> float:
     return best
 
 
-def _present(concept: Concept, index: int, terms_in: set[str], padded: str) -> bool:
-    """Whether a concept occurs in one analysed column (its term set and its text, space-padded)."""
+def _present(concept: Concept, padded: str) -> bool:
+    """Whether a concept occurs in one analysed column (its text with a space at each end)."""
     if concept.group is not None:
         from threer.kb.synonyms import group_token
 
-        return group_token(concept.group) in terms_in
-    for alt in concept.alternatives:
-        if len(alt) == 1:
-            if alt[0] in terms_in:
-                return True
-        elif all(t in terms_in for t in alt) and f" {' '.join(alt)} " in padded:
-            return True
-    return False
+        return f" {group_token(concept.group)} " in padded
+    return any(f" {' '.join(alt)} " in padded for alt in concept.alternatives)
 
 
 def _coverage(pq: ParsedQuery, title: str, tags: str, body: str) -> tuple[float, float]:
     """(share of the query's concepts found anywhere, share found in the title or tags), by weight."""
     total = sum(c.weight for c in pq.concepts)
-    columns = [(set(text.split()), f" {text} ") for text in (title, tags, body)]
+    columns = (f" {title} ", f" {tags} ", f" {body} ")
     covered = in_title = 0.0
-    for index, concept in enumerate(pq.concepts):
-        found = [_present(concept, index, terms_in, padded) for terms_in, padded in columns]
-        if any(found):
+    for concept in pq.concepts:
+        in_columns = [_present(concept, padded) for padded in columns]
+        if any(in_columns):
             covered += concept.weight
-        if found[0]:
+        if in_columns[0]:
             in_title += concept.weight
-        elif found[1]:
+        elif in_columns[1]:
             in_title += concept.weight * 0.5
     return covered / total, in_title / total
 
@@ -377,13 +371,16 @@ def _capped_count(conn: sqlite3.Connection, expression: str, cap: int) -> int:
     return conn.execute(sql, (expression, cap)).fetchone()[0]
 
 
-def _bm25(conn: sqlite3.Connection, expression: str, source: str | None, pool: int) -> dict[int, float]:
+def _bm25(
+    conn: sqlite3.Connection, expression: str, source: str | None, pool: int, at_most: int | None = None
+) -> dict[int, float]:
     """The `pool` best rows for one FTS5 expression by BM25, scaled so the best is 1.
 
     FTS5 computes BM25 for every matching row, so an expression matching more than
     MAX_SCORED rows is scored over the most recently indexed MAX_SCORED of them.
     """
-    matches = _capped_count(conn, expression, MAX_SCORED + 1)
+    # `at_most`: what the caller already knows of the number of matches, to save counting them
+    matches = at_most if at_most is not None and at_most <= MAX_SCORED else _capped_count(conn, expression, MAX_SCORED + 1)
     if not matches:
         return {}
     weights = ", ".join(str(w) for w in BM25_WEIGHTS)
@@ -434,6 +431,7 @@ def _candidates(conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, p
     counts = [_capped_count(conn, e, COMMON + 1) for e in expressions]
     present = [e for e, n in zip(expressions, counts) if n]
     rare = [e for e, n in zip(expressions, counts) if 0 < n <= COMMON]
+    rare_counts = [n for n in counts if 0 < n <= COMMON]
     if not present:
         return {}
     if not rare:
@@ -442,8 +440,8 @@ def _candidates(conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, p
         for rowid, score in _newest(conn, together, source, pool).items():
             found.setdefault(rowid, score)
         return found or _newest(conn, " OR ".join(present), source, pool)
-    found = _bm25(conn, " AND ".join(rare), source, pool) if len(rare) > 1 else {}
-    for rowid, score in _bm25(conn, " OR ".join(rare), source, pool).items():
+    found = _bm25(conn, " AND ".join(rare), source, pool, min(rare_counts)) if len(rare) > 1 else {}
+    for rowid, score in _bm25(conn, " OR ".join(rare), source, pool, sum(rare_counts)).items():
         found[rowid] = max(score, found.get(rowid, 0.0))
     return found
 

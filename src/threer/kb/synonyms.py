@@ -78,18 +78,46 @@ def group_token(index: int) -> str:
     return f"{GROUP_PREFIX}{index}"
 
 
-@lru_cache(maxsize=1)
-def synonym_phrases() -> dict[tuple[str, ...], int]:
-    """Each phrase of every group, as its tuple of terms, mapped to its group's index."""
-    from threer.kb.analysis import terms
+_table: dict[tuple[str, ...], int] | None = None
 
-    table: dict[tuple[str, ...], int] = {}
-    for index, group in enumerate(SYNONYM_GROUPS):
-        for phrase in group:
-            key = tuple(terms(phrase))
-            if key:
-                table.setdefault(key, index)
-    return table
+
+def synonym_phrases() -> dict[tuple[str, ...], int]:
+    """Each phrase of every group, as its tuple of terms, mapped to its (first) group's index."""
+    global _table
+    if _table is None:
+        from threer.kb.analysis import terms
+
+        table: dict[tuple[str, ...], int] = {}
+        for index, group in enumerate(SYNONYM_GROUPS):
+            for phrase in group:
+                key = tuple(terms(phrase))
+                if key:
+                    table.setdefault(key, index)
+        _table = table
+    return _table
+
+
+def export_table() -> str:
+    """The analysed phrase table as JSON, so a new process need not stem every phrase again."""
+    import json
+
+    return json.dumps({"signature": synonyms_signature(), "phrases": [[list(k), g] for k, g in synonym_phrases().items()]})
+
+
+def import_table(text: str) -> bool:
+    """Use a table from `export_table` if it was made from these groups; True if it was (or could be)."""
+    import json
+
+    global _table
+    try:
+        data = json.loads(text)
+        if data.get("signature") != synonyms_signature():
+            return False
+        if _table is None:
+            _table = {tuple(k): int(g) for k, g in data["phrases"]}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -166,17 +194,11 @@ def group_tokens(terms: list[str]) -> list[str]:
 
 @lru_cache(maxsize=None)
 def group_alternatives(index: int) -> tuple[tuple[str, ...], ...]:
-    """The distinct term tuples of one group."""
-    from threer.kb.analysis import terms
-
-    seen: dict[tuple[str, ...], None] = {}
-    for phrase in SYNONYM_GROUPS[index]:
-        key = tuple(terms(phrase))
-        if key:
-            seen.setdefault(key, None)
-    return tuple(seen)
+    """The term tuples of one group."""
+    return tuple(phrase for phrase, group in synonym_phrases().items() if group == index)
 
 
+@lru_cache(maxsize=1)
 def synonyms_signature() -> str:
     """Changes whenever the groups change (the index holds their group tokens)."""
     import hashlib
