@@ -164,21 +164,7 @@ def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, d
         return
     from threer.triage.flow import run_flow
 
-    # ask just this one step: run_flow revisits it, then stops only when nothing is left, so use a one-step view
-    run_flow(_OneStep(engine, step_id), prompter, {}, defaults=defaults, start_at=step_id)
-
-
-class _OneStep:
-    """An engine view whose flow ends after one revisited step (for --change)."""
-
-    def __init__(self, engine: Any, step_id: str) -> None:
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-    def next_step(self) -> None:
-        return None
+    run_flow(engine, prompter, {}, defaults=defaults, start_at=step_id, only_start=True)
 
 
 def _finish(console: Console, session: Any, config: Any, env: Any) -> None:

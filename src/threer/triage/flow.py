@@ -92,10 +92,12 @@ ACTION_LABELS = {
 
 
 def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] | None = None,
-             *, defaults: dict[str, dict[str, Any]] | None = None, start_at: str | None = None) -> TriageSession:
+             *, defaults: dict[str, dict[str, Any]] | None = None, start_at: str | None = None,
+             only_start: bool = False) -> TriageSession:
     """Ask every unrecorded step in order (answers from the file first), recording each at once.
 
     `start_at` revisits one recorded step first (to change it); a prompter's GoBack does the same.
+    With `only_start`, the flow ends once that step is recorded (`--change` on a finished session).
     """
     answers = dict(answers or {})
     defaults = defaults or {}
@@ -135,4 +137,6 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
             continue
         rec = engine.record(step.id, value)
         prompter.recorded(step, rec, engine.session())
+        if only_start and step.id == start_at:
+            return engine.session()
         revisit = None
