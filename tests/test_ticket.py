@@ -403,3 +403,9 @@ def test_write_ticket_draft_unwritable_home(tmp_path: Path, store: Store) -> Non
         write_ticket_draft(session, partner_config(), env, NOW)
     assert "Cannot write the ticket draft" in str(caught.value)
     assert f"threer ticket {session.id} --output FILE" in str(caught.value)
+
+
+def test_blank_lines_in_error_text_are_kept_in_markdown(store: Store) -> None:
+    answers = {**ESCALATION, "intake.errors": "first\n\n\n\nlast"}
+    md = render(ticket_for(store, answers), "markdown")
+    assert "```text\nfirst\n\n\n\nlast\n```\n" in md

@@ -464,10 +464,16 @@ def _when(dt: datetime, zone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {name}"
 
 
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
 def _due(first: FirstResponse) -> str:
+    """"Thursday 7 March 2024, by 10:30 GMT" (English names whatever the locale, like the rest of the ticket)."""
     local = first.due.astimezone(ZoneInfo(first.timezone))
     when = _when(local, first.timezone)
-    return f"{local:%A} {local.day} {local:%B %Y}, by {when.split(' ', 1)[1]}"
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, by {when.split(' ', 1)[1]}"
 
 
 def _team_words(ticket: Ticket) -> str:
@@ -712,9 +718,9 @@ def render_markdown(ticket: Ticket) -> str:
         md += _md_value("Technician", ticket.partner.technician)
     if ticket.redacted:
         md += ["", "Text that looked like a password or secret was replaced by \\[REDACTED\\]."]
-    text = "\n".join(md)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip("\n") + "\n"
+    # one blank line between blocks; the fenced error text is one entry, so its own blank lines stay
+    blocks = [line for i, line in enumerate(md) if line or (i > 0 and md[i - 1])]
+    return "\n".join(blocks).strip("\n") + "\n"
 
 
 # json ----------------------------------------------------------------------------------------
