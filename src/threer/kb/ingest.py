@@ -174,7 +174,7 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
         data = handler.load(raw)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 2})" if where is not None else ""
+        line = f" (near line {where.line + 2})" if where is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise IngestError(f"its front matter is broken{line}: {problem}") from None
     if data is None:

@@ -302,17 +302,18 @@ def make_snippet(text: str, pq: ParsedQuery, surface: re.Pattern[str] | None = N
         for alt in concept.alternatives:
             for t in alt:
                 concept_of.setdefault(t, index)
+    typed = {t for concept in pq.concepts for t in concept.alternatives[0]}  # the words as the person typed them
     hits = _hits(text, pq, surface) if pq.highlight else []
     start = 0
     if hits:
-        best_key = (-1, -1)
+        best_key = (-1, -1, -1)
         last = 0
         for i, (h_start, _, _) in enumerate(hits[:200]):
             last = max(last, i)
             while last + 1 < len(hits) and hits[last + 1][0] < h_start + SNIPPET_CHARS:
                 last += 1
             window = hits[i : last + 1]
-            key = (len({concept_of.get(t, -1) for _, _, t in window}), len(window))
+            key = (len({concept_of.get(t, -1) for _, _, t in window}), sum(t in typed for _, _, t in window), len(window))
             if key > best_key:
                 best_key, start = key, h_start
         # a few words of context before the first match, from a word boundary
