@@ -409,3 +409,14 @@ def test_blank_lines_in_error_text_are_kept_in_markdown(store: Store) -> None:
     answers = {**ESCALATION, "intake.errors": "first\n\n\n\nlast"}
     md = render(ticket_for(store, answers), "markdown")
     assert "```text\nfirst\n\n\n\nlast\n```\n" in md
+
+
+def test_a_calendar_that_never_opens_is_a_clear_error(store: Store) -> None:
+    from datetime import timedelta
+
+    from threer.errors import BadInput
+
+    # holidays on every Monday for 41 years: the calendar never opens again
+    config = partner_config(days=["mon"], holidays=[date(2024, 3, 4) + timedelta(weeks=n) for n in range(41 * 53)])
+    with pytest.raises(BadInput, match="expected first response"):
+        ticket_for(store, config=config)

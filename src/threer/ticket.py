@@ -40,7 +40,7 @@ from pydantic import BaseModel
 
 from threer.business_hours import add_business_hours
 from threer.config import Config
-from threer.errors import ExitStatus, ThreerError
+from threer.errors import BadInput, ExitStatus, ThreerError
 from threer.secrets_scan import find_secrets, redact
 from threer.triage import answers as a
 from threer.triage.session import TriageSession
@@ -203,10 +203,13 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
     first_response = None
     if outcome.decision == "escalate":
         hours = RESPONSE_HOURS[team]
-        first_response = FirstResponse(
-            business_hours=hours, due=add_business_hours(now, hours, calendar), timezone=calendar.timezone,
-            counted_from=now.astimezone(ZoneInfo(calendar.timezone)),
-        )
+        try:
+            due = add_business_hours(now, hours, calendar)
+        except ValueError as exc:
+            raise BadInput(f"Cannot work out the expected first response ({exc}). "
+                           "Check business_hours with `threer config show`.") from None
+        first_response = FirstResponse(business_hours=hours, due=due, timezone=calendar.timezone,
+                                       counted_from=now.astimezone(ZoneInfo(calendar.timezone)))
     steps = [_ticket_step(session, step.id, calendar.timezone) for step in STEPS
              if step.phase in (Phase.REPLICATE, Phase.REVIEW, Phase.RESEARCH)]
     kb_articles, past_cases = _named_research(session)
