@@ -28,6 +28,7 @@ the query asked for it (AD or DO set, RFC 6840 §5.7), as a validating resolver'
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import threading
 from collections import Counter
@@ -48,6 +49,7 @@ import dns.rrset
 import dns.zone
 
 ZONES_DIR = Path(__file__).parent / "zones"
+_UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 _zone_cache: dict[Path, tuple[float, dns.zone.Zone]] = {}
 
@@ -353,6 +355,11 @@ class DnsTestServer:
             port = tcp_server.sockets[0].getsockname()[1]
             try:
                 udp_transport, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.host, port))
+                # a burst of hundreds of queries (a --from run) overflows the default ~200 KiB buffer
+                # and the kernel drops them; a real resolver has a large one (the kernel caps it)
+                udp_socket = udp_transport.get_extra_info("socket")
+                if udp_socket is not None:
+                    udp_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
             except OSError:
                 tcp_server.close()
                 await tcp_server.wait_closed()

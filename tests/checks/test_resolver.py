@@ -379,3 +379,112 @@ def test_lost_packets_in_a_whole_domain_run_cost_no_errors(make_dns_server):
     assert time.monotonic() - started < 2.0
     assert sorted((f.id, f.severity) for f in report.findings) == sorted((f.id, f.severity) for f in reference.findings)
     assert len(lossy.resend_log) >= len(names)
+
+
+# -- the domains of one run share answers, never failures -------------------------------------------
+
+
+def test_two_resolvers_of_a_run_ask_a_shared_question_once(make_dns_server):
+    from threer.checks.resolver import SharedAnswers
+
+    server = make_dns_server(ZONES, delay=0.1)
+
+    async def main():
+        shared = SharedAnswers([server.address])
+        first, second = (Resolver([server.address], timeout=2, deadline=2, shared=shared) for _ in range(2))
+        together = await asyncio.gather(first.query("resolver.example", "MX"), second.query("resolver.example", "MX"))
+        later = await second.query("multi.resolver.example", "TXT"), await first.query("multi.resolver.example", "TXT")
+        return first, second, together, later
+
+    first, second, together, later = run(main())
+    assert together[0] == together[1] and together[0].records == ("10 mail.resolver.example.",)
+    assert later[0] == later[1]
+    assert server.count("resolver.example", "MX") == 1 and server.count("multi.resolver.example", "TXT") == 1
+    assert first.stats["queries"] + second.stats["queries"] == 2
+    assert first.stats["shared_hits"] + second.stats["shared_hits"] == 2
+
+
+def test_a_failure_is_not_shared(make_dns_server):
+    """One domain's deadline passes while the answer is slow: the other domain still gets the answer."""
+    from threer.checks.resolver import SharedAnswers
+
+    server = make_dns_server(ZONES, faults={"slow.resolver.example": "delay:0.5", ("resolver.example", "TXT"): "servfail"})
+
+    async def main():
+        shared = SharedAnswers([server.address])
+        hurried = Resolver([server.address], timeout=0.2, deadline=0.2, shared=shared)
+        patient = Resolver([server.address], timeout=3, deadline=3, shared=shared)
+        slow = await asyncio.gather(hurried.query("slow.resolver.example", "A"), patient.query("slow.resolver.example", "A"))
+        other = Resolver([server.address], timeout=3, deadline=3, shared=shared)
+        failed = [await other.query("resolver.example", "TXT"), await patient.query("resolver.example", "TXT")]
+        return slow, failed
+
+    (cut_short, answered), failed = run(main())
+    assert cut_short.status is LookupStatus.TIMEOUT and answered.records == ("127.0.0.7",)
+    assert [lookup.status for lookup in failed] == [LookupStatus.SERVFAIL, LookupStatus.SERVFAIL]
+    assert server.count("resolver.example", "TXT") == 2  # each asked for itself
+
+
+def test_answers_from_other_servers_are_not_shared(make_dns_server):
+    from threer.checks.resolver import SharedAnswers
+
+    one, two = make_dns_server(ZONES), make_dns_server(ZONES)
+
+    async def main():
+        shared = SharedAnswers([one.address])
+        await Resolver([one.address], shared=shared).query("resolver.example", "A")
+        return await Resolver([two.address], shared=shared).query("resolver.example", "A")
+
+    assert run(main()).exists
+    assert one.count("resolver.example") == 1 and two.count("resolver.example") == 1
+
+
+def test_a_run_keeps_at_most_max_in_flight_queries_waiting(make_dns_server):
+    from threer.checks.resolver import MAX_IN_FLIGHT, SharedAnswers
+
+    server = make_dns_server(ZONES, delay=0.3)
+    count = MAX_IN_FLIGHT + MAX_IN_FLIGHT // 2
+
+    async def main():
+        shared = SharedAnswers([server.address])
+        resolvers = [Resolver([server.address], timeout=5, deadline=5, shared=shared) for _ in range(5)]
+        lookups = await asyncio.gather(
+            *(resolvers[i % 5].query(f"n{i}.missing.resolver.example", "A") for i in range(count))
+        )
+        return resolvers, lookups
+
+    started = time.monotonic()
+    resolvers, lookups = run(main())
+    elapsed = time.monotonic() - started
+    assert all(lookup.status is LookupStatus.NXDOMAIN for lookup in lookups)
+    assert 0.55 < elapsed < 2.0  # two waves of 0.3 s, not one
+    assert sum(r.stats["udp_resends"] for r in resolvers) == 0 and server.resend_log == []
+
+
+def test_many_domains_ask_the_provider_once(tmp_path, make_dns_server):
+    """check_domains: three customers of one provider; its SPF include and name servers asked once."""
+    from threer.checks import CheckOptions, run_domains
+
+    provider = tmp_path / "provider.zone"
+    provider.write_text(
+        "$ORIGIN provider.example.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\n"
+        "ns1 IN A 127.0.0.1\n_spf IN TXT \"v=spf1 ip4:127.0.0.0/8 -all\"\nmx IN A 127.0.0.1\n",
+        encoding="utf-8",
+    )
+    zones = [provider]
+    for name in ("one", "two", "three"):
+        zone = tmp_path / f"{name}.zone"
+        zone.write_text(
+            f"$ORIGIN {name}.example.\n$TTL 300\n@ IN SOA ns1.provider.example. hostmaster 1 3600 600 86400 60\n"
+            "@ IN NS ns1.provider.example.\n@ IN MX 10 mx.provider.example.\n"
+            "@ IN TXT \"v=spf1 include:_spf.provider.example -all\"\n",
+            encoding="utf-8",
+        )
+        zones.append(zone)
+    server = make_dns_server(zones, delay=0.05)
+    options = CheckOptions(profile=None, nameservers=[server.address], timeout=5, dns_only=True)
+    outcomes = run_domains(["one.example", "two.example", "three.example"], options)
+    spf = [sorted((f.id, f.severity) for f in o.report.findings if f.check == "spf") for o in outcomes]
+    assert spf[0] == spf[1] == spf[2] and not any(o.report.summary.error for o in outcomes)
+    for question in [("_spf.provider.example", "TXT"), ("mx.provider.example", "A"), ("ns1.provider.example", "A")]:
+        assert server.count(*question) == 1, question

@@ -3,7 +3,8 @@
 Each check lives in its own module (`mx.py`, `spf.py`, ...) as `async def check_<name>(ctx)`.
 The runner gives every domain one Resolver (one cache, one overall deadline), runs all of that
 domain's checks at once in one event loop, and runs many domains side by side with a bound on
-concurrency; one domain's trouble never reaches another's report.
+concurrency. The domains of one run share their answers (never their failures or deadlines), so
+one domain's trouble never reaches another's report.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from threer.findings import DomainReport, Finding, Severity
 
 if TYPE_CHECKING:
     from threer.checks.profiles import Profile
-    from threer.checks.resolver import Resolver
+    from threer.checks.resolver import Resolver, SharedAnswers
 
 CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
 
@@ -131,14 +132,15 @@ def finding_ids(check: str) -> frozenset[str]:
     return frozenset(getattr(module, "FINDING_IDS", frozenset()))
 
 
-def make_resolver(options: CheckOptions) -> "Resolver":
+def make_resolver(options: CheckOptions, shared: "SharedAnswers | None" = None) -> "Resolver":
     """One domain's resolver: each server listed once, tried in turn, the deadline shared between them.
 
-    A lost UDP packet is sent again by the Resolver itself within each server's share of the time."""
+    A lost UDP packet is sent again by the Resolver itself within each server's share of the time;
+    `shared` joins the answers of the run's other domains (see check_domains)."""
     from threer.checks.resolver import Resolver, system_nameservers
 
     servers = list(options.nameservers or system_nameservers())
-    return Resolver(servers, timeout=options.timeout / len(servers), deadline=options.timeout)
+    return Resolver(servers, timeout=options.timeout / len(servers), deadline=options.timeout, shared=shared)
 
 
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
@@ -173,6 +175,7 @@ async def run_domain(
     resolver: "Resolver | None" = None,
     now: datetime | None = None,
     profile: "Profile | None | bool" = False,
+    shared: "SharedAnswers | None" = None,
 ) -> DomainOutcome:
     """check_domain, with the count of answered and failed look-ups."""
     from threer.checks.context import CheckContext
@@ -183,7 +186,7 @@ async def run_domain(
     if profile is False:
         profile = resolve_profile(options.profile)
     if resolver is None:
-        resolver = make_resolver(options)
+        resolver = make_resolver(options, shared)
     counting = _CountingResolver(resolver)
     ctx = CheckContext(
         domain=domain,
@@ -293,11 +296,16 @@ async def _check_all(
     progress: Callable[[DomainReport], None] | None,
     now: datetime | None,
 ) -> list[DomainOutcome]:
+    from threer.checks.resolver import SharedAnswers, system_nameservers
+
     gate = asyncio.Semaphore(concurrency)
+    # each domain keeps its own deadline; answers (the provider's SPF includes, its MX hosts ...) are
+    # shared, so a question is asked once per run, not once per domain
+    shared = SharedAnswers(list(options.nameservers or system_nameservers())) if len(domains) > 1 else None
 
     async def one(domain: str) -> DomainOutcome:
         async with gate:
-            outcome = await run_domain(domain, options, profile=profile, now=now)
+            outcome = await run_domain(domain, options, profile=profile, now=now, shared=shared)
         if progress is not None:
             progress(outcome.report)
         return outcome

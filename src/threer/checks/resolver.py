@@ -14,18 +14,22 @@ wins. Retransmissions are counted apart from questions in `stats` (`udp_resends`
 
 One overall deadline bounds a whole run: once it has passed, every pending and every new query
 returns TIMEOUT at once, so a dead name server costs one deadline, not one timeout per query.
+
+Many domains checked in one run (`check-dns --from`) each get their own Resolver (their own
+deadline), joined by one `SharedAnswers`: a question one domain has had answered (or has in
+flight) is not asked again for another, so the provider's SPF includes of 200 customer domains are
+looked up once, not 200 times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
-import socket
 import time
 from dataclasses import dataclass
 from enum import Enum
 
-import dns.asyncbackend
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -46,6 +50,10 @@ _MAX_CNAME_HOPS = 16
 # it is not flooded with copies of questions it is still working on.
 FIRST_RESEND_SECONDS = 0.4
 _RTT_MULTIPLE = 3.0
+# At most this many UDP queries of one run wait for an answer at once: a burst of hundreds (20 domains'
+# look-ups together) would queue up behind each other at the server, trip resends and be dropped by
+# small forwarders (dnsmasq forwards 150 at most); 100 in flight is more than threer can parse anyway.
+MAX_IN_FLIGHT = 100
 
 
 class LookupStatus(str, Enum):
@@ -151,6 +159,94 @@ def system_nameservers() -> list[tuple[str, int]]:
     return servers
 
 
+def _loop_time(loop: asyncio.AbstractEventLoop, monotonic_at: float) -> float:
+    """A time.monotonic() instant on the event loop's clock (the same clock, but do not assume it)."""
+    return loop.time() + (monotonic_at - time.monotonic())
+
+
+class _UdpExchange(asyncio.DatagramProtocol):
+    """One query's connected UDP socket: resolves `answer` with the first datagram that answers it."""
+
+    def __init__(self, query: dns.message.Message, answer: asyncio.Future) -> None:
+        self.query = query
+        self.id_bytes = query.id.to_bytes(2, "big")
+        self.answer = answer
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        if self.answer.done() or data[:2] != self.id_bytes:
+            return  # a late copy, or a stray packet for someone else
+        try:
+            response = dns.message.from_wire(data, raise_on_truncation=True)
+        except dns.message.Truncated as exc:
+            self.answer.set_exception(exc)  # the caller asks again over TCP
+            return
+        except Exception as exc:  # noqa: BLE001 - any unreadable answer is reported as malformed
+            self.answer.set_exception(dns.exception.FormError(f"{type(exc).__name__}: {exc}"))
+            return
+        if self.query.is_response(response):
+            self.answer.set_result(response)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc or EOFError("the UDP socket closed"))
+
+
+class _InFlightLimit:
+    """A counting gate for UDP queries in flight, whose waiters give up at their own deadline."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
+
+    async def acquire(self, give_up_at: float) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future = loop.create_future()
+        self.waiters.append(turn)
+
+        def expire() -> None:
+            if not turn.done():
+                turn.set_exception(dns.exception.Timeout())
+
+        timer = loop.call_at(_loop_time(loop, give_up_at), expire)
+        try:
+            await turn  # release() hands its place over by setting the result
+        except BaseException:
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self.release()  # handed a place just as we were cancelled: pass it on
+            raise
+        finally:
+            timer.cancel()
+
+    def release(self) -> None:
+        while self.waiters:
+            turn = self.waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.free += 1
+
+
+class SharedAnswers:
+    """Answers shared by the Resolvers of one run that ask the same name servers (one per domain).
+
+    Only real answers (records, NXDOMAIN, NODATA) are shared; a failure belongs to the resolver that
+    met it (its deadline, its bad luck), so another domain asks again for itself."""
+
+    def __init__(self, nameservers: list[tuple[str, int]]) -> None:
+        self.nameservers = list(nameservers)
+        self.answers: dict[tuple[str, str], Lookup] = {}
+        self.inflight: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self.srtt: dict[tuple[str, int], float] = {}  # smoothed round-trip time per server, seconds
+        self.in_flight = _InFlightLimit(MAX_IN_FLIGHT)
+
+
 class Resolver:
     """One per run. Async. Each distinct (name, rdtype) is asked at most once; concurrent callers share
     one in-flight query. EDNS0 payload 1232, truncated UDP retried over TCP, and an overall deadline
@@ -163,8 +259,12 @@ class Resolver:
         timeout: float = 5.0,
         deadline: float | None = None,
         want_dnssec: bool = False,
+        shared: SharedAnswers | None = None,
     ) -> None:
         self.nameservers: list[tuple[str, int]] = list(nameservers) if nameservers else system_nameservers()
+        if shared is not None and (shared.nameservers != self.nameservers or want_dnssec):
+            shared = None  # answers from other servers (or without DNSSEC records) are not these answers
+        self._shared = shared
         self.timeout = float(timeout)
         self.want_dnssec = want_dnssec
         self._started = time.monotonic()
@@ -179,16 +279,18 @@ class Resolver:
             "tcp": 0,
             "tcp_retries": 0,
             "cache_hits": 0,
+            "shared_hits": 0,  # answered from another domain's look-up in the same run
             "deadline_hits": 0,
         }
-        self._srtt: dict[tuple[str, int], float] = {}  # smoothed round-trip time per server, seconds
+        # smoothed round-trip time per server, seconds (shared by the run's resolvers)
+        self._srtt: dict[tuple[str, int], float] = shared.srtt if shared is not None else {}
 
     # -- public --------------------------------------------------------------------------------
 
     @property
     def stats(self) -> dict:
         """Counters for tests and the benchmark: distinct questions, exchanges by transport, UDP resends,
-        cache hits."""
+        cache hits (this resolver's own and shared ones)."""
         return dict(self._stats)
 
     def resend_interval(self, server: tuple[str, int]) -> float:
@@ -223,14 +325,44 @@ class Resolver:
         if inflight is not None and inflight[0] is loop:
             self._stats["cache_hits"] += 1
             return await asyncio.shield(inflight[1])
+        if self._shared is not None:
+            shared = await self._from_shared(key, loop)
+            if shared is not None:
+                return shared
         task = loop.create_task(self._resolve(*key))
         self._inflight[key] = (loop, task)
+        if self._shared is not None:
+            self._shared.inflight[key] = (loop, task)
         try:
             result = await asyncio.shield(task)
         finally:
             if task.done():
                 self._inflight.pop(key, None)
+                if self._shared is not None and self._shared.inflight.get(key, (None, None))[1] is task:
+                    del self._shared.inflight[key]
         return result
+
+    async def _from_shared(self, key: tuple[str, str], loop: asyncio.AbstractEventLoop) -> Lookup | None:
+        """Another resolver's answer to the same question (waiting for it within our own deadline), or
+        None when there is none or it was a failure."""
+        assert self._shared is not None
+        answer = self._shared.answers.get(key)
+        if answer is None:
+            inflight = self._shared.inflight.get(key)
+            if inflight is None or inflight[0] is not loop:
+                return None
+            remaining = self.remaining()
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(inflight[1]), remaining)
+            except asyncio.TimeoutError:
+                answer = self._deadline_lookup(*key)
+                self._done[key] = answer
+                return answer
+            if answer.is_error:
+                return None
+        self._stats["shared_hits"] += 1
+        self._done[key] = answer
+        return answer
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -240,6 +372,8 @@ class Resolver:
         except Exception as exc:  # a bug in parsing an absurd answer must not take the whole run down
             result = Lookup(name, rdtype, LookupStatus.MALFORMED, detail=f"unusable answer ({type(exc).__name__}: {exc})")
         self._done[(name, rdtype)] = result
+        if self._shared is not None and not result.is_error:
+            self._shared.answers[(name, rdtype)] = result
         return result
 
     def _deadline_lookup(self, name: str, rdtype: str) -> Lookup:
@@ -268,7 +402,7 @@ class Resolver:
                 break
             budget = self.timeout if remaining is None else min(self.timeout, remaining)
             try:
-                response = await asyncio.wait_for(self._exchange(qname, qtype, server, budget), budget)
+                response = await self._exchange(qname, qtype, server, time.monotonic() + budget)
             except (asyncio.TimeoutError, dns.exception.Timeout):
                 if remaining is not None and remaining <= self.timeout:
                     failures.append(self._deadline_lookup(name, rdtype))
@@ -310,71 +444,88 @@ class Resolver:
         return failures[-1]
 
     async def _exchange(
-        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, server: tuple[str, int], budget: float
+        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, server: tuple[str, int], give_up_at: float
     ) -> dns.message.Message:
         query = dns.message.make_query(
             qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec
         )
         # ask for the AD bit (RFC 6840 §5.7) so a validating resolver says whether it validated
         query.flags |= dns.flags.AD
-        response = await self._udp_then_tcp(query, server, budget)
+        response = await self._udp_then_tcp(query, server, give_up_at)
         if response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP) and response.edns < 0:
             # an old server that does not speak EDNS: ask again plainly
-            response = await self._udp_then_tcp(dns.message.make_query(qname, qtype), server, budget)
+            response = await self._udp_then_tcp(dns.message.make_query(qname, qtype), server, give_up_at)
         return response
 
     async def _udp_then_tcp(
-        self, query: dns.message.Message, server: tuple[str, int], budget: float
+        self, query: dns.message.Message, server: tuple[str, int], give_up_at: float
     ) -> dns.message.Message:
         address, port = server
-        self._stats["udp"] += 1
-        # a connected UDP socket hears the ICMP "port unreachable", so a wrong server fails at once
-        backend = dns.asyncbackend.get_default_backend()
-        family = dns.inet.af_for_address(address)
-        sock = await backend.make_socket(family, socket.SOCK_DGRAM, 0, None, (address, port))
+        limit = self._shared.in_flight if self._shared is not None else None
+        if limit is not None:
+            await limit.acquire(give_up_at)
         try:
-            async with sock:
-                return await self._udp_with_resends(query, sock, server, budget)
-        except dns.message.Truncated:
-            self._stats["tcp_retries"] += 1
-            self._stats["tcp"] += 1
-            return await dns.asyncquery.tcp(query, address, timeout=budget, port=port)
+            self._stats["udp"] += 1
+            try:
+                return await self._udp_with_resends(query, server, give_up_at)
+            except dns.message.Truncated:
+                self._stats["tcp_retries"] += 1
+                self._stats["tcp"] += 1
+                budget = give_up_at - time.monotonic()
+                if budget <= 0:
+                    raise dns.exception.Timeout(timeout=self.timeout) from None
+                return await asyncio.wait_for(dns.asyncquery.tcp(query, address, timeout=budget, port=port), budget)
+        finally:
+            if limit is not None:
+                limit.release()
 
     async def _udp_with_resends(
-        self, query: dns.message.Message, sock, server: tuple[str, int], budget: float
+        self, query: dns.message.Message, server: tuple[str, int], give_up_at: float
     ) -> dns.message.Message:
-        """Send `query` and wait for its answer, sending it again (same id, same socket) when none comes
-        in time; raises dns.exception.Timeout when `budget` runs out, Truncated for a TC answer."""
+        """Send `query` on its own connected UDP socket and wait for its answer, sending it again (same
+        id) when none comes in time; raises Timeout when `give_up_at` (monotonic) passes, Truncated for
+        a TC answer, OSError when the server cannot be reached."""
+        loop = asyncio.get_running_loop()
         wire = query.to_wire()
-        destination = dns.inet.low_level_address_tuple(server, sock.family)
-        started = time.time()  # dnspython's expirations are on the wall clock
-        give_up_at = started + budget
-        wait = self.resend_interval(server)
+        answer: asyncio.Future = loop.create_future()
+        # a connected socket hears the ICMP "port unreachable", so a wrong server fails at once
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpExchange(query, answer), remote_addr=server, family=dns.inet.af_for_address(server[0])
+        )
+        started = time.monotonic()
         sent = 1
-        await dns.asyncquery.send_udp(sock, wire, destination)
-        while True:
-            now = time.time()
-            if now >= give_up_at:
-                raise dns.exception.Timeout(timeout=budget)
-            listen_until = min(give_up_at, now + wait)
-            try:
-                response, received_at, _ = await dns.asyncquery.receive_udp(
-                    sock, destination, listen_until, raise_on_truncation=True
-                )
-            except dns.exception.Timeout:
-                if time.time() >= give_up_at:
-                    raise
-                await dns.asyncquery.send_udp(sock, wire, destination)
-                sent += 1
-                self._stats["udp_resends"] += 1
-                wait *= 2
-                continue
-            if not query.is_response(response):
-                continue  # a stray or late packet that does not answer this query: keep listening
-            if sent == 1:
-                # only an unambiguous round trip tells the server's speed (Karn's rule)
-                self._observe_rtt(server, received_at - started)
-            return response
+        wait = self.resend_interval(server)
+        timers: list[asyncio.TimerHandle] = []
+
+        def give_up() -> None:
+            if not answer.done():
+                answer.set_exception(dns.exception.Timeout(timeout=self.timeout))
+
+        def resend() -> None:
+            nonlocal sent, wait
+            if answer.done():
+                return
+            transport.sendto(wire)
+            sent += 1
+            self._stats["udp_resends"] += 1
+            wait *= 2
+            if time.monotonic() + wait < give_up_at:
+                timers.append(loop.call_later(wait, resend))
+
+        try:
+            transport.sendto(wire)
+            timers.append(loop.call_at(_loop_time(loop, give_up_at), give_up))
+            if started + wait < give_up_at:
+                timers.append(loop.call_later(wait, resend))
+            response = await answer
+        finally:
+            for timer in timers:
+                timer.cancel()
+            transport.close()
+        if sent == 1:
+            # only an unambiguous round trip tells the server's speed (Karn's rule)
+            self._observe_rtt(server, time.monotonic() - started)
+        return response
 
     def _observe_rtt(self, server: tuple[str, int], rtt: float) -> None:
         previous = self._srtt.get(server)
