@@ -30,7 +30,7 @@ MAX_QUERY_CHARS = 1000
 MAX_CONCEPTS = 16
 BM25_WEIGHTS = (10.0, 5.0, 1.0)  # title, tags, body
 POOL = 40  # candidates re-scored per FTS query
-COMMON = 5000  # a concept in more documents than this is left out of BM25 (see _candidates)
+COMMON = 2000  # a concept in more documents than this is left out of BM25 (see _candidates)
 MAX_SCORED = 2000  # rows BM25 is computed for, at most, per FTS query (see _bm25)
 PROXIMITY_RESCORED = 12  # leading candidates whose proximity is measured
 SCAN_CHARS = 20_000  # characters of a document's analysed body examined for coverage and proximity
@@ -426,7 +426,8 @@ def _candidates(conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, p
     terms (for their IDF), so concepts found in more than COMMON documents are left
     out of the BM25 queries: they weigh little in BM25 and still count in coverage.
     The rare concepts are searched together (AND), then apart (OR). When every concept
-    is common, the newest documents with all of them (in the title first) are taken.
+    is common, the newest documents with all of them (else with any) are taken, for the
+    re-scoring to order.
     """
     expressions = [_concept_fts(c) for c in pq.concepts]
     counts = [_capped_count(conn, e, COMMON + 1) for e in expressions]
@@ -436,11 +437,7 @@ def _candidates(conn: sqlite3.Connection, pq: ParsedQuery, source: str | None, p
     if not present:
         return {}
     if not rare:
-        together = " AND ".join(present)
-        found = _newest(conn, "{title tags} : (" + together + ")", source, pool)
-        for rowid, score in _newest(conn, together, source, pool).items():
-            found.setdefault(rowid, score)
-        return found or _newest(conn, " OR ".join(present), source, pool)
+        return _newest(conn, " AND ".join(present), source, pool * 2) or _newest(conn, " OR ".join(present), source, pool)
     found = _bm25(conn, " AND ".join(rare), source, pool, min(rare_counts)) if len(rare) > 1 else {}
     for rowid, score in _bm25(conn, " OR ".join(rare), source, pool, sum(rare_counts)).items():
         found[rowid] = max(score, found.get(rowid, 0.0))
