@@ -143,6 +143,7 @@ def search_command(
     if not results:
         console.print(f"No articles or past cases match {text!r}.", soft_wrap=True, markup=False)
         return
+    from rich.padding import Padding
     from rich.text import Text
 
     for number, result in enumerate(results, 1):
@@ -150,13 +151,11 @@ def search_command(
         head.append(result.title, style="bold")
         head.append(f"  [{result.id}]", style="cyan")
         console.print(head, soft_wrap=True)
-        line = Text("    ")
-        line.append_text(_highlighted(result.snippet))
-        console.print(line)
-        where = f"    {result.source} · score {result.score:.2f}"
+        console.print(Padding(_highlighted(result.snippet), (0, 0, 0, 4)))
+        where = f"{result.source} · score {result.score:.2f}"
         if result.path:
             where += f" · {result.path}"
-        console.print(Text(where, style="dim"), soft_wrap=True)
+        console.print(Padding(Text(where, style="dim"), (0, 0, 0, 4)))
 
 
 @kb_app.command("show")

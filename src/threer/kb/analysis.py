@@ -117,8 +117,9 @@ def analysed_column(text: str) -> str:
     from threer.kb.synonyms import group_tokens
 
     found = terms(text)
-    found.extend(group_tokens(found))
-    return " ".join(found)
+    joined = " ".join(found)
+    groups = group_tokens(found, joined)
+    return f"{joined} {' '.join(groups)}" if groups else joined
 
 
 def index_text(title: str, tags: list[str] | str, plain: str) -> tuple[str, str, str]:

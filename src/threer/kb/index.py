@@ -15,6 +15,8 @@ import os
 import stat as stat_module
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -148,12 +150,21 @@ def _read_chunk(tasks: list[tuple[str, str, str, str | None]]) -> list[tuple[Any
 
 
 def _read_all(tasks: list[tuple[str, str, str, str | None]], workers: int) -> Iterator[tuple[Any, ...]]:
-    if workers <= 1:
-        for task in tasks:
-            yield _read_one(task)
-        return
+    """The outcome of every task, in order: in worker processes when asked, else here."""
+    done = 0
+    if workers > 1:
+        try:
+            for outcome in _read_in_workers(tasks, workers):
+                yield outcome
+                done += 1
+        except (BrokenProcessPool, OSError):
+            pass  # workers could not start (an embedding program without a main script): go on here
+    for task in tasks[done:]:
+        yield _read_one(task)
+
+
+def _read_in_workers(tasks: list[tuple[str, str, str, str | None]], workers: int) -> Iterator[tuple[Any, ...]]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the CLI may have a progress-bar thread running
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -298,7 +309,7 @@ def _index(
         else:
             to_read.append(item)
     report.unchanged += done
-    if progress and done:
+    if progress:
         progress(done, total)
 
     if workers is None:
@@ -311,7 +322,11 @@ def _index(
     position = 0
     while position < len(to_read):
         batch = to_read[position : position + BATCH]
-        outcomes = [next(results) for _ in batch]
+        outcomes = []
+        for _ in batch:
+            outcomes.append(next(results))
+            if progress and len(outcomes) % 100 == 0:
+                progress(done + len(outcomes), total)
         writer.now = now_iso()
         with store.transaction() as cur:
             for item, outcome in zip(batch, outcomes):

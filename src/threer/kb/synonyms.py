@@ -155,24 +155,25 @@ def find_groups(terms: list[str]) -> list[tuple[int, int, int]]:
 
 
 @lru_cache(maxsize=1)
-def _index_tables() -> tuple[dict[str, int], dict[str, list[tuple[str, int]]]]:
-    """(one-term phrase -> group, first term -> [(" a b ", group)] for longer phrases)."""
+def _index_tables() -> tuple[dict[str, int], dict[str, list[tuple[str, frozenset[str], int]]]]:
+    """(one-term phrase -> group, first term -> [(" a b ", its terms, group)] for longer phrases)."""
     singles: dict[str, int] = {}
-    longer: dict[str, list[tuple[str, int]]] = {}
+    longer: dict[str, list[tuple[str, frozenset[str], int]]] = {}
     for phrase, group in synonym_phrases().items():
         if len(phrase) == 1:
             singles[phrase[0]] = group
         else:
-            longer.setdefault(phrase[0], []).append((" " + " ".join(phrase) + " ", group))
+            longer.setdefault(phrase[0], []).append((" " + " ".join(phrase) + " ", frozenset(phrase), group))
     return singles, longer
 
 
-def group_tokens(terms: list[str]) -> list[str]:
+def group_tokens(terms: list[str], joined: str | None = None) -> list[str]:
     """A group token for every occurrence of a synonym phrase in a document's terms.
 
     Built for speed at index time (set and string operations, no loop over every
     term); unlike `find_groups` it may count a term inside a longer phrase twice
     ("junk mail" is junk, and mail is e-mail), which only widens what a group finds.
+    `joined` is `" ".join(terms)` when the caller has it already.
     """
     from collections import Counter
 
@@ -181,14 +182,18 @@ def group_tokens(terms: list[str]) -> list[str]:
     tokens: list[str] = []
     for t in counts.keys() & singles.keys():
         tokens.extend([group_token(singles[t])] * counts[t])
+    padded = None
     starts = counts.keys() & longer.keys()
-    if starts:
-        padded = " " + " ".join(terms) + " "
-        for first in starts:
-            for phrase, group in longer[first]:
-                found = padded.count(phrase)
-                if found:
-                    tokens.extend([group_token(group)] * found)
+    present = set(counts) if starts else set()
+    for first in starts:
+        for phrase, words, group in longer[first]:
+            if not words <= present:
+                continue  # a word of the phrase is missing: no need to look for it
+            if padded is None:
+                padded = f" {joined if joined is not None else ' '.join(terms)} "
+            found = padded.count(phrase)
+            if found:
+                tokens.extend([group_token(group)] * found)
     return tokens
 
 
