@@ -155,7 +155,7 @@ def search_command(
         where = f"{result.source} · score {result.score:.2f}"
         if result.path:
             where += f" · {result.path}"
-        console.print(Padding(Text(where, style="dim"), (0, 0, 0, 4)))
+        console.print(Text("    " + where, style="dim"), soft_wrap=True)  # a path is copied whole: never wrapped
 
 
 @kb_app.command("show")
