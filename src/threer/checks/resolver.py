@@ -165,12 +165,28 @@ def _loop_time(loop: asyncio.AbstractEventLoop, monotonic_at: float) -> float:
 
 
 class _UdpExchange(asyncio.DatagramProtocol):
-    """One query's connected UDP socket: resolves `answer` with the first datagram that answers it."""
+    """One query on its own connected UDP socket: sends it, sends it again after a growing wait while
+    no answer comes, and resolves `answer` with the first datagram that answers it (or an error).
 
-    def __init__(self, query: dns.message.Message, answer: asyncio.Future) -> None:
+    Timers are plain bound methods, cancelled when the exchange ends, so nothing keeps it alive after."""
+
+    def __init__(self, query: dns.message.Message, first_wait: float, give_up_at: float) -> None:
         self.query = query
-        self.id_bytes = query.id.to_bytes(2, "big")
-        self.answer = answer
+        self.wire = query.to_wire()
+        self.id_bytes = self.wire[:2]
+        self.loop = asyncio.get_running_loop()
+        self.answer: asyncio.Future = self.loop.create_future()
+        self.wait = first_wait
+        self.give_up_at = give_up_at  # time.monotonic()
+        self.sent = 0
+        self.transport: asyncio.DatagramTransport | None = None
+        self._resend_timer: asyncio.TimerHandle | None = None
+        self._give_up_timer: asyncio.TimerHandle | None = None
+
+    # -- the socket's side ------------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
         if self.answer.done() or data[:2] != self.id_bytes:
@@ -178,21 +194,66 @@ class _UdpExchange(asyncio.DatagramProtocol):
         try:
             response = dns.message.from_wire(data, raise_on_truncation=True)
         except dns.message.Truncated as exc:
-            self.answer.set_exception(exc)  # the caller asks again over TCP
+            self._finish(exc)  # the caller asks again over TCP
             return
         except Exception as exc:  # noqa: BLE001 - any unreadable answer is reported as malformed
-            self.answer.set_exception(dns.exception.FormError(f"{type(exc).__name__}: {exc}"))
+            self._finish(dns.exception.FormError(f"{type(exc).__name__}: {exc}"))
             return
         if self.query.is_response(response):
-            self.answer.set_result(response)
+            self._finish(response)
 
     def error_received(self, exc: Exception) -> None:
-        if not self.answer.done():
-            self.answer.set_exception(exc)
+        self._finish(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(exc or EOFError("the UDP socket closed"))
+
+    # -- the query's side ---------------------------------------------------------------------------
+
+    def send_first(self) -> None:
+        self._send()
+        self._give_up_timer = self.loop.call_at(_loop_time(self.loop, self.give_up_at), self._give_up)
+        self._schedule_resend()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.transport.sendto(self.wire)
+        self.sent += 1
+
+    def _schedule_resend(self) -> None:
+        if time.monotonic() + self.wait < self.give_up_at:
+            self._resend_timer = self.loop.call_later(self.wait, self._resend)
+
+    def _resend(self) -> None:
+        self._resend_timer = None
+        if self.answer.done():
+            return
+        self._send()
+        self.wait *= 2
+        self._schedule_resend()
+
+    def _give_up(self) -> None:
+        self._give_up_timer = None
+        self._finish(dns.exception.Timeout())
+
+    def _finish(self, outcome: "dns.message.Message | BaseException") -> None:
         if not self.answer.done():
-            self.answer.set_exception(exc or EOFError("the UDP socket closed"))
+            if isinstance(outcome, BaseException):
+                self.answer.set_exception(outcome)
+            else:
+                self.answer.set_result(outcome)
+        self.close()
+
+    def close(self) -> None:
+        if not self.answer.done():
+            self.answer.cancel()  # the caller stopped waiting: nobody will read an outcome now
+        for timer in (self._resend_timer, self._give_up_timer):
+            if timer is not None:
+                timer.cancel()
+        self._resend_timer = self._give_up_timer = None
+        if self.transport is not None:
+            transport, self.transport = self.transport, None
+            transport.close()
 
 
 class _InFlightLimit:
@@ -486,43 +547,19 @@ class Resolver:
         id) when none comes in time; raises Timeout when `give_up_at` (monotonic) passes, Truncated for
         a TC answer, OSError when the server cannot be reached."""
         loop = asyncio.get_running_loop()
-        wire = query.to_wire()
-        answer: asyncio.Future = loop.create_future()
+        exchange = _UdpExchange(query, self.resend_interval(server), give_up_at)
         # a connected socket hears the ICMP "port unreachable", so a wrong server fails at once
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpExchange(query, answer), remote_addr=server, family=dns.inet.af_for_address(server[0])
+        await loop.create_datagram_endpoint(
+            lambda: exchange, remote_addr=server, family=dns.inet.af_for_address(server[0])
         )
         started = time.monotonic()
-        sent = 1
-        wait = self.resend_interval(server)
-        timers: list[asyncio.TimerHandle] = []
-
-        def give_up() -> None:
-            if not answer.done():
-                answer.set_exception(dns.exception.Timeout(timeout=self.timeout))
-
-        def resend() -> None:
-            nonlocal sent, wait
-            if answer.done():
-                return
-            transport.sendto(wire)
-            sent += 1
-            self._stats["udp_resends"] += 1
-            wait *= 2
-            if time.monotonic() + wait < give_up_at:
-                timers.append(loop.call_later(wait, resend))
-
         try:
-            transport.sendto(wire)
-            timers.append(loop.call_at(_loop_time(loop, give_up_at), give_up))
-            if started + wait < give_up_at:
-                timers.append(loop.call_later(wait, resend))
-            response = await answer
+            exchange.send_first()
+            response = await exchange.answer
         finally:
-            for timer in timers:
-                timer.cancel()
-            transport.close()
-        if sent == 1:
+            exchange.close()
+            self._stats["udp_resends"] += max(0, exchange.sent - 1)
+        if exchange.sent == 1:
             # only an unambiguous round trip tells the server's speed (Karn's rule)
             self._observe_rtt(server, time.monotonic() - started)
         return response
