@@ -15,8 +15,6 @@ import os
 import stat as stat_module
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -153,6 +151,8 @@ def _read_all(tasks: list[tuple[str, str, str, str | None]], workers: int) -> It
     """The outcome of every task, in order: in worker processes when asked, else here."""
     done = 0
     if workers > 1:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             for outcome in _read_in_workers(tasks, workers):
                 yield outcome
@@ -165,6 +165,7 @@ def _read_all(tasks: list[tuple[str, str, str, str | None]], workers: int) -> It
 
 def _read_in_workers(tasks: list[tuple[str, str, str, str | None]], workers: int) -> Iterator[tuple[Any, ...]]:
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the CLI may have a progress-bar thread running
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:

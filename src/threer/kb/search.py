@@ -65,17 +65,11 @@ class ParsedQuery:
     text: str
     concepts: list[Concept] = field(default_factory=list)
     highlight: frozenset[str] = frozenset()
+    highlight_stop_words: bool = False  # the query was nothing but stop words
 
     def fts(self, mode: str) -> str:
         """The FTS5 expression: every term quoted, concepts joined by AND or OR."""
         return f" {mode} ".join(_concept_fts(c) for c in self.concepts)
-
-
-def _stop_terms() -> frozenset[str]:
-    return frozenset(term(w) for w in STOP_WORDS)
-
-
-_STOP_TERMS: frozenset[str] | None = None
 
 
 def _segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -103,9 +97,6 @@ def parse_query(text: str, *, synonyms: bool = True) -> ParsedQuery:
     """Turn anything a person types into concepts; never raises."""
     from threer.kb.synonyms import find_groups, group_alternatives
 
-    global _STOP_TERMS
-    if _STOP_TERMS is None:
-        _STOP_TERMS = _stop_terms()
     text = (text or "")[:MAX_QUERY_CHARS]
     concepts: list[Concept] = []
     stop_only: list[str] = []
@@ -136,16 +127,15 @@ def parse_query(text: str, *, synonyms: bool = True) -> ParsedQuery:
                 concepts.append(Concept(_code_alternatives(t), weight=2.0, code=True))
             else:
                 concepts.append(Concept(((t,),), weight=1.0))
-    if not concepts and stop_only:
+    only_stop_words = not concepts and bool(stop_only)
+    if only_stop_words:
         concepts = [Concept(((t,),)) for t in stop_only]
     unique: dict[object, Concept] = {}
     for concept in concepts:
         unique.setdefault(concept.key, concept)
     kept = list(unique.values())[:MAX_CONCEPTS]
-    highlight = {t for c in kept for alt in c.alternatives for t in alt}
-    if len(highlight) > len(_STOP_TERMS & highlight):
-        highlight -= _STOP_TERMS
-    return ParsedQuery(text=text, concepts=kept, highlight=frozenset(highlight))
+    highlight = frozenset(t for c in kept for alt in c.alternatives for t in alt)
+    return ParsedQuery(text=text, concepts=kept, highlight=highlight, highlight_stop_words=only_stop_words)
 
 
 # -- scoring ----------------------------------------------------------------------------
@@ -276,9 +266,13 @@ def _surface_regex(pq: ParsedQuery) -> re.Pattern[str] | None:
 
 
 def _hits(text: str, pq: ParsedQuery, surface: re.Pattern[str] | None) -> list[tuple[int, int, str]]:
-    """(start, end, term) of the highlighted words of `text`."""
+    """(start, end, term) of the words of `text` to highlight (stop words only for a query of them)."""
+
+    def wanted(token: str, t: str) -> bool:
+        return t in pq.highlight and (pq.highlight_stop_words or _fold(token) not in STOP_WORDS)
+
     if surface is None:
-        return [span for span in token_spans(text) if span[2] in pq.highlight]
+        return [(s, e, t) for s, e, t in token_spans(text) if wanted(text[s:e], t)]
     hits = []
     last_end = -1
     for match in surface.finditer(text):
@@ -288,7 +282,7 @@ def _hits(text: str, pq: ParsedQuery, surface: re.Pattern[str] | None) -> list[t
         if token is None:
             continue
         t = term(token.group())
-        if t in pq.highlight:
+        if wanted(token.group(), t):
             hits.append((token.start(), token.end(), t))
             last_end = token.end()
     return hits
