@@ -30,6 +30,20 @@ def _text(value: Any, what: str, *, required: bool = True) -> str:
     return value
 
 
+def _text_list(value: Any, what: str, *, required: bool = False, lines_too: bool = False) -> list[str]:
+    """A list of short texts, given as a list or as one comma-separated text (or one a line)."""
+    if isinstance(value, str):
+        if lines_too:
+            value = value.replace("\n", ",")
+        value = [p for p in (x.strip() for x in value.split(",")) if p]
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ValueError(f"{what} must be a list of texts, or one text separated by commas")
+    items = [_text(x, what) for x in value if x.strip()]  # blank entries are dropped, as in the text form
+    if required and not items:
+        raise ValueError(f"{what} is required")
+    return items
+
+
 class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -166,14 +180,7 @@ class ServicesAnswer(Answer):
     @field_validator("enabled", mode="before")
     @classmethod
     def _e(cls, v: Any) -> list[str]:
-        if isinstance(v, str):
-            v = [p for p in (x.strip() for x in v.split(",")) if p]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ValueError("the enabled services must be a list of names")
-        v = [_text(x, "a service name") for x in v]
-        if not v:
-            raise ValueError("list the services confirmed as enabled in the Control Panel")
-        return v
+        return _text_list(v, "the services confirmed as enabled in the Control Panel", required=True)
 
     @field_validator("note", mode="before")
     @classmethod
@@ -235,11 +242,7 @@ class PriorAnswer(Answer):
     @field_validator("tried", mode="before")
     @classmethod
     def _t(cls, v: Any) -> list[str]:
-        if isinstance(v, str):
-            v = [p for p in (x.strip() for x in v.split(",")) if p]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ValueError("the tried matches must be a list of ids")
-        return v
+        return _text_list(v, "the ids of the matches tried")
 
     @field_validator("outcome", mode="before")
     @classmethod
@@ -254,11 +257,7 @@ class KbAnswer(Answer):
     @field_validator("articles", mode="before")
     @classmethod
     def _a(cls, v: Any) -> list[str]:
-        if isinstance(v, str):
-            v = [p for p in (x.strip() for x in v.split(",")) if p]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ValueError("the articles must be a list of ids or titles")
-        return v
+        return _text_list(v, "the articles (ids or titles)")
 
     @field_validator("outcome", mode="before")
     @classmethod
@@ -274,11 +273,7 @@ class WebAnswer(Answer):
     @field_validator("links", mode="before")
     @classmethod
     def _l(cls, v: Any) -> list[str]:
-        if isinstance(v, str):
-            v = [p for p in (x.strip() for x in v.replace("\n", ",").split(",")) if p]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise ValueError("the links must be a list of addresses")
-        return v
+        return _text_list(v, "the links", lines_too=True)
 
     @field_validator("queries", mode="before")
     @classmethod
