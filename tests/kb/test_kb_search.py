@@ -192,3 +192,23 @@ def test_full_ranking_beats_plain_bm25_on_synonyms(corpus_store):
     assert first_ids(corpus_store, "spam", 1, ranking="bm25") == []
     assert first_ids(corpus_store, "login", 1) == ["corpus-password-prompt"]
     assert first_ids(corpus_store, "login", 1, ranking="bm25") == []
+
+
+def test_synonym_phrases_are_indexed_as_one_group_token():
+    from threer.kb.analysis import analysed_column
+    from threer.kb.synonyms import group_token, synonym_phrases
+
+    column = analysed_column("The user cannot log in to webmail")
+    group = synonym_phrases()[("log", "in")]
+    assert column.split()[:6] == ["the", "user", "cannot", "log", "in", "to"]  # the text's own terms come first
+    assert group_token(group) in column.split()[7:]
+    assert parse_query("can't login").fts("AND").endswith(f'"{group_token(group)}"')
+
+
+def test_no_synonym_phrase_is_only_stop_words():
+    from threer.kb.analysis import STOP_WORDS
+    from threer.kb.synonyms import SYNONYM_GROUPS
+
+    for group in SYNONYM_GROUPS:
+        for phrase in group:
+            assert not all(w in STOP_WORDS for w in phrase.replace("-", " ").split()), phrase

@@ -241,7 +241,6 @@ def _rank(pq: ParsedQuery, found: dict[int, float], rows: list[Any], limit: int)
 
 # -- snippets ---------------------------------------------------------------------------
 
-SNIPPET_TOKENS = 30
 SNIPPET_CHARS = 220
 _SNIPPET_SOURCE_CHARS = 60_000
 
