@@ -226,6 +226,7 @@ def main(argv: list[str]) -> int:
 
     threer = [sys.executable, "-m", "threer"]
     env_note = f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, delay {args.delay * 1000:.0f} ms"
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         names = copies(args.domains, tmp_path)
@@ -272,7 +273,11 @@ def main(argv: list[str]) -> int:
             server.stdin.close()
             server.wait(10)
 
+    load_after = os.getloadavg()
     print(f"threer check-dns benchmark ({env_note})")
+    # other work on the machine slows every figure: quote them with the load they were taken under
+    print(f"load average (1, 5, 15 min): before {' '.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {' '.join(f'{x:.2f}' for x in load_after)}")
     print()
     print("Critical path (dependent look-ups, from bench/zones):")
     for label, steps in chains.items():

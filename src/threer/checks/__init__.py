@@ -195,8 +195,10 @@ async def run_domain(
     now: datetime | None = None,
     profile: "Profile | None | bool" = False,
     shared: "SharedAnswers | None" = None,
+    functions: dict[str, Callable[..., Any]] | None = None,
 ) -> DomainOutcome:
-    """check_domain, with the count of answered and failed look-ups."""
+    """check_domain, with the count of answered and failed look-ups (`shared` and `functions`: what
+    check_domains works out once for all its domains)."""
     from threer.checks.context import CheckContext
     from threer.checks.profiles import resolve_profile
 
@@ -217,7 +219,8 @@ async def run_domain(
         now=checked_at,
         authoritative_port=options.effective_authoritative_port(),
     )
-    functions = available_checks()
+    if functions is None:
+        functions = available_checks()
     names = [name for name in _checks_to_run(options, ctx.profile) if name in functions]
     tasks = {name: asyncio.ensure_future(_run_one(name, functions[name], ctx)) for name in names}
     limit = options.timeout + ctx.http_timeout + _GRACE_SECONDS
@@ -323,10 +326,11 @@ async def _check_all(
     # each domain keeps its own deadline; answers (the provider's SPF includes, its MX hosts ...) are
     # shared, so a question is asked once per run, not once per domain
     shared = SharedAnswers(list(options.nameservers or system_nameservers())) if len(domains) > 1 else None
+    functions = available_checks()
 
     async def one(domain: str) -> DomainOutcome:
         async with gate:
-            outcome = await run_domain(domain, options, profile=profile, now=now, shared=shared)
+            outcome = await run_domain(domain, options, profile=profile, now=now, shared=shared, functions=functions)
         if progress is not None:
             progress(outcome.report)
         return outcome
