@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -109,9 +110,7 @@ class Store:
                     f"The database {self.path} was written by a newer threer (schema {version}, this one knows "
                     f"{SCHEMA_VERSION}). Upgrade threer; the file has not been changed."
                 )
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal" and not readonly:  # pragma: no cover - filesystems without shared memory
-                pass
+            self._set_wal()
             self._migrate(version)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
@@ -124,6 +123,18 @@ class Store:
             os.chmod(self.path, 0o600)
         except OSError:
             pass
+
+    def _set_wal(self) -> None:
+        # switching a new file to WAL needs a moment of exclusive access; another process opening it at
+        # the same instant makes that fail with "locked" rather than wait on busy_timeout
+        for attempt in range(50):
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     def _check_file(self) -> None:
         """Refuse a file that is not SQLite before sqlite3 gets a chance to write to it."""
@@ -143,10 +154,15 @@ class Store:
             )
 
     def _migrate(self, version: int) -> None:
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            script = MIGRATIONS[number - 1]
-            sql = script() if callable(script) else script
-            with self.transaction() as cur:
+        if version >= SCHEMA_VERSION:
+            return
+        # one transaction for all steps; the version is read again inside it, because another
+        # process may have migrated the file between our first read and taking the write lock
+        with self.transaction() as cur:
+            version = cur.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                script = MIGRATIONS[number - 1]
+                sql = script() if callable(script) else script
                 # executescript would COMMIT on its own; run statement by statement inside ours
                 for statement in _split_sql(sql):
                     cur.execute(statement)
