@@ -10,13 +10,15 @@ from typing import Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from threer.cli.output import print_error, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus
-from threer.findings import DomainReport, Severity
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
+    from threer.findings import DomainReport
 
 JSON_VERSION = 1  # bump only when a field changes meaning or disappears; new fields do not bump it
 MAX_TIMEOUT = 300.0
@@ -24,11 +26,11 @@ MAX_DOMAINS = 100_000
 CONCURRENCY = 20  # domains checked at once; each has all its own look-ups in flight
 
 _SEVERITY_STYLE = {
-    Severity.OK: "green",
-    Severity.INFO: "cyan",
-    Severity.WARN: "yellow",
-    Severity.FAIL: "bold red",
-    Severity.ERROR: "bold magenta",
+    "ok": "green",
+    "info": "cyan",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold magenta",
 }
 
 
@@ -179,6 +181,8 @@ def _run_with_progress(names: list[str], options: Any) -> list[Any]:
     console = stderr_console()
     if not console.is_terminal or len(names) < 2:
         return run_domains(names, options, concurrency=CONCURRENCY)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("", total=len(names))
@@ -242,12 +246,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def _summary_text(report: DomainReport) -> Text:
+    from threer.findings import Severity
+
     text = Text()
     parts = [(s, getattr(report.summary, s.value)) for s in (Severity.FAIL, Severity.ERROR, Severity.WARN, Severity.INFO, Severity.OK)]
     for i, (severity, count) in enumerate(p for p in parts if p[1]):
         if i:
             text.append(", ")
-        text.append(f"{count} {severity.value}", style=_SEVERITY_STYLE[severity] if count else None)
+        text.append(f"{count} {severity.value}", style=_SEVERITY_STYLE[severity.value] if count else None)
     return text
 
 
@@ -274,7 +280,7 @@ def render_report(console: Console, report: DomainReport) -> None:
             cell.append(finding.fix)
         table.add_row(
             finding.check if finding.check != previous else "",
-            Text(finding.severity.value.upper(), style=_SEVERITY_STYLE[finding.severity]),
+            Text(finding.severity.value.upper(), style=_SEVERITY_STYLE[finding.severity.value]),
             cell,
         )
         previous = finding.check

@@ -8,16 +8,18 @@ import subprocess
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from threer.cli.app import app_context
 from threer.cli.output import print_warning, stderr_console
 from threer.errors import BadInput, NotFound
-from threer.ticket import Ticket, build_ticket, render, render_text, write_private, write_ticket_draft
 
-__all__ = ["register", "write_ticket_draft", "copy_to_clipboard"]
+if TYPE_CHECKING:
+    from threer.ticket import Ticket
+
+__all__ = ["register", "copy_to_clipboard"]
 
 CLIPBOARD_TIMEOUT = 5.0
 
@@ -64,6 +66,8 @@ def ticket_command(
         raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
     with Store(env.db_path) as store:
         session = load_session(store, session_id)
+    from threer.ticket import build_ticket, render, render_text
+
     ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
     _warn(ticket, redact)
 
@@ -82,7 +86,7 @@ def ticket_command(
             print_warning(message)
 
 
-def _warn(ticket: Ticket, redacted: bool) -> None:
+def _warn(ticket: "Ticket", redacted: bool) -> None:
     if ticket.outcome.decision == "resolved":
         print_warning(f"Triage {ticket.triage_id} was resolved at the partner level; "
                       "this ticket is a record, not an escalation.")
@@ -99,6 +103,8 @@ def _warn(ticket: Ticket, redacted: bool) -> None:
 def _write(path: Path, data: str | bytes) -> None:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
+        from threer.ticket import write_private
+
         write_private(path, raw)
     except IsADirectoryError:
         raise BadInput(f"--output {path} is a folder; give a file name.") from None
