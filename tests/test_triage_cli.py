@@ -174,3 +174,24 @@ def test_sessions_show_human(tmp_path, triage, invoke):
     session_id = triage("--answers", str(write_answers(tmp_path, complete()))).stdout.strip()
     out = invoke("sessions", "show", session_id).stdout
     assert "review.client_rules" in out and "not applicable" in out and "14/14 recorded" in out
+
+
+def test_escalation_writes_the_ticket_and_flags_secrets(tmp_path, triage, threer_env):
+    answers = complete(**{"intake.issue": {"description": "cannot sign in", "affected_users": "jane",
+                                           "started": "today, her password: Winter2026!"}})
+    result = triage("--answers", str(write_answers(tmp_path, answers)))
+    assert result.exit_code == 0, result.stderr
+    session_id = result.stdout.strip()
+    draft = threer_env.home / "tickets" / f"{session_id}.txt"
+    assert draft.exists() and (threer_env.home / "tickets" / f"{session_id}.eml").exists()
+    assert "Customer Domain Name" in draft.read_text() and "Ticket draft written to" in result.stderr
+    assert "Warning:" in result.stderr and "--redact" in " ".join(result.stderr.split())
+
+
+def test_partner_details_missing_at_escalation(tmp_path, invoke, dns, threer_env):
+    # a resolved-only partner may have no config yet: the triage still refuses to start without it
+    answers = {k: v for k, v in complete().items() if k != "partner"}
+    host, port = dns.address
+    result = invoke("triage", "--no-input", "--answers", str(write_answers(tmp_path, answers)), "--profile", "none",
+                    "--dns-only", "--nameserver", f"{host}:{port}")
+    assert result.exit_code == 2 and "partner.support_address" in result.stderr

@@ -173,24 +173,17 @@ def _finish(console: Console, session: Any, config: Any, env: Any) -> None:
                       "`threer kb search` will find it next time.")
         return
     if session.status == "escalated":
-        try:
-            from threer.ticket import write_ticket_draft
+        from threer.errors import ThreerError
+        from threer.ticket import scan_session, write_ticket_draft
 
+        try:
             path = write_ticket_draft(session, config, env, env.clock())
-        except ImportError:
-            console.print(f"Escalation recorded. Write the ticket with: threer ticket {session.id}")
-            return
-        except BadInput as exc:
+        except ThreerError as exc:
             console.print(f"Escalation recorded, but the ticket cannot be written yet: {exc.message}")
             return
-        except Exception as exc:  # noqa: BLE001
-            from threer.errors import ThreerError
-
-            if isinstance(exc, ThreerError):
-                console.print(f"Escalation recorded, but the ticket cannot be written yet: {exc.message}")
-                return
-            raise
         console.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)
+        for warning in scan_session(session):
+            print_warning(warning.describe() + " Check the draft before sending, or export it with --redact.")
         console.print(f"[bold]Ticket draft written to[/] {path} (and a .eml draft beside it). "
                       f"Other formats: threer ticket {session.id} --format markdown|json|eml")
 
