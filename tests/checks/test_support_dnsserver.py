@@ -60,11 +60,11 @@ def test_negative_answers_do_not_scan_every_name() -> None:
     records.append(("big.example.", "SOA", "ns.big.example. h.big.example. 1 3600 600 86400 60"))
     with DnsTestServer(zone_files=[], records=records) as server:
         started = time.perf_counter()
-        for i in range(100):
+        for i in range(300):
             assert ask(server, f"missing{i}.h{i}.big.example", "TXT").rcode() == dns.rcode.NXDOMAIN
         elapsed = time.perf_counter() - started
         nodata = ask(server, "big.example", "TXT")
-    assert elapsed < 1.0  # 3 ms or more a query when every name was compared
+    assert elapsed < 1.0  # about 1 ms a query; 8 ms or more when every name was compared
     assert nodata.rcode() == dns.rcode.NOERROR and nodata.authority[0].name.to_text() == "big.example."
 
 
