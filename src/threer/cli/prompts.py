@@ -26,7 +26,8 @@ T = TypeVar("T")
 BACK = "« Change an earlier answer"
 NOT_APPLICABLE = "Not applicable (give a reason)"
 OTHER = "Other…"
-HINT = ":back change an earlier answer · :na REASON not applicable · Ctrl-C pause (all is saved)"
+HINT = ":back change an earlier answer · Ctrl-C pause (all is saved)"
+HINT_NA = ":back change an earlier answer · :na REASON not applicable · Ctrl-C pause (all is saved)"
 
 
 @dataclass
@@ -134,9 +135,10 @@ class QuestionaryPrompter:
 
     def begin(self, step: Step, session: TriageSession) -> None:
         render.step_header(self.console, step, session)
-        self.console.print(f"[dim]{HINT}[/]", highlight=False)
 
     def ask(self, step: Step, ctx: AskContext) -> Reply:
+        if ctx.error is None:  # only for steps that are asked, not those answered from a file
+            self.console.print(f"[dim]{HINT_NA if step.can_be_na else HINT}[/]", highlight=False)
         if ctx.previous is not None and ctx.error is None:
             self.console.print("[dim]Recorded now:[/] " + render.recorded_text(ctx.previous))
         if ctx.error:
