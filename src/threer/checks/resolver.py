@@ -1,7 +1,8 @@
 """The one DNS resolver every check uses: async, asks each question once per run, honest about failures.
 
-A `Resolver` sends queries straight to the configured name servers with dnspython's async query
-functions (UDP with EDNS0 and a 1232-byte payload, TCP when an answer comes back truncated). Each
+A `Resolver` sends queries straight to the configured name servers: dnspython builds and reads the
+messages; each UDP query (EDNS0, a 1232-byte payload) goes out on its own connected asyncio datagram
+socket, and an answer that comes back truncated is asked again with dnspython's async TCP query. Each
 distinct (name, type) is asked at most once per resolver: concurrent callers of the same question
 await the same in-flight query, later callers get the stored answer. Every answer is classified into
 a `LookupStatus`, so checks never confuse "the record is missing" (NXDOMAIN, NODATA) with "the record
