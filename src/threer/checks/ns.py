@@ -73,11 +73,11 @@ def soa_serial(lookup: Lookup) -> int | None:
 
 
 def direct_resolver(ctx_resolver: Resolver, address: str, port: int) -> Resolver:
-    """A resolver that asks one server directly, retrying a lost packet, within what is left of the run's deadline."""
+    """A resolver that asks one server directly within what is left of the run's deadline (the resolver
+    itself resends a lost UDP packet)."""
     remaining = ctx_resolver.remaining()
-    budget = ctx_resolver.timeout * 3 if remaining is None else remaining
-    attempts = max(1, min(3, int(budget / 0.4)))
-    return Resolver([(address, port)] * attempts, timeout=max(0.05, budget / attempts), deadline=remaining)
+    budget = ctx_resolver.timeout if remaining is None else remaining
+    return Resolver([(address, port)], timeout=max(0.05, budget), deadline=remaining)
 
 
 def _error(message: str, lookup: Lookup) -> Finding:
