@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
@@ -47,6 +49,17 @@ class ThreerGroup(TyperGroup):
         except KeyboardInterrupt:
             print_error("Interrupted. Everything answered so far is saved.")
             raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except sqlite3.DatabaseError as exc:
+            # a file that opened but is damaged further in: say so, and touch nothing
+            if _debug(ctx):
+                traceback.print_exc()
+            path = getattr(ctx.find_root().obj, "env", None)
+            where = f"The database {path.db_path}" if path is not None else "threer's database"
+            print_error(
+                f"{where} is damaged ({exc}). It has not been changed; move it aside (or set THREER_HOME "
+                "elsewhere) and run again."
+            )
+            raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if _debug(ctx):
                 traceback.print_exc()
@@ -102,6 +115,9 @@ _register()
 
 
 def main() -> None:
+    if hasattr(signal, "SIGPIPE"):
+        # `threer ... | head`: end quietly when the reader goes away, as other Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         app(prog_name="threer")
     except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing)

@@ -1,0 +1,27 @@
+"""Errors that can surface under any command: a database damaged past its header, a closed pipe."""
+
+import os
+import subprocess
+import sys
+
+
+def test_database_damaged_inside_is_reported_not_a_crash(invoke, threer_env):
+    assert invoke("kb", "search", "outlook").exit_code == 0  # creates the database with the sample KB
+    size = threer_env.db_path.stat().st_size
+    with open(threer_env.db_path, "r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(b"\xff" * 8192)
+    damaged = threer_env.db_path.read_bytes()
+    result = invoke("kb", "search", "outlook")
+    assert result.exit_code == 3
+    assert "is damaged" in result.stderr and "has not been changed" in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert threer_env.db_path.read_bytes() == damaged
+
+
+def test_reader_closing_the_pipe_ends_quietly(threer_env):
+    env = {**os.environ, "THREER_HOME": str(threer_env.home), "THREER_CONFIG": str(threer_env.config_path)}
+    cmd = f"{sys.executable} -m threer kb search password --limit 50 | head -c 1 >/dev/null"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 141), proc.stderr  # 141: ended by SIGPIPE, as Unix tools are
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
