@@ -8,9 +8,9 @@ import sys
 def test_database_damaged_inside_is_reported_not_a_crash(invoke, threer_env):
     assert invoke("kb", "search", "outlook").exit_code == 0  # creates the database with the sample KB
     size = threer_env.db_path.stat().st_size
-    with open(threer_env.db_path, "r+b") as fh:
-        fh.seek(size // 2)
-        fh.write(b"\xff" * 8192)
+    with open(threer_env.db_path, "r+b") as fh:  # keep the header page, ruin every page after it
+        fh.seek(4096)
+        fh.write(b"\xff" * (size - 4096))
     damaged = threer_env.db_path.read_bytes()
     result = invoke("kb", "search", "outlook")
     assert result.exit_code == 3
