@@ -184,8 +184,13 @@ def test_escalation_writes_the_ticket_and_flags_secrets(tmp_path, triage, threer
     session_id = result.stdout.strip()
     draft = threer_env.home / "tickets" / f"{session_id}.txt"
     assert draft.exists() and (threer_env.home / "tickets" / f"{session_id}.eml").exists()
-    assert "Customer Domain Name" in draft.read_text() and "Ticket draft written to" in result.stderr
-    assert "Warning:" in result.stderr and "--redact" in " ".join(result.stderr.split())
+    text = draft.read_text()
+    assert "Customer Domain Name" in text and "Ticket draft written to" in result.stderr
+    assert "Winter2026!" not in text and "[REDACTED]" in text  # no terminal to ask: masked by default
+    assert "Winter2026!" not in (threer_env.home / "tickets" / f"{session_id}.eml").read_text()
+    err = " ".join(result.stderr.split())
+    assert err.index("Warning:") < err.index("Ticket draft written to")
+    assert f"threer ticket {session_id}" in err
 
 
 def test_partner_details_missing_at_escalation(tmp_path, invoke, dns, threer_env):

@@ -769,9 +769,10 @@ def _header_safe(value: str) -> str:
 
 # -- drafts on disk ----------------------------------------------------------------------------
 
-def write_ticket_draft(session: TriageSession, config: Config, env: Environment, now: datetime) -> Path:
+def write_ticket_draft(session: TriageSession, config: Config, env: Environment, now: datetime, *,
+                       redact: bool = False) -> Path:
     """Write the text and .eml drafts under THREER_HOME/tickets/; return the text one's path."""
-    ticket = build_ticket(session, config, now=now)
+    ticket = build_ticket(session, config, now=now, redact_secrets=redact)
     folder = env.home / "tickets"
     text_path = folder / f"{ticket.triage_id}.txt"
     try:

@@ -151,7 +151,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         console.print(f"\n[bold]Paused[/] with {done} of {total} steps recorded; nothing is lost. "
                       f"Resume with: threer triage --resume {engine.session_id}")
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
-    _finish(console, session, config, env)
+    _finish(console, session, config, env, interactive=interactive)
     typer.echo(session.id)
 
 
@@ -167,7 +167,7 @@ def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, d
     run_flow(engine, prompter, {}, defaults=defaults, start_at=step_id, only_start=True)
 
 
-def _finish(console: Console, session: Any, config: Any, env: Any) -> None:
+def _finish(console: Console, session: Any, config: Any, env: Any, *, interactive: bool) -> None:
     if session.status == "resolved":
         console.print(f"[bold green]Resolved.[/] Triage {session.id} is saved as a past case; "
                       "`threer kb search` will find it next time.")
@@ -176,16 +176,34 @@ def _finish(console: Console, session: Any, config: Any, env: Any) -> None:
         from threer.errors import ThreerError
         from threer.ticket import scan_session, write_ticket_draft
 
+        # flagged before anything is written: a password read out on the call must not land in a file unasked
+        warnings = scan_session(session)
+        redact = False
+        if warnings:
+            for warning in warnings:
+                print_warning(warning.describe())
+            redact = _ask_redact(console) if interactive else True
         try:
-            path = write_ticket_draft(session, config, env, env.clock())
+            path = write_ticket_draft(session, config, env, env.clock(), redact=redact)
         except ThreerError as exc:
             console.print(f"Escalation recorded, but the ticket cannot be written yet: {exc.message}")
             return
         console.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)
-        for warning in scan_session(session):
-            print_warning(warning.describe() + " Check the draft before sending, or export it with --redact.")
+        if redact:
+            console.print(f"The draft has them replaced by [REDACTED]; `threer ticket {session.id}` exports the "
+                          "text as typed.", markup=False)
         console.print(f"[bold]Ticket draft written to[/] {path} (and a .eml draft beside it). "
                       f"Other formats: threer ticket {session.id} --format markdown|json|eml")
+
+
+def _ask_redact(console: Console) -> bool:
+    import questionary
+
+    choice = questionary.select(
+        "Some answers look like a password or secret. Write the ticket draft with them masked?",
+        choices=["Mask them (recommended)", "Keep them as typed"],
+    ).unsafe_ask()
+    return choice != "Keep them as typed"
 
 
 def _nameservers(values: list[str]) -> list[tuple[str, int]] | None:
