@@ -177,3 +177,9 @@ def test_fields_typed_before_an_interruption_are_kept_as_a_draft(engine):
     run_flow(engine, resumed, {k: v for k, v in answers.items() if k not in engine.session().steps})
     assert resumed.asked[0].defaults == {"description": "Outlook asks for a password", "affected_users": "jane"}
     assert engine.drafts() == {}  # recorded: the draft is gone
+
+
+def test_links_keep_their_commas():
+    answer = parse_answer("research.web", {"queries": "q", "outcome": "o",
+                                           "links": "https://answers.example/x?a=1,b=2, https://forum.example/t/9\nhttps://c.example"})
+    assert answer.links == ["https://answers.example/x?a=1,b=2", "https://forum.example/t/9", "https://c.example"]

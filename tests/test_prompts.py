@@ -368,3 +368,33 @@ def test_ctrl_c_at_a_prompt_is_a_keyboard_interrupt_and_keeps_what_was_recorded(
     session = terminal.engine.session()
     assert list(session.steps) == ["intake.customer"]
     assert json.dumps(session.steps["intake.customer"].answer)  # stored as plain JSON
+
+
+def test_back_from_the_services_checkbox(terminal: Terminal) -> None:
+    keys = (UP + SPACE + ENTER  # up from the first box wraps to « Change an earlier answer; tick it
+            + DOWN * 3 + ENTER  # the list of steps: Reproduced
+            + ENTER + CLEAR_LINE + "on her laptop" + ENTER  # keep yes, new how
+            + SPACE + ENTER + ENTER + ENTER)  # back at Services: Exchange mailbox, no others, no note
+    session = terminal.run(keys, answers_except("replicate.services"))
+
+    assert session.answer("replicate.reproduced").how == "on her laptop"
+    assert session.steps["replicate.reproduced"].revision == 2
+    assert session.answer("replicate.services").enabled == ["Exchange mailbox"]
+
+
+def test_na_typed_in_a_later_field_of_a_step(terminal: Terminal) -> None:
+    keys = SPACE + ENTER + ":na the Control Panel is down" + ENTER
+    session = terminal.run(keys, answers_except("replicate.services"))
+
+    rec = session.steps["replicate.services"]
+    assert rec.status == "not_applicable" and rec.reason == "the Control Panel is down"
+
+
+def test_ticked_services_survive_ctrl_c_at_the_next_field(terminal: Terminal) -> None:
+    answers = answers_except("replicate.services", "review.dns", "review.owa", "review.server_rules",
+                             "review.client_rules", "research.prior", "research.kb", "research.web", "outcome")
+    with pytest.raises(KeyboardInterrupt):
+        terminal.run(SPACE + DOWN + SPACE + ENTER + CTRL_C, answers)
+    assert terminal.engine.drafts()["replicate.services"]["enabled"] == ["Exchange mailbox", "Outlook Web Access"]
+    session = terminal.run(ENTER + "Journaling" + ENTER + ENTER, answers_except(*STEP_IDS[:5], "replicate.services"))
+    assert session.answer("replicate.services").enabled == ["Exchange mailbox", "Outlook Web Access", "Journaling"]

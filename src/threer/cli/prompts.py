@@ -68,6 +68,7 @@ FORMS: dict[str, list[Field]] = {
     ],
     "replicate.services": [
         Field("enabled", "checkbox", "Services confirmed as enabled in the Customer Control Panel", a.SERVICES),
+        Field("enabled_other", "text", "Other services (comma-separated, optional)", optional=True),
         Field("note", "text", "Note (optional)", optional=True),
     ],
     "review.dns": [Field("note", "text", "Your note on the DNS results (optional)", optional=True)],
@@ -89,7 +90,7 @@ FORMS: dict[str, list[Field]] = {
     ],
     "research.web": [
         Field("queries", "text", "Search queries used"),
-        Field("links", "text", "Links consulted (comma-separated)", optional=True),
+        Field("links", "text", "Links consulted (separated by spaces)", optional=True),
         Field("outcome", "text", "Outcome"),
     ],
     "outcome": [
@@ -155,11 +156,12 @@ class QuestionaryPrompter:
         defaults = {**previous, **ctx.defaults}  # a draft typed after the recorded answer wins
         data: dict[str, Any] = {}
         fields = FORMS[step.id]
-        for index, spec in enumerate(fields):
+        asked = 0
+        for spec in fields:
             if spec.when and not spec.when(data):
                 continue
-            first = index == 0
-            value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=first)
+            value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0)
+            asked += 1
             if value is None or value == "" or value == []:
                 if step.id == "intake.errors" and spec.name == "messages":
                     return {"no_error_shown": True}
@@ -168,16 +170,18 @@ class QuestionaryPrompter:
             data[spec.name] = value
             if ctx.save_draft is not None and len(fields) > 1:
                 ctx.save_draft(data)  # on disk before the next question: a kill loses no typed field
+        other = data.pop("enabled_other", "")
+        if other:  # services typed beside the ticked ones
+            data["enabled"] = list(data.get("enabled", [])) + [s.strip() for s in other.split(",") if s.strip()]
         return data
 
     def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
-            instruction = "(Esc then Enter to finish)\n>" if spec.kind == "multiline" else None
+            instruction = "(Alt+Enter, or Esc then Enter, to finish)\n>" if spec.kind == "multiline" else None
             answer = self._run(questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
                                                 instruction=instruction, **self._io))
-            if first:
-                self._commands(step, answer)
+            self._commands(step, answer)  # :back and :na work in any text field of a step
             return answer
         if spec.kind == "select":
             choices = list(spec.choices)
@@ -200,12 +204,15 @@ class QuestionaryPrompter:
                 if not choices:
                     return []
             picked_default = set(default or [])
-            qchoices = [questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
-                        for c in choices]
+            qchoices: list[Any] = [
+                questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
+                for c in choices
+            ]
+            qchoices += self._extra_choices(step, first)  # ticking one of these acts on it, as in a list
             answer = self._run(questionary.checkbox(spec.message, choices=qchoices, **self._io))
-            if step.id == "replicate.services":
-                more = self._run(questionary.text("Other services (comma-separated, optional)", **self._io))
-                answer = list(answer) + [s.strip() for s in (more or "").split(",") if s.strip()]
+            for command in (BACK, NOT_APPLICABLE):
+                if command in answer:
+                    self._menu(step, command)
             return answer
         if spec.kind == "confirm":
             return self._run(questionary.confirm(spec.message, default=bool(default), **self._io))

@@ -30,12 +30,15 @@ def _text(value: Any, what: str, *, required: bool = True) -> str:
     return value
 
 
-def _text_list(value: Any, what: str, *, required: bool = False, lines_too: bool = False) -> list[str]:
-    """A list of short texts, given as a list or as one comma-separated text (or one a line)."""
+def _text_list(value: Any, what: str, *, required: bool = False, addresses: bool = False) -> list[str]:
+    """A list of short texts, given as a list or as one comma-separated text. Web addresses may hold
+    commas, so a text of `addresses` is split on white space instead (a comma before a space goes)."""
     if isinstance(value, str):
-        if lines_too:
-            value = value.replace("\n", ",")
-        value = [p for p in (x.strip() for x in value.split(",")) if p]
+        if addresses:
+            value = [p.rstrip(",;") for p in value.split()]
+            value = [p for p in value if p]
+        else:
+            value = [p for p in (x.strip() for x in value.split(",")) if p]
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ValueError(f"{what} must be a list of texts, or one text separated by commas")
     items = [_text(x, what) for x in value if x.strip()]  # blank entries are dropped, as in the text form
@@ -273,7 +276,7 @@ class WebAnswer(Answer):
     @field_validator("links", mode="before")
     @classmethod
     def _l(cls, v: Any) -> list[str]:
-        return _text_list(v, "the links", lines_too=True)
+        return _text_list(v, "the links", addresses=True)
 
     @field_validator("queries", mode="before")
     @classmethod
