@@ -67,8 +67,8 @@ class FakeActions:
         self.calls.append(("owa", domain))
         return ActionResult(fields={"probe": [{"id": "owa.ok", "severity": "ok", "message": "OWA answers."}]})
 
-    def prior(self, query: str) -> ActionResult:
-        self.calls.append(("prior", query))
+    def prior(self, queries: list[str]) -> ActionResult:
+        self.calls.append(("prior", " | ".join(queries)))
         return ActionResult(fields={"matches": [{"id": "kb-0001", "title": "Password prompts", "source": "kb",
                                                  "score": 3.2}]})
 

@@ -4,7 +4,7 @@ import pytest
 from support_prompter import COMPLETE_ANSWERS, FakeActions, StrictPrompter, UnexpectedPrompt
 
 from threer.store import Store
-from threer.triage.engine import InvalidAnswer, TriageEngine, parse_answer, research_query
+from threer.triage.engine import InvalidAnswer, TriageEngine, parse_answer, research_queries
 from threer.triage.flow import GoBack, MissingAnswers, NoPrompter, Provide, run_flow
 from threer.triage.steps import STEP_IDS, STEPS
 
@@ -152,7 +152,7 @@ def test_outcome_sets_status_and_can_be_changed(engine):
 def test_research_query_uses_issue_and_errors(engine):
     answers = dict(COMPLETE_ANSWERS, **{"intake.errors": "0x800CCC0E"})
     session = run_flow(engine, NoPrompter(), answers)
-    assert research_query(session) == "Outlook keeps asking for a password 0x800CCC0E"
+    assert research_queries(session) == ["Outlook keeps asking for a password", "0x800CCC0E"]
 
 
 def test_provide_object_passes_through(engine):
@@ -183,3 +183,16 @@ def test_links_keep_their_commas():
     answer = parse_answer("research.web", {"queries": "q", "outcome": "o",
                                            "links": "https://answers.example/x?a=1,b=2, https://forum.example/t/9\nhttps://c.example"})
     assert answer.links == ["https://answers.example/x?a=1,b=2", "https://forum.example/t/9", "https://c.example"]
+
+
+def test_prior_search_finds_both_the_symptom_and_the_error_code(tmp_path):
+    """The issue and the error text are searched apart and merged, so neither swamps the other."""
+    from threer.config import Config
+    from threer.triage.actions import DefaultActions
+
+    actions = DefaultActions(Store(tmp_path / "threer.db"), Config())
+    result = actions.prior(["Outlook keeps asking for a password", "0x800CCC0E: the connection was interrupted"])
+    ids = [m["id"] for m in result.fields["matches"]]
+    assert len(ids) == 5 and len(set(ids)) == 5
+    assert "kb-0001-outlook-password-prompt" in ids[:2]
+    assert "kb-0014-outlook-0x800ccc0e-cannot-connect" in ids[:2]

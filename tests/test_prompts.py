@@ -67,8 +67,8 @@ class FakeActions:
         self.calls.append(("owa", domain))
         return ActionResult(fields={"probe": []}, summary="No OWA address in the provider profile; not probed.")
 
-    def prior(self, query: str) -> ActionResult:
-        self.calls.append(("prior", query))
+    def prior(self, queries: list[str]) -> ActionResult:
+        self.calls.append(("prior", " | ".join(queries)))
         return ActionResult(fields={"matches": list(self.matches)},
                             summary=f"{len(self.matches)} matches in past cases and the knowledge base.")
 

@@ -40,11 +40,12 @@ class DefaultActions:
 
     def dns(self, domain: str) -> ActionResult:
         try:
-            from threer.checks import CheckOptions, check_domains
+            from threer.checks import CHECKS, CheckOptions, check_domains
 
+            # the DNS checks only: the provider's OWA address is the review.owa step's, not the customer's DNS
             options = CheckOptions(profile=self.profile_name, nameservers=self.settings.nameservers,
                                    timeout=self.settings.timeout, dns_only=self.settings.dns_only,
-                                   verify=self.settings.verify)
+                                   verify=self.settings.verify, checks=CHECKS)
             report = check_domains([domain], options)[0]
         except ThreerError as exc:
             return ActionResult(fields={"checked": False, "domain": domain, "run_error": exc.message},
@@ -94,20 +95,39 @@ class DefaultActions:
         except Exception:  # noqa: BLE001 - a bad profile is reported by the DNS step already
             return None
 
-    def prior(self, query: str) -> ActionResult:
-        if not query.strip():
+    def prior(self, queries: list[str]) -> ActionResult:
+        queries = [q for q in queries if q.strip()]
+        if not queries:
             return ActionResult(fields={"matches": []}, summary="Nothing to search with yet.")
         try:
             from threer.kb.index import ensure_sample_kb
             from threer.kb.search import search
 
             ensure_sample_kb(self.store)
-            results = search(self.store, query, limit=5)
-        except Exception as exc:  # noqa: BLE001
+            result_lists = [search(self.store, q, limit=PRIOR_MATCHES * 2) for q in queries]
+        except Exception as exc:  # noqa: BLE001 - the technician records their own research instead
             return ActionResult(fields={"matches": []}, summary=f"The search could not run ({type(exc).__name__}: {exc}).")
+        results = fuse_rankings(result_lists)[:PRIOR_MATCHES]
         matches = [{"id": r.id, "title": r.title, "source": r.source, "score": round(float(r.score), 3)} for r in results]
         return ActionResult(fields={"matches": matches}, detail=results,
                             summary=f"{len(matches)} match{'es' if len(matches) != 1 else ''} in past cases and the knowledge base.")
+
+
+PRIOR_MATCHES = 5
+
+
+def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:
+    """Merge ranked lists (one per query) by taking their firsts, then their seconds, and so on: the
+    best match for the symptom and the best match for the error code both lead, and a result found
+    by both queries stands at its better place, once."""
+    merged: list[Any] = []
+    seen: set[str] = set()
+    for rank in range(max((len(r) for r in result_lists), default=0)):
+        for results in result_lists:
+            if rank < len(results) and results[rank].id not in seen:
+                seen.add(results[rank].id)
+                merged.append(results[rank])
+    return merged
 
 
 def index_resolved_case(store: Store, session: TriageSession) -> None:

@@ -55,7 +55,7 @@ class Actions(Protocol):
 
     def owa(self, domain: str) -> ActionResult: ...
 
-    def prior(self, query: str) -> ActionResult: ...
+    def prior(self, queries: list[str]) -> ActionResult: ...
 
 
 class TriageEngine:
@@ -136,7 +136,7 @@ class TriageEngine:
         if step.action == "owa":
             return self.actions.owa(customer.domain if customer else "")
         if step.action == "prior":
-            return self.actions.prior(research_query(session))
+            return self.actions.prior(research_queries(session))
         return None  # pragma: no cover - every declared action is handled above
 
 
@@ -183,16 +183,20 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
         raise InvalidAnswer(step_id, _why(exc)) from None
 
 
-def research_query(session: TriageSession) -> str:
-    """The text the Research step searches with: the issue in the technician's words and the errors."""
-    parts: list[str] = []
+def research_queries(session: TriageSession) -> list[str]:
+    """What the Research step searches with: the issue in the technician's words, and the error text.
+
+    Two searches, not one: an error code matches exactly and would swamp the symptom's words if both
+    were one query; the action merges the two result lists.
+    """
+    queries: list[str] = []
     issue = session.answer("intake.issue")
     if issue:
-        parts.append(issue.description)
+        queries.append(issue.description[:2000])
     errors = session.answer("intake.errors")
     if errors and errors.messages:
-        parts.append(errors.messages)
-    return " ".join(parts)[:2000]
+        queries.append(errors.messages[:2000])
+    return queries
 
 
 def load_session(store: Store, session_id: str) -> TriageSession:
