@@ -138,3 +138,51 @@ def test_kb_alone_shows_help(invoke):
     result = invoke("kb")
     shown = result.stdout + result.stderr
     assert "index" in shown and "search" in shown and "import" in shown
+
+
+def test_own_article_replacing_a_sample_one_is_announced(invoke, tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    own = folder / "hijack.md"
+    own.write_text("---\nid: kb-0001-outlook-password-prompt\ntitle: Hijack\n---\n\nOur own steps.\n", encoding="utf-8")
+    sample = SAMPLE_DIR / "kb-0001-outlook-password-prompt.md"
+    result = invoke("kb", "index", str(folder))
+    assert result.exit_code == 0 and "1 added" in result.stdout
+    warning = " ".join(result.stderr.split())  # the console may wrap a long line
+    assert warning.startswith("Warning:") and "replaces the sample article" in warning
+    assert str(own.resolve()) in warning and str(sample) in warning
+    assert invoke("kb", "show", "kb-0001-outlook-password-prompt").stdout.startswith("Hijack")
+    own.unlink()
+    invoke("kb", "index", str(folder))
+    assert "Outlook keeps asking" in invoke("kb", "show", "kb-0001-outlook-password-prompt").stdout
+
+
+def test_own_article_replacing_a_sample_one_is_in_the_json_report(invoke, tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    (folder / "x.md").write_text("---\nid: kb-0001-outlook-password-prompt\n---\n# Mine\n", encoding="utf-8")
+    result = invoke("kb", "index", str(folder), "--json")
+    data = json.loads(result.stdout)
+    assert list(data) == ["added", "updated", "unchanged", "removed", "skipped", "warnings", "seconds"]
+    assert len(data["warnings"]) == 1 and data["warnings"][0]["path"] == str((folder / "x.md").resolve())
+    assert "replaces the sample article" in data["warnings"][0]["message"] and result.stderr == ""
+
+
+def test_two_files_with_one_id_name_both_in_the_warning(invoke, tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    for name in ("b.md", "a.md"):
+        (folder / name).write_text(f"---\nid: same\ntitle: From {name}\n---\nText.\n", encoding="utf-8")
+    result = invoke("kb", "index", str(folder))
+    assert "1 added" in result.stdout and "1 skipped" in result.stdout
+    warning = " ".join(result.stderr.split())
+    assert f"Skipped {(folder / 'b.md').resolve()}: its id 'same' is already used by {(folder / 'a.md').resolve()}" in warning
+    assert invoke("kb", "show", "same").stdout.startswith("From a.md")
+
+
+def test_warning_paths_with_brackets_are_shown_as_they_are(invoke, tmp_path):
+    folder = tmp_path / "[draft]"
+    folder.mkdir()
+    (folder / "bad.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
+    result = invoke("kb", "index", str(folder))
+    assert "[draft]" in result.stderr

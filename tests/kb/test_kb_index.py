@@ -105,6 +105,41 @@ def test_duplicate_ids_skip_the_second_file(store, tmp_path):
     assert len(report.skipped) == 1 and "already used by" in report.skipped[0].reason
 
 
+@pytest.mark.parametrize("names", [("a.md", "b.md"), ("b.md", "a.md"), ("z/first.md", "zz.md")])
+def test_duplicate_ids_the_first_path_in_order_wins_whatever_the_creation_order(store, tmp_path, names):
+    kb = tmp_path / "kb"
+    for name in names:  # created in this order: the directory order may follow it, the rule must not
+        article(kb, name, f"# {name}", doc_id="same")
+    first, second = sorted(str((kb / name).resolve()) for name in names)
+    report = index_paths(store, [kb])
+    row = store.conn.execute("SELECT path FROM kb_documents WHERE doc_id = 'same'").fetchone()
+    assert row[0] == first
+    assert [s.path for s in report.skipped] == [second] and first in report.skipped[0].reason
+    again = index_paths(store, [kb])  # still skipped, still said, while the clash lasts
+    assert [s.path for s in again.skipped] == [second]
+    Path(first).unlink()  # the winner goes: the other file takes the id on the next run
+    after = index_paths(store, [kb])
+    assert after.skipped == [] and store.conn.execute(
+        "SELECT path FROM kb_documents WHERE doc_id = 'same'"
+    ).fetchone()[0] == second
+
+
+def test_ids_of_past_cases_and_imported_pages_are_refused(store, tmp_path):
+    kb = tmp_path / "kb"
+    article(kb, "a.md", "# A", doc_id="case:20260101-ABCD")
+    article(kb, "b.md", "# B", doc_id="WEB:support.example.net/x")
+    report = index_paths(store, [kb])
+    assert report.added == 0 and len(report.skipped) == 2
+    assert all("kept for past cases and imported pages" in s.reason for s in report.skipped)
+    assert ids(store) == set()
+
+
+def test_id_with_spaces_is_indexed_with_a_warning(store, tmp_path):
+    article(tmp_path / "kb", "a.md", "# A", doc_id="my article")
+    report = index_paths(store, [tmp_path / "kb"])
+    assert ids(store) == {"my-article"} and len(report.warnings) == 1 and "spaces" in report.warnings[0].message
+
+
 def test_renamed_file_keeps_its_id(store, tmp_path):
     kb = tmp_path / "kb"
     article(kb, "a.md", "# A", doc_id="keep")
@@ -187,6 +222,11 @@ def test_own_copy_of_a_sample_article_replaces_it(store, tmp_path):
     report = index_paths(store, [tmp_path / "kb"])
     assert report.added == 1 and report.skipped == []
     doc_id = next(iter(ids(store)))
+    # said once, naming both files: an accidental clash is noticed, an intended one is confirmed
+    assert [(w.path, doc_id in w.message, str(sample) in w.message) for w in report.warnings] == [
+        (str(copy.resolve()), True, True)
+    ]
+    assert index_paths(store, [tmp_path / "kb"]).warnings == []
     assert doc_id not in ids(store, "sample")
     assert ensure_sample_kb(store) is None or doc_id not in ids(store, "sample")
     copy.unlink()

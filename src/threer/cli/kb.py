@@ -11,6 +11,7 @@ import json
 from typing import Any, List, Optional
 
 import typer
+from rich.markup import escape
 
 from threer.cli.app import app_context
 from threer.cli.output import print_warning, stderr_console, stdout_console
@@ -91,7 +92,9 @@ def index_command(
         _emit_json(report.model_dump(mode="json"))
         return
     for skipped in report.skipped:
-        print_warning(f"Skipped {skipped.path}: {skipped.reason}.")
+        print_warning(escape(f"Skipped {skipped.path}: {skipped.reason}."))
+    for warning in report.warnings:
+        print_warning(escape(f"{warning.path}: {warning.message}."))
     files = report.indexed + len(report.skipped)
     stdout_console().print(
         f"Indexed {files} file{'s' if files != 1 else ''}: {report.added} added, {report.updated} updated, "
@@ -236,7 +239,7 @@ def import_command(
         _emit_json(report.model_dump(mode="json"))
     else:
         for failed in report.failed:
-            print_warning(f"Failed {failed.url}: {failed.reason}.")
+            print_warning(escape(f"Failed {failed.url}: {failed.reason}."))
         stdout_console().print(
             f"Imported {imported} of {report.pages} page{'s' if report.pages != 1 else ''} from {report.url}: "
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "

@@ -24,7 +24,7 @@ from threer.errors import BadInput
 from threer.kb.analysis import analyzer_signature, index_text
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
-from threer.kb.models import IndexReport, SkippedFile
+from threer.kb.models import IndexReport, IndexWarning, SkippedFile
 
 ProgressFn = Callable[[int, int], None]
 
@@ -32,6 +32,7 @@ SAMPLE_DIR = Path(__file__).parent / "articles"
 BATCH = 2000  # documents per write transaction: under a second, so a second run can interleave
 PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
 CHUNK = 200
+RESERVED_PREFIXES = ("case:", "web:")  # ids of past cases and imported pages; a file may not take them
 
 
 @dataclass
@@ -93,7 +94,8 @@ def _scan(roots: list[Path], skipped: list[SkippedFile]) -> list[_Found]:
     found: dict[str, _Found] = {}
     for root in roots:
         if root.is_dir():
-            items: Iterable[_Found] = _scan_dir(root, skipped)
+            # sorted: when two files claim one id, "the first" is the same on every machine and run
+            items: Iterable[_Found] = sorted(_scan_dir(root, skipped), key=lambda item: item.path)
         else:
             info = root.stat()
             items = [_Found(str(root), kind_for(root) or "text", info.st_size, info.st_mtime_ns, root.stem)]
@@ -231,6 +233,15 @@ class _Writer:
             return
         doc, columns = result[2], result[3]
         doc_id = doc.doc_id or found.derived_id
+        if doc_id.lower().startswith(RESERVED_PREFIXES):
+            self.report.skipped.append(SkippedFile(
+                path=found.path,
+                reason=f"its id {doc_id!r} starts with {doc_id.split(':', 1)[0] + ':'!r}, which is kept for "
+                "past cases and imported pages; give it another id",
+            ))
+            if current is not None:
+                delete_rowid(cur, current[0])
+            return
         conflict = cur.execute("SELECT rowid, origin, path FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if conflict is not None and (current is None or conflict[0] != current[0]):
             if not self._resolve_conflict(cur, conflict, found, result, doc_id, last_try=last_try):
@@ -252,6 +263,8 @@ class _Writer:
             replace_rowid=current[0] if current is not None else None,
             indexed_at=self.now,
         )
+        for message in doc.warnings:
+            self.report.warnings.append(IndexWarning(path=found.path, message=message))
         if current is None:
             self.report.added += 1
         else:
@@ -263,7 +276,12 @@ class _Writer:
         """True when the id is free now; False when this file is deferred or skipped."""
         rowid, other_origin, other_path = conflict
         if self.origin == "file" and other_origin == "sample":
-            delete_rowid(cur, rowid)  # the partner's own copy of a sample article wins
+            delete_rowid(cur, rowid)  # the partner's own copy of a sample article wins, and is told so
+            self.report.warnings.append(IndexWarning(
+                path=found.path,
+                message=f"its id {doc_id!r} replaces the sample article {other_path} (delete this file or "
+                "change its id to get the sample back)",
+            ))
             return True
         if self.origin == "sample" and other_origin != "sample":
             self.report.skipped.append(SkippedFile(path=found.path, reason=f"replaced by the article {doc_id!r}"))
@@ -275,7 +293,11 @@ class _Writer:
             self.deferred.append((found, result))  # the other file may change its id later in this run
             return False
         self.report.skipped.append(
-            SkippedFile(path=found.path, reason=f"its id {doc_id!r} is already used by {other_path or other_origin}")
+            SkippedFile(
+                path=found.path,
+                reason=f"its id {doc_id!r} is already used by {other_path or other_origin} (the file indexed first "
+                "keeps it; give this one another id)",
+            )
         )
         return False
 

@@ -23,6 +23,13 @@ class SkippedFile(BaseModel):
     reason: str
 
 
+class IndexWarning(BaseModel):
+    """A file that was indexed, with something its author should know (it replaced a sample article)."""
+
+    path: str
+    message: str
+
+
 class IndexReport(BaseModel):
     """What one `kb index` run did."""
 
@@ -31,6 +38,7 @@ class IndexReport(BaseModel):
     unchanged: int = 0
     removed: int = 0
     skipped: list[SkippedFile] = Field(default_factory=list)
+    warnings: list[IndexWarning] = Field(default_factory=list)
     seconds: float = 0.0
 
     @property
