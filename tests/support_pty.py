@@ -30,7 +30,7 @@ CTRL_C = "\x03"
 EXPECT_TIMEOUT = 10  # seconds per expect: generous for a loaded CI machine
 ROWS, COLUMNS = 40, 120
 
-RESUME_LINE = re.compile(r"Resume with: threer triage --resume (\d{8}-[0-9A-Z]{4})")
+RESUME_LINE = re.compile(r"Resume with: (?:python -m )?\S*threer triage --resume (\d{8}-[0-9A-Z]{4})")
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 

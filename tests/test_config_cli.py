@@ -84,3 +84,28 @@ def test_validation_error_is_one_sentence():
     with pytest.raises(BadInput) as exc:
         set_config_value(Config(), "business_hours.days", "")
     assert "at least one working day" in exc.value.message
+
+
+def test_control_panel_none_means_not_applicable(invoke, threer_env):
+    assert invoke("config", "set", "partner.control_panel_url", "none").exit_code == 0
+    partner = load_config(threer_env.config_path).partner
+    assert partner.control_panel_na and partner.control_panel_url is None
+    assert invoke("config", "set", "partner.control_panel_url", "https://cp.partner.example/").exit_code == 0
+    partner = load_config(threer_env.config_path).partner
+    assert not partner.control_panel_na and partner.control_panel_url == "https://cp.partner.example/"
+
+
+def test_default_profile_is_checked_when_set_and_named_when_it_breaks(invoke, threer_env, tmp_path):
+    bad = invoke("config", "set", "default_profile", "nope")
+    assert bad.exit_code == 2 and "Unknown profile" in bad.stderr
+    profile = tmp_path / "lab.toml"
+    profile.write_text('description = "lab"\n')
+    assert invoke("config", "set", "default_profile", str(profile)).exit_code == 0
+    profile.unlink()  # the file goes away later
+    result = invoke("check-dns", "example.test", "--nameserver", "127.0.0.1:9")
+    assert result.exit_code == 2 and "default_profile" in result.stderr
+
+
+def test_full_day_names_are_accepted(invoke, threer_env):
+    assert invoke("config", "set", "business_hours.days", "Monday,tues,WED").exit_code == 0
+    assert load_config(threer_env.config_path).business_hours.days == ["mon", "tue", "wed"]

@@ -39,10 +39,13 @@ class BusinessHours(BaseModel):
     @field_validator("days")
     @classmethod
     def _weekdays(cls, value: list[str]) -> list[str]:
-        days = [d.strip().lower()[:3] for d in value]
-        bad = [d for d in days if d not in WEEKDAYS]
-        if bad:
-            raise ValueError(f"unknown day {bad[0]!r}; use mon, tue, wed, thu, fri, sat, sun")
+        full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        days = []
+        for raw in value:
+            word = raw.strip().lower()
+            if len(word) < 3 or not any(f.startswith(word) for f in full):  # mon, tues, friday
+                raise ValueError(f"unknown day {raw.strip()!r}; use mon, tue, wed, thu, fri, sat, sun")
+            days.append(word[:3])
         if not days:
             raise ValueError("at least one working day is needed")
         return sorted(set(days), key=WEEKDAYS.index)
@@ -172,6 +175,13 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
     leaf = parts[-1]
     if not isinstance(node, dict) or leaf not in node or isinstance(node[leaf], dict):
         raise BadInput(f"Unknown config key {key!r}. Run `threer config show` to see the keys.")
+    if key == "partner.control_panel_url" and value.strip().lower() in {"", "none", "n/a", "na"}:
+        # "none" means the partner has no Control Panel: the ticket says "not applicable"
+        node["control_panel_na"] = True
+        node[leaf] = None
+        return Config.model_validate(data)
+    if key == "partner.control_panel_url":
+        node["control_panel_na"] = False
     if isinstance(node[leaf], list):
         node[leaf] = [v.strip() for v in value.split(",") if v.strip()]
     elif isinstance(node[leaf], bool):
@@ -182,14 +192,31 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
     else:
         node[leaf] = value if value.strip() not in {"", "none"} else None
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise BadInput(f"{key} cannot be {value!r}: {describe_validation_error(exc)}.") from None
+        raise BadInput(f"{key} cannot be {value!r}: {describe_validation_error(exc, with_location=False)}.") from None
+    if key == "default_profile" and config.default_profile:
+        check_profile_name(config.default_profile)
+    return config
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def check_profile_name(name: str) -> None:
+    """A default profile must load now, not fail later in every check-dns run."""
+    if name.strip().lower() == "none":
+        return
+    from threer.checks.profiles import load_profile
+
+    try:
+        load_profile(name)
+    except BadInput as exc:
+        raise BadInput(f"default_profile cannot be {name!r}: {exc.message}") from None
+
+
+def describe_validation_error(exc: ValidationError, *, with_location: bool = True) -> str:
     """The first pydantic error as `where: what`, in words a person reads."""
     err = exc.errors()[0]
+    if not with_location:
+        return err["msg"].removeprefix("Value error, ").rstrip(".")
     where = ".".join(str(p) for p in err["loc"]) or "value"
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = err["msg"].removeprefix("Value error, ").rstrip(".")
     return f"{where}: {msg}"

@@ -71,7 +71,7 @@ def normalise_domain(text: str) -> NormalisedDomain:
         candidate = candidate[:-1]
     if candidate.startswith("www.") and notes:
         candidate = candidate[4:]
-        notes.append("dropped the leading www.")
+        notes.append("dropped the leading 'www'")
     if any(c.isspace() for c in candidate):
         raise DomainError(f"{raw!r} contains spaces; a domain is one word such as contoso.com.")
     if _IPV4.match(candidate) or candidate.startswith("[") or ":" in candidate:

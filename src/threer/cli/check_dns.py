@@ -74,9 +74,16 @@ def check_dns(
     names, notes = collect_domains(domains or [], from_file)
     if not names:
         raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
-    if profile is None:
+    from_config = profile is None
+    if from_config:
         profile = load_config(env.config_path).default_profile
-    resolve_profile(profile)  # a bad profile is a usage error before any look-up
+    try:
+        resolve_profile(profile)  # a bad profile is a usage error before any look-up
+    except BadInput as exc:
+        if not from_config:
+            raise
+        raise BadInput(f"The config's default_profile does not load: {exc.message} Fix it with "
+                       "`threer config set default_profile NAME`, or give --profile.") from None
     for note in notes:
         print_warning(note)
 

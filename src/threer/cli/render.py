@@ -22,7 +22,8 @@ def phase_bar(session: TriageSession, current: Step | None) -> str:
         ids = [s.id for s in STEPS if s.phase == phase]
         done = sum(1 for i in ids if i in session.steps)
         if current is not None and current.phase == phase:
-            parts.append(f"[bold reverse] {phase.value} {done}/{len(ids)} [/]")
+            mark = "✓" if done == len(ids) else f"{done}/{len(ids)}"
+            parts.append(f"[bold reverse] {phase.value} {mark} [/]")
         elif done == len(ids):
             parts.append(f"[green]{phase.value} ✓[/]")
         else:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from threer.cli.app import app_context
-from threer.cli.output import is_interactive, print_warning
+from threer.cli.output import is_interactive, print_warning, threer_command
 from threer.errors import BadInput, ExitStatus
 
 TRIAGE_HELP = """Run the guided triage: Intake, Replicate, Review, Research, Outcome.
@@ -149,7 +149,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     except KeyboardInterrupt:
         done, total = engine.session().progress()
         console.print(f"\n[bold]Paused[/] with {done} of {total} steps recorded; nothing is lost. "
-                      f"Resume with: threer triage --resume {engine.session_id}")
+                      f"Resume with: {threer_command()} triage --resume {engine.session_id}", highlight=False)
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     _finish(console, session, config, env, interactive=interactive)
     typer.echo(session.id)

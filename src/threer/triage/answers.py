@@ -59,7 +59,10 @@ class CustomerAnswer(Answer):
     @field_validator("name", mode="before")
     @classmethod
     def _name(cls, v: Any) -> str:
-        return _text(v, "the customer name")
+        name = _text(v, "the customer name")
+        if "\n" in name or len(name) > 200:
+            raise ValueError("the customer name must be one line of at most 200 characters")
+        return name
 
     @model_validator(mode="before")
     @classmethod
