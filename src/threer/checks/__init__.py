@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from threer.checks.resolver import Resolver, SharedAnswers
 
 CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
+# The checks that look only at names inside the domain: when the domain does not exist, each would
+# call its records missing and offer records to add, so the runner gives one `ns.checks-skipped` instead.
+# (ns itself says the domain is gone; owa probes the provider's address, which does not depend on it.)
+DEPENDS_ON_DOMAIN = ("mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
 
 # check name -> (module, function); modules are imported lazily so a missing one is skipped
 CHECK_FUNCTIONS: dict[str, tuple[str, str]] = {
@@ -222,12 +226,27 @@ async def run_domain(
     if functions is None:
         functions = available_checks()
     names = [name for name in _checks_to_run(options, ctx.profile) if name in functions]
+    launched = time.monotonic()
     tasks = {name: asyncio.ensure_future(_run_one(name, functions[name], ctx)) for name in names}
     limit = options.timeout + ctx.http_timeout + _GRACE_SECONDS
-    done, pending = await asyncio.wait(tasks.values(), timeout=limit) if tasks else (set(), set())
+    # Whether the domain exists is asked beside the checks (the ns check asks the same, so it costs
+    # nothing); once the DNS says it does not, the checks that look inside it stop.
+    not_found, skipped = await _domain_not_found(domain, counting, names, limit), []
+    if not_found is not None:
+        skipped = [name for name in names if name in DEPENDS_ON_DOMAIN]
+        for name in skipped:
+            tasks.pop(name).cancel()
+    remaining = max(0.0, limit - (time.monotonic() - launched))
+    done, pending = await asyncio.wait(tasks.values(), timeout=remaining) if tasks else (set(), set())
     for task in pending:
         task.cancel()
     findings: list[Finding] = []
+    if not_found is not None:
+        from threer.checks.ns import checks_skipped_finding
+
+        findings.append(not_found)
+        if skipped:
+            findings.append(checks_skipped_finding(domain, skipped))
     for name, task in tasks.items():
         if task in done:
             findings.extend(task.result())
@@ -242,6 +261,8 @@ async def run_domain(
             )
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
+    if not_found is not None and sum(f.id == "ns.not-found" for f in findings) > 1:
+        findings.remove(not_found)  # the ns check said it too
     findings = sort_findings(findings)
     report = DomainReport(
         domain=domain,
@@ -253,6 +274,19 @@ async def run_domain(
         partial=any(f.severity is Severity.ERROR for f in findings),
     )
     return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed)
+
+
+async def _domain_not_found(domain: str, resolver: Any, names: list[str], limit: float) -> Finding | None:
+    """`ns.not-found` when the DNS answered that the domain does not exist, else None (also when the
+    answer did not come: a domain whose existence is unknown gets every check)."""
+    if not any(name in DEPENDS_ON_DOMAIN for name in names):
+        return None
+    from threer.checks.ns import domain_not_found
+
+    try:
+        return await asyncio.wait_for(domain_not_found(resolver, domain), timeout=limit)
+    except asyncio.TimeoutError:
+        return None
 
 
 async def _run_one(name: str, function: Callable[..., Any], ctx: Any) -> list[Finding]:

@@ -25,6 +25,7 @@ FINDING_IDS = frozenset(
         "ns.server-no-answer",
         "ns.lame",
         "ns.serial-mismatch",
+        "ns.checks-skipped",
     }
 )
 
@@ -90,22 +91,53 @@ def _error(message: str, lookup: Lookup) -> Finding:
     )
 
 
+def _does_not_exist(soa: Lookup, ns: Lookup) -> bool:
+    """The DNS answered that the domain does not exist; a failed look-up never counts as that."""
+    return LookupStatus.NXDOMAIN in (soa.status, ns.status) and not (soa.exists or ns.exists)
+
+
+def not_found_finding(domain: str) -> Finding:
+    return Finding(
+        id="ns.not-found",
+        check=CHECK,
+        severity=Severity.FAIL,
+        message=f"The domain {domain} does not exist in DNS (NXDOMAIN): no mail can reach it. "
+        "Is it spelt right?",
+        fix="Check the spelling of the domain with the customer. If it is right, the domain is not registered "
+        "or has expired: renew it at the registrar. No record needs to be added until it exists.",
+        observed={"status": "nxdomain"},
+    )
+
+
+async def domain_not_found(resolver: Resolver, domain: str) -> Finding | None:
+    """`ns.not-found` when the DNS says the domain does not exist; None when it exists or nobody could say.
+
+    Asks the same two questions as the ns check, so within one run they are asked once."""
+    soa, ns = await asyncio.gather(resolver.query(domain, "SOA"), resolver.query(domain, "NS"))
+    return not_found_finding(domain) if _does_not_exist(soa, ns) else None
+
+
+def checks_skipped_finding(domain: str, skipped: list[str]) -> Finding:
+    """The one finding that stands for the checks not judged because the domain does not exist."""
+    names = ", ".join(skipped[:-1]) + f" and {skipped[-1]}" if len(skipped) > 1 else skipped[0]
+    plural = "checks were" if len(skipped) > 1 else "check was"
+    return Finding(
+        id="ns.checks-skipped",
+        check=CHECK,
+        severity=Severity.INFO,
+        message=f"The {names} {plural} not judged: they look at records of {domain}, which does not exist, "
+        "so every record would be reported missing. Check again once the domain name is right.",
+        observed={"skipped": list(skipped)},
+    )
+
+
 async def check_ns(ctx: CheckContext) -> list[Finding]:
     delegation = await find_name_servers(ctx.resolver, ctx.domain)
     soa, ns = delegation.soa, delegation.ns
     findings: list[Finding] = []
 
-    if soa.status is LookupStatus.NXDOMAIN or ns.status is LookupStatus.NXDOMAIN:
-        return [
-            Finding(
-                id="ns.not-found",
-                check=CHECK,
-                severity=Severity.FAIL,
-                message=f"The domain {ctx.domain} does not exist in DNS (NXDOMAIN): no mail can reach it.",
-                fix="Check the spelling; if it is right, the domain is not registered or has expired: renew it at the registrar.",
-                observed={"status": "nxdomain"},
-            )
-        ]
+    if _does_not_exist(soa, ns):
+        return [not_found_finding(ctx.domain)]
     if ns.is_error:
         return [_error(f"The name servers of {ctx.domain}", ns)]
     if not ns.exists:
