@@ -160,12 +160,13 @@ def test_secrets_are_flagged_on_stderr_and_redacted_on_request(invoke, store: St
     assert doc["warnings"] == [{"field": "review.server_rules.found", "kind": "password", "line": 1}]
 
 
-def test_resolved_session_gives_a_record_with_a_note(invoke, store: Store, configured: None) -> None:
+def test_resolved_session_is_refused(invoke, store: Store, configured: None) -> None:
     answers = {**ESCALATION, "outcome": {"decision": "resolved", "resolution": "Added the autodiscover CNAME."}}
-    result = invoke("ticket", make_session(store, answers))
-    assert result.exit_code == 0
+    session_id = make_session(store, answers)
+    result = invoke("ticket", session_id)
+    assert result.exit_code == 1 and result.stdout == ""
     assert "resolved at the partner level" in result.stderr
-    assert "Expected First Response: none (resolved at the partner level)" in result.stdout
+    assert f"--resume {session_id} --change outcome" in " ".join(result.stderr.split())
 
 
 # -- the clipboard: real programs on a PATH of our own -------------------------------------

@@ -14,7 +14,7 @@ import typer
 
 from threer.cli.app import app_context
 from threer.cli.output import print_warning, stderr_console
-from threer.errors import BadInput, NotFound
+from threer.errors import BadInput, ExitStatus, NotFound, ThreerError
 
 if TYPE_CHECKING:
     from threer.ticket import Ticket
@@ -66,6 +66,13 @@ def ticket_command(
         raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
     with Store(env.db_path) as store:
         session = load_session(store, session_id)
+    if session.status == "resolved":
+        # a ticket addressed to the provider for a solved problem is one paste away from a wrong escalation
+        raise ThreerError(
+            f"Triage {session.id} was resolved at the partner level, so there is nothing to escalate. To escalate "
+            f"after all, change its outcome: threer triage --resume {session.id} --change outcome",
+            ExitStatus.PROBLEMS,
+        )
     from threer.ticket import build_ticket, render, render_text
 
     ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
@@ -87,9 +94,6 @@ def ticket_command(
 
 
 def _warn(ticket: "Ticket", redacted: bool) -> None:
-    if ticket.outcome.decision == "resolved":
-        print_warning(f"Triage {ticket.triage_id} was resolved at the partner level; "
-                      "this ticket is a record, not an escalation.")
     if not ticket.warnings:
         return
     for warning in ticket.warnings:
