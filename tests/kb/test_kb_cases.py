@@ -6,9 +6,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from threer.errors import NotFound
-from threer.kb.cases import index_case, remove_case
+from threer.kb.cases import CASE_LABELS, case_fields, index_case, remove_case
 from threer.kb.documents import get_document
 from threer.kb.search import search
 from threer.store import Store
@@ -86,3 +88,42 @@ def test_purge_removes_old_cases(store):
 def test_remove_case_of_an_unknown_session_is_harmless(store):
     with store.transaction() as cur:
         remove_case(cur, "20260101-XXXX")
+
+
+def test_case_fields_one_a_label_with_running_on_lines_kept():
+    body = (
+        "Symptom: Outlook asks for the password\n"
+        "Errors: 0x800CCC0E\nRemote Server returned '550 5.7.1'\n\nGenerating server: mx.example\n"
+        "Environment: Windows 11, Outlook\n"
+        "Resolution: Added the CNAME."
+    )
+    assert case_fields(body) == [
+        ("Symptom", "Outlook asks for the password"),
+        ("Errors", "0x800CCC0E\nRemote Server returned '550 5.7.1'\n\nGenerating server: mx.example"),
+        ("Environment", "Windows 11, Outlook"),
+        ("Resolution", "Added the CNAME."),
+    ]
+
+
+def test_case_fields_of_a_body_without_labels_is_one_unlabelled_field():
+    assert case_fields("## Notes\n\nfirst\nsecond") == [("", "## Notes\n\nfirst\nsecond")]
+    assert case_fields("Intro line\nResolution: done") == [("", "Intro line"), ("Resolution", "done")]
+    assert case_fields("") == []
+
+
+@given(st.lists(st.tuples(st.sampled_from(CASE_LABELS), st.text(alphabet=st.characters(blacklist_categories=["Cs"]))),
+                max_size=6))
+def test_case_fields_keep_every_character_of_any_body_in_order(parts):
+    body = "\n".join(f"{label}: {value}" for label, value in parts)  # values may hold newlines, even labels
+    fields = case_fields(body)
+    assert all(label in CASE_LABELS or label == "" for label, _ in fields)
+    shown = "\n".join(f"{label}: {value}" if label else value for label, value in fields)
+    assert "".join(shown.split()) == "".join(body.split())
+
+
+def test_cases_are_stored_as_text_so_error_text_is_searched_verbatim(store):
+    session_id = store.create_session(NOW)
+    index_case(store, session_id, title="Bounce", body="Errors: <MAILER-DAEMON> said *550* __blocked__", tags=[])
+    doc = get_document(store.conn, session_id)
+    assert doc.format == "text" and doc.body == "Errors: <MAILER-DAEMON> said *550* __blocked__"
+    assert search(store, "mailer-daemon", source="case")[0].id == f"case:{session_id}"

@@ -186,3 +186,46 @@ def test_warning_paths_with_brackets_are_shown_as_they_are(invoke, tmp_path):
     (folder / "bad.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
     result = invoke("kb", "index", str(folder))
     assert "[draft]" in result.stderr
+
+
+def _resolved_case(env, errors: str) -> str:
+    """A past case as the triage makes it: a session resolved, then indexed by case_document."""
+    import copy
+
+    from support_sessions import ESCALATION, session_in_memory
+
+    from threer.kb.cases import index_case
+    from threer.store import Store
+    from threer.triage.actions import case_document
+
+    answers = copy.deepcopy(ESCALATION)
+    answers["intake.errors"] = errors
+    answers["outcome"] = {"decision": "resolved", "summary": "Password prompt loop after migration",
+                          "resolution": "Added the autodiscover CNAME; the prompt stopped."}
+    session = session_in_memory(answers)
+    with Store(env.db_path) as store:
+        index_case(store, session.id, **case_document(session))
+    return session.id
+
+
+def test_show_past_case_one_field_a_line(invoke, threer_env):
+    session_id = _resolved_case(threer_env, "Error 0x800CCC0E [bold]\nRemote Server returned '550 5.7.1 relay denied'")
+    result = invoke("kb", "show", f"case:{session_id}")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Password prompt loop after migration" and "past case" in lines[1] and lines[2] == ""
+    body = lines[3:]
+    labels = [line.split(":", 1)[0] for line in body if line and not line.startswith(" ")]
+    assert labels == ["Symptom", "Affected", "Errors", "Environment", "DNS", "Resolution"]
+    errors = body.index("Errors:       Error 0x800CCC0E [bold]")  # markup-like text shown as written
+    assert body[errors + 1] == "              Remote Server returned '550 5.7.1 relay denied'"
+    assert "Resolution:   Added the autodiscover CNAME; the prompt stopped." in body
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_show_past_case_wraps_under_its_value(invoke, threer_env):
+    session_id = _resolved_case(threer_env, "word " * 30)
+    result = invoke("kb", "show", session_id, env={"COLUMNS": "40"})
+    body = result.stdout.splitlines()[3:]
+    start = next(i for i, line in enumerate(body) if line.startswith("Errors:"))
+    assert body[start + 1].startswith(" " * 14 + "word") and all(len(line) <= 40 for line in body)

@@ -190,10 +190,35 @@ def show_command(
         meta += f" · {doc.path}"
     console.print(Text(meta, style="dim"), soft_wrap=True)
     console.print()
-    if doc.format == "markdown":
+    if doc.source == "case":
+        for line in _case_lines(doc.body, console):
+            console.print(line, soft_wrap=True)  # wrapped already, under its own column
+    elif doc.format == "markdown":
         console.print(Markdown(doc.body))
     else:
         console.print(Text(doc.body), soft_wrap=True)
+
+
+def _case_lines(body: str, console: Any) -> list[Any]:
+    """A past case as lines: each label, its value beside it, wrapped under itself, every line break kept."""
+    from rich.text import Text
+
+    from threer.kb.cases import case_fields
+
+    fields = case_fields(body)
+    labels = [len(label) + 1 for label, _ in fields if label]
+    indent = max(labels) + 2 if labels else 0
+    room = max(20, console.width - indent)
+    lines = []
+    for label, value in fields:
+        head: Any = Text(f"{label}:", style="bold") if label else Text()
+        for line in value.split("\n"):
+            pieces = Text(line).wrap(console, room, overflow="fold") if line.strip() else [Text()]
+            for piece in pieces:
+                piece.rstrip()
+                lines.append(Text.assemble(head, " " * (indent - len(head)), piece) if piece.plain else head)
+                head = Text()
+    return lines
 
 
 @kb_app.command("import")

@@ -4,6 +4,9 @@ A past case is a KB document with `source = "case"` and the id `case:<SESSION-ID
 (for example `case:20261126-7K3P`); `threer kb show` also accepts the bare session id.
 The triage calls `index_case` when a session is closed as resolved, and the store calls
 `remove_case` when the session is deleted or purged, so no customer data outlives it.
+
+A case body is one `Label: value` line a field (CASE_LABELS), a value possibly running on
+over further lines (error text is kept verbatim); `case_fields` reads it back for display.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 CASE_PREFIX = "case:"
+# the labels the triage writes a case body with (threer.triage.actions.case_document), in its order
+CASE_LABELS = ("Symptom", "Affected", "Errors", "Environment", "DNS", "Resolution")
 
 
 def case_id(session_id: str) -> str:
@@ -31,9 +36,11 @@ def index_case(
 ) -> str:
     """Add or replace the past case of a resolved session; return its KB id.
 
-    `body` is Markdown: the symptom, the errors seen and the resolution. The domain is
-    indexed with the tags, so searching for it finds the case. Pass the store (its own
-    transaction) or a cursor inside the caller's transaction.
+    `body` is plain text, `Label: value` lines (CASE_LABELS): the symptom, the errors seen
+    verbatim, the resolution. It is stored and searched as text, not Markdown, so error
+    text keeps every character. The domain is indexed with the tags, so searching for it
+    finds the case. Pass the store (its own transaction) or a cursor inside the caller's
+    transaction.
     """
     from threer.kb.documents import put_document
 
@@ -48,7 +55,7 @@ def index_case(
         title=" ".join((title or "").split()) or f"Past case {session_id.strip().upper()}",
         tags=tag_list,
         body=body or "",
-        fmt="markdown",
+        fmt="text",
         path=None,
         domain=domain,
     )
@@ -58,6 +65,24 @@ def index_case(
         with store_or_cursor.transaction() as cur:
             put_document(cur, **fields)
     return doc_id
+
+
+def case_fields(body: str) -> list[tuple[str, str]]:
+    """The (label, value) fields of a case body in order; a value keeps its own line breaks.
+
+    A line starting with one of CASE_LABELS and a colon starts a field; any other line
+    belongs to the field before it. Text before the first label comes as label "".
+    """
+    fields: list[tuple[str, list[str]]] = []
+    for line in (body or "").splitlines():
+        label, sep, rest = line.partition(":")
+        if sep and label.strip() in CASE_LABELS and label == label.lstrip():
+            fields.append((label.strip(), [rest.strip()]))
+        elif fields:
+            fields[-1][1].append(line.rstrip())
+        elif line.strip():
+            fields.append(("", [line.rstrip()]))
+    return [(label, "\n".join(lines).strip("\n")) for label, lines in fields]
 
 
 def remove_case(cur: sqlite3.Cursor, session_id: str) -> None:
