@@ -72,11 +72,25 @@ def test_search_json_contract(invoke, kb_folder):
     assert data["results"][0]["id"] in {"notes", "kb-0008-ndr-550-5-7-1-relay-denied"}
 
 
-def test_search_empty_and_odd_queries_are_fine(invoke):
-    for query in ["", '"', "AND OR NOT", "(((", "✉️"]:
+def test_search_odd_queries_are_fine(invoke):
+    for query in ['"', "AND OR NOT", "(((", "✉️", "?!"]:
         result = invoke("kb", "search", query, "--json")
         assert result.exit_code == 0, (query, result.stderr)
         assert json.loads(result.stdout)["query"] == query
+
+
+def test_search_of_only_punctuation_says_there_was_nothing_to_search_for(invoke):
+    result = invoke("kb", "search", "(((")
+    assert result.exit_code == 0
+    assert result.stdout == "No articles or past cases match '((('; it has no words or codes to search for.\n"
+
+
+@pytest.mark.parametrize("args", [[""], ["   "], ["\t\n"], ["", ""], ["", "--json"]])
+def test_search_for_nothing_is_a_usage_error(invoke, args):
+    result = invoke("kb", "search", *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    message = " ".join(result.stderr.split())
+    assert message.startswith("Error: The search text is empty.") and "threer kb search 0x800CCC0E" in message
 
 
 def test_search_words_without_quotes_and_source(invoke, kb_folder):

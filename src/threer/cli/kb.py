@@ -125,6 +125,7 @@ def search_command(
     """Search the articles and past cases, best match first.
 
     Any text works as a query; error codes such as 0x800CCC0E or 550 5.7.1 match exactly.
+    An empty query is refused (exit 2).
 
     Examples:
 
@@ -132,11 +133,16 @@ def search_command(
 
       threer kb search "550 5.7.1" --json --limit 3
     """
-    from threer.kb.search import search
+    from threer.kb.search import parse_query, search
 
     if source is not None and source not in ("kb", "case"):
         raise BadInput(f"--source takes kb or case, not {source!r}.")
     text = " ".join(query)
+    if not text.strip():  # an unset shell variable, most likely: say so rather than find nothing
+        raise BadInput(
+            "The search text is empty. Type what the customer says or the error they see, for example "
+            "`threer kb search outlook keeps asking for password` or `threer kb search 0x800CCC0E`."
+        )
     with _store(ctx) as store:
         results = search(store, text, limit=limit, source=source)
     if as_json:
@@ -144,7 +150,8 @@ def search_command(
         return
     console = stdout_console()
     if not results:
-        console.print(f"No articles or past cases match {text!r}.", soft_wrap=True, markup=False)
+        why = "" if parse_query(text).concepts else "; it has no words or codes to search for"
+        console.print(f"No articles or past cases match {text!r}{why}.", soft_wrap=True, markup=False)
         return
     from rich.padding import Padding
     from rich.text import Text
