@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from support_dnsserver import resolver_for
-from support_https import HttpsTestServer, Route, pki  # noqa: F401 - pki is a fixture
+from support_https import HttpsTestServer, Route, pki, refusing_address  # noqa: F401 - pki is a fixture
 from threer.checks.context import CheckContext
 from threer.checks.owa import FINDING_IDS, check_owa, check_owa_url
 from threer.checks.profiles import Profile
@@ -147,3 +148,83 @@ def test_sync_form_with_nameservers_uses_them(pki, make_dns_server):
         url = f"https://{OWA}:{server.address[1]}/owa/"
         findings = check_owa_url(url, verify=pki.client_context(), timeout=3.0, nameservers=[dns_server.address])
     assert ids(findings) == [("owa.ok", Severity.OK)]
+
+
+# -- the OWA address is the provider's: its fixes never ask the customer's DNS admin for records ------
+
+
+def assert_provider_side(finding):
+    """A fix for the network or the provider: no record to add, and plain about whose side it is."""
+    assert finding.fix, finding
+    assert "Add an A" not in finding.fix and "IN A" not in finding.fix and "CNAME) record" not in finding.fix
+    assert "provider" in finding.fix
+
+
+def test_a_host_that_does_not_resolve_is_not_a_record_to_add(pki, make_dns_server):
+    # through the real resolver: the test DNS server has no record for the provider's host
+    dns_server = make_dns_server(zone_files=[], records=[("contoso.test.", "A", "127.0.0.1")])
+    findings = check_owa_url(URL, verify=pki.client_context(), timeout=3.0, nameservers=[dns_server.address])
+    assert ids(findings) == [("owa.unreachable", Severity.FAIL)]
+    assert_provider_side(findings[0])
+    assert "nothing to add to the customer's DNS" in findings[0].fix and "escalate" in findings[0].fix
+
+
+def test_a_refused_connection_points_at_this_network_then_the_provider(pki):
+    with refusing_address() as address:
+        findings = check(URL, None, pki, connect_overrides={OWA: address})
+    assert ids(findings) == [("owa.unreachable", Severity.FAIL)]
+    assert_provider_side(findings[0])
+    assert "this network can reach" in findings[0].fix and "outage" in findings[0].fix
+
+
+def test_a_timeout_says_try_another_network(pki):
+    with HttpsTestServer(pki.valid(OWA), {"/owa/": Route(delay=5)}) as server:
+        findings = check(URL, server, pki, timeout=0.3)
+    assert ids(findings) == [("owa.timeout", Severity.ERROR)]
+    assert_provider_side(findings[0])
+
+
+@pytest.mark.parametrize("make_cert", ["expired", "untrusted"])
+def test_certificate_problems_are_the_providers_or_a_proxy(pki, make_cert):
+    with HttpsTestServer(getattr(pki, make_cert)(OWA)) as server:
+        findings = check(URL, server, pki)
+    assert_provider_side(findings[0])
+    assert "proxy" in findings[0].fix
+    assert "Install" not in findings[0].fix and "Renew" not in findings[0].fix
+
+
+def test_an_expiring_certificate_is_for_the_provider_to_renew(pki):
+    with HttpsTestServer(pki.valid(OWA, days=5), {"/owa/": Route(body=b"ok")}) as server:
+        findings = check(URL, server, pki)
+    assert ids(findings) == [("owa.cert-expiring", Severity.WARN), ("owa.ok", Severity.OK)]
+    assert_provider_side(findings[0])
+    assert "nothing for the customer to change" in findings[0].fix
+
+
+def test_a_server_error_is_escalated(pki):
+    with HttpsTestServer(pki.valid(OWA), {"/owa/": Route(status=503)}) as server:
+        findings = check(URL, server, pki)
+    assert ids(findings) == [("owa.status", Severity.FAIL)]
+    assert_provider_side(findings[0])
+    assert "owa_url" in findings[0].fix
+
+
+def test_a_host_in_the_customers_own_domain_may_get_a_record_fix(pki, make_dns_server):
+    # a partner profile whose web mail lives at mail.<customer domain>: that name is the customer's
+    dns_server = make_dns_server(zone_files=[], records=[("contoso.test.", "A", "127.0.0.1")])
+    profile = Profile(name="partner", owa_url="https://mail.{domain}/owa/")
+    ctx = CheckContext(domain="contoso.test", resolver=resolver_for(dns_server), profile=profile, verify=pki.client_context())
+    findings = asyncio.run(check_owa(ctx))
+    assert ids(findings) == [("owa.unreachable", Severity.FAIL)]
+    assert "record for mail.contoso.test" in findings[0].fix
+
+
+def test_check_dns_with_the_m365_profile_asks_no_dns_record_for_outlook(invoke, make_dns_server):
+    # the reviewer's case: the default m365 profile, the provider's host unknown to this DNS server
+    dns_server = make_dns_server()
+    result = invoke("check-dns", "b-good.example", "--json", "--timeout", "3", "--nameserver", f"127.0.0.1:{dns_server.port}")
+    findings = json.loads(result.stdout)["domains"][0]["findings"]
+    owa = [f for f in findings if f["check"] == "owa"]
+    assert [f["id"] for f in owa] == ["owa.unreachable"]
+    assert "outlook.office.com" in owa[0]["fix"] and "nothing to add to the customer's DNS" in owa[0]["fix"]
+    assert not any("record for outlook" in (f["fix"] or "") for f in findings)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from threer.findings import DomainReport, Finding, Severity
 
@@ -83,10 +83,24 @@ class CheckOptions(BaseModel):
     timeout: float = Field(default=5.0, gt=0)  # the overall deadline for one domain, seconds
     dns_only: bool = False  # skip every check that opens a connection to a host
     verify: ssl.SSLContext | str | bool = True  # CA bundle for HTTPS probes
-    checks: tuple[str, ...] | None = None  # a subset of CHECKS; None means all
+    # which checks to run, by name (any of CHECK_FUNCTIONS, "owa" included); None: every check of
+    # CHECKS, plus owa when the profile names an OWA address and connections are allowed
+    checks: tuple[str, ...] | None = None
     # where the domain's own name servers listen; None: 53, unless every --nameserver shares one other
     # port (a lab or test server that serves all zones), then that port
     authoritative_port: int | None = None
+
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if checks is None:
+            return None
+        unknown = [name for name in checks if name not in CHECK_FUNCTIONS]
+        if unknown:
+            raise ValueError(f"unknown check {', '.join(map(repr, unknown))}; the checks are {', '.join(CHECK_FUNCTIONS)}")
+        if not checks:
+            raise ValueError("checks names no check; give None to run them all")
+        return tuple(dict.fromkeys(checks))  # each once, in the order given
 
     def effective_authoritative_port(self) -> int:
         if self.authoritative_port is not None:
@@ -167,9 +181,11 @@ def make_resolver(options: CheckOptions, shared: "SharedAnswers | None" = None) 
 
 
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
-    wanted = list(options.checks) if options.checks is not None else list(CHECKS)
+    if options.checks is not None:  # exactly what was asked for: owa only when named
+        return list(options.checks)
+    wanted = list(CHECKS)
     # OWA is only worth probing when the profile names a URL, and it connects to a host
-    if options.checks is None and profile is not None and profile.owa_url and not options.dns_only:
+    if profile is not None and profile.owa_url and not options.dns_only:
         wanted.append("owa")
     return wanted
 

@@ -14,7 +14,15 @@ from datetime import datetime, timezone
 
 import httpx
 
-from threer.checks.https import ENDPOINT_SLUGS, ConnectOverrides, ProbeResult, Verify, endpoint_findings, probe
+from threer.checks.https import (
+    ENDPOINT_SLUGS,
+    ConnectOverrides,
+    ProbeFailure,
+    ProbeResult,
+    Verify,
+    endpoint_findings,
+    probe,
+)
 from threer.findings import Finding, Severity
 
 CHECK = "owa"
@@ -33,6 +41,36 @@ FINDING_IDS: frozenset[str] = frozenset(
 
 _SERVICE_THERE = {200, 401, 403}  # 401/403: the server wants a sign-in, so the service answers
 _SIGN_IN_NOTE = "Whether the user can sign in, send and receive there is yours to confirm with them."
+_ESCALATE = "If it fails for everyone, it is the provider's outage: escalate to the provider."
+
+# The OWA address is the provider's web mail, not a name in the customer's domain: its fixes are for
+# the network threer ran on or for the provider, never a record for the customer's DNS admin to add.
+_PROVIDER_FIXES = {
+    ProbeFailure.DNS: "{host} is the provider's web mail host, not a name in the customer's domain: there is nothing "
+    "to add to the customer's DNS. Check that the profile's owa_url is right and that this network's DNS resolves "
+    "{host} (try again with --nameserver and a public resolver). If it resolves nowhere, it is the provider's "
+    "outage: escalate to the provider.",
+    ProbeFailure.REFUSED: "Check that this network can reach {host} on port {port} (firewall, proxy, VPN): open the "
+    "address from another network or a phone. " + _ESCALATE,
+    ProbeFailure.TIMEOUT: "Try again, and from another network or a phone: a firewall or proxy here may drop the "
+    "traffic to {host}. " + _ESCALATE,
+    ProbeFailure.NAME_MISMATCH: "The certificate of {host} is the provider's. First check that this network does not "
+    "put its own in its place (a TLS-inspecting proxy or a captive portal: open the address from another network). "
+    "If the provider's own certificate is wrong, escalate to the provider.",
+    ProbeFailure.TLS: "The TLS set-up of {host} is the provider's. First check that no proxy on this network "
+    "interferes (open the address from another network). If it fails everywhere, escalate to the provider.",
+}
+_PROVIDER_FIXES[ProbeFailure.NETWORK] = _PROVIDER_FIXES[ProbeFailure.REFUSED]
+_PROVIDER_FIXES[ProbeFailure.PROTOCOL] = _PROVIDER_FIXES[ProbeFailure.REFUSED]
+_PROVIDER_FIXES[ProbeFailure.UNTRUSTED] = (
+    _PROVIDER_FIXES[ProbeFailure.NAME_MISMATCH]
+    + " Behind a proxy that inspects TLS, give threer its CA with --ca-bundle."
+)
+_PROVIDER_FIXES[ProbeFailure.EXPIRED] = _PROVIDER_FIXES[ProbeFailure.NAME_MISMATCH]
+_EXPIRING_FIX = (
+    "The certificate of {host} is the provider's, and the provider renews it: nothing for the customer to change. "
+    "If it is still not renewed a few days before that date, tell the provider."
+)
 
 
 async def check_owa(ctx) -> list[Finding]:
@@ -66,6 +104,7 @@ async def check_owa(ctx) -> list[Finding]:
         connect_overrides=getattr(ctx, "connect_overrides", None),
         now=ctx.now,
         resolver=ctx.resolver,
+        customer_domain=ctx.domain,
     )
 
 
@@ -111,7 +150,10 @@ async def check_owa_url_async(
     connect_overrides: ConnectOverrides | None = None,
     now: datetime | None = None,
     resolver=None,
+    customer_domain: str | None = None,
 ) -> list[Finding]:
+    """`customer_domain`: when the OWA host is a name inside it (a profile's `https://mail.{domain}/`),
+    the fixes may name records there; otherwise they are for this network or the provider."""
     now = now or datetime.now(timezone.utc)
     url = (url or "").strip()
     problem = _url_problem(url)
@@ -129,7 +171,7 @@ async def check_owa_url_async(
     result = await probe(
         url, timeout=timeout, verify=verify, follow_redirects=True, connect_overrides=connect_overrides, resolver=resolver
     )
-    return judge_owa(result, now)
+    return judge_owa(result, now, customer_domain=customer_domain)
 
 
 def _url_problem(url: str) -> str | None:
@@ -144,10 +186,41 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def judge_owa(result: ProbeResult, now: datetime) -> list[Finding]:
-    """Findings for one OWA probe (redirects followed)."""
+def _in_domain(host: str, domain: str | None) -> bool:
+    host, domain = host.rstrip(".").lower(), (domain or "").rstrip(".").lower()
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
+def _provider_side(findings: list[Finding], result: ProbeResult, customer_domain: str | None) -> list[Finding]:
+    """The reaching and certificate findings with fixes for the network or the provider, unless the host
+    is the customer's own (then the shared fixes, which name its records, are right)."""
+    rewritten = []
+    for finding in findings:
+        url = (finding.observed or {}).get("url") or result.final_url
+        try:
+            parsed = httpx.URL(url)
+            host, port = parsed.host or url, parsed.port or 443
+        except (httpx.InvalidURL, TypeError, ValueError):
+            host, port = url, 443
+        if _in_domain(host, customer_domain):
+            rewritten.append(finding)
+            continue
+        if finding.id == f"{CHECK}.cert-expiring":
+            fix = _EXPIRING_FIX.format(host=host)
+        else:
+            problems = result.cert_problems or ((result.failure,) if result.failure else (ProbeFailure.EXPIRED,))
+            template = next((_PROVIDER_FIXES[p] for p in problems if p in _PROVIDER_FIXES), None)
+            fix = template.format(host=host, port=port) if template else finding.fix
+        rewritten.append(finding.model_copy(update={"fix": fix}))
+    return rewritten
+
+
+def judge_owa(result: ProbeResult, now: datetime, *, customer_domain: str | None = None) -> list[Finding]:
+    """Findings for one OWA probe (redirects followed). The fixes never ask the customer's DNS admin for
+    a record under the provider's host (see _PROVIDER_FIXES)."""
     label = f"OWA at {result.url}"
     findings = endpoint_findings(result, check=CHECK, id_prefix="", label=label, now=now, severity=Severity.FAIL)
+    findings = _provider_side(findings, result, customer_domain)
     if result.failure is not None:
         return findings
     chain = [hop.url for hop in result.hops]
@@ -163,7 +236,8 @@ def judge_owa(result: ProbeResult, now: datetime) -> list[Finding]:
                 check=CHECK,
                 severity=Severity.WARN,
                 message=f"{label} redirects to a plain http:// address ({insecure[0].url}), so the sign-in is not protected.",
-                fix="Make every redirect of the OWA address go to https:// addresses.",
+                fix="The redirects are made by the provider's web mail servers (or by a proxy on this network): "
+                "report it to the provider. Nothing in the customer's DNS changes this.",
                 observed=observed,
             )
         )
@@ -175,7 +249,8 @@ def judge_owa(result: ProbeResult, now: datetime) -> list[Finding]:
                 severity=Severity.WARN,
                 message=f"{label} keeps redirecting ({len(result.hops)} redirects, last to {result.location}); "
                 "a browser would give up.",
-                fix="Fix the redirect loop on the web server (often a load balancer or sign-in rule).",
+                fix="Open the address in a browser from another network: if it loops there too, the provider's "
+                "sign-in is broken: escalate to the provider. A proxy or old cookies on this network can also cause it.",
                 observed=observed,
             )
         )
@@ -188,7 +263,8 @@ def judge_owa(result: ProbeResult, now: datetime) -> list[Finding]:
                 check=CHECK,
                 severity=Severity.FAIL if status == 404 or status >= 500 else Severity.WARN,
                 message=f"{label} answers HTTP {status} at {result.final_url}, not a sign-in page.",
-                fix="Check the OWA address in the profile and the web mail service behind it.",
+                fix="Check that owa_url in the profile is the address users really open. If it is, the provider's "
+                "web mail service is failing: escalate to the provider.",
                 observed=observed,
                 expected="HTTP 200, or 401/403 asking for a sign-in",
             )
