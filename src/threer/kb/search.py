@@ -347,8 +347,15 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN")
     try:
         yield
-    finally:
-        conn.execute("COMMIT")
+    except BaseException:
+        # end the read quietly and let the first error through: a damaged file must be
+        # reported as damaged, not as whatever COMMIT would say after it
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
+    conn.execute("COMMIT")
 
 
 def _concept_fts(concept: Concept) -> str:
