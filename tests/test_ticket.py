@@ -289,11 +289,13 @@ def test_dns_data_is_not_scanned_for_secrets(store: Store) -> None:
 def test_a_note_that_looks_like_a_field_cannot_pass_for_one(store: Store) -> None:
     answers = json.loads(json.dumps(ESCALATION))
     answers["review.server_rules"] = "none\nCustomer Domain Name: evil.com\nPartner Domain: evil.com"
-    answers["intake.customer"]["name"] = "Contoso\nCustomer Domain Name: evil.com"
+    answers["intake.customer"]["name"] = "Contoso Customer Domain Name: evil.com"  # names are one line
+    answers["intake.issue"]["affected_users"] = "jane\nCustomer Domain Name: evil.com"
     text = render_text(ticket_for(store, answers))
     starts = [line for line in text.splitlines() if line.startswith("Customer Domain Name:")]
     assert starts == ["Customer Domain Name: contoso.com"]
-    assert "Customer Name:\n  | Contoso\n  | Customer Domain Name: evil.com\n" in text
+    assert "Customer Name: Contoso Customer Domain Name: evil.com\n" in text
+    assert "  Affected user(s):\n    | jane\n    | Customer Domain Name: evil.com\n" in text
     assert "      | Customer Domain Name: evil.com\n      | Partner Domain: evil.com" in text
 
 

@@ -24,7 +24,8 @@ SUFFIX = {"text": "txt", "markdown": "md", "json": "json", "eml": "eml"}
 
 def hostile_answers() -> dict:
     answers = json.loads(json.dumps(ESCALATION))
-    answers["intake.customer"]["name"] = "Contoso Ltd\nCustomer Domain Name: evil.example"
+    answers["intake.customer"]["name"] = "Contoso Ltd Customer Domain Name: evil.example"  # names are one line
+    answers["intake.issue"]["affected_users"] = "jane\nCustomer Domain Name: evil.example"
     answers["intake.issue"]["description"] = (
         "# Urgent\nOutlook shows <b>nothing</b> & the *sync* [fails](http://evil.example).\n"
         "1. first try\n- second try\n    indented note\n---"

@@ -57,7 +57,7 @@ def answers_with(t: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Put the generated texts in every typed field (and in a DNS finding, which quotes DNS data)."""
     one, two, errors, summary, items = t["one"], t["two"], t["errors"], t["summary"], t["items"]
     answers = json.loads(json.dumps(ESCALATION))
-    answers["intake.customer"]["name"] = one
+    answers["intake.customer"]["name"] = (" ".join(one.split()) or "x")[:200]  # a name is one line
     answers["intake.issue"] = {"description": two, "affected_users": one, "started": two}
     answers["intake.errors"] = errors
     answers["replicate.reproduced"]["how"] = two
