@@ -49,6 +49,14 @@ class ThreerGroup(TyperGroup):
         except KeyboardInterrupt:
             print_error("Interrupted. Everything answered so far is saved.")
             raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # the reader went away (`| head`) where SIGPIPE is not the default (Windows, embedding): end quietly
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            raise typer.Exit(int(ExitStatus.OK)) from None
         except sqlite3.DatabaseError as exc:
             # a file that opened but is damaged further in: say so, and touch nothing
             if _debug(ctx):

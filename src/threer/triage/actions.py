@@ -3,6 +3,7 @@ cases, and indexing a resolved session as a past case. Each returns data; nothin
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,8 @@ class DefaultActions:
 
             ensure_sample_kb(self.store)
             result_lists = [search(self.store, q, limit=PRIOR_MATCHES * 2) for q in queries]
+        except sqlite3.DatabaseError:
+            raise  # a damaged database is the store's error, said as such, not a failed search
         except Exception as exc:  # noqa: BLE001 - the technician records their own research instead
             return ActionResult(fields={"matches": []}, summary=f"The search could not run ({type(exc).__name__}: {exc}).")
         results = fuse_rankings(result_lists)[:PRIOR_MATCHES]
