@@ -249,3 +249,34 @@ def test_certificate_expiring_soon_is_a_warning(dns, pki):
 def _not_after(findings):
     ok = next(f for f in findings if f.id == "autodiscover.https-ok")
     return datetime.fromisoformat(ok.observed["certificate"]["not_after"])
+
+
+# -- behind the provider's CNAME the server is the provider's: no fix for the customer's DNS or server ---
+
+
+@pytest.mark.parametrize("problem", ["expired", "untrusted"])
+def test_certificate_trouble_behind_a_provider_cname_is_the_providers(dns, pki, problem):
+    domain = "c-ad-cname.example"
+    certificate = getattr(pki, problem)(f"autodiscover.{domain}")  # the right name, so only `problem` is wrong
+    with refusing_address() as closed, HttpsTestServer(certificate, {ENDPOINT_PATH: Route(status=401)}) as provider:
+        overrides = {domain: closed, **provider.overrides(f"autodiscover.{domain}")}
+        findings = run(dns, domain, PROFILE, overrides=overrides, pki=pki)
+    bad = findings[-1]
+    assert bad.severity is Severity.FAIL and bad.id.startswith("autodiscover.https-cert-")
+    assert f"CNAME to the provider's {PROVIDER}" in bad.fix and "escalate to the provider" in bad.fix
+    assert "Install" not in bad.fix and "Renew" not in bad.fix
+
+
+def test_refused_and_missing_service_behind_a_provider_cname_are_the_providers(dns, pki):
+    domain = "c-ad-cname.example"
+    with refusing_address() as closed:
+        findings = run(dns, domain, PROFILE, overrides={domain: closed, f"autodiscover.{domain}": closed}, pki=pki)
+    refused = findings[-1]
+    assert refused.id == "autodiscover.https-unreachable" and refused.severity is Severity.FAIL
+    assert "nothing to change in the customer's DNS" in refused.fix
+    with refusing_address() as closed, HttpsTestServer(pki.valid(f"autodiscover.{domain}")) as provider:
+        overrides = {domain: closed, **provider.overrides(f"autodiscover.{domain}")}
+        findings = run(dns, domain, PROFILE, overrides=overrides, pki=pki)
+    status = findings[-1]
+    assert status.id == "autodiscover.https-status" and status.severity is Severity.FAIL
+    assert "escalate to the provider" in status.fix

@@ -78,8 +78,10 @@ async def check_autodiscover(ctx) -> list[Finding]:
         expected_cname and ipv4.cname_chain and ctx.profile.matches(expected_cname, ctx.domain, ipv4.cname_chain[0])
     )
     domain_result, autodiscover_result = probes
-    findings += _judge_endpoint(ctx, domain_result, at_domain=True, provider_cname=False)
-    findings += _judge_endpoint(ctx, autodiscover_result, at_domain=False, provider_cname=provider_cname)
+    findings += _judge_endpoint(ctx, domain_result, at_domain=True, provider_cname=None)
+    findings += _judge_endpoint(
+        ctx, autodiscover_result, at_domain=False, provider_cname=ipv4.cname_chain[0] if provider_cname else None
+    )
     return findings
 
 
@@ -257,9 +259,10 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
 # -- HTTPS -------------------------------------------------------------------------------------
 
 
-def _judge_endpoint(ctx, result: ProbeResult, *, at_domain: bool, provider_cname: bool) -> list[Finding]:
+def _judge_endpoint(ctx, result: ProbeResult, *, at_domain: bool, provider_cname: str | None) -> list[Finding]:
     """One endpoint. The domain's own web site is tried first by Outlook but is optional; the
-    autodiscover host is where the service should be."""
+    autodiscover host is where the service should be. `provider_cname`: the provider's host that
+    autodiscover.<domain> is a CNAME to, as the profile expects (then the server is the provider's)."""
     url = result.url
     label = f"Autodiscover at {url}"
     if result.failure is ProbeFailure.DNS:
@@ -286,6 +289,14 @@ def _judge_endpoint(ctx, result: ProbeResult, *, at_domain: bool, provider_cname
             )
         ]
     problems = endpoint_findings(result, check=CHECK, id_prefix="https-", label=label, now=ctx.now, severity=severity)
+    if provider_cname and result.failure is not ProbeFailure.LOOKUP_ERROR:
+        # the customer's record is right; the server that answers (or does not) is the provider's
+        provider_fix = (
+            f"autodiscover.{ctx.domain} is a CNAME to the provider's {provider_cname}, as it should be, so the server "
+            "is the provider's: nothing to change in the customer's DNS. Check from another network that no proxy "
+            "or firewall here is in the way; if it fails everywhere, escalate to the provider."
+        )
+        problems = [f.model_copy(update={"fix": provider_fix}) for f in problems]
     if at_domain and result.failure is ProbeFailure.TIMEOUT:
         # a silent web site is observed, not unknown: Outlook waits for it before trying the next address
         problems = [
@@ -323,7 +334,12 @@ def _judge_endpoint(ctx, result: ProbeResult, *, at_domain: bool, provider_cname
             "https-status",
             sev,
             f"{label} answers HTTP {status}: {note}.",
-            fix=None if at_domain else f"Check that autodiscover.{ctx.domain} points at your provider's autodiscover service.",
+            fix=None
+            if at_domain
+            else f"autodiscover.{ctx.domain} already points at the provider's {provider_cname}: the provider's service "
+            "is failing, escalate to the provider."
+            if provider_cname
+            else f"Check that autodiscover.{ctx.domain} points at your provider's autodiscover service.",
             observed=observed,
             expected="HTTP 200, or 401 asking for a sign-in",
         )

@@ -143,7 +143,39 @@ def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
 
 
 def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selector: bool) -> list[Finding]:
-    """Findings for the key record(s) a selector led to (the lookup exists)."""
+    """Findings for the key record(s) a selector led to (the lookup exists).
+
+    Behind a CNAME to a host outside the domain the key is the provider's: the fixes then say so,
+    instead of asking the customer's DNS admin to publish records at the provider's host."""
+    findings = _judge_key(ctx, selector, lookup, profile_selector=profile_selector)
+    target = lookup.cname_chain[-1] if lookup.cname_chain else None
+    if target is None or _in_domain(target, ctx.domain):
+        return findings
+    name = _selector_name(selector, ctx.domain)
+    what = {
+        "dkim.weak-key": "Rotate to a 2048-bit key in the provider's admin centre.",
+        "dkim.revoked": "If the service still signs with this selector, switch DKIM signing on again (or rotate the "
+        "keys) in the provider's admin centre; otherwise ignore this.",
+    }
+
+    def provider_fix(finding_id: str) -> str:
+        sentences = [
+            f"{name} is a CNAME to {target}, where the provider publishes the key: that record is the provider's "
+            "side, not the customer's to change.",
+            what.get(finding_id, ""),
+            "If it stays wrong, escalate to the provider.",
+        ]
+        return " ".join(s for s in sentences if s)
+
+    return [f if f.fix is None else f.model_copy(update={"fix": provider_fix(f.id)}) for f in findings]
+
+
+def _in_domain(host: str, domain: str) -> bool:
+    host = host.rstrip(".").lower()
+    return host == domain or host.endswith("." + domain)
+
+
+def _judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selector: bool) -> list[Finding]:
     name = _selector_name(selector, ctx.domain)
     keys = [r for r in lookup.records if r.strip().lower().startswith("v=dkim1") or "p=" in r]
     if len(keys) > 1:

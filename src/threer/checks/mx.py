@@ -52,6 +52,26 @@ def expected_mx_fix(ctx: CheckContext) -> str | None:
     return f"Add an MX record of the form 0 {shown}. (the exact host is shown in the {ctx.profile.name} admin centre)"
 
 
+def _in_domain(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def _unresolvable_fix(ctx: CheckContext, pref: int, host: str) -> str:
+    """Only a host inside the customer's domain gets "add an A record"; another's host is theirs to publish."""
+    if _in_domain(host, ctx.domain):
+        return f"Correct the MX record \"{pref} {host}\" (a typo?), or add an A record for {host}."
+    if ctx.profile is not None and any(pattern_matches(p, ctx.domain, host) for p in ctx.profile.mx):
+        return (
+            f"{host} is the {ctx.profile.name} provider's host, named as the profile expects; its address is the "
+            "provider's to publish, not a record in the customer's DNS. Check that the domain is added (and verified) "
+            "in the provider's admin centre; if it is, escalate to the provider."
+        )
+    return (
+        f"Correct the MX record \"{pref} {host}\" (a typo?). {host} is not in {ctx.domain}: if the name is right, "
+        "its address is for whoever runs that mail server to publish, not a record in the customer's DNS."
+    )
+
+
 def _lookup_error(what: str, lookup: Lookup) -> Finding:
     return Finding(
         id="mx.lookup-error",
@@ -164,7 +184,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     message=f"The MX host {host} has no address (no A or AAAA record"
                     + (", the name does not exist" if a.status is LookupStatus.NXDOMAIN else "")
                     + "), so mail for it cannot be delivered.",
-                    fix=f"Correct the MX record \"{pref} {host}\" (a typo?), or add an A record for {host}.",
+                    fix=_unresolvable_fix(ctx, pref, host),
                     observed={"host": host, "a": a.status.value, "aaaa": aaaa.status.value},
                 )
             )

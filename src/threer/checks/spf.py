@@ -1013,6 +1013,37 @@ def _effective_all(node: SpfNode) -> tuple[SpfNode, Mechanism | None]:
     return current, None
 
 
+def _redirect_chain(node: SpfNode) -> list[SpfNode]:
+    """The records from `node` along redirect= (as _effective_all follows them), `node` first."""
+    chain = [node]
+    for _ in range(LOOKUP_LIMIT):
+        record = chain[-1].record
+        if record is None or record.all_mechanism is not None or record.redirect is None:
+            break
+        follow = next((c for c in chain[-1].children if c.via == record.redirect.text), None)
+        if follow is None or follow.record is None:
+            break
+        chain.append(follow)
+    return chain
+
+
+def _is_own(name: str, domain: str) -> bool:
+    """Whether an SPF record at `name` is the customer's to change: the domain itself or a name under it."""
+    name, domain = name.rstrip(".").lower(), domain.rstrip(".").lower()
+    return name == domain or name.endswith("." + domain)
+
+
+def _not_theirs(holder: str, term: str, domain: str, top: str | None) -> str:
+    """The fix for a term in someone else's record (a provider's include): theirs to correct, not the customer's."""
+    fix = (
+        f"{term} is in the SPF record of {holder}, which is not in {domain}: that record is its owner's to correct "
+        "(the provider's side), so report it to them; nothing in the customer's DNS fixes it."
+    )
+    if top:
+        fix += f" Remove {top} from the SPF record of {domain} only if that service no longer sends its mail."
+    return fix
+
+
 def _test_addresses(item: str) -> list[str]:
     """The addresses to evaluate for a profile IP or network: its first and last address."""
     network = ipaddress.ip_network(item, strict=False)
@@ -1122,10 +1153,20 @@ def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
 
 def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None) -> list[Finding]:
     findings: list[Finding] = []
+    parents = {id(child): parent for parent in tree.walk() for child in parent.children}
+
+    def top_term(node: SpfNode) -> str | None:
+        """The term of the domain's own record through which `node` is reached."""
+        while parents.get(id(node)) is not None and parents[id(node)] is not tree:
+            node = parents[id(node)]
+        return node.via
+
     for node in tree.walk():
         if node is tree or node.problem is None:
             continue
         parent_hint = f"{node.via}"
+        holder = parents.get(id(node), tree).domain  # whose record holds the term that led here
+        holder_is_own = _is_own(holder, domain)
         if node.problem == "error":
             findings.append(
                 _finding(
@@ -1144,7 +1185,9 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
                     Severity.FAIL,
                     f"{parent_hint} points at {node.domain}, which has {'no usable' if node.problem != 'multiple' else 'more than one'} "
                     f"SPF record ({node.detail}); receivers give a permanent error (permerror).",
-                    fix=f"Remove {parent_hint} from the SPF record of {domain}, or correct the domain name in it.",
+                    fix=f"Remove {parent_hint} from the SPF record of {holder}, or correct the domain name in it."
+                    if holder_is_own
+                    else _not_theirs(holder, parent_hint, domain, top_term(node)),
                     observed={"domain": node.domain, "via": node.via, "detail": node.detail},
                 )
             )
@@ -1155,7 +1198,14 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
                     Severity.FAIL,
                     f"The SPF record of {node.domain} (reached through {parent_hint}) is invalid at {node.detail}; "
                     "receivers give a permanent error (permerror).",
-                    fix=f"Ask the owner of {node.domain} to correct it, or remove {parent_hint}.",
+                    fix=(
+                        f"Correct the SPF record of {node.domain} at the term named above."
+                        if _is_own(node.domain, domain)
+                        else f"The record of {node.domain} is not in {domain}: ask its owner to correct it, or "
+                        f"remove {parent_hint} from the SPF record of {holder}."
+                        if holder_is_own
+                        else _not_theirs(holder, parent_hint, domain, top_term(node))
+                    ),
                     observed={"domain": node.domain, "record": node.text, "term": node.syntax_error.term if node.syntax_error else None},
                 )
             )
@@ -1166,7 +1216,9 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
                     Severity.FAIL,
                     f"{parent_hint} leads back to {node.domain}, which is already being evaluated: an endless loop "
                     "that receivers stop with a permanent error (permerror).",
-                    fix=f"Remove {parent_hint} from the record that contains it.",
+                    fix=f"Remove {parent_hint} from the SPF record of {holder}."
+                    if holder_is_own
+                    else _not_theirs(holder, parent_hint, domain, top_term(node)),
                     observed={"domain": node.domain, "via": node.via},
                 )
             )
@@ -1198,13 +1250,21 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
         )
     voids = [f"{n.domain}: {term}" for n in tree.walk() for term in n.voids]
     if len(voids) > VOID_LIMIT:
+        own_voids = [f"{n.domain}: {term}" for n in tree.walk() if _is_own(n.domain, domain) for term in n.voids]
+        others = [v for v in voids if v not in own_voids]
+        void_fix = ("Remove the terms that point at names that no longer exist: " + ", ".join(own_voids) + ".") if own_voids else ""
+        if others:
+            void_fix += (
+                f" {', '.join(others)} {'is' if len(others) == 1 else 'are'} in records outside {domain}: "
+                "their owners' to correct (the provider's side), so report them."
+            )
         findings.append(
             _finding(
                 "spf.void-limit",
                 Severity.FAIL,
                 f"{len(voids)} terms in the SPF tree of {domain} point at names with no records; RFC 7208 allows "
                 f"{VOID_LIMIT} such void look-ups before receivers give a permanent error (permerror).",
-                fix="Remove the terms that point at names that no longer exist: " + ", ".join(voids) + ".",
+                fix=void_fix.strip(),
                 observed=voids,
                 expected=f"at most {VOID_LIMIT}",
             )
@@ -1218,6 +1278,25 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
     owner_domain = owner.domain
     owner_record = owner.record or record
     strict = _with_terms(owner_record, all_term="-all")
+    policy_fix = _fix_record(owner_domain, strict, ttl)
+    if not _is_own(owner_domain, domain):
+        # the deciding all is in a record reached by redirect= that the customer cannot change: the fix
+        # is in their own last record of the chain: include the other record and end in -all themselves
+        chain = _redirect_chain(tree)
+        last_own = max((i for i, n in enumerate(chain) if _is_own(n.domain, domain)), default=0)
+        mine, theirs = chain[last_own], chain[min(last_own + 1, len(chain) - 1)]
+        policy_fix = (
+            f"The all that decides is in the SPF record of {owner_domain}, reached through redirect=; that record "
+            "is not the customer's to change. End the customer's own record in -all instead: "
+            + _fix_record(mine.domain, _with_terms(mine.record, add=[f"include:{theirs.domain}"], all_term="-all"), ttl)
+        )
+        if all_mechanism is not None and all_mechanism.qualifier == "+":
+            policy_fix = (
+                f"The {all_mechanism.text} is in the SPF record of {owner_domain}, reached through redirect=; that "
+                "record is not the customer's to change: report it to its owner, and stop using it: replace the "
+                f"redirect in the SPF record of {mine.domain} with the ip4:/ip6:/include: terms of the services that "
+                "really send the mail, ending in -all."
+            )
     if all_mechanism is None:
         if owner.record is not None and owner.record.redirect is None:
             findings.append(
@@ -1226,7 +1305,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                     Severity.WARN,
                     f"The SPF record of {owner_domain} does not end in an all mechanism, so mail from servers it does not "
                     "list gets neutral: receivers treat it as if there were no SPF.",
-                    fix=_fix_record(owner_domain, strict, ttl),
+                    fix=policy_fix,
                     observed=owner.text,
                     expected="-all",
                 )
@@ -1238,7 +1317,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 Severity.FAIL,
                 f"The SPF record of {owner_domain} ends in {all_mechanism.text}: every server on the internet passes SPF "
                 "for this domain, which is the same as authorising spoofing.",
-                fix=_fix_record(owner_domain, strict, ttl),
+                fix=policy_fix,
                 observed=all_mechanism.text,
                 expected="-all",
             )
@@ -1250,7 +1329,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 Severity.WARN,
                 f"The SPF record of {owner_domain} ends in ?all: mail from unlisted servers gets neutral, which protects "
                 "nothing.",
-                fix=_fix_record(owner_domain, strict, ttl),
+                fix=policy_fix,
                 observed=all_mechanism.text,
                 expected="-all",
             )
@@ -1262,7 +1341,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 Severity.INFO,
                 f"The SPF record of {owner_domain} ends in ~all (softfail): unlisted servers are suspicious but not refused. "
                 "Once every sending service is listed, -all tells receivers to refuse the rest.",
-                fix=_fix_record(owner_domain, strict, ttl),
+                fix=policy_fix,
                 observed=all_mechanism.text,
                 expected="-all",
             )
@@ -1289,7 +1368,10 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                     f"The SPF record of {node.domain} uses {', '.join(ptr_terms)}: RFC 7208 §5.5 says not to, because it is "
                     "slow, unreliable, and some receivers skip it.",
                     fix="Replace ptr with ip4:/ip6: ranges or a: for the sending hosts: "
-                    + _fix_record(node.domain, _without_terms(node.record, ptr_terms), ttl),
+                    + _fix_record(node.domain, _without_terms(node.record, ptr_terms), ttl)
+                    if _is_own(node.domain, domain)
+                    else f"{', '.join(ptr_terms)} is in the SPF record of {node.domain}, reached through redirect=; that "
+                    "record is not the customer's to change: report it to its owner (the provider's side).",
                     observed=ptr_terms,
                 )
             )
