@@ -83,5 +83,5 @@ def test_missing_file_and_folder(tmp_path):
 def test_huge_file(tmp_path):
     path = tmp_path / "a.json"
     path.write_bytes(b" " * 2_000_001)
-    with pytest.raises(BadInput, match="not an answers file"):
+    with pytest.raises(BadInput, match="is over 2 MB"):
         load_answers_file(path)

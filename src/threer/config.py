@@ -137,15 +137,13 @@ def load_config(path: Path) -> Config:
     """Read the config; a missing file is the defaults, a bad one a clear error."""
     if not path.exists():
         return Config()
+    from threer.files import read_user_text
+
+    raw = read_user_text(path, "config file", fix="fix it, or remove it and run `threer config init`")
     try:
-        raw = path.read_bytes().decode("utf-8")
         data = tomllib.loads(raw)
-    except UnicodeDecodeError:
-        raise BadInput(f"The config file {path} is not UTF-8 text. Fix it or remove it and run `threer config init`.") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"The config file {path} is not valid TOML ({exc}). Fix it or run `threer config init`.") from None
-    except OSError as exc:
-        raise BadInput(f"Cannot read the config file {path} ({exc.strerror}).") from None
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

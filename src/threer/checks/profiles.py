@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from threer.config import describe_validation_error
 from threer.errors import BadInput
+from threer.files import read_user_text
 
 BUILTIN_PROFILES = ("m365", "google")
 NO_PROFILE = "none"  # `--profile none`: judge the records on their own merits
@@ -159,15 +160,8 @@ def load_profile(name_or_path: str) -> Profile:
         raise BadInput(
             f"Unknown profile {text!r}. Use one of {', '.join(BUILTIN_PROFILES)}, none, or the path to a profile TOML file."
         )
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"The profile file {path} does not exist. Check the path, or use m365 or google.") from None
-    except IsADirectoryError:
-        raise BadInput(f"The profile {path} is a folder; give the path to a TOML file.") from None
-    except OSError as exc:
-        raise BadInput(f"Cannot read the profile file {path} ({exc.strerror}).") from None
-    return _parse(data, f"profile file {path}", default_name=path.stem)
+    text = read_user_text(path, "profile file", fix="give the path to a profile TOML file, or use m365 or google")
+    return _parse(text.encode("utf-8"), f"profile file {path}", default_name=path.stem)
 
 
 def _parse(data: bytes, where: str, *, default_name: str) -> Profile:

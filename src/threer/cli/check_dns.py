@@ -15,6 +15,7 @@ from rich.text import Text
 
 from threer.cli.output import print_error, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus
+from threer.files import read_user_text
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
@@ -164,16 +165,7 @@ def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
     else:
         path = Path(from_file).expanduser()
         label = str(path)
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except FileNotFoundError:
-            raise BadInput(f"The file {path} does not exist; give a file with one domain a line.") from None
-        except IsADirectoryError:
-            raise BadInput(f"{path} is a folder; give a file with one domain a line.") from None
-        except UnicodeDecodeError:
-            raise BadInput(f"The file {path} is not UTF-8 text; save it as UTF-8 with one domain a line.") from None
-        except OSError as exc:
-            raise BadInput(f"Cannot read {path} ({exc.strerror}).") from None
+        text = read_user_text(path, "domain list", fix="give a text file with one domain a line")
     entries = []
     for number, line in enumerate(text.splitlines(), 1):
         content = line.split("#", 1)[0].strip()

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from threer.errors import BadInput
+from threer.files import read_user_text
 from threer.triage.engine import InvalidAnswer, parse_answer
 from threer.triage.steps import STEP_IDS
 
@@ -25,20 +26,8 @@ MAX_BYTES = 2_000_000
 
 def load_answers_file(path: Path) -> dict[str, Any]:
     """Read and validate an answers file; every problem in it is reported at once."""
-    try:
-        if path.is_dir():
-            raise BadInput(f"The answers file {path} is a folder; give a JSON, YAML or TOML file.")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"The answers file {path} does not exist.") from None
-    except OSError as exc:
-        raise BadInput(f"Cannot read the answers file {path} ({exc.strerror}).") from None
-    if len(data) > MAX_BYTES:
-        raise BadInput(f"The answers file {path} is over {MAX_BYTES // 1_000_000} MB; that is not an answers file.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput(f"The answers file {path} is not UTF-8 text.") from None
+    text = read_user_text(path, "answers file", fix="give a JSON, YAML or TOML file of answers keyed by step id",
+                          max_bytes=MAX_BYTES)
     parsed = _parse(text, path)
     if not isinstance(parsed, dict):
         raise BadInput(f"The answers file {path} must hold a table keyed by step id (such as intake.customer).")
