@@ -3,7 +3,7 @@ whether it was typed at a prompt, read from an answers file, or built in a test.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,7 +48,20 @@ def _text_list(value: Any, what: str, *, required: bool = False, addresses: bool
 
 
 class Answer(BaseModel):
+    """An answer model. `texts` names its free-text fields: field -> (what it is, required)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    texts: ClassVar[dict[str, tuple[str, bool]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_texts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and cls.texts:
+            data = dict(data)
+            for name, (what, required) in cls.texts.items():
+                if name in data or required:
+                    data[name] = _text(data.get(name), what, required=required)
+        return data
 
 
 class CustomerAnswer(Answer):
@@ -83,34 +96,19 @@ class CustomerAnswer(Answer):
 
 
 class IssueAnswer(Answer):
+    texts = {"description": ("the description of the issue", True), "affected_users": ("the affected user(s)", True),
+             "started": ("when it started", True)}
     description: str
     affected_users: str
     started: str  # when it started, in the technician's words ("since Monday 9am")
 
-    @field_validator("description", mode="before")
-    @classmethod
-    def _d(cls, v: Any) -> str:
-        return _text(v, "the description of the issue")
-
-    @field_validator("affected_users", mode="before")
-    @classmethod
-    def _u(cls, v: Any) -> str:
-        return _text(v, "the affected user(s)")
-
-    @field_validator("started", mode="before")
-    @classmethod
-    def _s(cls, v: Any) -> str:
-        return _text(v, "when it started")
 
 
 class ErrorsAnswer(Answer):
+    texts = {"messages": ("the error messages", False)}
     messages: str = ""  # verbatim: codes, bounce text
     no_error_shown: bool = False
 
-    @field_validator("messages", mode="before")
-    @classmethod
-    def _m(cls, v: Any) -> str:
-        return _text(v, "the error messages", required=False)
 
     @model_validator(mode="after")
     def _one(self) -> "ErrorsAnswer":
@@ -122,6 +120,7 @@ class ErrorsAnswer(Answer):
 
 
 class ReproducedAnswer(Answer):
+    texts = {"how": ("how it was (or was not) reproduced", True)}
     reproduced: Literal["yes", "no", "intermittent"]
     how: str
 
@@ -130,10 +129,6 @@ class ReproducedAnswer(Answer):
     def _r(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("how", mode="before")
-    @classmethod
-    def _h(cls, v: Any) -> str:
-        return _text(v, "how it was (or was not) reproduced")
 
 
 OPERATING_SYSTEMS = ["Windows 11", "Windows 10", "macOS", "iOS", "iPadOS", "Android", "Linux", "ChromeOS", "Other"]
@@ -166,20 +161,17 @@ SERVICES = [
 
 
 class EnvironmentAnswer(Answer):
+    texts = {"os": ("the operating system", True), "os_version": ("the OS version", True),
+             "client": ("the mail client", True), "client_version": ("the mail client version", True)}
     os: str
     os_version: str
     client: str
     client_version: str
 
-    @field_validator("os", "os_version", "client", "client_version", mode="before")
-    @classmethod
-    def _t(cls, v: Any, info: Any) -> str:
-        names = {"os": "the operating system", "os_version": "the OS version", "client": "the mail client",
-                 "client_version": "the mail client version"}
-        return _text(v, names[info.field_name])
 
 
 class ServicesAnswer(Answer):
+    texts = {"note": ("the note", False)}
     enabled: list[str]
     note: str = ""
 
@@ -188,13 +180,10 @@ class ServicesAnswer(Answer):
     def _e(cls, v: Any) -> list[str]:
         return _text_list(v, "the services confirmed as enabled in the Control Panel", required=True)
 
-    @field_validator("note", mode="before")
-    @classmethod
-    def _n(cls, v: Any) -> str:
-        return _text(v, "the note", required=False)
 
 
 class DnsAnswer(Answer):
+    texts = {"note": ("the note", False)}
     note: str = ""
     # filled by the step's action (threer ran the checks), never typed
     checked: bool = False
@@ -205,13 +194,10 @@ class DnsAnswer(Answer):
     checked_at: str | None = None
     run_error: str | None = None  # why the checks could not run
 
-    @field_validator("note", mode="before")
-    @classmethod
-    def _n(cls, v: Any) -> str:
-        return _text(v, "the note", required=False)
 
 
 class OwaAnswer(Answer):
+    texts = {"note": ("the note", False)}
     login: Literal["yes", "no", "not tried"]
     send: Literal["yes", "no", "not tried"]
     receive: Literal["yes", "no", "not tried"]
@@ -225,22 +211,16 @@ class OwaAnswer(Answer):
             return "yes" if v else "no"
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("note", mode="before")
-    @classmethod
-    def _n(cls, v: Any) -> str:
-        return _text(v, "the note", required=False)
 
 
 class RulesAnswer(Answer):
+    texts = {"found": ("what was found", True)}
     found: str  # what was found, "no rules" included
 
-    @field_validator("found", mode="before")
-    @classmethod
-    def _f(cls, v: Any) -> str:
-        return _text(v, "what was found")
 
 
 class PriorAnswer(Answer):
+    texts = {"outcome": ("the outcome (what matched and what was tried)", True)}
     matches: list[dict[str, Any]] = Field(default_factory=list)  # shown by the action: id, title, source, score
     tried: list[str] = Field(default_factory=list)  # ids the technician tried
     outcome: str
@@ -250,13 +230,10 @@ class PriorAnswer(Answer):
     def _t(cls, v: Any) -> list[str]:
         return _text_list(v, "the ids of the matches tried")
 
-    @field_validator("outcome", mode="before")
-    @classmethod
-    def _o(cls, v: Any) -> str:
-        return _text(v, "the outcome (what matched and what was tried)")
 
 
 class KbAnswer(Answer):
+    texts = {"outcome": ("the outcome", True)}
     articles: list[str] = Field(default_factory=list)
     outcome: str
 
@@ -265,13 +242,10 @@ class KbAnswer(Answer):
     def _a(cls, v: Any) -> list[str]:
         return _text_list(v, "the articles (ids or titles)")
 
-    @field_validator("outcome", mode="before")
-    @classmethod
-    def _o(cls, v: Any) -> str:
-        return _text(v, "the outcome")
 
 
 class WebAnswer(Answer):
+    texts = {"queries": ("the search queries", True), "outcome": ("the outcome", True)}
     queries: str
     links: list[str] = Field(default_factory=list)
     outcome: str
@@ -281,18 +255,11 @@ class WebAnswer(Answer):
     def _l(cls, v: Any) -> list[str]:
         return _text_list(v, "the links", addresses=True)
 
-    @field_validator("queries", mode="before")
-    @classmethod
-    def _q(cls, v: Any) -> str:
-        return _text(v, "the search queries")
 
-    @field_validator("outcome", mode="before")
-    @classmethod
-    def _o(cls, v: Any) -> str:
-        return _text(v, "the outcome")
 
 
 class OutcomeAnswer(Answer):
+    texts = {"resolution": ("the resolution", False), "summary": ("the summary", False)}
     decision: Literal["resolved", "escalate"]
     resolution: str = ""  # required when resolved: it becomes the past case
     summary: str = ""  # a one-line subject for the case or ticket; defaults to the issue
@@ -306,10 +273,6 @@ class OutcomeAnswer(Answer):
             return {"resolve": "resolved", "escalated": "escalate", "escalation": "escalate"}.get(v, v)
         return v
 
-    @field_validator("resolution", "summary", mode="before")
-    @classmethod
-    def _t(cls, v: Any) -> str:
-        return _text(v, "the text", required=False)
 
     @model_validator(mode="after")
     def _resolved(self) -> "OutcomeAnswer":
