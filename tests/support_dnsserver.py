@@ -28,6 +28,7 @@ the query asked for it (AD or DO set, RFC 6840 §5.7), as a validating resolver'
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import struct
 import threading
@@ -73,6 +74,16 @@ def load_zone(path: Path | str) -> dns.zone.Zone:
 
 def all_zone_files() -> list[Path]:
     return sorted(ZONES_DIR.glob("*.zone"))
+
+
+def zone_domains() -> list[str]:
+    """The $ORIGIN of every zone file in tests/zones/, lower-case, without the trailing dot."""
+    domains = []
+    for path in all_zone_files():
+        match = re.search(r"^\$ORIGIN\s+(\S+)", path.read_text(encoding="utf-8"), re.M)
+        if match:
+            domains.append(match.group(1).rstrip(".").lower())
+    return domains
 
 
 class ZoneData:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support_dnsserver import ZONES_DIR, DnsTestServer, all_zone_files
+from support_dnsserver import DnsTestServer, zone_domains
 from threer.checks import CHECK_FUNCTIONS, RUNNER_FINDING_IDS, CheckOptions, finding_ids, run_domain
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference" / "findings"
@@ -40,15 +40,6 @@ def test_the_index_links_every_page() -> None:
             assert f"({page.name})" in index, f"docs/reference/findings/README.md does not link {page.name}"
 
 
-def _zone_domains() -> list[str]:
-    domains = []
-    for path in all_zone_files():
-        match = re.search(r"^\$ORIGIN\s+(\S+)", path.read_text(encoding="utf-8"), re.M)
-        if match:
-            domains.append(match.group(1).rstrip(".").lower())
-    return domains
-
-
 @pytest.mark.parametrize("profile", [None, "m365", "google"])
 def test_checks_emit_only_declared_ids(profile: str | None) -> None:
     """Every test zone, through every check, with each profile: no undeclared id ever appears."""
@@ -63,7 +54,7 @@ def test_checks_emit_only_declared_ids(profile: str | None) -> None:
                 async with gate:
                     return await run_domain(domain, options)
 
-            return await asyncio.gather(*(one(d) for d in _zone_domains()))
+            return await asyncio.gather(*(one(d) for d in zone_domains()))
 
         outcomes = asyncio.run(all_domains())
     seen = set()

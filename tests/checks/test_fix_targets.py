@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from support_dnsserver import DnsTestServer, all_zone_files, resolver_for
+from support_dnsserver import DnsTestServer, resolver_for, zone_domains
 from threer.checks import CheckOptions, run_domain
 from threer.checks.context import CheckContext
 from threer.checks.dkim import check_dkim
@@ -203,15 +203,6 @@ def test_mx_host_in_the_customers_domain_may_get_an_address() -> None:
 # -- every test zone, every check, every profile -----------------------------------------------
 
 
-def _zone_domains() -> list[str]:
-    domains = []
-    for path in all_zone_files():
-        match = re.search(r"^\$ORIGIN\s+(\S+)", path.read_text(encoding="utf-8"), re.M)
-        if match:
-            domains.append(match.group(1).rstrip(".").lower())
-    return domains
-
-
 @pytest.mark.parametrize("profile", [None, "m365", "google"])
 def test_no_fix_in_any_test_zone_asks_for_a_record_outside_the_domain(profile) -> None:
     with DnsTestServer() as server:
@@ -226,7 +217,7 @@ def test_no_fix_in_any_test_zone_asks_for_a_record_outside_the_domain(profile) -
                 async with gate:
                     return await run_domain(domain, options)
 
-            return await asyncio.gather(*(one(d) for d in _zone_domains()))
+            return await asyncio.gather(*(one(d) for d in zone_domains()))
 
         outcomes = asyncio.run(all_domains())
     checked = 0

@@ -58,6 +58,18 @@ FINDING_IDS = frozenset(
     }
 )
 
+
+# how a record's final all is judged, by qualifier (-all is the aim and gives no finding)
+_WEAK_ALL: dict[str, tuple[str, Severity, str]] = {
+    "+": ("spf.all-pass", Severity.FAIL,
+          "every server on the internet passes SPF for this domain, which is the same as authorising spoofing."),
+    "?": ("spf.all-neutral", Severity.WARN,
+          "mail from unlisted servers gets neutral, which protects nothing."),
+    "~": ("spf.all-softfail", Severity.INFO,
+          "softfail, so unlisted servers are suspicious but not refused. Once every sending service is listed, -all tells "
+          "receivers to refuse the rest."),
+}
+
 RESULTS = ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror")
 LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4: mechanisms and modifiers that cause DNS look-ups
 VOID_LIMIT = 2  # RFC 7208 §4.6.4: look-ups that return no records
@@ -1310,37 +1322,13 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                     expected="-all",
                 )
             )
-    elif all_mechanism.qualifier == "+":
+    elif all_mechanism.qualifier in _WEAK_ALL:
+        finding_id, severity, says = _WEAK_ALL[all_mechanism.qualifier]
         findings.append(
             _finding(
-                "spf.all-pass",
-                Severity.FAIL,
-                f"The SPF record of {owner_domain} ends in {all_mechanism.text}: every server on the internet passes SPF "
-                "for this domain, which is the same as authorising spoofing.",
-                fix=policy_fix,
-                observed=all_mechanism.text,
-                expected="-all",
-            )
-        )
-    elif all_mechanism.qualifier == "?":
-        findings.append(
-            _finding(
-                "spf.all-neutral",
-                Severity.WARN,
-                f"The SPF record of {owner_domain} ends in ?all: mail from unlisted servers gets neutral, which protects "
-                "nothing.",
-                fix=policy_fix,
-                observed=all_mechanism.text,
-                expected="-all",
-            )
-        )
-    elif all_mechanism.qualifier == "~":
-        findings.append(
-            _finding(
-                "spf.all-softfail",
-                Severity.INFO,
-                f"The SPF record of {owner_domain} ends in ~all (softfail): unlisted servers are suspicious but not refused. "
-                "Once every sending service is listed, -all tells receivers to refuse the rest.",
+                finding_id,
+                severity,
+                f"The SPF record of {owner_domain} ends in {all_mechanism.text}: {says}",
                 fix=policy_fix,
                 observed=all_mechanism.text,
                 expected="-all",
