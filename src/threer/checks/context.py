@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the resolver and profile modules import nothing from here; avoid a cycle anyway
     from threer.checks.profiles import Profile
-    from threer.checks.resolver import Resolver
+    from threer.checks.resolver import Lookup, Resolver
+    from threer.findings import Finding
 
 
 def _utc_now() -> datetime:
@@ -41,3 +42,17 @@ def record_fix(host: str, rdtype: str, value: str, ttl: int = 3600) -> str:
     """One DNS record in master-file form, the way a DNS admin pastes it: `host. TTL IN TYPE value`."""
     host = host.rstrip(".") + "."
     return f"{host} {ttl} IN {rdtype} {value}"
+
+
+def lookup_error(check: str, what: str, lookup: "Lookup", *, so: str = "so it is not known.") -> "Finding":
+    """The `<check>.lookup-error` finding: a look-up that got no answer (timeout, SERVFAIL, ...) is
+    `error`, never `missing`: nothing is known about the record."""
+    from threer.findings import Finding, Severity
+
+    return Finding(
+        id=f"{check}.lookup-error",
+        check=check,
+        severity=Severity.ERROR,
+        message=f"{what} could not be looked up ({lookup.detail or lookup.status.value}), {so}",
+        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
+    )

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import binascii
 
-from threer.checks.context import CheckContext, record_fix
+from threer.checks.context import CheckContext, record_fix, lookup_error
 from threer.checks.profiles import DkimSelector, has_wildcards, pattern_matches
 from threer.checks.resolver import Lookup
 from threer.findings import Finding, Severity
@@ -125,14 +125,7 @@ def _selector_name(selector: str, domain: str) -> str:
 
 
 def _lookup_error(what: str, lookup: Lookup) -> Finding:
-    return Finding(
-        id="dkim.lookup-error",
-        check=CHECK,
-        severity=Severity.ERROR,
-        message=f"{what} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
-        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
-    )
-
+    return lookup_error(CHECK, what, lookup)
 
 def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
     target = ctx.expand(spec.cname[0])

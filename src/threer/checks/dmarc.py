@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from publicsuffixlist import PublicSuffixList
 
-from threer.checks.resolver import Lookup, LookupStatus
+from threer.checks.resolver import Lookup
 from threer.findings import Finding, Severity
 
 if TYPE_CHECKING:
@@ -417,7 +417,7 @@ async def _missing(ctx: "CheckContext", org: str) -> list[Finding]:
             f"No DMARC record at {where}: receivers have no policy for mail that fails SPF and DKIM, and nobody gets "
             "reports about spoofing.",
             fix=_fix(f"_dmarc.{org}", suggestion, None)
-            + f"  (start with p=none and a mailbox that exists; move to p=quarantine, then p=reject, once reports are clean)",
+            + "  (start with p=none and a mailbox that exists; move to p=quarantine, then p=reject, once reports are clean)",
             expected=suggestion,
         )
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from threer.checks.context import CheckContext
+from threer.checks.context import CheckContext, lookup_error
 from threer.checks.resolver import Lookup
 from threer.findings import Finding, Severity
 
@@ -19,16 +19,10 @@ FINDING_IDS = frozenset(
 
 
 def _error(ctx: CheckContext, lookup: Lookup) -> Finding:
-    return Finding(
-        id="dnssec.lookup-error",
-        check=CHECK,
-        severity=Severity.ERROR,
-        message=f"The {lookup.rdtype} record of {ctx.domain} could not be looked up ({lookup.detail or lookup.status.value}), "
-        "so whether the zone is signed is not known."
-        + (" A validating resolver answers SERVFAIL when signatures do not verify." if lookup.status.value == "servfail" else ""),
-        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
-    )
-
+    # a validating resolver says SERVFAIL when signatures do not verify: worth saying here
+    hint = " A validating resolver answers SERVFAIL when signatures do not verify." if lookup.status.value == "servfail" else ""
+    return lookup_error(CHECK, f"The {lookup.rdtype} record of {ctx.domain}", lookup,
+                        so="so whether the zone is signed is not known." + hint)
 
 async def check_dnssec(ctx: CheckContext) -> list[Finding]:
     ds, dnskey = await asyncio.gather(ctx.resolver.query(ctx.domain, "DS"), ctx.resolver.query(ctx.domain, "DNSKEY"))

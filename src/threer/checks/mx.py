@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from threer.checks.context import CheckContext, record_fix
+from threer.checks.context import CheckContext, record_fix, lookup_error
 from threer.checks.profiles import has_wildcards, pattern_matches
 from threer.checks.resolver import Lookup, LookupStatus
 from threer.findings import Finding, Severity
@@ -73,14 +73,7 @@ def _unresolvable_fix(ctx: CheckContext, pref: int, host: str) -> str:
 
 
 def _lookup_error(what: str, lookup: Lookup) -> Finding:
-    return Finding(
-        id="mx.lookup-error",
-        check=CHECK,
-        severity=Severity.ERROR,
-        message=f"{what} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
-        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
-    )
-
+    return lookup_error(CHECK, what, lookup)
 
 async def check_mx(ctx: CheckContext) -> list[Finding]:
     answer = await ctx.resolver.query(ctx.domain, "MX")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from threer.checks.context import CheckContext
+from threer.checks.context import CheckContext, lookup_error
 from threer.checks.resolver import Lookup, LookupStatus, Resolver
 from threer.findings import Finding, Severity
 
@@ -82,14 +82,7 @@ def direct_resolver(ctx_resolver: Resolver, address: str, port: int) -> Resolver
 
 
 def _error(message: str, lookup: Lookup) -> Finding:
-    return Finding(
-        id="ns.lookup-error",
-        check=CHECK,
-        severity=Severity.ERROR,
-        message=f"{message} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
-        observed={"name": lookup.name, "type": lookup.rdtype, "status": lookup.status.value},
-    )
-
+    return lookup_error(CHECK, message, lookup)
 
 def _does_not_exist(soa: Lookup, ns: Lookup) -> bool:
     """The DNS answered that the domain does not exist; a failed look-up never counts as that."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from threer.checks.context import CheckContext, record_fix
+from threer.checks.context import CheckContext, record_fix, lookup_error
 from threer.findings import Finding, Severity
 
 CHECK = "tls-rpt"
@@ -55,15 +55,7 @@ async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
     example = record_fix(name, "TXT", f'"v=TLSRPTv1; rua=mailto:tls-reports@{ctx.domain}"')
     lookup = await ctx.resolver.query(name, "TXT")
     if lookup.is_error:
-        return [
-            Finding(
-                id="tls-rpt.lookup-error",
-                check=CHECK,
-                severity=Severity.ERROR,
-                message=f"The TLS-RPT record at {name} could not be looked up ({lookup.detail or lookup.status.value}), so it is not known.",
-                observed={"name": name, "type": "TXT", "status": lookup.status.value},
-            )
-        ]
+        return [lookup_error(CHECK, f"The TLS-RPT record at {name}", lookup)]
     records = [r for r in lookup.records if r.strip().lower().startswith("v=tlsrptv1")] if lookup.exists else []
     if not records:
         return [
