@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from threer.checks.context import record_fix
+from threer.checks.context import lookup_error, record_fix
 from threer.checks.https import ENDPOINT_SLUGS, ProbeFailure, ProbeResult, endpoint_findings, probe
 from threer.checks.profiles import has_wildcards
 from threer.checks.resolver import Lookup, LookupStatus
@@ -110,14 +110,7 @@ def _cname_fix(host: str, target: str, *, first: str = "Add") -> str:
 
 def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool) -> list[Finding]:
     if ipv4.is_error and not ipv4.cname_chain:
-        return [
-            _finding(
-                "lookup-error",
-                Severity.ERROR,
-                f"{host} could not be looked up ({ipv4.detail or ipv4.status.value}), so its autodiscover record is unknown.",
-                observed={"name": host, "status": ipv4.status.value},
-            )
-        ]
+        return [lookup_error(CHECK, host, ipv4, so="so its autodiscover record is unknown.")]
     cname = ipv4.cname_chain[0] if ipv4.cname_chain else (ipv6.cname_chain[0] if ipv6.cname_chain else None)
     addresses = [*(ipv4.records if ipv4.exists else ()), *(ipv6.records if ipv6.exists else ())]
     target_missing = cname is not None and not addresses and ipv4.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA)
@@ -208,14 +201,7 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
     expected_host = ctx.expand(expected) if expected else None
     fix = f"Add this record: {record_fix(srv_name, 'SRV', f'0 0 443 {expected_host}.')}" if expected_host else None
     if srv.is_error:
-        return [
-            _finding(
-                "lookup-error",
-                Severity.ERROR,
-                f"{srv_name} SRV could not be looked up ({srv.detail or srv.status.value}).",
-                observed={"name": srv_name, "status": srv.status.value},
-            )
-        ]
+        return [lookup_error(CHECK, f"{srv_name} SRV", srv, so="so whether Outlook finds the service that way is unknown.")]
     records = [rd for rd in srv.rdata if hasattr(rd, "target")]
     shown = [_srv_text(rd) for rd in records]
     if not records:

@@ -20,7 +20,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from threer.checks.context import record_fix
+from threer.checks.context import lookup_error, record_fix
 from threer.checks.https import ENDPOINT_SLUGS, ProbeFailure, ProbeResult, endpoint_findings, name_matches, probe
 from threer.checks.resolver import Lookup
 from threer.findings import Finding, Severity
@@ -261,14 +261,7 @@ async def check_mta_sts(ctx) -> list[Finding]:
 def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
     """Findings for the TXT record, and its state: valid, invalid, absent or unknown."""
     if txt.is_error:
-        return [
-            _finding(
-                "lookup-error",
-                Severity.ERROR,
-                f"{txt_name} TXT could not be looked up ({txt.detail or txt.status.value}), so whether MTA-STS is on is unknown.",
-                observed={"name": txt_name, "status": txt.status.value},
-            )
-        ], "unknown"
+        return [lookup_error(CHECK, f"{txt_name} TXT", txt, so="so whether MTA-STS is on is unknown.")], "unknown"
     records = list(txt.records) if txt.exists else []
     sts = [r for r in records if r.startswith("v=STSv1")]
     near_misses = [r for r in records if not r.startswith("v=STSv1") and r.replace(" ", "").lower().startswith("v=stsv1")]
@@ -467,13 +460,7 @@ def _judge_mx(ctx, url: str, policy: StsPolicy, mx: Lookup) -> list[Finding]:
         return []
     if mx.is_error:
         return [
-            _finding(
-                "lookup-error",
-                Severity.ERROR,
-                f"The MX records of {ctx.domain} could not be looked up ({mx.detail or mx.status.value}), "
-                "so they were not compared with the policy.",
-                observed={"name": ctx.domain, "status": mx.status.value},
-            )
+            lookup_error(CHECK, f"The MX records of {ctx.domain}", mx, so="so they were not compared with the policy.")
         ]
     hosts = sorted(
         {
