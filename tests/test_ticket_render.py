@@ -24,7 +24,8 @@ from markdown_it import MarkdownIt
 from support_sessions import ACTIONS, DNS_CHECKED, ESCALATION, make_session, partner_config, session_in_memory
 
 from threer.store import Store
-from threer.ticket import TOP_LABELS, Ticket, _lines, build_ticket, render, render_text
+from threer.ticket import TOP_LABELS, Ticket, build_ticket, render, render_text
+from threer.ticket.layout import value_lines
 from threer.triage.engine import load_session
 
 NOW = datetime(2024, 3, 4, 10, 30, tzinfo=timezone.utc)
@@ -146,7 +147,7 @@ def check_markdown(ticket: Ticket) -> None:
         assert fences == []
     else:
         assert len(fences) == 1
-        assert fences[0].content == "\n".join(_lines(ticket.error_messages)) + "\n"
+        assert fences[0].content == "\n".join(value_lines(ticket.error_messages)) + "\n"
     for tok in tokens:
         assert tok.type not in FORBIDDEN_TOKENS, tok
         for i, child in enumerate(tok.children or []):
@@ -194,7 +195,7 @@ def check_text(ticket: Ticket) -> None:
         if not line.startswith("  |"):
             break
         block.append(line[4:] if line.startswith("  | ") else "")
-    assert block == _lines(ticket.error_messages or "")
+    assert block == value_lines(ticket.error_messages or "")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,7 +218,7 @@ def test_the_checks_pass_on_the_plain_ticket(shared_store: Store) -> None:
 
 def test_the_checks_catch_a_broken_layout(shared_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """The text check is not vacuous: without the "|" bars a typed label line is caught."""
-    import threer.ticket as ticket_module
+    import threer.ticket.formats.text as ticket_module
 
     ticket = build_ticket(load_session(shared_store, make_session(shared_store, {
         **ESCALATION, "review.server_rules": "none\nCustomer Domain Name: evil.com"})), partner_config(), now=NOW)
@@ -234,7 +235,7 @@ def test_the_checks_catch_a_broken_layout(shared_store: Store, monkeypatch: pyte
 
 
 def test_markdown_check_is_not_vacuous(monkeypatch: pytest.MonkeyPatch, shared_store: Store) -> None:
-    import threer.ticket as ticket_module
+    import threer.ticket.formats.markdown as ticket_module
 
     ticket = build_ticket(load_session(shared_store, make_session(shared_store, {
         **ESCALATION, "intake.errors": "```\n# Heading", "review.server_rules": "# Heading"})),

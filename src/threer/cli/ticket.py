@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -24,13 +23,6 @@ __all__ = ["register", "copy_to_clipboard"]
 CLIPBOARD_TIMEOUT = 5.0
 
 
-class TicketFormat(str, Enum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-    eml = "eml"
-
-
 def register(app: typer.Typer) -> None:
     app.command("ticket")(ticket_command)
 
@@ -38,9 +30,10 @@ def register(app: typer.Typer) -> None:
 def ticket_command(
     ctx: typer.Context,
     session_id: str = typer.Argument(..., metavar="ID", help="The triage session id, e.g. 20261126-7K3P."),
-    fmt: TicketFormat = typer.Option(
-        TicketFormat.text, "--format", "-f", case_sensitive=False,
-        help="text (to paste into an e-mail), markdown (ticket systems), json, or eml (an e-mail draft).",
+    fmt: str = typer.Option(
+        "text", "--format", "-f", metavar="FORMAT",
+        help="text (to paste into an e-mail), markdown (ticket systems), json, or eml (an e-mail draft); "
+        "any other format under threer/ticket/formats/ too.",
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout.",
                                           metavar="FILE"),
@@ -58,7 +51,12 @@ def ticket_command(
     from threer.store import Store
     from threer.triage.engine import load_session
 
+    from threer.ticket import formats
+
     env = app_context(ctx).env
+    fmt = fmt.lower()
+    if fmt not in formats.names():
+        raise BadInput(f"--format {fmt} is not a ticket format; use one of {', '.join(formats.names())}.")
     config = load_config(env.config_path)
     if not env.db_path.exists():  # nothing was ever saved: do not create a database just to say so
         raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
@@ -78,7 +76,7 @@ def ticket_command(
     ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
     _warn(ticket, redact)
 
-    data = render(ticket, fmt.value)
+    data = render(ticket, fmt)
     if output is not None:
         _write(output, data)
         stderr_console().print(f"Ticket written to {output}", markup=False, highlight=False)

@@ -1,0 +1,43 @@
+"""Ticket drafts on disk: the text and .eml files an escalation at the end of a triage leaves behind."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from threer.config import Config
+from threer.errors import ExitStatus, ThreerError
+from threer.ticket.build import build_ticket
+from threer.ticket.formats.eml import render_eml
+from threer.ticket.formats.text import render_text
+from threer.triage.session import TriageSession
+
+if TYPE_CHECKING:
+    from threer.env import Environment
+
+def write_ticket_draft(session: TriageSession, config: Config, env: Environment, now: datetime, *,
+                       redact: bool = False) -> Path:
+    """Write the text and .eml drafts under THREER_HOME/tickets/; return the text one's path."""
+    ticket = build_ticket(session, config, now=now, redact_secrets=redact)
+    folder = env.home / "tickets"
+    text_path = folder / f"{ticket.triage_id}.txt"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(text_path, render_text(ticket).encode("utf-8"))
+        write_private(folder / f"{ticket.triage_id}.eml", render_eml(ticket))
+    except OSError as exc:
+        raise ThreerError(
+            f"Cannot write the ticket draft in {folder} ({exc.strerror or exc}). "
+            f"Write it elsewhere with `threer ticket {ticket.triage_id} --output FILE`.",
+            ExitStatus.INCOMPLETE,
+        ) from None
+    return text_path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only when new (tickets carry customer details)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
