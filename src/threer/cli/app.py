@@ -33,8 +33,41 @@ def app_context(ctx: typer.Context) -> AppContext:
     return root.obj
 
 
+# click's usage errors quote what was typed (`No such command '\x1b]0;…'`); they are shown through the sanitiser
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _VisibleWriter:
+    """A text stream that shows control characters visibly, for click's own messages."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from threer.safe_text import visible
+
+        return self._stream.write(visible(text))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 class ThreerGroup(TyperGroup):
     """Turns every ThreerError, Ctrl-C and unexpected exception into a sentence and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _CLICK_ERROR as exc:
+            exc.show(file=_VisibleWriter(sys.stderr))
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            print_error("Aborted.")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:

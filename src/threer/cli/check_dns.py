@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from threer.cli.output import print_error, print_warning, stderr_console, stdout_console
+from threer.cli.output import emit_json, print_error, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus
 from threer.files import read_user_text
 from typing import TYPE_CHECKING
@@ -101,7 +101,7 @@ def check_dns(
 
     if as_json:
         document = json_document(reports, views)
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        emit_json(document)
     else:
         console = stdout_console()
         for i, report in enumerate(reports):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import tomli_w
 import typer
 
 from threer.cli.app import app_context
-from threer.cli.output import is_interactive, stderr_console
+from threer.cli.output import emit_exact, emit_json, is_interactive, stderr_console
 from threer.errors import BadInput
 
 config_app = typer.Typer(
@@ -38,11 +37,11 @@ def show(
     config = load_config(env.config_path)
     data = config.model_dump(mode="json")
     if as_json:
-        typer.echo(json.dumps({"version": 1, "path": str(env.config_path), "config": data}, indent=2))
+        emit_json({"version": 1, "path": str(env.config_path), "config": data})
         return
     stderr_console().print(f"# {env.config_path}{'' if env.config_path.exists() else ' (not written yet: defaults)'}",
                            markup=False)
-    typer.echo(tomli_w.dumps(_drop_none(data)), nl=False)
+    emit_exact(tomli_w.dumps(_drop_none(data)))
 
 
 @config_app.command("set")

@@ -7,14 +7,13 @@ start fast.
 
 from __future__ import annotations
 
-import json
 from typing import Any, List, Optional
 
 import typer
 from rich.markup import escape
 
 from threer.cli.app import app_context
-from threer.cli.output import print_warning, stderr_console, stdout_console
+from threer.cli.output import emit_json, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput
 
 kb_app = typer.Typer(
@@ -38,7 +37,7 @@ def _store(ctx: typer.Context) -> Any:
 
 
 def _emit_json(document: Any) -> None:
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    emit_json(document)
 
 
 @kb_app.command("index")

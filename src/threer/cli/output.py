@@ -1,21 +1,145 @@
-"""Consoles and the one way errors are shown. Colour only on a terminal; NO_COLOR respected."""
+"""Consoles and the one way errors are shown. Colour only on a terminal; NO_COLOR respected.
+
+Every console here is a `SafeConsole`: whatever it prints (strings, markup, rich Text, tables,
+Markdown, progress bars) has its control, bidi and invisible characters made visible by
+`threer.safe_text.visible`, on a terminal and in a pipe alike. JSON goes out through
+`emit_json`, which escapes the same characters the JSON way, so the document stays exact.
+Plain text that is not rendered by rich (a ticket body) goes out through `emit_text`.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+from collections.abc import Iterable
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
+from rich.text import Span, Text
+
+from threer.safe_text import UNSAFE, is_safe, json_visible, visible
+
+
+def safe_text(text: Text) -> Text:
+    """A copy of a rich Text whose unsafe characters are shown visibly, its styles kept in place."""
+    plain = text.plain
+    if is_safe(plain):
+        return text
+    offsets = [0] * (len(plain) + 1)  # old offset -> new offset
+    pieces: list[str] = []
+    at = 0
+    position = 0
+    for match in UNSAFE.finditer(plain):
+        for index in range(at, match.start()):
+            offsets[index] = position
+            position += 1
+        pieces.append(plain[at : match.start()])
+        shown = visible(match.group())
+        offsets[match.start()] = position
+        position += len(shown)
+        pieces.append(shown)
+        at = match.end()
+    for index in range(at, len(plain) + 1):
+        offsets[index] = position
+        position += 1
+    pieces.append(plain[at:])
+    spans = [Span(offsets[s.start], offsets[min(s.end, len(plain))], s.style) for s in text.spans]
+    return Text(
+        "".join(pieces), style=text.style, justify=text.justify, overflow=text.overflow, no_wrap=text.no_wrap,
+        end=text.end, tab_size=text.tab_size, spans=spans,
+    )
+
+
+class SafeConsole(Console):
+    """A rich Console that never lets outside text reach the terminal raw.
+
+    Strings are made safe before markup is read and layout is done (so tables stay aligned);
+    rich Text objects likewise; and every text segment is checked once more just before it is
+    written, for renderables that build their text inside (Syntax, custom ones).
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible(text), **kwargs)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = safe_text(renderable)
+        return super().render(renderable, options)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment if segment.control or is_safe(segment.text) else Segment(visible(segment.text), segment.style)
+            for segment in buffer
+        )
+
+
+def _no_color() -> bool | None:
+    return "NO_COLOR" in os.environ or None
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False, no_color="NO_COLOR" in os.environ or None)
+    return SafeConsole(highlight=False, soft_wrap=False, no_color=_no_color())
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, no_color="NO_COLOR" in os.environ or None)
+    return SafeConsole(stderr=True, highlight=False, no_color=_no_color())
+
+
+def console_for(*, stderr: bool, **options: Any) -> Console:
+    """A safe console with other options (for commands that build their own)."""
+    options.setdefault("highlight", False)
+    options.setdefault("no_color", _no_color())
+    return SafeConsole(stderr=stderr, **options)
+
+
+def json_text(document: Any, *, indent: int | None = 2) -> str:
+    """The JSON text of a document, unsafe characters escaped the JSON way (it parses to the same value)."""
+    return json_visible(json.dumps(document, ensure_ascii=False, indent=indent))
+
+
+def emit_json(document: Any, *, indent: int | None = 2) -> None:
+    """One JSON document on stdout."""
+    _write(sys.stdout, json_text(document, indent=indent) + "\n")
+
+
+def emit_exact(document: str) -> None:
+    """A JSON or TOML document text on stdout, unsafe characters inside its strings written as \\u escapes."""
+    _write(sys.stdout, json_visible(document))
+
+
+def emit_ticket(data: str | bytes) -> None:
+    """A ticket on stdout: text as `emit_text` shows it; eml bytes the same way, so no raw control byte
+    reaches a terminal (write the exact file with --output)."""
+    if isinstance(data, bytes):
+        lines = data.decode("utf-8", "surrogateescape").split("\r\n")  # e-mail's CRLF line ends are kept
+        shown = "\r\n".join(visible(line) for line in lines).encode("utf-8", "surrogateescape")
+        stream = getattr(sys.stdout, "buffer", None)
+        if stream is None:
+            _write(sys.stdout, shown.decode("utf-8", "replace"))
+            return
+        sys.stdout.flush()
+        stream.write(shown)
+        stream.flush()
+        return
+    emit_text(data, newline=False)
+
+
+def emit_text(text: str, *, newline: bool = True, stderr: bool = False) -> None:
+    """Plain text (not rich markup) on stdout or stderr, unsafe characters shown visibly, line breaks kept."""
+    _write(sys.stderr if stderr else sys.stdout, visible(text) + ("\n" if newline else ""))
+
+
+def _write(stream: Any, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:  # a console that is not UTF-8: the same text, unencodable characters escaped
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
 
 
 def print_error(message: str) -> None:
@@ -29,7 +153,7 @@ def print_warning(message: str) -> None:
 
 def _print_labelled(label: str, message: str) -> None:
     # word-wrapped on a terminal; one line per message in a pipe or log, so scripts can grep it.
-    # The message may quote what a user typed: it is escaped, never read as markup.
+    # The message may quote what a user typed: it is escaped, never read as markup, and made safe.
     console = stderr_console()
     console.print(f"{label} {escape(message)}", highlight=False, soft_wrap=not console.is_terminal)
 

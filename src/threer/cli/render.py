@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from threer.safe_text import one_line
 from threer.triage.engine import ActionResult
 from threer.triage.session import RecordedStep, TriageSession
 from threer.triage.steps import STEPS, Phase, Step
@@ -99,8 +100,8 @@ def action_result(console: Console, step: Step, result: ActionResult) -> None:
 
 def session_detail(console: Console, session: TriageSession) -> None:
     done, total = session.progress()
-    console.print(f"[bold]Triage {session.id}[/] · {escape(session.customer_name or '(no customer yet)')}"
-                  f" · {escape(session.customer_domain or '')} · {session.status} · {done}/{total} recorded")
+    console.print(f"[bold]Triage {session.id}[/] · {escape(one_line(session.customer_name or '(no customer yet)'))}"
+                  f" · {escape(one_line(session.customer_domain or ''))} · {session.status} · {done}/{total} recorded")
     console.print(phase_bar(session, None))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("step")

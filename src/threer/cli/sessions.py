@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Optional
 
@@ -11,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from threer.cli.app import app_context
-from threer.cli.output import is_interactive, stderr_console, stdout_console
+from threer.cli.output import emit_json, is_interactive, stderr_console, stdout_console
 from threer.errors import BadInput
 
 sessions_app = typer.Typer(
@@ -49,7 +48,7 @@ def list_sessions(
     sessions = [load_session(store, row["id"]) for row in store.list_sessions(status=status, limit=limit)]
     if as_json:
         doc = {"version": 1, "sessions": [_summary(s) for s in sessions]}
-        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        emit_json(doc)
         return
     console = stdout_console()
     if not sessions:
@@ -89,7 +88,7 @@ def show(
     if as_json:
         doc = {"version": 1, **_summary(session),
                "steps": {k: v.model_dump(mode="json", exclude={"step_id"}) for k, v in session.steps.items()}}
-        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        emit_json(doc)
         return
     session_detail(stdout_console(), session)
 
@@ -144,7 +143,7 @@ def purge(
     _confirm(yes, f"Delete every session not touched since {cutoff:%Y-%m-%d %H:%M} UTC?")
     ids = store.purge_sessions(cutoff)
     if as_json:
-        typer.echo(json.dumps({"version": 1, "purged": ids}))
+        emit_json({"version": 1, "purged": ids}, indent=None)
     else:
         stderr_console().print(f"Purged {len(ids)} session{'s' if len(ids) != 1 else ''}.")
 

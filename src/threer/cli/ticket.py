@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from threer.cli.app import app_context
-from threer.cli.output import print_warning, stderr_console
+from threer.cli.output import emit_ticket, print_warning, stderr_console
 from threer.errors import BadInput, ExitStatus, NotFound, ThreerError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def ticket_command(
         _write(output, data)
         stderr_console().print(f"Ticket written to {output}", markup=False, highlight=False)
     else:
-        typer.echo(data, nl=False)  # bytes (eml) go to the binary stream unchanged
+        emit_ticket(data)
     if copy:
         text = data if isinstance(data, str) else render_text(ticket)
         copied, message = copy_to_clipboard(text)

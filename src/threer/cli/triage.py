@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from threer.cli.app import app_context
-from threer.cli.output import is_interactive, print_warning, threer_command
+from threer.cli.output import console_for, is_interactive, print_warning, threer_command
 from threer.errors import BadInput, ExitStatus
 
 TRIAGE_HELP = """Run the guided triage: Intake, Replicate, Review, Research, Outcome.
@@ -65,7 +65,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
 
     env = app_context(ctx).env
     interactive = not no_input and is_interactive()
-    console = Console(stderr=not interactive, highlight=False)
+    console = console_for(stderr=not interactive)
 
     if change and not resume:
         raise BadInput("--change needs --resume ID: it changes an answer of a saved session.")
