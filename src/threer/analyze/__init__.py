@@ -1,0 +1,140 @@
+"""The bounce and header analyser: read what a customer forwarded (a bounce, message headers, or
+any text with error codes in it) and say what it means. Pure data in, `Analysis` out; never raises.
+
+    from threer.analyze import analyze
+    result = analyze(pasted_text)      # or bytes read from a file
+    result.status, result.diagnostic, result.hops, result.queries
+"""
+
+from __future__ import annotations
+
+import re
+
+from threer.analyze import codes as c
+from threer.analyze.decode import decode
+from threer.analyze.dsn import DsnReport, parse_report, split_mime
+from threer.analyze.headers import (HeaderBlock, alignment, block_from_message, find_header_blocks, read_auth,
+                                    read_hops, sending_ip)
+from threer.analyze.models import JSON_VERSION, Analysis
+from threer.analyze.ndr import looks_like_bounce, read_ndr
+from threer.analyze.queries import research_queries
+from threer.analyze.summary import summary_lines, summary_text
+
+__all__ = ["Analysis", "JSON_VERSION", "analyze", "summary_lines", "summary_text"]
+
+_BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery (system|subsystem)|microsoftexchange", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(r"undeliver|delivery status|returned mail|failure notice|delivery (failure|has failed)|"
+                             r"not delivered|delayed", re.IGNORECASE)
+
+
+def analyze(data: bytes | str) -> Analysis:
+    """Read pasted text or file bytes. Anything is data: a partial result, never an exception."""
+    try:
+        return _analyze(data)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for text nobody foresaw
+        try:
+            found = c.find_codes(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001
+            found = []
+        result = Analysis(kind="text", codes=found,
+                          unreadable=[f"the text could not be analysed ({type(exc).__name__})"])
+        result.queries = research_queries(result)
+        return result
+
+
+def _analyze(data: bytes | str) -> Analysis:
+    decoded = decode(data)
+    text = decoded.text
+    unreadable = list(decoded.unreadable)
+    mime = split_mime(text)
+    own: HeaderBlock | None = None
+    original: HeaderBlock | None = None
+    if mime is not None:
+        unreadable += mime.unreadable
+        human = mime.text or ""
+        report = parse_report(mime.report) if mime.report.strip() else None
+        report = report or parse_report(human)
+        own = block_from_message(mime.headers)
+        if mime.original:
+            original = block_from_message(mime.original)
+    else:
+        human = text
+        report = parse_report(text)
+    ndr = read_ndr(human)
+    blocks = find_header_blocks(human)
+    if mime is None and blocks and _is_bounce_block(blocks[0]) and blocks[0].first_line <= 3:
+        own = blocks.pop(0)
+    if original is None and blocks:
+        original = max(blocks, key=lambda b: (len(b.get_all("received")), len(b.items)))
+
+    failed = _failed_recipients(report)
+    is_bounce = bool(report and (failed or report.reporting_mta)) or ndr is not None or (
+        looks_like_bounce(human) and c.first_enhanced(human) is not None and c.first_enhanced(human)[0] in "45")
+    if own is not None and not is_bounce and (_is_bounce_block(own) and c.first_enhanced(human)):
+        is_bounce = True
+    kind = "bounce" if is_bounce else ("headers" if (original or own) and _has_mail_headers(original or own) else "text")
+    result = Analysis(kind=kind)  # type: ignore[arg-type]
+    result.codes = c.find_codes(human + "\n" + (mime.report if mime else ""))
+
+    if kind == "bounce":
+        _fill_bounce(result, report, failed, ndr, human)
+        headers = original
+        result.original_headers = original is not None
+    else:
+        headers = original or own
+    if headers is not None:
+        result.hops, received, notes = read_hops(headers)
+        unreadable += notes
+        result.auth, result.dkim, notes = read_auth(headers)
+        unreadable += notes
+        result.sending_ip = sending_ip(headers, received)
+        result.alignment = alignment(headers)
+    result.unreadable = list(dict.fromkeys(unreadable))
+    result.queries = research_queries(result)
+    return result
+
+
+def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list, ndr, human: str) -> None:
+    first = failed[0] if failed else None
+    result.style = ndr.style if ndr is not None else ("dsn" if report else None)
+    result.diagnostic = (first.diagnostic if first else None) or (ndr.diagnostic if ndr else None)
+    status = first.status if first and first.status and c.ENHANCED.fullmatch(first.status) else None
+    status = status or c.first_enhanced(result.diagnostic or "") or c.first_enhanced(human)
+    result.status = ".".join(str(int(p)) for p in status.split(".")) if status else None
+    result.meaning = c.describe(result.status, result.style) if result.status else None
+    result.smtp_code = c.first_basic(result.diagnostic or "") or c.first_basic(human)
+    result.permanent = c.is_permanent(result.status)
+    if result.permanent is None and result.smtp_code:
+        result.permanent = c.is_permanent(result.smtp_code)
+    if result.permanent is None and first and first.action in {"failed", "delayed"}:
+        result.permanent = first.action == "failed"
+    if result.permanent is None and ndr is not None:
+        result.permanent = ndr.permanent
+    recipients = [r.final_recipient or r.original_recipient for r in failed]
+    recipients += ndr.recipients if ndr else []
+    seen: list[str] = []
+    for r in recipients:
+        if r and r.lower() not in (s.lower() for s in seen):
+            seen.append(r)
+    result.recipients = seen[:100]
+    result.reporting_mta = (report.reporting_mta if report else None) or (ndr.reporting_mta if ndr else None)
+    result.remote_mta = (first.remote_mta if first else None) or (ndr.remote_mta if ndr else None)
+
+
+def _failed_recipients(report: DsnReport | None) -> list:
+    if report is None:
+        return []
+    bad = [r for r in report.recipients if (r.action or "") in {"failed", "delayed"} or (r.status or "")[:1] in {"4", "5"}]
+    return bad or [r for r in report.recipients if r.final_recipient]
+
+
+def _is_bounce_block(block: HeaderBlock) -> bool:
+    ctype = (block.get("content-type") or "").lower()
+    return ("multipart/report" in ctype or bool(_BOUNCE_SENDER.search(block.get("from") or ""))
+            or bool(_BOUNCE_SUBJECT.search(block.get("subject") or "")))
+
+
+def _has_mail_headers(block: HeaderBlock) -> bool:
+    names = {k.lower() for k, _ in block.items}
+    return bool(names & {"received", "authentication-results", "dkim-signature", "return-path", "received-spf"}) or (
+        {"from", "date"} <= names)

@@ -1,0 +1,183 @@
+"""Delivery status notifications (RFC 3464): the machine-readable report, whether it arrives as a
+whole MIME message (multipart/report) or as its field block pasted on its own."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import message_from_string, policy
+from email.message import EmailMessage
+
+DSN_FIELDS = ("reporting-mta", "final-recipient", "original-recipient", "action", "status", "remote-mta",
+              "diagnostic-code", "arrival-date", "last-attempt-date", "will-retry-until")
+_FIELD = re.compile(r"^(" + "|".join(DSN_FIELDS) + r")[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+MAX_PARTS = 200
+
+
+@dataclass
+class Mime:
+    """A pasted message taken apart: its own headers, the readable text, the report fields, the original."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""  # the human-readable parts, decoded
+    report: str = ""  # the message/delivery-status part, as text
+    original: list[tuple[str, str]] = field(default_factory=list)  # headers of the returned message
+    unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DsnRecipient:
+    final_recipient: str | None = None
+    original_recipient: str | None = None
+    action: str | None = None
+    status: str | None = None
+    remote_mta: str | None = None
+    diagnostic: str | None = None
+
+
+@dataclass
+class DsnReport:
+    reporting_mta: str | None = None
+    recipients: list[DsnRecipient] = field(default_factory=list)
+
+
+def split_mime(text: str) -> Mime | None:
+    """Take apart a pasted whole message, or None when the text is not one (no MIME headers at the top)."""
+    head = text.lstrip("\n")[:8000]
+    if not re.search(r"^content-type[ \t]*:", head.split("\n\n", 1)[0], re.IGNORECASE | re.MULTILINE):
+        return None
+    out = Mime()
+    try:
+        msg = message_from_string(text.lstrip("\n"), policy=policy.default)
+        out.headers = [(k, str(v)) for k, v in msg.raw_items()]
+        _walk(msg, out, depth=0)
+        if any(p.defects for p in msg.walk()):
+            out.unreadable.append("the MIME structure is damaged; what could be read is shown")
+    except Exception as exc:  # noqa: BLE001 - the email package on hostile input; the rest is read as text
+        out.unreadable.append(f"the MIME structure could not be read ({type(exc).__name__})")
+        out.text = text
+    return out
+
+
+def _walk(part: EmailMessage, out: Mime, *, depth: int) -> None:
+    if depth > 8:
+        out.unreadable.append("parts nested too deeply were skipped")
+        return
+    ctype = part.get_content_type()
+    if part.is_multipart() and ctype != "message/delivery-status":
+        payload = part.get_payload()
+        if ctype == "message/rfc822":
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if inner is not None and not out.original:
+                out.original = [(k, str(v)) for k, v in inner.raw_items()]
+            return
+        for i, sub in enumerate(payload if isinstance(payload, list) else []):
+            if i >= MAX_PARTS:
+                out.unreadable.append(f"only the first {MAX_PARTS} MIME parts were read")
+                break
+            _walk(sub, out, depth=depth + 1)
+        return
+    if ctype == "message/delivery-status":
+        out.report += _report_text(part) + "\n"
+        return
+    if ctype in {"text/rfc822-headers", "message/rfc822-headers"} or (ctype == "message/rfc822" and not out.original):
+        from email.parser import HeaderParser
+
+        body = _content(part, out)
+        if body:
+            out.original = [(k, str(v)) for k, v in HeaderParser(policy=policy.default).parsestr(body).raw_items()]
+        return
+    if ctype.startswith("text/"):
+        body = _content(part, out)
+        if ctype == "text/html":
+            body = _html_text(body)
+        out.text += body + "\n"
+
+
+def _content(part: EmailMessage, out: Mime) -> str:
+    try:
+        content = part.get_content()
+    except Exception:  # noqa: BLE001 - an unknown charset or broken transfer encoding
+        raw = part.get_payload(decode=True) or b""
+        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        out.unreadable.append(f"a {part.get_content_type()} part could not be decoded cleanly")
+    return content if isinstance(content, str) else content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
+
+
+def _report_text(part: EmailMessage) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        blocks = []
+        for block in payload:
+            blocks.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
+        return "\n\n".join(blocks)
+    return str(payload)
+
+
+def _html_text(html: str) -> str:
+    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", html)
+    text = re.sub(r"<[^>]*>", " ", html)
+    import html as _html
+
+    return _html.unescape(text)
+
+
+def parse_report(text: str) -> DsnReport | None:
+    """The RFC 3464 fields found in `text` (a delivery-status part, or the same pasted), or None."""
+    fields = [(m.group(1).lower(), _unfold(text, m)) for m in _FIELD.finditer(text)]
+    if not any(k in {"final-recipient", "status", "reporting-mta"} for k, _ in fields):
+        return None
+    report = DsnReport()
+    current: DsnRecipient | None = None
+    for key, value in fields:
+        if key == "reporting-mta" and report.reporting_mta is None:
+            report.reporting_mta = _host(value)
+            continue
+        if key in {"final-recipient", "original-recipient"} and (current is None or getattr(current, key.replace("-", "_"))):
+            current = DsnRecipient()
+            report.recipients.append(current)
+        if current is None:
+            if key in {"arrival-date", "last-attempt-date", "will-retry-until"}:
+                continue
+            current = DsnRecipient()
+            report.recipients.append(current)
+        if key == "final-recipient":
+            current.final_recipient = _type_value(value)
+        elif key == "original-recipient":
+            current.original_recipient = _type_value(value)
+        elif key == "action":
+            current.action = value.strip().lower().split()[0] if value.strip() else None
+        elif key == "status":
+            current.status = value.strip().split()[0] if value.strip() else None
+        elif key == "remote-mta":
+            current.remote_mta = _host(value)
+        elif key == "diagnostic-code":
+            current.diagnostic = _type_value(value)
+    return report
+
+
+def _unfold(text: str, m: re.Match[str]) -> str:
+    """A field's value with its folded continuation lines."""
+    value = m.group(2)
+    rest = text[m.end():].split("\n")[1:]
+    for line in rest:
+        if line[:1] in {" ", "\t"} and line.strip():
+            value += " " + line.strip()
+        else:
+            break
+    return value.strip()
+
+
+def _host(value: str) -> str | None:
+    """`dns; mx.example.net. (198.51.100.7, the server for …)` -> `mx.example.net`."""
+    words = _type_value(value).split()
+    return words[0].rstrip(".") if words else None
+
+
+def _type_value(value: str) -> str:
+    """`dns; mx.example.net` -> `mx.example.net`; `rfc822; a@b` -> `a@b`; `smtp; 550 …` -> `550 …`."""
+    kind, sep, rest = value.partition(";")
+    if sep and re.fullmatch(r"[\w-]+", kind.strip()):
+        value = rest
+    return value.strip().strip("<>") if "@" in value and " " not in value.strip() else value.strip()

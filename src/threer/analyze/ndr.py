@@ -1,0 +1,212 @@
+"""The human-written bounces (non-delivery reports) of the common mail servers: which one wrote it,
+and the recipient, servers and diagnostic each puts in its own place.
+
+Each reader takes the bounce's text and returns what it found; none of them raises."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+"
+_ADDRESS = re.compile(ADDRESS)
+_HOST_IP = re.compile(r"([\w.-]+\.[A-Za-z]{2,}|[\w-]+)\.?\s*\[([0-9A-Fa-f:.]+)\]")
+
+
+@dataclass
+class NdrFields:
+    style: str
+    recipients: list[str] = field(default_factory=list)
+    reporting_mta: str | None = None
+    remote_mta: str | None = None
+    diagnostic: str | None = None
+    permanent: bool | None = None  # what the text says, when it says
+
+
+def _first(pattern: str, text: str, flags: int = re.IGNORECASE | re.MULTILINE) -> str | None:
+    m = re.search(pattern, text, flags)
+    return m.group(1).strip() if m else None
+
+
+def _folded(text: str, start: int) -> str:
+    """From `start` to the end of its paragraph, with the line breaks of wrapping joined."""
+    para = re.split(r"\n[ \t]*\n", text[start:], maxsplit=1)[0]
+    return " ".join(para.split())
+
+
+def _addresses(text: str) -> list[str]:
+    out: list[str] = []
+    for a in _ADDRESS.findall(text):
+        a = a.rstrip(".")
+        if a.lower() not in (x.lower() for x in out):
+            out.append(a)
+    return out
+
+
+def _permanent_words(text: str) -> bool | None:
+    low = text.lower()
+    if re.search(r"permanent (fatal )?error|i've given up|delivery has failed|couldn't be delivered|"
+                 r"wasn't delivered|could not be delivered|undeliverable", low):
+        return True
+    if re.search(r"has not yet been delivered|delivery (is )?delayed|temporary (failure|error)|"
+                 r"transient non-fatal|will (be retried|keep trying|retry)|still trying|deferred", low):
+        return False
+    return None
+
+
+def _exchange(text: str) -> NdrFields:
+    f = NdrFields("exchange")
+    f.reporting_mta = _first(r"^\s*Generating server:\s*(\S+)", text)
+    f.remote_mta = _first(r"^\s*Receiving server:\s*([^\s(]+)", text)
+    m = re.search(r"Remote server returned\s+'(.*?)'(?=\s*$|\s*\n)", text, re.IGNORECASE | re.MULTILINE | re.DOTALL)
+    if m is None:
+        m = re.search(r"Remote server returned\s+'([^']*)'?", text, re.IGNORECASE)
+    if m:
+        f.diagnostic = " ".join(m.group(1).split())
+    diag_at = re.search(r"Diagnostic information for administrators:", text, re.IGNORECASE)
+    section = text[diag_at.end():] if diag_at else text
+    cut = re.search(r"Remote server returned|Original message headers:", section, re.IGNORECASE)
+    f.recipients = _addresses(section[: cut.start()] if cut else section[:2000])
+    if not f.recipients:
+        f.recipients = _addresses(_first(r"(?:message to|delivered to)\s+(\S+@\S+?)(?:\s|\.?$|\s+couldn)", text) or "")
+    return f
+
+
+def _gmail(text: str) -> NdrFields:
+    f = NdrFields("gmail")
+    rcpt = _first(r"wasn't delivered to\s+(" + ADDRESS + ")", text)
+    if rcpt:
+        f.recipients = [rcpt]
+    m = re.search(r"The response (?:from the remote server )?was:\s*\n", text, re.IGNORECASE)
+    if m:
+        f.diagnostic = _folded(text, m.end()).strip() or None
+    f.remote_mta = _first(r"remote server\s+(?:\[[^\]]+\]|\(([^)]+)\))", text)
+    return f
+
+
+def _postfix(text: str) -> NdrFields:
+    f = NdrFields("postfix")
+    f.reporting_mta = _first(r"This is the mail system at host\s+(\S+?)\.?\s*$", text)
+    body = text
+    for m in re.finditer(r"^<(" + ADDRESS + r")>(?: \(expanded from <[^>]*>\))?:\s*", body, re.MULTILINE):
+        f.recipients.append(m.group(1))
+        if f.diagnostic is None:
+            para = _folded(body, m.end())
+            host = re.match(r"host\s+(\S+?)\[([0-9A-Fa-f:.]+)\]\s+(?:said|refused to talk to me):\s*(.*)", para)
+            if host:
+                f.remote_mta = host.group(1)
+                f.diagnostic = re.sub(r"\s*\(in reply to [^)]*\)\s*$", "", host.group(3)).strip()
+            else:
+                conn = re.match(r"connect to\s+(\S+?)\[([0-9A-Fa-f:.]+)\][:\d]*:\s*(.*)", para)
+                if conn:
+                    f.remote_mta = conn.group(1)
+                f.diagnostic = para.strip() or None
+    return f
+
+
+def _exim(text: str) -> NdrFields:
+    f = NdrFields("exim")
+    m = re.search(r"following address\(es\) failed:\s*\n", text, re.IGNORECASE)
+    if m is None:
+        m = re.search(r"has not yet been delivered to the following addresses:\s*\n|"
+                      r"following address\(es\) deferred:\s*\n", text, re.IGNORECASE)
+    section = text[m.end():] if m else text
+    for line in section.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            if f.recipients:
+                continue
+        first = _ADDRESS.fullmatch(stripped.strip("<>"))
+        if first and line[:1] in {" ", "\t"} and len(line) - len(line.lstrip()) <= 4:
+            f.recipients.append(stripped.strip("<>"))
+        if stripped.startswith(("------", "Reporting-MTA")):
+            break
+    host = re.search(r"^\s*host\s+(\S+)\s+\[([0-9A-Fa-f:.]+)\]", section, re.MULTILINE)
+    if host:
+        f.remote_mta = host.group(1).rstrip(".")
+    err = re.search(r"SMTP error from remote mail server after [^\n]*?:\s*\n", section, re.IGNORECASE)
+    if err:
+        f.diagnostic = _folded(section, err.end()) or None
+    elif host:
+        f.diagnostic = _folded(section, host.end()) or None
+    f.reporting_mta = _first(r"^Reporting-MTA:\s*dns;\s*(\S+)", text)
+    return f
+
+
+def _sendmail(text: str) -> NdrFields:
+    f = NdrFields("sendmail")
+    m = re.search(r"-----\s*The following addresses had [^\n]*?-----\s*\n", text, re.IGNORECASE)
+    section = text[m.end():] if m else text
+    for line in section.split("\n"):
+        if line.strip().startswith("-----"):
+            break
+        lone = re.fullmatch(r"\s*<?(" + ADDRESS + r")>?\s*", line)
+        if lone:
+            f.recipients.append(lone.group(1))
+    f.diagnostic = _first(r"\(reason:\s*(.*?)\)\s*$", section)
+    f.remote_mta = _first(r"while talking to\s+(\S+?)\.?:", text)
+    reply = re.search(r"^<<<\s*([45]\d\d[ -].*)$", text, re.MULTILINE)
+    if f.diagnostic is None and reply:
+        f.diagnostic = reply.group(1).strip()
+    f.reporting_mta = _first(r"^Reporting-MTA:\s*dns;\s*(\S+)", text)
+    return f
+
+
+def _qmail(text: str) -> NdrFields:
+    f = NdrFields("qmail")
+    f.reporting_mta = _first(r"This is the qmail-send program at\s+(\S+?)\.?\s*$", text)
+    cut = re.search(r"^--- Below this line is a copy of the message", text, re.MULTILINE)
+    body = text[: cut.start()] if cut else text
+    for m in re.finditer(r"^<(" + ADDRESS + r")>:\s*$", body, re.MULTILINE):
+        f.recipients.append(m.group(1))
+    said = re.search(r"Remote host said:\s*(.*)", body)
+    if said:
+        f.diagnostic = _folded(body, said.start(1)) or None
+        f.diagnostic = re.sub(r"\s*Giving up on \S+\s*$", "", f.diagnostic or "").strip() or None
+    else:
+        # qmail's own reasons: "Sorry, I couldn't find any host named x. (#5.1.2)"
+        first = re.search(r"^<" + ADDRESS + r">:\s*\n", body, re.MULTILINE)
+        if first:
+            f.diagnostic = _folded(body, first.end()) or None
+    f.remote_mta = _first(r"Giving up on\s+([0-9A-Fa-f:.]+?)\.?\s*$", body) or _first(
+        r"^([0-9A-Fa-f:.]+) does not like recipient", body)
+    return f
+
+
+# (style, signature, reader): the first signature that matches decides the style
+STYLES: list[tuple[str, re.Pattern[str], Callable[[str], NdrFields]]] = [
+    ("qmail", re.compile(r"This is the qmail-send program", re.IGNORECASE), _qmail),
+    ("postfix", re.compile(r"This is the mail system at host|^\s*The mail system\s*$", re.IGNORECASE | re.MULTILINE),
+     _postfix),
+    ("exim", re.compile(r"This message was created automatically by mail delivery software|"
+                        r"SMTP error from remote mail server after", re.IGNORECASE), _exim),
+    ("sendmail", re.compile(r"-----\s*The following addresses had|-----\s*Transcript of session follows",
+                            re.IGNORECASE), _sendmail),
+    ("exchange", re.compile(r"Diagnostic information for administrators|Remote server returned '|"
+                            r"Delivery has failed to these recipients|Generating server:", re.IGNORECASE), _exchange),
+    ("gmail", re.compile(r"\*\*\s*(?:Address not found|Message blocked|Message not delivered|Delivery incomplete)\s*\*\*|"
+                         r"wasn't delivered to .+ because|The response from the remote server was:", re.IGNORECASE),
+     _gmail),
+]
+
+GENERIC = re.compile(r"undeliverable|could not be delivered|couldn't be delivered|delivery (status notification|"
+                     r"has failed|failure)|returned mail|mail delivery (failed|system)|non-delivery|"
+                     r"message not delivered|delivery to the following", re.IGNORECASE)
+
+
+def read_ndr(text: str) -> NdrFields | None:
+    """The style and fields of a human-written bounce, or None when the text has no bounce's signature."""
+    for _style, signature, reader in STYLES:
+        if signature.search(text):
+            try:
+                fields = reader(text)
+            except Exception:  # noqa: BLE001 - a reader that trips on odd text gives the style alone
+                fields = NdrFields(_style)
+            fields.permanent = _permanent_words(text)
+            return fields
+    return None
+
+
+def looks_like_bounce(text: str) -> bool:
+    return bool(GENERIC.search(text))

@@ -1,0 +1,84 @@
+"""`threer analyze FILE|-`: the human report and the --json contract (docs/reference/json.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SAMPLES = Path(__file__).parent / "samples"
+
+CONTRACT = {
+    "version": int, "kind": str, "status": (str, type(None)), "permanent": (bool, type(None)), "recipients": list,
+    "reporting_mta": (str, type(None)), "remote_mta": (str, type(None)), "diagnostic": (str, type(None)),
+    "hops": list, "auth": list, "dkim": list, "sending_ip": (str, type(None)), "queries": list, "codes": list,
+    "unreadable": list,
+}
+
+
+def test_json_contract_for_every_sample(invoke) -> None:
+    for sample in sorted(SAMPLES.iterdir()):
+        result = invoke("analyze", str(sample), "--json")
+        assert result.exit_code == 0, sample
+        doc = json.loads(result.stdout)
+        for key, kind in CONTRACT.items():
+            assert isinstance(doc[key], kind), (sample.name, key)
+        assert doc["version"] == 1
+        assert doc["kind"] in {"bounce", "headers", "text"}
+        for hop in doc["hops"]:
+            assert set(hop) >= {"from", "by", "at", "delay_s"}
+            assert hop["delay_s"] is None or isinstance(hop["delay_s"], int)
+        for verdict in doc["auth"]:
+            assert set(verdict) >= {"method", "result", "domain"}
+        for sig in doc["dkim"]:
+            assert set(sig) == {"d", "s"}
+        assert result.stderr == ""
+
+
+def test_stdin_text_that_is_neither_gives_kind_text_with_its_codes(invoke) -> None:
+    result = invoke("analyze", "-", "--json", input="The customer sees 0x8004010F and then 5.7.708 in OWA.\n")
+    doc = json.loads(result.stdout)
+    assert (doc["kind"], doc["codes"], doc["status"], doc["recipients"]) == ("text", ["0x8004010F", "5.7.708"], None, [])
+
+
+def test_human_report_of_a_bounce(invoke) -> None:
+    result = invoke("analyze", str(SAMPLES / "postfix.txt"), env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.startswith("Bounce (Postfix) · permanent failure\n")
+    assert "5.7.1: a permanent failure" in out
+    assert "554 5.7.1 <accounts@tailspin.example>: Relay access denied" in " ".join(out.split())
+    assert "Search with: 554 5.7.1 · 5.7.1 · Relay access denied" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_human_report_of_headers_keeps_host_names_whole_at_80_columns(invoke) -> None:
+    out = invoke("analyze", str(SAMPLES / "headers-to-m365.txt"), env={"COLUMNS": "80"}).stdout
+    assert "    by   AM6PEPF00004E19.mail.protection.outlook.com\n" in out
+    assert "+2 h 35 min" in out
+    assert "198.51.100.201" in out
+
+
+def test_pasted_markup_and_escapes_are_printed_as_text(invoke, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"This is the mail system at host [bold]x[/].\n\n<u@b.example>: host mx[198.51.100.1] said: "
+                    b"550 5.1.1 \x1b[2J[link=file:///etc]boom[/link]\n")
+    result = invoke("analyze", str(bad))
+    assert result.exit_code == 0
+    assert "[bold]x[/]" in result.stdout and "[link=file:///etc]boom[/link]" in result.stdout
+    assert "\x1b" not in result.stdout
+
+
+def test_binary_file_gives_a_result_and_says_what_was_not_read(invoke, tmp_path: Path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * 50)
+    result = invoke("analyze", str(blob))
+    assert result.exit_code == 0
+    assert "Not read: " in result.stdout and "binary data was skipped" in result.stdout
+
+
+def test_missing_file_and_folder_are_bad_input(invoke, tmp_path: Path) -> None:
+    result = invoke("analyze", str(tmp_path / "nope.eml"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    result = invoke("analyze", str(tmp_path))
+    assert result.exit_code == 2 and "is a folder" in result.stderr

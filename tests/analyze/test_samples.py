@@ -1,0 +1,133 @@
+"""Each sample bounce or header block (written here in the style of its server, with made-up
+names and documentation addresses) and the fields the analyser must find in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threer.analyze import _analyze, summary_lines
+
+SAMPLES = Path(__file__).parent / "samples"
+
+EXPECTED = {
+    "exchange-online.txt": {
+        "kind": "bounce", "style": "exchange", "status": "5.1.10", "permanent": True, "smtp_code": "550",
+        "recipients": ["ana.ruiz@fabrikam.example"],
+        "reporting_mta": "AM9PR07MB7712.eurprd07.prod.outlook.com", "remote_mta": None,
+        "diagnostic": "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "dkim": [{"d": "contoso.example", "s": "selector1"}], "original_headers": True,
+        "queries_start": ["550 5.1.10", "5.1.10", "RESOLVER.ADR.RecipientNotFound"],
+        "meaning_has": "not found",
+    },
+    "gmail.txt": {
+        "kind": "bounce", "style": "gmail", "status": "5.1.1", "permanent": True, "smtp_code": "550",
+        "recipients": ["jo.baker@northwind.example"], "remote_mta": "mx1.northwind.example",
+        "diagnostic": "550 5.1.1 <jo.baker@northwind.example>: Recipient address rejected: User unknown in virtual mailbox table",
+        "original_headers": False, "queries_start": ["550 5.1.1", "5.1.1"], "meaning_has": "does not exist",
+    },
+    "postfix.txt": {
+        "kind": "bounce", "style": "postfix", "status": "5.7.1", "permanent": True, "smtp_code": "554",
+        "recipients": ["accounts@tailspin.example"], "reporting_mta": "smtp.partner-mail.example",
+        "remote_mta": "mx.tailspin.example", "diagnostic": "554 5.7.1 <accounts@tailspin.example>: Relay access denied",
+        "queries_start": ["554 5.7.1", "5.7.1", "Relay access denied"], "meaning_has": "relay denied",
+    },
+    "exim.txt": {
+        "kind": "bounce", "style": "exim", "status": "5.3.4", "permanent": True, "smtp_code": "552",
+        "recipients": ["helpdesk@woodgrove.example"], "remote_mta": "mail.woodgrove.example",
+        "diagnostic": "552 5.3.4 Message size exceeds fixed limit of 10485760 bytes", "original_headers": True,
+        "hops": [{"from": "10.20.0.14", "by": "mail.litware.example", "at": "2026-12-01T11:02:10+01:00",
+                  "delay_s": 6}],
+        "sending_ip": None,  # a client's authenticated submission from a private address is not a sending server
+        "queries_start": ["552 5.3.4", "5.3.4"], "meaning_has": "larger",
+    },
+    "sendmail.txt": {
+        "kind": "bounce", "style": "sendmail", "status": "5.2.2", "permanent": True, "smtp_code": "550",
+        "recipients": ["lee.chen@proseware.example"], "reporting_mta": "relay.adatum.example",
+        "remote_mta": "mx.proseware.example", "diagnostic": "550 5.2.2 <lee.chen@proseware.example>... Mailbox full",
+        "queries_start": ["550 5.2.2", "5.2.2", "Mailbox full"], "meaning_has": "full",
+    },
+    "qmail.txt": {
+        "kind": "bounce", "style": "qmail", "status": "5.7.1", "permanent": True, "smtp_code": "550",
+        "recipients": ["orders@wingtip.example"], "reporting_mta": "mx.fourthcoffee.example",
+        "remote_mta": "198.51.100.77",
+        "diagnostic": "550 5.7.1 <orders@wingtip.example>: Sender address rejected: Access denied",
+        "original_headers": True, "queries_start": ["550 5.7.1", "5.7.1"],
+    },
+    "dsn-delayed.eml": {
+        "kind": "bounce", "style": "postfix", "status": "4.4.1", "permanent": False, "smtp_code": None,
+        "recipients": ["events@adventure-works.example"], "reporting_mta": "relay.partner-mail.example",
+        "remote_mta": "mx.adventure-works.example",
+        "diagnostic": "connect to mx.adventure-works.example[198.51.100.90]:25: Connection timed out",
+        "original_headers": True, "sending_ip": "198.51.100.12",
+        "hops": [
+            {"from": "10.1.1.23", "by": "outbound.contoso.example", "at": "2026-12-01T09:59:58+00:00", "delay_s": 3},
+            {"from": "outbound.contoso.example", "by": "relay.partner-mail.example", "at": "2026-12-01T10:00:01+00:00",
+             "delay_s": 3},
+        ],
+        "queries_start": ["4.4.1"], "meaning_has": "temporary",
+    },
+    "headers-to-m365.txt": {
+        "kind": "headers", "status": None, "permanent": None, "recipients": [], "sending_ip": "198.51.100.201",
+        "auth": [{"method": "spf", "result": "softfail", "domain": "news.litware.example"},
+                 {"method": "dkim", "result": "fail", "domain": "litware.example"},
+                 {"method": "dmarc", "result": "fail", "domain": "litware.example"},
+                 {"method": "compauth", "result": "fail", "domain": None}],
+        "dkim": [{"d": "litware.example", "s": "mkt2026"}],
+        "hops": [
+            {"from": "queue.bulk-sender.example", "by": "mailout3.bulk-sender.example",
+             "at": "2026-12-01T08:12:29+00:00", "delay_s": 2},
+            {"from": "mailout3.bulk-sender.example", "by": "AM6PEPF00004E19.mail.protection.outlook.com",
+             "at": "2026-12-01T10:47:29+00:00", "delay_s": 9300},
+            {"from": "AM6PEPF00004E19.eurprd04.prod.outlook.com", "by": "DB9PR02MB7305.eurprd02.prod.outlook.com",
+             "at": "2026-12-01T10:47:30+00:00", "delay_s": 1},
+            {"from": "DB9PR02MB7305.eurprd02.prod.outlook.com", "by": "AS8PR02MB9622.eurprd02.prod.outlook.com",
+             "at": "2026-12-01T10:47:31+00:00", "delay_s": 1},
+        ],
+        "aligned": True,
+    },
+}
+
+
+def test_every_sample_has_expectations() -> None:
+    assert sorted(p.name for p in SAMPLES.iterdir()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_sample_fields(name: str) -> None:
+    expected = dict(EXPECTED[name])
+    result = _analyze((SAMPLES / name).read_bytes())
+    doc = result.to_json()
+    queries_start = expected.pop("queries_start", None)
+    meaning_has = expected.pop("meaning_has", None)
+    aligned = expected.pop("aligned", None)
+    for key, value in expected.items():
+        got = doc[key]
+        if key == "hops":
+            got = [{k: h[k] for k in ("from", "by", "at", "delay_s")} for h in got]
+        if key == "auth":
+            got = [{k: v[k] for k in ("method", "result", "domain")} for v in got]
+        assert got == value, f"{name}: {key}"
+    if queries_start:
+        assert doc["queries"][: len(queries_start)] == queries_start
+    if meaning_has:
+        assert meaning_has in doc["meaning"]
+    if aligned is not None:
+        assert doc["alignment"]["aligned"] is aligned
+    assert doc["unreadable"] == []
+    assert summary_lines(result)  # something to say about each
+
+
+def test_the_summary_of_a_bounce_names_code_meaning_recipient_and_diagnostic() -> None:
+    lines = summary_lines(_analyze((SAMPLES / "postfix.txt").read_bytes()))
+    assert lines[0] == "A bounce from Postfix: permanent."
+    assert lines[1].startswith("Status 5.7.1: a permanent failure")
+    assert "Failed recipient: accounts@tailspin.example." in lines
+    assert "Reported by smtp.partner-mail.example, remote server mx.tailspin.example." in lines
+    assert lines[-1] == "The remote server said: 554 5.7.1 <accounts@tailspin.example>: Relay access denied"
+
+
+def test_the_longest_wait_is_named() -> None:
+    lines = summary_lines(_analyze((SAMPLES / "headers-to-m365.txt").read_bytes()))
+    assert any("the longest wait was 2 h 35 min before AM6PEPF00004E19.mail.protection.outlook.com" in ln for ln in lines)
