@@ -82,3 +82,20 @@ def test_missing_file_and_folder_are_bad_input(invoke, tmp_path: Path) -> None:
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
     result = invoke("analyze", str(tmp_path))
     assert result.exit_code == 2 and "is a folder" in result.stderr
+
+
+HOSTILE = "fixed \x1b[2J\x1b]0;pwn\x07 \x9b31m \u202eevil \u200b\u2066x\x7f"
+
+
+def test_no_control_or_bidi_character_reaches_the_terminal_or_the_json(invoke, tmp_path: Path) -> None:
+    from threer.safe_text import UNSAFE
+
+    bounce = tmp_path / "hostile.txt"
+    bounce.write_text("This is the mail system at host mx.a.example.\n\n<u@b.example>: host mx.b.example[198.51.100.1] "
+                      f"said: 550 5.1.1 {HOSTILE}\n", encoding="utf-8")
+    for args in ([], ["--json"]):
+        result = invoke("analyze", str(bounce), *args)
+        assert result.exit_code == 0
+        assert UNSAFE.search(result.stdout) is None, result.stdout
+        assert "evil" in result.stdout
+    assert "evil" in json.loads(invoke("analyze", str(bounce), "--json").stdout)["diagnostic"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,10 +46,11 @@ def analyze_command(
 
     data = _read(source)
     result = analyze(data)
+    from threer.cli.output import emit_json, stdout_console
+
     if as_json:
-        sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False, indent=2) + "\n")
+        emit_json(result.to_json())
         return
-    from threer.cli.output import stdout_console
 
     analysis_report(stdout_console(), result)
 
