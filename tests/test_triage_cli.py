@@ -200,3 +200,56 @@ def test_partner_details_missing_at_escalation(tmp_path, invoke, dns, threer_env
     result = invoke("triage", "--no-input", "--answers", str(write_answers(tmp_path, answers)), "--profile", "none",
                     "--dns-only", "--nameserver", f"{host}:{port}")
     assert result.exit_code == 2 and "partner.support_address" in result.stderr
+
+
+def test_resume_keeps_the_dns_settings_the_session_started_with(tmp_path, triage, invoke, threer_env, dns,
+                                                                  monkeypatch):
+    first = triage("--answers", str(write_answers(tmp_path, complete())))
+    assert first.exit_code == 0, first.stderr
+    session_id = first.stdout.strip()
+    before = session_json(invoke, session_id)["steps"]["review.dns"]["answer"]["problems"]
+    # elsewhere, without any DNS option: the resumed DNS step still asks the loopback server
+    monkeypatch.chdir(tmp_path)
+    change = write_answers(tmp_path, {"review.dns": "checked again"}, "again.json")
+    result = invoke("triage", "--no-input", "--resume", session_id, "--answers", str(change))
+    assert result.exit_code == 0, result.stderr
+    dns_answer = session_json(invoke, session_id)["steps"]["review.dns"]["answer"]
+    assert dns_answer["checked"] is True and dns_answer["note"] == "checked again"
+    assert dns_answer["problems"] == before  # the same server's answers, not "does not exist" from the system's
+    assert not any(p["id"] == "ns.not-found" for p in dns_answer["problems"])
+    store = Store(threer_env.db_path)
+    host, port = dns.address
+    assert store.settings(session_id) == {"profile": "none", "nameservers": [f"{host}:{port}"], "timeout": 3.0,
+                                          "dns_only": True, "ca_bundle": None}
+
+
+def test_an_option_given_on_resume_overrides_and_is_kept(tmp_path, triage, invoke, threer_env):
+    first = triage("--answers", str(write_answers(tmp_path, complete())))
+    session_id = first.stdout.strip()
+    again = write_answers(tmp_path, {"review.dns": "with a longer deadline"}, "again.json")
+    result = invoke("triage", "--no-input", "--resume", session_id, "--dns-timeout", "7", "--answers", str(again))
+    assert result.exit_code == 0, result.stderr
+    settings = Store(threer_env.db_path).settings(session_id)
+    assert settings["timeout"] == 7.0 and settings["dns_only"] is True and settings["profile"] == "none"
+
+
+def test_a_profile_file_is_kept_by_its_full_path(tmp_path, invoke, threer_env, monkeypatch, dns):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "provider.toml").write_text('name = "provider"\n', encoding="utf-8")
+    host, port = dns.address
+    result = invoke("triage", "--no-input", "--profile", "provider.toml", "--dns-only", "--nameserver",
+                    f"{host}:{port}", "--answers", str(write_answers(tmp_path, complete())))
+    session_id = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else None
+    store = Store(threer_env.db_path)
+    sessions = store.list_sessions()
+    assert sessions, result.stderr
+    assert store.settings(sessions[0]["id"])["profile"] == str(tmp_path / "provider.toml")
+    assert session_id is None or session_id == sessions[0]["id"]
+
+
+def test_a_bad_nameserver_is_a_usage_error_before_a_session_starts(invoke, threer_env, tmp_path):
+    result = invoke("triage", "--no-input", "--nameserver", "not-an-ip", "--answers",
+                    str(write_answers(tmp_path, complete())))
+    assert result.exit_code == 2
+    assert "not a name server address" in result.stderr
+    assert not threer_env.db_path.exists() or not Store(threer_env.db_path).list_sessions()

@@ -140,3 +140,36 @@ def test_closing_the_terminal_loses_nothing(tmp_path: Path, env: dict[str, str],
     child.expect(prompt_pattern("Can you replicate the error?"))
     child.send(CTRL_C)
     assert wait_exit(child) == 130
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sighup"])
+def test_the_field_being_typed_is_kept_as_a_draft(tmp_path: Path, env: dict[str, str], how: str) -> None:
+    log = tmp_path / "terminal.log"
+    child, session_id = type_three_steps(env, log)
+    child.send(ENTER)  # reproduced: yes
+    wait_prompt(child, "How did you try?")
+    child.send("sent a test to a gmail addr")  # typed, not submitted
+    child.expect_exact("gmail addr")
+    if how == "ctrl-c":
+        child.send(CTRL_C)
+        child.expect(r"Paused(?:\x1b\[[0-9;]*m)* with 3 of 14 steps recorded")
+        kept = 'Kept: every recorded answer, and the 27 characters typed in "How did you try?" and the 1 earlier field of Reproduced as a draft'
+        child.expect(r"\s+".join(re.escape(word) for word in kept.split()))
+        assert wait_exit(child) == 130
+    else:
+        child.kill(signal.SIGHUP)
+        wait_exit(child)
+    with Store(tmp_path / "home" / "threer.db") as store:
+        assert store.drafts(session_id)["replicate.reproduced"] == {"reproduced": "yes",
+                                                                     "how": "sent a test to a gmail addr"}
+    child = resume_continues_at_step_4(session_id, env, log)
+    wait_prompt(child, "Can you replicate the error?")
+    child.send(ENTER)
+    wait_prompt(child, "How did you try?")
+    child.expect_exact("sent a test to a gmail addr")  # prefilled: finish it
+    child.send("ess" + ENTER)
+    child.expect_exact("Saved Reproduced (4/14 recorded)")
+    child.send(CTRL_C)
+    child.expect_exact("the step in progress starts again")
+    assert wait_exit(child) == 130
+    assert session_json(session_id, env)["steps"]["replicate.reproduced"]["answer"]["how"] == "sent a test to a gmail address"

@@ -66,8 +66,13 @@ def _kb_schema() -> str:
     return SCHEMA_SQL
 
 
+# how a triage session checks DNS (nameservers, profile, timeout, --dns-only), kept so a resume uses it
+_SESSION_SETTINGS = """
+ALTER TABLE sessions ADD COLUMN settings TEXT;
+"""
+
 # Migration N (1-based) brings the database to user_version N.
-MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema]
+MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
@@ -271,6 +276,20 @@ class Store:
                 "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, saved_at = excluded.saved_at",
                 (normalise_session_id(session_id), step_id, payload, _iso(now)),
             )
+
+    def save_settings(self, session_id: str, settings: dict[str, Any], now: datetime) -> None:
+        """Keep how the session runs its checks, for a later resume."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE sessions SET settings = ?, updated_at = ? WHERE id = ?",
+                        (json.dumps(settings, sort_keys=True), _iso(now), normalise_session_id(session_id)))
+
+    def settings(self, session_id: str) -> dict[str, Any]:
+        row = self.get_session_row(session_id)
+        try:
+            data = json.loads(row["settings"]) if row["settings"] else {}
+        except (TypeError, ValueError):
+            data = {}
+        return data if isinstance(data, dict) else {}
 
     def drafts(self, session_id: str) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute("SELECT step_id, data FROM drafts WHERE session_id = ?",

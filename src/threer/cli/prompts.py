@@ -103,6 +103,26 @@ FORMS: dict[str, list[Field]] = {
 }
 
 
+class FieldInterrupted(KeyboardInterrupt):
+    """Ctrl-C in a text field, carrying what had been typed in it so far."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+def _keep_typed_text_bindings() -> Any:
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("c-c")
+    def _interrupt(event: Any) -> None:  # the text goes with the interrupt, to be kept as a draft
+        event.app.exit(exception=FieldInterrupted(event.app.current_buffer.text))
+
+    return bindings
+
+
 class _Command(Exception):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
@@ -114,6 +134,8 @@ class QuestionaryPrompter:
     def __init__(self, console: Console, *, input: Any = None, output: Any = None) -> None:
         self.console = console
         self._io = {k: v for k, v in {"input": input, "output": output}.items() if v is not None}
+        self.kept: str | None = None  # what of the step in progress was kept when it was interrupted
+        self._live: tuple[Step, Field, dict[str, Any], AskContext, Any] | None = None  # the text field being asked
 
     # -- Prompter ----------------------------------------------------------------------
 
@@ -160,7 +182,16 @@ class QuestionaryPrompter:
         for spec in fields:
             if spec.when and not spec.when(data):
                 continue
-            value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0)
+            try:
+                value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0, data=data)
+            except FieldInterrupted as exc:
+                self._keep(step, spec, data, ctx, exc.text)
+                raise KeyboardInterrupt from None
+            except KeyboardInterrupt:
+                self._keep(step, spec, data, ctx, "")
+                raise
+            finally:
+                self._live = None
             asked += 1
             if value is None or value == "" or value == []:
                 if step.id == "intake.errors" and spec.name == "messages":
@@ -175,12 +206,42 @@ class QuestionaryPrompter:
             data["enabled"] = list(data.get("enabled", [])) + [s.strip() for s in other.split(",") if s.strip()]
         return data
 
-    def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool) -> Any:
+    def _keep(self, step: Step, spec: Field, data: dict[str, Any], ctx: AskContext, text: str) -> None:
+        """Save what was typed in the interrupted step as its draft, and say exactly what that was."""
+        draft = dict(data)
+        if text.strip():
+            draft[spec.name] = text
+        if not draft or ctx.save_draft is None:
+            self.kept = None
+            return
+        ctx.save_draft(draft)
+        if text.strip():
+            self.kept = f"the {len(text)} characters typed in \"{spec.message}\""
+            if data:
+                self.kept += f" and the {len(data)} earlier field{'s' if len(data) > 1 else ''} of {step.title}"
+        else:
+            self.kept = f"the {len(data)} field{'s' if len(data) > 1 else ''} of {step.title} answered so far"
+
+    def keep_live_text(self) -> None:
+        """On a hang-up: save the text field being typed (called from the signal handler)."""
+        if self._live is None:
+            return
+        step, spec, data, ctx, question = self._live
+        try:
+            text = question.application.current_buffer.text
+        except Exception:  # noqa: BLE001 - the application may be half torn down
+            text = ""
+        self._keep(step, spec, data, ctx, text)
+
+    def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool,
+                   data: dict[str, Any] | None = None) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
             instruction = "(Alt+Enter, or Esc then Enter, to finish)\n>" if spec.kind == "multiline" else None
-            answer = self._run(questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
-                                                instruction=instruction, **self._io))
+            question = questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
+                                        instruction=instruction, key_bindings=_keep_typed_text_bindings(), **self._io)
+            self._live = (step, spec, data if data is not None else {}, ctx, question)
+            answer = self._run(question)
             self._commands(step, answer)  # :back and :na work in any text field of a step
             return answer
         if spec.kind == "select":

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from threer.cli.app import app_context
 from threer.cli.output import console_for, is_interactive, print_warning, threer_command
@@ -41,11 +42,11 @@ def triage(
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt; every missing answer is an error."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved session."),
     change: Optional[str] = typer.Option(None, "--change", metavar="STEP", help="With --resume: change this recorded step first."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Provider profile for the DNS checks (name or TOML path; 'none' for none)."),
-    nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="DNS server for the checks (repeatable)."),
-    dns_timeout: float = typer.Option(10.0, "--dns-timeout", min=0.1, max=300, help="Deadline in seconds for the DNS checks."),
-    dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS)."),
-    ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks."),
+    profile: Optional[str] = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile for the DNS checks (m365, google, a TOML file, or none). Kept with the session."),
+    nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="DNS server for the checks (repeatable). Kept with the session."),
+    dns_timeout: Optional[float] = typer.Option(None, "--dns-timeout", metavar="S", min=0.1, max=300, help="Deadline in seconds for the DNS checks (default 10). Kept with the session."),
+    dns_only: Optional[bool] = typer.Option(None, "--dns-only/--no-dns-only", help="Skip the checks that connect to a host (HTTPS). Kept with the session."),
+    ca_bundle: Optional[str] = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks. Kept with the session."),
 ) -> None:
     run_triage(ctx, customer_domain=customer_domain, answers=answers, no_input=no_input, resume=resume, change=change,
                profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only, ca_bundle=ca_bundle)
@@ -53,11 +54,13 @@ def triage(
 
 def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answers: Path | None = None,
                no_input: bool = False, resume: str | None = None, change: str | None = None,
-               profile: str | None = None, nameserver: list[str] | None = None, dns_timeout: float = 10.0,
-               dns_only: bool = False, ca_bundle: str | None = None) -> None:
+               profile: str | None = None, nameserver: list[str] | None = None, dns_timeout: float | None = None,
+               dns_only: bool | None = None, ca_bundle: str | None = None) -> None:
+    """The DNS options left None were not given: a new session takes the defaults, a resumed one
+    the settings it was started with."""
     from threer.config import load_config, save_config
     from threer.store import Store
-    from threer.triage.actions import CheckSettings, DefaultActions, forget_case, index_resolved_case
+    from threer.triage.actions import DefaultActions, forget_case, index_resolved_case
     from threer.triage.answers_file import PARTNER_KEY, load_answers_file
     from threer.triage.engine import TriageEngine, load_session
     from threer.triage.flow import MissingAnswers, run_flow
@@ -71,10 +74,8 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         raise BadInput("--change needs --resume ID: it changes an answer of a saved session.")
     if change and not is_step(change):
         raise BadInput(f"{change!r} is not a triage step. The steps are: {', '.join(STEP_IDS)}.")
-    from threer.cli.check_dns import ca_bundle_verify
-
-    settings = CheckSettings(profile=profile, timeout=dns_timeout, dns_only=dns_only,
-                             nameservers=_nameservers(nameserver or []), verify=ca_bundle_verify(ca_bundle))
+    given = _given_settings(profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only,
+                            ca_bundle=ca_bundle)
     config = load_config(env.config_path)
     file_answers = load_answers_file(answers) if answers else {}
     partner = file_answers.pop(PARTNER_KEY, None)
@@ -82,6 +83,9 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         config = _apply_partner(config, partner)
 
     store = Store(env.db_path)
+    kept = store.settings(resume) if resume else {}
+    check = {**DEFAULT_SETTINGS, **{k: v for k, v in kept.items() if k in DEFAULT_SETTINGS}, **given}
+    settings = _check_settings(check)
     recorded: set[str] = set(load_session(store, resume).steps) if resume else set()
     defaults: dict[str, dict[str, Any]] = {}
     if customer_domain:
@@ -131,16 +135,21 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     kwargs = dict(clock=env.clock, actions=actions, on_resolved=on_resolved, on_reopened=on_reopened)
     if resume:
         engine = TriageEngine(store, resume, **kwargs)
+        if given:
+            store.save_settings(engine.session_id, check, env.clock())
         from threer.cli.render import session_detail
 
         session_detail(console, engine.session())
         console.print("[bold]Resuming[/]: recorded answers are kept; the next unrecorded step follows.")
     else:
         engine = TriageEngine.new(store, **kwargs)
+        store.save_settings(engine.session_id, check, env.clock())
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 
     # answers from the file for steps already recorded change them (the earlier value stays in the history)
     revisits = [s for s in STEP_IDS if s in recorded and s in file_answers]
+    if interactive:
+        _keep_typed_text_on_hangup(prompter)
     try:
         for step_id in ([change] if change else []) + revisits:
             single = {step_id: file_answers.pop(step_id)} if step_id in file_answers else {}
@@ -148,8 +157,15 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         session = run_flow(engine, prompter, file_answers, defaults=defaults)
     except KeyboardInterrupt:
         done, total = engine.session().progress()
-        console.print(f"\n[bold]Paused[/] with {done} of {total} steps recorded; nothing is lost. "
-                      f"Resume with: {threer_command()} triage --resume {engine.session_id}", highlight=False)
+        kept = getattr(prompter, "kept", None)
+        console.print(f"\n[bold]Paused[/] with {done} of {total} steps recorded. Kept: every recorded answer"
+                      + (f", and {escape(kept)} as a draft, filled in when you resume." if kept else
+                         "; the step in progress starts again when you resume."), highlight=False)
+        console.print(f"Resume with: {threer_command()} triage --resume {engine.session_id}", highlight=False)
+        shown = settings_options(check)
+        if shown:
+            console.print(f"The session keeps its DNS settings ({escape(shown)}); give an option again to change it.",
+                          highlight=False)
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     _finish(console, session, config, env, interactive=interactive)
     typer.echo(session.id)
@@ -204,6 +220,81 @@ def _ask_redact(console: Console) -> bool:
         choices=["Mask them (recommended)", "Keep them as typed"],
     ).unsafe_ask()
     return choice != "Keep them as typed"
+
+
+def _keep_typed_text_on_hangup(prompter: Any) -> None:
+    """The terminal closing (SIGHUP) keeps the field being typed as a draft, as Ctrl-C does."""
+    import os
+    import signal
+
+    if not hasattr(signal, "SIGHUP"):
+        return
+
+    def on_hangup(signum: int, frame: Any) -> None:
+        try:
+            prompter.keep_live_text()
+        finally:
+            os._exit(128 + signum)  # the terminal is gone: nothing left to show or tidy up
+
+    signal.signal(signal.SIGHUP, on_hangup)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = {"profile": None, "nameservers": [], "timeout": 10.0, "dns_only": False,
+                                    "ca_bundle": None}
+
+
+def _given_settings(*, profile: str | None, nameserver: list[str] | None, dns_timeout: float | None,
+                    dns_only: bool | None, ca_bundle: str | None) -> dict[str, Any]:
+    """The DNS settings given on the command line, checked and made independent of the folder."""
+    given: dict[str, Any] = {}
+    if profile is not None:
+        path = Path(profile).expanduser()
+        # a profile file named relative to this folder must still be found when resumed from another
+        given["profile"] = str(path.resolve()) if profile.lower().endswith(".toml") or path.is_file() else profile
+    if nameserver:
+        from threer.checks.resolver import parse_nameserver
+
+        for value in nameserver:
+            parse_nameserver(value)  # a bad address is a usage error now, not at the DNS step
+        given["nameservers"] = list(nameserver)
+    if dns_timeout is not None:
+        given["timeout"] = float(dns_timeout)
+    if dns_only is not None:
+        given["dns_only"] = bool(dns_only)
+    if ca_bundle is not None:
+        from threer.cli.check_dns import ca_bundle_verify
+
+        ca_bundle_verify(ca_bundle)
+        given["ca_bundle"] = str(Path(ca_bundle).expanduser().resolve())
+    return given
+
+
+def _check_settings(check: dict[str, Any]) -> Any:
+    from threer.cli.check_dns import ca_bundle_verify
+    from threer.triage.actions import CheckSettings
+
+    try:
+        verify = ca_bundle_verify(check["ca_bundle"])
+    except BadInput as exc:
+        raise BadInput(f"{exc.message} (kept with the session: give --ca-bundle again to change it)") from None
+    return CheckSettings(profile=check["profile"], timeout=float(check["timeout"]), dns_only=bool(check["dns_only"]),
+                         nameservers=_nameservers(list(check["nameservers"])), verify=verify)
+
+
+def settings_options(check: dict[str, Any]) -> str:
+    """The settings that differ from the defaults, written as the options that set them."""
+    parts: list[str] = []
+    for server in check.get("nameservers") or []:
+        parts.append(f"--nameserver {server}")
+    if check.get("profile") is not None:
+        parts.append(f"--profile {check['profile']}")
+    if check.get("timeout") not in (None, DEFAULT_SETTINGS["timeout"]):
+        parts.append(f"--dns-timeout {check['timeout']:g}")
+    if check.get("dns_only"):
+        parts.append("--dns-only")
+    if check.get("ca_bundle"):
+        parts.append(f"--ca-bundle {check['ca_bundle']}")
+    return " ".join(parts)
 
 
 def _nameservers(values: list[str]) -> list[tuple[str, int]] | None:
