@@ -101,12 +101,13 @@ def make_session(
     actions: Mapping[str, dict[str, Any]] | None = None,
     session_id: str | None = None,
     clock: TickingClock | None = None,
+    technician: str | None = None,
 ) -> str:
     """Record `answers` (default: ESCALATION) step by step, leaving out `skip`; return the session id."""
     answers = copy.deepcopy(dict(ESCALATION if answers is None else answers))
     actions = ACTIONS if actions is None else actions
     clock = clock or TickingClock()
-    engine = TriageEngine.new(store, clock=clock)
+    engine = TriageEngine.new(store, clock=clock, technician=technician, host="desk-pc-1" if technician else None)
     if session_id:
         # a fixed id for golden files; no answer refers to the session yet
         with store.transaction() as cur:

@@ -20,11 +20,28 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _os_user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return None
+
+
+def _host() -> str | None:
+    import socket
+
+    return socket.gethostname() or None
+
+
 @dataclass
 class Environment:
     home: Path  # THREER_HOME: the database lives here
     config_path: Path  # THREER_CONFIG
     clock: Callable[[], datetime] = field(default=_now)
+    user: str | None = field(default_factory=_os_user)  # recorded on new sessions when partner.technician is unset
+    host: str | None = field(default_factory=_host)
 
     @property
     def db_path(self) -> Path:

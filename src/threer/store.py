@@ -71,8 +71,17 @@ _SESSION_SETTINGS = """
 ALTER TABLE sessions ADD COLUMN settings TEXT;
 """
 
+# issue 13: who ran a session and where (for `threer report --by technician`), and when its ticket reached
+# the provider's desk (`threer ticket ID --send`), with the Message-ID the desk replies to
+_SESSION_ORIGIN_AND_SENT = """
+ALTER TABLE sessions ADD COLUMN technician TEXT;
+ALTER TABLE sessions ADD COLUMN host TEXT;
+ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT;
+ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT;
+"""
+
 # Migration N (1-based) brings the database to user_version N.
-MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS]
+MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
@@ -200,14 +209,14 @@ class Store:
 
     # -- sessions ---------------------------------------------------------------------
 
-    def create_session(self, now: datetime) -> str:
+    def create_session(self, now: datetime, *, technician: str | None = None, host: str | None = None) -> str:
         for _ in range(20):
             session_id = now.strftime("%Y%m%d") + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
             try:
                 with self.transaction() as cur:
                     cur.execute(
-                        "INSERT INTO sessions (id, created_at, updated_at) VALUES (?, ?, ?)",
-                        (session_id, _iso(now), _iso(now)),
+                        "INSERT INTO sessions (id, created_at, updated_at, technician, host) VALUES (?, ?, ?, ?, ?)",
+                        (session_id, _iso(now), _iso(now), technician, host),
                     )
                 return session_id
             except sqlite3.IntegrityError:
@@ -301,7 +310,7 @@ class Store:
             self._update_session(cur, normalise_session_id(session_id), now, columns)
 
     def _update_session(self, cur: sqlite3.Cursor, session_id: str, now: datetime, columns: dict[str, Any]) -> None:
-        allowed = {"customer_name", "customer_domain", "status", "closed_at"}
+        allowed = {"customer_name", "customer_domain", "status", "closed_at", "ticket_sent_at", "ticket_message_id"}
         sets = ["updated_at = ?"]
         args: list[Any] = [_iso(now)]
         for key, value in columns.items():

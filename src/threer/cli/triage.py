@@ -142,7 +142,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         session_detail(console, engine.session())
         console.print("[bold]Resuming[/]: recorded answers are kept; the next unrecorded step follows.")
     else:
-        engine = TriageEngine.new(store, **kwargs)
+        engine = TriageEngine.new(store, technician=config.partner.technician or env.user, host=env.host, **kwargs)
         store.save_settings(engine.session_id, check, env.clock())
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 

@@ -70,8 +70,9 @@ class TriageEngine:
         self.session_id = store.get_session_row(session_id)["id"]
 
     @classmethod
-    def new(cls, store: Store, *, clock: Callable[[], datetime], **kwargs: Any) -> "TriageEngine":
-        return cls(store, store.create_session(clock()), clock=clock, **kwargs)
+    def new(cls, store: Store, *, clock: Callable[[], datetime], technician: str | None = None,
+            host: str | None = None, **kwargs: Any) -> "TriageEngine":
+        return cls(store, store.create_session(clock(), technician=technician, host=host), clock=clock, **kwargs)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -216,7 +217,8 @@ def load_session(store: Store, session_id: str) -> TriageSession:
     return TriageSession(
         id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], status=row["status"],
         closed_at=row["closed_at"], customer_name=row["customer_name"], customer_domain=row["customer_domain"],
-        steps=steps,
+        technician=row["technician"], host=row["host"], ticket_sent_at=row["ticket_sent_at"],
+        ticket_message_id=row["ticket_message_id"], steps=steps,
     )
 
 

@@ -38,6 +38,10 @@ class TriageSession(BaseModel):
     closed_at: datetime | None = None
     customer_name: str | None = None
     customer_domain: str | None = None
+    technician: str | None = None  # who ran it (config partner.technician, else the OS user); None before 0.2
+    host: str | None = None  # the machine it ran on
+    ticket_sent_at: datetime | None = None  # when `threer ticket --send` had the ticket accepted by the SMTP server
+    ticket_message_id: str | None = None
     steps: dict[str, RecordedStep] = {}
 
     @property

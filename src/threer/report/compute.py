@@ -1,0 +1,229 @@
+"""Computing the escalation report from the sessions in the store (pure: no store, no clock of its own).
+
+Avoidable escalations, by two rules, judged only on what the sessions recorded (never guessed):
+- `match-worked`: research.prior showed a match (a past case, or a KB article) that had already solved
+  the same kind of problem in a session resolved at the partner level before this one was researched;
+- `solved-later`: a session resolved later solved the same kind of problem with an article or past case
+  that already existed when this one was escalated (a past case resolved before it was opened; a KB
+  article that was in the index before it was opened, or one of the sample articles).
+"Same kind of problem" is `categories.kind`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from threer.config import BusinessHours
+from threer.kb.cases import CASE_PREFIX, case_id
+from threer.report import categories as cat
+from threer.report.model import (
+    GROUPINGS,
+    Avoidable,
+    Count,
+    Durations,
+    GroupRow,
+    Overdue,
+    Report,
+    Tally,
+    WeekRow,
+)
+from threer.report.period import Period
+from threer.ticket.followup import follow_up
+from threer.triage import answers as a
+from threer.triage.session import TriageSession
+
+TOP = 10  # error codes and DNS findings shown
+
+
+@dataclass(frozen=True)
+class Article:
+    """What the report needs to know about a KB article: since when it has been in the index."""
+
+    origin: str  # file | sample | web
+    indexed_at: datetime | None
+
+
+def build_report(sessions: Iterable[TriageSession], articles: dict[str, Article], *, period: Period,
+                 by: str | None, now: datetime, calendar: BusinessHours) -> Report:
+    """The report over the sessions opened in `period`; `sessions` is every session in the store, so a
+    later resolution can show an escalation was avoidable."""
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    everything = list(sessions)
+    labels = {s.id: cat.labels(s) for s in everything}
+    cohort = sorted((s for s in everything if period.since <= s.created_at < period.until),
+                    key=lambda s: (s.created_at, s.id))
+    zone = ZoneInfo(period.timezone)
+
+    categories = _groups(cohort, lambda s: cat.category(labels[s.id]))
+    groups: list[GroupRow] = []
+    if by == "technician":
+        groups = _groups(cohort, lambda s: s.technician or "unrecorded")
+    elif by == "customer":
+        groups = _groups(cohort, lambda s: s.customer_domain or s.customer_name or "unknown")
+    elif by == "category":
+        groups = categories
+    elif by == "week":
+        groups = [GroupRow(key=w.week, **w.model_dump(exclude={"week", "starts"})) for w in _weeks(cohort, period, zone)]
+
+    overdue = []
+    for s in cohort:
+        if s.status != "escalated":
+            continue
+        f = follow_up(s, calendar, now)
+        if f.overdue and f.due and f.counted_from and f.basis != "none":
+            overdue.append(Overdue(id=s.id, customer_domain=s.customer_domain, due=f.due, basis=f.basis,
+                                   counted_from=f.counted_from, business_hours=f.business_hours))
+
+    return Report(
+        generated_at=now, since=period.since, until=period.until, timezone=period.timezone, by=by,
+        totals=_tally(cohort), weeks=_weeks(cohort, period, zone), groups=groups, categories=categories,
+        avoidable=avoidable(cohort, everything, labels, articles),
+        time_to_resolve=_durations(s for s in cohort if s.status == "resolved"),
+        time_to_escalate=_durations(s for s in cohort if s.status == "escalated"),
+        overdue=overdue,
+        error_codes=_top(code for s in cohort for code in cat.session_errors(s)),
+        dns_findings=_top(f for s in cohort for f in cat.dns_findings(s)),
+    )
+
+
+def _tally(sessions: Iterable[TriageSession]) -> Tally:
+    counts = Counter(s.status for s in sessions)
+    closed = counts["resolved"] + counts["escalated"]
+    return Tally(sessions=sum(counts.values()), open=counts["open"], resolved=counts["resolved"],
+                 escalated=counts["escalated"],
+                 escalation_rate=round(counts["escalated"] / closed, 4) if closed else 0.0)
+
+
+def _groups(sessions: list[TriageSession], key) -> list[GroupRow]:  # type: ignore[no-untyped-def]
+    buckets: dict[str, list[TriageSession]] = {}
+    for s in sessions:
+        buckets.setdefault(key(s), []).append(s)
+    rows = [GroupRow(key=k, **_tally(v).model_dump()) for k, v in buckets.items()]
+    return sorted(rows, key=lambda r: (-r.sessions, -r.escalated, r.key))
+
+
+def _weeks(sessions: list[TriageSession], period: Period, zone: ZoneInfo) -> list[WeekRow]:
+    """Every ISO week the period touches, empty ones too, so the trend has no gaps."""
+    def monday(dt: datetime) -> date:
+        day = dt.astimezone(zone).date()
+        return day - timedelta(days=day.weekday())
+
+    by_week: dict[date, list[TriageSession]] = {}
+    for s in sessions:
+        by_week.setdefault(monday(s.created_at), []).append(s)
+    rows = []
+    week = monday(period.since)
+    last = monday(period.until - timedelta(microseconds=1))
+    while week <= last:
+        iso = week.isocalendar()
+        rows.append(WeekRow(week=f"{iso.year}-W{iso.week:02d}", starts=week.isoformat(),
+                            **_tally(by_week.get(week, [])).model_dump()))
+        week += timedelta(days=7)
+    return rows
+
+
+def _durations(sessions: Iterable[TriageSession]) -> Durations:
+    minutes = [(s.closed_at - s.created_at).total_seconds() / 60 for s in sessions if s.closed_at]
+    if not minutes:
+        return Durations()
+    return Durations(count=len(minutes), median_minutes=round(statistics.median(minutes), 1),
+                     mean_minutes=round(statistics.fmean(minutes), 1), max_minutes=round(max(minutes), 1))
+
+
+def _top(items: Iterable[str]) -> list[Count]:
+    counted = Counter(items)
+    return [Count(key=k, count=n) for k, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
+
+
+# -- avoidable escalations ------------------------------------------------------------------------
+
+def avoidable(cohort: list[TriageSession], everything: list[TriageSession], labels: dict[str, list[str]],
+              articles: dict[str, Article]) -> list[Avoidable]:
+    resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
+                      key=lambda s: (s.closed_at, s.id))
+    by_id = {s.id: s for s in everything}
+    found = []
+    for session in cohort:
+        if session.status != "escalated":
+            continue
+        reason = _match_worked(session, resolved, labels, by_id) or _solved_later(session, resolved, labels,
+                                                                                  by_id, articles)
+        if reason:
+            found.append(reason)
+    return found
+
+
+def _shared(one: list[str], other: list[str]) -> list[str]:
+    common = cat.kind(one) & cat.kind(other)
+    return [label for label in one if label in common]
+
+
+def _match_worked(session: TriageSession, resolved: list[TriageSession], labels: dict[str, list[str]],
+                  by_id: dict[str, TriageSession]) -> Avoidable | None:
+    prior = session.answer("research.prior")
+    rec = session.steps.get("research.prior")
+    if not isinstance(prior, a.PriorAnswer) or rec is None:
+        return None
+    researched = rec.recorded_at
+    mine = labels[session.id]
+    for match in prior.matches:
+        item = str(match.get("id") or "")
+        if not item:
+            continue
+        tried = "it was tried" if item in prior.tried else "it was not tried"
+        if item.lower().startswith(CASE_PREFIX):
+            case = by_id.get(item[len(CASE_PREFIX):].upper())
+            if case and case.status == "resolved" and case.closed_at and case.closed_at <= researched:
+                common = _shared(mine, labels[case.id])
+                if common:
+                    return Avoidable(
+                        id=session.id, rule="match-worked", evidence=case_id(case.id), solved_in=case.id,
+                        labels=common,
+                        why=f"Research showed past case {case_id(case.id)}, resolved at the partner level on "
+                            f"{case.closed_at:%Y-%m-%d} for the same problem ({', '.join(common)}); {tried}.")
+            continue
+        for other in resolved:
+            if other.closed_at and other.closed_at <= researched and item in cat.research_items(other):
+                common = _shared(mine, labels[other.id])
+                if common:
+                    return Avoidable(
+                        id=session.id, rule="match-worked", evidence=item, solved_in=other.id, labels=common,
+                        why=f"Research showed {item}, which solved the same problem ({', '.join(common)}) in "
+                            f"{other.id} on {other.closed_at:%Y-%m-%d}; {tried}.")
+    return None
+
+
+def _solved_later(session: TriageSession, resolved: list[TriageSession], labels: dict[str, list[str]],
+                  by_id: dict[str, TriageSession], articles: dict[str, Article]) -> Avoidable | None:
+    mine = labels[session.id]
+    for other in resolved:
+        if other.created_at <= session.created_at:
+            continue
+        common = _shared(mine, labels[other.id])
+        if not common:
+            continue
+        for item in cat.research_items(other):
+            if not _existed(item, session.created_at, by_id, articles):
+                continue
+            what = f"past case {item}" if item.lower().startswith(CASE_PREFIX) else f"KB article {item}"
+            return Avoidable(
+                id=session.id, rule="solved-later", evidence=item, solved_in=other.id, labels=common,
+                why=f"{other.id} solved the same problem ({', '.join(common)}) at the partner level on "
+                    f"{other.closed_at:%Y-%m-%d} with {what}, which already existed when this was escalated.")
+    return None
+
+
+def _existed(item: str, when: datetime, by_id: dict[str, TriageSession], articles: dict[str, Article]) -> bool:
+    if item.lower().startswith(CASE_PREFIX):
+        case = by_id.get(item[len(CASE_PREFIX):].upper())
+        return bool(case and case.status == "resolved" and case.closed_at and case.closed_at <= when)
+    article = articles.get(item)
+    if article is None:
+        return False
+    return article.origin == "sample" or (article.indexed_at is not None and article.indexed_at <= when)

@@ -1,0 +1,182 @@
+"""`threer report`: the numbers over a known month of sessions, avoidable escalations and why, the
+period and grouping options, bad input, and the --json contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from support_report import HOSTILE, KB_RELAY, NOW, report_store
+from support_sessions import write_partner_config
+
+from threer.config import BusinessHours
+from threer.env import Environment
+from threer.errors import BadInput
+from threer.report import Article, build_report, parse_period
+from threer.report.source import load_articles, load_sessions
+from threer.store import Store
+
+
+@pytest.fixture
+def ids(threer_env: Environment) -> dict[str, str]:
+    write_partner_config(threer_env.config_path)
+    with Store(threer_env.db_path) as store:
+        return report_store(store)
+
+
+@pytest.fixture
+def run(invoke, threer_env: Environment):
+    def _run(*args: str):
+        return invoke("report", *args)
+    return _run
+
+
+def _report(env: Environment, *, by: str | None = None, articles: dict[str, Article] | None = None, **period):
+    with Store(env.db_path) as store:
+        sessions = load_sessions(store)
+        known = load_articles(store) if articles is None else articles
+    p = parse_period(period.get("since", "2024-03-01"), period.get("until", "2024-03-29"), now=NOW,
+                     timezone="Europe/London")
+    return build_report(sessions, known, period=p, by=by, now=NOW, calendar=BusinessHours(timezone="Europe/London"))
+
+
+def test_totals_weeks_and_rate(ids: dict[str, str], threer_env: Environment) -> None:
+    report = _report(threer_env)
+    t = report.totals
+    assert (t.sessions, t.resolved, t.escalated, t.open) == (6, 2, 3, 1)
+    assert t.escalation_rate == 0.6  # 3 of the 5 closed sessions
+    weeks = {w.week: (w.sessions, w.escalated, w.escalation_rate) for w in report.weeks}
+    assert weeks == {"2024-W09": (0, 0, 0.0), "2024-W10": (2, 1, 0.5), "2024-W11": (2, 1, 0.5),
+                     "2024-W12": (2, 1, 1.0), "2024-W13": (0, 0, 0.0)}
+    assert report.time_to_resolve.count == 2 and report.time_to_escalate.count == 3
+    assert report.time_to_resolve.median_minutes == 42.0  # 14 steps, 3 minutes apart on the test clock
+    assert [(c.key, c.count) for c in report.error_codes] == [("0x800CCC0E", 2), ("5.7.1", 2)]
+    assert [(c.key, c.count) for c in report.dns_findings] == [("autodiscover.missing", 2)]
+
+
+def test_avoidable_escalations_and_why(ids: dict[str, str], threer_env: Environment) -> None:
+    report = _report(threer_env)
+    found = {a.id: a for a in report.avoidable}
+    assert set(found) == {ids["B"], ids["C"]}  # E had nothing in common with a resolved session
+    b, c = found[ids["B"]], found[ids["C"]]
+    assert b.rule == "match-worked" and b.evidence == f"case:{ids['A']}" and b.solved_in == ids["A"]
+    assert f"past case case:{ids['A']}" in b.why and "0x800CCC0E" in b.why and "not tried" in b.why
+    assert c.rule == "solved-later" and c.evidence == KB_RELAY and c.solved_in == ids["D"]
+    assert ids["D"] in c.why and "5.7.1" in c.why and "already existed" in c.why
+
+
+def test_an_article_added_after_the_escalation_does_not_make_it_avoidable(
+        ids: dict[str, str], threer_env: Environment) -> None:
+    later = datetime(2024, 3, 12, tzinfo=timezone.utc)  # after C was opened, before D used it
+    report = _report(threer_env, articles={KB_RELAY: Article(origin="file", indexed_at=later)})
+    assert ids["C"] not in {a.id for a in report.avoidable}
+    earlier = Article(origin="file", indexed_at=later - timedelta(days=30))
+    assert ids["C"] in {a.id for a in _report(threer_env, articles={KB_RELAY: earlier}).avoidable}
+
+
+def test_by_technician_category_customer_and_week(ids: dict[str, str], threer_env: Environment) -> None:
+    tech = {g.key: (g.sessions, g.escalated) for g in _report(threer_env, by="technician").groups}
+    assert tech == {"Sam Okafor": (2, 1), "Ana Lima": (3, 2), HOSTILE: (1, 0)}
+    cats = {g.key: g.sessions for g in _report(threer_env, by="category").groups}
+    assert cats == {"error:0x800CCC0E": 2, "error:5.7.1": 2, f"kb:{HOSTILE}": 1, "uncategorised": 1}
+    customers = {g.key for g in _report(threer_env, by="customer").groups}
+    assert customers == {"contoso.com", "contoso.co.uk", "northwind.example", "tailspin.example", "fabrikam.com",
+                         "adatum.example"}
+    weeks = [(g.key, g.sessions) for g in _report(threer_env, by="week").groups]
+    assert weeks[1:4] == [("2024-W10", 2), ("2024-W11", 2), ("2024-W12", 2)]
+
+
+def test_the_period_selects_sessions(ids: dict[str, str], threer_env: Environment) -> None:
+    report = _report(threer_env, since="2024-03-11", until="2024-03-13")
+    assert report.totals.sessions == 2 and [w.week for w in report.weeks] == ["2024-W11"]
+    # C is in the period; D, which shows C was avoidable, is outside it but still counts as evidence
+    assert [a.id for a in _report(threer_env, since="2024-03-11", until="2024-03-11").avoidable] == [ids["C"]]
+
+
+def test_relative_since_counts_back_from_now() -> None:
+    p = parse_period("2w", None, now=NOW, timezone="UTC")
+    assert p.until == NOW and p.since == NOW - timedelta(days=14)
+    assert parse_period(None, None, now=NOW, timezone="UTC").since == NOW - timedelta(days=30)
+
+
+@pytest.mark.parametrize("since, until, words", [
+    ("yesterday", None, "--since takes a date such as 30d, 4w or 2026-11-01"),
+    ("2024-13-01", None, "--since takes a date"),
+    (None, "soon", "--until takes a date such as 2026-11-30"),
+    ("2024-03-10", "2024-03-01", "is not before --until"),
+])
+def test_bad_periods_are_plain_errors(since: str | None, until: str | None, words: str) -> None:
+    with pytest.raises(BadInput, match=words):
+        parse_period(since, until, now=NOW, timezone="UTC")
+
+
+def test_cli_bad_input_is_exit_2(run, ids: dict[str, str], tmp_path: Path) -> None:
+    for args, words in ((["--by", "team"], "--by takes technician, category, customer, week"),
+                        (["--since", "last week"], "--since takes a date"),
+                        (["--html", str(tmp_path)], "is a folder")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.stdout)
+        assert words in result.stderr and "Traceback" not in result.stderr
+    unwritable = tmp_path / "no-such-folder" / "r.html"
+    result = run("--html", str(unwritable))
+    assert result.exit_code == 2 and "Cannot write" in result.stderr
+
+
+def test_without_a_database_the_report_is_empty_and_creates_none(run, threer_env: Environment) -> None:
+    result = run("--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["sessions"] == 0
+    assert not threer_env.db_path.exists()
+
+
+def test_terminal_summary(run, ids: dict[str, str]) -> None:
+    result = run("--since", "2024-03-01", "--until", "2024-03-29", "--by", "technician")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Escalation report 2024-03-01 to 2024-03-29 (Europe/London)" in out
+    assert "Sessions opened 6: resolved at the partner level 2, escalated 3, still open 1." in out
+    assert "Escalation rate 60%" in " ".join(out.split())
+    assert "2024-W12         2          1  100%  " + "█" * 30 in out  # the bar chart: 100% is the full bar
+    assert "Avoidable escalations (2)" in out and ids["B"] in out and ids["C"] in out
+    # session text is shown literally: markup is not obeyed, control characters are shown as escapes
+    assert "[b]x[/b]\\x1b[2J<script>document.title=" in out and "\x1b" not in out
+    assert "Past the expected first response (3)" in out
+
+
+def test_json_contract(run, ids: dict[str, str]) -> None:
+    result = run("--since", "2024-03-01", "--until", "2024-03-29", "--by", "week", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["version"] == 1
+    assert set(doc) >= {"version", "generated_at", "since", "until", "timezone", "by", "totals", "weeks", "groups",
+                        "categories", "avoidable", "time_to_resolve", "time_to_escalate", "overdue", "error_codes",
+                        "dns_findings"}
+    totals = doc["totals"]
+    assert {k: totals[k] for k in ("sessions", "resolved", "escalated", "escalation_rate")} == {
+        "sessions": 6, "resolved": 2, "escalated": 3, "escalation_rate": 0.6}
+    for week in doc["weeks"]:
+        assert set(week) >= {"week", "sessions", "escalated", "escalation_rate"}
+        assert 0 <= week["escalation_rate"] <= 1 and isinstance(week["sessions"], int)
+    assert sum(w["sessions"] for w in doc["weeks"]) == totals["sessions"]
+    assert {a["id"] for a in doc["avoidable"]} == {ids["B"], ids["C"]}
+    assert all(set(a) >= {"id", "why", "rule", "evidence"} and a["why"] for a in doc["avoidable"])
+    datetime.fromisoformat(doc["since"])
+    assert all(datetime.fromisoformat(o["due"]) for o in doc["overdue"])
+    assert result.stderr == ""
+
+
+def test_sessions_record_their_technician_and_host(invoke, threer_env: Environment, tmp_path: Path) -> None:
+    """A triage records partner.technician (else the OS user) and the host on the new session."""
+    from support_sessions import ESCALATION
+
+    write_partner_config(threer_env.config_path)
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({**ESCALATION, "review.dns": {"not_applicable": "no network here"}}),
+                       encoding="utf-8")
+    result = invoke("triage", "--answers", str(answers), "--no-input")
+    assert result.exit_code == 0, result.stderr
+    with Store(threer_env.db_path) as store:
+        row = store.list_sessions()[0]
+    assert row["technician"] == "Sam Okafor" and row["host"]
