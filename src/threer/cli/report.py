@@ -74,4 +74,4 @@ def report_command(
 
         stdout_console().print(render_terminal(report))
     if html_file is not None:
-        stderr_console().print(f"Report written to {html_file}", markup=False, highlight=False)
+        stderr_console().print(f"Report written to {html_file}", markup=False, highlight=False, soft_wrap=True)
