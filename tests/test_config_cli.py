@@ -10,7 +10,7 @@ def test_show_defaults_without_a_file(invoke):
     result = invoke("config", "show", "--json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["config"]["default_profile"] == "m365"
+    assert doc["config"]["default_profile"] == "auto"
     assert doc["config"]["business_hours"]["timezone"] == "UTC"
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from threer.errors import BadInput
+from threer.errors import BadInput, describe_validation_error  # noqa: F401 - re-exported for the CLI
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -101,8 +101,26 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("dkim_selectors")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        import re
+
+        out = []
+        for raw in value:
+            selector = raw.strip().lower()
+            if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", selector):
+                raise ValueError(f"{raw!r} is not a DKIM selector such as selector1")
+            out.append(selector)
+        return list(dict.fromkeys(out))
+
     partner: PartnerConfig = Field(default_factory=PartnerConfig)
-    default_profile: str | None = "m365"
+    # auto: recognise the provider from each domain's records; a name or TOML path: always that one
+    default_profile: str | None = "auto"
+    # partner profile TOML files that `auto` chooses from too (before the built-in ones)
+    profiles: list[Path] = Field(default_factory=list)
+    # DKIM selectors to look for in every domain, beyond the profile's (like --dkim-selector)
+    dkim_selectors: list[str] = Field(default_factory=list)
     kb_folders: list[Path] = Field(default_factory=list)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
 
@@ -195,26 +213,19 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
         raise BadInput(f"{key} cannot be {value!r}: {describe_validation_error(exc, with_location=False)}.") from None
     if key == "default_profile" and config.default_profile:
         check_profile_name(config.default_profile)
+    if key == "profiles":
+        for path in config.profiles:
+            check_profile_name(str(path), key="profiles")
     return config
 
 
-def check_profile_name(name: str) -> None:
+def check_profile_name(name: str, key: str = "default_profile") -> None:
     """A default profile must load now, not fail later in every check-dns run."""
-    if name.strip().lower() == "none":
+    if name.strip().lower() in ("none", "auto"):
         return
     from threer.checks.profiles import load_profile
 
     try:
         load_profile(name)
     except BadInput as exc:
-        raise BadInput(f"default_profile cannot be {name!r}: {exc.message}") from None
-
-
-def describe_validation_error(exc: ValidationError, *, with_location: bool = True) -> str:
-    """The first pydantic error as `where: what`, in words a person reads."""
-    err = exc.errors()[0]
-    if not with_location:
-        return err["msg"].removeprefix("Value error, ").rstrip(".")
-    where = ".".join(str(p) for p in err["loc"]) or "value"
-    msg = err["msg"].removeprefix("Value error, ").rstrip(".")
-    return f"{where}: {msg}"
+        raise BadInput(f"{key} cannot be {name!r}: {exc.message}") from None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ExitStatus(IntEnum):
@@ -46,3 +50,13 @@ class NotFound(ThreerError):
     """A session, article or profile named by the user does not exist (exit 2)."""
 
     exit_status = ExitStatus.USAGE
+
+
+def describe_validation_error(exc: "ValidationError", *, with_location: bool = True) -> str:
+    """The first pydantic error as `where: what`, in words a person reads."""
+    err = exc.errors()[0]
+    if not with_location:
+        return err["msg"].removeprefix("Value error, ").rstrip(".")
+    where = ".".join(str(p) for p in err["loc"]) or "value"
+    msg = err["msg"].removeprefix("Value error, ").rstrip(".")
+    return f"{where}: {msg}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,35 @@ class Severity(str, Enum):
         return {"ok": 0, "info": 1, "warn": 2, "error": 3, "fail": 4}[self.value]
 
 
+class RecordChange(BaseModel):
+    """One record a fix adds or removes, so it can be printed as a zone-file line (`--fixes`) and
+    applied to a zone (the fix-verification tests). A value with `<...>` has a part the technician
+    copies from the provider's admin centre."""
+
+    action: Literal["add", "remove"]
+    name: str  # owner name, no trailing dot
+    rdtype: str  # MX, TXT, CNAME, SRV ...
+    value: str  # presentation form, as in a zone file (TXT quoted)
+    ttl: int = 3600
+
+    @property
+    def line(self) -> str:
+        return f"{self.name.rstrip('.')}. {self.ttl} IN {self.rdtype} {self.value}"
+
+    @property
+    def needs_value(self) -> bool:
+        """True when part of the value must be copied from the provider (a `<...>` placeholder)."""
+        return "<" in self.value and ">" in self.value
+
+
+def add(name: str, rdtype: str, value: str, ttl: int | None = None) -> RecordChange:
+    return RecordChange(action="add", name=name.rstrip("."), rdtype=rdtype, value=value, ttl=ttl or 3600)
+
+
+def remove(name: str, rdtype: str, value: str, ttl: int | None = None) -> RecordChange:
+    return RecordChange(action="remove", name=name.rstrip("."), rdtype=rdtype, value=value, ttl=ttl or 3600)
+
+
 class Finding(BaseModel):
     id: str  # stable, e.g. "spf.lookup-limit"; every id is documented in docs/reference/findings.md
     check: str  # ns, mx, spf, dmarc, dkim, autodiscover, mta-sts, tls-rpt, dnssec
@@ -30,6 +59,8 @@ class Finding(BaseModel):
     fix: str | None = None  # what to read to the customer's DNS admin
     observed: Any = None
     expected: Any = None
+    # the fix as records to add and remove, when it is a DNS change in the customer's zone
+    changes: list[RecordChange] = Field(default_factory=list)
 
 
 class Summary(BaseModel):
@@ -43,6 +74,7 @@ class Summary(BaseModel):
 class DomainReport(BaseModel):
     domain: str
     profile: str | None = None
+    profile_reason: str | None = None  # how the profile was chosen: "recognised from the MX (...)", ...
     checked_at: datetime
     duration_ms: int
     summary: Summary

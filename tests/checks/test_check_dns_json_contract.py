@@ -12,7 +12,7 @@ from support_dnsserver import DnsTestServer
 from threer.checks import CHECK_FUNCTIONS
 
 DOCUMENT_KEYS = ["version", "domains"]
-DOMAIN_KEYS = ["domain", "profile", "checked_at", "duration_ms", "summary", "findings"]
+DOMAIN_KEYS = ["domain", "profile", "profile_reason", "checked_at", "duration_ms", "summary", "findings"]
 SUMMARY_KEYS = ["ok", "info", "warn", "fail", "error"]
 FINDING_KEYS = ["id", "check", "severity", "message", "fix", "observed", "expected"]
 SEVERITIES = {"ok", "info", "warn", "fail", "error"}
@@ -39,9 +39,13 @@ def test_document_shape(document: dict) -> None:
     assert list(document) == DOCUMENT_KEYS
     assert document["version"] == 1
     assert [d["domain"] for d in document["domains"]] == ["b-mx-null.example", "b-good.example"]
+    null_mx, good = document["domains"]
+    # --profile auto (the default): no provider's records in the null-MX domain, M365's MX in the other
+    assert (null_mx["profile"], null_mx["profile_reason"]) == (None, "no profile matched: judged on the records' own merits")
+    assert good["profile"] == "m365"
+    assert good["profile_reason"] == "recognised from the MX (b-good-example.mail.protection.outlook.com)"
     for domain in document["domains"]:
         assert list(domain) == DOMAIN_KEYS
-        assert domain["profile"] == "m365"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", domain["checked_at"])
         datetime.fromisoformat(domain["checked_at"].replace("Z", "+00:00"))
         assert isinstance(domain["duration_ms"], int) and domain["duration_ms"] >= 0
@@ -73,13 +77,11 @@ def test_exact_mx_finding(document: dict) -> None:
         {
             "id": "mx.null-mx",
             "check": "mx",
-            "severity": "fail",
-            "message": "b-mx-null.example publishes a null MX (RFC 7505): it says it accepts no mail, "
-            "but the m365 profile expects mail to be delivered to it.",
-            "fix": "Replace the null MX with the service's MX. Add: b-mx-null.example. 3600 IN MX 0 "
-            "b-mx-null-example.mail.protection.outlook.com.",
+            "severity": "info",
+            "message": "b-mx-null.example publishes a null MX (RFC 7505): it says it accepts no mail.",
+            "fix": None,
             "observed": ["0 ."],
-            "expected": ["b-mx-null-example.mail.protection.outlook.com", "b-mx-null-example.{region}.mx.microsoft"],
+            "expected": None,
         }
     ]
 

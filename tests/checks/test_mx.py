@@ -41,7 +41,13 @@ def test_ok_with_m365(server) -> None:
 def test_missing(server) -> None:
     f = only(run_mx(server, "b-mx-none.example", "m365"), "mx.missing")
     assert f.severity is Severity.FAIL
-    assert f.fix == "Add: b-mx-none.example. 3600 IN MX 0 b-mx-none-example.mail.protection.outlook.com."
+    # the MX token comes from the admin centre (domains with a hyphen get another one): said, not guessed
+    assert f.fix == (
+        "Add the MX record the Microsoft 365 admin centre (Settings > Domains > the domain > DNS records) shows for "
+        "b-mx-none.example; it has the form b-mx-none.example. 3600 IN MX 0 <token>.mail.protection.outlook.com. "
+        "(copy the <...> part from there)."
+    )
+    assert [c.line for c in f.changes] == ["b-mx-none.example. 3600 IN MX 0 <token>.mail.protection.outlook.com."]
 
 
 def test_null_mx_is_recognised(server) -> None:
@@ -78,8 +84,9 @@ def test_host_unresolvable(server) -> None:
 def test_profile_mismatch_gives_the_record_to_paste(server) -> None:
     f = only(run_mx(server, "b-mx-ok.example", "m365"), "mx.profile-mismatch")
     assert f.severity is Severity.FAIL
-    assert "b-mx-ok.example. 3600 IN MX 0 b-mx-ok-example.mail.protection.outlook.com." in f.fix
-    assert f.expected == ["b-mx-ok-example.mail.protection.outlook.com", "b-mx-ok-example.{region}.mx.microsoft"]
+    assert "b-mx-ok.example. 3600 IN MX 0 <token>.mail.protection.outlook.com." in f.fix
+    assert "Then remove: b-mx-ok.example. 3600 IN MX 10 mail.b-mx-ok.example." in f.fix
+    assert f.expected == ["{domain_token}.mail.protection.outlook.com", "{domain_token}.{region}.mx.microsoft"]
 
 
 def test_leftover_extra_mx_is_called_out(server) -> None:

@@ -33,7 +33,7 @@ def test_builtin_names_are_case_insensitive() -> None:
 
 def test_m365_expected_values() -> None:
     p = load_profile("m365")
-    assert expand_pattern(p.mx[0], "contoso.com") == "contoso-com.mail.protection.outlook.com"
+    assert pattern_matches(p.mx[0], "contoso.com", "contoso-com.mail.protection.outlook.com")
     assert p.spf_includes == ["spf.protection.outlook.com"]
     assert p.autodiscover_cname == "autodiscover.outlook.com"
     assert p.owa_url == "https://outlook.office.com/owa/"
@@ -54,6 +54,41 @@ def test_m365_dkim_accepts_both_documented_shapes(target: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("domain", "host"),
+    [
+        ("contoso.com", "contoso-com.mail.protection.outlook.com"),
+        ("maxx-express.com", "maxxexpress-com01b.mail.protection.outlook.com"),  # the token of a hyphenated domain
+        ("maxx-express.com", "maxx-express-com.mail.protection.outlook.com"),
+        ("contoso.com", "contoso-com.j-v1.mx.microsoft"),  # the DNSSEC-capable shape, new domains from July 2026
+        ("contoso.com", "contoso-com01c.a-v1.mx.microsoft"),
+    ],
+)
+def test_m365_accepts_the_mx_tokens_the_admin_centre_gives(domain: str, host: str) -> None:
+    assert any(pattern_matches(p, domain, host) for p in load_profile("m365").mx)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["fabrikam-com.mail.protection.outlook.com", "contoso-com.mail.protection.outlook.com.evil.example",
+     "contoso-com.mx.microsoft", "mail.contoso.com"],
+)
+def test_m365_rejects_other_mx_hosts(host: str) -> None:
+    assert not any(pattern_matches(p, "contoso.com", host) for p in load_profile("m365").mx)
+
+
+@pytest.mark.parametrize(
+    ("domain", "target"),
+    [
+        ("jasonshadow.com", "selector1-exclusive-jasonshadow-com03i._domainkey.jasonshadow.onmicrosoft.com"),
+        ("maxx-express.com", "selector1-maxxexpress-com01b._domainkey.maxx.y-v1.dkim.mail.microsoft"),
+    ],
+)
+def test_m365_dkim_accepts_targets_with_extra_text(domain: str, target: str) -> None:
+    spec = load_profile("m365").dkim[0]
+    assert any(pattern_matches(p, domain, target) for p in spec.cname)
+
+
+@pytest.mark.parametrize(
     "target",
     [
         "selector1-contoso-com._domainkey.contoso.onmicrosoft.com.evil.example",
@@ -65,6 +100,15 @@ def test_m365_dkim_accepts_both_documented_shapes(target: str) -> None:
 def test_m365_dkim_rejects_other_targets(target: str) -> None:
     spec = load_profile("m365").dkim[0]
     assert not any(pattern_matches(p, "contoso.com", target) for p in spec.cname)
+
+
+@pytest.mark.parametrize("host", ["aspmx4.googlemail.com", "aspmx5.googlemail.com", "smtp.google.com"])
+def test_google_accepts_its_older_and_newer_mx_hosts(host: str) -> None:
+    assert any(pattern_matches(p, "contoso.com", host) for p in load_profile("google").mx)
+
+
+def test_google_dkim_prefix_may_be_chosen_by_the_admin() -> None:
+    assert load_profile("google").dkim[0].renamable is True
 
 
 def test_google_mx_set_and_dkim_txt() -> None:

@@ -24,6 +24,7 @@ from threer.findings import DomainReport, Finding, Severity
 
 if TYPE_CHECKING:
     from threer.checks.profiles import Profile
+    from threer.checks.recognise import ProfileChoice
     from threer.checks.resolver import Resolver, SharedAnswers
 
 CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
@@ -78,7 +79,12 @@ class CheckOptions(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    profile: str | None = None  # built-in name, TOML path, or None/"none" for no profile
+    profile: str | None = None  # built-in name, TOML path, "auto", or None/"none" for no profile
+    profile_origin: str = "given"  # given (--profile) | config (default_profile): said in the report
+    # partner profile files `auto` also chooses from (before the built-ins)
+    auto_profiles: tuple[str, ...] = ()
+    # DKIM selectors to look for beyond the profile's (`--dkim-selector`, the config's dkim_selectors)
+    dkim_selectors: tuple[str, ...] = ()
     nameservers: list[tuple[str, int]] | None = None  # None: the system's resolvers
     timeout: float = Field(default=5.0, gt=0)  # the overall deadline for one domain, seconds
     dns_only: bool = False  # skip every check that opens a connection to a host
@@ -180,6 +186,16 @@ def make_resolver(options: CheckOptions, shared: "SharedAnswers | None" = None) 
     return Resolver(servers, timeout=options.timeout / len(servers), deadline=options.timeout, shared=shared)
 
 
+def load_choice(options: CheckOptions) -> "ProfileChoice | list[Profile]":
+    """The run's profile: a fixed choice, or for `auto` the candidate profiles (BadInput if one will not load)."""
+    from threer.checks.profiles import auto_candidates, is_auto, resolve_profile
+    from threer.checks.recognise import fixed_choice
+
+    if is_auto(options.profile):
+        return auto_candidates(options.auto_profiles)
+    return fixed_choice(resolve_profile(options.profile), options.profile_origin)
+
+
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
     if options.checks is not None:  # exactly what was asked for: owa only when named
         return list(options.checks)
@@ -196,12 +212,12 @@ async def check_domain(
     *,
     resolver: "Resolver | None" = None,
     now: datetime | None = None,
-    profile: "Profile | None | bool" = False,
+    profile: "Profile | ProfileChoice | None | bool" = False,
 ) -> DomainReport:
     """Run every check of one domain concurrently. Never raises for trouble in the checks.
 
-    `profile=False` loads `options.profile`; a Profile or None is used as given (check_domains loads
-    it once for the whole run).
+    `profile=False` loads `options.profile` (`auto`: recognised from the domain's records); a Profile,
+    a ProfileChoice or None is used as given (check_domains loads it once for the whole run).
     """
     outcome = await run_domain(domain, options, resolver=resolver, now=now, profile=profile)
     return outcome.report
@@ -213,26 +229,34 @@ async def run_domain(
     *,
     resolver: "Resolver | None" = None,
     now: datetime | None = None,
-    profile: "Profile | None | bool" = False,
+    profile: "Profile | ProfileChoice | list[Profile] | None | bool" = False,
     shared: "SharedAnswers | None" = None,
     functions: dict[str, Callable[..., Any]] | None = None,
 ) -> DomainOutcome:
     """check_domain, with the count of answered and failed look-ups (`shared` and `functions`: what
     check_domains works out once for all its domains)."""
     from threer.checks.context import CheckContext
-    from threer.checks.profiles import resolve_profile
+    from threer.checks.recognise import ProfileChoice, fixed_choice, recognise_profile
 
     started = time.monotonic()
     checked_at = now or datetime.now(timezone.utc)
     if profile is False:
-        profile = resolve_profile(options.profile)
+        profile = load_choice(options)
     if resolver is None:
         resolver = make_resolver(options, shared)
     counting = _CountingResolver(resolver)
+    if isinstance(profile, list):  # auto: the candidates; the domain's MX/SPF/autodiscover decide
+        choice = await recognise_profile(counting, domain, profile)
+    elif isinstance(profile, ProfileChoice):
+        choice = profile
+    else:
+        choice = fixed_choice(profile or None, options.profile_origin)
     ctx = CheckContext(
         domain=domain,
         resolver=counting,  # type: ignore[arg-type] - same interface
-        profile=profile or None,
+        profile=choice.profile,
+        choice=choice,
+        dkim_selectors=tuple(options.dkim_selectors),
         dns_only=options.dns_only,
         http_timeout=min(5.0, options.timeout),
         verify=options.verify,
@@ -283,6 +307,7 @@ async def run_domain(
     report = DomainReport(
         domain=domain,
         profile=ctx.profile.name if ctx.profile else None,
+        profile_reason=choice.reason,
         checked_at=checked_at,
         duration_ms=int((time.monotonic() - started) * 1000),
         summary=DomainReport.summarise(findings),
@@ -356,16 +381,14 @@ def run_domains(
     now: datetime | None = None,
 ) -> list[DomainOutcome]:
     """check_domains with each domain's look-up counts (the CLI's exit code needs them)."""
-    from threer.checks.profiles import resolve_profile
-
-    profile = resolve_profile(options.profile)
+    profile = load_choice(options)
     return asyncio.run(_check_all(domains, options, profile, max(1, concurrency), progress, now))
 
 
 async def _check_all(
     domains: list[str],
     options: CheckOptions,
-    profile: "Profile | None",
+    profile: "Profile | ProfileChoice | list[Profile] | None",
     concurrency: int,
     progress: Callable[[DomainReport], None] | None,
     now: datetime | None,

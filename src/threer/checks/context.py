@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the resolver and profile modules import nothing from here; avoid a cycle anyway
     from threer.checks.profiles import Profile
+    from threer.checks.recognise import ProfileChoice
     from threer.checks.resolver import Lookup, Resolver
     from threer.findings import Finding
 
@@ -22,6 +23,8 @@ class CheckContext:
     domain: str  # normalised ASCII domain, lower-case, no trailing dot
     resolver: "Resolver"  # one per domain: every check shares its cache and deadline
     profile: "Profile | None" = None  # None: judge the records on their own merits
+    choice: "ProfileChoice | None" = None  # how the profile was chosen (None: given directly, as in tests)
+    dkim_selectors: tuple[str, ...] = ()  # selectors to look for beyond the profile's
     dns_only: bool = False  # skip anything that opens a connection to a host
     http_timeout: float = 5.0
     verify: "ssl.SSLContext | str | bool" = True  # CA bundle for HTTPS (tests pass trustme's CA)
@@ -30,6 +33,12 @@ class CheckContext:
     authoritative_port: int = 53
     # host -> (ip, port) to connect to instead of the looked-up address: a testing/diagnostic hook
     connect_overrides: dict[str, tuple[str, int]] | None = None
+
+    @property
+    def profile_from_mx(self) -> bool:
+        """True unless `auto` chose the profile from something other than the MX (SPF, autodiscover):
+        then an MX elsewhere may be a filtering service in front of the provider."""
+        return self.choice is None or self.choice.recognised_from_mx
 
     def expand(self, pattern: str) -> str:
         """A profile pattern such as `{domain_dashed}.mail.protection.outlook.com` for this domain."""

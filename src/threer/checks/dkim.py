@@ -12,10 +12,10 @@ import asyncio
 import base64
 import binascii
 
-from threer.checks.context import CheckContext, record_fix, lookup_error
-from threer.checks.profiles import DkimSelector, has_wildcards, pattern_matches
+from threer.checks.context import CheckContext, lookup_error
+from threer.checks.profiles import DkimSelector, has_wildcards, pattern_matches, shown_pattern
 from threer.checks.resolver import Lookup
-from threer.findings import Finding, Severity
+from threer.findings import Finding, RecordChange, Severity, add
 
 CHECK = "dkim"
 FINDING_IDS = frozenset(
@@ -31,12 +31,14 @@ FINDING_IDS = frozenset(
         "dkim.bad-record",
         "dkim.multiple-records",
         "dkim.none-found",
+        "dkim.short-key",
     }
 )
 
 # probed without a profile: the usual selectors of the big services and of common MTAs
 COMMON_SELECTORS = ("selector1", "selector2", "google", "default", "k1", "s1", "s2", "dkim")
 MIN_RSA_BITS = 1024  # RFC 8301 §3.2: verifiers must not consider keys under 1024 bits valid
+ADVISED_RSA_BITS = 2048  # RFC 8301 §3.2: signers SHOULD use keys of at least 2048 bits
 
 _RSA_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1 rsaEncryption
 
@@ -128,11 +130,15 @@ def _lookup_error(what: str, lookup: Lookup) -> Finding:
     return lookup_error(CHECK, what, lookup)
 
 def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
-    target = ctx.expand(spec.cname[0])
-    line = record_fix(_selector_name(spec.selector, ctx.domain), "CNAME", target.replace("{", "<").replace("}", ">") + ".")
+    line = _cname_change(ctx, spec).line
     if has_wildcards(spec.cname[0]):
-        return f"Add: {line} (replace the <...> parts with the exact value the provider's admin centre shows, e.g. Get-DkimSigningConfig)"
+        return (f"Add: {line} (copy the <...> parts from the exact value {ctx.profile.where_values_are()} shows"
+                + (", or Get-DkimSigningConfig" if "onmicrosoft" in spec.cname[0] else "") + ")")
     return f"Add: {line}"
+
+
+def _cname_change(ctx: CheckContext, spec: DkimSelector) -> RecordChange:
+    return add(_selector_name(spec.selector, ctx.domain), "CNAME", shown_pattern(spec.cname[0], ctx.domain) + ".")
 
 
 def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selector: bool) -> list[Finding]:
@@ -147,6 +153,7 @@ def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selec
     name = _selector_name(selector, ctx.domain)
     what = {
         "dkim.weak-key": "Rotate to a 2048-bit key in the provider's admin centre.",
+        "dkim.short-key": "When convenient, rotate to a 2048-bit key in the provider's admin centre.",
         "dkim.revoked": "If the service still signs with this selector, switch DKIM signing on again (or rotate the "
         "keys) in the provider's admin centre; otherwise ignore this.",
     }
@@ -236,6 +243,20 @@ def _judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_sele
             )
         ]
     via = f" (via CNAME to {lookup.cname_chain[-1]})" if lookup.cname_chain else ""
+    if key_type == "rsa" and bits < ADVISED_RSA_BITS:
+        return [
+            Finding(
+                id="dkim.short-key",
+                check=CHECK,
+                severity=Severity.INFO,
+                message=f"Selector {selector} has a valid {bits}-bit RSA key{via}. RFC 8301 §3.2 asks signers to use "
+                f"keys of at least {ADVISED_RSA_BITS} bits: shorter ones still verify, but are weaker than advised.",
+                fix=f"When convenient, generate a {ADVISED_RSA_BITS}-bit key at the mail service and publish it in place "
+                "of this one (most services rotate to a new selector, so mail keeps verifying meanwhile).",
+                observed={"selector": selector, "bits": bits, "k": key_type},
+                expected={"min_bits": ADVISED_RSA_BITS},
+            )
+        ]
     return [
         Finding(
             id="dkim.ok",
@@ -278,6 +299,7 @@ async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list
                         fix=_cname_fix(ctx, spec),
                         observed=lookup.status.value,
                         expected=expected,
+                        changes=[_cname_change(ctx, spec)],
                     )
                 ]
             findings.append(
@@ -290,6 +312,8 @@ async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list
                     fix="Replace the TXT record with the CNAME. " + _cname_fix(ctx, spec),
                     observed=list(lookup.records),
                     expected=expected,
+                    changes=[*(RecordChange(action="remove", name=name, rdtype="TXT", value=_txt(r)) for r in lookup.records),
+                             _cname_change(ctx, spec)],
                 )
             )
         else:
@@ -305,6 +329,8 @@ async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list
                         fix=_cname_fix(ctx, spec),
                         observed=target,
                         expected=expected,
+                        changes=[RecordChange(action="remove", name=name, rdtype="CNAME", value=target + "."),
+                                 _cname_change(ctx, spec)],
                     )
                 )
                 return findings
@@ -323,25 +349,70 @@ async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list
                     )
                 ]
     elif not lookup.exists:
+        renamed = (" The admin may have chosen another selector name when generating the key: if so, give it with "
+                   "--dkim-selector NAME (or dkim_selectors in the config).") if spec.renamable else ""
         return [
             Finding(
                 id="dkim.missing",
                 check=CHECK,
                 severity=Severity.FAIL,
-                message=f"No DKIM key is published at {name} (selector {spec.selector} of {ctx.profile.name}).",
-                fix=f"Generate the key in the {ctx.profile.name} admin console and publish it as a TXT record at {name}.",
+                message=f"No DKIM key is published at {name} (selector {spec.selector} of {ctx.profile.name}).{renamed}",
+                fix=f"Generate the key in {ctx.profile.where_values_are()} and publish it as a TXT record at {name}, "
+                "exactly as shown there.",
                 observed=lookup.status.value,
             )
         ]
     return findings + judge_key(ctx, spec.selector, lookup, profile_selector=True)
 
 
-async def _probe_common(ctx: CheckContext) -> list[Finding]:
-    names = [_selector_name(s, ctx.domain) for s in COMMON_SELECTORS]
-    lookups = await asyncio.gather(*(ctx.resolver.query(n, "TXT") for n in names))
+def _txt(text: str) -> str:
+    from threer.checks.spf import txt_value
+
+    return txt_value(text)
+
+
+async def _check_named(ctx: CheckContext, selectors: list[str]) -> list[Finding]:
+    """Selectors the technician named (--dkim-selector, dkim_selectors): each must have a key."""
+    lookups = await asyncio.gather(*(ctx.resolver.query(_selector_name(s, ctx.domain), "TXT") for s in selectors))
     findings: list[Finding] = []
+    for selector, lookup in zip(selectors, lookups):
+        name = _selector_name(selector, ctx.domain)
+        if lookup.exists:
+            findings.extend(judge_key(ctx, selector, lookup, profile_selector=True))
+        elif lookup.is_error:
+            findings.append(_lookup_error(f"The DKIM selector {name}", lookup))
+        else:
+            findings.append(
+                Finding(
+                    id="dkim.missing",
+                    check=CHECK,
+                    severity=Severity.FAIL,
+                    message=f"No DKIM key is published at {name} (selector {selector}, named for this check): mail "
+                    "signed with it fails DKIM.",
+                    fix=f"Check the selector name (s= in a signed message's DKIM-Signature header); if it is right, publish "
+                    f"the key record the mail service gives for it at {name}.",
+                    observed=lookup.status.value,
+                )
+            )
+    return findings
+
+
+def _extra_selectors(ctx: CheckContext) -> list[str]:
+    named = list(ctx.dkim_selectors) + (list(ctx.profile.dkim_selectors) if ctx.profile else [])
+    taken = {spec.selector for spec in ctx.profile.dkim} if ctx.profile else set()
+    return [s for s in dict.fromkeys(named) if s not in taken]
+
+
+async def _probe_common(ctx: CheckContext) -> list[Finding]:
+    extra = _extra_selectors(ctx)
+    common = [s for s in COMMON_SELECTORS if s not in extra]
+    names = [_selector_name(s, ctx.domain) for s in common]
+    lookups, named = await asyncio.gather(
+        asyncio.gather(*(ctx.resolver.query(n, "TXT") for n in names)), _check_named(ctx, extra)
+    )
+    findings: list[Finding] = list(named)
     errors = []
-    for selector, lookup in zip(COMMON_SELECTORS, lookups):
+    for selector, lookup in zip(common, lookups):
         if lookup.exists:
             findings.extend(judge_key(ctx, selector, lookup, profile_selector=False))
         elif lookup.is_error:
@@ -365,5 +436,25 @@ async def _probe_common(ctx: CheckContext) -> list[Finding]:
 async def check_dkim(ctx: CheckContext) -> list[Finding]:
     if ctx.profile is None or not ctx.profile.dkim:
         return await _probe_common(ctx)
-    results = await asyncio.gather(*(_check_profile_selector(ctx, spec) for spec in ctx.profile.dkim))
-    return [f for group in results for f in group]
+    extra = _extra_selectors(ctx)
+    results = await asyncio.gather(*(_check_profile_selector(ctx, spec) for spec in ctx.profile.dkim), _check_named(ctx, extra))
+    *groups, named = results
+    findings = list(named)
+    renamable_missing = [
+        spec for spec, group in zip(ctx.profile.dkim, groups) if spec.renamable and [f.id for f in group] == ["dkim.missing"]
+    ]
+    if renamable_missing:
+        # the admin may have published the key under a selector of their own: any key found at a named or
+        # common selector stands in for the missing one
+        found = [f for f in named if f.severity in (Severity.OK, Severity.INFO)]
+        if not found:
+            taken = {spec.selector for spec in ctx.profile.dkim} | set(extra)
+            others = [s for s in COMMON_SELECTORS if s not in taken]
+            lookups = await asyncio.gather(*(ctx.resolver.query(_selector_name(s, ctx.domain), "TXT") for s in others))
+            for selector, lookup in zip(others, lookups):
+                if lookup.exists:
+                    found.extend(judge_key(ctx, selector, lookup, profile_selector=False))
+            findings.extend(found)
+        if found:
+            groups = [group for spec, group in zip(ctx.profile.dkim, groups) if spec not in renamable_missing]
+    return [f for group in groups for f in group] + findings

@@ -11,9 +11,9 @@ import asyncio
 import ipaddress
 
 from threer.checks.context import CheckContext, record_fix, lookup_error
-from threer.checks.profiles import has_wildcards, pattern_matches
+from threer.checks.profiles import has_wildcards, pattern_matches, shown_pattern
 from threer.checks.resolver import Lookup, LookupStatus
-from threer.findings import Finding, Severity
+from threer.findings import Finding, RecordChange, Severity, add, remove
 
 CHECK = "mx"
 FINDING_IDS = frozenset(
@@ -41,15 +41,29 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
-def expected_mx_fix(ctx: CheckContext) -> str | None:
-    """The MX record to paste for the profile, or a pointer to where its exact value is shown."""
+def expected_mx_change(ctx: CheckContext) -> RecordChange | None:
+    """The MX record the profile asks for; `<...>` marks a part only the provider's admin centre knows."""
     if ctx.profile is None or not ctx.profile.mx:
         return None
     pasteable = [p for p in ctx.profile.mx if not has_wildcards(p)]
-    if pasteable:
-        return "Add: " + record_fix(ctx.domain, "MX", f"0 {ctx.expand(pasteable[0])}.")
-    shown = ctx.expand(ctx.profile.mx[0]).replace("{", "<").replace("}", ">")
-    return f"Add an MX record of the form 0 {shown}. (the exact host is shown in the {ctx.profile.name} admin centre)"
+    pattern = pasteable[0] if pasteable else ctx.profile.mx[0]
+    host = shown_pattern(pattern, ctx.domain)
+    return add(ctx.domain, "MX", f"0 {host}.")
+
+
+def expected_mx_fix(ctx: CheckContext) -> str | None:
+    """The MX record to paste for the profile, or where its exact value is shown and its form."""
+    change = expected_mx_change(ctx)
+    if change is None:
+        return None
+    if change.needs_value:
+        return (f"Add the MX record {ctx.profile.where_values_are()} shows for {ctx.domain}; it has the form "
+                f"{change.line} (copy the <...> part from there).")
+    return f"Add: {change.line}"
+
+
+def _changes(*items: RecordChange | None) -> list[RecordChange]:
+    return [item for item in items if item is not None]
 
 
 def _in_domain(host: str, domain: str) -> bool:
@@ -92,6 +106,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                 fix=expected_mx_fix(ctx) or f"Add an MX record for {ctx.domain} pointing at the mail service's host.",
                 observed=[],
                 expected=expected or None,
+                changes=_changes(expected_mx_change(ctx)),
             )
         ]
 
@@ -112,6 +127,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     "RFC 7505 says a null MX must be the only one, so senders may treat the domain as taking no mail.",
                     fix="Remove the record " + record_fix(ctx.domain, "MX", "0 .") + " (or remove the others if the domain should take no mail).",
                     observed=observed,
+                    changes=[remove(ctx.domain, "MX", "0 .")],
                 )
             ]
         return [
@@ -121,9 +137,11 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                 severity=Severity.FAIL if expected else Severity.INFO,
                 message=f"{ctx.domain} publishes a null MX (RFC 7505): it says it accepts no mail"
                 + (f", but the {ctx.profile.name} profile expects mail to be delivered to it." if expected else "."),
-                fix=("Replace the null MX with the service's MX. " + (expected_mx_fix(ctx) or "")).strip() if expected else None,
+                fix=("Replace the null MX with the service's MX. Remove: " + record_fix(ctx.domain, "MX", "0 .")
+                     + ". " + (expected_mx_fix(ctx) or "")).strip() if expected else None,
                 observed=observed,
                 expected=expected or None,
+                changes=[remove(ctx.domain, "MX", "0 ."), *_changes(expected_mx_change(ctx))] if expected else [],
             )
         ]
 
@@ -149,8 +167,17 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
         a, aaaa = await asyncio.gather(ctx.resolver.query(host, "A"), ctx.resolver.query(host, "AAAA"))
         return a, aaaa
 
+    # hosts the profile finding asks to remove get no advice of their own (one finding per root cause,
+    # never "point the MX straight at X" beside "remove X")
+    leaving: set[str] = set()
+    if ctx.profile is not None and ctx.profile.mx:
+        on_profile = [h for _, h in hosts if any(pattern_matches(pt, ctx.domain, h) for pt in ctx.profile.mx)]
+        if ctx.profile_from_mx or on_profile:
+            leaving = {h for _, h in hosts if h not in on_profile}
     resolved = await asyncio.gather(*(resolve(host) for _, host in hosts))
     for (pref, host), (a, aaaa) in zip(hosts, resolved):
+        if host in leaving:
+            continue
         chain = a.cname_chain or aaaa.cname_chain
         if chain:
             findings.append(
@@ -159,9 +186,11 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     check=CHECK,
                     severity=Severity.WARN,
                     message=f"The MX host {host} is a CNAME (to {chain[-1]}); RFC 2181 §10.3 forbids that and some senders refuse it.",
-                    fix=f"Point the MX straight at {chain[-1]}: " + record_fix(ctx.domain, "MX", f"{pref} {chain[-1]}."),
+                    fix=f"Point the MX straight at {chain[-1]}: replace " + record_fix(ctx.domain, "MX", f"{pref} {host}.")
+                    + " with " + record_fix(ctx.domain, "MX", f"{pref} {chain[-1]}."),
                     observed={"host": host, "cname_chain": list(chain)},
                     expected=chain[-1],
+                    changes=[remove(ctx.domain, "MX", f"{pref} {host}."), add(ctx.domain, "MX", f"{pref} {chain[-1]}.")],
                 )
             )
         if a.exists or aaaa.exists:
@@ -185,7 +214,26 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
     if ctx.profile is not None and ctx.profile.mx:
         matched = [(p, h) for p, h in hosts if any(pattern_matches(pt, ctx.domain, h) for pt in ctx.profile.mx)]
         extra = [(p, h) for p, h in hosts if (p, h) not in matched]
-        if not matched:
+        if not matched and not ctx.profile_from_mx:
+            # auto chose the profile from the SPF include or autodiscover: an MX elsewhere is most often a
+            # filtering service in front of the provider, not a mistake to undo blindly
+            findings.append(
+                Finding(
+                    id="mx.profile-mismatch",
+                    check=CHECK,
+                    severity=Severity.WARN,
+                    message=f"The domain sends through {ctx.profile.description or ctx.profile.name} "
+                    f"({ctx.choice.reason if ctx.choice else 'the profile'}), but its MX records point elsewhere: "
+                    + ", ".join(f"\"{p} {h}\"" for p, h in records)
+                    + ". That is right when a filtering service sits in front of the provider; otherwise mail goes to the old server.",
+                    fix="Ask the customer whether mail should be delivered through that server. If not: "
+                    + (expected_mx_fix(ctx) or "")
+                    + " Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra),
+                    observed=observed,
+                    expected=expected,
+                )
+            )
+        elif not matched:
             findings.append(
                 Finding(
                     id="mx.profile-mismatch",
@@ -193,9 +241,11 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     severity=Severity.FAIL,
                     message=f"None of the MX records of {ctx.domain} points at {ctx.profile.description or ctx.profile.name}: "
                     "mail goes to another server.",
-                    fix=(expected_mx_fix(ctx) or "") + (" and remove: " + ", ".join(f"{p} {h}" for p, h in extra) if extra else ""),
+                    fix=(expected_mx_fix(ctx) or "")
+                    + (" Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra) if extra else ""),
                     observed=observed,
                     expected=expected,
+                    changes=[*_changes(expected_mx_change(ctx)), *(remove(ctx.domain, "MX", f"{p} {h}.") for p, h in extra)],
                 )
             )
         elif extra:
@@ -216,6 +266,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     fix="Remove the leftover records: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra),
                     observed=observed,
                     expected=expected,
+                    changes=[remove(ctx.domain, "MX", f"{p} {h}.") for p, h in extra],
                 )
             )
 

@@ -5,8 +5,9 @@ service. Host names may depend on the domain, so they are patterns:
 
 - `{domain}`: the customer domain (`contoso.com`);
 - `{domain_dashed}`: the domain with dots turned into dashes (`contoso-com`), as Microsoft 365 uses;
-- `{tenant}`, `{region}`, `{any}`: exactly one DNS label that threer cannot know in advance
-  (the Microsoft 365 tenant prefix, a partition label), so any one label matches.
+- `{token}`, `{tenant}`, `{region}`, `{any}`: text threer cannot know in advance (the Microsoft 365
+  MX token, the tenant prefix, a partition label), so any run of letters, digits, '-' and '_' within
+  one label matches.
 
 Built-in profiles live in `threer/checks/profiles/*.toml`; a partner's own is a TOML file of the
 same shape (docs/how-to/profiles.md).
@@ -21,15 +22,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from threer.config import describe_validation_error
-from threer.errors import BadInput
+from threer.errors import BadInput, describe_validation_error
 from threer.files import read_user_text
 
 BUILTIN_PROFILES = ("m365", "google")
 NO_PROFILE = "none"  # `--profile none`: judge the records on their own merits
+AUTO_PROFILE = "auto"  # `--profile auto` (the default): recognise the provider from the records
 
 _SUBSTITUTED = ("domain", "domain_dashed")
-_ONE_LABEL = ("tenant", "region", "any")
+# text derived from the domain that the provider may vary: it must contain the domain's letters and
+# digits in order (hyphens and dots dropped), with anything before or after (maxxexpress-com01b for
+# maxx-express.com, exclusive-jasonshadow-com03i for jasonshadow.com)
+_DOMAIN_TOKEN = "domain_token"
+_ONE_LABEL = ("token", "tenant", "region", "any")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _HOST_CHARS = re.compile(r"^[a-z0-9_.{}-]+$")
 
@@ -40,8 +45,8 @@ def _check_pattern(pattern: str) -> str:
     if not value:
         raise ValueError("a host name pattern is empty")
     for name in _PLACEHOLDER.findall(value):
-        if name not in _SUBSTITUTED + _ONE_LABEL:
-            known = ", ".join("{" + n + "}" for n in _SUBSTITUTED + _ONE_LABEL)
+        if name not in _SUBSTITUTED + _ONE_LABEL + (_DOMAIN_TOKEN,):
+            known = ", ".join("{" + n + "}" for n in _SUBSTITUTED + (_DOMAIN_TOKEN,) + _ONE_LABEL)
             raise ValueError(f"unknown placeholder {{{name}}} in {pattern!r}; use one of {known}")
     if not _HOST_CHARS.match(value) or "{" in _PLACEHOLDER.sub("", value) or "}" in _PLACEHOLDER.sub("", value):
         raise ValueError(f"{pattern!r} is not a host name pattern such as {{domain_dashed}}.mail.protection.outlook.com")
@@ -59,13 +64,33 @@ def pattern_matches(pattern: str, domain: str, host: str) -> bool:
     expanded = expand_pattern(pattern, domain)
     parts = _PLACEHOLDER.split(expanded)
     # split() alternates literal text and placeholder names
-    regex = "".join(re.escape(part) if i % 2 == 0 else r"[a-z0-9_-]+" for i, part in enumerate(parts))
-    return re.fullmatch(regex, host.lower().rstrip(".")) is not None
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else (r"([a-z0-9_-]+)" if part == _DOMAIN_TOKEN else r"[a-z0-9_-]+")
+        for i, part in enumerate(parts)
+    )
+    match = re.fullmatch(regex, host.lower().rstrip("."))
+    if match is None:
+        return False
+    squeezed = re.sub(r"[^a-z0-9]", "", domain.lower())
+    return all(squeezed in re.sub(r"[^a-z0-9]", "", token) for token in match.groups())
 
 
 def has_wildcards(pattern: str) -> bool:
-    """True when the pattern has a label threer cannot fill in (so it cannot be pasted as-is)."""
-    return any(name in _ONE_LABEL for name in _PLACEHOLDER.findall(pattern))
+    """True when the pattern has a part threer cannot fill in (so it cannot be pasted as-is)."""
+    return any(name in _ONE_LABEL or name == _DOMAIN_TOKEN for name in _PLACEHOLDER.findall(pattern))
+
+
+def shown_pattern(pattern: str, domain: str) -> str:
+    """A pattern for a fix: what threer knows filled in, the rest as `<token>`, `<tenant>` ... to copy."""
+    return expand_pattern(pattern, domain).replace("{domain_token}", "<token>").replace("{", "<").replace("}", ">")
+
+
+def check_selector(value: str) -> str:
+    """A DKIM selector (RFC 6376 §3.1): dot-separated labels of letters, digits, '-' and '_'."""
+    value = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", value):
+        raise ValueError(f"{value!r} is not a DKIM selector such as selector1")
+    return value
 
 
 class DkimSelector(BaseModel):
@@ -76,19 +101,35 @@ class DkimSelector(BaseModel):
     selector: str
     # accepted CNAME targets; empty means the key is published as a TXT record at the selector itself
     cname: list[str] = Field(default_factory=list)
+    # the admin may publish the key under another selector name (Google's "prefix selector"): a key
+    # found at another selector then satisfies this one
+    renamable: bool = False
 
     @field_validator("selector")
     @classmethod
     def _selector(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", value):
-            raise ValueError(f"{value!r} is not a DKIM selector such as selector1")
-        return value
+        return check_selector(value)
 
     @field_validator("cname")
     @classmethod
     def _cnames(cls, value: list[str]) -> list[str]:
         return [_check_pattern(v) for v in value]
+
+
+class Recognise(BaseModel):
+    """How `--profile auto` tells that a domain uses this service. A list left out means the profile's
+    own patterns (`mx`, `spf_includes`, `autodiscover_cname`); an empty list means never by that record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mx: list[str] | None = None  # MX host patterns
+    spf_includes: list[str] | None = None  # include:/redirect= targets in the domain's own SPF record
+    autodiscover: list[str] | None = None  # where autodiscover.<domain> leads (its CNAME chain)
+
+    @field_validator("mx", "spf_includes", "autodiscover")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [_check_pattern(v) for v in value]
 
 
 class Profile(BaseModel):
@@ -104,7 +145,30 @@ class Profile(BaseModel):
     autodiscover_cname: str | None = None  # e.g. autodiscover.outlook.com
     autodiscover_srv: str | None = None  # target host of _autodiscover._tcp SRV
     dkim: list[DkimSelector] = Field(default_factory=list)
+    # more selectors to look for (a TXT key or a CNAME, whatever it is): selectors the admin chose
+    dkim_selectors: list[str] = Field(default_factory=list)
     owa_url: str | None = None
+    # where the customer's exact values (MX token, DKIM CNAME targets) are shown, for fixes that cannot
+    # spell them out, e.g. "the Microsoft 365 admin centre (Settings > Domains > the domain > DNS records)"
+    admin_centre: str = ""
+    recognise: Recognise = Field(default_factory=Recognise)
+
+    @field_validator("dkim_selectors")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(check_selector(v) for v in value))
+
+    def recognise_patterns(self) -> dict[str, list[str]]:
+        """The patterns `--profile auto` matches, by record: mx, spf_includes, autodiscover."""
+        r = self.recognise
+        return {
+            "mx": self.mx if r.mx is None else r.mx,
+            "spf_includes": self.spf_includes if r.spf_includes is None else r.spf_includes,
+            "autodiscover": ([self.autodiscover_cname] if self.autodiscover_cname else []) if r.autodiscover is None else r.autodiscover,
+        }
+
+    def where_values_are(self) -> str:
+        return self.admin_centre or f"the {self.description or self.name} admin centre"
 
     @field_validator("mx", "spf_includes")
     @classmethod
@@ -149,8 +213,10 @@ def load_profile(name_or_path: str) -> Profile:
     """A built-in profile by name (`m365`, `google`) or a partner profile from a TOML file."""
     text = (name_or_path or "").strip()
     if not text:
-        raise BadInput("The profile name is empty. Use m365, google, none, or the path to a profile TOML file.")
+        raise BadInput("The profile name is empty. Use auto, m365, google, none, or the path to a profile TOML file.")
     key = text.lower()
+    if key == AUTO_PROFILE:
+        raise BadInput("auto is not a profile of its own: it picks one of the others for each domain.")
     if key in BUILTIN_PROFILES:
         source = resources.files("threer.checks").joinpath("profiles").joinpath(f"{key}.toml")
         return _parse(source.read_bytes(), f"built-in profile {key}", default_name=key)
@@ -158,7 +224,7 @@ def load_profile(name_or_path: str) -> Profile:
     looks_like_path = path.suffix.lower() == ".toml" or "/" in text or "\\" in text or path.exists()
     if not looks_like_path:
         raise BadInput(
-            f"Unknown profile {text!r}. Use one of {', '.join(BUILTIN_PROFILES)}, none, or the path to a profile TOML file."
+            f"Unknown profile {text!r}. Use auto, {', '.join(BUILTIN_PROFILES)}, none, or the path to a profile TOML file."
         )
     text = read_user_text(path, "profile file", fix="give the path to a profile TOML file, or use m365 or google")
     return _parse(text.encode("utf-8"), f"profile file {path}", default_name=path.stem)
@@ -185,7 +251,18 @@ def _parse(data: bytes, where: str, *, default_name: str) -> Profile:
 
 
 def resolve_profile(name_or_path: str | None) -> Profile | None:
-    """`None` or `none` means no profile; anything else is loaded (BadInput when it cannot be)."""
+    """`None` or `none` means no profile; anything else is loaded (BadInput when it cannot be).
+    `auto` is not one profile: use choose_profiles() for it."""
     if name_or_path is None or name_or_path.strip().lower() == NO_PROFILE:
         return None
     return load_profile(name_or_path)
+
+
+def is_auto(name_or_path: str | None) -> bool:
+    return name_or_path is not None and name_or_path.strip().lower() == AUTO_PROFILE
+
+
+def auto_candidates(extra: list[str] | tuple[str, ...] = ()) -> list[Profile]:
+    """The profiles `--profile auto` chooses from: the partner's own files first, then the built-ins."""
+    profiles = [load_profile(str(path)) for path in extra]
+    return profiles + [load_profile(name) for name in BUILTIN_PROFILES]

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
         epilog=(
             "Exit status: 0 no fail, 1 a fail found, 2 bad usage or input, 3 nothing could be looked up.\n\n"
-            "Examples:\n\n\b\n  threer check-dns contoso.com --profile m365\n"
+            "Examples:\n\n\b\n  threer check-dns contoso.com\n  threer check-dns contoso.com --profile m365 --dkim-selector s2048\n"
             "  threer check-dns --from domains.txt --json > report.json\n"
             "  threer check-dns contoso.com --nameserver 1.1.1.1 --propagation"
         ),
@@ -53,7 +53,8 @@ def check_dns(
     ctx: typer.Context,
     domains: list[str] = typer.Argument(None, metavar="DOMAIN", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
     from_file: str | None = typer.Option(None, "--from", metavar="FILE", help="Read domains from FILE, one a line ('-' for stdin; # starts a comment)."),
-    profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: m365, google, a TOML file, or none. Default: the config's default_profile."),
+    profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: auto (recognise it from the records), m365, google, a TOML file, or none. Default: the config's default_profile, auto unless set."),
+    dkim_selector: list[str] = typer.Option([], "--dkim-selector", metavar="NAME", help="Also look for the DKIM key of this selector (repeatable), e.g. one the admin chose."),
     nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
     timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
@@ -62,8 +63,7 @@ def check_dns(
     ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
 ) -> None:
     """Check the mail DNS of one or more domains."""
-    from threer.checks import CheckOptions
-    from threer.checks.profiles import resolve_profile
+    from threer.checks import CheckOptions, load_choice
     from threer.checks.resolver import parse_nameserver
     from threer.cli.app import app_context
     from threer.config import load_config
@@ -75,22 +75,26 @@ def check_dns(
     names, notes = collect_domains(domains or [], from_file)
     if not names:
         raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
+    config = load_config(env.config_path)
     from_config = profile is None
     if from_config:
-        profile = load_config(env.config_path).default_profile
+        profile = config.default_profile
+    selectors = [_selector(text) for text in dkim_selector] + list(config.dkim_selectors)
+    options = CheckOptions(profile=profile, profile_origin="config" if from_config else "given",
+                           auto_profiles=tuple(str(p) for p in config.profiles),
+                           dkim_selectors=tuple(dict.fromkeys(selectors)),
+                           nameservers=servers or None, timeout=timeout, dns_only=dns_only)
     try:
-        resolve_profile(profile)  # a bad profile is a usage error before any look-up
+        load_choice(options)  # a bad profile is a usage error before any look-up
     except BadInput as exc:
         if not from_config:
             raise
-        raise BadInput(f"The config's default_profile does not load: {exc.message} Fix it with "
-                       "`threer config set default_profile NAME`, or give --profile.") from None
+        raise BadInput(f"The config's default_profile (or a file in its profiles) does not load: {exc.message} "
+                       "Fix it with `threer config set default_profile NAME`, or give --profile.") from None
     for note in notes:
         print_warning(note)
 
-    verify = ca_bundle_verify(ca_bundle)
-    options = CheckOptions(profile=profile, nameservers=servers or None, timeout=timeout, dns_only=dns_only,
-                           verify=verify)
+    options.verify = ca_bundle_verify(ca_bundle)
     outcomes = _run_with_progress(names, options)
     reports = [o.report for o in outcomes]
     views = None
@@ -119,6 +123,15 @@ def check_dns(
             "Check the network or the --nameserver, or raise --timeout, and try again."
         )
     raise typer.Exit(int(status))
+
+
+def _selector(text: str) -> str:
+    from threer.checks.profiles import check_selector
+
+    try:
+        return check_selector(text)
+    except ValueError as exc:
+        raise BadInput(f"--dkim-selector {exc}.") from None
 
 
 def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
@@ -208,6 +221,7 @@ def json_document(reports: list[DomainReport], views: list[Any] | None = None) -
         entry: dict[str, Any] = {
             "domain": report.domain,
             "profile": report.profile,
+            "profile_reason": report.profile_reason,
             "checked_at": report.checked_at.isoformat().replace("+00:00", "Z"),
             "duration_ms": report.duration_ms,
             "summary": report.summary.model_dump(),
@@ -256,12 +270,21 @@ def _summary_text(report: DomainReport) -> Text:
     return text
 
 
+def profile_line(report: DomainReport) -> str:
+    """"profile m365, recognised from the MX (...)" or "no profile matched: judged on ..." for the report."""
+    reason = report.profile_reason or ""
+    if report.profile is None:
+        return reason or "no profile: judged on the records' own merits"
+    return f"profile {report.profile}, {reason}" if reason else f"profile {report.profile}"
+
+
 def render_report(console: Console, report: DomainReport) -> None:
     """A compact table: one group of rows a check, worst first, fixes under the message."""
     title = Text(report.domain, style="bold")
-    title.append(f"  profile {report.profile or 'none'}, {report.duration_ms} ms: ", style="dim")
+    title.append(f"  {report.duration_ms} ms: ", style="dim")
     title.append_text(_summary_text(report))
     console.print(title)
+    console.print(Text("  " + profile_line(report), style="dim"))
     if report.partial:
         console.print(
             Text("  Partial result: some look-ups failed or ran out of time; rows marked ERROR were not checked.", style="magenta")

@@ -48,7 +48,7 @@ def recorded_text(rec: RecordedStep) -> str:
 
 def answer_text(step_id: str, answer: dict[str, Any]) -> str:
     """A one-line plain summary of an answer, for lists and the resume view."""
-    hidden = {"problems", "matches", "probe", "domain_note", "checked_at", "summary", "checked", "profile", "run_error"}
+    hidden = {"problems", "matches", "probe", "domain_note", "checked_at", "summary", "checked", "profile", "profile_reason", "run_error"}
     if step_id == "review.dns":
         counts = answer.get("summary") or {}
         head = ("checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)) if answer.get("checked") else (

@@ -177,6 +177,8 @@ def _dns_facts(ans: a.DnsAnswer, zone: str) -> list[Fact]:
             except ValueError:
                 when = f" on {ans.checked_at}"
         profile = f" (profile {ans.profile})" if ans.profile else ""
+        if ans.profile_reason:
+            profile = f" (profile {ans.profile}, {ans.profile_reason})" if ans.profile else f" ({ans.profile_reason})"
         facts.append(Fact(label="DNS checks", value=f"threer checked {ans.domain or 'the domain'}{profile}{when}: {tally}"))
         if ans.problems:
             lines = []

@@ -44,7 +44,11 @@ class DefaultActions:
             from threer.checks import CHECKS, CheckOptions, check_domains
 
             # the DNS checks only: the provider's OWA address is the review.owa step's, not the customer's DNS
-            options = CheckOptions(profile=self.profile_name, nameservers=self.settings.nameservers,
+            options = CheckOptions(profile=self.profile_name or "none",
+                                   profile_origin="given" if self.settings.profile is not None else "config",
+                                   auto_profiles=tuple(str(p) for p in self.config.profiles),
+                                   dkim_selectors=tuple(self.config.dkim_selectors),
+                                   nameservers=self.settings.nameservers,
                                    timeout=self.settings.timeout, dns_only=self.settings.dns_only,
                                    verify=self.settings.verify, checks=CHECKS)
             report = check_domains([domain], options)[0]
@@ -61,10 +65,13 @@ class DefaultActions:
             for f in sorted(report.findings, key=lambda f: -f.severity.rank)
             if f.severity.value in {"warn", "fail", "error"}
         ][:MAX_PROBLEMS]
-        fields = {"checked": True, "domain": report.domain, "profile": report.profile, "summary": summary,
+        fields = {"checked": True, "domain": report.domain, "profile": report.profile,
+                  "profile_reason": report.profile_reason, "summary": summary,
                   "problems": problems, "checked_at": report.checked_at.isoformat()}
         text = ", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no findings"
-        return ActionResult(fields=fields, detail=report, summary=f"DNS checks for {report.domain}: {text}.")
+        chosen = f"profile {report.profile}, {report.profile_reason}" if report.profile else report.profile_reason
+        return ActionResult(fields=fields, detail=report,
+                            summary=f"DNS checks for {report.domain} ({chosen}): {text}.")
 
     def owa(self, domain: str) -> ActionResult:
         url = self._owa_url()

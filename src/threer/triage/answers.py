@@ -189,6 +189,7 @@ class DnsAnswer(Answer):
     checked: bool = False
     domain: str | None = None
     profile: str | None = None
+    profile_reason: str | None = None  # how the profile was chosen ("recognised from the MX (...)")
     summary: dict[str, int] = Field(default_factory=dict)
     problems: list[dict[str, Any]] = Field(default_factory=list)  # warn/fail/error findings: id, severity, message, fix
     checked_at: str | None = None

@@ -21,7 +21,7 @@ from threer.triage.steps import STEPS, Step, get_step, is_step
 
 # Fields a step's action fills in; never accepted from a person or a file.
 ACTION_FIELDS: dict[str, frozenset[str]] = {
-    "review.dns": frozenset({"checked", "domain", "profile", "summary", "problems", "checked_at", "run_error"}),
+    "review.dns": frozenset({"checked", "domain", "profile", "profile_reason", "summary", "problems", "checked_at", "run_error"}),
     "review.owa": frozenset({"probe"}),
     "research.prior": frozenset({"matches"}),
 }

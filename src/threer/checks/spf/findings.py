@@ -1,0 +1,523 @@
+"""The `spf` check: what a domain's SPF record means for its mail, as findings with fixes.
+
+Exactly one record, syntax, look-up budget per include, void look-ups, the `all` qualifier,
+`ptr`, and whether the profile's include is there and its sending addresses pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import TYPE_CHECKING
+
+from threer.checks.resolver import LookupStatus
+from threer.checks.spf.evaluate import SpfResult, check_host
+from threer.checks.spf.record import (
+    DEFAULT_TTL,
+    LOOKUP_LIMIT,
+    QUALIFIER_RESULT,
+    VOID_LIMIT,
+    Mechanism,
+    SpfRecord,
+    SpfSyntaxError,
+    _show,
+    _split_terms,
+    is_spf_record,
+    parse_record,
+    txt_value,
+)
+from threer.checks.spf.tree import SpfNode, spf_tree
+from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.context import CheckContext
+
+CHECK = "spf"
+FINDING_IDS = frozenset(
+    {
+        "spf.ok",
+        "spf.lookup-error",
+        "spf.missing",
+        "spf.multiple",
+        "spf.syntax",
+        "spf.lookup-limit",
+        "spf.void-limit",
+        "spf.include-loop",
+        "spf.include-missing",
+        "spf.include-error",
+        "spf.all-pass",
+        "spf.all-neutral",
+        "spf.all-softfail",
+        "spf.all-missing",
+        "spf.redirect-ignored",
+        "spf.ptr",
+        "spf.profile-include-missing",
+        "spf.profile-ip-fails",
+        "spf.profile-ip-error",
+    }
+)
+
+
+# how a record's final all is judged, by qualifier (-all is the aim and gives no finding)
+_WEAK_ALL: dict[str, tuple[str, Severity, str]] = {
+    "+": ("spf.all-pass", Severity.FAIL,
+          "every server on the internet passes SPF for this domain, which is the same as authorising spoofing."),
+    "?": ("spf.all-neutral", Severity.WARN,
+          "mail from unlisted servers gets neutral, which protects nothing."),
+    "~": ("spf.all-softfail", Severity.INFO,
+          "softfail, so unlisted servers are suspicious but not refused. Once every sending service is listed, -all tells "
+          "receivers to refuse the rest."),
+}
+
+
+def _fix_record(domain: str, record_text: str, ttl: int | None) -> str:
+    from threer.checks.context import record_fix
+
+    return record_fix(domain, "TXT", txt_value(record_text), ttl or DEFAULT_TTL)
+
+
+def _finding(id_: str, severity: Severity, message: str, **kwargs) -> Finding:
+    return Finding(id=id_, check=CHECK, severity=severity, message=message, **kwargs)
+
+
+def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str | None = None) -> str:
+    """The record rebuilt: extra terms before `all`/redirect, and `all` replaced when asked."""
+    add = [t for t in (add or []) if t.lower() not in {x.lower() for x in record.terms_text()}]
+    mechanisms = [m.text for m in record.mechanisms if m.name != "all"]
+    modifiers = [m.text for m in record.modifiers]
+    current_all = record.all_mechanism.text if record.all_mechanism else None
+    final_all = all_term or current_all
+    terms = ["v=spf1", *mechanisms, *add]
+    if final_all:
+        terms.append(final_all)
+    terms.extend(m for m in modifiers if not (final_all and m.lower().startswith("redirect=")))
+    return " ".join(terms)
+
+
+def _without_terms(record: SpfRecord, drop: list[str]) -> str:
+    return " ".join(["v=spf1", *(t for t in record.terms_text() if t not in drop)])
+
+
+def _effective_all(node: SpfNode) -> tuple[SpfNode, Mechanism | None]:
+    """The record whose `all` decides for unlisted senders (following redirect=), and that `all`."""
+    current = node
+    for _ in range(LOOKUP_LIMIT + 1):
+        record = current.record
+        if record is None:
+            return current, None
+        if record.all_mechanism is not None or record.redirect is None:
+            return current, record.all_mechanism
+        follow = next((c for c in current.children if c.via == record.redirect.text), None)
+        if follow is None or follow.record is None:
+            return current, None
+        current = follow
+    return current, None
+
+
+def _redirect_chain(node: SpfNode) -> list[SpfNode]:
+    """The records from `node` along redirect= (as _effective_all follows them), `node` first."""
+    chain = [node]
+    for _ in range(LOOKUP_LIMIT):
+        record = chain[-1].record
+        if record is None or record.all_mechanism is not None or record.redirect is None:
+            break
+        follow = next((c for c in chain[-1].children if c.via == record.redirect.text), None)
+        if follow is None or follow.record is None:
+            break
+        chain.append(follow)
+    return chain
+
+
+def _is_own(name: str, domain: str) -> bool:
+    """Whether an SPF record at `name` is the customer's to change: the domain itself or a name under it."""
+    name, domain = name.rstrip(".").lower(), domain.rstrip(".").lower()
+    return name == domain or name.endswith("." + domain)
+
+
+def _not_theirs(holder: str, term: str, domain: str, top: str | None) -> str:
+    """The fix for a term in someone else's record (a provider's include): theirs to correct, not the customer's."""
+    fix = (
+        f"{term} is in the SPF record of {holder}, which is not in {domain}: that record is its owner's to correct "
+        "(the provider's side), so report it to them; nothing in the customer's DNS fixes it."
+    )
+    if top:
+        fix += f" Remove {top} from the SPF record of {domain} only if that service no longer sends its mail."
+    return fix
+
+
+def _test_addresses(item: str) -> list[str]:
+    """The addresses to evaluate for a profile IP or network: its first and last address."""
+    network = ipaddress.ip_network(item, strict=False)
+    if network.num_addresses == 1:
+        return [str(network.network_address)]
+    return [str(network.network_address), str(network.broadcast_address)]
+
+
+async def check_spf(ctx: "CheckContext") -> list[Finding]:
+    """Judge the domain's SPF record: presence, syntax, limits, policy, and the profile's senders."""
+    domain = ctx.domain
+    resolver = ctx.resolver
+    profile = ctx.profile
+    lookup = await resolver.query(domain, "TXT")
+    if lookup.is_error:
+        return [
+            _finding(
+                "spf.lookup-error",
+                Severity.ERROR,
+                f"Could not look up the TXT records of {domain}, so SPF was not checked: {lookup.detail}.",
+                observed={"status": lookup.status.value, "detail": lookup.detail},
+            )
+        ]
+    expected_includes = [profile.expand(p, domain) for p in (getattr(profile, "spf_includes", None) or [])]
+    records = [r for r in lookup.records if is_spf_record(r)] if lookup.exists else []
+    if not records:
+        suggestion = "v=spf1 " + " ".join(f"include:{inc}" for inc in expected_includes) + " -all" if expected_includes else "v=spf1 mx -all"
+        where = "does not exist" if lookup.status is LookupStatus.NXDOMAIN else "has no SPF record"
+        return [
+            _finding(
+                "spf.missing",
+                Severity.FAIL,
+                f"{domain} {where}: receivers cannot tell which servers may send its mail, so spoofing is easy "
+                "and DMARC cannot pass on SPF.",
+                fix=_fix_record(domain, suggestion, None)
+                + ("" if expected_includes else "  (list every service that sends mail for the domain)"),
+                observed={"txt_records": list(lookup.records)},
+                expected=suggestion,
+            )
+        ]
+    if len(records) > 1:
+        return [_multiple(domain, records, lookup.ttl)]
+
+    try:
+        root_record = parse_record(records[0])
+    except SpfSyntaxError as exc:
+        return [
+            _finding(
+                "spf.syntax",
+                Severity.FAIL,
+                f"The SPF record of {domain} is invalid at {exc}. Receivers treat the whole record as a "
+                "permanent error (permerror).",
+                fix=f"Correct or remove the term {_show(exc.term) if exc.term else ''} in the TXT record of {domain}."
+                if exc.term
+                else f"Publish a record that starts with v=spf1 at {domain}.",
+                observed={"record": records[0], "term": exc.term, "term_number": exc.index, "position": exc.position, "reason": exc.reason},
+            )
+        ]
+
+    sending_ips = list(getattr(profile, "sending_ips", None) or [])
+    probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]
+    tree, *evaluations = await asyncio.gather(
+        spf_tree(resolver, domain),
+        *(check_host(resolver, address, domain, f"postmaster@{domain}", domain) for _, address in probes),
+    )
+    findings: list[Finding] = []
+    findings += _tree_findings(domain, tree, records[0], lookup.ttl)
+    findings += _policy_findings(domain, tree, root_record, lookup.ttl)
+    findings += _profile_findings(domain, tree, root_record, lookup.ttl, expected_includes, probes, evaluations)
+    if not any(f.severity in (Severity.FAIL, Severity.ERROR, Severity.WARN) for f in findings):
+        findings.insert(
+            0,
+            _finding(
+                "spf.ok",
+                Severity.OK,
+                f"{domain} has one valid SPF record using {tree.total_lookups} of the {LOOKUP_LIMIT} DNS look-ups allowed.",
+                observed={"record": records[0], "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
+            ),
+        )
+    return findings
+
+
+def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
+    terms: list[str] = []
+    qualifiers: set[str] = set()
+    for text in sorted(records):
+        for _, term in _split_terms(text)[1:]:
+            low = term.lower()
+            if low.lstrip("+-~?") == "all":
+                qualifiers.add(low[0] if low[0] in QUALIFIER_RESULT else "+")
+            elif low not in {t.lower() for t in terms}:
+                terms.append(term)
+    # keep the strictest all that was published; -all when none was
+    all_term = next((q + "all" for q in "-~?+" if q in qualifiers), "-all")
+    merged = " ".join(["v=spf1", *terms, all_term])
+    return _finding(
+        "spf.multiple",
+        Severity.FAIL,
+        f"{domain} has {len(records)} SPF records; there must be exactly one, or receivers give a permanent "
+        "error (permerror) and SPF fails for all its mail.",
+        fix=f"Delete all {len(records)} SPF TXT records of {domain} and publish one that merges them: "
+        + _fix_record(domain, merged, ttl),
+        observed=records,
+        expected=merged,
+    )
+
+
+def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None) -> list[Finding]:
+    findings: list[Finding] = []
+    parents = {id(child): parent for parent in tree.walk() for child in parent.children}
+
+    def top_term(node: SpfNode) -> str | None:
+        """The term of the domain's own record through which `node` is reached."""
+        while parents.get(id(node)) is not None and parents[id(node)] is not tree:
+            node = parents[id(node)]
+        return node.via
+
+    for node in tree.walk():
+        if node is tree or node.problem is None:
+            continue
+        parent_hint = f"{node.via}"
+        holder = parents.get(id(node), tree).domain  # whose record holds the term that led here
+        holder_is_own = _is_own(holder, domain)
+        if node.problem == "error":
+            findings.append(
+                _finding(
+                    "spf.include-error",
+                    Severity.ERROR,
+                    f"Could not look up the SPF record of {node.domain} (reached through {parent_hint}): {node.detail}. "
+                    "Receivers get a temporary error (temperror) for as long as this lasts; the record itself "
+                    "may be fine.",
+                    observed={"domain": node.domain, "via": node.via, "detail": node.detail},
+                )
+            )
+        elif node.problem in ("none", "multiple", "invalid"):
+            findings.append(
+                _finding(
+                    "spf.include-missing",
+                    Severity.FAIL,
+                    f"{parent_hint} points at {node.domain}, which has {'no usable' if node.problem != 'multiple' else 'more than one'} "
+                    f"SPF record ({node.detail}); receivers give a permanent error (permerror).",
+                    fix=f"Remove {parent_hint} from the SPF record of {holder}, or correct the domain name in it."
+                    if holder_is_own
+                    else _not_theirs(holder, parent_hint, domain, top_term(node)),
+                    observed={"domain": node.domain, "via": node.via, "detail": node.detail},
+                )
+            )
+        elif node.problem == "syntax":
+            findings.append(
+                _finding(
+                    "spf.syntax",
+                    Severity.FAIL,
+                    f"The SPF record of {node.domain} (reached through {parent_hint}) is invalid at {node.detail}; "
+                    "receivers give a permanent error (permerror).",
+                    fix=(
+                        f"Correct the SPF record of {node.domain} at the term named above."
+                        if _is_own(node.domain, domain)
+                        else f"The record of {node.domain} is not in {domain}: ask its owner to correct it, or "
+                        f"remove {parent_hint} from the SPF record of {holder}."
+                        if holder_is_own
+                        else _not_theirs(holder, parent_hint, domain, top_term(node))
+                    ),
+                    observed={"domain": node.domain, "record": node.text, "term": node.syntax_error.term if node.syntax_error else None},
+                )
+            )
+        elif node.problem == "loop":
+            findings.append(
+                _finding(
+                    "spf.include-loop",
+                    Severity.FAIL,
+                    f"{parent_hint} leads back to {node.domain}, which is already being evaluated: an endless loop "
+                    "that receivers stop with a permanent error (permerror).",
+                    fix=f"Remove {parent_hint} from the SPF record of {holder}."
+                    if holder_is_own
+                    else _not_theirs(holder, parent_hint, domain, top_term(node)),
+                    observed={"domain": node.domain, "via": node.via},
+                )
+            )
+    total = tree.total_lookups
+    budget = tree.budget()
+    partial = any(n.problem in ("error", "too-many", "macro") for n in tree.walk())
+    if total > LOOKUP_LIMIT or total >= LOOKUP_LIMIT - 1:
+        biggest = sorted(budget.items(), key=lambda kv: -kv[1])[:3]
+        listing = ", ".join(f"{term} ({count})" for term, count in biggest)
+        over = total > LOOKUP_LIMIT
+        findings.append(
+            _finding(
+                "spf.lookup-limit",
+                Severity.FAIL if over else Severity.WARN,
+                (
+                    f"The SPF record of {domain} needs {'at least ' if partial else ''}{total} DNS look-ups; RFC 7208 allows "
+                    f"{LOOKUP_LIMIT}, and receivers give a permanent error (permerror) past that. Biggest: {listing}."
+                    if over
+                    else f"The SPF record of {domain} needs {total} of the {LOOKUP_LIMIT} DNS look-ups allowed; one "
+                    f"more include will break it. Biggest: {listing}."
+                ),
+                fix=(
+                    "Remove includes and mechanisms for services that no longer send mail for the domain, replace "
+                    "a/mx with ip4:/ip6: where the addresses are stable, and keep the total at 10 or fewer."
+                ),
+                observed={"lookups": total, "lookup_budget": budget, "partial": partial},
+                expected=f"at most {LOOKUP_LIMIT}",
+            )
+        )
+    voids = [f"{n.domain}: {term}" for n in tree.walk() for term in n.voids]
+    if len(voids) > VOID_LIMIT:
+        own_voids = [f"{n.domain}: {term}" for n in tree.walk() if _is_own(n.domain, domain) for term in n.voids]
+        others = [v for v in voids if v not in own_voids]
+        void_fix = ("Remove the terms that point at names that no longer exist: " + ", ".join(own_voids) + ".") if own_voids else ""
+        if others:
+            void_fix += (
+                f" {', '.join(others)} {'is' if len(others) == 1 else 'are'} in records outside {domain}: "
+                "their owners' to correct (the provider's side), so report them."
+            )
+        findings.append(
+            _finding(
+                "spf.void-limit",
+                Severity.FAIL,
+                f"{len(voids)} terms in the SPF tree of {domain} point at names with no records; RFC 7208 allows "
+                f"{VOID_LIMIT} such void look-ups before receivers give a permanent error (permerror).",
+                fix=void_fix.strip(),
+                observed=voids,
+                expected=f"at most {VOID_LIMIT}",
+            )
+        )
+    return findings
+
+
+def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | None) -> list[Finding]:
+    findings: list[Finding] = []
+    owner, all_mechanism = _effective_all(tree)
+    owner_domain = owner.domain
+    owner_record = owner.record or record
+    strict = _with_terms(owner_record, all_term="-all")
+    policy_fix = _fix_record(owner_domain, strict, ttl)
+    if not _is_own(owner_domain, domain):
+        # the deciding all is in a record reached by redirect= that the customer cannot change: the fix
+        # is in their own last record of the chain: include the other record and end in -all themselves
+        chain = _redirect_chain(tree)
+        last_own = max((i for i, n in enumerate(chain) if _is_own(n.domain, domain)), default=0)
+        mine, theirs = chain[last_own], chain[min(last_own + 1, len(chain) - 1)]
+        policy_fix = (
+            f"The all that decides is in the SPF record of {owner_domain}, reached through redirect=; that record "
+            "is not the customer's to change. End the customer's own record in -all instead: "
+            + _fix_record(mine.domain, _with_terms(mine.record, add=[f"include:{theirs.domain}"], all_term="-all"), ttl)
+        )
+        if all_mechanism is not None and all_mechanism.qualifier == "+":
+            policy_fix = (
+                f"The {all_mechanism.text} is in the SPF record of {owner_domain}, reached through redirect=; that "
+                "record is not the customer's to change: report it to its owner, and stop using it: replace the "
+                f"redirect in the SPF record of {mine.domain} with the ip4:/ip6:/include: terms of the services that "
+                "really send the mail, ending in -all."
+            )
+    if all_mechanism is None:
+        if owner.record is not None and owner.record.redirect is None:
+            findings.append(
+                _finding(
+                    "spf.all-missing",
+                    Severity.WARN,
+                    f"The SPF record of {owner_domain} does not end in an all mechanism, so mail from servers it does not "
+                    "list gets neutral: receivers treat it as if there were no SPF.",
+                    fix=policy_fix,
+                    observed=owner.text,
+                    expected="-all",
+                )
+            )
+    elif all_mechanism.qualifier in _WEAK_ALL:
+        finding_id, severity, says = _WEAK_ALL[all_mechanism.qualifier]
+        findings.append(
+            _finding(
+                finding_id,
+                severity,
+                f"The SPF record of {owner_domain} ends in {all_mechanism.text}: {says}",
+                fix=policy_fix,
+                observed=all_mechanism.text,
+                expected="-all",
+            )
+        )
+    if record.redirect is not None and record.all_mechanism is not None:
+        findings.append(
+            _finding(
+                "spf.redirect-ignored",
+                Severity.INFO,
+                f"The SPF record of {domain} has both {record.all_mechanism.text} and {record.redirect.text}; the redirect "
+                "is never used because all always matches first.",
+                fix=_fix_record(domain, _without_terms(record, [record.redirect.text]), ttl),
+                observed=record.text,
+            )
+        )
+    own = [n for n in ([tree] if owner is tree else [tree, owner]) if n.record is not None]
+    for node in own:
+        ptr_terms = [m.text for m in node.record.mechanisms if m.name == "ptr"]
+        if ptr_terms:
+            findings.append(
+                _finding(
+                    "spf.ptr",
+                    Severity.WARN,
+                    f"The SPF record of {node.domain} uses {', '.join(ptr_terms)}: RFC 7208 §5.5 says not to, because it is "
+                    "slow, unreliable, and some receivers skip it.",
+                    fix="Replace ptr with ip4:/ip6: ranges or a: for the sending hosts: "
+                    + _fix_record(node.domain, _without_terms(node.record, ptr_terms), ttl)
+                    if _is_own(node.domain, domain)
+                    else f"{', '.join(ptr_terms)} is in the SPF record of {node.domain}, reached through redirect=; that "
+                    "record is not the customer's to change: report it to its owner (the provider's side).",
+                    observed=ptr_terms,
+                )
+            )
+    return findings
+
+
+def _profile_findings(
+    domain: str,
+    tree: SpfNode,
+    record: SpfRecord,
+    ttl: int | None,
+    expected_includes: list[str],
+    probes: list[tuple[str, str]],
+    evaluations: list[SpfResult],
+) -> list[Finding]:
+    findings: list[Finding] = []
+    # an include anywhere in the tree will do, and so will a redirect= to the provider's record
+    included = {n.domain.lower() for n in tree.walk() if n is not tree and n.problem != "macro"}
+    missing = [inc for inc in expected_includes if inc.lower() not in included]
+    if missing:
+        fixed = _with_terms(record, add=[f"include:{inc}" for inc in missing])
+        findings.append(
+            _finding(
+                "spf.profile-include-missing",
+                Severity.FAIL,
+                f"The SPF record of {domain} does not include {', '.join(missing)}, which the provider's mail servers "
+                "need to pass SPF.",
+                fix=_fix_record(domain, fixed, ttl),
+                observed=record.text,
+                expected=[f"include:{inc}" for inc in missing],
+            )
+        )
+    failing: dict[str, dict] = {}
+    errors: dict[str, dict] = {}
+    for (item, address), result in zip(probes, evaluations):
+        if result.result == "pass":
+            continue
+        entry = {"address": address, "result": result.result, "reason": result.reason}
+        if result.result == "temperror":
+            errors.setdefault(item, entry)
+        else:
+            failing.setdefault(item, entry)
+    if errors:
+        findings.append(
+            _finding(
+                "spf.profile-ip-error",
+                Severity.ERROR,
+                f"Could not finish evaluating SPF for the provider's sending addresses ({', '.join(errors)}): a look-up "
+                "timed out or failed, so receivers would get a temporary error (temperror) right now.",
+                observed=errors,
+            )
+        )
+    if failing:
+        add = [f"include:{inc}" for inc in expected_includes] or [
+            ("ip6:" if ":" in item else "ip4:") + item for item in failing
+        ]
+        findings.append(
+            _finding(
+                "spf.profile-ip-fails",
+                Severity.FAIL,
+                f"Mail from the provider's servers ({', '.join(failing)}) does not pass SPF for {domain}: "
+                + "; ".join(
+                    f"{item} gets {v['result']}" + (f" ({v['reason']})" if v["result"] == "permerror" else "")
+                    for item, v in failing.items()
+                )
+                + ".",
+                fix=_fix_record(domain, _with_terms(record, add=add), ttl),
+                observed=failing,
+                expected="pass",
+            )
+        )
+    return findings
