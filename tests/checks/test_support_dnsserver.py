@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import dns.flags
 import dns.message
@@ -59,13 +58,39 @@ def test_negative_answers_do_not_scan_every_name() -> None:
     records = [(f"h{i}.big.example.", "A", "127.0.0.1") for i in range(5000)]
     records.append(("big.example.", "SOA", "ns.big.example. h.big.example. 1 3600 600 86400 60"))
     with DnsTestServer(zone_files=[], records=records) as server:
-        started = time.perf_counter()
+        scans = _count_scans(server.data)
         for i in range(300):
             assert ask(server, f"missing{i}.h{i}.big.example", "TXT").rcode() == dns.rcode.NXDOMAIN
-        elapsed = time.perf_counter() - started
         nodata = ask(server, "big.example", "TXT")
-    assert elapsed < 1.0  # about 1 ms a query; 8 ms or more when every name was compared
+    # no answer walked the names one by one (a structural check: timing a test on a shared machine is noise)
+    assert scans() == 0
     assert nodata.rcode() == dns.rcode.NOERROR and nodata.authority[0].name.to_text() == "big.example."
+
+
+def _count_scans(data) -> "callable":
+    """Make `data.nodes` count the times it is iterated over (keys, items, values, for-loops)."""
+
+    class CountingDict(dict):
+        scans = 0
+
+        def __iter__(self):
+            CountingDict.scans += 1
+            return super().__iter__()
+
+        def items(self):
+            CountingDict.scans += 1
+            return super().items()
+
+        def keys(self):
+            CountingDict.scans += 1
+            return super().keys()
+
+        def values(self):
+            CountingDict.scans += 1
+            return super().values()
+
+    data.nodes = CountingDict(data.nodes)
+    return lambda: CountingDict.scans
 
 
 def test_ad_bit_for_authenticated_zones_only_when_asked() -> None:
