@@ -80,8 +80,16 @@ ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT;
 ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT;
 """
 
+
+# issue 7: what the KB learns from outcomes, and the articles' words for typo correction
+def _kb_learning_schema() -> str:
+    from threer.kb.schema import LEARNING_SQL
+
+    return LEARNING_SQL
+
+
 # Migration N (1-based) brings the database to user_version N.
-MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT]
+MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone

@@ -60,13 +60,15 @@ def test_search_json_contract(invoke, kb_folder):
     result = invoke("kb", "search", "550 5.7.1", "--json", "--limit", "3")
     assert result.exit_code == 0 and result.stderr == ""
     data = json.loads(result.stdout)
-    assert list(data) == ["query", "results"] and data["query"] == "550 5.7.1"
+    assert list(data) == ["query", "searched_for", "results"] and data["query"] == "550 5.7.1"
+    assert data["searched_for"] is None  # nothing was corrected
     assert 1 <= len(data["results"]) <= 3
     for item in data["results"]:
         assert list(item) == ["id", "title", "source", "score", "snippet", "path"]
         assert isinstance(item["id"], str) and isinstance(item["title"], str)
         assert item["source"] in ("kb", "case") and isinstance(item["score"], float)
         assert isinstance(item["snippet"], str) and (item["path"] is None or isinstance(item["path"], str))
+        assert "**" not in item["snippet"] and "550" in item["snippet"]  # plain text: highlighting is the terminal's
     scores = [item["score"] for item in data["results"]]
     assert scores == sorted(scores, reverse=True)
     assert data["results"][0]["id"] in {"notes", "kb-0008-ndr-550-5-7-1-relay-denied"}

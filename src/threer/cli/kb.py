@@ -103,14 +103,21 @@ def index_command(
     )
 
 
-def _highlighted(snippet: str) -> Any:
-    """A rich Text of a snippet, its `**word**` marks turned into a highlight style."""
+def _highlighted(snippet: str, spans: list[tuple[int, int]]) -> Any:
+    """A rich Text of a snippet with its matched words in a highlight style."""
     from rich.text import Text
 
-    text = Text()
-    for index, part in enumerate(snippet.split("**")):
-        text.append(part, style="bold yellow" if index % 2 else None)
+    text = Text(snippet)
+    for start, end in spans:
+        text.stylize("bold yellow", start, end)
     return text
+
+
+def thesaurus_file(ctx: typer.Context) -> Any:
+    """The partner's thesaurus: `thesaurus.toml` beside the config file (it need not exist)."""
+    from threer.kb.thesaurus import partner_thesaurus_path
+
+    return partner_thesaurus_path(app_context(ctx).env.config_path)
 
 
 @kb_app.command("search")
@@ -132,7 +139,7 @@ def search_command(
 
       threer kb search "550 5.7.1" --json --limit 3
     """
-    from threer.kb.search import parse_query, search
+    from threer.kb.search import parse_query, search_outcome
 
     if source is not None and source not in ("kb", "case"):
         raise BadInput(f"--source takes kb or case, not {source!r}.")
@@ -143,11 +150,17 @@ def search_command(
             "`threer kb search outlook keeps asking for password` or `threer kb search 0x800CCC0E`."
         )
     with _store(ctx) as store:
-        results = search(store, text, limit=limit, source=source)
+        outcome = search_outcome(store, text, limit=limit, source=source, thesaurus_file=thesaurus_file(ctx))
+    results = outcome.results
     if as_json:
-        _emit_json({"query": text, "results": [r.model_dump(mode="json") for r in results]})
+        _emit_json({"query": text, "searched_for": outcome.plan.searched_for,
+                    "results": [r.model_dump(mode="json") for r in results]})
         return
     console = stdout_console()
+    if outcome.plan.searched_for:
+        from rich.text import Text
+
+        console.print(Text(f"Searched for: {outcome.plan.searched_for}", style="italic"), soft_wrap=True)
     if not results:
         why = "" if parse_query(text).concepts else "; it has no words or codes to search for"
         console.print(f"No articles or past cases match {text!r}{why}.", soft_wrap=True, markup=False)
@@ -160,7 +173,7 @@ def search_command(
         head.append(result.title, style="bold")
         head.append(f"  [{result.id}]", style="cyan")
         console.print(head, soft_wrap=True)
-        console.print(Padding(_highlighted(result.snippet), (0, 0, 0, 4)))
+        console.print(Padding(_highlighted(result.snippet, result.highlights), (0, 0, 0, 4)))
         where = f"{result.source} · score {result.score:.2f}"
         if result.path:
             where += f" · {result.path}"

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterator
 
 # Bump when the analysis changes: the index is then rebuilt from the stored text.
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"
 
 TOKEN_RE = re.compile(r"\d+(?:\.\d+)+|[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -108,18 +108,8 @@ def plain_text(body: str, fmt: str) -> str:
 
 
 def analysed_column(text: str) -> str:
-    """One FTS column: the terms of `text`, then one group token per synonym phrase found in it.
-
-    The group tokens (for example `syn_3` wherever "sign in", "log in" or "credentials"
-    occurs) let a query search for a whole synonym group as one cheap term. They come
-    after the text's own terms, so positions within the text are unchanged.
-    """
-    from threer.kb.synonyms import group_tokens
-
-    found = terms(text)
-    joined = " ".join(found)
-    groups = group_tokens(found, joined)
-    return f"{joined} {' '.join(groups)}" if groups else joined
+    """One FTS column: the terms of `text` separated by single spaces."""
+    return " ".join(terms(text))
 
 
 def index_text(title: str, tags: list[str] | str, plain: str) -> tuple[str, str, str]:
@@ -145,13 +135,14 @@ _signature: str | None = None
 
 
 def analyzer_signature() -> str:
-    """Changes whenever terms could change: threer's analysis, the stemmer, the synonym groups."""
+    """Changes whenever terms could change: threer's analysis and the stemmer.
+
+    The thesaurus is applied to queries only, so changing it never needs a new index.
+    """
     global _signature
     if _signature is not None:
         return _signature
     import os
-
-    from threer.kb.synonyms import synonyms_signature
 
     _stem_word("a")  # load the stemmer
     module = type(_stemmer).__module__
@@ -160,7 +151,7 @@ def analyzer_signature() -> str:
         stemmer_id = f"{module}-{os.path.getsize(source)}"  # cheaper than reading package metadata
     except OSError:
         stemmer_id = module
-    _signature = f"{ANALYZER_VERSION}/{stemmer_id}/synonyms-{synonyms_signature()}"
+    _signature = f"{ANALYZER_VERSION}/{stemmer_id}"
     return _signature
 
 

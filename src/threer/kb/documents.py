@@ -13,6 +13,7 @@ from typing import Any
 from threer.errors import NotFound
 from threer.kb.analysis import analyzer_signature, index_text, plain_text
 from threer.kb.models import KbDocument
+from threer.kb.spelling import record_terms, spell_terms
 
 SAMPLE_ROOT = "sample:"
 
@@ -39,9 +40,16 @@ def put_document(
     shadow_columns: tuple[str, str, str] | None = None,
     replace_rowid: int | None = None,
     indexed_at: str | None = None,
+    record_spelling: bool = True,
 ) -> int:
-    """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid."""
+    """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid.
+
+    An article's terms join the spelling list (`record_spelling=False`: the caller does it);
+    a past case's never do, so no customer's words outlive the case.
+    """
     columns = shadow_columns or index_text(title, tags, plain_text(body, fmt))
+    if record_spelling and source == "kb":
+        record_terms(cur, spell_terms(columns))
     values: dict[str, Any] = {
         "doc_id": doc_id,
         "source": source,
@@ -139,29 +147,25 @@ def set_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
 
 
 def ensure_analyzer(store: Any) -> bool:
-    """Rebuild the FTS rows when they were made by another analysis; True if it did.
-
-    Also loads (or saves) the analysed synonym table, which saves a new process from
-    stemming every synonym phrase before its first query.
-    """
-    from threer.kb import synonyms
-
-    saved = get_meta(store.conn, "synonym_table")
-    loaded = saved is not None and synonyms.import_table(saved)
+    """Rebuild the FTS rows when they were made by another analysis; True if it did."""
     signature = analyzer_signature()
-    if get_meta(store.conn, "analyzer") == signature and loaded:
+    if get_meta(store.conn, "analyzer") == signature:
         return False
     with store.transaction() as cur:
-        if not loaded:
-            set_meta(cur, "synonym_table", synonyms.export_table())
         if get_meta(store.conn, "analyzer") == signature:  # another process just rebuilt
             return False
         count = cur.execute("SELECT count(*) FROM kb_documents").fetchone()[0]
         if count:
             cur.execute("DELETE FROM kb_fts")
-            rows = store.conn.execute("SELECT rowid, title, tags, body, format FROM kb_documents").fetchall()
+            cur.execute("DELETE FROM kb_spell")
+            rows = store.conn.execute("SELECT rowid, title, tags, body, format, source FROM kb_documents").fetchall()
+            spelling: set[str] = set()
             for row in rows:
                 columns = index_text(row["title"], row["tags"], plain_text(row["body"], row["format"]))
                 cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (row[0], *columns))
+                if row["source"] == "kb":
+                    spelling |= spell_terms(columns)
+            record_terms(cur, spelling)
+        cur.execute("DELETE FROM kb_meta WHERE key = 'synonym_table'")  # left by threer 0.1
         set_meta(cur, "analyzer", signature)
     return bool(count)

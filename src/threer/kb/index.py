@@ -25,6 +25,7 @@ from threer.kb.analysis import analyzer_signature, index_text
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
+from threer.kb.spelling import known_terms, record_terms, spell_terms
 
 ProgressFn = Callable[[int, int], None]
 
@@ -126,8 +127,15 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
 # -- reading (in this process or in workers) ---------------------------------------------
 
 
+_spell_sent: set[str] = set()  # terms this process has already handed to the writer in this run
+
+
 def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
-    """("same", hash) | ("doc", hash, ParsedDocument, shadow columns) | ("skip", reason)."""
+    """("same", hash) | ("doc", hash, ParsedDocument, shadow columns, new spelling terms) | ("skip", reason).
+
+    The spelling terms are the ones this process has not handed over before in this run,
+    so each term crosses from a worker to the writer about once.
+    """
     path, kind, name, old_hash = task
     try:
         with open(path, "rb") as fh:
@@ -138,7 +146,10 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         if digest == old_hash:
             return ("same", digest)
         doc = parse_bytes(data, kind, name)
-        return ("doc", digest, doc, index_text(doc.title, doc.tags, doc.text))
+        columns = index_text(doc.title, doc.tags, doc.text)
+        fresh = spell_terms(columns) - _spell_sent
+        _spell_sent.update(fresh)
+        return ("doc", digest, doc, columns, fresh)
     except IngestError as exc:
         return ("skip", str(exc))
     except OSError as exc:
@@ -196,6 +207,7 @@ class _Writer:
         self.deferred: list[tuple[_Found, tuple[Any, ...]]] = []
         self.removed_files = False
         self.now = now_iso()
+        self.spelling = known_terms(store.conn)
 
     def remove(self, stale: dict[str, tuple[int, str, int | None, int | None, str | None]]) -> None:
         items = list(stale.items())
@@ -232,6 +244,10 @@ class _Writer:
             self.apply(cur, found, result, last_try=last_try)
             return
         doc, columns = result[2], result[3]
+        fresh = result[4] - self.spelling
+        if fresh:
+            record_terms(cur, fresh)
+            self.spelling |= fresh
         doc_id = doc.doc_id or found.derived_id
         if doc_id.lower().startswith(RESERVED_PREFIXES):
             self.report.skipped.append(SkippedFile(
@@ -262,6 +278,7 @@ class _Writer:
             shadow_columns=columns,
             replace_rowid=current[0] if current is not None else None,
             indexed_at=self.now,
+            record_spelling=False,
         )
         for message in doc.warnings:
             self.report.warnings.append(IndexWarning(path=found.path, message=message))
@@ -313,6 +330,7 @@ def _index(
     started = perf_counter()
     report = IndexReport()
     ensure_analyzer(store)
+    _spell_sent.clear()
     store.conn.execute("PRAGMA cache_size = -65536")  # FTS5 merges read back what they just wrote
     found = _scan(roots, report.skipped)
     existing = _existing(store.conn, roots, origin)

@@ -8,7 +8,11 @@ from pydantic import BaseModel, Field
 
 
 class SearchResult(BaseModel):
-    """One match, best first. `snippet` marks matched words with `**…**`."""
+    """One match, best first. `snippet` is plain text; `highlights` are the matched words in it.
+
+    `highlights` ((start, end) offsets into the snippet) is for a terminal to colour; it
+    is left out of the JSON document, which carries no markup.
+    """
 
     id: str
     title: str
@@ -16,6 +20,7 @@ class SearchResult(BaseModel):
     score: float
     snippet: str
     path: str | None = None  # file path, page URL, or None for a past case
+    highlights: list[tuple[int, int]] = Field(default_factory=list, exclude=True)
 
 
 class SkippedFile(BaseModel):

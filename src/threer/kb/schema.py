@@ -40,3 +40,26 @@ CREATE TABLE kb_meta (
     value TEXT NOT NULL
 );
 """
+
+# What threer learns from outcomes, and the words of the index for typo correction.
+LEARNING_SQL = """
+-- an article or past case that solved (or did not solve) a triage session's issue
+CREATE TABLE kb_feedback (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    doc_id     TEXT NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('solved', 'helped', 'not-helpful')),
+    issue      TEXT NOT NULL,       -- the session's issue and error text, as searched
+    created_at TEXT NOT NULL,
+    UNIQUE (session_id, doc_id)
+);
+CREATE INDEX kb_feedback_session ON kb_feedback(session_id);
+-- the analysed issue text of each feedback row (same rowid), searched like the articles
+CREATE VIRTUAL TABLE kb_feedback_fts USING fts5(issue, tokenize = "ascii tokenchars '_'");
+-- every alphabetic term of the indexed articles (not of past cases), by length: typo correction
+CREATE TABLE kb_spell (
+    len  INTEGER NOT NULL,
+    term TEXT NOT NULL,
+    PRIMARY KEY (len, term)
+) WITHOUT ROWID;
+"""

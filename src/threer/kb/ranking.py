@@ -1,0 +1,201 @@
+"""Scoring documents against a query plan: BM25F over title, tags and body, computed here.
+
+Every concept of a plan (a typed word, an error code, a quoted phrase, a corrected
+typo, a thesaurus group, a term from the best candidates) has a weight and one or more
+alternatives (term sequences). A document's score for a concept is the best of its
+alternatives: IDF(alternative) x saturated field-weighted term frequency (BM25F); the
+document's score is the weighted sum over concepts, divided by the most any document
+could get, so it lies in 0..1.
+
+Candidates come from FTS5 first (an OR of the selective alternatives, ranked by FTS5's
+own BM25 with the same field weights); only they are scored here, from their analysed
+text. IDF uses each alternative's document count over the whole index.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+FIELD_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
+FIELD_B = (0.4, 0.4, 0.75)  # length normalisation per field
+K1 = 1.2
+COMMON_SHARE = 0.2  # an alternative in more of the index than this is not used to find candidates
+SCAN_TERMS = 6000  # terms of a body examined (articles are a few hundred; a pasted log may be huge)
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One thing the query asks for; any of its alternatives (term tuples) satisfies it."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+    weight: float
+    kind: str  # word | code | phrase | thesaurus | feedback
+    label: str = ""
+
+
+@dataclass
+class IndexStats:
+    """Counts over the whole index that BM25 needs, read once per search (cached per connection)."""
+
+    documents: int
+    average_lengths: tuple[float, float, float]
+    df_cache: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+
+_stats_cache: dict[int, tuple[int, IndexStats]] = {}
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's variable-length integers, as FTS5 writes them in its averages record."""
+    values, i = [], 0
+    while i < len(blob):
+        value = 0
+        for k in range(9):
+            byte = blob[i]
+            i += 1
+            if k == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values
+
+
+def index_stats(conn: sqlite3.Connection) -> IndexStats:
+    """N and the average analysed length of each column; kept until another connection writes."""
+    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    changes = conn.total_changes
+    key = id(conn)
+    cached = _stats_cache.get(key)
+    if cached is not None and cached[0] == (version, changes):  # type: ignore[comparison-overlap]
+        return cached[1]
+    row = conn.execute("SELECT block FROM kb_fts_data WHERE id = 1").fetchone()
+    numbers = _varints(row[0]) if row and row[0] else []
+    if len(numbers) >= 4 and numbers[0] > 0:
+        n = numbers[0]
+        averages = tuple(max(1.0, total / n) for total in numbers[1:4])
+    else:  # an empty index, or a layout this code does not know: count instead
+        n = conn.execute("SELECT count(*) FROM kb_fts").fetchone()[0]
+        averages = (8.0, 4.0, 400.0)
+    stats = IndexStats(documents=n, average_lengths=averages)  # type: ignore[arg-type]
+    if len(_stats_cache) > 16:
+        _stats_cache.clear()
+    _stats_cache[key] = ((version, changes), stats)  # type: ignore[assignment]
+    return stats
+
+
+def fts_phrase(alternative: tuple[str, ...]) -> str:
+    return '"' + " ".join(alternative).replace('"', '""') + '"'
+
+
+def document_count(conn: sqlite3.Connection, stats: IndexStats, alternative: tuple[str, ...]) -> int:
+    cached = stats.df_cache.get(alternative)
+    if cached is None:
+        sql = "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ?"
+        cached = stats.df_cache[alternative] = conn.execute(sql, (fts_phrase(alternative),)).fetchone()[0]
+    return cached
+
+
+def idf(stats: IndexStats, df: int) -> float:
+    n = max(stats.documents, 1)
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def candidates(
+    conn: sqlite3.Connection, stats: IndexStats, concepts: list[Concept], source: str | None, pool: int
+) -> dict[int, float]:
+    """Rows worth scoring: the FTS5 BM25 best for an OR of the selective alternatives."""
+    selective: list[tuple[int, tuple[str, ...]]] = []
+    for concept in concepts:
+        for alt in concept.alternatives:
+            df = document_count(conn, stats, alt)
+            if df:
+                selective.append((df, alt))
+    if not selective:
+        return {}
+    limit = max(1, int(stats.documents * COMMON_SHARE))
+    chosen = [alt for df, alt in selective if df <= limit]
+    if not chosen:  # every word is common: the rarest few still decide
+        chosen = [alt for _, alt in sorted(selective)[:3]]
+    found = _best(conn, chosen, source, pool)
+    if len(chosen) < len(selective):  # documents that only use the common words compete too
+        for rowid, score in _best(conn, [alt for _, alt in selective], source, pool // 2).items():
+            found.setdefault(rowid, score)
+    return found
+
+
+def _best(conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str | None, pool: int) -> dict[int, float]:
+    unique = list(dict.fromkeys(chosen))
+    expression = " OR ".join(fts_phrase(alt) for alt in unique)
+    weights = ", ".join(str(w) for w in FIELD_WEIGHTS)
+    args: list[Any] = [expression]
+    sql = f"SELECT kb_fts.rowid, -bm25(kb_fts, {weights}) FROM kb_fts"
+    if source:
+        sql += " JOIN kb_documents AS d ON d.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND d.source = ?"
+        args.append(source)
+    else:
+        sql += " WHERE kb_fts MATCH ?"
+    sql += " ORDER BY 2 DESC LIMIT ?"
+    args.append(pool)
+    return {rowid: score for rowid, score in conn.execute(sql, args)}
+
+
+def score_documents(
+    conn: sqlite3.Connection, stats: IndexStats, concepts: list[Concept], rows: list[tuple[int, str, str, str]]
+) -> tuple[dict[int, float], dict[int, list[int]]]:
+    """(rowid -> score in 0..1, rowid -> indexes of the concepts it matched)."""
+    # every alternative once: its IDF, and which concepts (with their weights) it serves
+    alt_idf: dict[tuple[str, ...], float] = {}
+    serves: dict[tuple[str, ...], list[int]] = {}
+    ceiling = 0.0
+    for number, concept in enumerate(concepts):
+        best_idf = 0.0
+        for alt in concept.alternatives:
+            df = document_count(conn, stats, alt)
+            if df:
+                value = alt_idf.setdefault(alt, idf(stats, df))
+                serves.setdefault(alt, []).append(number)
+                best_idf = max(best_idf, value)
+        ceiling += concept.weight * best_idf * (K1 + 1.0)
+    singles = {alt[0]: alt for alt in alt_idf if len(alt) == 1}
+    phrases = [alt for alt in alt_idf if len(alt) > 1]
+    phrase_starts = {alt[0] for alt in phrases}
+    weights = [c.weight for c in concepts]
+    avg = stats.average_lengths
+    k1 = K1
+    scores: dict[int, float] = {}
+    matched: dict[int, list[int]] = {}
+    for rowid, *columns in rows:
+        fields = [columns[0].split(), columns[1].split(), columns[2].split()[:SCAN_TERMS]]
+        norms = [1.0 - FIELD_B[i] + FIELD_B[i] * len(fields[i]) / avg[i] for i in range(3)]
+        pseudo: dict[tuple[str, ...], float] = {}
+        for i in range(3):
+            factor = FIELD_WEIGHTS[i] / norms[i]
+            counts = Counter(t for t in fields[i] if t in singles or t in phrase_starts)
+            for t, tf in counts.items():
+                alt = singles.get(t)
+                if alt is not None:
+                    pseudo[alt] = pseudo.get(alt, 0.0) + factor * tf
+            if phrases and counts.keys() & phrase_starts:
+                padded = " " + " ".join(fields[i]) + " "
+                for alt in phrases:
+                    if alt[0] in counts:
+                        tf = padded.count(" " + " ".join(alt) + " ")
+                        if tf:
+                            pseudo[alt] = pseudo.get(alt, 0.0) + factor * tf
+        best: dict[int, float] = {}
+        for alt, value in pseudo.items():
+            s = alt_idf[alt] * value * (k1 + 1.0) / (value + k1)
+            for number in serves[alt]:
+                if s > best.get(number, 0.0):
+                    best[number] = s
+        total = sum(weights[number] * s for number, s in best.items())
+        scores[rowid] = total / ceiling if ceiling else 0.0
+        matched[rowid] = sorted(best)
+    return scores, matched

@@ -1,0 +1,134 @@
+"""Snippets: about 220 characters of an article around the words a search matched.
+
+A snippet is plain text; the matched words are given as (start, end) offsets into it,
+so a terminal can highlight them and `--json` carries no markup at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+from threer.kb.analysis import STOP_WORDS, TOKEN_RE, _fold, term, token_spans
+
+SNIPPET_CHARS = 220
+_SOURCE_CHARS = 60_000
+
+
+def surface_regex(highlight: frozenset[str]) -> re.Pattern[str] | None:
+    """Words in the original text that may be a highlighted term: each term's start, any ending.
+
+    Stems are not always prefixes of their words ("policy" stems to "polici"), so the last
+    letter is dropped; every candidate is then checked by analysing it.
+    """
+    prefixes = set()
+    for t in highlight:
+        if not t.isascii():
+            return None  # accents were folded away: the original spelling is not a prefix
+        if "_" in t:
+            prefixes.add(re.escape(t.replace("_", ".")))
+        else:
+            prefixes.add(re.escape(t[: max(3, len(t) - 1)]))
+    if not prefixes:
+        return None
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(sorted(prefixes, key=len, reverse=True)) + ")", re.I)
+
+
+def _hits(
+    text: str, highlight: frozenset[str], stop_words_too: bool, surface: re.Pattern[str] | None
+) -> list[tuple[int, int, str]]:
+    def wanted(token: str, t: str) -> bool:
+        return t in highlight and (stop_words_too or _fold(token) not in STOP_WORDS)
+
+    if surface is None:
+        return [(s, e, t) for s, e, t in token_spans(text) if wanted(text[s:e], t)]
+    hits = []
+    last_end = -1
+    for match in surface.finditer(text):
+        if match.start() < last_end:
+            continue
+        token = TOKEN_RE.match(text, match.start())
+        if token is None:
+            continue
+        t = term(token.group())
+        if wanted(token.group(), t):
+            hits.append((token.start(), token.end(), t))
+            last_end = token.end()
+    return hits
+
+
+def make_snippet(
+    text: str,
+    highlight: frozenset[str],
+    group_of: dict[str, int],
+    typed: frozenset[str],
+    *,
+    stop_words_too: bool = False,
+    surface: re.Pattern[str] | None = None,
+) -> tuple[str, list[tuple[int, int]]]:
+    """(snippet, highlighted spans): the window with the most concepts, then most typed words."""
+    text = text[:_SOURCE_CHARS]
+    hits = _hits(text, highlight, stop_words_too, surface) if highlight else []
+    start = 0
+    if hits:
+        best_key = (-1, -1, -1)
+        last = 0
+        for i, (h_start, _, _) in enumerate(hits[:200]):
+            last = max(last, i)
+            while last + 1 < len(hits) and hits[last + 1][0] < h_start + SNIPPET_CHARS:
+                last += 1
+            window = hits[i : last + 1]
+            key = (len({group_of.get(t, -1) for _, _, t in window}), sum(t in typed for _, _, t in window), len(window))
+            if key > best_key:
+                best_key, start = key, h_start
+        start = max(0, start - 40)  # a few words of context before the first match
+        if start:
+            space = text.find(" ", start, start + 40)
+            start = space + 1 if space != -1 else start
+    end = min(len(text), start + SNIPPET_CHARS)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    # rebuild the window with its whitespace squeezed, keeping the hits' offsets right
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    length = 0
+    if start > 0:
+        out.append("… ")
+        length = 2
+    cursor = start
+    pending_space = False
+
+    def put(piece: str) -> None:
+        nonlocal length, pending_space
+        words = piece.split()
+        if not words:
+            pending_space = pending_space or bool(piece)
+            return
+        lead = piece[:1].isspace()
+        trail = piece[-1:].isspace()
+        joined = " ".join(words)
+        if (lead or pending_space) and length and not out[-1].endswith(" "):
+            out.append(" ")
+            length += 1
+        out.append(joined)
+        length += len(joined)
+        pending_space = trail
+
+    for s, e, _ in hits:
+        if s < start or e > end or s < cursor:
+            continue
+        put(text[cursor:s])
+        if pending_space and length and not out[-1].endswith(" "):
+            out.append(" ")
+            length += 1
+        pending_space = False
+        word = text[s:e]
+        spans.append((length, length + len(word)))
+        out.append(word)
+        length += len(word)
+        cursor = e
+    put(text[cursor:end])
+    snippet = "".join(out).rstrip()
+    if end < len(text) and text[end:].strip():
+        snippet += " …"
+    return snippet, spans

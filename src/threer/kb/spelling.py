@@ -1,0 +1,128 @@
+"""Typo correction against the index's own words.
+
+Indexing records every alphabetic term of the articles in `kb_spell` (past cases are
+left out: their words are customers' data). A query word that is in no document is
+compared with those terms:
+
+1. each spelling one edit away from the word as typed (a letter dropped, added,
+   changed, or two swapped) is stemmed, and kept if the index has that term
+   ("attachmnet" -> "attachment" -> attach);
+2. else the terms of about the same length within a small edit distance of the word
+   (rapidfuzz's optimal-string-alignment distance: one edit up to 7 letters, two above).
+
+Among candidates the closest wins, then the one in most documents.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+
+from threer.kb.analysis import STOP_WORDS, term
+
+MIN_LENGTH = 3  # shorter words are too often right and rare
+
+
+def spell_terms(columns: Iterable[str]) -> set[str]:
+    """The terms of analysed columns worth keeping for correction: letters only, 3 or more."""
+    found: set[str] = set()
+    for column in columns:
+        found.update(t for t in column.split() if len(t) >= MIN_LENGTH and t.isalpha() and t.isascii())
+    return found
+
+
+def record_terms(cur: sqlite3.Cursor, new_terms: Iterable[str]) -> None:
+    cur.executemany("INSERT OR IGNORE INTO kb_spell (len, term) VALUES (?, ?)", ((len(t), t) for t in new_terms))
+
+
+def known_terms(conn: sqlite3.Connection) -> set[str]:
+    try:
+        return {row[0] for row in conn.execute("SELECT term FROM kb_spell")}
+    except sqlite3.OperationalError:  # a database from before migration 6, opened read-only
+        return set()
+
+
+def max_distance(word: str) -> int:
+    return 1 if len(word) <= 7 else 2
+
+
+_by_length: dict[tuple[int, int], tuple[int, dict[int, list[str]]]] = {}
+_known_sets: dict[int, set[str]] = {}
+
+
+def _terms_by_length(conn: sqlite3.Connection) -> dict[int, list[str]]:
+    """The spelling terms grouped by length, read once per connection until the index changes."""
+    version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+    key = (id(conn), 0)
+    cached = _by_length.get(key)
+    if cached is not None and cached[0] == version:  # type: ignore[comparison-overlap]
+        return cached[1]
+    grouped: dict[int, list[str]] = {}
+    for length, t in conn.execute("SELECT len, term FROM kb_spell"):
+        grouped.setdefault(length, []).append(t)
+    if len(_by_length) > 8:
+        _by_length.clear()
+        _known_sets.clear()
+    _by_length[key] = (version, grouped)  # type: ignore[assignment]
+    _known_sets[id(conn)] = {t for group in grouped.values() for t in group}
+    return grouped
+
+
+def correct(
+    conn: sqlite3.Connection, word: str, df: Callable[[tuple[str, ...]], int]
+) -> str | None:
+    """The index term a misspelt word most likely meant, or None.
+
+    `word` is the folded word as typed (letters only); `df` gives a term's document count.
+    Candidates: terms within the edit distance of the word or of its stem, and terms that
+    the word starts with, followed by a short ending ("attachmnet": attach + "mnet").
+    """
+    if len(word) < MIN_LENGTH + 1 or not word.isalpha() or not word.isascii():
+        return None
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    own = term(word)
+    limit = max_distance(word)
+    try:
+        grouped = _terms_by_length(conn)
+        known = _known_sets[id(conn)]
+    except sqlite3.OperationalError:  # no kb_spell table (a database opened read-only before migration 6)
+        return None
+    candidates: dict[str, int] = {}
+    pool: list[str] = []
+    for length in range(min(len(own), len(word)) - limit, max(len(own), len(word)) + limit + 1):
+        pool.extend(grouped.get(length, ()))
+    for probe in {word, own}:
+        for found, distance, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=limit, limit=20):
+            if found != own and found not in STOP_WORDS and (len(found) > 3 or distance == 1):
+                candidates[found] = min(distance, candidates.get(found, 9))
+    for k in range(max(5, len(word) - 4), len(word)):  # a known stem and a mistyped ending
+        prefix = word[:k]
+        if prefix in known and prefix != own:
+            candidates.setdefault(prefix, 1)
+    best: tuple[int, int, str] | None = None
+    for t, distance in candidates.items():
+        count = df((t,))
+        if count <= 0:
+            continue  # a word of an article that has since left the index
+        key = (distance, -count, t)
+        if best is None or key < best:
+            best = key
+    return best[2] if best else None
+
+
+def display_form(typed: str, corrected: str) -> str:
+    """A readable word for a corrected term: the stem with the ending the person typed, if that fits.
+
+    "recieving" corrected to the term receiv reads "receiving"; without a fitting ending,
+    the term itself.
+    """
+    word = typed.casefold()
+    if term(corrected) == corrected:
+        return corrected
+    for cut in range(len(corrected) - 1, len(corrected) + 3):
+        candidate = corrected + word[cut:]
+        if candidate != word and term(candidate) == corrected:
+            return candidate
+    return corrected
