@@ -135,8 +135,9 @@ class Store:
             self._set_wal()
             self._migrate(version)
         except sqlite3.DatabaseError as exc:
+            state = "is damaged" if "malformed" in str(exc) else "cannot be read"  # a schema past page 1 is read here
             raise StoreError(
-                f"The database {self.path} cannot be read ({exc}). It has not been changed; move it aside "
+                f"The database {self.path} {state} ({exc}). It has not been changed; move it aside "
                 "(or set THREER_HOME elsewhere) and run again."
             ) from None
         except sqlite3.OperationalError as exc:  # pragma: no cover - subsumed above, kept for clarity

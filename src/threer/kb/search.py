@@ -119,7 +119,9 @@ def plan_query(
             weight = 1.0 if is_status_code(w.term) else NUMBER_WEIGHT
         present = df((w.term,)) > 0
         if not present and "spelling" not in disabled and not w.code and not w.number and not w.quoted:
-            if not (w.capital and long_query):  # a name typed in a call is not a typo
+            # a long description is mostly real words the articles happen not to use (names,
+            # places, the customer's own things); a word the thesaurus knows is spelt right
+            if not long_query and not w.capital and not (thesaurus is not None and thesaurus.knows(w.term)):
                 fixed = correct(conn, _fold(w.text), df)
                 if fixed is not None:
                     searched[position] = fixed

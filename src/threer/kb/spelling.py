@@ -95,7 +95,7 @@ def correct(
         pool.extend(grouped.get(length, ()))
     for probe in {word, own}:
         for found, distance, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=limit, limit=20):
-            if found != own and found not in STOP_WORDS and (len(found) > 3 or distance == 1):
+            if found != own and found not in STOP_WORDS and len(found) > 3:
                 candidates[found] = min(distance, candidates.get(found, 9))
     for k in range(max(5, len(word) - 4), len(word)):  # a known stem and a mistyped ending
         prefix = word[:k]

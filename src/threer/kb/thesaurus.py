@@ -39,10 +39,12 @@ class Thesaurus:
     groups: list[Group] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     _first: dict[str, list[tuple[Phrase, int]]] = field(default_factory=dict, repr=False)
+    _vocabulary: set[str] | None = field(default=None, repr=False)
 
     def add(self, group: Group) -> None:
         index = len(self.groups)
         self.groups.append(group)
+        self._vocabulary = None
         for phrase in group.words:
             self._first.setdefault(phrase[0], []).append((phrase, index))
             self._first[phrase[0]].sort(key=lambda entry: -len(entry[0]))
@@ -64,6 +66,12 @@ class Thesaurus:
                     found.append((i, i + size, group))
                     seen.add(group)
         return found
+
+    def knows(self, t: str) -> bool:
+        """Whether a term is a word of some group (so it is a real word, spelt right)."""
+        if self._vocabulary is None:
+            self._vocabulary = {w for g in self.groups for p in (*g.words, *g.implies) for w in p}
+        return t in self._vocabulary
 
     def expansions(self, group: int, typed: Phrase) -> list[Phrase]:
         """The phrases searched besides `typed` when it matched `group`."""
