@@ -54,7 +54,7 @@ class FakeActions:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
 
-    def dns(self, domain: str) -> ActionResult:
+    def dns(self, domain: str, evidence: dict | None = None) -> ActionResult:
         self.calls.append(("dns", domain))
         return ActionResult(fields={"checked": True, "domain": domain, "profile": "m365",
                                     "summary": {"ok": 5, "info": 0, "warn": 1, "fail": 1, "error": 0},

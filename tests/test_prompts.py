@@ -52,7 +52,7 @@ class FakeActions:
         self.matches = MATCHES if matches is None else matches
         self.calls: list[tuple[str, str]] = []
 
-    def dns(self, domain: str) -> ActionResult:
+    def dns(self, domain: str, evidence: dict | None = None) -> ActionResult:
         self.calls.append(("dns", domain))
         problems = [{"id": "dmarc.missing", "severity": "warn", "message": "No DMARC record.",
                      "fix": "Add TXT _dmarc with v=DMARC1; p=none"}]

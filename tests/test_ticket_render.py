@@ -122,6 +122,7 @@ LABELS = {
     "Enabled in the Control Panel", "Note", "DNS checks", "Problems found", "Technician's note", "Can log in to OWA",
     "Can send from OWA", "Can receive in OWA", "Found", "Matches threer found", "Tried", "Outcome",
     "Articles consulted", "Searched for", "Links", "threer's OWA probe", "Resolution",
+    "DKIM selectors from the pasted headers", "SPF for the sending server",
 }
 FORBIDDEN_TOKENS = {"html_block", "html_inline", "code_block", "hr", "ordered_list_open", "table_open", "link_open",
                     "image", "s_open", "em_open"}
@@ -182,7 +183,7 @@ def check_text(ticket: Ticket) -> None:
             continue
         ours = (
             any(line.startswith(f"{label}:") for label in TOP_LABELS)
-            or line in {"Replicate:", "Review:", "Research:", "  No error shown."}
+            or line in {"Replicate:", "Review:", "Research:", "  No error shown.", "  What threer read in it:"}
             or SUB_LINE.match(line) or STEP_LINE.match(line) or FACT_LINE.match(line)
         )
         assert ours, f"a line that is not threer's: {line!r}"

@@ -206,3 +206,54 @@ def test_an_invalid_partner_detail_is_asked_again(tmp_path: Path) -> None:
         if child.isalive():
             child.send(CTRL_C)
         wait_exit(child)
+
+
+PASTED_BOUNCE = """\
+This is the mail system at host smtp.partner-mail.example.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+                   The mail system
+
+<orders@tailspin.example>: host mx.tailspin.example[198.51.100.40] said: 550
+    5.1.1 <orders@tailspin.example>: Recipient address rejected: User unknown
+    (in reply to RCPT TO command)
+"""
+def words(text: str) -> re.Pattern[str]:
+    """`text` on screen however the terminal wrapped and styled it."""
+    return re.compile(r"(?:\s|\x1b\[[0-9;]*m)+".join(re.escape(w) for w in text.split()))
+
+
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"  # bracketed paste, as a terminal sends a paste
+
+
+def test_a_pasted_bounce_is_read_and_its_summary_shown_at_80_columns(tmp_path: Path, nameserver: str) -> None:
+    env = pty_env(tmp_path, COLUMNS="80", LINES="30")
+    child = spawn_threer(triage_args(nameserver), env, size=(30, 80))
+    type_partner_details(child)
+    child.expect(STARTED)
+    session_id = child.match.group(1)
+    answer(child, "Customer name", "Contoso Ltd")
+    answer(child, "Customer domain", "contoso.example")
+    answer(child, "The issue, in your words", "Mail to a supplier bounces")
+    answer(child, "Affected user(s)", "orders desk")
+    answer(child, "When did it start?", "today")
+    child.expect_exact(ERRORS_HEADING)
+    # the whole hint to finish the field is on screen, wrapped, not cut
+    child.expect(words("To finish: Esc then Enter (or Alt+Enter)."))
+    child.expect_exact("\x1b[?2004h")
+    child.send(PASTE_START + PASTED_BOUNCE.replace("\n", "\r") + PASTE_END)
+    child.send("\x1b\r")
+    child.expect_exact("Saved Error messages (3/14 recorded)")
+    child.expect_exact("threer read a bounce in it:")
+    child.expect_exact("A bounce from Postfix: permanent.")
+    child.expect(words("Status 5.1.1: a permanent failure"))
+    child.expect(words("Failed recipient: orders@tailspin.example."))
+    child.expect(words("the research step searches with 550 5.1.1, 5.1.1"))
+    wait_prompt(child, "Can you replicate the error?")
+    child.send(CTRL_C)
+    assert wait_exit(child) == 130
+    errors = session_json(session_id, env)["steps"]["intake.errors"]["answer"]
+    assert errors["messages"] == PASTED_BOUNCE.strip()
+    assert errors["analysis"]["status"] == "5.1.1"

@@ -38,7 +38,7 @@ def _folded(text: str, start: int) -> str:
 def _addresses(text: str) -> list[str]:
     out: list[str] = []
     for a in _ADDRESS.findall(text):
-        a = a.rstrip(".")
+        a = a.strip("'`").rstrip(".")
         if a.lower() not in (x.lower() for x in out):
             out.append(a)
     return out
@@ -65,9 +65,11 @@ def _exchange(text: str) -> NdrFields:
     if m:
         f.diagnostic = " ".join(m.group(1).split())
     diag_at = re.search(r"Diagnostic information for administrators:", text, re.IGNORECASE)
-    section = text[diag_at.end():] if diag_at else text
-    cut = re.search(r"Remote server returned|Original message headers:", section, re.IGNORECASE)
-    f.recipients = _addresses(section[: cut.start()] if cut else section[:2000])
+    if diag_at:  # the recipients are listed between this heading and the server's reply
+        section = text[diag_at.end():]
+        cut = re.search(r"Remote server returned|Original message headers:", section, re.IGNORECASE)
+        f.recipients = [r for r in _addresses(section[: cut.start()] if cut else section[:2000])
+                        if r.lower() != (f.reporting_mta or "").lower()]
     if not f.recipients:
         f.recipients = _addresses(_first(r"(?:message to|delivered to)\s+(\S+@\S+?)(?:\s|\.?$|\s+couldn)", text) or "")
     return f

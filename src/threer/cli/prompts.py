@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import questionary
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from threer.cli import render
 from threer.triage import answers as a
@@ -26,6 +27,7 @@ T = TypeVar("T")
 BACK = "« Change an earlier answer"
 NOT_APPLICABLE = "Not applicable (give a reason)"
 OTHER = "Other…"
+MULTILINE_HINT = "Paste or type the text; Enter adds a line. To finish: Esc then Enter (or Alt+Enter)."
 HINT = ":back change an earlier answer · Ctrl-C pause (all is saved)"
 HINT_NA = ":back change an earlier answer · :na REASON not applicable · Ctrl-C pause (all is saved)"
 
@@ -155,6 +157,7 @@ class QuestionaryPrompter:
         if note:
             self.console.print(f"[yellow]Note:[/] {escape(note)}.", highlight=False)
         self.console.print(f"[green]✓ Saved[/] {step.title} ({done}/{total} recorded)")
+        render.error_analysis(self.console, rec)
 
     def begin(self, step: Step, session: TriageSession) -> None:
         render.step_header(self.console, step, session)
@@ -237,7 +240,11 @@ class QuestionaryPrompter:
                    data: dict[str, Any] | None = None) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
-            instruction = "(Alt+Enter, or Esc then Enter, to finish)\n>" if spec.kind == "multiline" else None
+            instruction = None
+            if spec.kind == "multiline":
+                # on its own line, wrapped by the console: cut at 80 columns it was "(Alt+Enter" and no more
+                self.console.print(Text(MULTILINE_HINT, style="dim"))
+                instruction = "\n>"
             question = questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
                                         instruction=instruction, key_bindings=_keep_typed_text_bindings(), **self._io)
             self._live = (step, spec, data if data is not None else {}, ctx, question)
@@ -386,3 +393,4 @@ class ScriptPrompter:
     def recorded(self, step: Step, rec: RecordedStep, session: TriageSession) -> None:
         done, total = session.progress()
         self.console.print(f"saved {step.id} ({done}/{total})", markup=False)
+        render.error_analysis(self.console, rec)

@@ -48,7 +48,8 @@ def recorded_text(rec: RecordedStep) -> str:
 
 def answer_text(step_id: str, answer: dict[str, Any]) -> str:
     """A one-line plain summary of an answer, for lists and the resume view."""
-    hidden = {"problems", "matches", "probe", "domain_note", "checked_at", "summary", "checked", "profile", "profile_reason", "run_error"}
+    hidden = {"problems", "matches", "probe", "domain_note", "checked_at", "summary", "checked", "profile", "profile_reason",
+              "run_error", "analysis", "dkim_selectors", "spf_ip"}
     if step_id == "review.dns":
         counts = answer.get("summary") or {}
         head = ("checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)) if answer.get("checked") else (
@@ -110,3 +111,26 @@ def session_detail(console: Console, session: TriageSession) -> None:
         rec = session.steps.get(step.id)
         table.add_row(step.id, recorded_text(rec) if rec else "[dim]— not recorded[/]")
     console.print(table)
+
+
+def error_analysis(console: Console, rec: RecordedStep) -> None:
+    """After intake.errors: what threer read in the pasted bounce or headers, and what it will do with it."""
+    analysis = (rec.answer or {}).get("analysis") if rec.step_id == "intake.errors" else None
+    if not analysis or not analysis.get("summary"):
+        return
+    from rich.text import Text
+
+    heading = {"bounce": "threer read a bounce in it:", "headers": "threer read message headers in it:"}.get(
+        analysis.get("kind"), "threer found codes in it:")
+    console.print(Text(heading, style="bold cyan"))
+    for line in analysis["summary"]:
+        console.print(Text("  " + line), overflow="fold")
+    uses = []
+    if analysis.get("queries"):
+        uses.append("the research step searches with " + ", ".join(analysis["queries"][:3]))
+    if any(sig.get("s") for sig in analysis.get("dkim") or []):
+        uses.append("the DNS step looks up its DKIM selector")
+    if analysis.get("sending_ip"):
+        uses.append(f"the DNS step says whether {analysis['sending_ip']} passes the customer's SPF")
+    if uses:
+        console.print(Text("  Next: " + "; ".join(uses) + ".", style="dim"), overflow="fold")

@@ -76,6 +76,7 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
         customer=CustomerDetails(name=customer.name, domain=customer.domain),
         issue=IssueDetails(description=issue.description, affected_users=issue.affected_users, started=issue.started),
         error_messages=None if errors.no_error_shown else errors.messages,
+        error_analysis=_error_analysis(errors),
         steps=steps,
         kb_articles=kb_articles,
         past_cases=past_cases,
@@ -160,6 +161,14 @@ def _facts(step_id: str, ans: Any, zone: str) -> list[Fact]:
 _SEVERITY_ORDER = ("fail", "error", "warn", "info", "ok")
 
 
+def _error_analysis(errors: a.ErrorsAnswer) -> list[str]:
+    """The short account of a pasted bounce or header block; nothing for text that is neither."""
+    analysis = errors.analysis or {}
+    if analysis.get("kind") not in {"bounce", "headers"}:
+        return []
+    return [str(line) for line in analysis.get("summary") or []]
+
+
 def _dns_facts(ans: a.DnsAnswer, zone: str) -> list[Fact]:
     facts: list[Fact] = []
     if ans.run_error:
@@ -190,6 +199,12 @@ def _dns_facts(ans: a.DnsAnswer, zone: str) -> list[Fact]:
             facts.append(Fact(label="Problems found", items=lines))
         else:
             facts.append(Fact(label="Problems found", value="none"))
+    if ans.dkim_selectors:
+        facts.append(Fact(label="DKIM selectors from the pasted headers", items=ans.dkim_selectors))
+    if ans.spf_ip:
+        from threer.triage.actions import spf_sentence
+
+        facts.append(Fact(label="SPF for the sending server", value=spf_sentence(ans.domain or "the domain", ans.spf_ip)))
     if ans.note:
         facts.append(Fact(label="Technician's note", value=ans.note))
     return facts

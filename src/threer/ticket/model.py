@@ -114,6 +114,7 @@ class Ticket(BaseModel):
     customer: CustomerDetails
     issue: IssueDetails
     error_messages: str | None  # None: the technician recorded "no error shown"
+    error_analysis: list[str] = []  # what threer read in a pasted bounce or headers (short sentences)
     steps: list[TicketStep]  # Replicate, Review, Research, in that order
     kb_articles: list[str]
     past_cases: list[str]

@@ -39,7 +39,11 @@ class DefaultActions:
         name = self.settings.profile if self.settings.profile is not None else self.config.default_profile
         return None if (name or "").lower() in {"", "none"} else name
 
-    def dns(self, domain: str) -> ActionResult:
+    def dns(self, domain: str, evidence: dict[str, Any] | None = None) -> ActionResult:
+        """The DNS checks; with `evidence` from a pasted bounce or headers, also its DKIM selectors,
+        and the SPF verdict of the customer's record for the server that sent the message."""
+        evidence = evidence or {}
+        selectors = tuple(evidence.get("dkim_selectors") or ())
         try:
             from threer.checks import CHECKS, CheckOptions, check_domains
 
@@ -47,7 +51,7 @@ class DefaultActions:
             options = CheckOptions(profile=self.profile_name or "none",
                                    profile_origin="given" if self.settings.profile is not None else "config",
                                    auto_profiles=tuple(str(p) for p in self.config.profiles),
-                                   dkim_selectors=tuple(self.config.dkim_selectors),
+                                   dkim_selectors=tuple(dict.fromkeys([*self.config.dkim_selectors, *selectors])),
                                    nameservers=self.settings.nameservers,
                                    timeout=self.settings.timeout, dns_only=self.settings.dns_only,
                                    verify=self.settings.verify, checks=CHECKS)
@@ -65,13 +69,39 @@ class DefaultActions:
             for f in sorted(report.findings, key=lambda f: -f.severity.rank)
             if f.severity.value in {"warn", "fail", "error"}
         ][:MAX_PROBLEMS]
-        fields = {"checked": True, "domain": report.domain, "profile": report.profile,
-                  "profile_reason": report.profile_reason, "summary": summary,
-                  "problems": problems, "checked_at": report.checked_at.isoformat()}
+        fields: dict[str, Any] = {"checked": True, "domain": report.domain, "profile": report.profile,
+                                  "profile_reason": report.profile_reason, "summary": summary,
+                                  "problems": problems, "checked_at": report.checked_at.isoformat()}
         text = ", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no findings"
         chosen = f"profile {report.profile}, {report.profile_reason}" if report.profile else report.profile_reason
-        return ActionResult(fields=fields, detail=report,
-                            summary=f"DNS checks for {report.domain} ({chosen}): {text}.")
+        lines = [f"DNS checks for {report.domain} ({chosen}): {text}."]
+        if selectors:
+            fields["dkim_selectors"] = list(selectors)
+            lines.append(f"DKIM selector{'s' if len(selectors) > 1 else ''} from the pasted headers checked: "
+                         f"{', '.join(selectors)}.")
+        ip = evidence.get("sending_ip")
+        if ip:
+            verdict = self.spf_verdict(report.domain, ip)
+            fields["spf_ip"] = verdict
+            lines.append(spf_sentence(report.domain, verdict))
+        return ActionResult(fields=fields, detail=report, summary=" ".join(lines))
+
+    def spf_verdict(self, domain: str, ip: str) -> dict[str, Any]:
+        """Would `ip` pass SPF for `domain`? RFC 7208 check_host(), as a receiver would run it for mail
+        from postmaster@domain, over the session's resolver settings."""
+        import asyncio
+
+        try:
+            from threer.checks import CheckOptions, make_resolver
+            from threer.checks.spf import check_host
+
+            resolver = make_resolver(CheckOptions(nameservers=self.settings.nameservers, timeout=self.settings.timeout))
+            result = asyncio.run(check_host(resolver, ip, domain, f"postmaster@{domain}"))
+        except ThreerError as exc:
+            return {"ip": ip, "result": "not evaluated", "matched": None, "reason": exc.message}
+        except Exception as exc:  # noqa: BLE001 - the checks above already say what the DNS is like
+            return {"ip": ip, "result": "not evaluated", "matched": None, "reason": f"{type(exc).__name__}: {exc}"}
+        return {"ip": result.ip, "result": result.result, "matched": result.matched, "reason": result.reason}
 
     def owa(self, domain: str) -> ActionResult:
         url = self._owa_url()
@@ -124,6 +154,16 @@ class DefaultActions:
 
 
 PRIOR_MATCHES = 5
+
+
+def spf_sentence(domain: str, verdict: dict[str, Any]) -> str:
+    """'Would 198.51.100.7 pass SPF for contoso.com? softfail, by contoso.com: ~all.'"""
+    head = f"Would {verdict['ip']} (the sending server in the pasted headers) pass SPF for {domain}? "
+    if verdict["result"] == "not evaluated":
+        return head + f"Not evaluated: {verdict['reason']}."
+    matched = f", by {verdict['matched']}" if verdict.get("matched") else ""
+    why = f" ({verdict['reason']})" if verdict.get("reason") and not verdict.get("matched") else ""
+    return head + f"{verdict['result']}{matched}{why}."
 
 
 def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:

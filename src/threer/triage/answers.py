@@ -108,6 +108,8 @@ class ErrorsAnswer(Answer):
     texts = {"messages": ("the error messages", False)}
     messages: str = ""  # verbatim: codes, bounce text
     no_error_shown: bool = False
+    # what threer read in the text (threer.triage.evidence.analyse_errors), never typed
+    analysis: dict[str, Any] | None = None
 
 
     @model_validator(mode="after")
@@ -194,6 +196,8 @@ class DnsAnswer(Answer):
     problems: list[dict[str, Any]] = Field(default_factory=list)  # warn/fail/error findings: id, severity, message, fix
     checked_at: str | None = None
     run_error: str | None = None  # why the checks could not run
+    dkim_selectors: list[str] = Field(default_factory=list)  # selectors taken from pasted headers
+    spf_ip: dict[str, Any] | None = None  # the SPF verdict for the sending IP of pasted headers
 
 
 

@@ -21,9 +21,11 @@ from threer.triage.steps import STEPS, Step, get_step, is_step
 
 # Fields a step's action fills in; never accepted from a person or a file.
 ACTION_FIELDS: dict[str, frozenset[str]] = {
-    "review.dns": frozenset({"checked", "domain", "profile", "profile_reason", "summary", "problems", "checked_at", "run_error"}),
+    "review.dns": frozenset({"checked", "domain", "profile", "profile_reason", "summary", "problems", "checked_at",
+                             "run_error", "dkim_selectors", "spf_ip"}),
     "review.owa": frozenset({"probe"}),
     "research.prior": frozenset({"matches"}),
+    "intake.errors": frozenset({"analysis"}),
 }
 
 NA_KEYS = ("not_applicable", "n/a", "na")
@@ -51,7 +53,7 @@ class ActionResult(BaseModel):
 class Actions(Protocol):
     """The work threer does itself during a triage (checks and searches), injected."""
 
-    def dns(self, domain: str) -> ActionResult: ...
+    def dns(self, domain: str, evidence: dict[str, Any] | None = None) -> ActionResult: ...
 
     def owa(self, domain: str) -> ActionResult: ...
 
@@ -133,12 +135,19 @@ class TriageEngine:
         if step.action == "dns":
             if customer is None:
                 return None
-            return self.actions.dns(customer.domain)
+            return self.actions.dns(customer.domain, evidence=dns_evidence(session, customer.domain))
         if step.action == "owa":
             return self.actions.owa(customer.domain if customer else "")
         if step.action == "prior":
             return self.actions.prior(research_queries(session))
         return None  # pragma: no cover - every declared action is handled above
+
+
+def dns_evidence(session: TriageSession, domain: str) -> dict[str, Any]:
+    """What the pasted error text adds to the DNS step: DKIM selectors to look for, a sending IP."""
+    from threer.triage import evidence
+
+    return {"dkim_selectors": evidence.dkim_selectors(session, domain), "sending_ip": evidence.sending_ip(session)}
 
 
 def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> a.Answer | a.NotApplicable:
@@ -148,6 +157,8 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
     step = get_step(step_id)
     if isinstance(raw, (a.Answer, a.NotApplicable)):
         raw = raw.model_dump() if isinstance(raw, a.Answer) else {"not_applicable": raw.reason}
+        for name in ACTION_FIELDS.get(step_id, frozenset()):
+            raw.pop(name, None)  # filled in again below, from what threer finds now
     if isinstance(raw, bool) or raw is None:
         raise InvalidAnswer(step_id, "the answer is empty or not text; give the answer's fields or a text")
     if isinstance(raw, (int, float)):
@@ -179,9 +190,14 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
     if action is not None:
         data.update(action.fields)
     try:
-        return step.model.model_validate(data)
+        value = step.model.model_validate(data)
     except ValidationError as exc:
         raise InvalidAnswer(step_id, _why(exc)) from None
+    if isinstance(value, a.ErrorsAnswer) and value.messages:
+        from threer.triage.evidence import analyse_errors
+
+        value.analysis = analyse_errors(value.messages)  # a bounce or headers pasted here: what they say
+    return value
 
 
 def research_queries(session: TriageSession) -> list[str]:
@@ -195,7 +211,13 @@ def research_queries(session: TriageSession) -> list[str]:
     if issue:
         queries.append(issue.description[:2000])
     errors = session.answer("intake.errors")
-    if errors and errors.messages:
+    from threer.triage.evidence import analysis_queries
+
+    # from a pasted bounce: its codes first, then its diagnostic; not the whole bounce as one query
+    found = analysis_queries(session)
+    if found:
+        queries += found
+    elif errors and errors.messages:
         queries.append(errors.messages[:2000])
     return queries
 

@@ -94,6 +94,9 @@ def render_markdown(ticket: Ticket) -> str:
         body = "\n".join(value_lines(ticket.error_messages))
         fence = _md_fence(body)
         md += [f"{fence}text", body, fence]
+        if ticket.error_analysis:
+            md += ["", "What threer read in it:", ""]
+            md += [f"- {md_escape(line)}" for line in ticket.error_analysis]
     md += ["", "## Steps Taken to Replicate and Resolve"]
     phase = None
     for number, step in enumerate(ticket.steps, 1):

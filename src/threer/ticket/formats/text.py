@@ -114,6 +114,10 @@ def render_text(ticket: Ticket, *, width: int = TEXT_WIDTH, headers: bool = True
         w.lines.append("  No error shown.")
     else:
         w.block(2, value_lines(ticket.error_messages), wrap=False)
+        if ticket.error_analysis:
+            w.blank()
+            w.lines.append("  What threer read in it:")
+            w.block(2, ticket.error_analysis, wrap=True)
     w.blank()
     w.lines.append("Steps Taken to Replicate and Resolve:")
     phase = None
