@@ -114,6 +114,7 @@ def test_a_scripted_triage_shows_the_summary_evaluates_spf_and_the_ticket_carrie
                     "--nameserver", nameserver, "--answers", str(_answers(tmp_path)))
     assert result.exit_code == 0, result.stderr
     assert "threer read a bounce in it:" in result.stderr
+    assert "DKIM selector from the pasted headers checked: gw2026." in " ".join(result.stderr.split())
     assert "Status 5.7.23: a permanent failure" in result.stderr
     assert "Would 198.51.100.99 (the sending server in the pasted headers) pass SPF for fabrikam-bounce.test? " \
            "softfail, by fabrikam-bounce.test: ~all." in " ".join(result.stderr.split())
@@ -122,6 +123,10 @@ def test_a_scripted_triage_shows_the_summary_evaluates_spf_and_the_ticket_carrie
     dns = shown["steps"]["review.dns"]["answer"]
     assert dns["spf_ip"] == {"ip": "198.51.100.99", "result": "softfail", "matched": "fabrikam-bounce.test: ~all",
                              "reason": dns["spf_ip"]["reason"]}
+    # the selector of the pasted DKIM-Signature was looked up: the zone has no key there
+    assert dns["dkim_selectors"] == ["gw2026"]
+    assert any(p["id"] == "dkim.missing" and "gw2026._domainkey.fabrikam-bounce.test" in p["message"]
+               for p in dns["problems"]), dns["problems"]
     ticket = invoke("ticket", session_id, "--format", "text")
     assert ticket.exit_code == 0, ticket.stderr
     text = ticket.stdout
