@@ -180,3 +180,26 @@ def test_sessions_record_their_technician_and_host(invoke, threer_env: Environme
     with Store(threer_env.db_path) as store:
         row = store.list_sessions()[0]
     assert row["technician"] == "Sam Okafor" and row["host"]
+
+
+def test_no_raw_control_character_reaches_the_terminal(invoke, threer_env: Environment) -> None:
+    """A technician name or typed article with escape sequences, bidi and zero-width characters is shown
+    visibly by the report and by the escalation follow-up, never sent raw."""
+    from support_sessions import ESCALATION, make_session
+
+    from threer.safe_text import UNSAFE
+
+    nasty = "Sam \x1b[2J\x1b]0;pwn\x07 \x9b31m \u202eevil \u200bx\x7f"
+    write_partner_config(threer_env.config_path)
+    with Store(threer_env.db_path) as store:
+        make_session(store, {**ESCALATION, "intake.customer": {"name": nasty, "domain": "contoso.com"},
+                             "research.kb": {"articles": [nasty], "outcome": "read"}}, technician=nasty)
+    for args in (["report", "--since", "2024-03-01", "--until", "2024-03-31", "--by", "technician"],
+                 ["report", "--since", "2024-03-01", "--until", "2024-03-31", "--json"],
+                 ["sessions", "list", "--escalated"], ["sessions", "list", "--escalated", "--json"]):
+        result = invoke(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        for output in (result.stdout, result.stderr):
+            found = UNSAFE.search(output)
+            assert found is None, f"{args}: raw {found.group()!r} reached the output"
+    assert "\\x1b[2J" in invoke("report", "--since", "2024-03-01", "--by", "technician").stdout

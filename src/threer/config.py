@@ -96,6 +96,64 @@ class PartnerConfig(BaseModel):
         return value
 
 
+SMTP_SECURITY = ("starttls", "tls", "none")
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+class SmtpConfig(BaseModel):
+    """Where `threer ticket ID --send` hands the ticket over. The password is never kept here: it comes
+    from THREER_SMTP_PASSWORD or the system keyring."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = None
+    port: int | None = None  # None: 587 for starttls, 465 for tls, 25 for none
+    security: str = "starttls"
+    user: str | None = None  # log in as this user; None: send without logging in
+    from_address: str | None = None  # the From of the message; None: the user when it is an address
+    timeout: float = 30.0
+    ca_bundle: Path | None = None  # trust this CA (a lab or company CA) instead of the system's
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(str(k).lower() in {"password", "pass", "secret"} for k in data):
+            raise ValueError("the SMTP password is never kept in the config file; remove it and set "
+                             "THREER_SMTP_PASSWORD or store it in the system keyring (see docs/how-to/send-tickets.md)")
+        return data
+
+    @field_validator("security")
+    @classmethod
+    def _security(cls, value: str) -> str:
+        word = value.strip().lower()
+        if word not in SMTP_SECURITY:
+            raise ValueError(f"security must be one of {', '.join(SMTP_SECURITY)}, not {value!r}")
+        return word
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 0 < value < 65536:
+            raise ValueError(f"port must be from 1 to 65535, not {value}")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= 600:
+            raise ValueError("timeout must be more than 0 and at most 600 seconds")
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        return None if value is None else validate_address(value)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or SMTP_DEFAULT_PORTS[self.security]
+
+
 class Config(BaseModel):
     """The whole config file. Unknown keys are errors, so typos are caught."""
 
@@ -123,6 +181,7 @@ class Config(BaseModel):
     dkim_selectors: list[str] = Field(default_factory=list)
     kb_folders: list[Path] = Field(default_factory=list)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
 
     def missing_partner_details(self) -> list[str]:
         """The config keys the ticket needs that are not set yet."""
@@ -181,6 +240,9 @@ def save_config(config: Config, path: Path) -> None:
 
 def set_config_value(config: Config, key: str, value: str) -> Config:
     """Set a dotted key such as `partner.domain` from its text form, validated."""
+    if key.strip().lower() in {"smtp.password", "smtp.pass", "smtp.secret"}:
+        raise BadInput("The SMTP password is never written to the config file. Set THREER_SMTP_PASSWORD, or store it "
+                       "in the system keyring (docs/how-to/send-tickets.md).")
     data: dict[str, Any] = config.model_dump(mode="json")
     parts = key.split(".")
     node: Any = data

@@ -35,15 +35,24 @@ def list_sessions(
     status: Optional[str] = typer.Option(None, "--status", help="Only open, resolved or escalated sessions."),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    escalated: bool = typer.Option(False, "--escalated", help="Escalated sessions with the ticket's sent time, "
+                                   "expected first response and whether it is overdue."),
 ) -> None:
     """List saved sessions, newest first.
 
     Example: threer sessions list --status open --json
+
+    Example: threer sessions list --escalated
     """
     from threer.triage.engine import load_session
 
     if status and status not in {"open", "resolved", "escalated"}:
         raise BadInput(f"--status takes open, resolved or escalated, not {status!r}.")
+    if escalated and status not in (None, "escalated"):
+        raise BadInput(f"--escalated lists escalated sessions only; leave out --status {status}.")
+    if escalated:
+        _list_escalated(ctx, limit, as_json)
+        return
     store = _store(ctx)
     sessions = [load_session(store, row["id"]) for row in store.list_sessions(status=status, limit=limit)]
     if as_json:
@@ -62,6 +71,59 @@ def list_sessions(
         table.add_row(s.id, s.updated_at.strftime("%Y-%m-%d %H:%M"), escape(s.customer_name or ""),
                       escape(s.customer_domain or ""), s.status, f"{done}/{total}")
     console.print(table)
+
+
+def _list_escalated(ctx: typer.Context, limit: int, as_json: bool) -> None:
+    """The follow-up view: when each escalation's first response is due (as on the ticket) and if it is late."""
+    from zoneinfo import ZoneInfo
+
+    from threer.config import load_config
+    from threer.ticket.followup import follow_up
+    from threer.triage.engine import load_session
+
+    env = app_context(ctx).env
+    calendar = load_config(env.config_path).business_hours
+    now = env.clock()
+    rows = []
+    if env.db_path.exists():
+        store = _store(ctx)
+        rows = [(s, follow_up(s, calendar, now)) for s in
+                (load_session(store, row["id"]) for row in store.list_sessions(status="escalated", limit=limit))]
+    if as_json:
+        emit_json({"version": 1, "sessions": [{**_summary(s), **_follow_up_fields(f)} for s, f in rows]})
+        return
+    console = stdout_console()
+    if not rows:
+        console.print("No escalated sessions.")
+        return
+    zone = ZoneInfo(calendar.timezone)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("id", "customer", "domain", "sent", "first response due", "overdue"):
+        table.add_column(col, no_wrap=col in ("id", "sent", "first response due", "overdue"))
+    for s, f in rows:
+        sent = f"{f.sent_at.astimezone(zone):%Y-%m-%d %H:%M}" if f.sent_at else "not sent from threer"
+        due = f"{f.due.astimezone(zone):%Y-%m-%d %H:%M}" if f.due else "-"
+        if f.due and f.basis == "escalated":
+            due += " (from escalation)"
+        late = "[bold red]OVERDUE[/]" if f.overdue else "no"
+        table.add_row(s.id, escape(s.customer_name or ""), escape(s.customer_domain or ""), sent, due, late)
+    console.print(table)
+    console.print(f"Times in {escape(calendar.timezone)}; the first response is due {_hours_words()} business hours "
+                  "after the ticket was sent (or, if it was not sent from threer, after the escalation).")
+
+
+def _hours_words() -> str:
+    from threer.ticket.model import RESPONSE_HOURS
+
+    return f"{RESPONSE_HOURS['support']} (support) or {RESPONSE_HOURS['engineering']} (engineering)"
+
+
+def _follow_up_fields(f) -> dict:
+    return {"sent_at": f.sent_at.isoformat() if f.sent_at else None, "message_id": f.message_id,
+            "team": f.team, "first_response": {
+                "due": f.due.isoformat() if f.due else None, "business_hours": f.business_hours,
+                "counted_from": f.counted_from.isoformat() if f.counted_from else None, "basis": f.basis},
+            "overdue": f.overdue}
 
 
 def _summary(s) -> dict:

@@ -7,12 +7,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from threer.cli.app import app_context
-from threer.cli.output import emit_ticket, print_warning, stderr_console
+from threer.cli.output import emit_text, emit_ticket, is_interactive, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus, NotFound, ThreerError
 
 if TYPE_CHECKING:
@@ -39,13 +40,19 @@ def ticket_command(
                                           metavar="FILE"),
     copy: bool = typer.Option(False, "--copy", help="Also copy the ticket to the clipboard."),
     redact: bool = typer.Option(False, "--redact", help="Mask text that looks like a password or secret."),
+    send: bool = typer.Option(False, "--send", help="Send it to partner.support_address over SMTP (the smtp.* "
+                              "config keys), after showing it and asking."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --send: do not ask (for scripts); also sends again."),
 ) -> None:
-    """Write the escalation ticket for a triage session.
+    """Write the escalation ticket for a triage session, or send it to the provider's desk.
 
     Refused (exit 1, the missing steps listed) until every step is recorded and the partner
     details are set. Text that looks like a password or secret is flagged on stderr first.
+    --send shows what will be sent and asks; the sent time and Message-ID are kept in the session.
 
     Example: threer ticket 20261126-7K3P --format eml --output ticket.eml
+
+    Example: threer ticket 20261126-7K3P --send
     """
     from threer.config import load_config
     from threer.store import Store
@@ -57,6 +64,11 @@ def ticket_command(
     fmt = fmt.lower()
     if fmt not in formats.names():
         raise BadInput(f"--format {fmt} is not a ticket format; use one of {', '.join(formats.names())}.")
+    if send and (output is not None or copy or fmt != "text"):
+        raise BadInput("--send sends the text ticket with the JSON one attached; leave out --format, --output "
+                       "and --copy (run them separately).")
+    if yes and not send:
+        raise BadInput("--yes only goes with --send.")
     config = load_config(env.config_path)
     if not env.db_path.exists():  # nothing was ever saved: do not create a database just to say so
         raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
@@ -75,6 +87,9 @@ def ticket_command(
 
     ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
     _warn(ticket, redact)
+    if send:
+        _send(env, session, ticket, config, yes=yes)
+        return
 
     data = render(ticket, fmt)
     if output is not None:
@@ -89,6 +104,50 @@ def ticket_command(
             stderr_console().print(message, markup=False, highlight=False)
         else:
             print_warning(message)
+
+
+def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -> None:
+    """Show, confirm, send, record: the session says sent only once the server accepted the message."""
+    from threer.store import Store
+    from threer.ticket.send import check_settings, send_message, sender_address, smtp_password, ticket_message
+
+    smtp = config.smtp
+    password = smtp_password(smtp)
+    check_settings(smtp, password)  # before asking anything: settings that cannot work fail now
+    interactive = is_interactive()
+    if not yes and not interactive:
+        raise BadInput("Sending asks for confirmation on a terminal; add --yes to send from a script.")
+    now = env.clock()
+    msg = ticket_message(ticket, sender=sender_address(smtp), now=now)
+    attachment = next(msg.iter_attachments())
+    out = stdout_console()
+    for label in ("From", "To", "Subject"):
+        out.print(f"[bold]{label}:[/] {escape(str(msg[label]))}")
+    out.print(f"[bold]Attached:[/] {escape(str(attachment.get_filename()))} (the ticket as JSON)")
+    out.print(f"[bold]Through:[/] {escape(smtp.host or '')}:{smtp.effective_port} ({smtp.security}"
+              f"{', as ' + escape(smtp.user) if smtp.user else ''})")
+    out.print()
+    emit_text(str(msg.get_body(("plain",)).get_content()).rstrip("\n"))
+    out.print()
+    if session.ticket_sent_at and not yes:
+        when = session.ticket_sent_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        if not typer.confirm(f"This ticket was already sent on {when} (Message-ID {session.ticket_message_id}). "
+                             "Send it again?", default=False):
+            stderr_console().print("Not sent.", markup=False)
+            return
+    elif not yes and not typer.confirm(f"Send this to {ticket.recipient}?", default=False):
+        stderr_console().print("Not sent.", markup=False)
+        return
+    sent = send_message(msg, smtp, password, now=now)
+    try:
+        with Store(env.db_path) as store:
+            store.update_session(session.id, env.clock(), ticket_sent_at=sent.sent_at,
+                                 ticket_message_id=sent.message_id)
+    except ThreerError as exc:
+        raise ThreerError(f"The ticket was sent (Message-ID {sent.message_id}) but could not be recorded in the "
+                          f"session: {exc.message}", ExitStatus.INCOMPLETE) from None
+    stderr_console().print(f"Sent to {escape(sent.recipient)} through {escape(sent.server)}; Message-ID "
+                           f"{escape(sent.message_id)}.", highlight=False, soft_wrap=True)
 
 
 def _warn(ticket: "Ticket", redacted: bool) -> None:

@@ -20,15 +20,15 @@ def render_eml(ticket: Ticket, *, width: int = TEXT_WIDTH) -> bytes:
     """An unsent RFC 5322 draft a mail client opens for editing (X-Unsent: 1), text/plain UTF-8."""
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["To"] = ticket.recipient
-    _set_subject(msg, _header_safe(ticket.subject))
+    set_subject(msg, header_safe(ticket.subject))
     msg["Date"] = format_datetime(ticket.generated_at)
     msg["X-Unsent"] = "1"
-    msg["X-Threer-Triage-Id"] = _header_safe(ticket.triage_id)
+    msg["X-Threer-Triage-Id"] = header_safe(ticket.triage_id)
     msg.set_content(render_text(ticket, width=width, headers=False), charset="utf-8")
     return msg.as_bytes()
 
 
-def _set_subject(msg: EmailMessage, subject: str) -> None:
+def set_subject(msg: EmailMessage, subject: str) -> None:
     """Fold (and, when not ASCII, RFC 2047-encode) the Subject here: the email package's own folding
     can double a space next to an encoded word."""
     charset = "us-ascii" if subject.isascii() else "utf-8"
@@ -36,7 +36,7 @@ def _set_subject(msg: EmailMessage, subject: str) -> None:
     msg.set_raw("Subject", folded)
 
 
-def _header_safe(value: str) -> str:
+def header_safe(value: str) -> str:
     """A header value on one line whatever it holds (the email package would refuse CR/LF anyway).
 
     Typed "=?" gets an invisible zero-width space after "=", so that a mail client shows the

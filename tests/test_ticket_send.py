@@ -1,0 +1,201 @@
+"""`threer ticket ID --send` against real SMTP servers on loopback: plain, STARTTLS, implicit TLS, login
+refused, server down, recipient refused; the confirmation; nothing recorded as sent that was not accepted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trustme
+from support_sessions import make_session, partner_config
+from support_smtp import HOST, free_port, smtp_server
+
+from threer.config import SmtpConfig, save_config
+from threer.env import Environment
+from threer.store import Store
+from threer.triage.engine import load_session
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def session_id(threer_env: Environment) -> str:
+    with Store(threer_env.db_path) as store:
+        return make_session(store)
+
+
+def configure(env: Environment, tmp_path: Path, **smtp) -> None:
+    config = partner_config()
+    config.smtp = SmtpConfig(host=HOST, from_address="sam@partner.example", timeout=10, **smtp)
+    save_config(config, env.config_path)
+
+
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def sent_record(env: Environment, session_id: str) -> tuple:
+    with Store(env.db_path) as store:
+        s = load_session(store, session_id)
+    return s.ticket_sent_at, s.ticket_message_id
+
+
+def test_plain_send_carries_the_tag_the_body_and_the_json(invoke, threer_env, session_id, tmp_path) -> None:
+    with smtp_server() as server:
+        configure(threer_env, tmp_path, port=server.port, security="none")
+        result = invoke("ticket", session_id, "--send", "--yes")
+        assert result.exit_code == 0, result.stderr
+    assert len(server.messages) == 1 and server.recorder.tls_used == [False]
+    msg = server.messages[0]
+    assert msg["Subject"].startswith(f"[threer {session_id}] Escalation: contoso.com - ")
+    assert msg["To"] == "support@provider.example" and msg["From"] == "sam@partner.example"
+    assert msg["X-Threer-Triage-Id"] == session_id
+    body = msg.get_body(("plain",)).get_content()
+    assert f"Triage ID: {session_id}" in body and "Customer Domain Name: contoso.com" in body
+    attachment = next(msg.iter_attachments())
+    assert attachment.get_content_type() == "application/json"
+    assert attachment.get_filename() == f"ticket-{session_id}.json"
+    doc = json.loads(attachment.get_content())
+    assert doc["version"] == 1 and doc["triage_id"] == session_id
+    sent_at, message_id = sent_record(threer_env, session_id)
+    assert sent_at is not None and message_id == msg["Message-ID"]
+    assert f"Message-ID {message_id}" in result.stderr
+    # what was sent was shown first
+    assert f"Subject: [threer {session_id}]" in result.stdout and "Attached: ticket-" in result.stdout
+    assert "Steps Taken to Replicate and Resolve:" in result.stdout
+
+
+def test_starttls_with_login(invoke, threer_env, session_id, tmp_path, ca) -> None:
+    with smtp_server(starttls=ca, users={"sam@partner.example": "right"}) as server:
+        configure(threer_env, tmp_path, port=server.port, security="starttls", user="sam@partner.example",
+                  ca_bundle=ca_file(ca, tmp_path))
+        result = invoke("ticket", session_id, "--send", "--yes", env={"THREER_SMTP_PASSWORD": "right"})
+        assert result.exit_code == 0, result.stderr
+    assert server.logins == ["sam@partner.example"] and server.recorder.tls_used == [True]
+    assert sent_record(threer_env, session_id)[1] == server.messages[0]["Message-ID"]
+
+
+def test_implicit_tls(invoke, threer_env, session_id, tmp_path, ca) -> None:
+    with smtp_server(implicit_tls=ca) as server:
+        configure(threer_env, tmp_path, port=server.port, security="tls", ca_bundle=ca_file(ca, tmp_path))
+        result = invoke("ticket", session_id, "--send", "--yes")
+        assert result.exit_code == 0, result.stderr
+    assert server.recorder.tls_used == [True] and sent_record(threer_env, session_id)[0] is not None
+
+
+def test_an_untrusted_certificate_sends_nothing(invoke, threer_env, session_id, tmp_path, ca) -> None:
+    with smtp_server(starttls=ca) as server:
+        configure(threer_env, tmp_path, port=server.port, security="starttls")  # the system CAs only
+        result = invoke("ticket", session_id, "--send", "--yes")
+    assert result.exit_code == 3
+    assert "could not be verified" in result.stderr and "Nothing was sent." in result.stderr
+    assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+
+def test_a_server_without_starttls_is_refused_when_starttls_is_asked(invoke, threer_env, session_id,
+                                                                     tmp_path) -> None:
+    with smtp_server() as server:
+        configure(threer_env, tmp_path, port=server.port, security="starttls")
+        result = invoke("ticket", session_id, "--send", "--yes")
+    assert result.exit_code == 3 and "does not offer STARTTLS" in result.stderr
+    assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+
+def test_login_refused(invoke, threer_env, session_id, tmp_path, ca) -> None:
+    with smtp_server(starttls=ca, users={"sam@partner.example": "right"}) as server:
+        configure(threer_env, tmp_path, port=server.port, user="sam@partner.example", ca_bundle=ca_file(ca, tmp_path))
+        result = invoke("ticket", session_id, "--send", "--yes", env={"THREER_SMTP_PASSWORD": "wrong"})
+    assert result.exit_code == 2
+    assert "refused the login for sam@partner.example (535" in result.stderr
+    assert "Nothing was sent." in result.stderr and "Traceback" not in result.stderr
+    assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+
+def test_server_down(invoke, threer_env, session_id, tmp_path) -> None:
+    port = free_port()  # nothing listens there
+    configure(threer_env, tmp_path, port=port, security="none")
+    result = invoke("ticket", session_id, "--send", "--yes")
+    assert result.exit_code == 3
+    assert f"Could not connect to the SMTP server {HOST}:{port}" in result.stderr
+    assert "Nothing was sent." in result.stderr
+    assert sent_record(threer_env, session_id) == (None, None)
+
+
+def test_recipient_refused(invoke, threer_env, session_id, tmp_path) -> None:
+    with smtp_server(refuse_recipients=True) as server:
+        configure(threer_env, tmp_path, port=server.port, security="none")
+        result = invoke("ticket", session_id, "--send", "--yes")
+    assert result.exit_code == 2
+    assert "refused the recipient (support@provider.example: 550 5.1.1" in result.stderr
+    assert "partner.support_address" in result.stderr and "Nothing was sent." in result.stderr
+    assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+
+def test_without_a_terminal_and_without_yes(invoke, threer_env, session_id, tmp_path) -> None:
+    with smtp_server() as server:
+        configure(threer_env, tmp_path, port=server.port, security="none")
+        result = invoke("ticket", session_id, "--send")
+    assert result.exit_code == 2 and "add --yes to send from a script" in result.stderr
+    assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+
+@pytest.mark.parametrize("smtp, env, words", [
+    ({"host": None}, {}, "Sending needs the SMTP server: `threer config set smtp.host"),
+    ({"user": "sam@partner.example"}, {}, "no password was found: set THREER_SMTP_PASSWORD"),
+    ({"ca_bundle": Path("/nonexistent/ca.pem")}, {}, "smtp.ca_bundle /nonexistent/ca.pem is not a file"),
+])
+def test_settings_that_cannot_work_are_exit_2(invoke, threer_env, session_id, tmp_path, smtp, env, words) -> None:
+    config = partner_config()
+    config.smtp = SmtpConfig(**{"host": HOST, "from_address": "sam@partner.example", **smtp})
+    save_config(config, threer_env.config_path)
+    result = invoke("ticket", session_id, "--send", "--yes", env={"THREER_SMTP_PASSWORD": "", **env})
+    assert result.exit_code == 2, result.stdout
+    assert words in result.stderr
+
+
+def test_send_does_not_mix_with_output_options(invoke, session_id) -> None:
+    for extra in (["--format", "json"], ["--output", "x.txt"], ["--copy"]):
+        result = invoke("ticket", session_id, "--send", "--yes", *extra)
+        assert result.exit_code == 2 and "--send sends the text ticket" in result.stderr
+    assert invoke("ticket", session_id, "--yes").exit_code == 2
+
+
+def test_the_password_is_never_in_the_config(invoke, threer_env, tmp_path) -> None:
+    result = invoke("config", "set", "smtp.password", "hunter2")
+    assert result.exit_code == 2 and "never written to the config file" in result.stderr
+    threer_env.config_path.parent.mkdir(parents=True, exist_ok=True)
+    threer_env.config_path.write_text('[smtp]\nhost = "127.0.0.1"\npassword = "hunter2"\n', encoding="utf-8")
+    result = invoke("config", "show")
+    assert result.exit_code == 2 and "never kept in the config file" in result.stderr
+
+
+def test_asks_before_sending_and_before_sending_again(invoke, threer_env, session_id, tmp_path,
+                                                      monkeypatch) -> None:
+    import threer.cli.ticket as cli_ticket
+
+    monkeypatch.setattr(cli_ticket, "is_interactive", lambda: True)
+    with smtp_server() as server:
+        configure(threer_env, tmp_path, port=server.port, security="none")
+        declined = invoke("ticket", session_id, "--send", input="n\n")
+        assert declined.exit_code == 0 and "Send this to support@provider.example?" in declined.stdout
+        assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
+
+        accepted = invoke("ticket", session_id, "--send", input="y\n")
+        assert accepted.exit_code == 0, accepted.stderr
+        first = sent_record(threer_env, session_id)
+        assert len(server.messages) == 1 and first[1] == server.messages[0]["Message-ID"]
+
+        again = invoke("ticket", session_id, "--send", input="n\n")
+        assert "This ticket was already sent on" in again.stdout and first[1] in again.stdout
+        assert len(server.messages) == 1 and sent_record(threer_env, session_id) == first
+
+        resent = invoke("ticket", session_id, "--send", input="y\n")
+        assert resent.exit_code == 0
+        assert len(server.messages) == 2 and sent_record(threer_env, session_id)[1] == server.messages[1]["Message-ID"]
+        assert server.messages[1]["Message-ID"] != first[1]
