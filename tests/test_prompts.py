@@ -22,6 +22,7 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 from rich.console import Console
 
 from support_pty import ANSI
+from threer.triage import answers as a
 from threer.cli.prompts import QuestionaryPrompter
 from threer.domain import normalise_domain
 from threer.store import Store
@@ -370,16 +371,41 @@ def test_ctrl_c_at_a_prompt_is_a_keyboard_interrupt_and_keeps_what_was_recorded(
     assert json.dumps(session.steps["intake.customer"].answer)  # stored as plain JSON
 
 
-def test_back_from_the_services_checkbox(terminal: Terminal) -> None:
-    keys = (UP + SPACE + ENTER  # up from the first box wraps to « Change an earlier answer; tick it
-            + DOWN * 3 + ENTER  # the list of steps: Reproduced
+def test_back_from_the_services_step(terminal: Terminal) -> None:
+    keys = (SPACE + ENTER  # tick Exchange mailbox
+            + ":back" + ENTER  # typed in the next field of the step
+            + DOWN * 3 + ENTER  # the recorded steps: Customer, Issue, Error messages, Reproduced
             + ENTER + CLEAR_LINE + "on her laptop" + ENTER  # keep yes, new how
-            + SPACE + ENTER + ENTER + ENTER)  # back at Services: Exchange mailbox, no others, no note
+            + ENTER + ENTER + ENTER)  # back at Services: the ticked box is kept, no others, no note
     session = terminal.run(keys, answers_except("replicate.services"))
 
     assert session.answer("replicate.reproduced").how == "on her laptop"
     assert session.steps["replicate.reproduced"].revision == 2
     assert session.answer("replicate.services").enabled == ["Exchange mailbox"]
+
+
+def test_toggle_all_ticks_the_services_only(terminal: Terminal) -> None:
+    session = terminal.run("a" + ENTER + ENTER + ENTER, answers_except("replicate.services"))
+    assert session.answer("replicate.services").enabled == a.SERVICES
+    assert session.steps["replicate.services"].status == "answered"
+
+
+def test_the_change_menu_lists_recorded_steps_only_and_can_be_cancelled(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    keys = (KEYS["intake.customer"]
+            + ":back" + ENTER  # at the issue: only Customer is recorded
+            + UP + ENTER  # up from the first choice wraps to the last: Cancel
+            + "Outlook keeps asking for a password" + ENTER + "jane" + ENTER
+            + ":back" + ENTER + "\x1b"  # Esc leaves the menu too
+            + "today" + ENTER)
+    session = terminal.run(keys, {k: v for k, v in ANSWERS_FILE.items() if k not in {"intake.customer", "intake.issue"}})
+
+    screen = terminal.screen()
+    assert "Cancel: go on with Issue (Esc)" in screen
+    for unrecorded in ("Reproduced", "Outcome", "Knowledge base"):
+        assert f"{unrecorded}" not in screen.split("Which answer do you want to change?")[1].split("Cancel")[0]
+    assert session.steps["intake.customer"].revision == 1  # nothing was changed
+    assert session.answer("intake.issue").started == "today"
 
 
 def test_na_typed_in_a_later_field_of_a_step(terminal: Terminal) -> None:

@@ -257,3 +257,38 @@ def test_a_pasted_bounce_is_read_and_its_summary_shown_at_80_columns(tmp_path: P
     errors = session_json(session_id, env)["steps"]["intake.errors"]["answer"]
     assert errors["messages"] == PASTED_BOUNCE.strip()
     assert errors["analysis"]["status"] == "5.1.1"
+
+
+def test_an_outcome_decided_before_a_later_change_is_confirmed_and_a_stale_draft_removed(tmp_path: Path,
+                                                                                        nameserver: str) -> None:
+    import json
+
+    from support_prompter import COMPLETE_ANSWERS, PARTNER
+
+    env = pty_env(tmp_path)
+    answers = {"partner": PARTNER, **COMPLETE_ANSWERS, "intake.customer": {"name": "Contoso", "domain": "contoso.example"}}
+    (tmp_path / "a.json").write_text(json.dumps(answers), encoding="utf-8")
+    first = run_threer([*triage_args(nameserver), "--no-input", "--answers", str(tmp_path / "a.json")], env)
+    assert first.returncode == 0, first.stderr
+    session_id = first.stdout.strip().splitlines()[-1]
+    tickets = tmp_path / "home" / "tickets"
+    assert sorted(p.name for p in tickets.iterdir()) == [f"{session_id}.eml", f"{session_id}.txt"]
+
+    # later the KB article turns out to fix it: the KB answer is changed, and the escalation is not kept
+    child = spawn_threer([*triage_args(nameserver), "--resume", session_id, "--change", "research.kb"], env)
+    answer(child, "Articles consulted", "\x15kb-0001")
+    answer(child, "Outcome", "\x15recreating the profile fixed it")
+    child.expect_exact("The outcome was recorded before some answers were changed:")
+    wait_prompt(child, "Keep this outcome?")
+    child.send("n")
+    wait_prompt(child, "Resolved here, or escalate")
+    child.send("\x1b[A\r")  # the recorded "escalate" is the default: one up is "resolved"
+    child.expect(words("To finish: Esc then Enter"))
+    child.expect_exact("\x1b[?2004h")
+    child.send("recreated the Outlook profile (kb-0001)\x1b\r")
+    answer(child, "One-line summary", "")
+    child.expect_exact("Resolved.")
+    child.expect_exact("ticket draft written when it was to be escalated is removed")
+    assert wait_exit(child) == 0
+    assert list(tickets.iterdir()) == []
+    assert session_json(session_id, env)["status"] == "resolved"

@@ -27,6 +27,7 @@ T = TypeVar("T")
 BACK = "« Change an earlier answer"
 NOT_APPLICABLE = "Not applicable (give a reason)"
 OTHER = "Other…"
+CHECKBOX_HINT = "Space ticks, a ticks all, Enter goes on; :back or :na can be typed in the next field."
 MULTILINE_HINT = "Paste or type the text; Enter adds a line. To finish: Esc then Enter (or Alt+Enter)."
 HINT = ":back change an earlier answer · Ctrl-C pause (all is saved)"
 HINT_NA = ":back change an earlier answer · :na REASON not applicable · Ctrl-C pause (all is saved)"
@@ -125,6 +126,26 @@ def _keep_typed_text_bindings() -> Any:
     return bindings
 
 
+class _Cancelled(Exception):
+    """The change menu was left without choosing: ask the same field again."""
+
+
+CANCEL = "\x00cancel"
+
+
+def _cancel_on_escape(question: questionary.Question) -> None:
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("escape", eager=True)
+    def _escape(event: Any) -> None:
+        event.app.exit(result=CANCEL)
+
+    app = question.application
+    app.key_bindings = merge_key_bindings([app.key_bindings, bindings]) if app.key_bindings else bindings
+
+
 class _Command(Exception):
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
@@ -136,6 +157,7 @@ class QuestionaryPrompter:
     def __init__(self, console: Console, *, input: Any = None, output: Any = None) -> None:
         self.console = console
         self._io = {k: v for k, v in {"input": input, "output": output}.items() if v is not None}
+        self._session: TriageSession | None = None
         self.kept: str | None = None  # what of the step in progress was kept when it was interrupted
         self._live: tuple[Step, Field, dict[str, Any], AskContext, Any] | None = None  # the text field being asked
 
@@ -163,6 +185,7 @@ class QuestionaryPrompter:
         render.step_header(self.console, step, session)
 
     def ask(self, step: Step, ctx: AskContext) -> Reply:
+        self._session = ctx.session
         if ctx.error is None:  # only for steps that are asked, not those answered from a file
             self.console.print(f"[dim]{HINT_NA if step.can_be_na else HINT}[/]", highlight=False)
         if ctx.previous is not None and ctx.error is None:
@@ -186,7 +209,12 @@ class QuestionaryPrompter:
             if spec.when and not spec.when(data):
                 continue
             try:
-                value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0, data=data)
+                while True:
+                    try:
+                        value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0, data=data)
+                        break
+                    except _Cancelled:
+                        continue  # the change menu was cancelled: the same field again
             except FieldInterrupted as exc:
                 self._keep(step, spec, data, ctx, exc.text)
                 raise KeyboardInterrupt from None
@@ -276,12 +304,11 @@ class QuestionaryPrompter:
                 questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
                 for c in choices
             ]
-            qchoices += self._extra_choices(step, first)  # ticking one of these acts on it, as in a list
-            answer = self._run(questionary.checkbox(spec.message, choices=qchoices, **self._io))
-            for command in (BACK, NOT_APPLICABLE):
-                if command in answer:
-                    self._menu(step, command)
-            return answer
+            # only real choices here: "a" (toggle all) must not tick a command; :back and :na are typed in
+            # the step's next field, which every checkbox step has
+            if first:
+                self.console.print(Text(CHECKBOX_HINT, style="dim"))
+            return self._run(questionary.checkbox(spec.message, choices=qchoices, **self._io))
         if spec.kind == "confirm":
             return self._run(questionary.confirm(spec.message, default=bool(default), **self._io))
         raise ValueError(spec.kind)  # pragma: no cover
@@ -297,7 +324,7 @@ class QuestionaryPrompter:
 
     def _menu(self, step: Step, answer: Any) -> None:
         if answer == BACK:
-            raise _Command(GoBack(self._choose_step()))
+            self._go_back(step)
         if answer == NOT_APPLICABLE:
             reason = self._run(questionary.text("Why does this step not apply?", **self._io))
             raise _Command(Provide({"not_applicable": reason}))
@@ -305,18 +332,42 @@ class QuestionaryPrompter:
     def _commands(self, step: Step, answer: str) -> None:
         text = (answer or "").strip()
         if text.lower() == ":back":
-            raise _Command(GoBack(self._choose_step()))
+            self._go_back(step)
         if text.lower().startswith(":na"):
             reason = text[3:].strip(" :") or self._run(questionary.text("Why does this step not apply?", **self._io))
             raise _Command(Provide({"not_applicable": reason}))
 
-    def _choose_step(self) -> str:
-        choices = [questionary.Choice(f"{s.phase.value}: {s.title}", value=s.id) for s in STEPS]
-        return self._run(questionary.select("Which answer do you want to change?", choices=choices, **self._io))
+    def _go_back(self, step: Step) -> None:
+        chosen = self._choose_step(step)
+        if chosen is None:
+            raise _Cancelled()
+        raise _Command(GoBack(chosen))
+
+    def _choose_step(self, current: Step) -> str | None:
+        """The recorded steps, and a way back to the current one (also Esc). None: cancelled."""
+        recorded = self._session.steps if self._session is not None else {}
+        choices: list[Any] = [questionary.Choice(f"{s.phase.value}: {s.title}", value=s.id)
+                              for s in STEPS if s.id in recorded and s.id != current.id]
+        if not choices:
+            self.console.print("Nothing is recorded yet to change.")
+            return None
+        choices += [questionary.Separator(), questionary.Choice(f"Cancel: go on with {current.title} (Esc)", value=CANCEL)]
+        question = questionary.select("Which answer do you want to change?", choices=choices, **self._io)
+        _cancel_on_escape(question)
+        answer = self._run(question)
+        return None if answer in (CANCEL, None) else answer
 
     def _run(self, question: questionary.Question) -> Any:
         # unsafe_ask lets Ctrl-C through as KeyboardInterrupt: the command saves and says how to resume
         return question.unsafe_ask()
+
+    def confirm_outcome(self, session: TriageSession) -> bool:
+        """An outcome recorded before other answers changed: keep it, or decide again now."""
+        rec = session.steps["outcome"]
+        self.console.print()
+        self.console.print(Text("The outcome was recorded before some answers were changed:", style="bold"))
+        self.console.print(Text("  " + render.answer_text("outcome", rec.answer or {})))
+        return bool(self._run(questionary.confirm("Keep this outcome?", default=False, **self._io)))
 
     # -- partner details ------------------------------------------------------------------
 

@@ -155,6 +155,9 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
             single = {step_id: file_answers.pop(step_id)} if step_id in file_answers else {}
             _revisit(engine, prompter, single, step_id, defaults)
         session = run_flow(engine, prompter, file_answers, defaults=defaults)
+        if interactive and _outcome_is_stale(session) and not prompter.confirm_outcome(session):
+            _revisit(engine, prompter, {}, "outcome", defaults)
+            session = engine.session()
     except KeyboardInterrupt:
         done, total = engine.session().progress()
         kept = getattr(prompter, "kept", None)
@@ -183,10 +186,23 @@ def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, d
     run_flow(engine, prompter, {}, defaults=defaults, start_at=step_id, only_start=True)
 
 
+def _outcome_is_stale(session: Any) -> bool:
+    """The outcome was recorded before some other answer changed: it must be confirmed at the end."""
+    outcome = session.steps.get("outcome")
+    others = [rec.recorded_at for step_id, rec in session.steps.items() if step_id != "outcome"]
+    return outcome is not None and bool(others) and outcome.recorded_at < max(others)
+
+
 def _finish(console: Console, session: Any, config: Any, env: Any, *, interactive: bool) -> None:
     if session.status == "resolved":
+        from threer.ticket.drafts import remove_ticket_drafts
+
+        removed = remove_ticket_drafts(session.id, env)
         console.print(f"[bold green]Resolved.[/] Triage {session.id} is saved as a past case; "
                       "`threer kb search` will find it next time.")
+        if removed:
+            console.print("The ticket draft written when it was to be escalated is removed: "
+                          + ", ".join(str(p) for p in removed), markup=False)
         return
     if session.status == "escalated":
         from threer.errors import ThreerError

@@ -36,6 +36,21 @@ def write_ticket_draft(session: TriageSession, config: Config, env: Environment,
     return text_path
 
 
+def remove_ticket_drafts(triage_id: str, env: Environment) -> list[Path]:
+    """Remove the drafts of a session that is no longer escalated (resolved after all); return what went."""
+    removed = []
+    for suffix in (".txt", ".eml"):
+        path = env.home / "tickets" / f"{triage_id}{suffix}"
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            continue  # left for the technician; the session itself says it is resolved
+    return removed
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write a file readable by its owner only when new (tickets carry customer details)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
