@@ -33,6 +33,9 @@ class CheckContext:
     authoritative_port: int = 53
     # host -> (ip, port) to connect to instead of the looked-up address: a testing/diagnostic hook
     connect_overrides: dict[str, tuple[str, int]] | None = None
+    # the port the smtp check probes MX hosts on: 25 in the wild, a lab's or test server's port otherwise
+    smtp_port: int = 25
+    smtp_timeout: float | None = None  # each MX host's probe; None: http_timeout
 
     @property
     def profile_from_mx(self) -> bool:
