@@ -36,6 +36,9 @@ class CheckContext:
     # the port the smtp check probes MX hosts on: 25 in the wild, a lab's or test server's port otherwise
     smtp_port: int = 25
     smtp_timeout: float | None = None  # each MX host's probe; None: http_timeout
+    ips: tuple[str, ...] = ()  # sending addresses to judge (check-dns --ip): SPF verdict, reverse DNS, blocklists
+    blocklists: tuple = ()  # the DNS blocklists to ask (threer.checks.blocklist.Blocklist), from the config
+    blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
 
     @property
     def profile_from_mx(self) -> bool:
