@@ -88,8 +88,17 @@ def _kb_learning_schema() -> str:
     return LEARNING_SQL
 
 
+# issue 11: every check-dns run, per domain (threer.checks.history)
+def _check_history_schema() -> str:
+    from threer.checks.history import SCHEMA_SQL
+
+    return SCHEMA_SQL
+
+
 # Migration N (1-based) brings the database to user_version N.
-MIGRATIONS: list[Any] = [_CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema]
+MIGRATIONS: list[Any] = [
+    _CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema, _check_history_schema,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone

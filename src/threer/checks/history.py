@@ -1,0 +1,194 @@
+"""Check history: every check-dns run kept per domain (records seen, findings), and what changed since.
+
+`record_run` stores one row per domain: the DNS records the run's look-ups saw (name, type, status,
+values, TTL) and its findings (id, check, severity, message). `changes` compares a run with the last
+stored one for the same domain: records added, removed or changed (with their TTLs), and findings
+that appeared or cleared. A look-up that failed this time is never "removed": it is listed apart as
+not known. TTLs are shown, not compared: a recursive resolver counts them down, so they differ from
+run to run without anything having changed.
+
+The rows live in threer's database (table `check_history`, store migration 5); the config can turn
+the history off (`check_history = false`), and `threer sessions purge --older-than DAYS` removes the
+rows older than its cut-off along with the sessions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+SCHEMA_SQL = """
+CREATE TABLE check_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain      TEXT NOT NULL,
+    checked_at  TEXT NOT NULL,
+    records     TEXT NOT NULL,   -- JSON: [[name, type, status, [values], ttl], ...]
+    findings    TEXT NOT NULL    -- JSON: [[id, check, severity, message], ...]
+);
+CREATE INDEX check_history_domain ON check_history(domain, checked_at);
+"""
+
+# Statuses that say nothing about the record (see threer.checks.resolver.LookupStatus)
+_UNKNOWN = frozenset({"timeout", "servfail", "refused", "network", "malformed"})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def records_of(lookups) -> list[list]:
+    """A run's look-ups as plain, sorted rows: [name, type, status, values, ttl]."""
+    rows = []
+    for lookup in lookups:
+        rows.append([lookup.name, lookup.rdtype, lookup.status.value, sorted(lookup.records), lookup.ttl])
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def findings_of(report) -> list[list]:
+    return [[f.id, f.check, f.severity.value, f.message] for f in report.findings]
+
+
+@dataclass
+class Snapshot:
+    domain: str
+    checked_at: datetime
+    records: list[list]
+    findings: list[list]
+
+
+@dataclass
+class Changes:
+    """What changed for one domain between two runs (`since` is the earlier run's time)."""
+
+    since: datetime
+    added: list[dict] = field(default_factory=list)  # {name, type, values, ttl}
+    removed: list[dict] = field(default_factory=list)  # {name, type, values, ttl}
+    changed: list[dict] = field(default_factory=list)  # {name, type, before, after, ttl_before, ttl_after}
+    unknown: list[dict] = field(default_factory=list)  # answered before, could not be looked up now
+    appeared: list[dict] = field(default_factory=list)  # {id, severity, message}
+    cleared: list[dict] = field(default_factory=list)  # {id, severity, message}
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.unknown or self.appeared or self.cleared)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": _iso(self.since).replace("+00:00", "Z"),
+            "records": {"added": self.added, "removed": self.removed, "changed": self.changed, "unknown": self.unknown},
+            "findings": {"appeared": self.appeared, "cleared": self.cleared},
+        }
+
+    def lines(self) -> list[str]:
+        """One plain line a change, for the table, the triage and the ticket."""
+        out = []
+        for r in self.changed:
+            out.append(f"{r['type']} {r['name']} changed: {_values(r['before'])} (TTL {r['ttl_before']}) → "
+                       f"{_values(r['after'])} (TTL {r['ttl_after']})")
+        for r in self.added:
+            out.append(f"{r['type']} {r['name']} added: {_values(r['values'])} (TTL {r['ttl']})")
+        for r in self.removed:
+            out.append(f"{r['type']} {r['name']} removed: was {_values(r['values'])} (TTL {r['ttl']})")
+        for r in self.unknown:
+            out.append(f"{r['type']} {r['name']} could not be looked up this time (was {_values(r['values'])})")
+        for f in self.appeared:
+            out.append(f"new finding {f['id']} ({f['severity']})")
+        for f in self.cleared:
+            out.append(f"finding {f['id']} ({f['severity']}) cleared")
+        return out
+
+    def summary(self, limit: int = 3) -> str:
+        """`changed since the check on 2026-11-24: …` in one sentence."""
+        lines = self.lines()
+        if not lines:
+            return f"nothing changed since the check on {self.since:%Y-%m-%d}"
+        shown = "; ".join(lines[:limit]) + (f"; and {len(lines) - limit} more" if len(lines) > limit else "")
+        return f"changed since the check on {self.since:%Y-%m-%d}: {shown}"
+
+
+def _values(values: list[str]) -> str:
+    if not values:
+        return "(none)"
+    text = ", ".join(values)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def changes(before: Snapshot, after: Snapshot) -> Changes:
+    """What changed from `before` to `after` (both for the same domain)."""
+    result = Changes(since=before.checked_at)
+    old = {(r[0], r[1]): r for r in before.records}
+    new = {(r[0], r[1]): r for r in after.records}
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        name, rdtype = key
+        was_values = was[3] if was is not None and was[2] == "answer" else []
+        if now is None:
+            continue  # not asked this time (another check set, --dns-only): says nothing
+        if now[2] in _UNKNOWN:
+            if was is not None and was[2] not in _UNKNOWN and was_values:
+                result.unknown.append({"name": name, "type": rdtype, "values": was_values})
+            continue
+        if was is None or was[2] in _UNKNOWN:
+            continue  # never known before: nothing to compare with
+        now_values = now[3] if now[2] == "answer" else []
+        if was_values == now_values:
+            continue
+        if not was_values:
+            result.added.append({"name": name, "type": rdtype, "values": now_values, "ttl": now[4]})
+        elif not now_values:
+            result.removed.append({"name": name, "type": rdtype, "values": was_values, "ttl": was[4]})
+        else:
+            result.changed.append(
+                {"name": name, "type": rdtype, "before": was_values, "after": now_values, "ttl_before": was[4], "ttl_after": now[4]}
+            )
+    old_findings = {f[0]: f for f in before.findings}
+    new_findings = {f[0]: f for f in after.findings}
+    for fid in new_findings.keys() - old_findings.keys():
+        f = new_findings[fid]
+        result.appeared.append({"id": fid, "severity": f[2], "message": f[3]})
+    for fid in old_findings.keys() - new_findings.keys():
+        f = old_findings[fid]
+        result.cleared.append({"id": fid, "severity": f[2], "message": f[3]})
+    result.appeared.sort(key=lambda f: f["id"])
+    result.cleared.sort(key=lambda f: f["id"])
+    return result
+
+
+def snapshot(report, lookups) -> Snapshot:
+    return Snapshot(domain=report.domain, checked_at=report.checked_at, records=records_of(lookups), findings=findings_of(report))
+
+
+def record_run(store, snapshots: list[Snapshot]) -> None:
+    """Store one row a domain, in one transaction."""
+    with store.transaction() as cur:
+        for s in snapshots:
+            cur.execute(
+                "INSERT INTO check_history (domain, checked_at, records, findings) VALUES (?, ?, ?, ?)",
+                (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")), json.dumps(s.findings, separators=(",", ":"))),
+            )
+
+
+def last_runs(store, domains: list[str], before: datetime | None = None) -> dict[str, Snapshot]:
+    """The latest stored run of each domain (before `before` when given)."""
+    found: dict[str, Snapshot] = {}
+    cutoff = _iso(before) if before is not None else "9999"
+    for domain in dict.fromkeys(domains):
+        row = store.conn.execute(
+            "SELECT domain, checked_at, records, findings FROM check_history WHERE domain = ? AND checked_at < ? "
+            "ORDER BY checked_at DESC, id DESC LIMIT 1",
+            (domain, cutoff),
+        ).fetchone()
+        if row is not None:
+            found[domain] = Snapshot(
+                domain=row[0], checked_at=datetime.fromisoformat(row[1]), records=json.loads(row[2]), findings=json.loads(row[3])
+            )
+    return found
+
+
+def purge(store, older_than: datetime) -> int:
+    """Delete the rows older than `older_than`; the number deleted."""
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM check_history WHERE checked_at < ?", (_iso(older_than),))
+        return cur.rowcount

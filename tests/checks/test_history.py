@@ -1,0 +1,83 @@
+"""Check history: runs stored in a real SQLite file, and what changed between two runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+from threer.checks import history
+from threer.checks.history import Snapshot, changes
+from threer.store import Store
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+T1 = T0 + timedelta(days=7)
+
+BEFORE = Snapshot(
+    domain="contoso.example",
+    checked_at=T0,
+    records=[
+        ["contoso.example", "MX", "answer", ["10 mx1.contoso.example."], 3600],
+        ["contoso.example", "TXT", "answer", ["v=spf1 -all"], 300],
+        ["_dmarc.contoso.example", "TXT", "answer", ["v=DMARC1; p=none"], 300],
+        ["autodiscover.contoso.example", "CNAME", "nxdomain", [], None],
+        ["selector1._domainkey.contoso.example", "CNAME", "answer", ["s1.provider.example."], 3600],
+    ],
+    findings=[["dmarc.policy-none", "dmarc", "warn", "p=none"], ["mx.ok", "mx", "ok", "fine"]],
+)
+AFTER = Snapshot(
+    domain="contoso.example",
+    checked_at=T1,
+    records=[
+        ["contoso.example", "MX", "answer", ["10 mx2.contoso.example."], 300],  # changed
+        ["contoso.example", "TXT", "answer", ["v=spf1 -all"], 120],  # same values, counted-down TTL
+        ["_dmarc.contoso.example", "TXT", "nxdomain", [], None],  # removed
+        ["autodiscover.contoso.example", "CNAME", "answer", ["autodiscover.provider.example."], 3600],  # added
+        ["selector1._domainkey.contoso.example", "CNAME", "timeout", [], None],  # not known now
+    ],
+    findings=[["dmarc.missing", "dmarc", "fail", "no DMARC"], ["mx.ok", "mx", "ok", "fine"]],
+)
+
+
+def test_changes_between_two_runs() -> None:
+    diff = changes(BEFORE, AFTER)
+    assert diff.changed == [{"name": "contoso.example", "type": "MX", "before": ["10 mx1.contoso.example."],
+                             "after": ["10 mx2.contoso.example."], "ttl_before": 3600, "ttl_after": 300}]
+    assert diff.added == [{"name": "autodiscover.contoso.example", "type": "CNAME",
+                           "values": ["autodiscover.provider.example."], "ttl": 3600}]
+    assert diff.removed == [{"name": "_dmarc.contoso.example", "type": "TXT", "values": ["v=DMARC1; p=none"], "ttl": 300}]
+    assert diff.unknown == [{"name": "selector1._domainkey.contoso.example", "type": "CNAME", "values": ["s1.provider.example."]}]
+    assert [f["id"] for f in diff.appeared] == ["dmarc.missing"]
+    assert [f["id"] for f in diff.cleared] == ["dmarc.policy-none"]
+    summary = diff.summary()
+    assert summary.startswith("changed since the check on 2026-11-24: MX contoso.example changed: 10 mx1.contoso.example. (TTL 3600)")
+    assert summary.endswith("and 3 more")
+
+
+def test_same_records_with_other_ttls_is_no_change() -> None:
+    again = Snapshot(domain=BEFORE.domain, checked_at=T1, records=[r[:4] + [7] for r in BEFORE.records], findings=BEFORE.findings)
+    diff = changes(BEFORE, again)
+    assert diff.empty and diff.summary() == "nothing changed since the check on 2026-11-24"
+
+
+def test_a_record_not_asked_this_time_is_not_removed() -> None:
+    fewer = Snapshot(domain=BEFORE.domain, checked_at=T1, records=BEFORE.records[:1], findings=BEFORE.findings)
+    assert changes(BEFORE, fewer).empty
+
+
+def test_json_form() -> None:
+    document = changes(BEFORE, AFTER).to_json()
+    assert document["since"] == "2026-11-24T10:00:00Z"
+    assert set(document["records"]) == {"added", "removed", "changed", "unknown"}
+    assert document["findings"]["appeared"][0] == {"id": "dmarc.missing", "severity": "fail", "message": "no DMARC"}
+
+
+def test_stored_and_read_back_and_purged(tmp_path) -> None:
+    store = Store(tmp_path / "threer.db")
+    history.record_run(store, [BEFORE])
+    history.record_run(store, [AFTER])
+    latest = history.last_runs(store, ["contoso.example", "other.example"])
+    assert list(latest) == ["contoso.example"] and latest["contoso.example"].records == AFTER.records
+    assert history.last_runs(store, ["contoso.example"], before=T1)["contoso.example"].checked_at == T0
+    assert history.purge(store, T0 + timedelta(days=1)) == 1
+    rows = sqlite3.connect(tmp_path / "threer.db").execute("SELECT checked_at FROM check_history").fetchall()
+    assert rows == [("2026-12-01T10:00:00+00:00",)]
