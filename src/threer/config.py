@@ -182,6 +182,12 @@ class Config(BaseModel):
     kb_folders: list[Path] = Field(default_factory=list)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    # DNS blocklists check-dns asks about --ip addresses (zones); None: the defaults documented in
+    # docs/reference/findings/blocklist.md (threer/checks/blocklists.toml)
+    blocklists: list[str] | None = None
+    blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
+    check_history: bool = True  # keep every check-dns run (records and findings) for --diff
+    check_history_days: int = Field(default=365, ge=1)  # runs older than this are purged when a run is kept
 
     def missing_partner_details(self) -> list[str]:
         """The config keys the ticket needs that are not set yet."""
@@ -260,7 +266,7 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
         return Config.model_validate(data)
     if key == "partner.control_panel_url":
         node["control_panel_na"] = False
-    if isinstance(node[leaf], list):
+    if isinstance(node[leaf], list) or key == "blocklists":
         node[leaf] = [v.strip() for v in value.split(",") if v.strip()]
     elif isinstance(node[leaf], bool):
         low = value.strip().lower()

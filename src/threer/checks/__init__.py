@@ -27,23 +27,35 @@ if TYPE_CHECKING:
     from threer.checks.recognise import ProfileChoice
     from threer.checks.resolver import Resolver, SharedAnswers
 
-CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
+CHECKS = ("ns", "mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec", "smtp", "dane", "rdns")
+# Checks that run only when asked for through their options: spf-ip and blocklist judge --ip addresses
+# (blocklist also the MX hosts' with blocklist_mx)
+ON_REQUEST = ("spf-ip", "blocklist")
+# Checks that open connections to hosts, so --dns-only leaves them out
+CONNECTING = ("smtp", "owa")
+# Checks about the MX hosts: silent when the domain has none (the mx check says so, once)
+MX_HOST_CHECKS = ("smtp", "dane", "rdns")
 # The checks that look only at names inside the domain: when the domain does not exist, each would
 # call its records missing and offer records to add, so the runner gives one `ns.checks-skipped` instead.
 # (ns itself says the domain is gone; owa probes the provider's address, which does not depend on it.)
-DEPENDS_ON_DOMAIN = ("mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec")
+DEPENDS_ON_DOMAIN = ("mx", "spf", "dmarc", "dkim", "autodiscover", "mta-sts", "tls-rpt", "dnssec", "smtp", "dane", "spf-ip")
 
 # check name -> (module, function); modules are imported lazily so a missing one is skipped
 CHECK_FUNCTIONS: dict[str, tuple[str, str]] = {
     "ns": ("threer.checks.ns", "check_ns"),
     "mx": ("threer.checks.mx", "check_mx"),
     "spf": ("threer.checks.spf", "check_spf"),
+    "spf-ip": ("threer.checks.spf_ip", "check_spf_ip"),
     "dmarc": ("threer.checks.dmarc", "check_dmarc"),
     "dkim": ("threer.checks.dkim", "check_dkim"),
     "autodiscover": ("threer.checks.autodiscover", "check_autodiscover"),
     "mta-sts": ("threer.checks.mta_sts", "check_mta_sts"),
     "tls-rpt": ("threer.checks.tls_rpt", "check_tls_rpt"),
     "dnssec": ("threer.checks.dnssec", "check_dnssec"),
+    "smtp": ("threer.checks.smtp", "check_smtp"),
+    "dane": ("threer.checks.dane", "check_dane"),
+    "rdns": ("threer.checks.rdns", "check_rdns"),
+    "blocklist": ("threer.checks.blocklist", "check_blocklist"),
     "owa": ("threer.checks.owa", "check_owa"),
 }
 
@@ -95,6 +107,26 @@ class CheckOptions(BaseModel):
     # where the domain's own name servers listen; None: 53, unless every --nameserver shares one other
     # port (a lab or test server that serves all zones), then that port
     authoritative_port: int | None = None
+    ips: tuple[str, ...] = ()  # sending addresses (--ip): their SPF verdict, reverse DNS and blocklist listings
+    smtp_port: int = Field(default=25, ge=1, le=65535)  # where the smtp check probes MX hosts (labs and tests)
+    blocklists: tuple[str, ...] | None = None  # blocklist zones to ask; None: the documented defaults
+    blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
+
+    @field_validator("ips")
+    @classmethod
+    def _addresses(cls, ips: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        found = []
+        for text in ips:
+            try:
+                address = ipaddress.ip_address(str(text).strip())
+            except ValueError:
+                raise ValueError(f"{text!r} is not an IP address") from None
+            if address.version == 6 and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            found.append(str(address))
+        return tuple(dict.fromkeys(found))
 
     @field_validator("checks")
     @classmethod
@@ -121,6 +153,7 @@ class DomainOutcome(BaseModel):
     report: DomainReport
     answered: int = 0  # look-ups that got an answer (including NXDOMAIN and NODATA)
     failed: int = 0  # look-ups that could not be answered (timeout, SERVFAIL, network ...)
+    lookups: list[Any] = Field(default_factory=list, exclude=True)  # what the DNS said, for the check history
 
     @property
     def nothing_checked(self) -> bool:
@@ -134,9 +167,11 @@ class _CountingResolver:
         self._inner = inner
         self.answered = 0
         self.failed = 0
+        self.seen: dict[tuple[str, str], Any] = {}  # every look-up of the domain's checks, for the history
 
     async def query(self, name: str, rdtype: str) -> Any:
         lookup = await self._inner.query(name, rdtype)
+        self.seen.setdefault((lookup.name, lookup.rdtype), lookup)
         if lookup.is_error:
             self.failed += 1
         else:
@@ -199,7 +234,11 @@ def load_choice(options: CheckOptions) -> "ProfileChoice | list[Profile]":
 def _checks_to_run(options: CheckOptions, profile: "Profile | None") -> list[str]:
     if options.checks is not None:  # exactly what was asked for: owa only when named
         return list(options.checks)
-    wanted = list(CHECKS)
+    wanted = [name for name in CHECKS if not (options.dns_only and name in CONNECTING)]
+    if options.ips:
+        wanted.append("spf-ip")
+    if options.ips or options.blocklist_mx:
+        wanted.append("blocklist")
     # OWA is only worth probing when the profile names a URL, and it connects to a host
     if profile is not None and profile.owa_url and not options.dns_only:
         wanted.append("owa")
@@ -262,6 +301,10 @@ async def run_domain(
         verify=options.verify,
         now=checked_at,
         authoritative_port=options.effective_authoritative_port(),
+        smtp_port=options.smtp_port,
+        ips=options.ips,
+        blocklists=_blocklists(options),
+        blocklist_mx=options.blocklist_mx,
     )
     if functions is None:
         functions = available_checks()
@@ -314,7 +357,15 @@ async def run_domain(
         findings=findings,
         partial=any(f.severity is Severity.ERROR for f in findings),
     )
-    return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed)
+    return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed, lookups=list(counting.seen.values()))
+
+
+def _blocklists(options: CheckOptions) -> tuple:
+    if not (options.ips or options.blocklist_mx):
+        return ()
+    from threer.checks.blocklist import blocklists_for
+
+    return blocklists_for(list(options.blocklists) if options.blocklists is not None else None)
 
 
 async def _domain_not_found(domain: str, resolver: Any, names: list[str], limit: float) -> Finding | None:

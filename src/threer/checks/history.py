@@ -192,3 +192,21 @@ def purge(store, older_than: datetime) -> int:
     with store.transaction() as cur:
         cur.execute("DELETE FROM check_history WHERE checked_at < ?", (_iso(older_than),))
         return cur.rowcount
+
+
+def remember(db_path, outcomes, *, keep_days: int, now: datetime) -> dict[str, Changes]:
+    """Keep a check-dns run (one row a domain), purge rows past `keep_days`, and return what changed
+    for each domain since its last kept run (domains never checked before are absent)."""
+    from datetime import timedelta
+
+    from threer.store import Store
+
+    store = Store(db_path)
+    try:
+        snapshots = [snapshot(o.report, o.lookups) for o in outcomes]
+        previous = last_runs(store, [s.domain for s in snapshots])
+        record_run(store, snapshots)
+        purge(store, now - timedelta(days=keep_days))
+        return {s.domain: changes(previous[s.domain], s) for s in snapshots if s.domain in previous}
+    finally:
+        store.close()

@@ -38,13 +38,15 @@ _SEVERITY_STYLE = {
 def register(app: typer.Typer) -> None:
     app.command(
         "check-dns",
-        help="Check the mail DNS of one or more domains: NS, MX, SPF, DMARC, DKIM, autodiscover, MTA-STS, TLS-RPT, DNSSEC.",
+        help="Check the mail DNS of one or more domains: NS, MX, SPF, DMARC, DKIM, autodiscover, MTA-STS, TLS-RPT, "
+        "DNSSEC, the MX hosts themselves (SMTP, DANE, reverse DNS), and sending addresses (--ip).",
         no_args_is_help=True,
         epilog=(
             "Exit status: 0 no fail, 1 a fail found, 2 bad usage or input, 3 nothing could be looked up.\n\n"
             "Examples:\n\n\b\n  threer check-dns contoso.com\n  threer check-dns contoso.com --profile m365 --dkim-selector s2048\n"
             "  threer check-dns --from domains.txt --json > report.json\n"
-            "  threer check-dns contoso.com --nameserver 1.1.1.1 --propagation"
+            "  threer check-dns contoso.com --nameserver 1.1.1.1 --propagation\n"
+            "  threer check-dns contoso.com --ip 203.0.113.25 --diff"
         ),
     )(check_dns)
 
@@ -61,6 +63,9 @@ def check_dns(
     propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
     dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
     ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
+    ips: list[str] = typer.Option([], "--ip", metavar="ADDRESS", help="A sending server's address: its SPF verdict for the domain, reverse DNS and blocklist listings (repeatable)."),
+    smtp_port: int = typer.Option(25, "--smtp-port", metavar="PORT", min=1, max=65535, help="Probe MX hosts on this port instead of 25: for labs and tests only."),
+    diff: bool = typer.Option(False, "--diff", help="Also show what changed since the last check of each domain (records, findings)."),
 ) -> None:
     """Check the mail DNS of one or more domains."""
     from threer.checks import CheckOptions, load_choice
@@ -75,7 +80,11 @@ def check_dns(
     names, notes = collect_domains(domains or [], from_file)
     if not names:
         raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
+    addresses = parse_addresses(ips)
     config = load_config(env.config_path)
+    if diff and not config.check_history:
+        raise BadInput("--diff compares with the check history, which the config turns off (check_history = false). "
+                       "Turn it on with `threer config set check_history true`.")
     from_config = profile is None
     if from_config:
         profile = config.default_profile
@@ -83,7 +92,9 @@ def check_dns(
     options = CheckOptions(profile=profile, profile_origin="config" if from_config else "given",
                            auto_profiles=tuple(str(p) for p in config.profiles),
                            dkim_selectors=tuple(dict.fromkeys(selectors)),
-                           nameservers=servers or None, timeout=timeout, dns_only=dns_only)
+                           nameservers=servers or None, timeout=timeout, dns_only=dns_only,
+                           ips=addresses, smtp_port=smtp_port, blocklists=config.blocklists,
+                           blocklist_mx=config.blocklist_mx)
     try:
         load_choice(options)  # a bad profile is a usage error before any look-up
     except BadInput as exc:
@@ -97,6 +108,7 @@ def check_dns(
     options.verify = ca_bundle_verify(ca_bundle)
     outcomes = _run_with_progress(names, options)
     reports = [o.report for o in outcomes]
+    changes = keep_history(env, config, outcomes, want_diff=diff)
     views = None
     if propagation:
         from threer.checks.propagation import public_resolvers_from_env, run_propagation
@@ -104,7 +116,7 @@ def check_dns(
         views = run_propagation(names, options, public_resolvers_from_env())
 
     if as_json:
-        document = json_document(reports, views)
+        document = json_document(reports, views, changes if diff else None)
         emit_json(document)
     else:
         console = stdout_console()
@@ -114,6 +126,10 @@ def check_dns(
             render_report(console, report)
             if views is not None:
                 render_propagation(console, views[i])
+            if diff:
+                from threer.cli.check_history import render_changes
+
+                render_changes(console, report.domain, changes.get(report.domain))
     status = exit_status(outcomes)
     if status is ExitStatus.INCOMPLETE:
         unchecked = [o.report.domain for o in outcomes if o.nothing_checked]
@@ -132,6 +148,39 @@ def _selector(text: str) -> str:
         return check_selector(text)
     except ValueError as exc:
         raise BadInput(f"--dkim-selector {exc}.") from None
+
+
+def parse_addresses(texts: list[str]) -> tuple[str, ...]:
+    """--ip values as addresses; a bad one is a usage error naming it."""
+    import ipaddress
+
+    found = []
+    for text in texts:
+        try:
+            found.append(str(ipaddress.ip_address(text.strip())))
+        except ValueError:
+            from threer.safe_text import clipped
+
+            raise BadInput(f"--ip {clipped(text)!r} is not an IP address; give the sending server's address, "
+                           "such as --ip 203.0.113.25 or --ip 2001:db8::25.") from None
+    return tuple(found)
+
+
+def keep_history(env: Any, config: Any, outcomes: list[Any], *, want_diff: bool) -> dict:
+    """Keep this run in the check history (unless the config says not to) and return, per domain, what
+    changed since the last kept run. Trouble with the database never loses the check's output."""
+    if not config.check_history:
+        return {}
+    from threer.checks import history
+    from threer.errors import StoreError
+
+    try:
+        return history.remember(env.db_path, outcomes, keep_days=config.check_history_days, now=env.clock())
+    except StoreError as exc:
+        if want_diff:
+            raise
+        print_warning(f"This run was not kept in the check history: {exc.message}")
+        return {}
 
 
 def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
@@ -214,7 +263,7 @@ def exit_status(outcomes: list[Any]) -> ExitStatus:
     return ExitStatus.OK
 
 
-def json_document(reports: list[DomainReport], views: list[Any] | None = None) -> dict[str, Any]:
+def json_document(reports: list[DomainReport], views: list[Any] | None = None, changes: dict | None = None) -> dict[str, Any]:
     """The check-dns JSON document (docs/reference/json.md); key order is part of the contract."""
     domains = []
     for i, report in enumerate(reports):
@@ -240,6 +289,9 @@ def json_document(reports: list[DomainReport], views: list[Any] | None = None) -
         }
         if views is not None:
             entry["propagation"] = views[i].model_dump(mode="json", exclude={"domain"})
+        if changes is not None:  # --diff: what changed since the last kept run (null: none kept)
+            found = changes.get(report.domain)
+            entry["changes"] = found.to_json() if found is not None else None
         domains.append(entry)
     return {"version": JSON_VERSION, "domains": domains}
 

@@ -195,7 +195,7 @@ def purge(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Remove customer data past a retention period: sessions, answers and past cases.
+    """Remove customer data past a retention period: sessions, answers, past cases and the check-dns history.
 
     Example: threer sessions purge --older-than 365 --yes
     """
@@ -204,6 +204,9 @@ def purge(
     cutoff = env.clock() - timedelta(days=older_than)
     _confirm(yes, f"Delete every session not touched since {cutoff:%Y-%m-%d %H:%M} UTC?")
     ids = store.purge_sessions(cutoff)
+    from threer.checks import history
+
+    history.purge(store, cutoff)  # the check-dns history is customer data too
     if as_json:
         emit_json({"version": 1, "purged": ids}, indent=None)
     else:

@@ -1,0 +1,100 @@
+"""check-dns --ip, --smtp-port and --diff end to end: the CLI, a real DNS server, real SMTP servers, a real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support_dnsserver import ZONES_DIR, DnsTestServer
+from support_smtp import SmtpLab
+
+ZONES = ["k-smtp.zone", ZONES_DIR / "k-extra" / "reverse.zone", ZONES_DIR / "k-extra" / "dnsbl.zone"]
+
+
+@pytest.fixture(scope="module")
+def dns():
+    with DnsTestServer(zone_files=ZONES) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with SmtpLab(tmp_path_factory.mktemp("cli-smtp")) as started:
+        yield started
+
+
+def ns(dns) -> list[str]:
+    return ["--nameserver", f"127.0.0.1:{dns.port}", "--profile", "none", "--timeout", "3"]
+
+
+def findings(result) -> dict[str, dict]:
+    document = json.loads(result.stdout)
+    return {f["id"]: f for f in document["domains"][0]["findings"]}
+
+
+def test_smtp_probe_through_the_cli_on_a_lab_port(invoke, dns, lab) -> None:
+    result = invoke("check-dns", "good.k-smtp.example", *ns(dns), "--smtp-port", str(lab.port), "--ca-bundle", lab.ca_file, "--json")
+    found = findings(result)
+    assert found["smtp.ok"]["observed"]["starttls"] == "negotiated"
+    assert "dane.none" in found and "rdns.ok" in found
+    table = invoke("check-dns", "good.k-smtp.example", *ns(dns), "--smtp-port", str(lab.port), "--ca-bundle", lab.ca_file)
+    assert "[smtp.ok]" in table.stdout and "STARTTLS TLSv1" in table.stdout
+
+
+def test_dns_only_skips_the_probe(invoke, dns, lab) -> None:
+    found = findings(invoke("check-dns", "good.k-smtp.example", *ns(dns), "--smtp-port", str(lab.port), "--dns-only", "--json"))
+    assert not [i for i in found if i.startswith("smtp.")]
+
+
+def test_ip_gives_spf_verdict_reverse_dns_and_blocklists(invoke, dns, tmp_path, monkeypatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('blocklists = ["bl.k-dnsbl.example", "refused.k-dnsbl.example"]\n', encoding="utf-8")
+    monkeypatch.setenv("THREER_CONFIG", str(config))
+    result = invoke("check-dns", "spfsend.k-smtp.example", *ns(dns), "--dns-only", "--json", "--ip", "127.0.11.20")
+    found = findings(result)
+    assert found["spf-ip.pass"]["observed"]["chain"][-1] == "ip4:127.0.11.20"
+    assert found["blocklist.listed"]["observed"]["list"] == "bl.k-dnsbl.example"
+    assert found["blocklist.refused"]["severity"] == "error"
+    assert any(f["message"].startswith("Sending address 127.0.11.20") for f in json.loads(result.stdout)["domains"][0]["findings"] if f["check"] == "rdns")
+    assert result.exit_code == 1  # listed is a fail
+
+
+@pytest.mark.parametrize("bad", ["not-an-ip", "127.0.0.300", ""])
+def test_bad_ip_is_a_usage_error(invoke, dns, bad) -> None:
+    result = invoke("check-dns", "spfsend.k-smtp.example", *ns(dns), "--ip", bad)
+    assert result.exit_code == 2 and "is not an IP address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_smtp_port_is_a_usage_error(invoke, dns) -> None:
+    result = invoke("check-dns", "good.k-smtp.example", *ns(dns), "--smtp-port", "0")
+    assert result.exit_code == 2
+
+
+def test_diff_shows_what_changed_since_the_last_run(invoke, tmp_path) -> None:
+    with DnsTestServer(zone_files=ZONES) as server:
+        args = ["check-dns", "spfsend.k-smtp.example", *ns(server), "--dns-only"]
+        first = invoke(*args, "--diff")
+        assert "No earlier check of spfsend.k-smtp.example is kept" in first.stdout
+        assert "Nothing changed since the check on" in invoke(*args, "--diff").stdout
+        server.replace_records("spfsend.k-smtp.example", "TXT", ['"v=spf1 include:_spf.k-smtp.example -all"'], ttl=600)
+        changed = invoke(*args, "--diff", "--json")
+    entry = json.loads(changed.stdout)["domains"][0]
+    record = entry["changes"]["records"]["changed"][0]
+    assert record["name"] == "spfsend.k-smtp.example" and record["type"] == "TXT"
+    assert record["after"] == ["v=spf1 include:_spf.k-smtp.example -all"] and record["ttl_after"] == 600
+    cleared = {f["id"] for f in entry["changes"]["findings"]["cleared"]}
+    assert "spf.all-softfail" in cleared
+
+
+def test_without_diff_the_json_has_no_changes_key(invoke, dns) -> None:
+    entry = json.loads(invoke("check-dns", "spfsend.k-smtp.example", *ns(dns), "--dns-only", "--json").stdout)["domains"][0]
+    assert "changes" not in entry
+
+
+def test_history_off_keeps_nothing_and_diff_says_why(invoke, dns, tmp_path, monkeypatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("check_history = false\n", encoding="utf-8")
+    monkeypatch.setenv("THREER_CONFIG", str(config))
+    result = invoke("check-dns", "spfsend.k-smtp.example", *ns(dns), "--dns-only", "--diff")
+    assert result.exit_code == 2 and "check_history = false" in result.stderr
