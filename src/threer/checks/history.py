@@ -19,14 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+# records: JSON [[name, type, status, [values], ttl], ...]; findings: JSON [[id, check, severity, message], ...]
+# (the SQL is kept short: SQLite keeps its text in the schema page)
 SCHEMA_SQL = """
-CREATE TABLE check_history (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    domain      TEXT NOT NULL,
-    checked_at  TEXT NOT NULL,
-    records     TEXT NOT NULL,   -- JSON: [[name, type, status, [values], ttl], ...]
-    findings    TEXT NOT NULL    -- JSON: [[id, check, severity, message], ...]
-);
+CREATE TABLE check_history (id INTEGER PRIMARY KEY, domain TEXT NOT NULL, checked_at TEXT NOT NULL,
+ records TEXT NOT NULL, findings TEXT NOT NULL);
 CREATE INDEX check_history_domain ON check_history(domain, checked_at);
 """
 
