@@ -40,14 +40,14 @@ def test_mx_address_forward_confirmed(server) -> None:
                                     "forward_confirmed": "mx.good.k-smtp.example", "ttl": 300}
 
 
-def test_mx_address_whose_ptr_name_points_elsewhere_is_a_warning(server) -> None:
+def test_mx_address_whose_ptr_name_points_elsewhere_is_info(server) -> None:
     findings = run(server, "plain.k-smtp.example")
-    assert ids(findings) == [("rdns.not-confirmed", Severity.WARN)]
+    assert ids(findings) == [("rdns.not-confirmed", Severity.INFO)]
     assert "does not resolve back to 127.0.11.2" in findings[0].message
 
 
-def test_mx_address_without_ptr_is_a_warning(server) -> None:
-    assert ids(run(server, "wrongname.k-smtp.example")) == [("rdns.missing", Severity.WARN)]
+def test_mx_address_without_ptr_is_info(server) -> None:
+    assert ids(run(server, "wrongname.k-smtp.example")) == [("rdns.missing", Severity.INFO)]
 
 
 def test_sending_addresses_fail_without_a_confirmed_ptr(server) -> None:

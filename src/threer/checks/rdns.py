@@ -4,7 +4,7 @@ For each address threer asks for the PTR record at its reverse name (in-addr.arp
 asks each PTR name's A (or AAAA) records: the address is forward-confirmed when one of them is the
 address itself ("FCrDNS"). Large receivers refuse or junk mail from a sending address without a
 forward-confirmed PTR (Google's and Microsoft's sender requirements), so for an --ip address a
-missing or unconfirmed PTR is `fail`; for an MX host, which receives mail, it is `warn` (it matters
+missing or unconfirmed PTR is `fail`; for an MX host, which receives mail, it is `info` (it matters
 when the same server also sends).
 """
 
@@ -86,7 +86,7 @@ async def mx_addresses(ctx: CheckContext) -> tuple[list[tuple[str, str]], Lookup
 
 
 def _findings(label: str, result: ReverseDns, sender: bool) -> list[Finding]:
-    bad = Severity.FAIL if sender else Severity.WARN
+    bad = Severity.FAIL if sender else Severity.INFO
     why = (
         "large receivers (Gmail, Outlook.com) refuse or junk mail from a sending address without a forward-confirmed PTR"
         if sender
