@@ -7,7 +7,7 @@ import json
 import pytest
 
 from support_dnsserver import ZONES_DIR, DnsTestServer
-from support_smtp import SmtpLab
+from support_smtplab import SmtpLab
 
 ZONES = ["k-smtp.zone", ZONES_DIR / "k-extra" / "reverse.zone", ZONES_DIR / "k-extra" / "dnsbl.zone"]
 

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from support_dnsserver import DnsTestServer, resolver_for
-from support_smtp import GOOD, SmtpLab, leaf_der
+from support_smtplab import GOOD, SmtpLab, leaf_der
 from threer.checks.context import CheckContext
 from threer.checks.dane import FINDING_IDS, check_dane
 from threer.checks.smtp import check_smtp
