@@ -46,6 +46,22 @@ class StoreError(ThreerError):
     exit_status = ExitStatus.INCOMPLETE
 
 
+class DatabaseDamaged(StoreError):
+    """The database file is damaged; threer stopped before writing to it."""
+
+
+class StorageFull(StoreError):
+    """The disk (or the database's size limit) is full; what was saved before is kept."""
+
+
+class StorageReadOnly(StoreError):
+    """The database or its folder cannot be written; commands that only read still work."""
+
+
+class NewerSchema(StoreError):
+    """The database was written by a newer threer; it is left as it is."""
+
+
 class NotFound(ThreerError):
     """A session, article or profile named by the user does not exist (exit 2)."""
 

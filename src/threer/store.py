@@ -1,24 +1,33 @@
 """The one SQLite database: sessions and their answers, past cases, and the KB index.
 
 Every write is its own transaction (WAL), so an answer is on disk the moment
-`record_answer` returns. The file is created readable by its owner only. A corrupt
-database, or one written by a newer threer, is reported and never touched.
+`record_answer` returns. The file is created readable by its owner only (0600, in a
+0700 folder). A damaged database, or one written by a newer threer, is reported and
+never touched: the first write of every Store runs SQLite's quick check first, and
+every SQLite error on a write is classified (damaged, disk full, read-only, busy) into
+its own plain message. A database that can be read but not written (a read-only folder
+or disk) is opened read-only, so commands that only read still work.
+Deleting sessions removes their text from the file: secure_delete is on, the FTS index
+is optimised (merged) and the file vacuumed afterwards.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from threer.errors import NotFound, StoreError
+from threer.errors import DatabaseDamaged, NewerSchema, NotFound, StorageFull, StorageReadOnly, StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -113,48 +122,101 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.read_only: str | None = None  # why the database can only be read, when it can only be read
+        self._verified = False  # the quick check has passed: writing is allowed
+        self._writes = 0  # transactions committed by this Store
         self._check_file()
+        existed = self.path.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_folder(self.path.parent)
         except OSError as exc:
-            raise StoreError(
-                f"Cannot create the data folder {self.path.parent} ({exc.strerror}). "
-                "Set THREER_HOME to a folder you can write."
-            ) from None
-        if not self.path.exists():
+            if not existed:
+                raise _os_error(exc, self.path, f"Cannot create the data folder {self.path.parent}") from None
+        if not existed:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
             except OSError as exc:
-                raise StoreError(
-                    f"Cannot create the database {self.path} ({exc.strerror}). Set THREER_HOME to a folder you can write."
-                ) from None
+                raise _os_error(exc, self.path, f"Cannot create the database {self.path}") from None
         try:
-            self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA busy_timeout = 10000")
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                self.conn.close()
-                raise StoreError(
-                    f"The database {self.path} was written by a newer threer (schema {version}, this one knows "
-                    f"{SCHEMA_VERSION}). Upgrade threer; the file has not been changed."
-                )
+            if readonly:
+                self._open_read_only("opened read-only")
+            else:
+                self._open_read_write()
+        except sqlite3.Error as exc:
+            self._close_quietly()
+            error = self.storage_error(exc)
+            if isinstance(error, StorageReadOnly) and existed and not readonly:
+                try:
+                    self._open_read_only(str(exc))
+                except sqlite3.Error:
+                    self._close_quietly()
+                    raise error from None
+            else:
+                raise error from None
+        if self.read_only is None:
+            for suffix in ("", "-wal", "-shm"):
+                make_private(Path(f"{self.path}{suffix}"))
+
+    def _connect(self, target: str, *, uri: bool = False) -> None:
+        self.conn = sqlite3.connect(target, timeout=10, isolation_level=None, check_same_thread=False, uri=uri)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        # deleted rows are overwritten, not left in free pages (stock SQLite leaves them)
+        self.conn.execute("PRAGMA secure_delete = ON")
+
+    def _open_read_write(self) -> None:
+        self._connect(str(self.path))
+        version = self._schema_version()
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            if version:
+                self._verify()  # switching an existing file to WAL writes its header
             self._set_wal()
-            self._migrate(version)
-        except sqlite3.DatabaseError as exc:
-            state = "is damaged" if "malformed" in str(exc) else "cannot be read"  # a schema past page 1 is read here
-            raise StoreError(
-                f"The database {self.path} {state} ({exc}). It has not been changed; move it aside "
-                "(or set THREER_HOME elsewhere) and run again."
-            ) from None
-        except sqlite3.OperationalError as exc:  # pragma: no cover - subsumed above, kept for clarity
-            raise StoreError(f"Cannot open the database {self.path} ({exc}).") from None
+        self._migrate(version)
+
+    def _open_read_only(self, reason: str) -> None:
+        target = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
         try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
+            self._connect(target, uri=True)
+            version = self._schema_version()
+        except sqlite3.OperationalError:
+            # a WAL database in a folder nobody may write: its -shm cannot be made; read the file as it is
+            self._close_quietly()
+            self._connect(target + "&immutable=1", uri=True)
+            version = self._schema_version()
+        self.read_only = reason
+        if version < SCHEMA_VERSION:
+            raise sqlite3.OperationalError("attempt to write a readonly database (it needs its schema upgraded)")
+
+    def _schema_version(self) -> int:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise NewerSchema(
+                f"The database {self.path} was written by a newer threer (schema {version}, this one knows "
+                f"{SCHEMA_VERSION}). Upgrade threer; the file has not been changed."
+            )
+        return version
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _verify(self) -> None:
+        """SQLite's quick check, once per Store before its first write: a damaged file is never written."""
+        if self._verified:
+            return
+        try:
+            result = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self.storage_error(exc) from None
+        if result != "ok":
+            raise self._damaged(str(result))
+        self._verified = True
 
     def _set_wal(self) -> None:
         # switching a new file to WAL needs a moment of exclusive access; another process opening it at
@@ -178,12 +240,44 @@ class Store:
             with open(self.path, "rb") as fh:
                 head = fh.read(len(SQLITE_HEADER))
         except OSError as exc:
-            raise StoreError(f"Cannot read the database {self.path} ({exc.strerror}). Check its permissions.") from None
+            raise StorageReadOnly(
+                f"Cannot read the database {self.path} ({exc.strerror}). Check its permissions, or set "
+                "THREER_HOME to another folder."
+            ) from None
         if head and head != SQLITE_HEADER:
-            raise StoreError(
+            raise DatabaseDamaged(
                 f"The database {self.path} is corrupt or not a threer database. It has not been changed; "
                 "move it aside (or set THREER_HOME elsewhere) and run again."
             )
+
+    # -- what went wrong, in words ------------------------------------------------------
+
+    def storage_error(self, exc: BaseException) -> StoreError:
+        """The plain message for an SQLite (or OS) error on this database."""
+        error = storage_error(exc, self.path, last_saved=self._last_saved, done=self._done())
+        if error is None:
+            raise exc
+        return error
+
+    def _done(self) -> str:
+        return "threer stopped at the first sign of it; what it saved before is kept" if self._writes else (
+            "it has not been changed")
+
+    def _damaged(self, detail: str) -> DatabaseDamaged:
+        return DatabaseDamaged(damaged_message(self.path, detail, self._done()))
+
+    def _last_saved(self) -> str:
+        try:
+            row = self.conn.execute(
+                "SELECT session_id, step_id, recorded_at FROM answers ORDER BY recorded_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+        except (sqlite3.Error, AttributeError):
+            row = None
+        if row is not None:
+            return f"the last answer saved is {row[1]} of triage {row[0]} ({row[2]})"
+        if self._writes:
+            return "everything saved before this point is in it"
+        return "the database is as it was before this command"
 
     def _migrate(self, version: int) -> None:
         if version >= SCHEMA_VERSION:
@@ -202,19 +296,26 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction. The first of a Store runs the quick check; SQLite errors become plain ones."""
+        if self.read_only is not None:
+            raise self.storage_error(sqlite3.OperationalError(f"attempt to write a readonly database: {self.read_only}"))
+        self._verify()
         cur = self.conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
             yield cur
             cur.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             try:
                 cur.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
+            if isinstance(exc, sqlite3.Error) and classify(exc, self.path) is not None:
+                raise self.storage_error(exc) from None
             raise
         finally:
             cur.close()
+        self._writes += 1
 
     def close(self) -> None:
         self.conn.close()
@@ -347,6 +448,7 @@ class Store:
         with self.transaction() as cur:
             self._forget_case(cur, session_id)
             cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        self.compact()
 
     def purge_sessions(self, older_than: datetime) -> list[str]:
         """Delete sessions last touched before `older_than`; return their ids."""
@@ -355,12 +457,147 @@ class Store:
             for session_id in ids:
                 self._forget_case(cur, session_id)
                 cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        if ids:
+            self.compact()
         return ids
+
+    def compact(self) -> None:
+        """Leave no deleted text in the file: merge the FTS index, vacuum, and empty the WAL.
+
+        FTS5 keeps deleted terms in its segments until they are merged ('optimize'); VACUUM
+        rewrites the file without free pages; the TRUNCATE checkpoint drops the WAL's old frames.
+        """
+        with self.transaction() as cur:
+            if cur.execute("SELECT 1 FROM sqlite_master WHERE name = 'kb_fts'").fetchone():
+                cur.execute("INSERT INTO kb_fts (kb_fts) VALUES ('optimize')")
+        try:
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            if classify(exc, self.path) is not None:
+                raise self.storage_error(exc) from None
+            raise
 
     def _forget_case(self, cur: sqlite3.Cursor, session_id: str) -> None:
         from threer.kb import cases
 
         cases.remove_case(cur, session_id)
+
+
+# SQLite primary result codes (sqlite3.h)
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 11, 13, 14
+_SQLITE_AUTH, _SQLITE_NOTADB = 23, 26
+_LOW_SPACE = 1 << 20  # under 1 MiB free, an I/O error on write is a full disk
+
+
+def classify(exc: BaseException, path: Path) -> str | None:
+    """What kind of storage failure an SQLite or OS error is: damaged, full, readonly, busy, io; None: not one."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "full"
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return "readonly"
+        return "io"
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, sqlite3.IntegrityError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
+        return "damaged"
+    if primary == _SQLITE_FULL or "is full" in text:
+        return "full"
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_AUTH, _SQLITE_CANTOPEN) or "readonly" in text:
+        return "readonly"
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return "busy"
+    if primary == _SQLITE_IOERR or "disk i/o error" in text:
+        return "full" if _free_space(path) < _LOW_SPACE else "io"
+    return None
+
+
+def storage_error(exc: BaseException, path: Path, *, last_saved: Any = None,
+                  done: str = "it has not been changed") -> StoreError | None:
+    """The plain message for a storage failure on the database at `path`; None when `exc` is not one.
+
+    `last_saved` is a callable giving what the database last saved, for "nothing was lost; …".
+    """
+    kind = classify(exc, path)
+    kept = last_saved() if last_saved is not None else "what was saved before is kept"
+    if kind == "damaged":
+        return DatabaseDamaged(damaged_message(path, str(exc), done))
+    if kind == "full":
+        return StorageFull(
+            f"There is no space left for the database {path}: free space on {mount_point(path)} "
+            f"and run the command again. Nothing was lost; {kept}."
+        )
+    if kind == "readonly":
+        return StorageReadOnly(
+            f"threer cannot write to the database {path} ({exc}). Commands that only read "
+            "(sessions list and show, kb search and show, ticket) still work; to save, make the file and "
+            f"{path.parent} writable for you, or set THREER_HOME to a folder you can write."
+        )
+    if kind == "busy":
+        return StoreError(f"The database {path} is busy: another threer is writing to it. Run the command again.")
+    if kind == "io":
+        return StoreError(
+            f"The database {path} could not be written ({exc}). Nothing was lost; {kept}. "
+            "Check the disk, then run the command again."
+        )
+    return None
+
+
+def damaged_message(path: Path, detail: str, done: str = "it has not been changed") -> str:
+    return (
+        f"The database {path} is damaged ({detail}); {done}. Keep a copy of it, then move it aside (or set "
+        f"THREER_HOME to another folder) and run again; `sqlite3 {path} .recover` can often get its data back."
+    )
+
+
+def _free_space(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path.parent).free
+    except OSError:
+        return 1 << 62
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system holding `path`, where space would have to be freed."""
+    current = Path(os.path.abspath(path)).parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def _os_error(exc: OSError, path: Path, what: str) -> StoreError:
+    kind = classify(exc, path)
+    if kind == "full":
+        return StorageFull(f"{what}: there is no space left; free space on {mount_point(path)} and run again.")
+    return StorageReadOnly(f"{what} ({exc.strerror}). Set THREER_HOME to a folder you can write.")
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create a folder (and its missing parents) readable by its owner only, whatever the umask."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current == current.parent:
+            break
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for made in missing:
+        os.chmod(made, 0o700)
+
+
+def make_private(path: Path) -> None:
+    """Make an existing file readable and writable by its owner only (0600)."""
+    try:
+        if path.exists():
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
 
 
 def normalise_session_id(session_id: str) -> str:

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -91,25 +91,30 @@ class ThreerGroup(TyperGroup):
                 pass
             raise typer.Exit(int(ExitStatus.OK)) from None
         except sqlite3.DatabaseError as exc:
-            # a file that opened but is damaged further in: say so, and touch nothing
+            # a storage failure met outside a write (damage found while reading): its own words
+            from threer.store import storage_error
+
+            env = getattr(ctx.find_root().obj, "env", None)
+            error = storage_error(exc, env.db_path) if env is not None else None
+            if error is None:
+                _unexpected(ctx, exc)
             if _debug(ctx):
                 traceback.print_exc()
-            path = getattr(ctx.find_root().obj, "env", None)
-            where = f"The database {path.db_path}" if path is not None else "threer's database"
-            print_error(
-                f"{where} is damaged ({exc}). It has not been changed; move it aside (or set THREER_HOME "
-                "elsewhere) and run again."
-            )
-            raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
+            print_error(error.message)
+            raise typer.Exit(int(error.exit_status)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if _debug(ctx):
-                traceback.print_exc()
-            else:
-                print_error(
-                    f"threer stopped on an unexpected error ({type(exc).__name__}: {exc}). "
-                    "Run it again with --debug for the details, and report them."
-                )
-            raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
+            _unexpected(ctx, exc)
+
+
+def _unexpected(ctx: typer.Context, exc: BaseException) -> NoReturn:
+    if _debug(ctx):
+        traceback.print_exception(exc)
+    else:
+        print_error(
+            f"threer stopped on an unexpected error ({type(exc).__name__}: {exc}). "
+            "Run it again with --debug for the details, and report them."
+        )
+    raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
 
 
 def _debug(ctx: typer.Context) -> bool:

@@ -216,8 +216,8 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 def prepare_kb(store: Any) -> None:
     """Once per Store: the bundled sample KB is indexed and the analysis is current."""
-    if getattr(store, "_kb_ready", False):
-        return
+    if getattr(store, "_kb_ready", False) or getattr(store, "read_only", None):
+        return  # a database that can only be read is searched as it is
     from threer.kb.index import ensure_sample_kb
 
     ensure_sample_kb(store)
