@@ -178,12 +178,12 @@ def _can_mount() -> bool:
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 1 MB tmpfs (root only); unmounted afterwards."""
+    """A real 4 MB tmpfs (room for the database and its WAL while the sample KB is indexed) (root only); unmounted afterwards."""
     if not _can_mount():
         pytest.skip("mounting a small tmpfs needs root")
     where = tmp_path / "disk"
     where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(where)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(where)],
                       capture_output=True).returncode != 0:
         pytest.skip("this machine does not allow mounting a tmpfs")
     yield where
