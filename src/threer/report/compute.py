@@ -143,17 +143,37 @@ def _top(items: Iterable[str]) -> list[Count]:
 
 # -- avoidable escalations ------------------------------------------------------------------------
 
+class _Evidence:
+    """The resolved sessions, indexed so each escalation is compared only with those sharing a label."""
+
+    def __init__(self, everything: list[TriageSession], labels: dict[str, list[str]]) -> None:
+        self.by_id = {s.id: s for s in everything}
+        self.labels = labels
+        self.resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
+                               key=lambda s: (s.closed_at, s.id))
+        self.items = {s.id: cat.research_items(s) for s in self.resolved}
+        self.rank = {s.id: i for i, s in enumerate(self.resolved)}
+        self.by_label: dict[str, list[TriageSession]] = {}
+        for s in self.resolved:
+            for label in cat.kind(labels[s.id]):
+                self.by_label.setdefault(label, []).append(s)
+
+    def same_kind(self, session: TriageSession) -> list[TriageSession]:
+        """Resolved sessions that share a kind label with `session`, in the order they were closed."""
+        found = {s.id: s for label in cat.kind(self.labels[session.id]) for s in self.by_label.get(label, [])}
+        return sorted(found.values(), key=lambda s: self.rank[s.id])
+
+
 def avoidable(cohort: list[TriageSession], everything: list[TriageSession], labels: dict[str, list[str]],
               articles: dict[str, Article]) -> list[Avoidable]:
-    resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
-                      key=lambda s: (s.closed_at, s.id))
-    by_id = {s.id: s for s in everything}
+    evidence = _Evidence(everything, labels)
     found = []
     for session in cohort:
         if session.status != "escalated":
             continue
-        reason = _match_worked(session, resolved, labels, by_id) or _solved_later(session, resolved, labels,
-                                                                                  by_id, articles)
+        candidates = evidence.same_kind(session)
+        reason = _match_worked(session, candidates, evidence) or _solved_later(session, candidates, evidence,
+                                                                               articles)
         if reason:
             found.append(reason)
     return found
@@ -164,23 +184,22 @@ def _shared(one: list[str], other: list[str]) -> list[str]:
     return [label for label in one if label in common]
 
 
-def _match_worked(session: TriageSession, resolved: list[TriageSession], labels: dict[str, list[str]],
-                  by_id: dict[str, TriageSession]) -> Avoidable | None:
+def _match_worked(session: TriageSession, candidates: list[TriageSession], evidence: _Evidence) -> Avoidable | None:
     prior = session.answer("research.prior")
     rec = session.steps.get("research.prior")
     if not isinstance(prior, a.PriorAnswer) or rec is None:
         return None
     researched = rec.recorded_at
-    mine = labels[session.id]
+    mine = evidence.labels[session.id]
     for match in prior.matches:
         item = str(match.get("id") or "")
         if not item:
             continue
         tried = "it was tried" if item in prior.tried else "it was not tried"
         if item.lower().startswith(CASE_PREFIX):
-            case = by_id.get(item[len(CASE_PREFIX):].upper())
+            case = evidence.by_id.get(item[len(CASE_PREFIX):].upper())
             if case and case.status == "resolved" and case.closed_at and case.closed_at <= researched:
-                common = _shared(mine, labels[case.id])
+                common = _shared(mine, evidence.labels[case.id])
                 if common:
                     return Avoidable(
                         id=session.id, rule="match-worked", evidence=case_id(case.id), solved_in=case.id,
@@ -188,29 +207,26 @@ def _match_worked(session: TriageSession, resolved: list[TriageSession], labels:
                         why=f"Research showed past case {case_id(case.id)}, resolved at the partner level on "
                             f"{case.closed_at:%Y-%m-%d} for the same problem ({', '.join(common)}); {tried}.")
             continue
-        for other in resolved:
-            if other.closed_at and other.closed_at <= researched and item in cat.research_items(other):
-                common = _shared(mine, labels[other.id])
-                if common:
-                    return Avoidable(
-                        id=session.id, rule="match-worked", evidence=item, solved_in=other.id, labels=common,
-                        why=f"Research showed {item}, which solved the same problem ({', '.join(common)}) in "
-                            f"{other.id} on {other.closed_at:%Y-%m-%d}; {tried}.")
+        for other in candidates:
+            if other.closed_at and other.closed_at <= researched and item in evidence.items[other.id]:
+                common = _shared(mine, evidence.labels[other.id])
+                return Avoidable(
+                    id=session.id, rule="match-worked", evidence=item, solved_in=other.id, labels=common,
+                    why=f"Research showed {item}, which solved the same problem ({', '.join(common)}) in "
+                        f"{other.id} on {other.closed_at:%Y-%m-%d}; {tried}.")
     return None
 
 
-def _solved_later(session: TriageSession, resolved: list[TriageSession], labels: dict[str, list[str]],
-                  by_id: dict[str, TriageSession], articles: dict[str, Article]) -> Avoidable | None:
-    mine = labels[session.id]
-    for other in resolved:
+def _solved_later(session: TriageSession, candidates: list[TriageSession], evidence: _Evidence,
+                  articles: dict[str, Article]) -> Avoidable | None:
+    mine = evidence.labels[session.id]
+    for other in candidates:
         if other.created_at <= session.created_at:
             continue
-        common = _shared(mine, labels[other.id])
-        if not common:
-            continue
-        for item in cat.research_items(other):
-            if not _existed(item, session.created_at, by_id, articles):
+        for item in evidence.items[other.id]:
+            if not _existed(item, session.created_at, evidence.by_id, articles):
                 continue
+            common = _shared(mine, evidence.labels[other.id])
             what = f"past case {item}" if item.lower().startswith(CASE_PREFIX) else f"KB article {item}"
             return Avoidable(
                 id=session.id, rule="solved-later", evidence=item, solved_in=other.id, labels=common,
