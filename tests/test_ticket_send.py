@@ -199,3 +199,34 @@ def test_asks_before_sending_and_before_sending_again(invoke, threer_env, sessio
         assert resent.exit_code == 0
         assert len(server.messages) == 2 and sent_record(threer_env, session_id)[1] == server.messages[1]["Message-ID"]
         assert server.messages[1]["Message-ID"] != first[1]
+
+
+@pytest.mark.slow
+def test_confirmation_in_a_real_terminal(tmp_path: Path) -> None:
+    """On a pseudo-terminal, --send shows the message and asks; 'n' sends nothing, 'y' sends once."""
+    import pexpect
+    from support_pty import ANSI, EXPECT_TIMEOUT, pty_env, spawn_threer
+
+    env = pty_env(tmp_path)
+    home = Environment(home=Path(env["THREER_HOME"]), config_path=Path(env["THREER_CONFIG"]))
+    with Store(home.db_path) as store:
+        session_id = make_session(store)
+    with smtp_server() as server:
+        configure(home, tmp_path, port=server.port, security="none")
+        child = spawn_threer(["ticket", session_id, "--send"], env)
+        child.expect(r"Send this to support@provider\.example\? \[y/N\]", timeout=EXPECT_TIMEOUT)
+        shown = ANSI.sub("", child.before)
+        assert f"[threer {session_id}]" in shown and "Attached: ticket-" in shown
+        child.sendline("n")
+        child.expect("Not sent.", timeout=EXPECT_TIMEOUT)
+        child.expect(pexpect.EOF, timeout=EXPECT_TIMEOUT)
+        assert server.messages == []
+
+        child = spawn_threer(["ticket", session_id, "--send"], env)
+        child.expect(r"\[y/N\]", timeout=EXPECT_TIMEOUT)
+        child.sendline("y")
+        child.expect("Message-ID", timeout=EXPECT_TIMEOUT)
+        child.expect(pexpect.EOF, timeout=EXPECT_TIMEOUT)
+        child.close()
+        assert child.exitstatus == 0 and len(server.messages) == 1
+    assert sent_record(home, session_id)[1] == server.messages[0]["Message-ID"]

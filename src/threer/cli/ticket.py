@@ -122,7 +122,7 @@ def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -
     attachment = next(msg.iter_attachments())
     out = stdout_console()
     for label in ("From", "To", "Subject"):
-        out.print(f"[bold]{label}:[/] {escape(str(msg[label]))}")
+        out.print(f"[bold]{label}:[/] {escape(' '.join(str(msg[label]).split()))}")  # unfolded
     out.print(f"[bold]Attached:[/] {escape(str(attachment.get_filename()))} (the ticket as JSON)")
     out.print(f"[bold]Through:[/] {escape(smtp.host or '')}:{smtp.effective_port} ({smtp.security}"
               f"{', as ' + escape(smtp.user) if smtp.user else ''})")
