@@ -85,3 +85,87 @@ def test_huge_file(tmp_path):
     path.write_bytes(b" " * 2_000_001)
     with pytest.raises(BadInput, match="is over 2 MB"):
         load_answers_file(path)
+
+
+def _problems(path, **kwargs) -> str:
+    with pytest.raises(BadInput) as exc:
+        load_answers_file(path, **kwargs)
+    return exc.value.message
+
+
+JARGON = ("Extra inputs", "Input should", "Value error", "Field required", "pydantic")
+
+
+def test_a_misspelt_field_is_named_with_what_was_meant_and_no_jargon(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("replicate.reproduced:\n  reprodcued: 'yes'\n  how: test PC\n"
+                    "replicate.environment:\n  os: Windows 11\n  os_verison: 23H2\n  client: Outlook\n  client_version: 1\n"
+                    "replicate.reproducd: 'yes'\n", encoding="utf-8")
+    message = _problems(path)
+    assert "replicate.reproduced: reprodcued: not a field here (did you mean reproduced?)" in message
+    assert "replicate.environment: os_verison: not a field here (did you mean os_version?)" in message
+    assert "'replicate.reproducd' is not a step id (did you mean replicate.reproduced?)" in message
+    assert "reproduced: missing" not in message  # the misspelling says it; not a second "missing"
+    assert not any(word in message for word in JARGON), message
+
+
+def test_unquoted_yaml_yes_and_no(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("replicate.reproduced:\n  reproduced: yes\n  how: on a test PC\nreview.server_rules: no\n"
+                    "review.owa:\n  login: yes\n  send: no\n  receive: not tried\n", encoding="utf-8")
+    message = _problems(path)
+    # reproduced and the OWA answers take yes/no as YAML reads them; a text field says why it failed
+    assert "1 problem:" in message
+    assert "review.server_rules: the answer is false, not text (YAML reads an unquoted yes, no, on or off" in message
+
+
+def test_a_literal_out_of_range_says_the_choices(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"replicate.reproduced": {"reproduced": "sometimes", "how": "x"},
+                                "outcome": {"decision": "maybe"}}))
+    message = _problems(path)
+    assert "replicate.reproduced: reproduced: 'sometimes' is not one of yes, no or intermittent" in message
+    assert "outcome: decision: 'maybe' is not one of resolved or escalate" in message
+    assert not any(word in message for word in JARGON), message
+
+
+def test_every_field_of_a_step_is_reported_not_only_the_first(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"intake.issue": {"description": ""}}))
+    message = _problems(path)
+    assert "the description of the issue is required" in message
+    assert "affected_users: missing (the affected user(s))" in message
+    assert "started: missing (when it started)" in message
+
+
+def test_missing_partner_details_are_listed_with_the_other_problems(tmp_path):
+    from threer.config import Config
+
+    answers = {k: v for k, v in COMPLETE_ANSWERS.items() if k != "research.web"}
+    answers["partner"] = {"domain": "partner.example", "control_panel_na": True, "technicain": "Sam"}
+    answers["replicate.reproduced"] = {"reproduced": "yes"}
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(answers))
+    message = _problems(path, config=Config(), complete=True)
+    assert "partner.technicain: not a field here (did you mean technician?)" in message
+    assert "replicate.reproduced: how: missing" in message
+    assert "no answer for research.web" in message
+    # the partner table is not valid, so its missing keys come once it is: fix the table first
+    answers["partner"].pop("technicain")
+    path.write_text(json.dumps(answers))
+    message = _problems(path, config=Config(), complete=True)
+    assert "partner.support_address: missing (the provider's support address for escalations)" in message
+    assert "replicate.reproduced: how: missing" in message and "no answer for research.web" in message
+    assert "3 problems" in message
+
+
+@pytest.mark.parametrize(("name", "content", "where"), [
+    ("a.yaml", "intake.errors: no error shown\nreview.server_rules: [a\n", "line 3, column 1"),
+    ("a.yaml", "intake.errors: x\n  bad: indent\n", "line 2, column 6"),
+    ("a.toml", 'a = "x"\nb = \n', "line 2, column 5"),
+    ("a.json", '{\n  "intake.errors": "x",\n}\n', "line 3, column 1"),
+])
+def test_syntax_errors_give_the_line(tmp_path, name, content, where):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert where in _problems(path)

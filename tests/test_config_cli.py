@@ -60,7 +60,7 @@ def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
     [
         (b"partner = [", "not valid TOML"),
         (b"\xff\xfe", "not UTF-8"),
-        (b"colour = 'red'\n", "Extra inputs"),
+        (b"colour = 'red'\n", "colour: not a field here"),
         (b"[business_hours]\ntimezone = 'Nowhere/Land'\n", "unknown time zone"),
     ],
 )

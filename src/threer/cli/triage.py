@@ -77,23 +77,24 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     given = _given_settings(profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only,
                             ca_bundle=ca_bundle)
     config = load_config(env.config_path)
-    file_answers = load_answers_file(answers) if answers else {}
+    store = Store(env.db_path)
+    recorded: set[str] = set(load_session(store, resume).steps) if resume else set()
+    # every problem of the file at once: its own, its partner details with the config's, and (with
+    # no terminal to ask on) what is still missing
+    file_answers = load_answers_file(answers, config=config, complete=not interactive, recorded=recorded,
+                                     customer_domain=customer_domain) if answers else {}
     partner = file_answers.pop(PARTNER_KEY, None)
     if partner:
         config = _apply_partner(config, partner)
 
-    store = Store(env.db_path)
     kept = store.settings(resume) if resume else {}
     check = {**DEFAULT_SETTINGS, **{k: v for k, v in kept.items() if k in DEFAULT_SETTINGS}, **given}
     settings = _check_settings(check)
-    recorded: set[str] = set(load_session(store, resume).steps) if resume else set()
     defaults: dict[str, dict[str, Any]] = {}
     if customer_domain:
         from threer.domain import normalise_domain
 
         defaults["intake.customer"] = {"domain": normalise_domain(customer_domain).domain}
-        if "intake.customer" in file_answers and isinstance(file_answers["intake.customer"], dict):
-            file_answers["intake.customer"].setdefault("domain", customer_domain)
     missing_steps = [s for s in STEP_IDS if s not in recorded and s not in file_answers]
     missing_partner = config.missing_partner_details()
     if not interactive and (missing_steps or missing_partner):

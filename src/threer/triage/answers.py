@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from threer.domain import DomainError, normalise_domain
 
@@ -18,6 +18,9 @@ def _text(value: Any, what: str, *, required: bool = True) -> str:
     if not isinstance(value, str):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
+        elif isinstance(value, bool):
+            raise ValueError(f"{what} must be text, not {str(value).lower()} (YAML reads an unquoted yes, no, on "
+                             "or off as true or false: put it in quotes)")
         else:
             raise ValueError(f"{what} must be text")
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -53,15 +56,15 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     texts: ClassVar[dict[str, tuple[str, bool]]] = {}
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _clean_texts(cls, data: Any) -> Any:
-        if isinstance(data, dict) and cls.texts:
-            data = dict(data)
-            for name, (what, required) in cls.texts.items():
-                if name in data or required:
-                    data[name] = _text(data.get(name), what, required=required)
-        return data
+    def _clean_texts(cls, value: Any, info: ValidationInfo) -> Any:
+        # one validator a field, so every field's problem is reported, not only the first
+        spec = cls.texts.get(info.field_name or "")
+        if spec is None:
+            return value
+        what, required = spec
+        return _text(value, what, required=required)
 
 
 class CustomerAnswer(Answer):
@@ -129,6 +132,8 @@ class ReproducedAnswer(Answer):
     @field_validator("reproduced", mode="before")
     @classmethod
     def _r(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # YAML's unquoted yes/no
+            return "yes" if v else "no"
         return v.strip().lower() if isinstance(v, str) else v
 
 

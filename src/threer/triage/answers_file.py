@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from threer.errors import BadInput
+from threer.errors import BadInput, did_you_mean
 from threer.files import read_user_text
 from threer.triage.engine import InvalidAnswer, parse_answer
 from threer.triage.steps import STEP_IDS
@@ -24,33 +24,79 @@ PARTNER_KEY = "partner"
 MAX_BYTES = 2_000_000
 
 
-def load_answers_file(path: Path) -> dict[str, Any]:
-    """Read and validate an answers file; every problem in it is reported at once."""
+def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
+                      recorded: frozenset[str] | set[str] = frozenset(),
+                      customer_domain: str | None = None) -> dict[str, Any]:
+    """Read and validate an answers file; every problem in it is reported at once.
+
+    With `config`, the partner details of the file are checked together with the config's; with
+    `complete` (no terminal to ask on), missing partner details and steps not yet `recorded` are
+    problems too, listed with the others."""
     text = read_user_text(path, "answers file", fix="give a JSON, YAML or TOML file of answers keyed by step id",
                           max_bytes=MAX_BYTES)
     parsed = _parse(text, path)
     if not isinstance(parsed, dict):
         raise BadInput(f"The answers file {path} must hold a table keyed by step id (such as intake.customer).")
     answers = _flatten(parsed)
+    if customer_domain and isinstance(answers.get("intake.customer"), dict):
+        answers["intake.customer"].setdefault("domain", customer_domain)  # --customer-domain fills it in
     problems: list[str] = []
-    unknown = [k for k in answers if k not in STEP_IDS and k != PARTNER_KEY]
-    if unknown:
-        problems.append(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-            f"(the steps are {', '.join(STEP_IDS)}, plus 'partner')"
-        )
+    known = [*STEP_IDS, PARTNER_KEY]
+    for key in answers:
+        if key not in known:
+            hint = did_you_mean(key, known)
+            problems.append(f"{key!r} is not a step id{hint or ' (the steps are ' + ', '.join(STEP_IDS) + ', plus partner)'}")
     for step_id in STEP_IDS:
         if step_id in answers:
             try:
                 parse_answer(step_id, answers[step_id])
             except InvalidAnswer as exc:
-                problems.append(exc.message.rstrip("."))
-    if PARTNER_KEY in answers and not isinstance(answers[PARTNER_KEY], dict):
-        problems.append("partner: must be a table of partner details (domain, control_panel_url, support_address)")
+                problems.extend(f"{step_id}: {reason}" for reason in exc.reasons)
+    problems += _partner_problems(answers.get(PARTNER_KEY), PARTNER_KEY in answers, config, complete=complete)
+    if complete:
+        missing = [s for s in STEP_IDS if s not in answers and s not in recorded]
+        if missing:
+            problems.append(f"no answer for {', '.join(missing)}")
     if problems:
         listed = "\n  - ".join(problems)
-        raise BadInput(f"The answers file {path} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  - {listed}")
+        fix = "Fix them in the file given to --answers" + (
+            ", or run threer triage in a terminal to be asked" if complete else "")
+        raise BadInput(f"The answers file {path} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:"
+                       f"\n  - {listed}\n{fix}.")
     return answers
+
+
+PARTNER_FIELDS = {"domain": "your partner domain", "control_panel_url": "your Control Panel URL, or "
+                  "control_panel_na = true", "support_address": "the provider's support address for escalations"}
+
+
+def _partner_problems(partner: Any, given: bool, config: Any, *, complete: bool) -> list[str]:
+    from pydantic import ValidationError
+
+    from threer.config import PartnerConfig
+    from threer.errors import validation_problems
+
+    if given and not isinstance(partner, dict):
+        return ["partner: must be a table of partner details (domain, control_panel_url, support_address)"]
+    problems: list[str] = []
+    merged: dict[str, Any] = config.partner.model_dump() if config is not None else {}
+    if given:
+        try:
+            PartnerConfig.model_validate(partner)
+        except ValidationError as exc:
+            fields = list(PartnerConfig.model_fields)
+            problems += [f"partner.{p}" for p in validation_problems(exc, known_fields=fields)]
+        merged.update(partner)
+    if complete and config is not None and not problems:
+        try:
+            missing = PartnerConfig.model_validate(merged)
+        except ValidationError:
+            return problems
+        for key in config.__class__(partner=missing).missing_partner_details():
+            field = key.removeprefix("partner.")
+            problems.append(f"{key}: missing ({PARTNER_FIELDS.get(field, field)}); give it under partner in the file, "
+                            f"or set it once with threer config set {key} VALUE")
+    return problems
 
 
 def _parse(text: str, path: Path) -> Any:
@@ -64,7 +110,7 @@ def _parse(text: str, path: Path) -> Any:
             return yaml.safe_load(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         kind = {".json": "JSON", ".toml": "TOML"}.get(suffix, "YAML")
-        raise BadInput(f"The answers file {path} is not valid {kind}: {_first_line(exc)}.") from None
+        raise BadInput(f"The answers file {path} is not valid {kind}: {_syntax_error(exc)}.") from None
     # no telling suffix: JSON is YAML, so try TOML, then YAML
     try:
         return tomllib.loads(text)
@@ -73,7 +119,26 @@ def _parse(text: str, path: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadInput(f"The answers file {path} is not JSON, YAML or TOML: {_first_line(exc)}.") from None
+        raise BadInput(f"The answers file {path} is not JSON, YAML or TOML: {_syntax_error(exc)}.") from None
+
+
+def _syntax_error(exc: Exception) -> str:
+    """What the parser said, with the line (and column) where it happened, in one line."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}" if mark else what
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        import re
+
+        text = _first_line(exc)
+        m = re.search(r"\s*\(at line (\d+), column (\d+)\)", text)
+        if m:
+            return f"line {m.group(1)}, column {m.group(2)}: {text[: m.start()] + text[m.end():]}"
+        return text
+    return _first_line(exc)
 
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:

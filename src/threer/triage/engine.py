@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from threer.config import describe_validation_error
 from threer.errors import BadInput
 from threer.store import Store
 from threer.triage import answers as a
@@ -32,13 +31,15 @@ NA_KEYS = ("not_applicable", "n/a", "na")
 
 
 class InvalidAnswer(BadInput):
-    """An answer that does not validate; the message names the step and says what to fix."""
+    """An answer that does not validate; the message names the step and says what to fix.
+    `reasons` holds every problem found in it, for an answers file that lists them all."""
 
-    def __init__(self, step_id: str, reason: str) -> None:
-        reason = reason.rstrip(". ")
-        super().__init__(f"{step_id}: {reason}.")
+    def __init__(self, step_id: str, reason: str | list[str]) -> None:
+        reasons = [r.rstrip(". ") for r in ([reason] if isinstance(reason, str) else reason)]
+        super().__init__(f"{step_id}: {'; '.join(reasons)}.")
         self.step_id = step_id
-        self.reason = reason
+        self.reason = "; ".join(reasons)
+        self.reasons = reasons
 
 
 class ActionResult(BaseModel):
@@ -159,7 +160,10 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
         raw = raw.model_dump() if isinstance(raw, a.Answer) else {"not_applicable": raw.reason}
         for name in ACTION_FIELDS.get(step_id, frozenset()):
             raw.pop(name, None)  # filled in again below, from what threer finds now
-    if isinstance(raw, bool) or raw is None:
+    if isinstance(raw, bool):
+        raise InvalidAnswer(step_id, f"the answer is {str(raw).lower()}, not text (YAML reads an unquoted yes, no, "
+                                     "on or off as true or false: put it in quotes)")
+    if raw is None:
         raise InvalidAnswer(step_id, "the answer is empty or not text; give the answer's fields or a text")
     if isinstance(raw, (int, float)):
         raw = str(raw)
@@ -182,7 +186,7 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
         try:
             return a.NotApplicable(reason=raw[na[0]])
         except ValidationError as exc:
-            raise InvalidAnswer(step_id, _why(exc)) from None
+            raise InvalidAnswer(step_id, _why(exc, a.NotApplicable)) from None
     forged = set(raw) & ACTION_FIELDS.get(step_id, frozenset())
     if forged:
         raise InvalidAnswer(step_id, f"{', '.join(sorted(forged))} is filled in by threer, not by the answer")
@@ -192,7 +196,7 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
     try:
         value = step.model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidAnswer(step_id, _why(exc)) from None
+        raise InvalidAnswer(step_id, _why(exc, step.model, hidden=ACTION_FIELDS.get(step_id, frozenset()))) from None
     if isinstance(value, a.ErrorsAnswer) and value.messages:
         from threer.triage.evidence import analyse_errors
 
@@ -244,6 +248,23 @@ def load_session(store: Store, session_id: str) -> TriageSession:
     )
 
 
-def _why(exc: ValidationError) -> str:
-    text = describe_validation_error(exc)
-    return text.removeprefix("value: ")
+def _why(exc: ValidationError, model: type[BaseModel], *, hidden: frozenset[str] = frozenset()) -> list[str]:
+    """Every problem of the answer in plain words; an unknown field named with the nearest real one."""
+    from threer.errors import validation_problems
+
+    fields = [f for f in model.model_fields if f not in hidden]
+    problems = [p.removeprefix("value: ") for p in validation_problems(exc, known_fields=fields)]
+    texts = getattr(model, "texts", {})
+    out = []
+    for problem in problems:
+        name, _, what = problem.partition(": ")
+        if what.startswith("missing"):
+            # a misspelt key is the likelier story: say that once, not "missing" as well
+            if any(p.endswith(f"(did you mean {name}?)") for p in problems):
+                continue
+            if name in texts:
+                problem = f"{name}: missing ({texts[name][0]})"
+        if name in texts and what.startswith(texts[name][0]):
+            problem = what  # "the description of the issue is required" names its field already
+        out.append(problem)
+    return out
