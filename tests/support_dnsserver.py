@@ -143,6 +143,23 @@ class ZoneData:
         for value in values:
             self.add_record(name, rdtype, value, ttl)
 
+    def remove_record(self, name: str, rdtype: str, value: str) -> bool:
+        """Remove one record (master-file text, names absolute); False when it was not there."""
+        owner = dns.name.from_text(name)
+        kind = dns.rdatatype.from_text(rdtype)
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, value, origin=dns.name.root, relativize=False)
+        node = self.nodes.get(owner)
+        rdataset = node.get(kind) if node else None
+        if rdataset is None or rdata not in rdataset:
+            return False
+        rdataset.discard(rdata)
+        if not rdataset:
+            del node[kind]
+            if not node:
+                del self.nodes[owner]
+                self._existing_stale = True
+        return True
+
     def _add_rdataset(self, owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> None:
         if owner not in self.nodes:
             self._index(owner)

@@ -16,7 +16,7 @@ from threer.checks.context import lookup_error, record_fix
 from threer.checks.https import ENDPOINT_SLUGS, ProbeFailure, ProbeResult, endpoint_findings, probe
 from threer.checks.profiles import has_wildcards
 from threer.checks.resolver import Lookup, LookupStatus
-from threer.findings import Finding, Severity
+from threer.findings import Finding, Severity, add, remove
 
 CHECK = "autodiscover"
 ENDPOINT_PATH = "/autodiscover/autodiscover.xml"
@@ -108,6 +108,10 @@ def _cname_fix(host: str, target: str, *, first: str = "Add") -> str:
     return f"{first} this record: {record_fix(host, 'CNAME', target.rstrip('.') + '.')}"
 
 
+def _cname_changes(host: str, target: str) -> list:
+    return [] if has_wildcards(target) else [add(host, "CNAME", target.rstrip(".") + ".")]
+
+
 def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool) -> list[Finding]:
     if ipv4.is_error and not ipv4.cname_chain:
         return [lookup_error(CHECK, host, ipv4, so="so its autodiscover record is unknown.")]
@@ -125,6 +129,9 @@ def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None
                     f"{expected_host}; Outlook finds an old or wrong server.",
                     fix=f"Delete the A/AAAA records of {host}. {_cname_fix(host, expected_host, first='Then add')}",
                     observed={"A": list(ipv4.records), "AAAA": list(ipv6.records if ipv6.exists else ())},
+                    changes=[*(remove(host, "A", a) for a in (ipv4.records if ipv4.exists else ())),
+                             *(remove(host, "AAAA", a) for a in (ipv6.records if ipv6.exists else ())),
+                             *_cname_changes(host, expected_host)] if not has_wildcards(expected_host) else [],
                     expected={"CNAME": expected_host},
                 )
             ]
@@ -136,6 +143,7 @@ def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None
                     f"{host} does not exist, so Outlook cannot find the mail settings by itself.",
                     fix=_cname_fix(host, expected_host),
                     observed=None,
+                    changes=_cname_changes(host, expected_host),
                     expected={"CNAME": expected_host},
                 )
             ]
@@ -147,6 +155,8 @@ def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None
                     f"{host} is a CNAME to {cname}, not to {expected_host}; Outlook looks for the mail settings in the wrong place.",
                     fix=_cname_fix(host, expected_host, first="Replace the CNAME with"),
                     observed={"CNAME": cname},
+                    changes=[remove(host, "CNAME", cname.rstrip(".") + "."), *_cname_changes(host, expected_host)]
+                    if not has_wildcards(expected_host) else [],
                     expected={"CNAME": expected_host},
                 )
             ]
@@ -214,6 +224,7 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
                 f"{srv_name} has no SRV record; the profile expects one pointing at {expected_host}.",
                 fix=fix,
                 expected=f"0 0 443 {expected_host}",
+                changes=[add(srv_name, "SRV", f"0 0 443 {expected_host}.")],
             )
         ]
     if not expected_host:
@@ -234,6 +245,7 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
                 f"{srv_name} points at {', '.join(shown)}, not at {expected_host} port 443.",
                 fix=f"Replace the SRV record(s) of {srv_name}. {fix}",
                 observed=shown,
+                changes=[*(remove(srv_name, "SRV", s + ".") for s in shown), add(srv_name, "SRV", f"0 0 443 {expected_host}.")],
                 expected=f"0 0 443 {expected_host}",
             )
         ]

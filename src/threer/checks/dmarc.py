@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from publicsuffixlist import PublicSuffixList
 
 from threer.checks.resolver import Lookup
-from threer.findings import Finding, Severity
+from threer.findings import Finding, RecordChange, Severity, add, remove
 
 if TYPE_CHECKING:
     from threer.checks.context import CheckContext
@@ -57,6 +57,8 @@ KNOWN_TAGS = ("v", "p", "sp", "np", "pct", "rua", "ruf", "fo", "rf", "ri", "adki
 OBSOLETE_TAGS = {"pct": "t=y for testing", "rf": "nothing (only afrf was ever defined)", "ri": "nothing (reports are daily)"}
 
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# a value that runs on into the next tag because its ';' is missing: "reject rua=mailto:..."
+_RUN_ON = re.compile(r"(\S+)\s+([A-Za-z][A-Za-z0-9_]*\s*=.*)", re.S)
 _VERSION = re.compile(r"\s*v\s*=\s*DMARC1\s*(;|$)")
 _LOOKS_LIKE_DMARC = re.compile(r"(^|;)\s*v\s*=\s*dmarc", re.I)
 _URI = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(\S+?)(?:!([0-9]+)([kmgtKMGT]?))?")
@@ -86,9 +88,10 @@ class DmarcProblem:
     value: str | None
     reason: str
     duplicate: bool = False  # a repeated tag (the first one is kept when repairing)
+    separator: bool = False  # a ';' is missing after this tag: the tags were split where it belongs
 
     def describe(self) -> str:
-        if self.tag is None:
+        if self.tag is None or self.separator:
             return self.reason
         return f"{self.tag}={self.value}: {self.reason}" if self.value is not None else f"{self.tag}: {self.reason}"
 
@@ -159,6 +162,18 @@ def parse_dmarc(text: str) -> DmarcRecord:
     if not text.isascii():
         record.problems.append(DmarcProblem(None, None, "the record contains non-ASCII characters"))
     parts = _split_tags(text)
+    index = 0
+    while index < len(parts):
+        part = parts[index]
+        name, eq, value = part.partition("=")
+        run_on = _RUN_ON.fullmatch(value.strip()) if eq else None
+        if run_on and _TAG_NAME.fullmatch(name.strip()) and run_on.group(2).split("=")[0].strip().lower() in KNOWN_TAGS:
+            # "p=reject rua=..." is two tags with the ';' between them missing: name it, and read both
+            first = f"{name.strip()}={run_on.group(1)}"
+            record.problems.append(DmarcProblem(name.strip().lower(), run_on.group(1),
+                                                f"missing ';' after {first}", separator=True))
+            parts[index:index + 1] = [first, run_on.group(2)]
+        index += 1
     for index, part in enumerate(parts):
         if not part.strip():
             if index < len(parts) - 1 or index == 0:
@@ -286,6 +301,12 @@ def _fix(host: str, value: str, ttl: int | None) -> str:
     return record_fix(host, "TXT", _txt(value), ttl or DEFAULT_TTL)
 
 
+def _swap(host: str, old: str | None, new: str, ttl: int | None) -> list[RecordChange]:
+    """The changes of a fix that replaces the TXT record `old` at `host` with `new` (adds it when None)."""
+    changes = [remove(host, "TXT", _txt(old), ttl or DEFAULT_TTL)] if old is not None else []
+    return changes + [add(host, "TXT", _txt(new), ttl or DEFAULT_TTL)]
+
+
 @dataclass
 class _Found:
     """Where the policy came from and what was there."""
@@ -333,6 +354,7 @@ async def check_dmarc(ctx: "CheckContext") -> list[Finding]:
                 "no DMARC policy at all.",
                 fix=f"Delete all but one of them, for example keep: {_fix('_dmarc.' + found.domain, found.records[0], found.lookup.ttl)}",
                 observed=found.records,
+                changes=[remove(f"_dmarc.{found.domain}", "TXT", _txt(r), found.lookup.ttl) for r in found.records[1:]],
             )
         ]
     record = parse_dmarc(found.records[0])
@@ -388,6 +410,7 @@ def _not_dmarc1(found: _Found) -> Finding:
         f"The TXT record at _dmarc.{found.domain} looks like DMARC but receivers ignore it: {reason}.",
         fix=_fix(f"_dmarc.{found.domain}", fixed, found.lookup.ttl),
         observed=found.candidates,
+        changes=_swap(f"_dmarc.{found.domain}", found.candidates[0], fixed, found.lookup.ttl),
         expected="v=DMARC1 as the first tag",
     )
 
@@ -407,6 +430,7 @@ async def _missing(ctx: "CheckContext", org: str) -> list[Finding]:
                 fix=f"Move it: delete the TXT record at {domain} and publish "
                 + _fix(f"_dmarc.{domain}", misplaced[0], apex.ttl),
                 observed={domain: misplaced},
+                changes=[remove(domain, "TXT", _txt(misplaced[0]), apex.ttl), add(f"_dmarc.{domain}", "TXT", _txt(misplaced[0]), apex.ttl)],
             )
         ]
     where = f"_dmarc.{domain}" + (f" nor _dmarc.{org}" if org != domain else "")
@@ -419,6 +443,7 @@ async def _missing(ctx: "CheckContext", org: str) -> list[Finding]:
             fix=_fix(f"_dmarc.{org}", suggestion, None)
             + "  (start with p=none and a mailbox that exists; move to p=quarantine, then p=reject, once reports are clean)",
             expected=suggestion,
+            changes=_swap(f"_dmarc.{org}", None, suggestion, None),
         )
     ]
 
@@ -437,6 +462,7 @@ def _syntax_findings(record: DmarcRecord, host: str, ttl: int | None) -> list[Fi
                 Severity.FAIL,
                 f"The DMARC record at {host} has errors: " + "; ".join(p.describe() for p in problems) + ".",
                 fix=_fix(host, fixed, ttl) if fixed else f"Correct the tags named above in the TXT record at {host}.",
+                changes=_swap(host, record.text, fixed, ttl) if fixed else [],
                 observed=[{"tag": p.tag, "value": p.value, "reason": p.reason} for p in problems],
             )
         )
@@ -473,16 +499,25 @@ def _repaired(record: DmarcRecord) -> str | None:
     tags = dict(record.tags)
     for problem in record.problems:
         tag = problem.tag
-        if tag is None or problem.duplicate or tag not in tags or tag == "v":
-            continue  # rebuilding from the parsed tags already drops junk and repeats
+        if tag is None or problem.duplicate or problem.separator or tag not in tags or tag == "v":
+            continue  # rebuilding from the parsed tags already drops junk and repeats, and puts the ';' back
         if tag in ("rua", "ruf"):
             good = getattr(record, tag)
             if good:
                 tags[tag] = ",".join(u.uri for u in good)
             else:
                 tags.pop(tag)
-        elif tag == "p":
-            tags["p"] = "none"
+        elif tag in ("p", "sp", "np"):
+            import difflib
+
+            # a typo keeps the policy it was meant to be (rejct -> reject); anything else is what receivers apply now
+            close = difflib.get_close_matches(tags[tag].lower(), POLICIES, n=1, cutoff=0.6)
+            if close:
+                tags[tag] = close[0]
+            elif tag == "p":
+                tags["p"] = "none"
+            else:
+                tags.pop(tag)
         else:
             tags.pop(tag)
     return "; ".join(f"{n}={tags[n]}" for n in record.order if n in tags)
@@ -499,7 +534,9 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 Severity.FAIL,
                 f"The DMARC record at {host} has {'no p= tag' if 'p' not in record.tags else 'an invalid p=' + record.tags['p']}; "
                 f"RFC 7489 requires one, and receivers treat the record as {treated}.",
-                fix=_fix(host, record.with_tags(p="quarantine"), ttl),
+                fix=_fix(host, _repaired(record) if "p" in record.tags else record.with_tags(p="none"), ttl)
+                + "  (p=none is what receivers apply now; move to p=quarantine once reports show real mail passing)",
+                changes=_swap(host, record.text, _repaired(record) if "p" in record.tags else record.with_tags(p="none"), ttl),
                 observed=record.text,
                 expected="p=none, p=quarantine or p=reject",
             )
@@ -513,6 +550,7 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 "not protected against spoofing. Move to p=quarantine once the reports show all real mail passing, then "
                 "to p=reject.",
                 fix=_fix(host, record.with_tags(p="quarantine"), ttl),
+                changes=_swap(host, record.text, record.with_tags(p="quarantine"), ttl),
                 observed="p=none",
                 expected="p=quarantine or p=reject",
             )
@@ -528,6 +566,7 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                     + ("subdomains such as " + domain + " are not protected." if inherited else "anyone can spoof subdomains.")
                     ,
                     fix=_fix(host, record.with_tags(**{t: p for t in weak}), ttl),
+                    changes=_swap(host, record.text, record.with_tags(**{t: p for t in weak}), ttl),
                     observed={t: "none" for t in weak},
                     expected=p,
                 )
@@ -541,6 +580,7 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 f"The DMARC record at {host} has pct={pct}: receivers that still read pct apply p={p} to only {pct}% of "
                 "failing mail (RFC 9989 dropped pct; use t=y while testing instead).",
                 fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "pct"), ttl),
+                changes=_swap(host, record.text, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "pct"), ttl),
                 observed=f"pct={pct}",
                 expected="no pct (or pct=100)",
             )
@@ -552,6 +592,7 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 Severity.WARN,
                 f"The DMARC record at {host} has t=y (testing): receivers apply a policy one step weaker than p={p}.",
                 fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "t"), ttl),
+                changes=_swap(host, record.text, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "t"), ttl),
                 observed="t=y",
                 expected="no t (or t=n)",
             )
@@ -565,6 +606,7 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 "as the domain or whether real mail fails.",
                 fix=_fix(host, record.with_tags(rua=f"mailto:dmarc-reports@{organisational_domain(host[7:])}"), ttl)
                 + "  (use a mailbox that exists)",
+                changes=_swap(host, record.text, record.with_tags(rua=f"mailto:dmarc-reports@{organisational_domain(host[7:])}"), ttl),
             )
         )
     return findings

@@ -198,9 +198,22 @@ def _finding(id: str, severity: Severity, message: str, **fields) -> Finding:
     return Finding(id=f"{CHECK}.{id}", check=CHECK, severity=severity, message=message, **fields)
 
 
-def _txt_fix(ctx) -> str:
+def _txt_value(ctx) -> str:
     # a new id tells senders to fetch the policy again; the time of the check makes a unique one
-    return record_fix(f"_mta-sts.{ctx.domain}", "TXT", f'"v=STSv1; id={ctx.now:%Y%m%d%H%M%S}"')
+    return f'"v=STSv1; id={ctx.now:%Y%m%d%H%M%S}"'
+
+
+def _txt_fix(ctx) -> str:
+    return record_fix(f"_mta-sts.{ctx.domain}", "TXT", _txt_value(ctx))
+
+
+def _txt_changes(ctx, old: list[str], ttl: int | None = None) -> list:
+    """The TXT record replaced by one with a new id (the old ones removed)."""
+    from threer.checks.spf import txt_value
+    from threer.findings import add, remove
+
+    name = f"_mta-sts.{ctx.domain}"
+    return [*(remove(name, "TXT", txt_value(r), ttl) for r in old), add(name, "TXT", _txt_value(ctx))]
 
 
 async def check_mta_sts(ctx) -> list[Finding]:
@@ -245,6 +258,7 @@ async def check_mta_sts(ctx) -> list[Finding]:
                 f"A policy is published at {url}, but {txt_name} has no v=STSv1 TXT record, so senders never look for it.",
                 fix=f"Add this record: {_txt_fix(ctx)}",
                 expected="v=STSv1; id=<letters and digits>",
+                changes=_txt_changes(ctx, []),
             )
         ]
     elif txt_state == "unknown" and policy_state != "present":
@@ -273,6 +287,7 @@ def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
                 f"{txt_name} has {near_misses[0]!r}, which senders discard: the record must start with exactly v=STSv1.",
                 fix=f"Replace it with: {_txt_fix(ctx)}",
                 observed=near_misses,
+                changes=_txt_changes(ctx, near_misses, txt.ttl),
                 expected="v=STSv1; id=<letters and digits>",
             )
         ], "invalid"
@@ -292,8 +307,9 @@ def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
                 "txt-multiple",
                 Severity.FAIL,
                 f"{txt_name} has {len(sts)} v=STSv1 records; with more than one, senders ignore MTA-STS altogether (RFC 8461 §3.1).",
-                fix=f"Keep one record and delete the others: {_txt_fix(ctx)}",
+                fix=f"Delete the {len(sts)} records and publish one: {_txt_fix(ctx)}",
                 observed=sts,
+                changes=_txt_changes(ctx, sts, txt.ttl),
             )
         ], "invalid"
     record = parse_sts_record(sts[0])
@@ -305,6 +321,7 @@ def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
                 f"{txt_name} TXT {sts[0]!r} is not valid: {'; '.join(record.errors)}.",
                 fix=f"Replace it with: {_txt_fix(ctx)}",
                 observed=sts[0],
+                changes=_txt_changes(ctx, [sts[0]], txt.ttl),
                 expected="v=STSv1; id=<1 to 32 letters and digits>",
             )
         ], "invalid"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from threer.checks.context import CheckContext, record_fix, lookup_error
-from threer.findings import Finding, Severity
+from threer.findings import Finding, Severity, add, remove
 
 CHECK = "tls-rpt"
 FINDING_IDS = frozenset(
@@ -52,7 +52,14 @@ def bad_rua(rua: str) -> list[str]:
 
 async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
     name = f"_smtp._tls.{ctx.domain}"
-    example = record_fix(name, "TXT", f'"v=TLSRPTv1; rua=mailto:tls-reports@{ctx.domain}"')
+    example_value = f'"v=TLSRPTv1; rua=mailto:tls-reports@{ctx.domain}"'
+    example = record_fix(name, "TXT", example_value)
+
+    def replacing(old: list[str], value: str = example_value) -> list:
+        from threer.checks.spf import txt_value
+
+        return [*(remove(name, "TXT", txt_value(r), lookup.ttl) for r in old), add(name, "TXT", value)]
+
     lookup = await ctx.resolver.query(name, "TXT")
     if lookup.is_error:
         return [lookup_error(CHECK, f"The TLS-RPT record at {name}", lookup)]
@@ -67,6 +74,7 @@ async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
                 "(optional; most useful with MTA-STS).",
                 fix=f"Optionally add: {example}",
                 observed=[],
+                changes=replacing([]),
             )
         ]
     if len(records) > 1:
@@ -91,10 +99,20 @@ async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
                 message=f"The TLS-RPT record at {name} is not valid: {problem}.",
                 fix=f"Replace it with a record such as: {example}",
                 observed=record,
+                changes=replacing([record]),
             )
         ]
     bad = bad_rua(tags["rua"])
     if bad:
+        from threer.checks.spf import txt_value
+
+        good = [u.strip() for u in tags["rua"].split(",") if u.strip() and u.strip() not in bad]
+        # keep the addresses that are right; only when none is, the example's
+        repaired = record.replace(f"rua={tags['rua']}", "rua=" + ",".join(good)) if good else None
+        if repaired is not None and repaired == record:
+            repaired = None
+        value = txt_value(repaired) if repaired else example_value
+        example = record_fix(name, "TXT", value)
         return [
             Finding(
                 id="tls-rpt.bad-rua",
@@ -102,8 +120,9 @@ async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
                 severity=Severity.FAIL,
                 message=f"The TLS-RPT record at {name} has report addresses that are not mailto: or https: URIs: "
                 + ", ".join(bad) + ".",
-                fix=f"Write each address as mailto:name@domain or https://host/path, e.g. {example}",
+                fix=f"Write each address as mailto:name@domain or https://host/path: {example}",
                 observed=record,
+                changes=replacing([record], value),
             )
         ]
     return [

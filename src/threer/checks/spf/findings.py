@@ -26,8 +26,9 @@ from threer.checks.spf.record import (
     parse_record,
     txt_value,
 )
+from threer.checks.spf.fixes import costliest, fit_record
 from threer.checks.spf.tree import SpfNode, spf_tree
-from threer.findings import Finding, Severity
+from threer.findings import Finding, RecordChange, Severity, add, remove
 
 if TYPE_CHECKING:
     from threer.checks.context import CheckContext
@@ -45,6 +46,7 @@ FINDING_IDS = frozenset(
         "spf.include-loop",
         "spf.include-missing",
         "spf.include-error",
+        "spf.term-error",
         "spf.all-pass",
         "spf.all-neutral",
         "spf.all-softfail",
@@ -78,6 +80,54 @@ def _fix_record(domain: str, record_text: str, ttl: int | None) -> str:
 
 def _finding(id_: str, severity: Severity, message: str, **kwargs) -> Finding:
     return Finding(id=id_, check=CHECK, severity=severity, message=message, **kwargs)
+
+
+def _replace(domain: str, old: list[str], new: str, ttl: int | None) -> list[RecordChange]:
+    """The changes of a fix that replaces the SPF record(s) of `domain` with one new record."""
+    return [*(remove(domain, "TXT", txt_value(text), ttl or DEFAULT_TTL) for text in old),
+            add(domain, "TXT", txt_value(new), ttl or DEFAULT_TTL)]
+
+
+def _unquote(value: str) -> str:
+    """The text of a TXT value in zone-file form ("..." "..."), as txt_value wrote it."""
+    import re
+
+    return "".join(part.replace('\\"', '"').replace("\\\\", "\\") for part in re.findall(r'"((?:[^"\\]|\\.)*)"', value))
+
+
+async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
+    """Check every SPF record a fix proposes before it is shown (spf/fixes.py): keep it when it works,
+    show the record made to fit when that keeps its meaning, or say what must go instead."""
+    proposals = [
+        (i, change) for i, f in enumerate(findings) for change in f.changes
+        if change.action == "add" and change.rdtype == "TXT" and _unquote(change.value).lower().startswith("v=spf1")
+    ]
+    fits = await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals))
+    out = list(findings)
+    for (i, change), fit in zip(proposals, fits):
+        finding = out[i]
+        proposed = _unquote(change.value)
+        if fit.ok and fit.text == proposed:
+            continue
+        old_line = change.line
+        if fit.ok:
+            new_change = change.model_copy(update={"value": txt_value(fit.text)})
+            note = f" ({'; '.join(fit.steps)}, so it stays within {LOOKUP_LIMIT} look-ups: {fit.lookups})"
+            fix = (finding.fix or "").replace(old_line, new_change.line + note)
+            changes = [new_change if c is change else c for c in finding.changes]
+            out[i] = finding.model_copy(update={"fix": fix, "changes": changes})
+            continue
+        lead = (finding.fix or "").split(old_line)[0].rstrip(": ")
+        biggest = costliest(fit)
+        fix = (
+            (lead + ". " if lead else "")
+            + f"No single record can be proposed yet: {fit.problem}"
+            + (f". The terms that cost most: {biggest}" if biggest else "")
+            + ". Remove the includes and mechanisms of services that no longer send mail for the domain (ask the "
+            "customer which still do), then run the check again for the exact record."
+        )
+        out[i] = finding.model_copy(update={"fix": fix, "changes": []})
+    return out
 
 
 def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str | None = None) -> str:
@@ -183,10 +233,11 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 + ("" if expected_includes else "  (list every service that sends mail for the domain)"),
                 observed={"txt_records": list(lookup.records)},
                 expected=suggestion,
+                changes=_replace(domain, [], suggestion, None),
             )
         ]
     if len(records) > 1:
-        return [_multiple(domain, records, lookup.ttl)]
+        return await _settle(resolver, [_multiple(domain, records, lookup.ttl)])
 
     try:
         root_record = parse_record(records[0])
@@ -214,6 +265,7 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
     findings += _tree_findings(domain, tree, records[0], lookup.ttl)
     findings += _policy_findings(domain, tree, root_record, lookup.ttl)
     findings += _profile_findings(domain, tree, root_record, lookup.ttl, expected_includes, probes, evaluations)
+    findings = await _settle(resolver, findings)
     if not any(f.severity in (Severity.FAIL, Severity.ERROR, Severity.WARN) for f in findings):
         findings.insert(
             0,
@@ -249,6 +301,7 @@ def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
         + _fix_record(domain, merged, ttl),
         observed=records,
         expected=merged,
+        changes=_replace(domain, records, merged, ttl),
     )
 
 
@@ -263,6 +316,17 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
         return node.via
 
     for node in tree.walk():
+        for term, detail in node.errors:
+            findings.append(
+                _finding(
+                    "spf.term-error",
+                    Severity.ERROR,
+                    f"{term} in the SPF record of {node.domain} could not be evaluated: {detail}. Receivers get a "
+                    "temporary error (temperror) for mail this term would decide, and whether the record stays within "
+                    f"the {VOID_LIMIT} void look-ups RFC 7208 allows is not known until the look-up answers.",
+                    observed={"domain": node.domain, "term": term, "detail": detail},
+                )
+            )
         if node is tree or node.problem is None:
             continue
         parent_hint = f"{node.via}"
@@ -342,11 +406,14 @@ def _tree_findings(domain: str, tree: SpfNode, record_text: str, ttl: int | None
                     f"more include will break it. Biggest: {listing}."
                 ),
                 fix=(
-                    "Remove includes and mechanisms for services that no longer send mail for the domain, replace "
+                    "Publish it with fewer look-ups: " + _fix_record(domain, record_text, ttl)
+                    if over and not partial
+                    else "Remove includes and mechanisms for services that no longer send mail for the domain, replace "
                     "a/mx with ip4:/ip6: where the addresses are stable, and keep the total at 10 or fewer."
                 ),
                 observed={"lookups": total, "lookup_budget": budget, "partial": partial},
                 expected=f"at most {LOOKUP_LIMIT}",
+                changes=_replace(domain, [record_text], record_text, ttl) if over and not partial else [],
             )
         )
     voids = [f"{n.domain}: {term}" for n in tree.walk() for term in n.voids]
@@ -380,17 +447,20 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
     owner_record = owner.record or record
     strict = _with_terms(owner_record, all_term="-all")
     policy_fix = _fix_record(owner_domain, strict, ttl)
+    policy_changes = _replace(owner_domain, [owner.text or record.text], strict, ttl)
     if not _is_own(owner_domain, domain):
         # the deciding all is in a record reached by redirect= that the customer cannot change: the fix
         # is in their own last record of the chain: include the other record and end in -all themselves
         chain = _redirect_chain(tree)
         last_own = max((i for i, n in enumerate(chain) if _is_own(n.domain, domain)), default=0)
         mine, theirs = chain[last_own], chain[min(last_own + 1, len(chain) - 1)]
+        own_strict = _with_terms(mine.record, add=[f"include:{theirs.domain}"], all_term="-all")
         policy_fix = (
             f"The all that decides is in the SPF record of {owner_domain}, reached through redirect=; that record "
             "is not the customer's to change. End the customer's own record in -all instead: "
-            + _fix_record(mine.domain, _with_terms(mine.record, add=[f"include:{theirs.domain}"], all_term="-all"), ttl)
+            + _fix_record(mine.domain, own_strict, ttl)
         )
+        policy_changes = _replace(mine.domain, [mine.text], own_strict, ttl)
         if all_mechanism is not None and all_mechanism.qualifier == "+":
             policy_fix = (
                 f"The {all_mechanism.text} is in the SPF record of {owner_domain}, reached through redirect=; that "
@@ -398,6 +468,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 f"redirect in the SPF record of {mine.domain} with the ip4:/ip6:/include: terms of the services that "
                 "really send the mail, ending in -all."
             )
+            policy_changes = []
     if all_mechanism is None:
         if owner.record is not None and owner.record.redirect is None:
             findings.append(
@@ -409,6 +480,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                     fix=policy_fix,
                     observed=owner.text,
                     expected="-all",
+                    changes=policy_changes,
                 )
             )
     elif all_mechanism.qualifier in _WEAK_ALL:
@@ -421,6 +493,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 fix=policy_fix,
                 observed=all_mechanism.text,
                 expected="-all",
+                changes=policy_changes,
             )
         )
     if record.redirect is not None and record.all_mechanism is not None:
@@ -432,6 +505,7 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                 "is never used because all always matches first.",
                 fix=_fix_record(domain, _without_terms(record, [record.redirect.text]), ttl),
                 observed=record.text,
+                changes=_replace(domain, [record.text], _without_terms(record, [record.redirect.text]), ttl),
             )
         )
     own = [n for n in ([tree] if owner is tree else [tree, owner]) if n.record is not None]
@@ -450,6 +524,8 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
                     else f"{', '.join(ptr_terms)} is in the SPF record of {node.domain}, reached through redirect=; that "
                     "record is not the customer's to change: report it to its owner (the provider's side).",
                     observed=ptr_terms,
+                    changes=_replace(node.domain, [node.text], _without_terms(node.record, ptr_terms), ttl)
+                    if _is_own(node.domain, domain) else [],
                 )
             )
     return findings
@@ -479,6 +555,7 @@ def _profile_findings(
                 fix=_fix_record(domain, fixed, ttl),
                 observed=record.text,
                 expected=[f"include:{inc}" for inc in missing],
+                changes=_replace(domain, [record.text], fixed, ttl),
             )
         )
     failing: dict[str, dict] = {}
@@ -518,6 +595,7 @@ def _profile_findings(
                 fix=_fix_record(domain, _with_terms(record, add=add), ttl),
                 observed=failing,
                 expected="pass",
+                changes=_replace(domain, [record.text], _with_terms(record, add=add), ttl),
             )
         )
     return findings

@@ -30,6 +30,8 @@ class SpfNode:
     detail: str = ""
     syntax_error: SpfSyntaxError | None = None
     voids: list[str] = field(default_factory=list)  # terms whose target has no records
+    # terms whose look-up failed (timeout, SERVFAIL ...): whether they match or are void is unknown
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (term, what failed)
     children: list["SpfNode"] = field(default_factory=list)
     ttl: int | None = None
 
@@ -91,13 +93,16 @@ class _TreeWalk:
         if len(records) > 1:
             node.problem, node.detail, node.text = "multiple", f"{len(records)} SPF records", records[0]
             return node
-        node.text = records[0]
+        return await self.parsed(node, records[0], ancestors)
+
+    async def parsed(self, node: SpfNode, text: str, ancestors: tuple[str, ...]) -> SpfNode:
+        node.text = text
         try:
-            node.record = parse_record(records[0])
+            node.record = parse_record(text)
         except SpfSyntaxError as exc:
             node.problem, node.detail, node.syntax_error = "syntax", str(exc), exc
             return node
-        await asyncio.gather(self._children(node, ancestors + (domain.lower(),)), self._voids(node))
+        await asyncio.gather(self._children(node, ancestors + (node.domain.lower(),)), self._voids(node))
         return node
 
     async def _children(self, node: SpfNode, ancestors: tuple[str, ...]) -> None:
@@ -135,13 +140,37 @@ class _TreeWalk:
             if target is None:
                 continue
             types = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[mechanism.name]
-            checks.append((mechanism.text, [self.resolver.query(target, t) for t in types]))
+            checks.append((mechanism, [self.resolver.query(target, t) for t in types]))
         results = await asyncio.gather(*(asyncio.gather(*queries) for _, queries in checks))
-        for (term, _), lookups in zip(checks, results):
-            if all(lk.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA) for lk in lookups):
+        hosts_of: list[tuple[str, list]] = []
+        for (mechanism, _), lookups in zip(checks, results):
+            term = mechanism.text
+            failed = [lk for lk in lookups if lk.is_error]
+            if failed:
+                node.errors.append((term, f"the {failed[0].rdtype} look-up for {failed[0].name} failed "
+                                          f"({failed[0].detail or failed[0].status.value})"))
+            elif all(lk.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA) for lk in lookups):
                 node.voids.append(term)
+            elif mechanism.name == "mx":
+                hosts = [rd.exchange.to_text(omit_final_dot=True) for rd in lookups[0].rdata]
+                hosts_of.append((term, [h for h in hosts if h][:10]))
+        # an mx term is evaluated through its hosts' addresses: a failure there is a failure of the term
+        answers = await asyncio.gather(
+            *(asyncio.gather(*(self.resolver.query(h, t) for h in hosts for t in ("A", "AAAA"))) for _, hosts in hosts_of)
+        )
+        for (term, _), lookups in zip(hosts_of, answers):
+            failed = [lk for lk in lookups if lk.is_error]
+            if failed:
+                node.errors.append((term, f"the {failed[0].rdtype} look-up for MX host {failed[0].name} failed "
+                                          f"({failed[0].detail or failed[0].status.value})"))
 
 
 async def spf_tree(resolver: "Resolver", domain: str) -> SpfNode:
     """Walk a domain's SPF record and everything it includes or redirects to, all levels at once."""
     return await _TreeWalk(resolver).node(domain.lower().rstrip("."), None, ())
+
+
+async def spf_tree_of(resolver: "Resolver", domain: str, text: str) -> SpfNode:
+    """The tree a record would have if `text` were published at `domain` (to check a fix before it is shown)."""
+    domain = domain.lower().rstrip(".")
+    return await _TreeWalk(resolver).parsed(SpfNode(domain=domain, via=None), text, ())

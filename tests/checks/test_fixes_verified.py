@@ -1,0 +1,139 @@
+"""Every fix threer shows is checked by threer's own checks (issue 8).
+
+For every zone in tests/zones/ and every finding whose fix is a change in the customer's zone
+(`Finding.changes`): apply the change to the zone, serve it from the loopback DNS server, check the
+domain again. The finding must be gone (one fewer of that id) and no `fail` may appear that was
+not there before. A part the technician copies from the provider's admin centre (`<token>`,
+`<tenant>`) is filled in as the admin centre would, and the provider's side of it (the MX host's
+address) is served too, as the provider publishes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections import Counter
+
+import dns.name
+import dns.rdatatype
+import pytest
+
+from support_dnsserver import DnsTestServer, zone_domains
+from threer.checks import CHECKS, CheckOptions, check_domains
+from threer.findings import Finding, Severity
+
+RECORD_LINE = re.compile(r"(\S+)\. \d+ IN (TXT|MX|CNAME|SRV) ")
+
+
+def _options(server: DnsTestServer) -> CheckOptions:
+    return CheckOptions(profile="auto", nameservers=[server.address], timeout=1.5, dns_only=True, checks=CHECKS)
+
+
+def checked_domains(server: DnsTestServer) -> list[str]:
+    """Every zone's domain, and every name in the zones with an SPF or a DMARC record of its own (the
+    zones hold many cases as names below their origin: overlimit.a-spf.example, ...)."""
+    names = set(zone_domains())
+    for owner, node in server.data.nodes.items():
+        text = owner.to_text(omit_final_dot=True).lower()
+        for rdataset in node.values():
+            if rdataset.rdtype != dns.rdatatype.TXT:
+                continue
+            values = [b"".join(rd.strings).decode("ascii", "replace").lower() for rd in rdataset]
+            if any(v.startswith("v=spf1") for v in values) and not text.startswith("_"):
+                names.add(text)
+            if text.startswith("_dmarc.") and any(v.startswith("v=dmarc1") for v in values):
+                names.add(text[len("_dmarc."):])
+    return sorted(n for n in names if "*" not in n)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    with DnsTestServer() as server:
+        domains = checked_domains(server)
+        return dict(zip(domains, check_domains(domains, _options(server), concurrency=10)))
+
+
+def _fill(value: str, domain: str) -> str:
+    """A `<...>` part filled in as the provider's admin centre shows it for this domain."""
+    return (value.replace("<token>", domain.replace(".", "-")).replace("<tenant>", "fixtenant")
+            .replace("<region>", "x-v1"))
+
+
+@contextlib.contextmanager
+def _applied(server: DnsTestServer, finding: Finding, domain: str):
+    """The finding's changes applied to the served zones, and undone afterwards."""
+    touched = {(c.name, c.rdtype) for c in finding.changes} | {
+        (_fill(c.value, domain).split()[-1].rstrip("."), "A") for c in finding.changes if c.needs_value and c.rdtype == "MX"
+    }
+    saved = {}
+    for name, rdtype in touched:
+        node = server.data.nodes.get(dns.name.from_text(name), {})
+        rdataset = node.get(dns.rdatatype.from_text(rdtype))
+        saved[(name, rdtype)] = [rd.to_text() for rd in rdataset] if rdataset is not None else []
+    try:
+        _apply(server, finding, domain)
+        yield
+    finally:
+        for (name, rdtype), values in saved.items():
+            server.data.replace(name, rdtype, values)
+
+
+def _apply(server: DnsTestServer, finding: Finding, domain: str) -> None:
+    for change in finding.changes:
+        value = _fill(change.value, domain)
+        if change.action == "remove":
+            assert server.data.remove_record(change.name, change.rdtype, value), (
+                f"{finding.id}: the fix removes {change.line}, which is not in the zone"
+            )
+        else:
+            server.data.add_record(change.name, change.rdtype, value)
+            if change.needs_value and change.rdtype == "MX":  # the provider's MX host answers, as it does
+                server.data.add_record(value.split()[-1], "A", "127.0.0.1")
+
+
+def _cases(reports: dict) -> list[tuple[str, Finding]]:
+    return [(domain, f) for domain, report in reports.items() for f in report.findings if f.changes]
+
+
+def test_the_zones_give_fixes_to_verify(reports) -> None:
+    cases = _cases(reports)
+    assert len(cases) >= 30, "the test zones should exercise many fixes"
+    assert len({f.id for _, f in cases}) >= 15
+
+
+def test_every_record_a_fix_names_in_the_domain_is_a_change(reports) -> None:
+    """A fix that spells out a record in the customer's zone carries it as a change, so it is verified."""
+    missing = []
+    for domain, report in reports.items():
+        for f in report.findings:
+            names = [m.group(1).lower() for m in RECORD_LINE.finditer(f.fix or "")]
+            own = [n for n in names if n == domain or n.endswith("." + domain)]
+            # a fix that first asks the customer which is meant (a filter in front of the provider) changes nothing by itself
+            if own and not f.changes and "Ask the customer whether" not in (f.fix or ""):
+                missing.append(f"{domain} {f.id}: {f.fix}")
+    assert not missing, "\n".join(missing)
+
+
+DOMAINS = checked_domains(DnsTestServer())  # the zones are read, the server is not started
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_fix_works_when_applied(reports, domain) -> None:
+    problems = []
+    before = reports[domain]
+    with DnsTestServer() as server:
+        afters = []
+        for finding in [f for f in before.findings if f.changes]:
+            with _applied(server, finding, domain):
+                afters.append((finding, check_domains([domain], _options(server))[0]))
+    for finding, after in afters:
+        count_before = Counter(f.id for f in before.findings)[finding.id]
+        count_after = Counter(f.id for f in after.findings)[finding.id]
+        new_fails = {f.id for f in after.findings if f.severity is Severity.FAIL} - {
+            f.id for f in before.findings if f.severity is Severity.FAIL
+        }
+        if count_after >= count_before:
+            problems.append(f"{domain} {finding.id}: still there after {[c.line for c in finding.changes]}")
+        if new_fails:
+            problems.append(f"{domain} {finding.id}: the fix brings new fails {sorted(new_fails)}")
+    assert not problems, "\n".join(problems)
