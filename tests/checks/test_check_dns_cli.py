@@ -43,7 +43,8 @@ def test_table_groups_by_check_worst_first_with_fixes(invoke, ns) -> None:
     assert result.exit_code == 1
     out = result.stdout
     assert out.index("[ns.ok]") < out.index("[mx.extra]") < out.index("[dkim.missing]")
-    assert "fix: Remove the leftover records: b-mx-m365.example. 3600 IN MX 10" in out
+    assert "fix: Remove the leftover records:\n" in out
+    assert "\n                      b-mx-m365.example. 3600 IN MX 10 oldmail.b-mx-m365.example.\n" in out
 
 
 def test_any_fail_exits_1(invoke, ns) -> None:
@@ -225,38 +226,96 @@ GOLDEN = Path(__file__).parent / "golden_check_dns_report.txt"
 def _sample_report():
     from datetime import datetime, timezone
 
-    from threer.findings import DomainReport, Finding, Severity
+    from threer.findings import DomainReport, Finding, Severity, add, remove
 
     findings = [
         Finding(id="ns.ok", check="ns", severity=Severity.OK, message="contoso.com is delegated to 2 name servers; all answer and agree on serial 7."),
         Finding(id="mx.extra", check="mx", severity=Severity.FAIL,
                 message='contoso.com has MX records besides m365\'s: "5 mail.oldhost.example".',
-                fix="Remove the leftover records: contoso.com. 3600 IN MX 5 mail.oldhost.example."),
+                fix="Remove the leftover records: contoso.com. 3600 IN MX 5 mail.oldhost.example.",
+                changes=[remove("contoso.com", "MX", "5 mail.oldhost.example.")]),
+        Finding(id="spf.profile-include-missing", check="spf", severity=Severity.FAIL,
+                message="The SPF record of contoso.com does not include spf.protection.outlook.com, which the "
+                "provider's mail servers need to pass SPF.",
+                fix='contoso.com. 3600 IN TXT "v=spf1 ip4:127.0.0.1 include:mail.contoso-relay.example '
+                'include:spf.protection.outlook.com -all"',
+                changes=[remove("contoso.com", "TXT", '"v=spf1 ip4:127.0.0.1 include:mail.contoso-relay.example -all"'),
+                         add("contoso.com", "TXT", '"v=spf1 ip4:127.0.0.1 include:mail.contoso-relay.example '
+                             'include:spf.protection.outlook.com -all"')]),
+        Finding(id="autodiscover.cname-missing", check="autodiscover", severity=Severity.FAIL,
+                message="autodiscover.contoso.com does not exist, so Outlook cannot find the mail settings by itself.",
+                fix="Add this record: autodiscover.contoso.com. 3600 IN CNAME autodiscover.outlook.com.",
+                changes=[add("autodiscover.contoso.com", "CNAME", "autodiscover.outlook.com.")]),
         Finding(id="dkim.lookup-error", check="dkim", severity=Severity.ERROR,
                 message="The DKIM selector selector1._domainkey.contoso.com could not be looked up (SERVFAIL)."),
         Finding(id="dkim.ok", check="dkim", severity=Severity.OK, message="Selector selector2 has a valid 2048-bit RSA key."),
     ]
     return DomainReport(
-        domain="contoso.com", profile="m365", checked_at=datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc),
+        domain="contoso.com", profile="m365", profile_reason="recognised from the MX (contoso-com.mail.protection.outlook.com)",
+        checked_at=datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc),
         duration_ms=212, summary=DomainReport.summarise(findings), findings=findings, partial=True,
     )
 
 
-def test_report_table_golden() -> None:
-    """Regenerate with THREER_UPDATE_GOLDEN=1 after a deliberate change, and review the diff."""
+def _render(report, width: int) -> str:
     import io
-    import os
 
     from rich.console import Console
 
     from threer.cli.check_dns import render_report
+    from threer.cli.output import SafeConsole
 
     buffer = io.StringIO()
-    render_report(Console(file=buffer, width=100, no_color=True, highlight=False), _sample_report())
-    text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+    render_report(SafeConsole(file=buffer, width=width, no_color=True, highlight=False), report)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_report_golden(width: int) -> None:
+    """Regenerate with THREER_UPDATE_GOLDEN=1 after a deliberate change, and review the diff."""
+    import os
+
+    golden = GOLDEN.with_name(f"golden_check_dns_report_{width}.txt")
+    text = _render(_sample_report(), width)
     if os.environ.get("THREER_UPDATE_GOLDEN"):
-        GOLDEN.write_text(text, encoding="utf-8")
-    assert text == GOLDEN.read_text(encoding="utf-8")
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_fix_records_are_printed_whole_on_one_line(width: int) -> None:
+    """Every record of every fix is one line of the output, whole, at any width (so it can be pasted)."""
+    report = _sample_report()
+    lines = _render(report, width).splitlines()
+    for finding in report.findings:
+        for change in finding.changes:
+            assert any(line.strip() in (change.line, f"; remove: {change.line}") for line in lines), change.line
+    long_txt = max((c.line for f in report.findings for c in f.changes), key=len)
+    assert len(long_txt) > 120  # the sample really is wider than both widths
+
+
+def test_fixes_prints_only_zone_lines() -> None:
+    from threer.cli.check_dns import zone_fix_lines
+
+    lines = zone_fix_lines(_sample_report())
+    assert all(line.startswith(";") or " IN " in line for line in lines)
+    assert "; remove: contoso.com. 3600 IN MX 5 mail.oldhost.example." in lines
+    assert any(line.startswith('contoso.com. 3600 IN TXT "v=spf1 ') for line in lines)
+
+
+def test_fixes_from_the_command(invoke) -> None:
+    with DnsTestServer() as server:
+        result = invoke("check-dns", "d-spf-broken.example", "--fixes", "--dns-only", "--nameserver", f"127.0.0.1:{server.port}")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert '_dmarc.d-spf-broken.example. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@d-spf-broken.example; pct=100"' in lines
+    assert "; spf.multiple (fail): no zone line to paste; `threer check-dns d-spf-broken.example` says what to do" in lines
+    assert all(line.startswith(";") or " IN " in line or not line for line in lines)
+
+
+def test_fixes_and_json_together_is_a_usage_error(invoke) -> None:
+    result = invoke("check-dns", "contoso.com", "--fixes", "--json")
+    assert result.exit_code == 2 and "--fixes" in result.stderr
 
 
 # -- any text as a domain: a domain or a clear error ----------------------------------------------

@@ -14,7 +14,8 @@ from threer.checks import CHECK_FUNCTIONS
 DOCUMENT_KEYS = ["version", "domains"]
 DOMAIN_KEYS = ["domain", "profile", "profile_reason", "checked_at", "duration_ms", "summary", "findings"]
 SUMMARY_KEYS = ["ok", "info", "warn", "fail", "error"]
-FINDING_KEYS = ["id", "check", "severity", "message", "fix", "observed", "expected"]
+FINDING_KEYS = ["id", "check", "severity", "message", "fix", "observed", "expected", "changes"]
+CHANGE_KEYS = ["action", "name", "type", "ttl", "value", "line"]
 SEVERITIES = {"ok", "info", "warn", "fail", "error"}
 JSON_VALUE = (type(None), bool, int, float, str, list, dict)
 
@@ -59,6 +60,9 @@ def test_document_shape(document: dict) -> None:
             assert isinstance(finding["message"], str) and finding["message"]
             assert finding["fix"] is None or isinstance(finding["fix"], str)
             assert isinstance(finding["observed"], JSON_VALUE) and isinstance(finding["expected"], JSON_VALUE)
+            for change in finding["changes"]:
+                assert list(change) == CHANGE_KEYS and change["action"] in ("add", "remove")
+                assert change["line"] == f"{change['name']}. {change['ttl']} IN {change['type']} {change['value']}"
             counts[finding["severity"]] += 1
         assert domain["summary"] == counts
 
@@ -82,6 +86,7 @@ def test_exact_mx_finding(document: dict) -> None:
             "fix": None,
             "observed": ["0 ."],
             "expected": None,
+            "changes": [],
         }
     ]
 

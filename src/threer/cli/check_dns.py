@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ def register(app: typer.Typer) -> None:
             "Exit status: 0 no fail, 1 a fail found, 2 bad usage or input, 3 nothing could be looked up.\n\n"
             "Examples:\n\n\b\n  threer check-dns contoso.com\n  threer check-dns contoso.com --profile m365 --dkim-selector s2048\n"
             "  threer check-dns --from domains.txt --json > report.json\n"
+            "  threer check-dns contoso.com --fixes > contoso.zone-fixes\n"
             "  threer check-dns contoso.com --nameserver 1.1.1.1 --propagation\n"
             "  threer check-dns contoso.com --ip 203.0.113.25 --diff"
         ),
@@ -60,6 +60,7 @@ def check_dns(
     nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
     timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
+    fixes: bool = typer.Option(False, "--fixes", help="Print only the zone-file lines to add or change (what to remove as comments), for the DNS admin."),
     propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
     dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
     ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
@@ -74,6 +75,8 @@ def check_dns(
     from threer.config import load_config
 
     env = app_context(ctx).env
+    if fixes and (as_json or propagation):
+        raise BadInput("--fixes prints zone-file lines only; leave out --json and --propagation with it.")
     if not (0 < timeout <= MAX_TIMEOUT):
         raise BadInput(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {timeout:g}.")
     servers = [parse_nameserver(text) for text in nameserver]
@@ -118,6 +121,13 @@ def check_dns(
     if as_json:
         document = json_document(reports, views, changes if diff else None)
         emit_json(document)
+    elif fixes:
+        console = stdout_console()
+        for i, report in enumerate(reports):
+            if i:
+                console.print()
+            for line in zone_fix_lines(report):
+                _print_line(console, Text(line))
     else:
         console = stdout_console()
         for i, report in enumerate(reports):
@@ -283,6 +293,10 @@ def json_document(reports: list[DomainReport], views: list[Any] | None = None, c
                     "fix": f.fix,
                     "observed": _jsonable(f.observed),
                     "expected": _jsonable(f.expected),
+                    "changes": [
+                        {"action": c.action, "name": c.name, "type": c.rdtype, "ttl": c.ttl, "value": c.value, "line": c.line}
+                        for c in f.changes
+                    ],
                 }
                 for f in report.findings
             ],
@@ -330,35 +344,115 @@ def profile_line(report: DomainReport) -> str:
     return f"profile {report.profile}, {reason}" if reason else f"profile {report.profile}"
 
 
+CHECK_WIDTH = 13  # "autodiscover " and the longest check names
+RESULT_WIDTH = 7  # "ERROR  "
+
+
 def render_report(console: Console, report: DomainReport) -> None:
-    """A compact table: one group of rows a check, worst first, fixes under the message."""
+    """One block a finding: check, result, the message wrapped under itself, and the fix. A record to
+    paste is printed whole on a line of its own, never wrapped at any width, so it can be copied."""
     title = Text(report.domain, style="bold")
     title.append(f"  {report.duration_ms} ms: ", style="dim")
     title.append_text(_summary_text(report))
     console.print(title)
-    console.print(Text("  " + profile_line(report), style="dim"))
+    _print_line(console, Text("  " + profile_line(report), style="dim"))
     if report.partial:
         console.print(
-            Text("  Partial result: some look-ups failed or ran out of time; rows marked ERROR were not checked.", style="magenta")
+            Text("  Partial result: some look-ups failed or ran out of time; findings marked ERROR were not checked.",
+                 style="magenta")
         )
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    table.add_column("check", no_wrap=True)
-    table.add_column("result", no_wrap=True)
-    table.add_column("finding", overflow="fold")
+    indent = " " * (CHECK_WIDTH + RESULT_WIDTH)
+    width = max(40, console.width)
     previous = None
     for finding in report.findings:
-        cell = Text(finding.message)
-        cell.append(f"  [{finding.id}]", style="dim")
+        label = Text((finding.check if finding.check != previous else "").ljust(CHECK_WIDTH))
+        label.append(finding.severity.value.upper().ljust(RESULT_WIDTH), style=_SEVERITY_STYLE[finding.severity.value])
+        lines = _wrap(finding.message + f"  [{finding.id}]", width - len(indent))
+        for i, line in enumerate(lines):
+            text = label.copy() if i == 0 else Text(indent)
+            if i == len(lines) - 1 and line.endswith(f"[{finding.id}]"):
+                text.append(line[: -len(finding.id) - 2])
+                text.append(f"[{finding.id}]", style="dim")
+            else:
+                text.append(line)
+            _print_line(console, text)
         if finding.fix:
-            cell.append("\nfix: ", style="bold")
-            cell.append(finding.fix)
-        table.add_row(
-            finding.check if finding.check != previous else "",
-            Text(finding.severity.value.upper(), style=_SEVERITY_STYLE[finding.severity.value]),
-            cell,
-        )
+            pieces = fix_pieces(finding)
+            if pieces and pieces[0][0] == "record":
+                _print_line(console, Text(indent).append("fix:", style="bold"))
+            for n, (kind, piece) in enumerate(pieces):
+                if kind == "record":
+                    _print_line(console, Text(indent + "  " + piece))
+                    continue
+                for j, line in enumerate(_wrap(piece, width - len(indent) - 5)):
+                    text = Text(indent)
+                    text.append("fix: " if n == 0 and j == 0 else "     ", style="bold")
+                    text.append(line)
+                    _print_line(console, text)
         previous = finding.check
-    console.print(table)
+
+
+def _print_line(console: Console, text: Text) -> None:
+    # soft_wrap: rich neither wraps nor crops the line; a terminal narrower than it may fold it on
+    # screen, but a copy of it is still the whole line
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        lines.extend(textwrap.wrap(paragraph, max(20, width), break_long_words=False, break_on_hyphens=False) or [""])
+    return lines
+
+
+def fix_pieces(finding: Any) -> list[tuple[str, str]]:
+    """The fix as prose and records: each record of `finding.changes` that the text spells out becomes
+    a piece of its own (printed whole); records the text does not spell out follow it."""
+    text = finding.fix or ""
+    lines = [c.line for c in finding.changes]
+    pieces: list[tuple[str, str]] = []
+    while text:
+        hits = [(text.find(line), line) for line in lines if line and text.find(line) >= 0]
+        if not hits:
+            pieces.append(("prose", text.strip()))
+            break
+        at, line = min(hits)
+        before = text[:at].strip()
+        if before:
+            pieces.append(("prose", before))
+        pieces.append(("record", line))
+        text = text[at + len(line):]
+    shown = {piece for kind, piece in pieces if kind == "record"}
+    # records the text does not spell out: what goes first, then the rest of the fix, then what comes in
+    removals = [("record", f"; remove: {c.line}") for c in finding.changes if c.action == "remove" and c.line not in shown]
+    additions = [("record", c.line) for c in finding.changes if c.action == "add" and c.line not in shown]
+    return [(kind, piece) for kind, piece in removals + pieces + additions if piece]
+
+
+def zone_fix_lines(report: DomainReport) -> list[str]:
+    """`--fixes`: the records to add or change as zone-file lines, what to remove as comments."""
+    lines = [f"; {report.domain}: {profile_line(report)}"]
+    seen: set[str] = set()
+    for finding in report.findings:
+        if not finding.changes:
+            if finding.fix and finding.severity.value in ("fail", "warn"):
+                lines.append(f"; {finding.id} ({finding.severity.value}): no zone line to paste; "
+                             f"`threer check-dns {report.domain}` says what to do")
+            continue
+        changes = [c for c in finding.changes if (c.action, c.line) not in seen]
+        if not changes:
+            continue
+        lines.append(f"; {finding.id} ({finding.severity.value}): {finding.message}")
+        if any(c.needs_value for c in changes):
+            lines.append("; copy the <...> parts from the provider's admin centre before pasting")
+        for change in changes:
+            seen.add((change.action, change.line))
+            lines.append(f"; remove: {change.line}" if change.action == "remove" else change.line)
+    if len(lines) == 1:
+        lines.append("; nothing to add or change in the zone")
+    return lines
 
 
 def render_propagation(console: Console, view: Any) -> None:

@@ -95,6 +95,31 @@ def _unquote(value: str) -> str:
     return "".join(part.replace('\\"', '"').replace("\\\\", "\\") for part in re.findall(r'"((?:[^"\\]|\\.)*)"', value))
 
 
+def _combine(old_text: str, new_texts: list[str]) -> str:
+    """One record making every change the proposals make to `old_text`: terms they drop, terms they add
+    (before the all), and the strictest all any of them asks for."""
+    def terms(text: str) -> list[str]:
+        return [t for _, t in _split_terms(text)][1:]
+
+    old = terms(old_text)
+    removed: set[str] = set()
+    added: list[str] = []
+    for new in new_texts:
+        now = terms(new)
+        removed |= {t.lower() for t in old} - {t.lower() for t in now}
+        added += [t for t in now if t.lower() not in {x.lower() for x in old} and t not in added]
+    is_all = lambda t: t.lower().lstrip("+-~?") == "all"  # noqa: E731
+    alls = [t for t in added if is_all(t)] + [t for t in old if is_all(t) and t.lower() not in removed]
+    strictest = next((q + "all" for q in "-~?+" if any(t.lower() in (q + "all",) or (q == "+" and t.lower() == "all")
+                                                       for t in alls)), None)
+    kept = [t for t in old if t.lower() not in removed and not is_all(t)]
+    mechanisms = [t for t in kept if "=" not in t] + [t for t in added if "=" not in t and not is_all(t)]
+    modifiers = [t for t in kept if "=" in t] + [t for t in added if "=" in t]
+    if strictest:
+        modifiers = [m for m in modifiers if not m.lower().startswith("redirect=")]
+    return " ".join(["v=spf1", *mechanisms, *([strictest] if strictest else []), *modifiers])
+
+
 async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
     """Check every SPF record a fix proposes before it is shown (spf/fixes.py): keep it when it works,
     show the record made to fit when that keeps its meaning, or say what must go instead."""
@@ -102,8 +127,33 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
         (i, change) for i, f in enumerate(findings) for change in f.changes
         if change.action == "add" and change.rdtype == "TXT" and _unquote(change.value).lower().startswith("v=spf1")
     ]
-    fits = await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals))
+    # several findings re-publishing the same record (a weak all, a missing include, ptr ...) get one record
+    # that makes all their changes: two different SPF records to paste would be spf.multiple
+    by_name: dict[str, list[int]] = {}
+    for n, (i, change) in enumerate(proposals):
+        by_name.setdefault(change.name, []).append(n)
     out = list(findings)
+    for name, members in by_name.items():
+        if len(members) < 2:
+            continue
+        olds = [c for i, _ in (proposals[n] for n in members) for c in out[i].changes
+                if c.action == "remove" and c.rdtype == "TXT" and c.name == name]
+        if len({c.value for c in olds}) != 1:
+            continue
+        old_text = _unquote(olds[0].value)
+        combined = _combine(old_text, [_unquote(proposals[n][1].value) for n in members])
+        fixed_by = [out[proposals[n][0]].id for n in members]
+        for n in members:
+            i, change = proposals[n]
+            new_change = change.model_copy(update={"value": txt_value(combined)})
+            others = [x for x in fixed_by if x != out[i].id]
+            note = f" (one record for this and {', '.join(others)})" if others else ""
+            out[i] = out[i].model_copy(update={
+                "fix": (out[i].fix or "").replace(change.line, new_change.line + note),
+                "changes": [new_change if c is change else c for c in out[i].changes],
+            })
+            proposals[n] = (i, new_change)
+    fits = await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals))
     for (i, change), fit in zip(proposals, fits):
         finding = out[i]
         proposed = _unquote(change.value)
