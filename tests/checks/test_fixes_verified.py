@@ -26,7 +26,7 @@ RECORD_LINE = re.compile(r"(\S+)\. \d+ IN (TXT|MX|CNAME|SRV) ")
 
 
 def _options(server: DnsTestServer) -> CheckOptions:
-    return CheckOptions(profile="auto", nameservers=[server.address], timeout=1.5, dns_only=True, checks=CHECKS)
+    return CheckOptions(profile="auto", nameservers=[server.address], timeout=5.0, dns_only=True, checks=CHECKS)
 
 
 def checked_domains(server: DnsTestServer) -> list[str]:
@@ -118,10 +118,12 @@ DOMAINS = checked_domains(DnsTestServer())  # the zones are read, the server is 
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_every_fix_works_when_applied(reports, domain) -> None:
+def test_every_fix_works_when_applied(domain) -> None:
     problems = []
-    before = reports[domain]
     with DnsTestServer() as server:
+        # checked here, by the same server as after each fix: on a loaded machine a look-up of the shared
+        # run may time out, and an error turning into an answer is no new fail of the fix
+        before = check_domains([domain], _options(server))[0]
         afters = []
         for finding in [f for f in before.findings if f.changes]:
             with _applied(server, finding, domain):
