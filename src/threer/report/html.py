@@ -21,6 +21,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; 
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
 table { border-collapse: collapse; } th, td { padding: .2rem .7rem; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.id { white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #f3f3f3; }
 .totals { display: flex; gap: 1.5rem; flex-wrap: wrap; }
 .totals div { border: 1px solid #ccc; border-radius: .4rem; padding: .5rem 1rem; }
@@ -63,7 +64,7 @@ def render_html(report: Report) -> str:
     out.append(f'<h2>Avoidable escalations (<span data-metric="avoidable.count">{len(report.avoidable)}</span>)</h2>')
     if report.avoidable:
         out.append("<table><thead><tr><th>session</th><th>why</th></tr></thead><tbody>")
-        out += [f'<tr data-avoidable="{e(item.id)}"><td>{e(item.id)}</td><td>{e(item.why)}</td></tr>'
+        out += [f'<tr data-avoidable="{e(item.id)}"><td class=id>{e(item.id)}</td><td>{e(item.why)}</td></tr>'
                 for item in report.avoidable]
         out.append("</tbody></table>")
     else:
@@ -78,7 +79,7 @@ def render_html(report: Report) -> str:
                    "</thead><tbody>")
         for o in report.overdue:
             basis = "sent" if o.basis == "sent" else "escalation (not sent from threer)"
-            out.append(f"<tr><td>{e(o.id)}</td><td>{e(o.customer_domain or '')}</td>"
+            out.append(f"<tr><td class=id>{e(o.id)}</td><td>{e(o.customer_domain or '')}</td>"
                        f"<td>{e(f'{o.due.astimezone(zone):%Y-%m-%d %H:%M}')}</td><td>{e(basis)}</td></tr>")
         out.append("</tbody></table>")
     else:
@@ -127,7 +128,8 @@ def _category_chart(rows: list[GroupRow]) -> str:
         y = 5 + i * row_h
         full = bar_w * r.sessions / top if top else 0
         part = bar_w * r.escalated / top if top else 0
-        svg.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{e(r.key[:40])}</text>')
+        label = r.key if len(r.key) <= 34 else r.key[:33] + "…"  # the full key is in the table below
+        svg.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{e(label)}</text>')
         svg.append(f'<rect data-category="{e(r.key)}" data-sessions="{r.sessions}" x="{label_w}" y="{y + 3}" '
                    f'width="{full:.1f}" height="{row_h - 6}" fill="#7fb3d5"/>')
         svg.append(f'<rect x="{label_w}" y="{y + 3}" width="{part:.1f}" height="{row_h - 6}" fill="#c0392b">'
