@@ -86,7 +86,10 @@ def case_fields(body: str) -> list[tuple[str, str]]:
 
 
 def remove_case(cur: sqlite3.Cursor, session_id: str) -> None:
-    """Remove the past case made from a session (when the session is deleted or purged)."""
+    """Remove the past case made from a session, and what it taught the search (deleted or purged)."""
+    from threer.kb.feedback import forget_session
+
+    forget_session(cur, session_id.strip().upper())
     doc_id = case_id(session_id)
     row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ? AND source = 'case'", (doc_id,)).fetchone()
     if row is not None:

@@ -19,7 +19,7 @@ from threer.kb.analysis import analysed_column
 
 OUTCOMES = ("solved", "helped", "not-helpful")
 OUTCOME_WEIGHT = {"solved": 1.0, "helped": 0.5, "not-helpful": 0.0}
-MAX_BOOST = 0.6  # the most a document can gain, on a 0..1 score scale
+MAX_BOOST = 1.0  # the most a document can gain, on a 0..1 score scale (a perfect text match scores 1)
 MATCHES = 50  # stored issues looked at per search
 MIN_SIMILARITY = 0.25  # a stored issue less alike than this lifts nothing
 

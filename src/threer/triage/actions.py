@@ -181,11 +181,56 @@ def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:
 
 
 def index_resolved_case(store: Store, session: TriageSession) -> None:
-    """Make a resolved session searchable as a past case."""
+    """Make a resolved session searchable as a past case, and learn which documents solved it."""
     from threer.kb.cases import index_case
 
     case = case_document(session)
     index_case(store, session.id, **case)
+    learn_from_session(store, session)
+
+
+def learn_from_session(store: Store, session: TriageSession) -> int:
+    """Store which articles or past cases solved (or did not solve) this session's issue; return how many.
+
+    research.prior's and research.kb's `worked` ids are recorded as solved, the other ids
+    tried there as not helpful; later searches like this issue lift what solved it
+    (threer.kb.feedback). Ids that are in no index are left out.
+    """
+    from threer.kb.feedback import record_outcome
+    from threer.kb.search import prepare_kb
+
+    prepare_kb(store)  # the sample articles a session names are in the index
+    issue = " ".join(research_text(session))
+    if not issue.strip():
+        return 0
+    outcomes: dict[str, str] = {}
+    for step_id, tried_field in (("research.prior", "tried"), ("research.kb", "articles")):
+        answer = session.answer(step_id)
+        if answer is None:
+            continue
+        for doc_id in getattr(answer, tried_field, []) or []:
+            outcomes.setdefault(doc_id.strip(), "not-helpful")
+        for doc_id in getattr(answer, "worked", []) or []:
+            outcomes[doc_id.strip()] = "solved"
+    own_case = f"case:{session.id}".upper()
+    count = 0
+    with store.transaction() as cur:
+        for doc_id, outcome in outcomes.items():
+            row = cur.execute(
+                "SELECT doc_id FROM kb_documents WHERE doc_id = ? OR doc_id = ? COLLATE NOCASE", (doc_id, doc_id)
+            ).fetchone()
+            if row is None or row[0].upper() == own_case:
+                continue
+            record_outcome(cur, session_id=session.id, doc_id=row[0], outcome=outcome, issue=issue)
+            count += 1
+    return count
+
+
+def research_text(session: TriageSession) -> list[str]:
+    """The issue and error text a session's Research step searches with."""
+    from threer.triage.engine import research_queries
+
+    return research_queries(session)
 
 
 def forget_case(store: Store, session_id: str) -> None:

@@ -233,6 +233,7 @@ class PriorAnswer(Answer):
     texts = {"outcome": ("the outcome (what matched and what was tried)", True)}
     matches: list[dict[str, Any]] = Field(default_factory=list)  # shown by the action: id, title, source, score
     tried: list[str] = Field(default_factory=list)  # ids the technician tried
+    worked: list[str] = Field(default_factory=list)  # ids that solved it: threer learns from these
     outcome: str
 
     @field_validator("tried", mode="before")
@@ -240,17 +241,28 @@ class PriorAnswer(Answer):
     def _t(cls, v: Any) -> list[str]:
         return _text_list(v, "the ids of the matches tried")
 
+    @field_validator("worked", mode="before")
+    @classmethod
+    def _w(cls, v: Any) -> list[str]:
+        return _text_list(v, "the ids of the matches that solved it")
+
 
 
 class KbAnswer(Answer):
     texts = {"outcome": ("the outcome", True)}
     articles: list[str] = Field(default_factory=list)
+    worked: list[str] = Field(default_factory=list)  # ids of the articles that solved it: threer learns from these
     outcome: str
 
     @field_validator("articles", mode="before")
     @classmethod
     def _a(cls, v: Any) -> list[str]:
         return _text_list(v, "the articles (ids or titles)")
+
+    @field_validator("worked", mode="before")
+    @classmethod
+    def _w(cls, v: Any) -> list[str]:
+        return _text_list(v, "the ids of the articles that solved it")
 
 
 
