@@ -29,10 +29,14 @@ def test_index_summary_and_warnings(invoke, kb_folder):
     (kb_folder / "broken.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
     result = invoke("kb", "index", str(kb_folder))
     assert result.exit_code == 0, result.stderr
-    assert "2 added" in result.stdout and "1 skipped" in result.stdout
-    assert "broken.md" in result.stderr and "front matter" in result.stderr
+    assert "3 added" in result.stdout and "0 skipped" in result.stdout  # a broken front matter is forgiven
+    assert "broken.md" in result.stderr and "front matter" in result.stderr and "first heading" in result.stderr
+    (kb_folder / "bomb.md").write_text("---\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                       "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n---\n# Bomb\n", encoding="utf-8")
     again = invoke("kb", "index", str(kb_folder))
-    assert "2 unchanged" in again.stdout
+    assert "3 unchanged" in again.stdout and "1 skipped" in again.stdout
+    assert "bomb.md" in again.stderr and "expand" in again.stderr
 
 
 def test_index_json(invoke, kb_folder):

@@ -189,9 +189,11 @@ def test_worker_processes_give_the_same_index(store, tmp_path):
     kb = tmp_path / "kb"
     for n in range(30):
         article(kb, f"a{n}.md", f"# Article {n}\n\nword{n} shared text")
-    article(kb, "bad.md", "---\ntitle: [x\n---\n")
+    article(kb, "bad.md", "---\ntitle: [x\n---\n")  # indexed, with a warning
+    article(kb, "bomb.md", "---\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\n")
     report = index_paths(store, [kb], workers=2)
-    assert report.added == 30 and len(report.skipped) == 1
+    assert report.added == 31 and len(report.skipped) == 1 and len(report.warnings) == 1
     assert [r.id for r in search(store, "word7")] == ["a7"]
     assert_consistent(store)
 

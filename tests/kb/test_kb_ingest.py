@@ -53,9 +53,49 @@ def test_markdown_without_front_matter_titled_by_heading_or_name():
         "---\n\tbad: tab\n---\n",
     ],
 )
-def test_broken_front_matter_is_an_ingest_error(text):
-    with pytest.raises(IngestError, match="front matter"):
-        parse_markdown(text, "bad.md")
+def test_broken_front_matter_is_indexed_with_its_first_heading_and_a_warning(text):
+    doc = parse_markdown(text + "\n\n# Mail stops on the VPN\n\nReconnect first.", "bad.md")
+    assert doc.title == "Mail stops on the VPN" and "Reconnect first." in doc.text
+    assert doc.doc_id is None and doc.tags == []
+    assert len(doc.warnings) == 1 and "front matter" in doc.warnings[0] and "first heading" in doc.warnings[0]
+
+
+def _billion_laughs(levels: int = 9) -> str:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{name}: &{name} [" + ",".join(f"*{prev}" for _ in range(9)) + "]")
+    return "---\ntitle: laughs\n" + "\n".join(lines) + "\ntags: *i\n---\n# Laughs\n\nbody"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (_billion_laughs(), "aliases"),
+        ("---\ntitle: big\nnotes: '" + "x" * (70 * 1024) + "'\n---\n# Big\n", "larger than 64 kB"),
+        ("---\ntitle: deep\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n# Deep\n", "nests deeper"),
+    ],
+)
+def test_hostile_front_matter_is_refused_at_once(text, reason):
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(IngestError, match=reason):
+        parse_markdown(text, "hostile.md")
+    assert time.perf_counter() - started < 1.0  # refused before anything expands
+
+
+def test_hostile_front_matter_is_skipped_and_the_rest_of_the_folder_indexes(store, tmp_path):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "bomb.md").write_text(_billion_laughs(), encoding="utf-8")
+    (folder / "broken.md").write_text("---\ntitle: [oops\n---\n# Scanner relay\n\n550 5.7.1 from the copier", encoding="utf-8")
+    (folder / "good.md").write_text("---\nid: good\n---\n# Good\n\nfine", encoding="utf-8")
+    report = index_paths(store, [folder])
+    assert report.added == 2
+    assert [Path(s.path).name for s in report.skipped] == ["bomb.md"] and "aliases" in report.skipped[0].reason
+    assert [Path(w.path).name for w in report.warnings] == ["broken.md"]
+    assert _row(store, "broken")["title"] == "Scanner relay"
 
 
 def test_html_keeps_title_headings_text_and_drops_chrome():
@@ -135,11 +175,11 @@ def test_bad_files_are_skipped_with_their_names_and_the_rest_index(store, tmp_pa
     (folder / "image.png").write_bytes(b"\x89PNG")  # not an article type: ignored, not skipped
     (folder / ".hidden.md").write_text("# hidden", encoding="utf-8")
     report = index_paths(store, [folder])
-    assert report.added == 1
+    assert report.added == 2  # good.md, and broken.md with a warning
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"binary.txt", "latin1.md", "broken.md", "huge.txt"}
-    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.md"]
-    assert "front matter" in reasons["broken.md"] and "5 MB" in reasons["huge.txt"]
+    assert set(reasons) == {"binary.txt", "latin1.md", "huge.txt"}
+    assert "binary" in reasons["binary.txt"] and "UTF-8" in reasons["latin1.md"] and "5 MB" in reasons["huge.txt"]
+    assert [Path(w.path).name for w in report.warnings] == ["broken.md"]
 
 
 def test_explicit_file_of_any_suffix_is_read_as_text(store, tmp_path):

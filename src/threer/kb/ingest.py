@@ -154,8 +154,73 @@ def _simple_yaml(raw: str) -> dict[str, object] | None:
     return data
 
 
+MAX_FRONT_MATTER_BYTES = 64 * 1024  # front matter is a few lines; more is not an article's metadata
+MAX_YAML_VALUES = 10_000  # values in front matter with its aliases written out; an article has a dozen
+MAX_YAML_DEPTH = 20
+
+
+class BrokenFrontMatter(Exception):
+    """Front matter that is there but cannot be read: the article is still indexed, with a warning."""
+
+
+def _check_yaml_events(raw: str) -> None:
+    """Refuse YAML that would expand without bound (aliases) or nest absurdly, before building it.
+
+    The YAML events are read once, counting how many values the document would hold with
+    every alias (`*name`) written out; reading events costs time in the size of the text
+    only, so a "billion laughs" front matter is refused at once instead of expanding.
+    """
+    import yaml
+
+    depth = deepest = 0
+    for char in raw:  # brackets first: YAML's scanner is slow on thousands of them
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    if deepest > MAX_YAML_DEPTH:
+        raise IngestError(f"its front matter nests deeper than {MAX_YAML_DEPTH} levels")
+    sizes: dict[str, int] = {}  # anchor -> values under it, aliases expanded
+    stack: list[list[object]] = []  # open collections: [anchor, values so far]
+    total = 0
+
+    def add(count: int) -> None:
+        nonlocal total
+        total += count
+        if total > MAX_YAML_VALUES:
+            raise IngestError(
+                f"its front matter would expand to more than {MAX_YAML_VALUES:,} values (YAML aliases, *name, "
+                "repeated inside each other); write the values out"
+            )
+        if stack:
+            stack[-1][1] = int(stack[-1][1]) + count  # type: ignore[call-overload]
+
+    for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            add(sizes.get(event.anchor or "", 1))
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            add(1)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([event.anchor, 1])
+            if len(stack) > MAX_YAML_DEPTH:
+                raise IngestError(f"its front matter nests deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, count = stack.pop()
+            if anchor:
+                sizes[str(anchor)] = int(count)  # type: ignore[call-overload]
+            if stack:
+                stack[-1][1] = int(stack[-1][1]) + int(count)  # type: ignore[call-overload]
+
+
 def _front_matter(text: str) -> tuple[dict[str, object], str]:
-    """(metadata, content); raises IngestError for front matter that is there but broken."""
+    """(metadata, content).
+
+    Raises BrokenFrontMatter (with the content after it) for front matter that does not
+    parse, and IngestError for front matter too large or too self-referential to read.
+    """
     import yaml
     from frontmatter.default_handlers import YAMLHandler
 
@@ -166,21 +231,32 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
     try:
         raw, content = handler.split(stripped)
     except ValueError:
-        raise IngestError("its front matter starts with --- but has no closing ---") from None
+        exc = BrokenFrontMatter("its front matter starts with --- but has no closing ---")
+        exc.content = stripped.split("\n", 1)[1] if "\n" in stripped else ""  # type: ignore[attr-defined]
+        raise exc from None
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
+        raise IngestError(f"its front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} kB")
     simple = _simple_yaml(raw)
     if simple is not None:
         return simple, content
     try:
+        _check_yaml_events(raw)
         data = handler.load(raw)
-    except yaml.YAMLError as exc:
+    except IngestError:
+        raise
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (near line {where.line + 2})" if where is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise IngestError(f"its front matter is broken{line}: {problem}") from None
+        broken = BrokenFrontMatter(f"its front matter could not be read{line}: {problem}")
+        broken.content = content  # type: ignore[attr-defined]
+        raise broken from None
     if data is None:
         return {}, content
     if not isinstance(data, dict):
-        raise IngestError("its front matter is not a set of `key: value` lines")
+        broken = BrokenFrontMatter("its front matter is not a set of `key: value` lines")
+        broken.content = content  # type: ignore[attr-defined]
+        raise broken
     return data, content
 
 
@@ -209,9 +285,14 @@ def _scalar(value: object) -> str | None:
 
 
 def parse_markdown(text: str, name: str) -> ParsedDocument:
-    meta, body = _front_matter(text)
-    body = body.strip("\n")
     warnings = []
+    try:
+        meta, body = _front_matter(text)
+    except BrokenFrontMatter as exc:
+        # the words are still worth finding: index the text, titled by its first heading, and say so
+        meta, body = {}, getattr(exc, "content", text)
+        warnings.append(f"{exc}; it was indexed with its first heading as the title and no id or tags from it")
+    body = body.strip("\n")
     doc_id = _scalar(meta.get("id"))
     if doc_id is not None and any(c.isspace() for c in doc_id):
         warnings.append(f"its id {doc_id!r} has spaces; they were replaced by '-'")
