@@ -41,7 +41,7 @@ from threer.kb.ranking import (
 POOL = 200  # candidates scored per search
 THESAURUS_WEIGHT = 0.5  # a thesaurus word counts this much of the word typed
 CORRECTION_WEIGHT = 0.8  # a corrected typo counts this much of a word typed right
-NAME_WEIGHT = 0.25  # a Capitalised word no title or tag uses: a person, a place
+NAME_WEIGHT = 0.1  # a Capitalised word no title or tag uses: a person, a place
 NUMBER_WEIGHT = 0.3  # a bare number that is not an SMTP status code: a year, a count, a time
 CODE_WEIGHT = 2.0  # an error code: 0x8004010F, 5.7.26
 PHRASE_WEIGHT = 1.5  # a phrase the person put in quotes

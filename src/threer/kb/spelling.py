@@ -112,17 +112,23 @@ def correct(
     return best[2] if best else None
 
 
+_ENDINGS = ("er", "ing", "ion", "ation", "ment", "ed", "e", "s", "y", "al")
+
+
 def display_form(typed: str, corrected: str) -> str:
     """A readable word for a corrected term: the stem with the ending the person typed, if that fits.
 
-    "recieving" corrected to the term receiv reads "receiving"; without a fitting ending,
-    the term itself.
+    "recieving" corrected to the term receiv reads "receiving", "autodiscovr" reads
+    "autodiscover"; without a fitting ending, the term itself.
     """
     word = typed.casefold()
-    if term(corrected) == corrected:
+    if term(corrected) == corrected and corrected.isalpha() and not corrected.endswith(("i", "v")):
         return corrected
     for cut in range(len(corrected) - 1, len(corrected) + 3):
         candidate = corrected + word[cut:]
-        if candidate != word and term(candidate) == corrected:
+        if candidate not in (word, corrected) and term(candidate) == corrected:
             return candidate
+    for ending in _ENDINGS:
+        if term(corrected + ending) == corrected:
+            return corrected + ending
     return corrected
