@@ -191,53 +191,14 @@ def show_command(
 
       threer kb show kb-0001-outlook-password-prompt
     """
-    from rich.markdown import Markdown
-    from rich.text import Text
-
+    from threer.cli.kb_viewer import show_document
     from threer.kb.documents import get_document
     from threer.kb.search import prepare_kb
 
     with _store(ctx) as store:
         prepare_kb(store)
         doc = get_document(store.conn, doc_id)
-    console = stdout_console()
-    console.print(Text(doc.title, style="bold"), soft_wrap=True)
-    meta = f"{doc.id} · {'past case' if doc.source == 'case' else 'article'}"
-    if doc.tags:
-        meta += " · " + ", ".join(doc.tags)
-    if doc.path:
-        meta += f" · {doc.path}"
-    console.print(Text(meta, style="dim"), soft_wrap=True)
-    console.print()
-    if doc.source == "case":
-        for line in _case_lines(doc.body, console):
-            console.print(line, soft_wrap=True)  # wrapped already, under its own column
-    elif doc.format == "markdown":
-        console.print(Markdown(doc.body))
-    else:
-        console.print(Text(doc.body), soft_wrap=True)
-
-
-def _case_lines(body: str, console: Any) -> list[Any]:
-    """A past case as lines: each label, its value beside it, wrapped under itself, every line break kept."""
-    from rich.text import Text
-
-    from threer.kb.cases import case_fields
-
-    fields = case_fields(body)
-    labels = [len(label) + 1 for label, _ in fields if label]
-    indent = max(labels) + 2 if labels else 0
-    room = max(20, console.width - indent)
-    lines = []
-    for label, value in fields:
-        head: Any = Text(f"{label}:", style="bold") if label else Text()
-        for line in value.split("\n"):
-            pieces = Text(line).wrap(console, room, overflow="fold") if line.strip() else [Text()]
-            for piece in pieces:
-                piece.rstrip()
-                lines.append(Text.assemble(head, " " * (indent - len(head)), piece) if piece.plain else head)
-                head = Text()
-    return lines
+    show_document(stdout_console(), doc, page=False)
 
 
 @kb_app.command("import")

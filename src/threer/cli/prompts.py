@@ -84,11 +84,12 @@ FORMS: dict[str, list[Field]] = {
     "review.server_rules": [Field("found", "text", "Server-side rules in the Control Panel: what did you find?")],
     "review.client_rules": [Field("found", "text", "Rules in the mail client: what did you find?")],
     "research.prior": [
-        Field("tried", "checkbox", "Which of these did you try?"),
+        Field("tried", "checkbox", "Which of these did you try? (tick ✓ solved for the one that fixed it)"),
         Field("outcome", "text", "What matched, and what happened when you tried it?"),
     ],
     "research.kb": [
-        Field("articles", "text", "Articles consulted (ids or titles, comma-separated)", optional=True),
+        Field("articles", "text", "Articles consulted (ids or titles, comma-separated; "
+              "write 'solved' after the one that fixed it)", optional=True),
         Field("outcome", "text", "Outcome"),
     ],
     "research.web": [
@@ -104,6 +105,11 @@ FORMS: dict[str, list[Field]] = {
         Field("summary", "text", "One-line summary (optional; default: the issue)", optional=True),
     ],
 }
+
+
+SOLVED = "solved:"  # research.prior: a ticked "✓ solved: ID" entry
+READ = "\x00read"  # research.prior: "read one in full first"
+PRIOR_QUESTION = "Which of these did you try? (tick ✓ solved for the one that fixed it)"
 
 
 class FieldInterrupted(KeyboardInterrupt):
@@ -154,8 +160,10 @@ class _Command(Exception):
 class QuestionaryPrompter:
     """Asks on a terminal. `input`/`output` let tests drive it through prompt_toolkit pipes."""
 
-    def __init__(self, console: Console, *, input: Any = None, output: Any = None) -> None:
+    def __init__(self, console: Console, *, input: Any = None, output: Any = None,
+                 reader: Callable[[str], None] | None = None) -> None:
         self.console = console
+        self._reader = reader  # opens a KB article or past case in full (threer.cli.kb_viewer)
         self._io = {k: v for k, v in {"input": input, "output": output}.items() if v is not None}
         self._session: TriageSession | None = None
         self.kept: str | None = None  # what of the step in progress was kept when it was interrupted
@@ -296,9 +304,9 @@ class QuestionaryPrompter:
             choices = list(spec.choices)
             if step.id == "research.prior":
                 matches = (ctx.action.fields.get("matches") if ctx.action else None) or []
-                choices = [f"{m['id']} — {m['title']}" for m in matches]
-                if not choices:
+                if not matches:
                     return []
+                return self._tried(matches, default, first, data)
             picked_default = set(default or [])
             qchoices: list[Any] = [
                 questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
@@ -312,6 +320,48 @@ class QuestionaryPrompter:
         if spec.kind == "confirm":
             return self._run(questionary.confirm(spec.message, default=bool(default), **self._io))
         raise ValueError(spec.kind)  # pragma: no cover
+
+    def _tried(self, matches: list[dict[str, Any]], default: Any, first: bool, data: dict[str, Any] | None) -> Any:
+        """research.prior's list: tick what was tried, tick "✓ solved" for what fixed it, or open one to read.
+
+        The extra entries come after the matches, so the matches keep their places.
+        """
+        picked = set(default or [])
+        solved = set((data or {}).get("worked") or [])
+        while True:
+            qchoices: list[Any] = [
+                questionary.Choice(f"{m['id']} — {m['title']}", value=m["id"], checked=m["id"] in picked)
+                for m in matches
+            ]
+            qchoices += [questionary.Choice(f"✓ solved: {m['id']}", value=SOLVED + m["id"], checked=m["id"] in solved)
+                         for m in matches]
+            if self._reader is not None:
+                qchoices.append(questionary.Choice("Read one of these in full first…", value=READ))
+            qchoices += self._extra_choices(self._step_prior, first)
+            answer = self._run(questionary.checkbox(PRIOR_QUESTION, choices=qchoices, **self._io))
+            for command in (BACK, NOT_APPLICABLE):
+                if command in answer:
+                    self._menu(self._step_prior, command)
+            solved = {v[len(SOLVED):] for v in answer if isinstance(v, str) and v.startswith(SOLVED)}
+            picked = {v for v in answer if isinstance(v, str) and v not in (READ,) and not v.startswith(SOLVED)} | solved
+            if READ in answer and self._reader is not None:
+                choices = [questionary.Choice(f"{m['id']} — {m['title']}", value=m["id"]) for m in matches]
+                choices.append(questionary.Choice("Back to the list", value=""))
+                chosen = self._run(questionary.select("Which one? (q leaves the page)", choices=choices, **self._io))
+                if chosen:
+                    self._reader(chosen)
+                continue
+            if data is not None:
+                data["worked"] = [m["id"] for m in matches if m["id"] in solved]
+                if not data["worked"]:
+                    del data["worked"]
+            return [m["id"] for m in matches if m["id"] in picked]
+
+    @property
+    def _step_prior(self) -> Step:
+        from threer.triage.steps import get_step
+
+        return get_step("research.prior")
 
     def _extra_choices(self, step: Step, first: bool) -> list[Any]:
         if not first:

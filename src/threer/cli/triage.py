@@ -104,7 +104,9 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     if interactive:
         from threer.cli.prompts import QuestionaryPrompter
 
-        prompter = QuestionaryPrompter(console)
+        from threer.cli.kb_viewer import document_reader
+
+        prompter = QuestionaryPrompter(console, reader=document_reader(store, console))
         if missing_partner:
             try:
                 asked = missing_partner + ([] if config.partner.technician else ["partner.technician"])

@@ -264,6 +264,22 @@ class KbAnswer(Answer):
     def _w(cls, v: Any) -> list[str]:
         return _text_list(v, "the ids of the articles that solved it")
 
+    @model_validator(mode="after")
+    def _solved_marks(self) -> "KbAnswer":
+        """An article written as "kb-0014 solved" (or "kb-0014 (solved)") is the one that worked."""
+        articles, worked = [], list(self.worked)
+        for entry in self.articles:
+            lowered = entry.lower().rstrip()
+            for mark in ("(solved)", "solved"):
+                if lowered.endswith(" " + mark) and len(lowered) > len(mark) + 1:
+                    entry = entry.rstrip()[: -len(mark)].rstrip()
+                    if entry not in worked:
+                        worked.append(entry)
+                    break
+            articles.append(entry)
+        self.articles, self.worked = articles, worked
+        return self
+
 
 
 class WebAnswer(Answer):

@@ -1,0 +1,84 @@
+"""Inside the triage: open a suggested article in full, tick what was tried and what solved it."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from test_prompts import DOWN, ENTER, MATCHES, SPACE, Terminal, answers_except
+
+from threer.triage.answers import KbAnswer
+
+UP = "\x1b[A"
+
+
+@pytest.fixture
+def pipes():
+    with ExitStack() as stack:
+        yield stack
+
+
+def test_a_match_ticked_solved_is_recorded_as_tried_and_worked(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    # the list: kb-0001, the case, "✓ solved: kb-0001", "✓ solved: <case>": tick the first and the third
+    keys = SPACE + DOWN + DOWN + SPACE + ENTER + "kb-0001 fixed it" + ENTER
+    session = terminal.run(keys, answers_except("research.prior"))
+    prior = session.answer("research.prior")
+    assert prior.tried == ["kb-0001"] and prior.worked == ["kb-0001"]
+    assert "✓ solved: kb-0001" in terminal.screen()
+
+
+def test_solved_alone_counts_as_tried(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes)
+    keys = DOWN * 3 + SPACE + ENTER + "the case's fix worked" + ENTER  # only "✓ solved: <case>"
+    session = terminal.run(keys, answers_except("research.prior"))
+    prior = session.answer("research.prior")
+    assert prior.tried == [MATCHES[1]["id"]] and prior.worked == [MATCHES[1]["id"]]
+
+
+def test_a_match_can_be_read_in_full_without_leaving_the_triage(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes)
+    opened: list[str] = []
+    prompter = terminal.prompter(
+        # tick "Read one of these in full first…" (after the four entries), pick the case, then back in the
+        # list tick the case as tried, and answer the outcome
+        DOWN * 4 + SPACE + ENTER + DOWN + ENTER + DOWN + SPACE + ENTER + "read it, it did not apply" + ENTER
+    )
+    prompter._reader = opened.append
+    from threer.triage.flow import run_flow
+
+    session = run_flow(terminal.engine, prompter, answers_except("research.prior"))
+    assert opened == [MATCHES[1]["id"]]
+    assert session.answer("research.prior").tried == [MATCHES[1]["id"]]
+
+
+def test_the_reader_shows_the_whole_article_through_the_safe_console(tmp_path: Path) -> None:
+    from threer.cli.kb_viewer import document_reader
+    from threer.cli.output import console_for
+    from threer.store import Store
+
+    with Store(tmp_path / "threer.db") as store:
+        from threer.kb.search import prepare_kb
+
+        prepare_kb(store)
+        console = console_for(stderr=False, width=100, record=True, file=open(tmp_path / "out.txt", "w"))
+        document_reader(store, console)("kb-0001-outlook-password-prompt")
+        document_reader(store, console)("no-such-article")
+        text = console.export_text()
+    assert "kb-0001-outlook-password-prompt · article" in text
+    assert "Diagnose and fix" in text and "When to escalate" in text  # the body in full, to its last section
+    assert "No article or past case with id 'no-such-article'" in text
+
+
+@pytest.mark.parametrize(
+    ("articles", "tried", "worked"),
+    [
+        ("kb-0014, kb-0002 solved", ["kb-0014", "kb-0002"], ["kb-0002"]),
+        ("kb-0014 (solved)", ["kb-0014"], ["kb-0014"]),
+        ("kb-0014, unsolved mysteries", ["kb-0014", "unsolved mysteries"], []),
+    ],
+)
+def test_research_kb_articles_marked_solved(articles, tried, worked) -> None:
+    answer = KbAnswer.model_validate({"articles": articles, "outcome": "done"})
+    assert answer.articles == tried and answer.worked == worked
