@@ -14,6 +14,7 @@ neither is judged by its articles. Its category (for `--by category`) is its fir
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from threer.triage import answers as a
 from threer.triage.session import TriageSession
@@ -56,10 +57,25 @@ def session_errors(session: TriageSession) -> list[str]:
     return error_codes(errors.messages) if isinstance(errors, a.ErrorsAnswer) else []
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a session recorded that the report uses, read once (each read validates an answer)."""
+
+    errors: list[str]
+    dns: list[str]
+    items: list[str]  # articles and past cases its Research steps name
+    labels: list[str]
+
+
+def facts(session: TriageSession) -> Facts:
+    errors, dns, items = session_errors(session), dns_findings(session), research_items(session)
+    articles = [i for i in items if not i.lower().startswith("case:")]
+    found = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns] + [f"kb:{i}" for i in articles]
+    return Facts(errors=errors, dns=dns, items=items, labels=found)
+
+
 def labels(session: TriageSession) -> list[str]:
-    articles = [i for i in research_items(session) if not i.lower().startswith("case:")]
-    return ([f"error:{c}" for c in session_errors(session)] + [f"dns:{f}" for f in dns_findings(session)]
-            + [f"kb:{i}" for i in articles])
+    return facts(session).labels
 
 
 def kind(session_labels: list[str]) -> set[str]:

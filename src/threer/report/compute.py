@@ -11,9 +11,10 @@ Avoidable escalations, by two rules, judged only on what the sessions recorded (
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -55,7 +56,8 @@ def build_report(sessions: Iterable[TriageSession], articles: dict[str, Article]
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     everything = list(sessions)
-    labels = {s.id: cat.labels(s) for s in everything}
+    facts = {s.id: cat.facts(s) for s in everything}
+    labels = {sid: f.labels for sid, f in facts.items()}
     cohort = sorted((s for s in everything if period.since <= s.created_at < period.until),
                     key=lambda s: (s.created_at, s.id))
     zone = ZoneInfo(period.timezone)
@@ -83,12 +85,12 @@ def build_report(sessions: Iterable[TriageSession], articles: dict[str, Article]
     return Report(
         generated_at=now, since=period.since, until=period.until, timezone=period.timezone, by=by,
         totals=_tally(cohort), weeks=_weeks(cohort, period, zone), groups=groups, categories=categories,
-        avoidable=avoidable(cohort, everything, labels, articles),
+        avoidable=avoidable(cohort, everything, facts, articles),
         time_to_resolve=_durations(s for s in cohort if s.status == "resolved"),
         time_to_escalate=_durations(s for s in cohort if s.status == "escalated"),
         overdue=overdue,
-        error_codes=_top(code for s in cohort for code in cat.session_errors(s)),
-        dns_findings=_top(f for s in cohort for f in cat.dns_findings(s)),
+        error_codes=_top(code for s in cohort for code in facts[s.id].errors),
+        dns_findings=_top(f for s in cohort for f in facts[s.id].dns),
     )
 
 
@@ -146,34 +148,37 @@ def _top(items: Iterable[str]) -> list[Count]:
 class _Evidence:
     """The resolved sessions, indexed so each escalation is compared only with those sharing a label."""
 
-    def __init__(self, everything: list[TriageSession], labels: dict[str, list[str]]) -> None:
+    def __init__(self, everything: list[TriageSession], facts: dict[str, cat.Facts]) -> None:
         self.by_id = {s.id: s for s in everything}
-        self.labels = labels
+        self.labels = {sid: f.labels for sid, f in facts.items()}
         self.resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
                                key=lambda s: (s.closed_at, s.id))
-        self.items = {s.id: cat.research_items(s) for s in self.resolved}
+        self.items = {s.id: facts[s.id].items for s in self.resolved}
         self.rank = {s.id: i for i, s in enumerate(self.resolved)}
         self.by_label: dict[str, list[TriageSession]] = {}
         for s in self.resolved:
-            for label in cat.kind(labels[s.id]):
+            for label in cat.kind(self.labels[s.id]):
                 self.by_label.setdefault(label, []).append(s)
 
-    def same_kind(self, session: TriageSession) -> list[TriageSession]:
-        """Resolved sessions that share a kind label with `session`, in the order they were closed."""
-        found = {s.id: s for label in cat.kind(self.labels[session.id]) for s in self.by_label.get(label, [])}
-        return sorted(found.values(), key=lambda s: self.rank[s.id])
+    def same_kind(self, session: TriageSession) -> Iterator[TriageSession]:
+        """Resolved sessions that share a kind label with `session`, in the order they were closed (lazily:
+        the rules stop at the first that proves the point)."""
+        lists = [self.by_label.get(label, []) for label in sorted(cat.kind(self.labels[session.id]))]
+        seen: set[str] = set()
+        for other in heapq.merge(*lists, key=lambda s: self.rank[s.id]):
+            if other.id not in seen:
+                seen.add(other.id)
+                yield other
 
 
-def avoidable(cohort: list[TriageSession], everything: list[TriageSession], labels: dict[str, list[str]],
+def avoidable(cohort: list[TriageSession], everything: list[TriageSession], facts: dict[str, cat.Facts],
               articles: dict[str, Article]) -> list[Avoidable]:
-    evidence = _Evidence(everything, labels)
+    evidence = _Evidence(everything, facts)
     found = []
     for session in cohort:
         if session.status != "escalated":
             continue
-        candidates = evidence.same_kind(session)
-        reason = _match_worked(session, candidates, evidence) or _solved_later(session, candidates, evidence,
-                                                                               articles)
+        reason = _match_worked(session, evidence) or _solved_later(session, evidence, articles)
         if reason:
             found.append(reason)
     return found
@@ -184,7 +189,7 @@ def _shared(one: list[str], other: list[str]) -> list[str]:
     return [label for label in one if label in common]
 
 
-def _match_worked(session: TriageSession, candidates: list[TriageSession], evidence: _Evidence) -> Avoidable | None:
+def _match_worked(session: TriageSession, evidence: _Evidence) -> Avoidable | None:
     prior = session.answer("research.prior")
     rec = session.steps.get("research.prior")
     if not isinstance(prior, a.PriorAnswer) or rec is None:
@@ -207,7 +212,7 @@ def _match_worked(session: TriageSession, candidates: list[TriageSession], evide
                         why=f"Research showed past case {case_id(case.id)}, resolved at the partner level on "
                             f"{case.closed_at:%Y-%m-%d} for the same problem ({', '.join(common)}); {tried}.")
             continue
-        for other in candidates:
+        for other in evidence.same_kind(session):
             if other.closed_at and other.closed_at <= researched and item in evidence.items[other.id]:
                 common = _shared(mine, evidence.labels[other.id])
                 return Avoidable(
@@ -217,10 +222,9 @@ def _match_worked(session: TriageSession, candidates: list[TriageSession], evide
     return None
 
 
-def _solved_later(session: TriageSession, candidates: list[TriageSession], evidence: _Evidence,
-                  articles: dict[str, Article]) -> Avoidable | None:
+def _solved_later(session: TriageSession, evidence: _Evidence, articles: dict[str, Article]) -> Avoidable | None:
     mine = evidence.labels[session.id]
-    for other in candidates:
+    for other in evidence.same_kind(session):
         if other.created_at <= session.created_at:
             continue
         for item in evidence.items[other.id]:
