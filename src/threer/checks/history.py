@@ -191,14 +191,15 @@ def purge(store, older_than: datetime) -> int:
         return cur.rowcount
 
 
-def remember(db_path, outcomes, *, keep_days: int, now: datetime) -> dict[str, Changes]:
+def remember(db, outcomes, *, keep_days: int, now: datetime) -> dict[str, Changes]:
     """Keep a check-dns run (one row a domain), purge rows past `keep_days`, and return what changed
-    for each domain since its last kept run (domains never checked before are absent)."""
+    for each domain since its last kept run (domains never checked before are absent). `db` is an
+    open Store, or the path of the database to open for this."""
     from datetime import timedelta
 
     from threer.store import Store
 
-    store = Store(db_path)
+    store = db if isinstance(db, Store) else Store(db)
     try:
         snapshots = [snapshot(o.report, o.lookups) for o in outcomes]
         previous = last_runs(store, [s.domain for s in snapshots])
@@ -206,4 +207,5 @@ def remember(db_path, outcomes, *, keep_days: int, now: datetime) -> dict[str, C
         purge(store, now - timedelta(days=keep_days))
         return {s.domain: changes(previous[s.domain], s) for s in snapshots if s.domain in previous}
     finally:
-        store.close()
+        if store is not db:
+            store.close()

@@ -199,6 +199,8 @@ def _dns_facts(ans: a.DnsAnswer, zone: str) -> list[Fact]:
             facts.append(Fact(label="Problems found", items=lines))
         else:
             facts.append(Fact(label="Problems found", value="none"))
+        if ans.changes:
+            facts.append(Fact(label="Since the last check", value=ans.changes))
     if ans.dkim_selectors:
         facts.append(Fact(label="DKIM selectors from the pasted headers", items=ans.dkim_selectors))
     if ans.spf_ip:

@@ -16,7 +16,8 @@ from threer.triage.steps import STEPS
 # Answer fields threer fills in itself (from DNS, the OWA probe, the search): not scanned for secrets.
 _NOT_TYPED = {
     "intake.customer": {"domain", "domain_note"},
-    "review.dns": {"checked", "domain", "profile", "profile_reason", "summary", "problems", "checked_at", "run_error"},
+    "review.dns": {"checked", "domain", "profile", "profile_reason", "summary", "problems", "checked_at", "run_error",
+                   "changes"},
     "review.owa": {"probe"},
     "research.prior": {"matches"},
 }

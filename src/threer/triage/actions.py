@@ -45,7 +45,7 @@ class DefaultActions:
         evidence = evidence or {}
         selectors = tuple(evidence.get("dkim_selectors") or ())
         try:
-            from threer.checks import CHECKS, CheckOptions, check_domains
+            from threer.checks import CHECKS, CheckOptions, run_domains
 
             # the DNS checks only: the provider's OWA address is the review.owa step's, not the customer's DNS
             options = CheckOptions(profile=self.profile_name or "none",
@@ -55,7 +55,8 @@ class DefaultActions:
                                    nameservers=self.settings.nameservers,
                                    timeout=self.settings.timeout, dns_only=self.settings.dns_only,
                                    verify=self.settings.verify, checks=CHECKS)
-            report = check_domains([domain], options)[0]
+            outcome = run_domains([domain], options)[0]
+            report = outcome.report
         except ThreerError as exc:
             return ActionResult(fields={"checked": False, "domain": domain, "run_error": exc.message},
                                 summary=f"The DNS checks could not run: {exc.message}")
@@ -75,6 +76,10 @@ class DefaultActions:
         text = ", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no findings"
         chosen = f"profile {report.profile}, {report.profile_reason}" if report.profile else report.profile_reason
         lines = [f"DNS checks for {report.domain} ({chosen}): {text}."]
+        changed = self._remember(outcome)
+        if changed is not None:
+            fields["changes"] = changed
+            lines.append(changed[:1].upper() + changed[1:] + ".")
         if selectors:
             fields["dkim_selectors"] = list(selectors)
             lines.append(f"DKIM selector{'s' if len(selectors) > 1 else ''} from the pasted headers checked: "
@@ -85,6 +90,23 @@ class DefaultActions:
             fields["spf_ip"] = verdict
             lines.append(spf_sentence(report.domain, verdict))
         return ActionResult(fields=fields, detail=report, summary=" ".join(lines))
+
+    def _remember(self, outcome: Any) -> str | None:
+        """Keep the run in the check history; "changed since the check on <date>: …" when the domain
+        was checked before (None the first time, or when the history is off or cannot be written)."""
+        if not self.config.check_history:
+            return None
+        try:
+            from datetime import datetime, timezone
+
+            from threer.checks import history
+
+            found = history.remember(self.store, [outcome], keep_days=self.config.check_history_days,
+                                     now=datetime.now(timezone.utc))
+        except (ThreerError, sqlite3.Error):
+            return None  # the DNS result stands without its history
+        changes = found.get(outcome.report.domain)
+        return changes.summary() if changes is not None else None
 
     def spf_verdict(self, domain: str, ip: str) -> dict[str, Any]:
         """Would `ip` pass SPF for `domain`? RFC 7208 check_host(), as a receiver would run it for mail

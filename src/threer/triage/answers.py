@@ -203,6 +203,7 @@ class DnsAnswer(Answer):
     run_error: str | None = None  # why the checks could not run
     dkim_selectors: list[str] = Field(default_factory=list)  # selectors taken from pasted headers
     spf_ip: dict[str, Any] | None = None  # the SPF verdict for the sending IP of pasted headers
+    changes: str | None = None  # "changed since the check on <date>: …" (the check history), when checked before
 
 
 
