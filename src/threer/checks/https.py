@@ -34,12 +34,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
-import httpx
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from threer.errors import BadInput
+from threer.lazy import LazyModule
 from threer.findings import Finding, Severity
+
+# loaded on first use: the DNS-only checks that import this module for its names never need them
+httpx = LazyModule("httpx")
+x509 = LazyModule("cryptography.x509")
+_oid = LazyModule("cryptography.x509.oid")
 
 DEFAULT_MAX_BYTES = 1024 * 1024  # a cap for bodies nobody needs whole; MTA-STS passes its own 64 KiB
 EXPIRY_WARNING = timedelta(days=14)
@@ -181,10 +183,10 @@ def parse_certificate(der: bytes) -> CertificateInfo | None:
 
 
 def _name_text(name: x509.Name) -> str:
-    common_names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_names = name.get_attributes_for_oid(_oid.NameOID.COMMON_NAME)
     if common_names:
         return str(common_names[0].value)
-    organisations = name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    organisations = name.get_attributes_for_oid(_oid.NameOID.ORGANIZATION_NAME)
     if organisations:
         return str(organisations[0].value)
     return name.rfc4514_string() or "(empty)"

@@ -12,8 +12,6 @@ import asyncio
 import concurrent.futures
 from datetime import datetime, timezone
 
-import httpx
-
 from threer.checks.https import (
     ENDPOINT_SLUGS,
     ConnectOverrides,
@@ -24,6 +22,9 @@ from threer.checks.https import (
     probe,
 )
 from threer.findings import Finding, Severity
+from threer.lazy import LazyModule
+
+httpx = LazyModule("httpx")  # loaded when an OWA address is probed, not when the module is imported
 
 CHECK = "owa"
 FINDING_IDS: frozenset[str] = frozenset(
