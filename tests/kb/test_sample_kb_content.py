@@ -147,3 +147,13 @@ def test_sample_kb_doc_lists_every_article():
     doc = SAMPLE_KB_DOC.read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `(kb-\d{4}-[^`]+)` \|", doc, re.M))
     assert listed == set(_article_texts())
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "src" / "threer" / "kb" / "articles").glob("*.md")),
+                         ids=lambda p: p.name[:7])
+def test_no_article_renders_a_menu_path_as_a_quote(path: Path):
+    """A wrapped line that starts with `>` (Control Panel > Mail > ...) turns into a quote block."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt().parse(frontmatter.loads(path.read_text(encoding="utf-8")).content)
+    assert not [t for t in tokens if t.type == "blockquote_open"], path.name

@@ -122,10 +122,20 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(getattr(obj, "debug", False)) or bool(os.environ.get("THREER_DEBUG"))
 
 
+from threer.cli import help_format
+
+help_format.install()
+
 app = typer.Typer(
     cls=ThreerGroup,
     name="threer",
     help="Replicate, Review, Research: triage hosted e-mail problems, check mail DNS, write escalation tickets.",
+    epilog=("Examples:\n\n\b\n"
+            "  threer triage --customer-domain contoso.com\n"
+            "  threer check-dns contoso.com\n"
+            "  threer analyze bounce.eml\n"
+            "  threer ticket 20261126-7K3P --format markdown\n\n"
+            "Each command has its own --help, with examples."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

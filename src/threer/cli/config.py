@@ -78,8 +78,11 @@ def init(
 ) -> None:
     """Write a config file: asks on a terminal, or takes every value from the options.
 
-    Example: threer config init --partner-domain partner.example --control-panel-url none \\
-             --support-address escalations@provider.example
+    Example:
+
+    \b
+      threer config init --partner-domain partner.example \\
+        --control-panel-url none --support-address escalations@provider.example
     """
     from threer.config import Config, load_config, save_config, set_config_value
 

@@ -217,8 +217,8 @@ def import_command(
 
     Examples:
 
+    \b
       threer kb import https://support.example.net/sitemap.xml
-
       threer kb import https://support.example.net/articles/outlook-password-prompt
     """
     from threer.errors import ExitStatus

@@ -37,8 +37,8 @@ def register(app: typer.Typer) -> None:
 
 def triage(
     ctx: typer.Context,
-    customer_domain: Optional[str] = typer.Option(None, "--customer-domain", help="The customer's domain, to start with."),
-    answers: Optional[Path] = typer.Option(None, "--answers", help="JSON, YAML or TOML file of answers keyed by step id."),
+    customer_domain: Optional[str] = typer.Option(None, "--customer-domain", metavar="DOMAIN", help="The customer's domain, to start with."),
+    answers: Optional[Path] = typer.Option(None, "--answers", metavar="FILE", help="JSON, YAML or TOML file of answers keyed by step id."),
     no_input: bool = typer.Option(False, "--no-input", help="Never prompt; every missing answer is an error."),
     resume: Optional[str] = typer.Option(None, "--resume", metavar="ID", help="Continue a saved session."),
     change: Optional[str] = typer.Option(None, "--change", metavar="STEP", help="With --resume: change this recorded step first."),
