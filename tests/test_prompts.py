@@ -424,3 +424,47 @@ def test_ticked_services_survive_ctrl_c_at_the_next_field(terminal: Terminal) ->
     assert terminal.engine.drafts()["replicate.services"]["enabled"] == ["Exchange mailbox", "Outlook Web Access"]
     session = terminal.run(ENTER + "Journaling" + ENTER + ENTER, answers_except(*STEP_IDS[:5], "replicate.services"))
     assert session.answer("replicate.services").enabled == ["Exchange mailbox", "Outlook Web Access", "Journaling"]
+
+
+class FlakyDns(FakeActions):
+    """The first DNS run gets no answers (every finding an error); the next ones work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.servers: list[list[str]] = []
+
+    def use_nameservers(self, servers: list[str]) -> None:
+        self.servers.append(servers)
+
+    def dns(self, domain: str, evidence: dict | None = None) -> ActionResult:
+        if not any(call[0] == "dns" for call in self.calls):
+            self.calls.append(("dns", domain))
+            return ActionResult(fields={"checked": True, "domain": domain, "profile": None,
+                                        "summary": {"ok": 0, "info": 0, "warn": 0, "fail": 0, "error": 13},
+                                        "problems": [], "checked_at": NOW.isoformat()},
+                                summary=f"DNS checks for {domain}: 13 error.")
+        return super().dns(domain, evidence)
+
+
+@pytest.mark.parametrize(("keys", "servers"), [
+    (ENTER, []),  # try again
+    (DOWN + ENTER + "127.0.0.1:5354" + ENTER, [["127.0.0.1:5354"]]),  # ask another server
+])
+def test_a_failed_dns_step_can_be_tried_again(tmp_path: Path, pipes: ExitStack, keys: str, servers) -> None:
+    actions = FlakyDns()
+    terminal = Terminal(tmp_path, pipes, actions=actions)
+    session = terminal.run(keys + "looks fine now" + ENTER, answers_except("review.dns"))
+
+    assert [c[0] for c in actions.calls].count("dns") == 2
+    assert actions.servers == servers
+    dns = session.answer("review.dns")
+    assert dns.summary["error"] == 0 and dns.note == "looks fine now"
+    assert "13 error" in terminal.text()
+
+
+def test_a_failed_dns_step_can_be_recorded_as_it_is(tmp_path: Path, pipes: ExitStack) -> None:
+    actions = FlakyDns()
+    terminal = Terminal(tmp_path, pipes, actions=actions)
+    session = terminal.run(DOWN * 2 + ENTER + "resolver down at the customer" + ENTER, answers_except("review.dns"))
+    assert [c[0] for c in actions.calls].count("dns") == 1
+    assert session.answer("review.dns").summary["error"] == 13

@@ -253,3 +253,25 @@ def test_a_bad_nameserver_is_a_usage_error_before_a_session_starts(invoke, three
     assert result.exit_code == 2
     assert "not a name server address" in result.stderr
     assert not threer_env.db_path.exists() or not Store(threer_env.db_path).list_sessions()
+
+
+def test_dns_against_a_dead_resolver_is_a_failed_action_and_another_server_fixes_it(threer_env, dns):
+    import socket
+
+    from threer.config import Config
+    from threer.triage.actions import CheckSettings, DefaultActions
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        dead = silent.getsockname()
+        changed: list[list[str]] = []
+        actions = DefaultActions(Store(threer_env.db_path), Config(),
+                                 CheckSettings(profile="none", nameservers=[dead], timeout=0.5, dns_only=True),
+                                 on_nameservers=changed.append)
+        first = actions.dns("contoso-triage.test")
+        assert first.failed, first.fields["summary"]
+    host, port = dns.address
+    actions.use_nameservers([f"{host}:{port}"])
+    assert changed == [[f"{host}:{port}"]]
+    second = actions.dns("contoso-triage.test")
+    assert not second.failed and second.fields["summary"]["ok"] > 0

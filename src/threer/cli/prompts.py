@@ -18,7 +18,7 @@ from rich.text import Text
 from threer.cli import render
 from threer.triage import answers as a
 from threer.triage.engine import ActionResult
-from threer.triage.flow import AskContext, GoBack, Provide, Reply
+from threer.triage.flow import AskContext, GoBack, Provide, Reply, Retry
 from threer.triage.session import RecordedStep, TriageSession
 from threer.triage.steps import STEPS, Step
 
@@ -411,6 +411,23 @@ class QuestionaryPrompter:
         # unsafe_ask lets Ctrl-C through as KeyboardInterrupt: the command saves and says how to resume
         return question.unsafe_ask()
 
+    def action_failed(self, step: Step, result: ActionResult) -> Retry | None:
+        """The DNS checks got no answers: try again, ask another server, or record it as it is."""
+        if step.action != "dns":
+            return None
+        choice = self._run(questionary.select(
+            "The DNS checks got no usable answer. What now?",
+            choices=[questionary.Choice("Try again", value="retry"),
+                     questionary.Choice("Ask another DNS server…", value="server"),
+                     questionary.Choice("Record the result as it is", value="record")], **self._io))
+        if choice == "retry":
+            return Retry()
+        if choice == "server":
+            server = self._run(questionary.text("DNS server to ask (IP or IP:PORT, e.g. 1.1.1.1)",
+                                                validate=_nameserver_check, **self._io))
+            return Retry(nameservers=[s for s in server.replace(",", " ").split() if s])
+        return None
+
     def confirm_outcome(self, session: TriageSession) -> bool:
         """An outcome recorded before other answers changed: keep it, or decide again now."""
         rec = session.steps["outcome"]
@@ -458,6 +475,21 @@ def _partner_check(name: str, *, optional: bool = False) -> Callable[[str], bool
         return True
 
     return check
+
+
+def _nameserver_check(text: str) -> bool | str:
+    from threer.checks.resolver import parse_nameserver
+    from threer.errors import BadInput
+
+    servers = text.replace(",", " ").split()
+    if not servers:
+        return "Give an IP address, such as 1.1.1.1 or 127.0.0.1:5353."
+    try:
+        for server in servers:
+            parse_nameserver(server)
+    except BadInput as exc:
+        return exc.message
+    return True
 
 
 def _text_default(value: Any) -> str:

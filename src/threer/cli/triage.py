@@ -121,7 +121,14 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     if partner or (interactive and missing_partner):
         save_config(config, env.config_path)
 
-    actions = DefaultActions(store, config, settings)
+    started: dict[str, str] = {}
+
+    def on_nameservers(servers: list[str]) -> None:  # another resolver chosen after a failed DNS step
+        check["nameservers"] = servers
+        if "id" in started:
+            store.save_settings(started["id"], check, env.clock())
+
+    actions = DefaultActions(store, config, settings, on_nameservers=on_nameservers)
 
     def on_resolved(session: Any) -> None:
         try:
@@ -149,6 +156,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         store.save_settings(engine.session_id, check, env.clock())
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 
+    started["id"] = engine.session_id
     # answers from the file for steps already recorded change them (the earlier value stays in the history)
     revisits = [s for s in STEP_IDS if s in recorded and s in file_answers]
     if interactive:

@@ -29,10 +29,19 @@ class CheckSettings:
 
 
 class DefaultActions:
-    def __init__(self, store: Store, config: Config, settings: CheckSettings | None = None) -> None:
+    def __init__(self, store: Store, config: Config, settings: CheckSettings | None = None,
+                 on_nameservers: Any = None) -> None:
         self.store = store
         self.config = config
         self.settings = settings or CheckSettings()
+        self.on_nameservers = on_nameservers  # told of a change, to keep it with the session
+
+    def use_nameservers(self, servers: list[str]) -> None:
+        from threer.checks.resolver import parse_nameserver
+
+        self.settings.nameservers = [parse_nameserver(s) for s in servers]
+        if self.on_nameservers is not None:
+            self.on_nameservers(list(servers))
 
     @property
     def profile_name(self) -> str | None:

@@ -50,6 +50,17 @@ class ActionResult(BaseModel):
     detail: Any = None
     summary: str = ""
 
+    @property
+    def failed(self) -> bool:
+        """The checks could not run, or nothing was judged: only `error` findings (and threer's own
+        notes, `info`), as when the resolver does not answer."""
+        if "run_error" in self.fields and self.fields.get("run_error"):
+            return True
+        counts = self.fields.get("summary") or {}
+        if not isinstance(counts, dict) or not counts.get("error"):
+            return False
+        return not any(counts.get(k) for k in ("ok", "warn", "fail"))
+
 
 class Actions(Protocol):
     """The work threer does itself during a triage (checks and searches), injected."""
@@ -125,6 +136,13 @@ class TriageEngine:
             elif was_resolved and session.status != "resolved" and self.on_reopened:
                 self.on_reopened(self.session_id)
         return rec
+
+    def change_resolver(self, nameservers: list[str]) -> None:
+        """Ask these DNS servers from now on (a failed DNS step, tried again elsewhere)."""
+        change = getattr(self.actions, "use_nameservers", None)
+        if change is None:
+            raise BadInput("This session's checks cannot change their DNS server.")
+        change(nameservers)
 
     def run_action(self, step_id: str) -> ActionResult | None:
         """Run the step's action (DNS checks, OWA probe, search) if it has one and threer can."""

@@ -33,6 +33,13 @@ Reply = Provide | GoBack
 
 
 @dataclass
+class Retry:
+    """Run the step's action again, optionally asking other DNS servers (IP[:PORT] texts)."""
+
+    nameservers: list[str] | None = None
+
+
+@dataclass
 class AskContext:
     session: TriageSession
     previous: RecordedStep | None  # the answer being changed, for defaults
@@ -112,9 +119,20 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         prompter.begin(step, session)
         if step.action:
             domain = session.customer_domain or ""
-            action = prompter.working(ACTION_LABELS[step.action].format(domain=domain), lambda: engine.run_action(step.id))
-            if action is not None:
-                prompter.show_action(step, action)
+            while True:
+                action = prompter.working(ACTION_LABELS[step.action].format(domain=domain),
+                                          lambda: engine.run_action(step.id))
+                if action is not None:
+                    prompter.show_action(step, action)
+                # a failed check is not recorded unasked: the prompter may try again, or elsewhere
+                decide = getattr(prompter, "action_failed", None)
+                if action is None or not action.failed or decide is None:
+                    break
+                again = decide(step, action)
+                if again is None:
+                    break  # record it as it is
+                if again.nameservers:
+                    engine.change_resolver(again.nameservers)
         value: a.Answer | a.NotApplicable | None = None
         if revisit is None and step.id in answers:
             value = engine.parse(step.id, answers.pop(step.id), action)
