@@ -139,3 +139,11 @@ def test_the_page_needs_nothing_from_outside(page: tuple[Path, dict]) -> None:
     assert not {"script", "link", "iframe", "object", "embed", "img"} & set(dom.tags)
     assert "@import" not in raw and "url(" not in raw
     assert "Content-Security-Policy" in raw and "default-src 'none'" in raw
+
+
+def test_without_chromium_the_browser_tests_skip_saying_how_to_get_it(monkeypatch, tmp_path: Path) -> None:
+    from support_chromium import chromium_path
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # a folder with no browser in it
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        chromium_path()

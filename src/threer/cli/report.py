@@ -23,7 +23,7 @@ def report_command(
     until: Optional[str] = typer.Option(None, "--until", metavar="DATE", help="End: this date, inclusive (default now)."),
     by: Optional[str] = typer.Option(None, "--by", metavar="technician|category|customer|week",
                                      help="Also break the sessions down by this."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout (docs/reference/report-json.md)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout (docs/reference/report.md)."),
     html_file: Optional[Path] = typer.Option(None, "--html", metavar="FILE",
                                              help="Also write the report as one self-contained HTML page."),
 ) -> None:

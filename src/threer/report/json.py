@@ -1,4 +1,4 @@
-"""The `--json` renderer: the report as one versioned document (docs/reference/report-json.md)."""
+"""The `--json` renderer: the report as one versioned document (docs/reference/report.md)."""
 
 from __future__ import annotations
 
