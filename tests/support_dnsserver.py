@@ -9,7 +9,14 @@ answers really go over TCP. Fault injection per name or (name, type):
 - "truncate": UDP answer has TC set and no records, the full answer comes over TCP;
 - a number, or "delay:SECONDS": answer after that delay (delays run concurrently, not in turn);
 - "drop:N": silently drop the first N UDP packets of each question it applies to (a lost packet),
-  then answer normally.
+  then answer normally;
+- "wrong-type": answer with an A record (127.0.0.99) whatever type was asked;
+- "truncate-no-tcp": UDP answer has TC set, and TCP never answers;
+- "empty": NOERROR with no records and no SOA (neither an answer nor a proper "no records").
+
+Whole-server modes (`mode=` or `set_mode()`): "dead" answers nothing at all, UDP or TCP (a name
+server that is down); "wrong-type" answers every question with an A record (a captive portal or a
+DNS filter that rewrites every answer).
 
 A global `delay` (for the benchmark) is added to every answer, also concurrently. Every query is
 logged as (name, TYPE, "udp"|"tcp") so tests can assert that each question was asked once; a UDP
@@ -251,8 +258,10 @@ class DnsTestServer:
         records: Iterable[tuple] | None = None,
         host: str = "127.0.0.1",
         authenticated: Iterable[str] = (),
+        mode: str | None = None,
     ) -> None:
         self.host = host
+        self.mode = mode
         self.delay = float(delay)
         self.data = ZoneData()
         files = all_zone_files() if zone_files is None else [Path(p) for p in zone_files]
@@ -322,6 +331,12 @@ class DnsTestServer:
     def question_counts(self, transport: str | None = "udp") -> Counter:
         """How often each (name, type) was asked (over one transport, UDP by default)."""
         return Counter((n, t) for n, t, tr in list(self.query_log) if transport is None or tr == transport)
+
+    def set_mode(self, mode: str | None) -> None:
+        """None (normal), "dead" (never answers) or "wrong-type" (an A record for every question)."""
+        if mode not in (None, "dead", "wrong-type"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
 
     def set_fault(self, key, fault: Fault | None) -> None:
         normalised = _normalise_fault_key(key)
@@ -433,7 +448,15 @@ class DnsTestServer:
             if transport == "udp":
                 self._seen_udp.add(seen_key)
             self.query_log.append((name, rdtype, transport))
+        if self.mode == "dead":
+            return None, None, 0
         fault = self._fault_for(name, rdtype)
+        if self.mode == "wrong-type" and fault is None:
+            fault = "wrong-type"
+        if fault == "truncate-no-tcp":
+            if transport == "tcp":
+                return None, None, 0
+            fault = "truncate"
         if isinstance(fault, str) and fault.startswith("drop:"):
             if transport == "udp" and self._dropped[(name, rdtype)] < int(fault.split(":", 1)[1]):
                 self._dropped[(name, rdtype)] += 1
@@ -460,6 +483,12 @@ class DnsTestServer:
             return response, None, max_size
         if fault == "refused":
             response.set_rcode(dns.rcode.REFUSED)
+            return response, None, max_size
+        if fault == "empty":
+            return response, None, max_size
+        if fault == "wrong-type":
+            rrset = dns.rrset.from_text(question.name, 300, dns.rdataclass.IN, dns.rdatatype.A, "127.0.0.99")
+            response.answer.append(rrset)
             return response, None, max_size
         self._fill(response, question.name, question.rdtype)
         if self.authenticated and (query.flags & dns.flags.AD or query.ednsflags & dns.flags.DO):

@@ -306,6 +306,7 @@ class SharedAnswers:
         self.answers: dict[tuple[str, str], Lookup] = {}
         self.inflight: dict[tuple[str, str], tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         self.srtt: dict[tuple[str, int], float] = {}  # smoothed round-trip time per server, seconds
+        self.slow: set[tuple[str, int]] = set()  # servers that let a question time out: asked last
         self.in_flight = _InFlightLimit(MAX_IN_FLIGHT)
 
 
@@ -346,6 +347,9 @@ class Resolver:
         }
         # smoothed round-trip time per server, seconds (shared by the run's resolvers)
         self._srtt: dict[tuple[str, int], float] = shared.srtt if shared is not None else {}
+        # servers that let a question time out: later questions go to the others first, so a dead first
+        # server costs one timeout once, not one per question (shared by the run's resolvers)
+        self._slow: set[tuple[str, int]] = shared.slow if shared is not None else set()
 
     # -- public --------------------------------------------------------------------------------
 
@@ -457,7 +461,8 @@ class Resolver:
             return self._deadline_lookup(name, rdtype)
         self._stats["queries"] += 1
         failures: list[Lookup] = []
-        for server in self.nameservers:
+        servers = [s for s in self.nameservers if s not in self._slow] + [s for s in self.nameservers if s in self._slow]
+        for server in servers:
             remaining = self.remaining()
             if remaining is not None and remaining <= 0:
                 failures.append(self._deadline_lookup(name, rdtype))
@@ -466,6 +471,8 @@ class Resolver:
             try:
                 response = await self._exchange(qname, qtype, server, time.monotonic() + budget)
             except (asyncio.TimeoutError, dns.exception.Timeout):
+                if len(self.nameservers) > 1:
+                    self._slow.add(server)
                 if remaining is not None and remaining <= self.timeout:
                     failures.append(self._deadline_lookup(name, rdtype))
                     break
@@ -498,6 +505,7 @@ class Resolver:
                     )
                 )
                 continue
+            self._slow.discard(server)  # it answers again
             lookup = await self._classify(name, rdtype, qtype, response, server)
             if lookup.status in (LookupStatus.SERVFAIL, LookupStatus.REFUSED, LookupStatus.MALFORMED):
                 failures.append(lookup)
@@ -625,6 +633,16 @@ class Resolver:
                 authenticated=authenticated,
             )
 
+        other = [rr for rr in response.answer if rr.name == current
+                 and rr.rdtype not in (dns.rdatatype.CNAME, dns.rdatatype.DNAME, dns.rdatatype.RRSIG)]
+        if other:
+            # an answer of another type than asked (a captive portal or a DNS filter answering everything
+            # with an address): not an answer to this question, so nothing is known
+            shown = dns.rdatatype.to_text(other[0].rdtype)
+            return Lookup(
+                name, rdtype, LookupStatus.MALFORMED, cname_chain=tuple(chain),
+                detail=f"{where} answered a {rdtype} question with {shown} records (a captive portal or a DNS filter?)",
+            )
         soa = next((rr for rr in response.authority if rr.rdtype == dns.rdatatype.SOA), None)
         negative_ttl = int(min(soa.ttl, soa[0].minimum)) if soa is not None and len(soa) else None
         if chain and rcode == dns.rcode.NOERROR and soa is None:
@@ -643,6 +661,11 @@ class Resolver:
                 detail=target_lookup.detail,
             )
         status = LookupStatus.NXDOMAIN if rcode == dns.rcode.NXDOMAIN else LookupStatus.NODATA
+        if status is LookupStatus.NODATA and soa is None and not chain and not response.authority:
+            # "no records" from a resolver says so with the zone's SOA (RFC 2308 §2.2); an empty answer
+            # with nothing at all is not that statement
+            return Lookup(name, rdtype, LookupStatus.MALFORMED,
+                          detail=f"{where} sent an empty answer (no records and no SOA), so it is not known")
         return Lookup(
             name, rdtype, status, ttl=negative_ttl, cname_chain=tuple(chain), authenticated=authenticated
         )
