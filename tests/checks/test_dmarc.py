@@ -214,3 +214,44 @@ def test_own_and_organisational_records_are_asked_at_once(make_dns_server):
     assert time.monotonic() - started < 0.45  # two look-ups side by side, not one after the other
     assert server.count("_dmarc.deep.shop.a-dmarc-org.example", "TXT") == 1
     assert server.count("_dmarc.a-dmarc-org.example", "TXT") == 1
+
+
+# -- issue 8: the missing ';', !size, the RFC 9990 wildcard -----------------------------------------
+
+
+def _dmarc_report(domain: str):
+    from threer.checks import CheckOptions, check_domains
+
+    with DnsTestServer() as s:
+        return check_domains([domain], CheckOptions(profile="none", nameservers=[s.address], timeout=3.0,
+                                                    dns_only=True, checks=("dmarc",)))[0]
+
+
+def test_a_missing_semicolon_is_named_and_repaired_keeping_every_tag() -> None:
+    from threer.checks.dmarc import parse_dmarc
+
+    record = parse_dmarc("v=DMARC1; p=reject rua=mailto:dmarc@broken.example; pct=100")
+    assert [p.describe() for p in record.problems] == ["missing ';' after p=reject"]
+    report = _dmarc_report("d-spf-broken.example")
+    [syntax] = [f for f in report.findings if f.id == "dmarc.syntax"]
+    assert "missing ';' after p=reject" in syntax.message
+    assert syntax.changes[-1].value == '"v=DMARC1; p=reject; rua=mailto:dmarc@d-spf-broken.example; pct=100"'
+    ids = [f.id for f in report.findings]
+    # no lowered policy, no second rua: only what is broken is repaired
+    assert "dmarc.policy-missing" not in ids and "dmarc.no-reports" not in ids
+
+
+def test_a_typo_in_p_keeps_the_policy_meant() -> None:
+    from threer.checks.dmarc import _repaired, parse_dmarc
+
+    assert _repaired(parse_dmarc("v=DMARC1; p=rejct; rua=mailto:d@example.com")) == (
+        "v=DMARC1; p=reject; rua=mailto:d@example.com")
+
+
+def test_size_suffix_is_flagged_and_a_wildcard_authorises_reports() -> None:
+    report = _dmarc_report("d-dmarc-size.example")
+    ids = [f.id for f in report.findings]
+    [size] = [f for f in report.findings if f.id == "dmarc.report-size"]
+    assert size.severity is Severity.INFO and "!10m" in size.message and "RFC 9989" in size.message
+    assert size.changes[-1].value == '"v=DMARC1; p=reject; rua=mailto:dmarc@d-reports.example"'
+    assert "dmarc.report-not-authorised" not in ids  # *._report._dmarc.d-reports.example answers for it

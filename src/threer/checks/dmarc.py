@@ -4,7 +4,8 @@ Discovery asks `_dmarc.<domain>` and, at the same time, `_dmarc.<organisational 
 registrable domain, from the Public Suffix List), so a subdomain that inherits its parent's policy
 costs no extra round trip. The record is parsed as a tag list; every tag's value is checked and a
 wrong one is named. Policy strength, reporting addresses and the authorisation that another
-domain's report mailbox must publish (`<domain>._report._dmarc.<host>`, RFC 7489 §7.1) are judged.
+domain's report mailbox must publish (`<domain>._report._dmarc.<host>`, or the wildcard
+`*._report._dmarc.<host>`, RFC 9990 §4) are judged.
 
 `parse_dmarc(text)` never raises: any string gives a `DmarcRecord` whose `problems` say what is
 wrong with it.
@@ -48,6 +49,7 @@ FINDING_IDS = frozenset(
         "dmarc.no-reports",
         "dmarc.report-not-authorised",
         "dmarc.report-auth-error",
+        "dmarc.report-size",
     }
 )
 
@@ -100,6 +102,7 @@ class DmarcProblem:
 class ReportUri:
     uri: str
     scheme: str
+    size: str | None = None  # the "!10m" size limit RFC 7489 allowed and RFC 9989 dropped
     address: str | None = None  # for mailto: the mailbox
     host: str | None = None  # for mailto: the mailbox's domain, lower-case
 
@@ -263,8 +266,9 @@ def _parse_uris(value: str) -> tuple[list[ReportUri], list[tuple[str, str]]]:
                 problems.append((item, "is not a URI such as mailto:dmarc-reports@example.com"))
             continue
         scheme, rest = match.group(1).lower(), match.group(2)
+        size = f"!{match.group(3)}{match.group(4) or ''}" if match.group(3) else None
         if scheme != "mailto":
-            uris.append(ReportUri(uri=item, scheme=scheme))
+            uris.append(ReportUri(uri=item, scheme=scheme, size=size))
             continue
         local, at, host = rest.rpartition("@")
         host = host.lower().rstrip(".")
@@ -272,7 +276,7 @@ def _parse_uris(value: str) -> tuple[list[ReportUri], list[tuple[str, str]]]:
         if not at or not _LOCAL_PART.fullmatch(local) or len(labels) < 2 or not all(_LABEL.fullmatch(lb) for lb in labels):
             problems.append((item, "is not a valid mailto: address"))
             continue
-        uris.append(ReportUri(uri=item, scheme=scheme, address=f"{local}@{host}", host=host))
+        uris.append(ReportUri(uri=item, scheme=scheme, address=f"{local}@{host}", host=host, size=size))
     return uris, problems
 
 
@@ -597,6 +601,24 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 expected="no t (or t=n)",
             )
         )
+    sized = [u for u in [*record.rua, *record.ruf] if u.size]
+    if sized:
+        trimmed = {
+            tag: ",".join(u.uri[: -len(u.size)] if u.size else u.uri for u in getattr(record, tag))
+            for tag in ("rua", "ruf") if getattr(record, tag) and any(u.size for u in getattr(record, tag))
+        }
+        findings.append(
+            _finding(
+                "dmarc.report-size",
+                Severity.INFO,
+                f"The DMARC record at {host} limits report sizes with {', '.join(u.size for u in sized)} "
+                f"({', '.join(u.uri for u in sized)}); RFC 9989 dropped the !size suffix, so newer receivers may "
+                "ignore it or misread the address.",
+                fix=_fix(host, record.with_tags(**trimmed), ttl),
+                changes=_swap(host, record.text, record.with_tags(**trimmed), ttl),
+                observed=[u.uri for u in sized],
+            )
+        )
     if not record.rua:
         findings.append(
             _finding(
@@ -615,7 +637,9 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
 async def _report_findings(
     resolver: "Resolver", record: DmarcRecord, policy_domain: str, host: str, ttl: int | None
 ) -> list[Finding]:
-    """RFC 7489 §7.1: a report address in another organisational domain must be authorised by it."""
+    """RFC 9990 §4 (was RFC 7489 §7.1): a report address in another organisational domain must be
+    authorised by it, at `<domain>._report._dmarc.<host>`; a wildcard `*._report._dmarc.<host>` record
+    answers that name too (DNS wildcard synthesis), so it authorises every domain."""
     org = organisational_domain(policy_domain)
     external: dict[str, list[str]] = {}
     for tag, uris in (("rua", record.rua), ("ruf", record.ruf)):
@@ -649,7 +673,8 @@ async def _report_findings(
                     f"Reports for {policy_domain} go to {report_host} ({', '.join(external[report_host])}), another "
                     f"domain that has not authorised them, so receivers will not send them there.",
                     fix=f"The owner of {report_host} publishes " + _fix(name, "v=DMARC1", None)
-                    + f", or change the address to a mailbox in {org}.",
+                    + f" (or, to accept reports for any domain, {_fix(f'*._report._dmarc.{report_host}', 'v=DMARC1', None)}:"
+                    " RFC 9990 §4 allows the wildcard), or change the address to a mailbox in " + f"{org}.",
                     observed={"name": name, "status": lookup.status.value},
                     expected="v=DMARC1",
                 )

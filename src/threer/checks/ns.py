@@ -155,7 +155,7 @@ async def check_ns(ctx: CheckContext) -> list[Finding]:
                 check=CHECK,
                 severity=Severity.WARN,
                 message=f"{ctx.domain} has only one name server ({servers[0].host}); if it is down, the whole domain "
-                "disappears. RFC 2182 asks for at least two, on different networks.",
+                "disappears. RFC 1034 §4.1 requires at least two, and RFC 2182 recommends three, on different networks.",
                 fix="Add a second name server at the DNS host and list it at the registrar.",
                 observed=[s.host for s in servers],
             )
