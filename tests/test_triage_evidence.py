@@ -127,6 +127,10 @@ def test_a_scripted_triage_shows_the_summary_evaluates_spf_and_the_ticket_carrie
     assert dns["dkim_selectors"] == ["gw2026"]
     assert any(p["id"] == "dkim.missing" and "gw2026._domainkey.fabrikam-bounce.test" in p["message"]
                for p in dns["problems"]), dns["problems"]
+    # the sending server also went through the --ip checks: the verdict with its chain, and its reverse DNS
+    by_id = {p["id"]: p for p in dns["problems"]}
+    assert "Decided by fabrikam-bounce.test → ~all" in by_id["spf-ip.softfail"]["message"]
+    assert by_id["rdns.missing"]["message"].startswith("Sending address 198.51.100.99 has no PTR record")
     ticket = invoke("ticket", session_id, "--format", "text")
     assert ticket.exit_code == 0, ticket.stderr
     text = ticket.stdout

@@ -53,6 +53,7 @@ class DefaultActions:
         and the SPF verdict of the customer's record for the server that sent the message."""
         evidence = evidence or {}
         selectors = tuple(evidence.get("dkim_selectors") or ())
+        sending = _address(evidence.get("sending_ip"))
         try:
             from threer.checks import CHECKS, CheckOptions, run_domains
 
@@ -63,7 +64,12 @@ class DefaultActions:
                                    dkim_selectors=tuple(dict.fromkeys([*self.config.dkim_selectors, *selectors])),
                                    nameservers=self.settings.nameservers,
                                    timeout=self.settings.timeout, dns_only=self.settings.dns_only,
-                                   verify=self.settings.verify, checks=CHECKS)
+                                   verify=self.settings.verify,
+                                   # the sending server of a pasted bounce: its SPF verdict with the include
+                                   # chain, reverse DNS and blocklist listings, as `check-dns --ip` gives them
+                                   checks=CHECKS + (("spf-ip", "blocklist") if sending else ()),
+                                   ips=(sending,) if sending else (), blocklists=self.config.blocklists,
+                                   blocklist_mx=self.config.blocklist_mx)
             outcome = run_domains([domain], options)[0]
             report = outcome.report
         except ThreerError as exc:
@@ -185,6 +191,16 @@ class DefaultActions:
 
 
 PRIOR_MATCHES = 5
+
+
+def _address(text: Any) -> str | None:
+    """An IP address from evidence, or None when there is none or it is not one."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(str(text).strip())) if text else None
+    except ValueError:
+        return None
 
 
 def spf_sentence(domain: str, verdict: dict[str, Any]) -> str:
