@@ -50,6 +50,21 @@ class BusinessHours(BaseModel):
             raise ValueError("at least one working day is needed")
         return sorted(set(days), key=WEEKDAYS.index)
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _wall_clock(cls, value: object) -> object:
+        # pydantic reads a number as seconds after midnight UTC (an aware time): `start = 9` is a typo for "09:00"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(f'{value!r} is a number; give a time of day in quotes, such as "09:00"')
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _no_zone(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give a time of day without a zone, such as 09:00; the calendar's timezone applies")
+        return value
+
     @model_validator(mode="after")
     def _order(self) -> "BusinessHours":
         if self.end <= self.start:
@@ -220,11 +235,11 @@ def load_config(path: Path) -> Config:
     """Read the config; a missing file is the defaults, a bad one a clear error."""
     if not path.exists():
         return Config()
-    from threer.files import read_user_text
+    from threer.files import load_toml, read_user_text
 
     raw = read_user_text(path, "config file", fix="fix it, or remove it and run `threer config init`")
     try:
-        data = tomllib.loads(raw)
+        data = load_toml(raw)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"The config file {path} is not valid TOML ({exc}). Fix it or run `threer config init`.") from None
     try:

@@ -47,9 +47,8 @@ def normalise_domain(text: str) -> NormalisedDomain:
     notes: list[str] = []
     candidate = raw
     if "://" in candidate or candidate.lower().startswith("www."):
-        parsed = urlsplit(candidate if "://" in candidate else "http://" + candidate)
-        try:
-            host = parsed.hostname or ""
+        try:  # `http://]` and `https://[x]/` are refused by urlsplit itself
+            host = urlsplit(candidate if "://" in candidate else "http://" + candidate).hostname or ""
         except ValueError:
             host = ""
         if not host:

@@ -1,11 +1,60 @@
 """Reading a file the user named (answers, profiles, domain lists, the config): the text, or one
-plain sentence saying what is wrong with it and what to do."""
+plain sentence saying what is wrong with it and what to do.
+
+Limits hold while reading, not after: a file is read up to its cap and no further, devices and
+sockets are refused (`/dev/zero` would never end), a FIFO or pipe is read up to the cap, and the
+parsed JSON, YAML or TOML may nest at most `MAX_DEPTH` deep, hold at most `MAX_NODES` values
+(YAML aliases counted as often as they are used) and use at most `MAX_ALIASES` YAML aliases.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from threer.errors import BadInput
+from threer.safe_text import display_path
+
+DEFAULT_MAX_BYTES = 10_000_000
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_ALIASES = 100
+
+
+def read_user_bytes(path: Path, what: str, *, fix: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of the file a user named as `what`, read up to `max_bytes` and never past it."""
+    cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    shown = display_path(path)
+    try:
+        # non-blocking open: a FIFO with no writer must not hang the open itself
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise BadInput(f"The {what} {shown} does not exist; {fix}.") from None
+    except IsADirectoryError:
+        raise BadInput(f"The {what} {shown} is a folder; {fix}.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read the {what} {shown} ({exc.strerror or exc}).") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        os.close(fd)
+        raise BadInput(f"The {what} {shown} is a folder; {fix}.")
+    with os.fdopen(fd, "rb") as fh:
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise BadInput(f"The {what} {shown} is a device or socket, not a file; {fix}.")
+        if stat.S_ISFIFO(mode) and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # a pipe (`<(...)`) is read as it comes, up to the cap
+        try:
+            data = fh.read(cap + 1)
+        except OSError as exc:
+            raise BadInput(f"Cannot read the {what} {shown} ({exc.strerror or exc}).") from None
+    if len(data) > cap:
+        raise BadInput(f"The {what} {shown} is over {_size(cap)}; {fix}.")
+    return data
 
 
 def read_user_text(path: Path, what: str, *, fix: str, max_bytes: int | None = None) -> str:
@@ -13,17 +62,120 @@ def read_user_text(path: Path, what: str, *, fix: str, max_bytes: int | None = N
 
     `fix` ends each message with what to do about it, e.g. "give a JSON, YAML or TOML file".
     """
-    try:
-        if path.is_dir():
-            raise BadInput(f"The {what} {path} is a folder; {fix}.")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"The {what} {path} does not exist; {fix}.") from None
-    except OSError as exc:
-        raise BadInput(f"Cannot read the {what} {path} ({exc.strerror or exc}).") from None
-    if max_bytes is not None and len(data) > max_bytes:
-        raise BadInput(f"The {what} {path} is over {max_bytes // 1_000_000} MB; {fix}.")
+    data = read_user_bytes(path, what, fix=fix, max_bytes=max_bytes)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput(f"The {what} {path} is not UTF-8 text; save it as UTF-8, or {fix}.") from None
+        raise BadInput(f"The {what} {display_path(path)} is not UTF-8 text; save it as UTF-8, or {fix}.") from None
+
+
+def read_stdin_text(what: str, *, max_bytes: int | None = None) -> str:
+    """What is piped in on stdin, read up to the cap."""
+    cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read(cap + 1) if stream is not None else sys.stdin.read(cap + 1).encode("utf-8", "surrogateescape")
+    if len(data) > cap:
+        raise BadInput(f"The {what} on stdin is over {_size(cap)}.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"The {what} on stdin is not UTF-8 text.") from None
+
+
+def _size(cap: int) -> str:
+    return f"{cap // 1_000_000} MB" if cap >= 1_000_000 else f"{cap // 1000} KB" if cap >= 1000 else f"{cap} bytes"
+
+
+# -- parsing with limits -------------------------------------------------------------------
+# Each loader raises the parser's own error type for every problem (syntax, nesting, aliases),
+# so a caller's existing `except json.JSONDecodeError` (etc.) reports it the same way.
+
+
+def load_json(text: str) -> Any:
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0) from None
+    problem = structure_problem(data)
+    if problem:
+        raise json.JSONDecodeError(problem, text, 0)
+    return data
+
+
+def load_toml(text: str) -> Any:
+    try:
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(f"nested deeper than {MAX_DEPTH} levels") from None
+    problem = structure_problem(data)
+    if problem:
+        raise tomllib.TOMLDecodeError(problem)
+    return data
+
+
+def load_yaml(text: str) -> Any:
+    import yaml
+
+    try:
+        data = yaml.load(text, Loader=_limited_loader())  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels") from None
+    problem = structure_problem(data)
+    if problem:
+        raise yaml.YAMLError(problem)
+    return data
+
+
+_LOADER: Any = None
+
+
+def _limited_loader() -> Any:
+    """yaml.SafeLoader that refuses more than MAX_ALIASES aliases (a "billion laughs" document)."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class LimitedSafeLoader(yaml.SafeLoader):
+            aliases = 0
+
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                if self.check_event(yaml.AliasEvent):
+                    self.aliases += 1
+                    if self.aliases > MAX_ALIASES:
+                        raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (*name)")
+                return super().compose_node(parent, index)
+
+            # nesting is refused while scanning, before the recursive composer sees it
+            def fetch_flow_collection_start(self, token_class: Any) -> None:
+                if self.flow_level >= MAX_DEPTH:
+                    raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
+                super().fetch_flow_collection_start(token_class)
+
+            def add_indent(self, column: int) -> bool:
+                if len(self.indents) >= MAX_DEPTH:
+                    raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
+                return bool(super().add_indent(column))
+
+        _LOADER = LimitedSafeLoader
+    return _LOADER
+
+
+def structure_problem(data: Any) -> str | None:
+    """Why a parsed document is too deep or too big to use, or None. Walks iteratively, stops at the limit."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            return f"more than {MAX_NODES} values (YAML aliases count each time they are used)"
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth >= MAX_DEPTH and value:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None

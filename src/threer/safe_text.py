@@ -79,6 +79,20 @@ def clipped(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def quoted(text: str, limit: int = 80) -> str:
+    """A value the user gave, quoted back in an error message: one line, clipped, in single quotes."""
+    return "'" + clipped(text, limit) + "'"
+
+
+def is_storable(text: str) -> bool:
+    """True when the text can be stored and looked up as UTF-8 (no stray bytes from a non-UTF-8 argument)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def display_path(path: str | os.PathLike[str] | bytes) -> str:
     """A file name as it can be shown: bytes that are not UTF-8 as `\\xff`, controls made visible."""
     name = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from threer.safe_text import is_storable, quoted
 from threer.errors import DatabaseDamaged, NewerSchema, NotFound, StorageFull, StorageReadOnly, StoreError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -345,7 +346,7 @@ class Store:
     def get_session_row(self, session_id: str) -> sqlite3.Row:
         row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (normalise_session_id(session_id),)).fetchone()
         if row is None:
-            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+            raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
         return row
 
     def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
@@ -440,7 +441,7 @@ class Store:
         args.append(session_id)
         cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", args)
         if cur.rowcount == 0:
-            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+            raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
 
     def delete_session(self, session_id: str) -> None:
         session_id = normalise_session_id(session_id)
@@ -601,6 +602,9 @@ def make_private(path: Path) -> None:
 
 
 def normalise_session_id(session_id: str) -> str:
+    """A session id as stored (upper case); NotFound for text no id can be (too long, not UTF-8)."""
+    if len(session_id) > 64 or not is_storable(session_id):
+        raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
     return session_id.strip().upper()
 
 

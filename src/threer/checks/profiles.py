@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from threer.errors import BadInput, describe_validation_error
-from threer.files import read_user_text
+from threer.files import load_toml, read_user_text
 
 BUILTIN_PROFILES = ("m365", "google")
 NO_PROFILE = "none"  # `--profile none`: judge the records on their own merits
@@ -232,7 +232,7 @@ def load_profile(name_or_path: str) -> Profile:
 
 def _parse(data: bytes, where: str, *, default_name: str) -> Profile:
     try:
-        raw = tomllib.loads(data.decode("utf-8"))
+        raw = load_toml(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadInput(f"The {where} is not UTF-8 text. Save it as UTF-8 and try again.") from None
     except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from threer.cli.output import emit_json, print_error, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput, ExitStatus
-from threer.files import read_user_text
+from threer.files import read_stdin_text, read_user_text
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
@@ -230,10 +230,7 @@ def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[s
 def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
     if from_file == "-":
         label = "stdin"
-        try:
-            text = sys.stdin.read()
-        except UnicodeDecodeError:
-            raise BadInput("The domains on stdin are not UTF-8 text.") from None
+        text = read_stdin_text("domain list")
     else:
         path = Path(from_file).expanduser()
         label = str(path)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from threer.errors import NotFound
+from threer.safe_text import is_storable, quoted
 from threer.kb.analysis import analyzer_signature, index_text, plain_text
 from threer.kb.models import KbDocument
 from threer.kb.spelling import record_terms, spell_terms
@@ -114,6 +115,8 @@ def _document(row: sqlite3.Row) -> KbDocument:
 def get_document(conn: sqlite3.Connection, doc_id: str) -> KbDocument:
     """The document with this id; a bare session id finds its past case. NotFound otherwise."""
     wanted = doc_id.strip()
+    if len(wanted) > 500 or not is_storable(wanted):  # no id is this long; bytes that are not UTF-8 match none
+        raise NotFound(f"No article or past case with id {quoted(wanted, 60)}. Run `threer kb search WORDS` to find the ids.")
     tries = [wanted]
     if not wanted.lower().startswith("case:"):
         tries.append("case:" + wanted.upper())
@@ -127,7 +130,7 @@ def get_document(conn: sqlite3.Connection, doc_id: str) -> KbDocument:
     if row is not None:
         return _document(row)
     raise NotFound(
-        f"No article or past case with id {wanted!r}. Run `threer kb search WORDS` to find the ids."
+        f"No article or past case with id {quoted(wanted, 60)}. Run `threer kb search WORDS` to find the ids."
     )
 
 

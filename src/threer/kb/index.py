@@ -21,6 +21,7 @@ from time import perf_counter
 from typing import Any
 
 from threer.errors import BadInput
+from threer.safe_text import display_path, is_storable
 from threer.kb.analysis import analyzer_signature, index_text
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
@@ -56,6 +57,8 @@ def _check_roots(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             raise BadInput(f"No such file or folder: {raw}. Check the path and run `threer kb index` again.")
         if not (path.is_dir() or path.is_file()):
             raise BadInput(f"{raw} is neither a file nor a folder; give article files or folders to index.")
+        if not is_storable(str(path.resolve())):
+            raise BadInput(f"The name {display_path(path)} is not UTF-8; rename it (threer stores paths as UTF-8 text).")
         roots.append(path.resolve())
     return roots
 
@@ -73,6 +76,9 @@ def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue  # hidden files and folders (.git, editor swap files)
+            if not is_storable(entry.name):  # bytes that are not UTF-8: shown escaped, never stored
+                skipped.append(SkippedFile(path=display_path(entry.path), reason="its name is not UTF-8; rename it"))
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))

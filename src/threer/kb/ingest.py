@@ -96,8 +96,9 @@ def parse_bytes(data: bytes, kind: str, name: str, *, charset: str | None = None
 
 # -- Markdown ---------------------------------------------------------------------------
 
-_ATX_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_SETEXT_HEADING = re.compile(r"^([^\n]*\S[^\n]*)\n\s{0,3}=+\s*$", re.M)
+# linear-time patterns: a 50,000-character line must not make them backtrack (a line of `>` took 35 s)
+_ATX_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?=\S)", re.M)  # the heading's text follows the match
+_SETEXT_HEADING = re.compile(r"^(?=[^\n]*\S)([^\n]+)\n[ \t]{0,3}=+[ \t]*$", re.M)
 
 
 _SIMPLE_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?:[ ]+(.*?))?[ ]*")
@@ -284,6 +285,20 @@ def _scalar(value: object) -> str | None:
     return text or None
 
 
+def _heading(body: str) -> str | None:
+    """The text of the first ATX (`# Title #`) or else setext (`Title` over `===`) heading."""
+    atx = _ATX_HEADING.search(body)
+    if atx:
+        end = body.find("\n", atx.end())
+        line = body[atx.end(): end if end >= 0 else len(body)].rstrip()
+        closing = line.rstrip("#")
+        if closing != line and (not closing or closing[-1] in " \t"):  # a closing run of #, after a space
+            line = closing.rstrip()
+        return markdown_to_text(line) or None
+    setext = _SETEXT_HEADING.search(body)
+    return markdown_to_text(setext.group(1)) if setext else None
+
+
 def parse_markdown(text: str, name: str) -> ParsedDocument:
     warnings = []
     try:
@@ -299,8 +314,7 @@ def parse_markdown(text: str, name: str) -> ParsedDocument:
         doc_id = re.sub(r"\s+", "-", doc_id)
     title = _scalar(meta.get("title"))
     if title is None:
-        heading = _ATX_HEADING.search(body) or _SETEXT_HEADING.search(body)
-        title = markdown_to_text(heading.group(1)) if heading else title_from_name(name)
+        title = _heading(body) or title_from_name(name)
     return ParsedDocument(
         doc_id=doc_id,
         title=" ".join(title.split()),

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from threer.errors import BadInput, did_you_mean
-from threer.files import read_user_text
+from threer.files import load_json, load_toml, load_yaml, read_user_text
 from threer.triage.engine import InvalidAnswer, parse_answer
 from threer.triage.steps import STEP_IDS
 
@@ -103,21 +103,21 @@ def _parse(text: str, path: Path) -> Any:
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
-            return json.loads(text)
+            return load_json(text)
         if suffix == ".toml":
-            return tomllib.loads(text)
+            return load_toml(text)
         if suffix in {".yaml", ".yml"}:
-            return yaml.safe_load(text)
+            return load_yaml(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         kind = {".json": "JSON", ".toml": "TOML"}.get(suffix, "YAML")
         raise BadInput(f"The answers file {path} is not valid {kind}: {_syntax_error(exc)}.") from None
     # no telling suffix: JSON is YAML, so try TOML, then YAML
     try:
-        return tomllib.loads(text)
+        return load_toml(text)
     except tomllib.TOMLDecodeError:
         pass
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         raise BadInput(f"The answers file {path} is not JSON, YAML or TOML: {_syntax_error(exc)}.") from None
 
