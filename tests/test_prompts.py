@@ -468,3 +468,16 @@ def test_a_failed_dns_step_can_be_recorded_as_it_is(tmp_path: Path, pipes: ExitS
     session = terminal.run(DOWN * 2 + ENTER + "resolver down at the customer" + ENTER, answers_except("review.dns"))
     assert [c[0] for c in actions.calls].count("dns") == 1
     assert session.answer("review.dns").summary["error"] == 13
+
+
+def test_the_provider_is_asked_as_a_choice(terminal: Terminal) -> None:
+    """First use: which provider's service the partner resells (issue 8); the second choice is Google."""
+    assert terminal.prompter(DOWN + ENTER).ask_provider() == "google"
+    assert terminal.prompter(DOWN * 3 + ENTER).ask_provider() == "auto"
+
+
+def test_an_own_provider_profile_file_is_checked_before_it_is_kept(terminal: Terminal, tmp_path) -> None:
+    good = tmp_path / "hosting.toml"
+    good.write_text('mx = ["mx.hosting.example"]\n', encoding="utf-8")
+    keys = DOWN * 2 + ENTER + str(tmp_path / "missing.toml") + ENTER + "\x15" + str(good) + ENTER
+    assert terminal.prompter(keys).ask_provider() == str(good)

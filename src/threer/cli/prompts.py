@@ -458,6 +458,35 @@ class QuestionaryPrompter:
                 out["technician"] = name.strip()
         return out
 
+    def ask_provider(self) -> str:
+        """Which provider's service the partner resells: the profile the customer's DNS is judged against."""
+        choices = [questionary.Choice(title, value=value) for title, value in PROVIDER_CHOICES]
+        chosen = self._run(questionary.select("Which provider's service do you resell? (the DNS checks judge the "
+                                              "customer's records against it)", choices=choices, **self._io))
+        if chosen == "file":
+            return self._run(questionary.text("The profile file (docs/how-to/profiles.md)",
+                                              validate=_profile_file_check, **self._io)).strip()
+        return chosen
+
+
+PROVIDER_CHOICES = (
+    ("Microsoft 365 / Exchange Online", "m365"),
+    ("Google Workspace", "google"),
+    ("My own provider profile (a TOML file)", "file"),
+    ("Not sure: recognise it for each domain", "auto"),
+)
+
+
+def _profile_file_check(text: str) -> bool | str:
+    from threer.checks.profiles import load_profile
+    from threer.errors import BadInput
+
+    try:
+        load_profile(text.strip())
+    except BadInput as exc:
+        return exc.message
+    return True
+
 
 def _partner_check(name: str, *, optional: bool = False) -> Callable[[str], bool | str]:
     """A questionary validator for one partner detail: True, or the reason it is refused."""

@@ -108,12 +108,19 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
 
         prompter = QuestionaryPrompter(console, reader=document_reader(store, console))
         if missing_partner:
+            profile_set = "default_profile" in config.model_fields_set  # in the config file already
             try:
                 asked = missing_partner + ([] if config.partner.technician else ["partner.technician"])
                 details = prompter.ask_partner(asked)
             except KeyboardInterrupt:
                 raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
             config = _apply_partner(config, details)
+            if profile is None and not profile_set:
+                # first use: which service the partner resells, so the DNS step judges against it
+                try:
+                    config = config.model_copy(update={"default_profile": prompter.ask_provider()})
+                except KeyboardInterrupt:
+                    raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     else:
         from threer.cli.prompts import ScriptPrompter
 
