@@ -255,3 +255,42 @@ def test_size_suffix_is_flagged_and_a_wildcard_authorises_reports() -> None:
     assert size.severity is Severity.INFO and "!10m" in size.message and "RFC 9989" in size.message
     assert size.changes[-1].value == '"v=DMARC1; p=reject; rua=mailto:dmarc@d-reports.example"'
     assert "dmarc.report-not-authorised" not in ids  # *._report._dmarc.d-reports.example answers for it
+
+
+# -- RFC 9989 §4.10: the DNS tree walk -------------------------------------------------------------
+
+
+def test_the_walk_asks_at_most_eight_names_with_the_seven_label_jump() -> None:
+    from threer.checks.dmarc import walk_names
+
+    names = walk_names("a.b.c.d.e.f.g.h.customer.d-psd.example")
+    assert len(names) == 8
+    assert names[:2] == ["a.b.c.d.e.f.g.h.customer.d-psd.example", "e.f.g.h.customer.d-psd.example"]  # 7 labels
+    assert names[-1] == "example"
+    assert walk_names("shop.contoso.co.uk") == ["shop.contoso.co.uk", "contoso.co.uk", "co.uk", "uk"]
+
+
+def test_the_walk_finds_a_psd_policy_and_the_organisational_domain_below_it() -> None:
+    from threer.checks.dmarc import _found, tree_walk_org, walk_names
+    from threer.checks.resolver import Lookup, LookupStatus
+
+    names = walk_names("shop.customer.d-psd.example")
+    with DnsTestServer() as s:
+        async def main():
+            resolver = resolver_for(s)
+            return [await resolver.query(f"_dmarc.{n}", "TXT") for n in names]
+
+        lookups = asyncio.run(main())
+        asked = [n for n, t, _ in s.query_log if t == "TXT"]
+    walked = [_found(n, lk) for n, lk in zip(names, lookups)]
+    assert tree_walk_org(walked) == "customer.d-psd.example"  # the name below the psd=y record
+    assert len(asked) <= 8
+    nothing = [_found(n, Lookup(f"_dmarc.{n}", "TXT", LookupStatus.NXDOMAIN)) for n in names]
+    assert tree_walk_org(nothing) is None
+
+
+def test_a_subdomain_gets_the_policy_the_walk_finds() -> None:
+    report = _dmarc_report("a.b.c.d.e.f.g.h.customer.d-psd.example")
+    [inherited] = [f for f in report.findings if f.id == "dmarc.inherited"]
+    assert "d-psd.example" in inherited.message
+    assert not [f for f in report.findings if f.id == "dmarc.missing"]

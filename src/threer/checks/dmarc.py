@@ -1,8 +1,11 @@
-"""DMARC (RFC 7489, with the tag changes of RFC 9989): find, parse and judge a domain's policy.
+"""DMARC (RFC 9989, which obsoletes RFC 7489): find, parse and judge a domain's policy.
 
-Discovery asks `_dmarc.<domain>` and, at the same time, `_dmarc.<organisational domain>` (the
-registrable domain, from the Public Suffix List), so a subdomain that inherits its parent's policy
-costs no extra round trip. The record is parsed as a tag list; every tag's value is checked and a
+Discovery is RFC 9989 §4.10's DNS tree walk: `_dmarc.<name>` for the domain and each name above it
+(at most 8, a long name jumping to its 7 rightmost labels), all asked at once, so a subdomain that
+inherits a parent's policy costs no extra round trip; the first record found applies, and `psd=`
+marks where the organisational domain ends (`tree_walk_org`). The Public Suffix List is kept only to
+say where a missing record should be published and which report addresses are another
+organisation's. The record is parsed as a tag list; every tag's value is checked and a
 wrong one is named. Policy strength, reporting addresses and the authorisation that another
 domain's report mailbox must publish (`<domain>._report._dmarc.<host>`, or the wildcard
 `*._report._dmarc.<host>`, RFC 9990 §4) are judged.
@@ -327,28 +330,70 @@ def _found(domain: str, lookup: Lookup) -> _Found:
     return _Found(domain, lookup, records, candidates)
 
 
+MAX_WALK = 8  # RFC 9989 §4.10: the DNS tree walk asks at most 8 names
+_WALK_JUMP = 7  # a name of 8 or more labels is followed by its 7 rightmost labels
+
+
+def walk_names(domain: str) -> list[str]:
+    """The names the RFC 9989 §4.10 DNS tree walk asks `_dmarc.` of, longest first: the domain, then
+    (after a jump to 7 labels for a long name) one label shorter at a time, down to the top-level
+    domain, at most 8 in all."""
+    labels = domain.lower().rstrip(".").split(".")
+    names = [".".join(labels)]
+    current = labels
+    if len(current) >= MAX_WALK:
+        current = current[-_WALK_JUMP:]
+        names.append(".".join(current))
+    while len(current) > 1 and len(names) < MAX_WALK:
+        current = current[1:]
+        names.append(".".join(current))
+    return names[:MAX_WALK]
+
+
+def tree_walk_org(found: list["_Found"]) -> str | None:
+    """RFC 9989 §4.10's organisational domain from the walk's records (longest name first): the first
+    name whose record says psd=n; the name below the first psd=y record; else the shortest name with a
+    record (a top-level domain's own record aside). None when no name has one."""
+    with_record = [f for f in found if f.records]
+    for i, f in enumerate(found):
+        if not f.records:
+            continue
+        psd = parse_dmarc(f.records[0]).tags.get("psd", "").lower()
+        if psd == "n":
+            return f.domain
+        if psd == "y":
+            return found[i - 1].domain if i > 0 else f.domain
+    below_tld = [f for f in with_record if "." in f.domain]
+    return below_tld[-1].domain if below_tld else None
+
+
 async def check_dmarc(ctx: "CheckContext") -> list[Finding]:
-    """Judge the DMARC policy that applies to the domain (its own, or its organisational domain's)."""
+    """Judge the DMARC policy that applies to the domain: the first record the RFC 9989 DNS tree walk
+    finds, from the domain itself up towards the top-level domain (all names asked at once)."""
     domain = ctx.domain
     resolver = ctx.resolver
-    org = organisational_domain(domain)
-    names = [domain] if org == domain else [domain, org]
+    names = walk_names(domain)
     lookups = await asyncio.gather(*(resolver.query(f"_dmarc.{name}", "TXT") for name in names))
-    own = _found(domain, lookups[0])
+    walked = [_found(name, lookup) for name, lookup in zip(names, lookups)]
+    own = walked[0]
     if own.lookup.is_error:
         return [_lookup_error(f"_dmarc.{domain}", own.lookup)]
     findings: list[Finding] = []
     found = own
-    if not own.records and not own.candidates and org != domain:
-        parent = _found(org, lookups[1])
-        if parent.lookup.is_error:
-            return [_lookup_error(f"_dmarc.{org}", parent.lookup)]
-        if parent.records or parent.candidates:
-            found = parent
+    if not own.records and not own.candidates:
+        for parent in walked[1:]:
+            if parent.lookup.is_error:
+                # the walk cannot go past a name it could not ask: the policy is unknown, not missing
+                return [_lookup_error(f"_dmarc.{parent.domain}", parent.lookup)]
+            if parent.records or parent.candidates:
+                found = parent
+                break
     if not found.records:
         if found.candidates:
             return [_not_dmarc1(found)]
-        return await _missing(ctx, org)
+        # nothing published anywhere on the walk: the record belongs at the registrable domain, where it
+        # covers every subdomain (the Public Suffix List says where that is; the walk cannot)
+        return await _missing(ctx, organisational_domain(domain))
     if len(found.records) > 1:
         return [
             _finding(
