@@ -481,3 +481,32 @@ def test_an_own_provider_profile_file_is_checked_before_it_is_kept(terminal: Ter
     good.write_text('mx = ["mx.hosting.example"]\n', encoding="utf-8")
     keys = DOWN * 2 + ENTER + str(tmp_path / "missing.toml") + ENTER + "\x15" + str(good) + ENTER
     assert terminal.prompter(keys).ask_provider() == str(good)
+
+
+def test_ids_and_addresses_are_never_cut_at_80_columns() -> None:
+    from rich.console import Console as RichConsole
+
+    from threer.cli import render
+    from threer.triage.steps import get_step
+
+    out = io.StringIO()
+    console = RichConsole(file=out, width=80, no_color=True, highlight=False)
+    long_id = "kb-0014-outlook-0x800ccc0e-cannot-connect"
+    matches = [{"id": long_id, "title": "Outlook error 0x800CCC0E: cannot connect to the server, and what to check",
+                "source": "kb", "score": 3.0}]
+    render.action_result(console, get_step("research.prior"), ActionResult(fields={"matches": matches}, summary="1 match."))
+    problems = [{"id": "autodiscover.https-certificate-mismatch", "severity": "warn",
+                 "message": "https://autodiscover.contoso.example/autodiscover/autodiscover.xml presents a certificate "
+                            "for another name", "fix": "Ask for a certificate naming autodiscover.contoso.example."}]
+    render.action_result(console, get_step("review.dns"), ActionResult(fields={"problems": problems}, summary="x"))
+    text = out.getvalue()
+    assert "…" not in text
+    assert long_id in text  # on one line, whole
+    joined = "".join(line.strip() for line in text.splitlines())
+    assert "autodiscover.https-certificate-mismatch" in joined
+    assert "https://autodiscover.contoso.example/autodiscover/autodiscover.xml" in joined
+    assert all(len(line) <= 80 for line in text.splitlines())
+    long = render.answer_text("research.web", {"queries": "x " * 60, "links": ["https://forum.example/t/12345-outlook"],
+                                               "outcome": "y"})
+    assert long.endswith(" …") and "https://forum.example/t/12345-outl" not in long.replace(
+        "https://forum.example/t/12345-outlook", "")

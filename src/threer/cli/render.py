@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from threer.safe_text import one_line
 from threer.triage.engine import ActionResult
@@ -68,27 +70,29 @@ def answer_text(step_id: str, answer: dict[str, Any]) -> str:
             value = "yes"
         parts.append(f"{key.replace('_', ' ')}: {value}")
     text = "; ".join(parts)
-    return text if len(text) <= 160 else text[:157] + "…"
+    if len(text) <= 160:
+        return text
+    # cut between words: an id or a web address is shown whole or not at all, never half
+    return text[:157].rsplit(" ", 1)[0].rstrip(";,") + " …"
 
 
 def action_result(console: Console, step: Step, result: ActionResult) -> None:
     console.print(f"[bold cyan]{escape(result.summary)}[/]" if result.summary else "")
     fields = result.fields
     if step.action == "dns" and fields.get("problems"):
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("severity")
-        table.add_column("finding")
-        table.add_column("what to do", overflow="fold")
+        # one finding a few lines, wrapped between words: ids, records and addresses stay whole at 80 columns
         for p in fields["problems"]:
             sev = p["severity"]
-            table.add_row(f"[{SEVERITY_STYLE.get(sev, '')}]{sev}[/]", escape(f"{p['id']}: {p['message']}"),
-                          escape(p.get("fix") or ""))
-        console.print(table)
+            console.print(f"[{SEVERITY_STYLE.get(sev, '')}]{sev:<5}[/] [bold]{escape(p['id'])}[/]")
+            console.print(Padding(Text(p["message"]), (0, 0, 0, 6)), overflow="fold")
+            if p.get("fix"):
+                console.print(Padding(Text("Fix: " + p["fix"]), (0, 0, 0, 6)), overflow="fold")
     elif step.action == "prior" and fields.get("matches"):
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("#")
-        table.add_column("source")
-        table.add_column("id")
+        longest = max((len(m["id"]) for m in fields["matches"]), default=2)
+        table.add_column("#", no_wrap=True)
+        table.add_column("source", no_wrap=True)
+        table.add_column("id", no_wrap=True, min_width=longest)  # an id is typed back: never cut
         table.add_column("title", overflow="fold")
         for n, m in enumerate(fields["matches"], 1):
             table.add_row(str(n), m["source"], escape(m["id"]), escape(m["title"]))
@@ -105,7 +109,7 @@ def session_detail(console: Console, session: TriageSession) -> None:
                   f" · {escape(one_line(session.customer_domain or ''))} · {session.status} · {done}/{total} recorded")
     console.print(phase_bar(session, None))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("step")
+    table.add_column("step", no_wrap=True, min_width=max(len(s.id) for s in STEPS))
     table.add_column("recorded", overflow="fold")
     for step in STEPS:
         rec = session.steps.get(step.id)
