@@ -7,23 +7,27 @@ alternatives: IDF(alternative) x saturated field-weighted term frequency (BM25F)
 document's score is the weighted sum over concepts, divided by the most any document
 could get, so it lies in 0..1.
 
-Candidates come from FTS5 first (an OR of the selective alternatives, ranked by FTS5's
-own BM25 with the same field weights); only they are scored here, from their analysed
-text. IDF uses each alternative's document count over the whole index.
+Candidates come from FTS5 first (an OR of the selective alternatives: those in at most
+2,000 documents or 2% of the index, ranked by FTS5's own BM25 with the same field
+weights); only they are scored here, from their analysed text. IDF uses each
+alternative's document count over the whole index (counted up to 5,000 or a tenth of the
+index; a word more common than that counts as being in a third of it).
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 FIELD_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
 FIELD_B = (0.4, 0.4, 0.75)  # length normalisation per field
 K1 = 1.2
-COMMON_SHARE = 0.2  # an alternative in more of the index than this is not used to find candidates
+COMMON_SHARE = 0.02  # an alternative in more of the index than this (and than SELECTIVE_DOCUMENTS) does not
+SELECTIVE_DOCUMENTS = 2000  # find candidates: it weighs little, and FTS5 would score every row holding it
+COUNT_CAP = 5000  # documents counted for one term's IDF, at least
+COUNT_CAP_SHARE = 0.1  # or this share of the index
 SCAN_TERMS = 6000  # terms of a body examined (articles are a few hundred; a pasted log may be huge)
 
 
@@ -95,10 +99,19 @@ def fts_phrase(alternative: tuple[str, ...]) -> str:
 
 
 def document_count(conn: sqlite3.Connection, stats: IndexStats, alternative: tuple[str, ...]) -> int:
+    """How many documents hold `alternative`; counted up to a cap, beyond it estimated.
+
+    Counting walks every document holding the term, and a word in most of a large index
+    weighs almost nothing whatever its exact count: past COUNT_CAP it counts as a third of
+    the index.
+    """
     cached = stats.df_cache.get(alternative)
     if cached is None:
-        sql = "SELECT count(*) FROM kb_fts WHERE kb_fts MATCH ?"
-        cached = stats.df_cache[alternative] = conn.execute(sql, (fts_phrase(alternative),)).fetchone()[0]
+        cap = max(COUNT_CAP, int(stats.documents * COUNT_CAP_SHARE))
+        sql = "SELECT count(*) FROM (SELECT 1 FROM kb_fts WHERE kb_fts MATCH ? LIMIT ?)"
+        counted = conn.execute(sql, (fts_phrase(alternative), cap + 1)).fetchone()[0]
+        cached = counted if counted <= cap else max(cap, stats.documents // 3)
+        stats.df_cache[alternative] = cached
     return cached
 
 
@@ -119,15 +132,11 @@ def candidates(
                 selective.append((df, alt))
     if not selective:
         return {}
-    limit = max(1, int(stats.documents * COMMON_SHARE))
+    limit = max(SELECTIVE_DOCUMENTS, int(stats.documents * COMMON_SHARE))
     chosen = [alt for df, alt in selective if df <= limit]
-    if not chosen:  # every word is common: the rarest few still decide
-        chosen = [alt for _, alt in sorted(selective)[:3]]
-    found = _best(conn, chosen, source, pool)
-    if len(chosen) < len(selective):  # documents that only use the common words compete too
-        for rowid, score in _best(conn, [alt for _, alt in selective], source, pool // 2).items():
-            found.setdefault(rowid, score)
-    return found
+    if len(chosen) < 2:  # (nearly) every word is common: the rarest few still decide
+        chosen = list(dict.fromkeys(chosen + [alt for _, alt in sorted(selective)[:3]]))
+    return _best(conn, chosen, source, pool)
 
 
 def _best(conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str | None, pool: int) -> dict[int, float]:
@@ -166,6 +175,7 @@ def score_documents(
     singles = {alt[0]: alt for alt in alt_idf if len(alt) == 1}
     phrases = [alt for alt in alt_idf if len(alt) > 1]
     phrase_starts = {alt[0] for alt in phrases}
+    wanted = set(singles) | phrase_starts
     weights = [c.weight for c in concepts]
     avg = stats.average_lengths
     k1 = K1
@@ -177,7 +187,11 @@ def score_documents(
         pseudo: dict[tuple[str, ...], float] = {}
         for i in range(3):
             factor = FIELD_WEIGHTS[i] / norms[i]
-            counts = Counter(t for t in fields[i] if t in singles or t in phrase_starts)
+            field_terms = fields[i]
+            present = wanted.intersection(field_terms)
+            if not present:
+                continue
+            counts = {t: field_terms.count(t) for t in present}
             for t, tf in counts.items():
                 alt = singles.get(t)
                 if alt is not None:
