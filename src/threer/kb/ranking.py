@@ -10,8 +10,9 @@ could get, so it lies in 0..1.
 Candidates come from FTS5 first (an OR of the selective alternatives: those in at most
 2,000 documents or 2% of the index, ranked by FTS5's own BM25 with the same field
 weights); only they are scored here, from their analysed text. IDF uses each
-alternative's document count over the whole index (counted up to 5,000 or a tenth of the
-index; a word more common than that counts as being in a third of it).
+alternative's document count over the whole index (counted up to 2,000 or 2% of the
+index; a word more common than that counts as being in a third of it). At most the 16
+rarest alternatives find candidates.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ FIELD_B = (0.4, 0.4, 0.75)  # length normalisation per field
 K1 = 1.2
 COMMON_SHARE = 0.02  # an alternative in more of the index than this (and than SELECTIVE_DOCUMENTS) does not
 SELECTIVE_DOCUMENTS = 2000  # find candidates: it weighs little, and FTS5 would score every row holding it
-COUNT_CAP = 5000  # documents counted for one term's IDF, at least
-COUNT_CAP_SHARE = 0.1  # or this share of the index
+COUNT_CAP = 2000  # documents counted for one term's IDF, at least
+COUNT_CAP_SHARE = 0.02  # or this share of the index
+CANDIDATE_TERMS = 16  # the rarest alternatives that find candidates (a long call has dozens)
 SCAN_TERMS = 6000  # terms of a body examined (articles are a few hundred; a pasted log may be huge)
 
 
@@ -136,6 +138,8 @@ def candidates(
     chosen = [alt for df, alt in selective if df <= limit]
     if len(chosen) < 2:  # (nearly) every word is common: the rarest few still decide
         chosen = list(dict.fromkeys(chosen + [alt for _, alt in sorted(selective)[:3]]))
+    rarity = {alt: df for df, alt in selective}
+    chosen = sorted(dict.fromkeys(chosen), key=lambda alt: rarity[alt])[:CANDIDATE_TERMS]
     return _best(conn, chosen, source, pool)
 
 
