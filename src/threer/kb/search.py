@@ -275,11 +275,12 @@ def search_outcome(
     disabled = frozenset(disabled)
     if limit <= 0:
         return SearchOutcome([], QueryPlan(text=query))
+    prepare_kb(store)
     if thesaurus is None and "thesaurus" not in disabled and ranking == "full":
         from threer.kb.thesaurus import load_thesaurus
 
-        thesaurus = load_thesaurus(thesaurus_file)
-    prepare_kb(store)
+        conn_for_cache = None if getattr(store, "read_only", None) or store.conn.in_transaction else store.conn
+        thesaurus = load_thesaurus(thesaurus_file, conn=conn_for_cache)
     conn = store.conn
     with _snapshot(conn):
         stats = index_stats(conn)

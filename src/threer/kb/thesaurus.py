@@ -133,11 +133,47 @@ def parse_thesaurus(text: str, source: str, into: Thesaurus | None = None) -> Th
 _cache: dict[tuple[str, int, int] | None, Thesaurus] = {}
 
 
-def load_thesaurus(partner_file: Path | None = None) -> Thesaurus:
+def _from_cache(conn: object, key: str) -> Thesaurus | None:
+    """The analysed groups stored by an earlier process (stemming every phrase again costs more)."""
+    import json
+    import sqlite3
+
+    try:
+        row = conn.execute("SELECT value FROM kb_meta WHERE key = 'thesaurus'").fetchone()  # type: ignore[attr-defined]
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        if data.get("key") != key:
+            return None
+        thesaurus = Thesaurus(sources=list(data["sources"]))
+        for words, implies in data["groups"]:
+            thesaurus.add(Group(words=tuple(tuple(p) for p in words), implies=tuple(tuple(p) for p in implies)))
+        return thesaurus
+    except (sqlite3.Error, ValueError, KeyError, TypeError):
+        return None
+
+
+def _to_cache(conn: object, key: str, thesaurus: Thesaurus) -> None:
+    import json
+    import sqlite3
+
+    value = json.dumps({"key": key, "sources": thesaurus.sources,
+                        "groups": [[list(map(list, g.words)), list(map(list, g.implies))] for g in thesaurus.groups]})
+    try:
+        conn.execute(  # type: ignore[attr-defined]
+            "INSERT INTO kb_meta (key, value) VALUES ('thesaurus', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (value,))
+    except sqlite3.Error:
+        pass  # a read-only or busy database: the next process analyses the file again
+
+
+def load_thesaurus(partner_file: Path | None = None, *, conn: object = None) -> Thesaurus:
     """The built-in groups, extended by the partner's file when it exists.
 
     A partner file that cannot be used is a BadInput naming the file and the entry.
-    Results are cached per file state, so a long-running process sees edits.
+    Results are cached per file state, so a long-running process sees edits; with `conn`
+    (threer's database, outside a transaction) the analysed groups are also kept in the
+    database for the next process.
     """
     key: tuple[str, int, int] | None = None
     if partner_file is not None:
@@ -153,7 +189,19 @@ def load_thesaurus(partner_file: Path | None = None) -> Thesaurus:
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    thesaurus = parse_thesaurus(BUILTIN_PATH.read_text(encoding="utf-8"), "built-in")
+    builtin = BUILTIN_PATH.read_text(encoding="utf-8")
+    stored_key = None
+    if conn is not None:
+        import hashlib
+
+        from threer.kb.analysis import analyzer_signature
+
+        stored_key = hashlib.sha256(f"{analyzer_signature()}\0{builtin}\0{key}".encode()).hexdigest()
+        stored = _from_cache(conn, stored_key)
+        if stored is not None:
+            _cache[key] = stored
+            return stored
+    thesaurus = parse_thesaurus(builtin, "built-in")
     if partner_file is not None:
         if key is not None and key[1] > MAX_FILE_BYTES:
             raise BadInput(f"The thesaurus {partner_file} is larger than 1 MB. Keep it to help-desk word groups.")
@@ -170,6 +218,8 @@ def load_thesaurus(partner_file: Path | None = None) -> Thesaurus:
     if len(_cache) > 8:
         _cache.clear()
     _cache[key] = thesaurus
+    if conn is not None and stored_key is not None:
+        _to_cache(conn, stored_key, thesaurus)
     return thesaurus
 
 
