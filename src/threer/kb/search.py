@@ -291,6 +291,7 @@ def search_outcome(
             plan = plan_query(conn, stats, query, thesaurus=thesaurus, disabled=disabled)
             scored = _ranked(store, conn, stats, plan, source, limit, disabled)
         if not scored:
+            _keep_thesaurus(store, thesaurus)
             return SearchOutcome([], plan)
         ids = [rowid for _, rowid in scored]
         marks = ", ".join("?" for _ in ids)
@@ -301,6 +302,7 @@ def search_outcome(
                 ids,
             )
         }
+    _keep_thesaurus(store, thesaurus)
     from threer.kb.snippets import make_snippet, surface_regex
 
     surface = surface_regex(plan.highlight)
@@ -319,6 +321,12 @@ def search_outcome(
         )
         results.append(result)
     return SearchOutcome(results, plan)
+
+
+def _keep_thesaurus(store: Any, thesaurus: Any) -> None:
+    """After a search that read the index without error: keep a freshly analysed thesaurus for next time."""
+    if thesaurus is not None and getattr(thesaurus, "unsaved_key", None) and not store.conn.in_transaction:
+        thesaurus.save_to(store.conn)
 
 
 def _plain_bm25(conn: sqlite3.Connection, plan: QueryPlan, source: str | None, limit: int) -> list[tuple[float, int]]:

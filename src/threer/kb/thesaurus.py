@@ -40,6 +40,7 @@ class Thesaurus:
     sources: list[str] = field(default_factory=list)
     _first: dict[str, list[tuple[Phrase, int]]] = field(default_factory=dict, repr=False)
     _vocabulary: set[str] | None = field(default=None, repr=False)
+    unsaved_key: str | None = field(default=None, repr=False)
 
     def add(self, group: Group) -> None:
         index = len(self.groups)
@@ -66,6 +67,12 @@ class Thesaurus:
                     found.append((i, i + size, group))
                     seen.add(group)
         return found
+
+    def save_to(self, conn: object) -> None:
+        """Keep the analysed groups in the database for the next process (after a search that went well)."""
+        if self.unsaved_key is not None:
+            _to_cache(conn, self.unsaved_key, self)
+            self.unsaved_key = None
 
     def knows(self, t: str) -> bool:
         """Whether a term is a word of some group (so it is a real word, spelt right)."""
@@ -219,7 +226,7 @@ def load_thesaurus(partner_file: Path | None = None, *, conn: object = None) -> 
         _cache.clear()
     _cache[key] = thesaurus
     if conn is not None and stored_key is not None:
-        _to_cache(conn, stored_key, thesaurus)
+        thesaurus.unsaved_key = stored_key  # the caller keeps it with `save_to(conn)` once its work went well
     return thesaurus
 
 
