@@ -73,7 +73,7 @@ def init(
     control_panel_url: Optional[str] = typer.Option(None, "--control-panel-url", help="Your Control Panel URL, or 'none'."),
     support_address: Optional[str] = typer.Option(None, "--support-address", help="The provider's escalation address."),
     technician: Optional[str] = typer.Option(None, "--technician", help="Your name, for tickets."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Default provider profile (m365, google, a TOML path, none)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Default provider profile (auto, m365, google, a TOML path, none)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing config file."),
 ) -> None:
     """Write a config file: asks on a terminal, or takes every value from the options.
@@ -98,9 +98,9 @@ def init(
                               ("partner.control_panel_url", "Your Control Panel URL (none if you have none)"),
                               ("partner.support_address", "The provider's support address for escalations"),
                               ("partner.technician", "Your name (optional)"),
-                              ("default_profile", "Default provider profile (m365, google, a TOML path, none)")]:
+                              ("default_profile", "Default provider profile (auto, m365, google, a TOML path, none)")]:
             if values[key] is None:
-                values[key] = questionary.text(question, default="m365" if key == "default_profile" else "").unsafe_ask()
+                values[key] = questionary.text(question, default="auto" if key == "default_profile" else "").unsafe_ask()
     config = load_config(env.config_path) if env.config_path.exists() else Config()
     for key, value in values.items():
         if value is None or (value == "" and key == "partner.technician"):
