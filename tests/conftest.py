@@ -20,6 +20,9 @@ def threer_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Environment:
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.delenv("THREER_DEBUG", raising=False)
+    for name in ("THREER_DATABASE_URL", "PGPASSWORD", "PGUSER", "PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))  # never the real ~/.pgpass
     return Environment(home=home, config_path=config)
 
 
@@ -37,3 +40,46 @@ def invoke(runner: CliRunner):
         return runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
 
     return _invoke
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for this test process (each xdist worker gets its own).
+
+    Skipped where PostgreSQL is not installed, unless THREER_REQUIRE_POSTGRES=1 (.ci/run): then it fails.
+    """
+    import os
+
+    from support_postgres import PostgresCluster, PostgresUnavailable
+
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("THREER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"THREER_REQUIRE_POSTGRES=1 but PostgreSQL could not start: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database on the test cluster (dropped after the test)."""
+    name = pg_cluster.new_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, threer_env: Environment):
+    """The store on each backend in turn, for contract tests."""
+    from threer.store import Store
+
+    if request.param == "sqlite":
+        store = Store(threer_env.db_path)
+    else:
+        from threer.store_pg import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("pg_url"), local_home=threer_env.home)
+    yield store
+    store.close()

@@ -203,6 +203,19 @@ class Config(BaseModel):
     blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
     check_history: bool = True  # keep every check-dns run (records and findings) for --diff
     check_history_days: int = Field(default=365, ge=1)  # runs older than this are purged when a run is kept
+    database_url: str | None = None  # postgresql://user@host/db: the team database (no password here)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        from threer.store_pg import check_url
+
+        try:
+            return check_url(value, from_config=True)
+        except BadInput as exc:
+            raise ValueError(exc.message) from None
 
     def missing_partner_details(self) -> list[str]:
         """The config keys the ticket needs that are not set yet."""

@@ -42,6 +42,7 @@ class Environment:
     clock: Callable[[], datetime] = field(default=_now)
     user: str | None = field(default_factory=_os_user)  # recorded on new sessions when partner.technician is unset
     host: str | None = field(default_factory=_host)
+    database_url: str | None = None  # THREER_DATABASE_URL: the team database, given at run time
 
     @property
     def db_path(self) -> Path:
@@ -52,4 +53,5 @@ class Environment:
         environ = dict(os.environ if environ is None else environ)
         home = environ.get("THREER_HOME") or platformdirs.user_data_dir(APP, appauthor=False)
         config = environ.get("THREER_CONFIG") or str(Path(platformdirs.user_config_dir(APP, appauthor=False)) / "config.toml")
-        return cls(home=Path(home).expanduser(), config_path=Path(config).expanduser())
+        return cls(home=Path(home).expanduser(), config_path=Path(config).expanduser(),
+                   database_url=environ.get("THREER_DATABASE_URL") or None)

@@ -119,7 +119,9 @@ def _iso(dt: datetime) -> str:
 
 
 class Store:
-    """A connection to threer's database, migrated to the current schema."""
+    """A connection to threer's database, migrated to the current schema (the SQLite SessionStore)."""
+
+    backend = "sqlite"
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
@@ -370,31 +372,51 @@ class Store:
         return {r["step_id"]: (json.loads(r["data"]), r["recorded_at"], r["revision"]) for r in rows}
 
     def record_answer(
-        self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *, header: dict[str, Any] | None = None
+        self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *, header: dict[str, Any] | None = None,
+        expected_revision: int | None = None, technician: str | None = None,
     ) -> None:
-        """Write one answer (and any session columns it sets) in one committed transaction."""
+        """Write one answer (and any session columns it sets) in one committed transaction.
+
+        With `expected_revision` (the revision the caller read, 0 for none), an answer someone else
+        recorded since is not overwritten: AnswerConflict, and ours goes to the history.
+        """
         session_id = normalise_session_id(session_id)
         payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        conflict = None
         with self.transaction() as cur:
             old = cur.execute(
                 "SELECT data, recorded_at, revision FROM answers WHERE session_id = ? AND step_id = ?",
                 (session_id, step_id),
             ).fetchone()
-            revision = 1
-            if old is not None:
-                revision = old["revision"] + 1
+            current = old["revision"] if old is not None else 0
+            if expected_revision is not None and current != expected_revision:
+                # the refused answer is kept in the history too: nothing typed is lost
                 cur.execute(
                     "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?)",
-                    (session_id, step_id, old["data"], old["recorded_at"], old["revision"]),
+                    (session_id, step_id, payload, _iso(now), current),
                 )
-            cur.execute(
-                "INSERT INTO answers (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?) "
-                "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
-                "recorded_at = excluded.recorded_at, revision = excluded.revision",
-                (session_id, step_id, payload, _iso(now), revision),
-            )
-            cur.execute("DELETE FROM drafts WHERE session_id = ? AND step_id = ?", (session_id, step_id))
-            self._update_session(cur, session_id, now, header or {})
+                conflict = (old["recorded_at"] if old is not None else _iso(now), current)
+            else:
+                self._update_session(cur, session_id, now, header or {})  # first: NotFound for no such session
+                if old is not None:
+                    cur.execute(
+                        "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) "
+                        "VALUES (?,?,?,?,?)",
+                        (session_id, step_id, old["data"], old["recorded_at"], old["revision"]),
+                    )
+                cur.execute(
+                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
+                    "recorded_at = excluded.recorded_at, revision = excluded.revision",
+                    (session_id, step_id, payload, _iso(now), current + 1),
+                )
+                cur.execute("DELETE FROM drafts WHERE session_id = ? AND step_id = ?", (session_id, step_id))
+        if conflict is not None:
+            from threer.store_api import AnswerConflict, conflict_message
+
+            at, revision = conflict
+            raise AnswerConflict(conflict_message(session_id, step_id, None, at, revision), step_id=step_id,
+                                 by=None, at=at, revision=revision)
 
     def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None:
         """Keep the fields typed so far in a step, so an interrupted form is not typed again."""
@@ -483,6 +505,39 @@ class Store:
         from threer.kb import cases
 
         cases.remove_case(cur, session_id)
+
+    # -- the rest of the SessionStore interface (threer.store_api) ----------------------
+
+    def answer_history(self, session_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT step_id, data, recorded_at, revision FROM answer_history WHERE session_id = ? "
+            "ORDER BY step_id, recorded_at, revision", (normalise_session_id(session_id),))
+        return [{"step_id": r["step_id"], "data": json.loads(r["data"]), "recorded_at": r["recorded_at"],
+                 "revision": r["revision"], "recorded_by": None} for r in rows]
+
+    def put_case(self, session_id: str, *, title: str, body: str, tags: Any = (), domain: str | None = None) -> str:
+        from threer.kb.cases import index_case
+
+        return index_case(self, session_id, title=title, body=body, tags=tags, domain=domain)
+
+    def remove_case(self, session_id: str) -> None:
+        with self.transaction() as cur:
+            self._forget_case(cur, normalise_session_id(session_id))
+
+    def kb_index(self) -> "Store":
+        return self  # the KB index lives in the same file
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def counts(self) -> dict[str, int]:
+        tables = {"sessions": "sessions", "answers": "answers", "answer_history": "answer_history",
+                  "drafts": "drafts", "cases": "kb_documents WHERE source = 'case'"}
+        return {name: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                for name, table in tables.items()}
 
 
 # SQLite primary result codes (sqlite3.h)
@@ -620,3 +675,11 @@ def _split_sql(sql: str) -> list[str]:
     if buf.strip():
         statements.append(buf.strip())
     return statements
+
+
+def open_store(env: Any, config: Any = None) -> Any:
+    """The store the config names: the team's PostgreSQL database when `database_url` (or
+    THREER_DATABASE_URL) is set, else the SQLite file in THREER_HOME. Call this, never a backend."""
+    from threer.store_open import open_store as _open
+
+    return _open(env, config)

@@ -31,9 +31,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _store(ctx: typer.Context) -> Any:
-    from threer.store import Store
+    from threer.store import open_store
 
-    return Store(app_context(ctx).env.db_path)
+    return open_store(app_context(ctx).env).kb_index()  # the KB index, with the team's past cases
 
 
 def _emit_json(document: Any) -> None:

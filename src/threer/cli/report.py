@@ -48,12 +48,14 @@ def report_command(
     now = env.clock()
     period = parse_period(since, until, now=now, timezone=config.business_hours.timezone)
     sessions, articles = [], {}
-    if env.db_path.exists():  # no database yet: an empty report, and none is created
-        from threer.report.source import load_articles, load_sessions
-        from threer.store import Store
+    from threer.store_open import store_exists
 
-        with Store(env.db_path) as store:
-            sessions, articles = load_sessions(store), load_articles(store)
+    if store_exists(env, config):  # no database yet: an empty report, and none is created
+        from threer.report.source import load_articles, load_sessions
+        from threer.store import open_store
+
+        with open_store(env, config) as store:
+            sessions, articles = load_sessions(store), load_articles(store.kb_index())
     report = build_report(sessions, articles, period=period, by=by, now=now, calendar=config.business_hours)
 
     if html_file is not None:

@@ -24,9 +24,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _store(ctx: typer.Context):
-    from threer.store import Store
+    from threer.store import open_store
 
-    return Store(app_context(ctx).env.db_path)
+    return open_store(app_context(ctx).env)
 
 
 @sessions_app.command("list")

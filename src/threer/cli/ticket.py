@@ -55,7 +55,8 @@ def ticket_command(
     Example: threer ticket 20261126-7K3P --send
     """
     from threer.config import load_config
-    from threer.store import Store
+    from threer.store import open_store
+    from threer.store_open import store_exists
     from threer.triage.engine import load_session
 
     from threer.ticket import formats
@@ -70,11 +71,11 @@ def ticket_command(
     if yes and not send:
         raise BadInput("--yes only goes with --send.")
     config = load_config(env.config_path)
-    if not env.db_path.exists():  # nothing was ever saved: do not create a database just to say so
+    if not store_exists(env, config):  # nothing was ever saved: do not create a database just to say so
         raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
     if output is not None and output.is_dir():
         raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
-    with Store(env.db_path) as store:
+    with open_store(env, config) as store:
         session = load_session(store, session_id)
     if session.status == "resolved":
         # a ticket addressed to the provider for a solved problem is one paste away from a wrong escalation

@@ -59,7 +59,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     """The DNS options left None were not given: a new session takes the defaults, a resumed one
     the settings it was started with."""
     from threer.config import load_config, save_config
-    from threer.store import Store
+    from threer.store import open_store
     from threer.triage.actions import DefaultActions, forget_case, index_resolved_case
     from threer.triage.answers_file import PARTNER_KEY, load_answers_file
     from threer.triage.engine import TriageEngine, load_session
@@ -77,7 +77,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     given = _given_settings(profile=profile, nameserver=nameserver, dns_timeout=dns_timeout, dns_only=dns_only,
                             ca_bundle=ca_bundle)
     config = load_config(env.config_path)
-    store = Store(env.db_path)
+    store = open_store(env, config)
     recorded: set[str] = set(load_session(store, resume).steps) if resume else set()
     # every problem of the file at once: its own, its partner details with the config's, and (with
     # no terminal to ask on) what is still missing
@@ -106,7 +106,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
 
         from threer.cli.kb_viewer import document_reader
 
-        prompter = QuestionaryPrompter(console, reader=document_reader(store, console))
+        prompter = QuestionaryPrompter(console, reader=document_reader(store.kb_index(), console))
         if missing_partner:
             profile_set = "default_profile" in config.model_fields_set  # in the config file already
             try:
@@ -149,7 +149,8 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         except Exception:  # noqa: BLE001
             pass
 
-    kwargs = dict(clock=env.clock, actions=actions, on_resolved=on_resolved, on_reopened=on_reopened)
+    kwargs = dict(clock=env.clock, actions=actions, on_resolved=on_resolved, on_reopened=on_reopened,
+                  technician=config.partner.technician or env.user)
     if resume:
         engine = TriageEngine(store, resume, **kwargs)
         if given:
@@ -159,7 +160,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         session_detail(console, engine.session())
         console.print("[bold]Resuming[/]: recorded answers are kept; the next unrecorded step follows.")
     else:
-        engine = TriageEngine.new(store, technician=config.partner.technician or env.user, host=env.host, **kwargs)
+        engine = TriageEngine.new(store, host=env.host, **kwargs)
         store.save_settings(engine.session_id, check, env.clock())
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 
@@ -351,3 +352,4 @@ def _apply_partner(config: Any, details: Any) -> Any:
         return Config.model_validate(data)
     except ValidationError as exc:
         raise BadInput(f"The partner details are not valid: {describe_validation_error(exc)}.") from None
+

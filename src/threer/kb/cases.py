@@ -45,15 +45,12 @@ def index_case(
     from threer.kb.documents import put_document
 
     doc_id = case_id(session_id)
-    tag_list = [t.strip() for t in tags if t and t.strip()]
-    if domain and domain not in tag_list:
-        tag_list.append(domain)
     fields = dict(
         doc_id=doc_id,
         source="case",
         origin="case",
-        title=" ".join((title or "").split()) or f"Past case {session_id.strip().upper()}",
-        tags=tag_list,
+        title=case_title(title, session_id),
+        tags=case_tags(tags, domain),
         body=body or "",
         fmt="text",
         path=None,
@@ -65,6 +62,19 @@ def index_case(
         with store_or_cursor.transaction() as cur:
             put_document(cur, **fields)
     return doc_id
+
+
+def case_title(title: str | None, session_id: str) -> str:
+    """A case's title on one line; a case without one is named after its session."""
+    return " ".join((title or "").split()) or f"Past case {session_id.strip().upper()}"
+
+
+def case_tags(tags: Iterable[str], domain: str | None) -> list[str]:
+    """A case's tags, with the customer domain among them so that searching for it finds the case."""
+    tag_list = [t.strip() for t in tags if t and t.strip()]
+    if domain and domain not in tag_list:
+        tag_list.append(domain)
+    return tag_list
 
 
 def case_fields(body: str) -> list[tuple[str, str]]:

@@ -7,15 +7,16 @@ from datetime import datetime
 
 from threer.report.compute import Article
 from threer.store import Store
+from threer.store_api import SessionStore
 from threer.triage.engine import load_session
 from threer.triage.session import TriageSession
 
 
-def load_sessions(store: Store) -> list[TriageSession]:
+def load_sessions(store: SessionStore) -> list[TriageSession]:
     return [load_session(store, row["id"]) for row in store.list_sessions()]
 
 
-def load_articles(store: Store) -> dict[str, Article]:
+def load_articles(store: Store) -> dict[str, Article]:  # the KB index: SessionStore.kb_index()
     """The indexed articles, and the bundled sample ones even where no search has indexed them yet."""
     articles = {doc_id: Article(origin="sample", indexed_at=None) for doc_id in sample_article_ids()}
     rows = store.conn.execute("SELECT doc_id, origin, indexed_at FROM kb_documents WHERE source = 'kb'")

@@ -9,7 +9,7 @@ from typing import Any
 
 from threer.config import Config
 from threer.errors import ThreerError
-from threer.store import Store
+from threer.store_api import SessionStore
 from threer.triage.engine import ActionResult
 from threer.triage.session import TriageSession
 
@@ -29,7 +29,7 @@ class CheckSettings:
 
 
 class DefaultActions:
-    def __init__(self, store: Store, config: Config, settings: CheckSettings | None = None,
+    def __init__(self, store: SessionStore, config: Config, settings: CheckSettings | None = None,
                  on_nameservers: Any = None) -> None:
         self.store = store
         self.config = config
@@ -178,8 +178,9 @@ class DefaultActions:
             from threer.kb.index import ensure_sample_kb
             from threer.kb.search import search
 
-            ensure_sample_kb(self.store)
-            result_lists = [search(self.store, q, limit=PRIOR_MATCHES * 2) for q in queries]
+            kb = self.store.kb_index()  # the team's past cases are in it too
+            ensure_sample_kb(kb)
+            result_lists = [search(kb, q, limit=PRIOR_MATCHES * 2) for q in queries]
         except sqlite3.DatabaseError:
             raise  # a damaged database is the store's error, said as such, not a failed search
         except Exception as exc:  # noqa: BLE001 - the technician records their own research instead
@@ -227,16 +228,13 @@ def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:
     return merged
 
 
-def index_resolved_case(store: Store, session: TriageSession) -> None:
+def index_resolved_case(store: SessionStore, session: TriageSession) -> None:
     """Make a resolved session searchable as a past case, and learn which documents solved it."""
-    from threer.kb.cases import index_case
-
-    case = case_document(session)
-    index_case(store, session.id, **case)
-    learn_from_session(store, session)
+    store.put_case(session.id, **case_document(session))
+    learn_from_session(store.kb_index(), session)  # what solved it is learnt in the KB index
 
 
-def learn_from_session(store: Store, session: TriageSession) -> int:
+def learn_from_session(store: Any, session: TriageSession) -> int:
     """Store which articles or past cases solved (or did not solve) this session's issue; return how many.
 
     research.prior's and research.kb's `worked` ids are recorded as solved, the other ids
@@ -280,11 +278,8 @@ def research_text(session: TriageSession) -> list[str]:
     return research_queries(session)
 
 
-def forget_case(store: Store, session_id: str) -> None:
-    from threer.kb.cases import remove_case
-
-    with store.transaction() as cur:
-        remove_case(cur, session_id)
+def forget_case(store: SessionStore, session_id: str) -> None:
+    store.remove_case(session_id)
 
 
 def case_document(session: TriageSession) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from threer.errors import BadInput
-from threer.store import Store
+from threer.store_api import SessionStore
 from threer.triage import answers as a
 from threer.triage.session import RecordedStep, TriageSession
 from threer.triage.steps import STEPS, Step, get_step, is_step
@@ -73,20 +73,25 @@ class Actions(Protocol):
 
 
 class TriageEngine:
-    def __init__(self, store: Store, session_id: str, *, clock: Callable[[], datetime],
+    def __init__(self, store: SessionStore, session_id: str, *, clock: Callable[[], datetime],
                  actions: Actions | None = None, on_resolved: Callable[[TriageSession], None] | None = None,
-                 on_reopened: Callable[[str], None] | None = None) -> None:
+                 on_reopened: Callable[[str], None] | None = None, technician: str | None = None) -> None:
         self.store = store
+        self.technician = technician  # who records the answers (the team database keeps it with each)
         self.clock = clock
         self.actions = actions
         self.on_resolved = on_resolved
         self.on_reopened = on_reopened
         self.session_id = store.get_session_row(session_id)["id"]
+        # the revision of each answer as this engine last saw it: an answer someone else recorded since
+        # is never overwritten silently (the store raises AnswerConflict)
+        self._seen = {step: revision for step, (_, _, revision) in store.answers(self.session_id).items()}
 
     @classmethod
-    def new(cls, store: Store, *, clock: Callable[[], datetime], technician: str | None = None,
+    def new(cls, store: SessionStore, *, clock: Callable[[], datetime], technician: str | None = None,
             host: str | None = None, **kwargs: Any) -> "TriageEngine":
-        return cls(store, store.create_session(clock(), technician=technician, host=host), clock=clock, **kwargs)
+        session_id = store.create_session(clock(), technician=technician, host=host)
+        return cls(store, session_id, clock=clock, technician=technician, **kwargs)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class TriageEngine:
 
     def next_step(self) -> Step | None:
         recorded = self.store.answers(self.session_id)
+        self._seen = {step: revision for step, (_, _, revision) in recorded.items()}
         return next((s for s in STEPS if s.id not in recorded), None)
 
     # -- validating --------------------------------------------------------------------
@@ -128,7 +134,10 @@ class TriageEngine:
         was_resolved = self.store.get_session_row(self.session_id)["status"] == "resolved"
         if isinstance(value, a.OutcomeAnswer):
             header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
-        self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header)
+        expected = self._seen.get(step_id, 0)
+        self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header,
+                                 expected_revision=expected, technician=self.technician)
+        self._seen[step_id] = expected + 1
         if isinstance(value, a.OutcomeAnswer) or (step_id != "outcome" and was_resolved):
             session = self.session()
             if session.status == "resolved" and self.on_resolved:
@@ -244,7 +253,7 @@ def research_queries(session: TriageSession) -> list[str]:
     return queries
 
 
-def load_session(store: Store, session_id: str) -> TriageSession:
+def load_session(store: SessionStore, session_id: str) -> TriageSession:
     row = store.get_session_row(session_id)
     steps: dict[str, RecordedStep] = {}
     for step_id, (data, recorded_at, revision) in store.answers(row["id"]).items():

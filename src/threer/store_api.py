@@ -1,0 +1,78 @@
+"""The store interface: what the triage engine, the CLI, tickets and past cases ask of a database.
+
+Two backends implement it: `threer.store.Store` (one SQLite file, the default for a single
+technician) and `threer.store_pg.PostgresStore` (a team database on a PostgreSQL server).
+Callers get one from `threer.store.open_store(env, config)` and never construct either
+themselves, so no SQL dialect reaches the triage, ticket or KB-cases code.
+
+Rows come back as mappings with the `sessions` table's columns (`row["id"]`, `row["status"]`,
+...). Times are ISO 8601 text in UTC on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from threer.errors import StoreError
+
+
+class AnswerConflict(StoreError):
+    """Someone else recorded this step since it was read: their answer stands, ours is in the history."""
+
+    def __init__(self, message: str, *, step_id: str, by: str | None, at: str, revision: int) -> None:
+        super().__init__(message)
+        self.step_id = step_id
+        self.by = by
+        self.at = at
+        self.revision = revision
+
+
+class StoreOffline(StoreError):
+    """The team database cannot be reached; what could not be written is kept on this machine."""
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """The operations every backend provides (tests/test_store_contract.py runs them on both)."""
+
+    backend: str  # "sqlite" | "postgresql"
+
+    # sessions
+    def create_session(self, now: datetime, *, technician: str | None = None, host: str | None = None) -> str: ...
+    def get_session_row(self, session_id: str) -> Mapping[str, Any]: ...
+    def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[Mapping[str, Any]]: ...
+    def update_session(self, session_id: str, now: datetime, **columns: Any) -> None: ...
+    def delete_session(self, session_id: str) -> None: ...
+    def purge_sessions(self, older_than: datetime) -> list[str]: ...
+
+    # answers, their history, drafts
+    def answers(self, session_id: str) -> dict[str, tuple[dict[str, Any], str, int]]: ...
+    def record_answer(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *,
+                      header: dict[str, Any] | None = None, expected_revision: int | None = None,
+                      technician: str | None = None) -> None: ...
+    def answer_history(self, session_id: str) -> list[dict[str, Any]]: ...
+    def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None: ...
+    def drafts(self, session_id: str) -> dict[str, dict[str, Any]]: ...
+    def save_settings(self, session_id: str, settings: dict[str, Any], now: datetime) -> None: ...
+    def settings(self, session_id: str) -> dict[str, Any]: ...
+
+    # past cases (a resolved session, searchable by every technician of the store)
+    def put_case(self, session_id: str, *, title: str, body: str, tags: Iterable[str] = (),
+                 domain: str | None = None) -> str: ...
+    def remove_case(self, session_id: str) -> None: ...
+    def kb_index(self) -> Any: ...  # the SQLite store holding the KB search index (threer.kb takes it)
+
+    # the database itself
+    def describe(self) -> str: ...
+    def schema_version(self) -> int: ...
+    def counts(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+
+
+def conflict_message(session_id: str, step_id: str, by: str | None, at: str, revision: int) -> str:
+    who = by or "another technician"
+    return (f"{who} changed the answer to {step_id} at {at} (revision {revision}) after you read it. "
+            f"Their answer stands and yours is kept in the session's history; run `threer sessions show` "
+            f"to compare, and `threer triage --resume {session_id} --change {step_id}` to replace theirs.")

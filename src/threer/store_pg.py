@@ -1,0 +1,593 @@
+"""The team database: threer's sessions, answers, history, drafts and past cases on PostgreSQL.
+
+`PostgresStore` implements `threer.store_api.SessionStore` with psycopg 3. Each write is one
+transaction; the schema is migrated under an advisory lock, so several technicians' threer
+starting at once migrate it once. The schema's steps are `PG_MIGRATIONS`, one for each step of
+`threer.store.MIGRATIONS` (same numbers, so both backends report the same schema version).
+
+The KB search index stays in each machine's SQLite file (`kb_index()`): articles are indexed from
+local folders, and the team's past cases are mirrored into it from the `cases` table before a
+search, so a case resolved by one technician is suggested to all.
+
+An answer or draft that cannot be written because the server is unreachable is appended to a
+spool file beside the local database (mode 0600) and written, in order, the next time threer
+reaches the server; the error says so.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from threer.errors import BadInput, NotFound, StoreError
+from threer.store_api import AnswerConflict, StoreOffline, conflict_message
+
+_CORE = """
+CREATE TABLE sessions (
+    id              TEXT PRIMARY KEY,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    customer_name   TEXT,
+    customer_domain TEXT,
+    status          TEXT NOT NULL DEFAULT 'open',
+    closed_at       TEXT,
+    technician      TEXT,
+    host            TEXT
+);
+CREATE INDEX sessions_updated ON sessions(updated_at);
+CREATE TABLE answers (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    revision    INTEGER NOT NULL DEFAULT 1,
+    recorded_by TEXT,
+    PRIMARY KEY (session_id, step_id)
+);
+CREATE TABLE drafts (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    saved_at    TEXT NOT NULL,
+    PRIMARY KEY (session_id, step_id)
+);
+CREATE TABLE answer_history (
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    recorded_by TEXT,
+    superseded  BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX answer_history_session ON answer_history(session_id, step_id);
+"""
+
+# The KB step: on PostgreSQL only the team's past cases (articles are indexed on each machine).
+_CASES = """
+CREATE TABLE cases (
+    doc_id      TEXT PRIMARY KEY,
+    session_id  TEXT NOT NULL UNIQUE,
+    title       TEXT NOT NULL,
+    tags        TEXT NOT NULL DEFAULT '',
+    body        TEXT NOT NULL,
+    domain      TEXT,
+    indexed_at  TEXT NOT NULL,
+    change      BIGINT NOT NULL
+);
+CREATE SEQUENCE cases_change;
+"""
+
+# One entry for each entry of threer.store.MIGRATIONS, in the same order (a test holds them equal).
+PG_MIGRATIONS: list[str] = [
+    _CORE,
+    _CASES,
+    "ALTER TABLE sessions ADD COLUMN settings TEXT",  # 3 (issue 10): how the session checks DNS
+    # 4 (issue 13): when the ticket reached the provider's desk (technician and host are in step 1 here)
+    "ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT; ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT",
+]
+
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_LOCK_KEY = 0x7468726565720001  # pg_advisory_xact_lock key for migrations ("threer" + 1)
+_SESSION_COLUMNS = {"customer_name", "customer_domain", "status", "closed_at", "ticket_sent_at", "ticket_message_id"}
+
+
+def _iso(dt: datetime | str) -> str:
+    if isinstance(dt, str):
+        return dt
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def normalise_session_id(session_id: str) -> str:
+    return session_id.strip().upper()
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: host, port and database, never a password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+def url_has_password(url: str) -> bool:
+    return urlsplit(url).password is not None or "password=" in (urlsplit(url).query or "")
+
+
+def explain_pg_error(exc: BaseException, url: str) -> StoreError:
+    """One sentence for a psycopg error, naming the server (never its password) and the fix."""
+    import psycopg
+
+    where = redact_url(url)
+    parts = urlsplit(url)
+    user = parts.username or os.environ.get("PGUSER") or "(your login name)"
+    text = str(exc).strip()
+    low = text.lower()
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return StoreError(f"The role {user} has no permission for this on the team database {where} "
+                          f"({text.splitlines()[0]}). Ask its administrator to grant it (see the how-to "
+                          "'Set up threer for a team').")
+    if "password authentication failed" in low or "no password supplied" in low or "authentication failed" in low:
+        return StoreError(f"The team database {where} refused the credentials of role {user}. Check the password "
+                          "in PGPASSWORD or ~/.pgpass (never in the config file).")
+    if "does not exist" in low and "database" in low:
+        return StoreError(f"The database named in {where} does not exist on the server. Create it "
+                          "(createdb -O ROLE NAME) or fix database_url.")
+    if "role" in low and "does not exist" in low:
+        return StoreError(f"The role {user} does not exist on the team database server {where}. "
+                          "Ask its administrator to create it, or fix the user in database_url.")
+    if "ssl" in low and ("not support" in low or "certificate" in low or "unsupported" in low):
+        return StoreError(f"TLS to the team database {where} failed ({text.splitlines()[0]}). "
+                          "Check sslmode and sslrootcert in database_url.")
+    if "could not translate host name" in low or "name or service not known" in low:
+        return StoreError(f"The team database server's name in {where} cannot be resolved. Check the host in "
+                          "database_url and your VPN.")
+    return StoreOffline(f"The team database {where} cannot be reached ({text.splitlines()[0] if text else 'no answer'}). "
+                        "Check that the server is running and your network or VPN is up, then run again.")
+
+
+class PostgresStore:
+    """A connection to the team database, migrated to the current schema."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, *, local_home: Path, connect_timeout: float = 10.0) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:  # pragma: no cover - a dependency of threer
+            raise StoreError("PostgreSQL support needs psycopg 3: pip install 'psycopg[binary]'.") from None
+        self.url = url
+        self.local_home = Path(local_home)
+        self.connect_timeout = connect_timeout
+        self._conn: Any = None
+        self._kb: Any = None
+        self._connect()
+        self._migrate()
+        self.flush_spool()
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        try:
+            self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
+                                         connect_timeout=max(1, int(self.connect_timeout)),
+                                         application_name="threer")
+        except psycopg.Error as exc:
+            raise explain_pg_error(exc, self.url) from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """One transaction. A connection lost before is opened again; one lost during it is StoreOffline."""
+        import psycopg
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._connect()
+        try:
+            with self._conn.transaction():
+                with self._conn.cursor() as cur:
+                    yield cur
+        except psycopg.errors.UniqueViolation:
+            raise
+        except psycopg.Error as exc:
+            raise explain_pg_error(exc, self.url) from None
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._tx() as cur:
+            cur.execute(sql, list(args))
+            return cur.fetchall() if cur.description else []
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        if self._kb is not None:
+            self._kb.close()
+            self._kb = None
+
+    def __enter__(self) -> "PostgresStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        return redact_url(self.url)
+
+    # -- schema ----------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        from threer.store import SCHEMA_VERSION
+
+        with self._tx() as cur:
+            cur.execute("SELECT to_regclass('threer_schema') AS t")
+            exists = cur.fetchone()["t"] is not None
+            version = self._read_version(cur) if exists else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The team database {self.describe()} was written by a newer threer (schema {version}, this one "
+                    f"knows {SCHEMA_VERSION}). Upgrade threer; the database has not been changed.")
+            if version == SCHEMA_VERSION:
+                return
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            cur.execute("CREATE TABLE IF NOT EXISTS threer_schema (version INTEGER NOT NULL)")
+            version = self._read_version(cur)
+            if version > SCHEMA_VERSION:  # pragma: no cover - another, newer threer migrated in between
+                raise StoreError(f"The team database {self.describe()} was just migrated by a newer threer "
+                                 f"(schema {version}). Upgrade threer.")
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(PG_MIGRATIONS[number - 1]):
+                    cur.execute(statement)
+            cur.execute("DELETE FROM threer_schema")
+            cur.execute("INSERT INTO threer_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+
+    @staticmethod
+    def _read_version(cur: Any) -> int:
+        cur.execute("SELECT max(version) AS v FROM threer_schema")
+        row = cur.fetchone()
+        return int(row["v"] or 0) if row else 0
+
+    def schema_version(self) -> int:
+        with self._tx() as cur:
+            return self._read_version(cur)
+
+    def counts(self) -> dict[str, int]:
+        tables = ("sessions", "answers", "answer_history", "drafts", "cases")
+        with self._tx() as cur:
+            out = {}
+            for table in tables:
+                cur.execute(f"SELECT count(*) AS n FROM {table}")
+                out[table] = int(cur.fetchone()["n"])
+            return out
+
+    # -- sessions --------------------------------------------------------------------
+
+    def create_session(self, now: datetime, *, technician: str | None = None, host: str | None = None) -> str:
+        import psycopg
+
+        for _ in range(20):
+            session_id = now.strftime("%Y%m%d") + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(4))
+            try:
+                with self._tx() as cur:
+                    cur.execute("INSERT INTO sessions (id, created_at, updated_at, technician, host) "
+                                "VALUES (%s, %s, %s, %s, %s)", (session_id, _iso(now), _iso(now), technician, host))
+                return session_id
+            except psycopg.errors.UniqueViolation:
+                continue
+        raise StoreError("Could not allocate a new session id; try again.")  # pragma: no cover
+
+    def get_session_row(self, session_id: str) -> Mapping[str, Any]:
+        rows = self._query("SELECT * FROM sessions WHERE id = %s", (normalise_session_id(session_id),))
+        if not rows:
+            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+        return rows[0]
+
+    def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[Mapping[str, Any]]:
+        sql, args = "SELECT * FROM sessions", []
+        if status:
+            sql += " WHERE status = %s"
+            args.append(status)
+        sql += " ORDER BY updated_at DESC, id DESC"
+        if limit:
+            sql += " LIMIT %s"
+            args.append(limit)
+        return self._query(sql, args)
+
+    def update_session(self, session_id: str, now: datetime, **columns: Any) -> None:
+        with self._tx() as cur:
+            self._update_session(cur, normalise_session_id(session_id), now, columns)
+
+    def _update_session(self, cur: Any, session_id: str, now: datetime | str, columns: dict[str, Any]) -> None:
+        sets, args = ["updated_at = %s"], [_iso(now)]
+        for key, value in columns.items():
+            if key not in _SESSION_COLUMNS:
+                raise ValueError(key)
+            sets.append(f"{key} = %s")
+            args.append(_iso(value) if isinstance(value, datetime) else value)
+        args.append(session_id)
+        cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = %s", args)
+        if cur.rowcount == 0:
+            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+
+    def delete_session(self, session_id: str) -> None:
+        session_id = normalise_session_id(session_id)
+        self.get_session_row(session_id)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM cases WHERE session_id = %s", (session_id,))
+            cur.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
+        self._forget_local_case(session_id)
+
+    def purge_sessions(self, older_than: datetime) -> list[str]:
+        with self._tx() as cur:
+            cur.execute("SELECT id FROM sessions WHERE updated_at <= %s", (_iso(older_than),))
+            ids = [r["id"] for r in cur.fetchall()]
+            cur.execute("DELETE FROM cases WHERE session_id = ANY(%s)", (ids,))
+            cur.execute("DELETE FROM sessions WHERE id = ANY(%s)", (ids,))
+        for session_id in ids:
+            self._forget_local_case(session_id)
+        return ids
+
+    # -- answers ---------------------------------------------------------------------
+
+    def answers(self, session_id: str) -> dict[str, tuple[dict[str, Any], str, int]]:
+        rows = self._query("SELECT step_id, data, recorded_at, revision FROM answers WHERE session_id = %s",
+                           (normalise_session_id(session_id),))
+        return {r["step_id"]: (json.loads(r["data"]), r["recorded_at"], r["revision"]) for r in rows}
+
+    def answer_history(self, session_id: str) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT step_id, data, recorded_at, revision, recorded_by, superseded FROM answer_history "
+            "WHERE session_id = %s ORDER BY step_id, recorded_at, revision", (normalise_session_id(session_id),))
+        return [{**r, "data": json.loads(r["data"])} for r in rows]
+
+    def record_answer(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *,
+                      header: dict[str, Any] | None = None, expected_revision: int | None = None,
+                      technician: str | None = None) -> None:
+        """Write one answer; with `expected_revision`, refuse (AnswerConflict) if someone changed it since."""
+        session_id = normalise_session_id(session_id)
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        try:
+            self._record(session_id, step_id, payload, _iso(now), header or {}, expected_revision, technician)
+        except StoreOffline as exc:
+            self._spool({"op": "answer", "session_id": session_id, "step_id": step_id, "data": payload,
+                         "now": _iso(now), "header": {k: _iso(v) if isinstance(v, datetime) else v
+                                                      for k, v in (header or {}).items()},
+                         "expected_revision": expected_revision, "technician": technician})
+            raise StoreOffline(f"{exc.message} Your answer to {step_id} is kept on this machine and will be "
+                               f"written when threer next reaches the server: `threer triage --resume {session_id}`."
+                               ) from None
+
+    def _record(self, session_id: str, step_id: str, payload: str, now: str, header: dict[str, Any],
+                expected_revision: int | None, technician: str | None) -> None:
+        with self._tx() as cur:
+            # the session row is locked first, so two writers of one session queue rather than race
+            cur.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE", (session_id,))
+            if cur.fetchone() is None:
+                raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+            cur.execute("SELECT data, recorded_at, revision, recorded_by FROM answers "
+                        "WHERE session_id = %s AND step_id = %s", (session_id, step_id))
+            old = cur.fetchone()
+            current = old["revision"] if old else 0
+            if expected_revision is not None and current != expected_revision:
+                # keep the refused answer too: the history holds both, nothing typed is lost
+                cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, "
+                            "recorded_by, superseded) VALUES (%s, %s, %s, %s, %s, %s, TRUE)",
+                            (session_id, step_id, payload, now, current, technician))
+                conflict = (session_id, step_id, old["recorded_by"] if old else None,
+                            old["recorded_at"] if old else now, current)
+            else:
+                conflict = None
+                if old is not None:
+                    cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, "
+                                "recorded_by) VALUES (%s, %s, %s, %s, %s, %s)",
+                                (session_id, step_id, old["data"], old["recorded_at"], old["revision"],
+                                 old["recorded_by"]))
+                cur.execute(
+                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision, recorded_by) "
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO UPDATE SET "
+                    "data = excluded.data, recorded_at = excluded.recorded_at, revision = excluded.revision, "
+                    "recorded_by = excluded.recorded_by",
+                    (session_id, step_id, payload, now, current + 1, technician))
+                cur.execute("DELETE FROM drafts WHERE session_id = %s AND step_id = %s", (session_id, step_id))
+                self._update_session(cur, session_id, now, header)
+        if conflict:
+            sid, step, by, at, revision = conflict
+            raise AnswerConflict(conflict_message(sid, step, by, at, revision), step_id=step, by=by, at=at,
+                                 revision=revision)
+
+    def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None:
+        session_id = normalise_session_id(session_id)
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+        try:
+            self._save_draft(session_id, step_id, payload, _iso(now))
+        except StoreOffline:
+            self._spool({"op": "draft", "session_id": session_id, "step_id": step_id, "data": payload,
+                         "now": _iso(now)})
+            raise
+
+    def _save_draft(self, session_id: str, step_id: str, payload: str, now: str) -> None:
+        with self._tx() as cur:
+            cur.execute("INSERT INTO drafts (session_id, step_id, data, saved_at) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
+                        "saved_at = excluded.saved_at", (session_id, step_id, payload, now))
+
+    def drafts(self, session_id: str) -> dict[str, dict[str, Any]]:
+        rows = self._query("SELECT step_id, data FROM drafts WHERE session_id = %s",
+                           (normalise_session_id(session_id),))
+        return {r["step_id"]: json.loads(r["data"]) for r in rows}
+
+    def save_settings(self, session_id: str, settings: dict[str, Any], now: datetime) -> None:
+        with self._tx() as cur:
+            cur.execute("UPDATE sessions SET settings = %s, updated_at = %s WHERE id = %s",
+                        (json.dumps(settings, sort_keys=True), _iso(now), normalise_session_id(session_id)))
+
+    def settings(self, session_id: str) -> dict[str, Any]:
+        row = self.get_session_row(session_id)
+        try:
+            data = json.loads(row["settings"]) if row["settings"] else {}
+        except (TypeError, ValueError):
+            data = {}
+        return data if isinstance(data, dict) else {}
+
+    # -- the spool: writes kept on this machine while the server is unreachable -------
+
+    @property
+    def spool_path(self) -> Path:
+        parts = urlsplit(self.url)
+        key = f"{parts.hostname}:{parts.port}/{parts.path.lstrip('/')}"
+        return self.local_home / f"pending-{hashlib.sha256(key.encode()).hexdigest()[:12]}.jsonl"
+
+    def _spool(self, entry: dict[str, Any]) -> None:
+        self.local_home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def pending(self) -> int:
+        """How many writes wait in the spool for the server."""
+        try:
+            return sum(1 for line in self.spool_path.read_text(encoding="utf-8").splitlines() if line.strip())
+        except FileNotFoundError:
+            return 0
+
+    def flush_spool(self) -> int:
+        """Write what the spool holds, in order; return how many entries were written."""
+        if not self.spool_path.exists():
+            return 0
+        written = 0
+        with open(self.spool_path, "r+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            lines = [line for line in fh.read().splitlines() if line.strip()]
+            for index, line in enumerate(lines):
+                entry = json.loads(line)
+                try:
+                    if entry["op"] == "answer":
+                        self._record(entry["session_id"], entry["step_id"], entry["data"], entry["now"],
+                                     entry["header"], entry["expected_revision"], entry["technician"])
+                    else:
+                        self._save_draft(entry["session_id"], entry["step_id"], entry["data"], entry["now"])
+                except (AnswerConflict, NotFound):
+                    pass  # a conflicting answer is in the history; a deleted session has nothing to keep
+                except StoreOffline:
+                    fh.seek(0)
+                    fh.truncate()
+                    fh.write("".join(rest + "\n" for rest in lines[index:]))
+                    return written
+                written += 1
+            fh.seek(0)
+            fh.truncate()
+        self.spool_path.unlink(missing_ok=True)
+        return written
+
+    # -- past cases ------------------------------------------------------------------
+
+    def put_case(self, session_id: str, *, title: str, body: str, tags: Iterable[str] = (),
+                 domain: str | None = None) -> str:
+        from threer.kb.cases import case_id, case_title, case_tags
+
+        session_id = normalise_session_id(session_id)
+        doc_id = case_id(session_id)
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO cases (doc_id, session_id, title, tags, body, domain, indexed_at, change) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, nextval('cases_change')) ON CONFLICT (doc_id) DO UPDATE SET "
+                "title = excluded.title, tags = excluded.tags, body = excluded.body, domain = excluded.domain, "
+                "indexed_at = excluded.indexed_at, change = excluded.change",
+                (doc_id, session_id, case_title(title, session_id), ", ".join(case_tags(tags, domain)), body or "",
+                 domain, _iso(datetime.now(timezone.utc))))
+        return doc_id
+
+    def remove_case(self, session_id: str) -> None:
+        session_id = normalise_session_id(session_id)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM cases WHERE session_id = %s", (session_id,))
+        self._forget_local_case(session_id)
+
+    def kb_index(self) -> Any:
+        """This machine's KB index (SQLite), with the team's past cases brought up to date in it."""
+        self.sync_cases()
+        return self._kb
+
+    def sync_cases(self) -> int:
+        """Mirror the team's past cases into the local index: add and change what changed, drop what went."""
+        from threer.kb.cases import remove_case
+        from threer.kb.documents import put_document
+
+        if self._kb is None:
+            from threer.store import Store
+
+            self._kb = Store(self.local_home / "kb-index.db")
+        self._forget_local_feedback()
+        remote = {r["doc_id"]: str(r["change"]) for r in self._query("SELECT doc_id, change FROM cases")}
+        local = {r[0]: r[1] for r in self._kb.conn.execute(
+            "SELECT doc_id, content_hash FROM kb_documents WHERE source = 'case'")}
+        changed = [doc_id for doc_id, change in remote.items() if local.get(doc_id) != f"team:{change}"]
+        gone = [doc_id for doc_id in local if doc_id not in remote]
+        if not changed and not gone:
+            return 0
+        rows = self._query("SELECT * FROM cases WHERE doc_id = ANY(%s)", (changed,)) if changed else []
+        with self._kb.transaction() as cur:
+            for doc_id in gone:
+                remove_case(cur, doc_id.split(":", 1)[1])  # the case and what it taught this machine's search
+            for r in rows:
+                put_document(cur, doc_id=r["doc_id"], source="case", origin="case", title=r["title"],
+                             tags=[t.strip() for t in r["tags"].split(",") if t.strip()], body=r["body"],
+                             fmt="text", path=None, domain=r["domain"], content_hash=f"team:{r['change']}",
+                             indexed_at=r["indexed_at"])
+        return len(changed) + len(gone)
+
+    def _forget_local_feedback(self) -> None:
+        """What this machine's search learnt from sessions the team database no longer has (deleted or
+        purged on another machine) goes too: no customer's words outlive their session."""
+        try:
+            local = [r[0] for r in self._kb.conn.execute("SELECT DISTINCT session_id FROM kb_feedback")]
+        except Exception:  # noqa: BLE001 - an index without the feedback table has nothing to forget
+            return
+        if not local:
+            return
+        kept = {r["id"] for r in self._query("SELECT id FROM sessions WHERE id = ANY(%s)", (local,))}
+        gone = [sid for sid in local if sid not in kept]
+        if gone:
+            from threer.kb.feedback import forget_session
+
+            with self._kb.transaction() as cur:
+                for session_id in gone:
+                    forget_session(cur, session_id)
+
+    def _forget_local_case(self, session_id: str) -> None:
+        if self._kb is not None:
+            from threer.kb.cases import remove_case
+
+            with self._kb.transaction() as cur:
+                remove_case(cur, session_id)
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip() and not s.strip().startswith("--")]
+
+
+def check_url(url: str, *, from_config: bool) -> str:
+    """A usable postgresql:// URL, or BadInput saying what is wrong with it."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise BadInput(f"database_url must start with postgresql:// (got {parts.scheme or 'no scheme'}://). "
+                       "Example: postgresql://alice@db.example.net/threer?sslmode=verify-full")
+    if from_config and url_has_password(url):
+        raise BadInput("database_url in the config file holds a password; remove it from the URL and give it in "
+                       "PGPASSWORD or ~/.pgpass instead.")
+    return url
