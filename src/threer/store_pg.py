@@ -113,10 +113,13 @@ def normalise_session_id(session_id: str) -> str:
 
 def redact_url(url: str) -> str:
     """The URL as it may be shown: host, port and database, never a password."""
+    from urllib.parse import parse_qsl, urlencode
+
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    return f"{parts.scheme}://{netloc}{parts.path}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def url_has_password(url: str) -> bool:
@@ -574,6 +577,106 @@ class PostgresStore:
 
             with self._kb.transaction() as cur:
                 remove_case(cur, session_id)
+
+
+# -- moving a technician's SQLite data into the team database ---------------------------
+
+
+def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int]]:
+    """Copy sessions, answers, history, drafts and past cases from a SQLite Store into the team database.
+
+    Idempotent: a row already there is not copied again (a session or answer changed locally since is
+    updated), so running it twice adds nothing. Returns {table: {"copied": n, "already": m}}; a session
+    whose id another technician's session already has is left out and counted under "clash".
+    """
+    report: dict[str, dict[str, int]] = {}
+    src = source.conn
+    pg_columns = {r["table_name"] + "." + r["column_name"] for r in target._query(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()")}
+
+    def columns(table: str) -> list[str]:
+        names = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+        return [n for n in names if f"{table}.{n}" in pg_columns]
+
+    def tally(table: str, copied: int, already: int, **more: int) -> None:
+        report[table] = {"copied": copied, "already": already, **more}
+
+    session_cols = columns("sessions")
+    sessions = [dict(r) for r in src.execute(f"SELECT {', '.join(session_cols)} FROM sessions ORDER BY id")]
+    clashes: set[str] = set()
+    copied = already = 0
+    with target._tx() as cur:
+        for row in sessions:
+            cur.execute("SELECT created_at, host, technician, updated_at FROM sessions WHERE id = %s", (row["id"],))
+            there = cur.fetchone()
+            if there is not None and (there["created_at"] != row["created_at"]
+                                      or (there["host"] or None) != (row.get("host") or None)):
+                clashes.add(row["id"])  # the same id from another technician's file: not theirs to overwrite
+                continue
+            if there is not None and there["updated_at"] >= row["updated_at"]:
+                already += 1
+                continue
+            sets = ", ".join(f"{c} = excluded.{c}" for c in session_cols if c != "id")
+            cur.execute(f"INSERT INTO sessions ({', '.join(session_cols)}) VALUES "
+                        f"({', '.join('%s' for _ in session_cols)}) ON CONFLICT (id) DO UPDATE SET {sets}",
+                        [row[c] for c in session_cols])
+            copied += 1
+        tally("sessions", copied, already, clash=len(clashes))
+
+        copied = already = 0
+        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision FROM answers"):
+            if r["session_id"] in clashes:
+                continue
+            cur.execute("INSERT INTO answers (session_id, step_id, data, recorded_at, revision) "
+                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO UPDATE SET "
+                        "data = excluded.data, recorded_at = excluded.recorded_at, revision = excluded.revision "
+                        "WHERE answers.revision < excluded.revision",
+                        (r["session_id"], r["step_id"], r["data"], r["recorded_at"], r["revision"]))
+            copied += cur.rowcount
+            already += 1 - cur.rowcount
+        tally("answers", copied, already)
+
+        copied = already = 0
+        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision FROM answer_history"):
+            if r["session_id"] in clashes:
+                continue
+            cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) "
+                        "SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM answer_history WHERE "
+                        "session_id = %s AND step_id = %s AND revision = %s AND recorded_at = %s AND data = %s)",
+                        (*(r[k] for k in ("session_id", "step_id", "data", "recorded_at", "revision")),
+                         *(r[k] for k in ("session_id", "step_id", "revision", "recorded_at", "data"))))
+            copied += cur.rowcount
+            already += 1 - cur.rowcount
+        tally("answer_history", copied, already)
+
+        copied = already = 0
+        for r in src.execute("SELECT session_id, step_id, data, saved_at FROM drafts"):
+            if r["session_id"] in clashes:
+                continue
+            cur.execute("INSERT INTO drafts (session_id, step_id, data, saved_at) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, saved_at = "
+                        "excluded.saved_at WHERE drafts.saved_at < excluded.saved_at",
+                        (r["session_id"], r["step_id"], r["data"], r["saved_at"]))
+            copied += cur.rowcount
+            already += 1 - cur.rowcount
+        tally("drafts", copied, already)
+
+        copied = already = 0
+        for r in src.execute("SELECT doc_id, title, tags, body, domain, indexed_at FROM kb_documents "
+                             "WHERE source = 'case'"):
+            session_id = r["doc_id"].split(":", 1)[1]
+            if session_id in clashes:
+                continue
+            cur.execute("INSERT INTO cases (doc_id, session_id, title, tags, body, domain, indexed_at, change) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, nextval('cases_change')) ON CONFLICT (doc_id) DO "
+                        "UPDATE SET title = excluded.title, tags = excluded.tags, body = excluded.body, "
+                        "domain = excluded.domain, indexed_at = excluded.indexed_at, change = excluded.change "
+                        "WHERE cases.indexed_at < excluded.indexed_at",
+                        (r["doc_id"], session_id, r["title"], r["tags"], r["body"], r["domain"], r["indexed_at"]))
+            copied += cur.rowcount
+            already += 1 - cur.rowcount
+        tally("cases", copied, already)
+    return report
 
 
 def _statements(sql: str) -> list[str]:

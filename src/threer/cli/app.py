@@ -161,9 +161,9 @@ def root(
 
 
 def _register() -> None:
-    from threer.cli import analyze, check_dns, config, kb, report, sessions, ticket, triage
+    from threer.cli import analyze, check_dns, config, db, kb, report, sessions, ticket, triage
 
-    for module in (triage, analyze, sessions, ticket, report, check_dns, kb, config):
+    for module in (triage, analyze, sessions, ticket, report, check_dns, kb, config, db):
         module.register(app)
 
 

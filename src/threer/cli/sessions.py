@@ -85,7 +85,9 @@ def _list_escalated(ctx: typer.Context, limit: int, as_json: bool) -> None:
     calendar = load_config(env.config_path).business_hours
     now = env.clock()
     rows = []
-    if env.db_path.exists():
+    from threer.store_open import store_exists
+
+    if store_exists(env):
         store = _store(ctx)
         rows = [(s, follow_up(s, calendar, now)) for s in
                 (load_session(store, row["id"]) for row in store.list_sessions(status="escalated", limit=limit))]

@@ -109,7 +109,7 @@ def ticket_command(
 
 def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -> None:
     """Show, confirm, send, record: the session says sent only once the server accepted the message."""
-    from threer.store import Store
+    from threer.store import open_store
     from threer.ticket.send import check_settings, send_message, sender_address, smtp_password, ticket_message
 
     smtp = config.smtp
@@ -141,7 +141,7 @@ def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -
         return
     sent = send_message(msg, smtp, password, now=now)
     try:
-        with Store(env.db_path) as store:
+        with open_store(env) as store:
             store.update_session(session.id, env.clock(), ticket_sent_at=sent.sent_at,
                                  ticket_message_id=sent.message_id)
     except ThreerError as exc:
