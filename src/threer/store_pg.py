@@ -206,6 +206,15 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise explain_pg_error(exc, self.url) from None
 
+    def _again(self, write: Any, *args: Any) -> None:
+        """A write whose connection was lost (a server restart, a VPN hiccup) is tried once more, on a new one."""
+        try:
+            write(*args)
+        except StoreOffline:
+            if self._conn is not None and not (self._conn.closed or self._conn.broken):
+                raise
+            write(*args)  # a second StoreOffline: the server is really unreachable
+
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
         with self._tx() as cur:
             cur.execute(sql, list(args))
@@ -361,7 +370,8 @@ class PostgresStore:
         session_id = normalise_session_id(session_id)
         payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         try:
-            self._record(session_id, step_id, payload, _iso(now), header or {}, expected_revision, technician)
+            self._again(self._record, session_id, step_id, payload, _iso(now), header or {}, expected_revision,
+                        technician)
         except StoreOffline as exc:
             self._spool({"op": "answer", "session_id": session_id, "step_id": step_id, "data": payload,
                          "now": _iso(now), "header": {k: _iso(v) if isinstance(v, datetime) else v
@@ -382,6 +392,8 @@ class PostgresStore:
                         "WHERE session_id = %s AND step_id = %s", (session_id, step_id))
             old = cur.fetchone()
             current = old["revision"] if old else 0
+            if old is not None and current == (expected_revision or 0) + 1 and old["data"] == payload:
+                return  # this very answer, written before a lost connection hid the commit: nothing to do
             if expected_revision is not None and current != expected_revision:
                 # keep the refused answer too: the history holds both, nothing typed is lost
                 cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, "
@@ -413,7 +425,7 @@ class PostgresStore:
         session_id = normalise_session_id(session_id)
         payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         try:
-            self._save_draft(session_id, step_id, payload, _iso(now))
+            self._again(self._save_draft, session_id, step_id, payload, _iso(now))
         except StoreOffline:
             self._spool({"op": "draft", "session_id": session_id, "step_id": step_id, "data": payload,
                          "now": _iso(now)})

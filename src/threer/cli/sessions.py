@@ -64,12 +64,13 @@ def list_sessions(
         console.print("No saved sessions." if not status else f"No {status} sessions.")
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("id", "updated", "customer", "domain", "status", "recorded"):
+    for col in ("id", "updated", "customer", "domain", "status", "recorded", "technician"):
         table.add_column(col)
     for s in sessions:
         done, total = s.progress()
+        who = (s.technician or "") + (f" @ {s.host}" if s.host else "")  # who has it, on which machine
         table.add_row(s.id, s.updated_at.strftime("%Y-%m-%d %H:%M"), escape(s.customer_name or ""),
-                      escape(s.customer_domain or ""), s.status, f"{done}/{total}")
+                      escape(s.customer_domain or ""), s.status, f"{done}/{total}", escape(who))
     console.print(table)
 
 
@@ -132,7 +133,7 @@ def _summary(s) -> dict:
     done, total = s.progress()
     return {"id": s.id, "created_at": s.created_at.isoformat(), "updated_at": s.updated_at.isoformat(),
             "status": s.status, "customer_name": s.customer_name, "customer_domain": s.customer_domain,
-            "recorded": done, "steps": total, "missing": s.missing}
+            "recorded": done, "steps": total, "missing": s.missing, "technician": s.technician, "host": s.host}
 
 
 @sessions_app.command("show")

@@ -1,0 +1,116 @@
+"""`threer db status` and `threer db migrate`, and the team database under the everyday commands."""
+
+import json
+import socket
+from datetime import datetime, timezone
+
+from threer.store import SCHEMA_VERSION, Store
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def _local_data(env):
+    """A technician's SQLite file: two sessions (one resolved, with a past case), history and a draft."""
+    with Store(env.db_path) as store:
+        one = store.create_session(NOW, technician="sam", host="desk-3")
+        store.record_answer(one, "intake.issue", {"v": 1}, NOW)
+        store.record_answer(one, "intake.issue", {"v": 2}, NOW)
+        store.save_draft(one, "intake.errors", {"messages": "0x800CCC0E"}, NOW)
+        two = store.create_session(NOW, technician="sam", host="desk-3")
+        store.record_answer(two, "intake.issue", {"v": 3}, NOW)
+        store.put_case(two, title="Outlook loops on the password prompt", body="Resolution: clear the cached "
+                       "credentials", tags=["outlook"], domain="contoso.test")
+    return one, two
+
+
+def test_status_on_the_default_sqlite_file(invoke, threer_env):
+    _local_data(threer_env)
+    result = invoke("db", "status", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["backend"] == "sqlite" and doc["location"] == str(threer_env.db_path)
+    assert doc["schema_version"] == SCHEMA_VERSION == doc["schema_version_known"]
+    assert doc["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+    human = invoke("db", "status")
+    assert "Backend: SQLite" in human.stdout and f"Schema version: {SCHEMA_VERSION}" in human.stdout
+
+
+def test_migrate_copies_everything_once_and_the_team_database_is_then_used(invoke, threer_env, pg_url, pg_cluster):
+    one, two = _local_data(threer_env)
+    first = invoke("db", "migrate", "--to", pg_url, "--json")
+    assert first.exit_code == 0, first.stderr
+    tables = json.loads(first.stdout)["tables"]
+    assert {t: n["copied"] for t, n in tables.items()} == {
+        "sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+    assert pg_cluster.password not in first.stdout
+    again = invoke("db", "migrate", "--to", pg_url, "--json")
+    tables = json.loads(again.stdout)["tables"]
+    assert {t: n["copied"] for t, n in tables.items()} == {t: 0 for t in tables}
+    assert tables["sessions"]["already"] == 2 and tables["answer_history"]["already"] == 1
+
+    env = {"THREER_DATABASE_URL": pg_url}
+    status = json.loads(invoke("db", "status", "--json", env=env).stdout)
+    assert status["backend"] == "postgresql" and status["url_from"] == "environment"
+    assert pg_cluster.password not in status["location"] and status["location"].startswith("postgresql://threer_admin@")
+    assert status["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+    listed = json.loads(invoke("sessions", "list", "--json", env=env).stdout)["sessions"]
+    assert {s["id"] for s in listed} == {one, two} and {s["technician"] for s in listed} == {"sam"}
+    table = invoke("sessions", "list", env=env).stdout
+    assert "technician" in table and "sam @ desk-3" in table
+    # the migrated past case is suggested on any machine using the team database
+    found = invoke("kb", "search", "cached credentials password prompt", "--source", "case", "--json", env=env)
+    assert [r["id"] for r in json.loads(found.stdout)["results"]] == [f"case:{two}"]
+
+
+def test_a_changed_local_session_is_brought_up_to_date_by_a_second_migrate(invoke, threer_env, pg_url):
+    one, _ = _local_data(threer_env)
+    invoke("db", "migrate", "--to", pg_url)
+    with Store(threer_env.db_path) as store:
+        store.record_answer(one, "intake.issue", {"v": 9}, datetime(2026, 11, 27, tzinfo=timezone.utc))
+    result = json.loads(invoke("db", "migrate", "--to", pg_url, "--json").stdout)["tables"]
+    assert result["sessions"]["copied"] == 1 and result["answers"]["copied"] == 1
+    assert result["answer_history"]["copied"] == 1
+    shown = json.loads(invoke("sessions", "show", one, "--json", env={"THREER_DATABASE_URL": pg_url}).stdout)
+    assert shown["steps"]["intake.issue"]["revision"] == 3
+
+
+def test_migrate_without_a_local_database_says_what_to_give(invoke, pg_url):
+    result = invoke("db", "migrate", "--to", pg_url)
+    assert result.exit_code == 2 and "--from FILE" in result.stderr
+
+
+def test_migrate_refuses_a_url_that_is_not_postgresql(invoke, threer_env):
+    _local_data(threer_env)
+    result = invoke("db", "migrate", "--to", "mysql://db.example.test/threer")
+    assert result.exit_code == 2 and "postgresql://" in result.stderr
+
+
+def test_a_password_in_the_config_url_is_refused(invoke, threer_env):
+    threer_env.config_path.parent.mkdir(parents=True, exist_ok=True)
+    threer_env.config_path.write_text('database_url = "postgresql://sam:hunter2@127.0.0.1/threer"\n')
+    result = invoke("db", "status")
+    assert result.exit_code == 2
+    assert "holds a password" in result.stderr and "PGPASSWORD or ~/.pgpass" in result.stderr
+    assert "hunter2" not in result.stderr
+    refused = invoke("config", "set", "database_url", "postgresql://sam:hunter2@127.0.0.1/threer")
+    assert refused.exit_code == 2 and "hunter2" not in refused.stderr
+
+
+def test_the_config_url_without_a_password_is_used(invoke, threer_env, pg_url, pg_cluster, monkeypatch):
+    without = pg_url.replace(f":{pg_cluster.password}@", "@")
+    assert invoke("config", "set", "database_url", without).exit_code == 0
+    monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
+    status = json.loads(invoke("db", "status", "--json").stdout)
+    assert status["backend"] == "postgresql" and status["url_from"] == "config"
+
+
+def test_a_server_that_is_down_is_one_sentence_and_exit_3(invoke):
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://sam:secret@127.0.0.1:{port}/threer"
+    for args in (("db", "status"), ("sessions", "list"), ("kb", "search", "outlook")):
+        result = invoke(*args, env={"THREER_DATABASE_URL": url})
+        assert result.exit_code == 3, (args, result.stderr)
+        assert f"The team database postgresql://sam@127.0.0.1:{port}/threer cannot be reached" in result.stderr
+        assert "secret" not in result.stderr and "Traceback" not in result.stderr
