@@ -94,6 +94,8 @@ PG_MIGRATIONS: list[str] = [
     "ALTER TABLE sessions ADD COLUMN settings TEXT",  # 3 (issue 10): how the session checks DNS
     # 4 (issue 13): when the ticket reached the provider's desk (technician and host are in step 1 here)
     "ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT; ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT",
+    # 5 (issue 7): the KB's outcome feedback and spelling words are part of each machine's KB index
+    "",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
