@@ -141,7 +141,7 @@ def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -
         return
     sent = send_message(msg, smtp, password, now=now)
     try:
-        with open_store(env) as store:
+        with open_store(env, config) as store:
             store.update_session(session.id, env.clock(), ticket_sent_at=sent.sent_at,
                                  ticket_message_id=sent.message_id)
     except ThreerError as exc:
