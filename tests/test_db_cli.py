@@ -20,6 +20,7 @@ def _local_data(env):
         store.record_answer(two, "intake.issue", {"v": 3}, NOW)
         store.put_case(two, title="Outlook loops on the password prompt", body="Resolution: clear the cached "
                        "credentials", tags=["outlook"], domain="contoso.test")
+        store.add_check_runs([("contoso.test", "2026-11-26T12:00:00+00:00", "[]", '[["mx.ok","mx","pass","ok"]]')])
     return one, two
 
 
@@ -30,7 +31,7 @@ def test_status_on_the_default_sqlite_file(invoke, threer_env):
     doc = json.loads(result.stdout)
     assert doc["backend"] == "sqlite" and doc["location"] == str(threer_env.db_path)
     assert doc["schema_version"] == SCHEMA_VERSION == doc["schema_version_known"]
-    assert doc["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+    assert doc["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1, "check_history": 1}
     human = invoke("db", "status")
     assert "Backend: SQLite" in human.stdout and f"Schema version: {SCHEMA_VERSION}" in human.stdout
 
@@ -41,7 +42,7 @@ def test_migrate_copies_everything_once_and_the_team_database_is_then_used(invok
     assert first.exit_code == 0, first.stderr
     tables = json.loads(first.stdout)["tables"]
     assert {t: n["copied"] for t, n in tables.items()} == {
-        "sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+        "sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1, "check_history": 1}
     assert pg_cluster.password not in first.stdout
     again = invoke("db", "migrate", "--to", pg_url, "--json")
     tables = json.loads(again.stdout)["tables"]
@@ -52,7 +53,7 @@ def test_migrate_copies_everything_once_and_the_team_database_is_then_used(invok
     status = json.loads(invoke("db", "status", "--json", env=env).stdout)
     assert status["backend"] == "postgresql" and status["url_from"] == "environment"
     assert pg_cluster.password not in status["location"] and status["location"].startswith("postgresql://threer_admin@")
-    assert status["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1}
+    assert status["counts"] == {"sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1, "check_history": 1}
     listed = json.loads(invoke("sessions", "list", "--json", env=env).stdout)["sessions"]
     assert {s["id"] for s in listed} == {one, two} and {s["technician"] for s in listed} == {"sam"}
     table = invoke("sessions", "list", env=env).stdout

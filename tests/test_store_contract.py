@@ -117,3 +117,14 @@ def test_a_session_keeps_its_check_settings(any_store):
     assert any_store.settings(sid) == {}
     any_store.save_settings(sid, {"timeout": 5.0, "nameservers": [["127.0.0.1", 5353]]}, NOW)
     assert any_store.settings(sid) == {"timeout": 5.0, "nameservers": [["127.0.0.1", 5353]]}
+
+
+def test_check_runs_are_kept_found_and_purged(any_store):
+    any_store.add_check_runs([("contoso.test", "2026-11-20T10:00:00+00:00", "[1]", "[]"),
+                              ("contoso.test", "2026-11-25T10:00:00+00:00", "[2]", "[]"),
+                              ("fabrikam.test", "2026-11-25T11:00:00+00:00", "[3]", "[]")])
+    assert any_store.last_check_run("contoso.test", "9999") == ("contoso.test", "2026-11-25T10:00:00+00:00", "[2]", "[]")
+    assert any_store.last_check_run("contoso.test", "2026-11-25")[2] == "[1]"
+    assert any_store.last_check_run("nothing.test", "9999") is None
+    assert any_store.purge_check_runs("2026-11-21") == 1
+    assert any_store.counts()["check_history"] == 2

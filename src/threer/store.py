@@ -524,6 +524,22 @@ class Store:
         with self.transaction() as cur:
             self._forget_case(cur, normalise_session_id(session_id))
 
+    def add_check_runs(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Check-dns runs (domain, checked_at, records JSON, findings JSON), one transaction."""
+        with self.transaction() as cur:
+            cur.executemany("INSERT INTO check_history (domain, checked_at, records, findings) VALUES (?, ?, ?, ?)", rows)
+
+    def last_check_run(self, domain: str, before: str) -> tuple[str, str, str, str] | None:
+        row = self.conn.execute(
+            "SELECT domain, checked_at, records, findings FROM check_history WHERE domain = ? AND checked_at < ? "
+            "ORDER BY checked_at DESC, id DESC LIMIT 1", (domain, before)).fetchone()
+        return tuple(row) if row is not None else None
+
+    def purge_check_runs(self, older_than: str) -> int:
+        with self.transaction() as cur:
+            cur.execute("DELETE FROM check_history WHERE checked_at < ?", (older_than,))
+            return cur.rowcount
+
     def kb_index(self) -> "Store":
         return self  # the KB index lives in the same file
 
@@ -535,7 +551,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         tables = {"sessions": "sessions", "answers": "answers", "answer_history": "answer_history",
-                  "drafts": "drafts", "cases": "kb_documents WHERE source = 'case'"}
+                  "drafts": "drafts", "cases": "kb_documents WHERE source = 'case'", "check_history": "check_history"}
         return {name: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
                 for name, table in tables.items()}
 

@@ -96,6 +96,10 @@ PG_MIGRATIONS: list[str] = [
     "ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT; ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT",
     # 5 (issue 7): the KB's outcome feedback and spelling words are part of each machine's KB index
     "",
+    # 6 (issue 11): every check-dns run, per domain
+    "CREATE TABLE check_history (id BIGSERIAL PRIMARY KEY, domain TEXT NOT NULL, checked_at TEXT NOT NULL, "
+    "records TEXT NOT NULL, findings TEXT NOT NULL); "
+    "CREATE INDEX check_history_domain ON check_history(domain, checked_at)",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -156,6 +160,9 @@ def explain_pg_error(exc: BaseException, url: str) -> StoreError:
     if "could not translate host name" in low or "name or service not known" in low:
         return StoreError(f"The team database server's name in {where} cannot be resolved. Check the host in "
                           "database_url and your VPN.")
+    if not isinstance(exc, psycopg.OperationalError):  # an error in what was asked, not in reaching the server
+        return StoreError(f"The team database {where} refused an operation ({text.splitlines()[0] if text else type(exc).__name__}). "
+                          "Run `threer db status`; if it says the schema is current, report this.")
     return StoreOffline(f"The team database {where} cannot be reached ({text.splitlines()[0] if text else 'no answer'}). "
                         "Check that the server is running and your network or VPN is up, then run again.")
 
@@ -277,7 +284,7 @@ class PostgresStore:
             return self._read_version(cur)
 
     def counts(self) -> dict[str, int]:
-        tables = ("sessions", "answers", "answer_history", "drafts", "cases")
+        tables = ("sessions", "answers", "answer_history", "drafts", "cases", "check_history")
         with self._tx() as cur:
             out = {}
             for table in tables:
@@ -456,6 +463,21 @@ class PostgresStore:
         except (TypeError, ValueError):
             data = {}
         return data if isinstance(data, dict) else {}
+
+    def add_check_runs(self, rows: list[tuple[str, str, str, str]]) -> None:
+        with self._tx() as cur:
+            cur.executemany("INSERT INTO check_history (domain, checked_at, records, findings) "
+                            "VALUES (%s, %s, %s, %s)", rows)
+
+    def last_check_run(self, domain: str, before: str) -> tuple[str, str, str, str] | None:
+        rows = self._query("SELECT domain, checked_at, records, findings FROM check_history WHERE domain = %s "
+                           "AND checked_at < %s ORDER BY checked_at DESC, id DESC LIMIT 1", (domain, before))
+        return (rows[0]["domain"], rows[0]["checked_at"], rows[0]["records"], rows[0]["findings"]) if rows else None
+
+    def purge_check_runs(self, older_than: str) -> int:
+        with self._tx() as cur:
+            cur.execute("DELETE FROM check_history WHERE checked_at < %s", (older_than,))
+            return cur.rowcount
 
     # -- the spool: writes kept on this machine while the server is unreachable -------
 
@@ -690,6 +712,15 @@ def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int
             copied += cur.rowcount
             already += 1 - cur.rowcount
         tally("cases", copied, already)
+
+        copied = already = 0
+        for r in src.execute("SELECT domain, checked_at, records, findings FROM check_history ORDER BY id"):
+            cur.execute("INSERT INTO check_history (domain, checked_at, records, findings) SELECT %s, %s, %s, %s "
+                        "WHERE NOT EXISTS (SELECT 1 FROM check_history WHERE domain = %s AND checked_at = %s "
+                        "AND records = %s AND findings = %s)", (*tuple(r), *tuple(r)))
+            copied += cur.rowcount
+            already += 1 - cur.rowcount
+        tally("check_history", copied, already)
     return report
 
 

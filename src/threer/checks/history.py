@@ -158,13 +158,12 @@ def snapshot(report, lookups) -> Snapshot:
 
 
 def record_run(store, snapshots: list[Snapshot]) -> None:
-    """Store one row a domain, in one transaction."""
-    with store.transaction() as cur:
-        for s in snapshots:
-            cur.execute(
-                "INSERT INTO check_history (domain, checked_at, records, findings) VALUES (?, ?, ?, ?)",
-                (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")), json.dumps(s.findings, separators=(",", ":"))),
-            )
+    """Store one row a domain, in one transaction (on either backend: threer.store_api)."""
+    store.add_check_runs([
+        (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")),
+         json.dumps(s.findings, separators=(",", ":")))
+        for s in snapshots
+    ])
 
 
 def last_runs(store, domains: list[str], before: datetime | None = None) -> dict[str, Snapshot]:
@@ -172,11 +171,7 @@ def last_runs(store, domains: list[str], before: datetime | None = None) -> dict
     found: dict[str, Snapshot] = {}
     cutoff = _iso(before) if before is not None else "9999"
     for domain in dict.fromkeys(domains):
-        row = store.conn.execute(
-            "SELECT domain, checked_at, records, findings FROM check_history WHERE domain = ? AND checked_at < ? "
-            "ORDER BY checked_at DESC, id DESC LIMIT 1",
-            (domain, cutoff),
-        ).fetchone()
+        row = store.last_check_run(domain, cutoff)
         if row is not None:
             found[domain] = Snapshot(
                 domain=row[0], checked_at=datetime.fromisoformat(row[1]), records=json.loads(row[2]), findings=json.loads(row[3])
@@ -186,20 +181,19 @@ def last_runs(store, domains: list[str], before: datetime | None = None) -> dict
 
 def purge(store, older_than: datetime) -> int:
     """Delete the rows older than `older_than`; the number deleted."""
-    with store.transaction() as cur:
-        cur.execute("DELETE FROM check_history WHERE checked_at < ?", (_iso(older_than),))
-        return cur.rowcount
+    return store.purge_check_runs(_iso(older_than))
 
 
 def remember(db, outcomes, *, keep_days: int, now: datetime) -> dict[str, Changes]:
     """Keep a check-dns run (one row a domain), purge rows past `keep_days`, and return what changed
     for each domain since its last kept run (domains never checked before are absent). `db` is an
-    open Store, or the path of the database to open for this."""
+    open store (either backend, threer.store_api), or the path of a SQLite database to open for this."""
     from datetime import timedelta
+    from pathlib import Path
 
     from threer.store import Store
 
-    store = db if isinstance(db, Store) else Store(db)
+    store = Store(db) if isinstance(db, (str, Path)) else db
     try:
         snapshots = [snapshot(o.report, o.lookups) for o in outcomes]
         previous = last_runs(store, [s.domain for s in snapshots])

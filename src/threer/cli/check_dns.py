@@ -185,7 +185,10 @@ def keep_history(env: Any, config: Any, outcomes: list[Any], *, want_diff: bool)
     from threer.errors import StoreError
 
     try:
-        return history.remember(env.db_path, outcomes, keep_days=config.check_history_days, now=env.clock())
+        from threer.store import open_store
+
+        return history.remember(open_store(env, config), outcomes, keep_days=config.check_history_days,
+                                now=env.clock())
     except StoreError as exc:
         if want_diff:
             raise
