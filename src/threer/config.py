@@ -264,10 +264,9 @@ def load_config(path: Path) -> Config:
 def save_config(config: Config, path: Path) -> None:
     data = config.model_dump(mode="json", exclude_none=True)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        from threer.files import write_private_file
+
+        write_private_file(path, tomli_w.dumps(data).encode("utf-8"), make_folder=True)
     except OSError as exc:
         raise BadInput(f"Cannot write the config file {path} ({exc.strerror}). Set THREER_CONFIG to a writable path.") from None
 

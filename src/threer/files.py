@@ -86,6 +86,54 @@ def _size(cap: int) -> str:
     return f"{cap // 1_000_000} MB" if cap >= 1_000_000 else f"{cap // 1000} KB" if cap >= 1000 else f"{cap} bytes"
 
 
+# -- writing files readable by their owner only ---------------------------------------------
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create a folder (and its missing parents) readable by its owner only (0700), whatever the umask."""
+    missing = []
+    current = Path(folder)
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    Path(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+    for made in missing:
+        os.chmod(made, 0o700)
+
+
+def write_private_file(path: Path, data: bytes, *, make_folder: bool = False) -> None:
+    """Write `data` to `path` as a file readable and writable by its owner only (0600).
+
+    The mode is 0600 whatever the umask and whatever mode a file already there had: the data goes
+    to a new 0600 file beside it, which then replaces it. A path that is not a regular file
+    (`/dev/stdout`, a FIFO) is written as it is.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
+    if make_folder:
+        make_private_folder(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600) if hasattr(os, "fchmod") else None
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 # -- parsing with limits -------------------------------------------------------------------
 # Each loader raises the parser's own error type for every problem (syntax, nesting, aliases),
 # so a caller's existing `except json.JSONDecodeError` (etc.) reports it the same way.

@@ -7,7 +7,8 @@ AWS keys, bearer tokens, private keys — and stay quiet on ordinary error text:
 codes (0x800CCC0E), SMTP replies (550 5.7.1), GUIDs and server names in bounce messages.
 
 A hit covers only the secret itself, not the words that gave it away, so masking keeps
-"password: [REDACTED]" readable.
+"password: [REDACTED]" readable; it covers the whole value, trailing punctuation included
+("Hunter2!" is masked whole: a leaked last character is worse than a masked full stop).
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 _BEARER = re.compile(r"\b(Bearer|Basic)[ \t]+([A-Za-z0-9._~+/-]{12,}=*)", re.I)
 _URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@]+)@", re.I)
-# "password: x", "pwd=x", "api_key = 'x'", "Password=x;" (connection strings)
+# only before ":" or "=": words too common in prose to be a keyword on their own ("pass the test")
+_SHORT_KEYWORD = r"(?:pass|pw|pword|passw|kennwort|mdp|contrase(?:ñ|n)a)"
+# "password: x", "pwd=x", "pass=x", "api_key = 'x'", "Password=x;" (connection strings)
 _KEYWORD_VALUE = re.compile(
-    rf"(?<![A-Za-z0-9]){_KEYWORD}s?[ \t]*(?:[:=]|=>)[ \t]*(\"[^\"\n]+\"|'[^'\n]+'|[^\s;,'\"]+)", re.I
+    rf"(?<![A-Za-z0-9])(?:{_KEYWORD}|{_SHORT_KEYWORD})s?[ \t]*(?:[:=]|=>)[ \t]*(\"[^\"\n]+\"|'[^'\n]+'|[^\s;]+)", re.I
 )
 # "my password is x", "the new passcode was x", "password changed to x"
 _KEYWORD_IS = re.compile(
@@ -180,9 +183,6 @@ def _value_span(m: re.Match[str], group: int) -> tuple[int, int] | None:
     value = m.group(group)
     if value[:1] in "\"'" and len(value) >= 2 and value[-1] == value[0]:
         start, end = start + 1, end - 1  # mask what is inside the quotes
-    else:
-        while end > start and m.string[end - 1] in _TRAILING:
-            end -= 1
     if end - start < 3 or not any(c.isalnum() for c in m.string[start:end]):
         return None
     return start, end
@@ -201,7 +201,7 @@ def _kind_of(matched: str) -> str:
     low = matched.lower()
     if "app" in low and "pass" in low:
         return "app password"
-    if any(k in low for k in ("pass", "pwd", "pin")):
+    if any(k in low for k in ("pass", "pwd", "pin", "pw", "kennwort", "mdp", "contrase")):
         return "password"
     return "API key or token"
 

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from threer.files import make_private_folder
 from threer.safe_text import is_storable, quoted
 from threer.errors import DatabaseDamaged, NewerSchema, NotFound, StorageFull, StorageReadOnly, StoreError
 
@@ -647,20 +648,6 @@ def _os_error(exc: OSError, path: Path, what: str) -> StoreError:
     if kind == "full":
         return StorageFull(f"{what}: there is no space left; free space on {mount_point(path)} and run again.")
     return StorageReadOnly(f"{what} ({exc.strerror}). Set THREER_HOME to a folder you can write.")
-
-
-def make_private_folder(folder: Path) -> None:
-    """Create a folder (and its missing parents) readable by its owner only, whatever the umask."""
-    missing = []
-    current = folder
-    while not current.exists():
-        missing.append(current)
-        if current == current.parent:
-            break
-        current = current.parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for made in missing:
-        os.chmod(made, 0o700)
 
 
 def make_private(path: Path) -> None:

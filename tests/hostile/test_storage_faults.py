@@ -202,6 +202,11 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
+def _saved(db: Path) -> list[tuple]:
+    with closing(sqlite3.connect(db)) as conn:
+        return list(conn.execute("SELECT session_id, step_id, data, revision FROM answers ORDER BY 1, 2"))
+
+
 def test_disk_full_during_triage(small_disk, tmp_path, invoke):
     env = {"THREER_HOME": str(small_disk / "home")}
     args = ("triage", "--no-input", "--dns-only", "--profile", "none", "--nameserver", "127.0.0.1:9",
@@ -209,7 +214,7 @@ def test_disk_full_during_triage(small_disk, tmp_path, invoke):
     first = invoke(*args, env=env)
     assert first.exit_code == 0, first.stderr
     first_id = first.stdout.strip()
-    before = digest(small_disk / "home" / "threer.db")
+    before = _saved(small_disk / "home" / "threer.db")
     filler = _fill(small_disk)
     result = invoke(*args, env=env)
     assert result.exit_code == 3, result.stderr
@@ -217,7 +222,7 @@ def test_disk_full_during_triage(small_disk, tmp_path, invoke):
     assert f"Nothing was lost; the last answer saved is outcome of triage {first_id}" in result.stderr
     assert "damaged" not in result.stderr and "move it aside" not in result.stderr
     assert _integrity(small_disk / "home" / "threer.db") == "ok"
-    assert digest(small_disk / "home" / "threer.db") == before
+    assert _saved(small_disk / "home" / "threer.db") == before  # (a checkpoint may rewrite pages: compare rows)
     filler.unlink()
     again = invoke(*args, env=env)
     assert again.exit_code == 0, again.stderr

@@ -4,7 +4,9 @@ The URL is one article page, or a sitemap (`<urlset>`, or a `<sitemapindex>` of
 sitemaps; gzip is fine) whose pages are fetched a few at a time. Only pages on the
 same site (the same host name, `www.` aside) are fetched: a sitemap entry or a
 redirect pointing elsewhere is counted as failed, never followed. Every page has a
-time limit and a size limit. Pages are stored in the database (id `web:HOST/PATH`,
+time limit and a size limit (5 MB a page; 50 MB a sitemap, as sitemaps.org allows). A
+redirect to javascript:, data: or another site skips that page with a reason; sitemap
+indexes nested past 3 levels are reported, so an endless chain ends in exit 3. Pages are stored in the database (id `web:HOST/PATH`,
 path = the page URL); an unchanged page is left alone on the next import.
 """
 
@@ -21,12 +23,15 @@ from time import perf_counter
 from typing import Any
 
 from threer.errors import BadInput
+from threer.safe_text import clipped
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, ParsedDocument, decode, parse_html, parse_markdown, parse_text
 from threer.kb.models import FailedPage, ImportReport
 
 MAX_REDIRECTS = 5
 MAX_SITEMAPS = 50
 MAX_SITEMAP_DEPTH = 3
+# sitemaps.org: a sitemap may list 50,000 URLs and be 50 MB (52,428,800 bytes) uncompressed
+SITEMAP_MAX_BYTES = 52_428_800
 
 ProgressFn = Callable[[int, int], None]
 
@@ -82,8 +87,13 @@ async def _fetch(client: Any, url: Any, site: str, *, timeout: float, max_bytes:
                 async with client.stream("GET", url) as response:
                     if response.is_redirect:
                         location = response.headers.get("location", "")
-                        target = response.url.join(location)
-                        if target.scheme not in ("http", "https") or _site(target.host) != site:
+                        try:
+                            target = response.url.join(location)
+                        except (httpx.InvalidURL, ValueError, TypeError):
+                            raise _Failed(f"it redirects to {clipped(location, 60)!r}, which is not a web address") from None
+                        if target.scheme not in ("http", "https"):
+                            raise _Failed(f"it redirects to a {target.scheme or 'non-web'}: address; not followed")
+                        if _site(target.host) != site:
                             raise _Failed(f"it redirects to another site ({target.host or location}); not followed")
                         url = target
                         continue
@@ -114,6 +124,11 @@ async def _fetch(client: Any, url: Any, site: str, *, timeout: float, max_bytes:
         raise _Failed(f"cannot connect ({exc or 'connection refused'})") from None
     except httpx.HTTPError as exc:
         raise _Failed(f"the download failed ({type(exc).__name__}: {exc})") from None
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        # httpx builds the next request of a redirect even when not following it: `Location: javascript:…`
+        # fails there, before the answer reaches the check above
+        raise _Failed(f"its answer points to something that is not a web address, such as a redirect to "
+                      f"javascript: ({exc}); skipped") from None
 
 
 def _gunzip(data: bytes, max_bytes: int) -> bytes:
@@ -236,8 +251,10 @@ async def _run(
         timeout=httpx.Timeout(timeout), follow_redirects=False, limits=limits, headers=headers, trust_env=False
     ) as client:
         try:
-            first = await _fetch(client, start, site, timeout=timeout, max_bytes=max_bytes)
-            sitemap = _sitemap(first, max_bytes)
+            first = await _fetch(client, start, site, timeout=timeout, max_bytes=max(max_bytes, SITEMAP_MAX_BYTES))
+            sitemap = _sitemap(first, SITEMAP_MAX_BYTES)
+            if sitemap is None and len(first.data) > max_bytes:
+                raise _Failed(f"it is larger than {max_bytes // (1024 * 1024)} MB")
         except _Failed as exc:
             report.pages = 1
             report.failed.append(FailedPage(url=str(start), reason=str(exc)))
@@ -259,14 +276,23 @@ async def _run(
                     if location not in pages:
                         pages.append(location)
                     continue
-                if depth + 1 > MAX_SITEMAP_DEPTH or len(seen_sitemaps) >= MAX_SITEMAPS or location in seen_sitemaps:
+                if location in seen_sitemaps:
+                    continue
+                if depth + 1 > MAX_SITEMAP_DEPTH:
+                    report.failed.append(FailedPage(
+                        url=location, reason=f"sitemap indexes nest deeper than {MAX_SITEMAP_DEPTH} levels here; not followed"))
+                    continue
+                if len(seen_sitemaps) >= MAX_SITEMAPS:
+                    report.failed.append(FailedPage(
+                        url=location, reason=f"more than {MAX_SITEMAPS} sitemaps; the rest were not read"))
                     continue
                 seen_sitemaps.add(location)
                 try:
                     target = _check_url(location)
                     if _site(target.host) != site:
                         raise _Failed(f"the sitemap is on another site ({target.host}); not followed")
-                    nested = _sitemap(await _fetch(client, target, site, timeout=timeout, max_bytes=max_bytes), max_bytes)
+                    nested = _sitemap(await _fetch(client, target, site, timeout=timeout, max_bytes=SITEMAP_MAX_BYTES),
+                                      SITEMAP_MAX_BYTES)
                     if nested is None:
                         raise _Failed("it is not a sitemap")
                     queue.append((nested, depth + 1))

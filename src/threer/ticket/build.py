@@ -66,7 +66,7 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
     summary = outcome.summary or issue.description
     return Ticket(
         triage_id=session.id,
-        subject=make_subject(customer.domain, summary, session.id),
+        subject=_subject(customer.domain, summary, session.id, redact_secrets),
         recipient=partner.support_address or "",
         partner=PartnerDetails(
             domain=partner.domain or "",
@@ -90,6 +90,14 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
         warnings=warnings,
         redacted=redact_secrets and bool(warnings),
     )
+
+
+def _subject(domain: str, summary: str, triage_id: str, redact_secrets: bool) -> str:
+    """The subject, scanned once more as the one line it becomes (a secret split over lines joins up here)."""
+    from threer.secrets_scan import redact
+
+    subject = make_subject(domain, summary, triage_id)
+    return redact(subject) if redact_secrets else subject
 
 
 def make_subject(domain: str, summary: str, triage_id: str) -> str:

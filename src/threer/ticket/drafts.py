@@ -24,7 +24,9 @@ def write_ticket_draft(session: TriageSession, config: Config, env: Environment,
     folder = env.home / "tickets"
     text_path = folder / f"{ticket.triage_id}.txt"
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from threer.files import make_private_folder
+
+        make_private_folder(folder)
         write_private(text_path, render_text(ticket).encode("utf-8"))
         write_private(folder / f"{ticket.triage_id}.eml", render_eml(ticket))
     except OSError as exc:
@@ -52,7 +54,7 @@ def remove_ticket_drafts(triage_id: str, env: Environment) -> list[Path]:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only when new (tickets carry customer details)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    """Write a file readable by its owner only (0600, even over an older file; tickets carry customer details)."""
+    from threer.files import write_private_file
+
+    write_private_file(path, data)
