@@ -2,7 +2,7 @@
 """Set-up and tasks for threer, needing nothing but Python 3.11 and pip.
 
     python3 dev.py triage   # make .venv, install threer, start `threer triage`
-    python3 dev.py test     # make .venv, install threer with its test extra, run the whole suite
+    python3 dev.py test     # make .venv, install threer with its test extra, lint (ruff), types (mypy), the suite
     python3 dev.py bench    # run the benchmarks in bench/
 
 Extra arguments go to threer (triage) or pytest (test).
@@ -50,6 +50,12 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "threer"), "triage", *rest])
     if task == "test":
         ensure_venv("test")
+        # lint and types first: quick, and a failure there is cheaper to see than a test run
+        for check in (["-m", "ruff", "check", "--quiet", "."], ["-m", "mypy"]):
+            code = subprocess.call([str(PY), *check], cwd=ROOT)
+            if code:
+                print(f"dev.py test: `python {' '.join(check[1:])}` failed; fix what it says above.", file=sys.stderr)
+                return code
         workers = ["-n", "auto"] if not any(a.startswith("-n") for a in rest) else []
         return subprocess.call([str(PY), "-m", "pytest", *workers, *rest], cwd=ROOT)
     if task == "bench":

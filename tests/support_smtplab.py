@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
 
 GOOD = "127.0.11.1"
 PLAIN = "127.0.11.2"

@@ -4,7 +4,6 @@ needs nothing from the network, and no script from session text runs."""
 from __future__ import annotations
 
 import json
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 

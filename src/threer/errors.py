@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -88,7 +89,7 @@ def validation_problems(exc: "ValidationError", *, with_location: bool = True,
     return out or ["the value is not valid"]
 
 
-def _plain(err: dict, name: str, known_fields: "list[str] | None") -> str:
+def _plain(err: "Mapping[str, Any]", name: str, known_fields: "list[str] | None") -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     given = err.get("input")
@@ -128,7 +129,8 @@ def _shown(value: object) -> str:
         return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
     if isinstance(value, (int, float)):
         return str(value)
-    return "a " + {dict: "table", list: "list"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "table", list: "list"}
+    return "a " + names.get(type(value), type(value).__name__)
 
 
 def _yaml_hint(value: object) -> str:

@@ -347,7 +347,8 @@ class Store:
         raise StoreError("Could not allocate a new session id; try again.")  # pragma: no cover
 
     def get_session_row(self, session_id: str) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (normalise_session_id(session_id),)).fetchone()
+        row: sqlite3.Row | None = self.conn.execute(
+            "SELECT * FROM sessions WHERE id = ?", (normalise_session_id(session_id),)).fetchone()
         if row is None:
             raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
         return row

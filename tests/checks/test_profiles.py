@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from threer.checks.profiles import (
     BUILTIN_PROFILES,
     Profile,
-    expand_pattern,
     has_wildcards,
     load_profile,
     pattern_matches,

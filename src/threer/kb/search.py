@@ -27,7 +27,7 @@ from typing import Any
 from threer.errors import BadInput
 from threer.kb.analysis import _fold, plain_text, terms
 from threer.kb.models import SearchResult
-from threer.kb.query import Word, is_status_code, read_words
+from threer.kb.query import is_status_code, read_words
 from threer.kb.ranking import (
     Concept,
     IndexStats,
@@ -138,7 +138,7 @@ def plan_query(
     totals: dict[str, list[float]] = {}
     for position, weight in weight_of.items():
         totals.setdefault(searched[position], []).append(weight)
-    for position, weight in weight_of.items():
+    for position in weight_of:
         t = searched[position]
         if ("t", t) in concepts:
             continue

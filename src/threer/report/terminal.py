@@ -45,7 +45,6 @@ def percent(rate: float) -> str:
 
 
 def render_terminal(report: Report) -> RenderableType:
-    zone = ZoneInfo(report.timezone)
     t = report.totals
     parts: list[RenderableType] = []
     head = Text.from_markup(f"[bold]Escalation report[/] {period_words(report)}")

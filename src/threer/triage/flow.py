@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from threer.errors import BadInput
@@ -121,7 +122,7 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
             domain = session.customer_domain or ""
             while True:
                 action = prompter.working(ACTION_LABELS[step.action].format(domain=domain),
-                                          lambda: engine.run_action(step.id))
+                                          partial(engine.run_action, step.id))
                 if action is not None:
                     prompter.show_action(step, action)
                 # a failed check is not recorded unasked: the prompter may try again, or elsewhere

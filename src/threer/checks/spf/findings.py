@@ -130,7 +130,7 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
     # several findings re-publishing the same record (a weak all, a missing include, ptr ...) get one record
     # that makes all their changes: two different SPF records to paste would be spf.multiple
     by_name: dict[str, list[int]] = {}
-    for n, (i, change) in enumerate(proposals):
+    for n, (_, change) in enumerate(proposals):
         by_name.setdefault(change.name, []).append(n)
     out = list(findings)
     for name, members in by_name.items():
