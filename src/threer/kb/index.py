@@ -115,8 +115,10 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
     """path -> (rowid, doc_id, size, mtime_ns, hash) of what the index holds under these roots."""
     sql = "SELECT path, rowid, doc_id, size, mtime_ns, content_hash FROM kb_documents WHERE origin = ?"
     rows: list[Any] = []
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: a re-index reads one row per file, and sqlite3.Row costs more
     if origin == "sample":
-        rows = conn.execute(sql, (origin,)).fetchall()
+        rows = cur.execute(sql, (origin,)).fetchall()
     else:
         for root in roots:
             text = str(root)
@@ -124,10 +126,10 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
                 prefix = text.rstrip(os.sep) + os.sep
                 # a range on the (origin, path) index: every path that starts with the prefix
                 upper = prefix[:-1] + chr(ord(os.sep) + 1)
-                rows += conn.execute(sql + " AND path >= ? AND path < ?", (origin, prefix, upper)).fetchall()
+                rows += cur.execute(sql + " AND path >= ? AND path < ?", (origin, prefix, upper)).fetchall()
             else:
-                rows += conn.execute(sql + " AND path = ?", (origin, text)).fetchall()
-    return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+                rows += cur.execute(sql + " AND path = ?", (origin, text)).fetchall()
+    return {r[0]: r[1:] for r in rows}
 
 
 # -- reading (in this process or in workers) ---------------------------------------------
