@@ -48,8 +48,8 @@ def test_totals_weeks_and_rate(ids: dict[str, str], threer_env: Environment) -> 
     assert (t.sessions, t.resolved, t.escalated, t.open) == (6, 2, 3, 1)
     assert t.escalation_rate == 0.6  # 3 of the 5 closed sessions
     weeks = {w.week: (w.sessions, w.escalated, w.escalation_rate) for w in report.weeks}
-    assert weeks == {"2024-W09": (0, 0, 0.0), "2024-W10": (2, 1, 0.5), "2024-W11": (2, 1, 0.5),
-                     "2024-W12": (2, 1, 1.0), "2024-W13": (0, 0, 0.0)}
+    assert weeks == {"2024-W09": (0, 0, None), "2024-W10": (2, 1, 0.5), "2024-W11": (2, 1, 0.5),
+                     "2024-W12": (2, 1, 1.0), "2024-W13": (0, 0, None)}  # no rate where none was closed
     assert report.time_to_resolve.count == 2 and report.time_to_escalate.count == 3
     assert report.time_to_resolve.median_minutes == 42.0  # 14 steps, 3 minutes apart on the test clock
     assert [(c.key, c.count) for c in report.error_codes] == [("0x800CCC0E", 2), ("5.7.1", 2)]
@@ -158,7 +158,10 @@ def test_json_contract(run, ids: dict[str, str]) -> None:
         "sessions": 6, "resolved": 2, "escalated": 3, "escalation_rate": 0.6}
     for week in doc["weeks"]:
         assert set(week) >= {"week", "sessions", "escalated", "escalation_rate"}
-        assert 0 <= week["escalation_rate"] <= 1 and isinstance(week["sessions"], int)
+        if week["resolved"] + week["escalated"]:
+            assert 0 <= week["escalation_rate"] <= 1 and isinstance(week["sessions"], int)
+        else:  # a week in which no session was closed has no rate: null, not 0
+            assert week["escalation_rate"] is None
     assert sum(w["sessions"] for w in doc["weeks"]) == totals["sessions"]
     assert {a["id"] for a in doc["avoidable"]} == {ids["B"], ids["C"]}
     assert all(set(a) >= {"id", "why", "rule", "evidence"} and a["why"] for a in doc["avoidable"])

@@ -7,9 +7,10 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from threer.cli.app import app_context
+from threer.cli.columns import Column, fitted_table
 from threer.cli.output import emit_json, is_interactive, stderr_console, stdout_console
 from threer.errors import BadInput
 
@@ -63,15 +64,16 @@ def list_sessions(
     if not sessions:
         console.print("No saved sessions." if not status else f"No {status} sessions.")
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("id", "updated", "customer", "domain", "status", "recorded", "technician"):
-        table.add_column(col)
+    columns = [Column("id", whole=True), Column("updated", drop=2, unwrapped=1), Column("customer", drop=4),
+               Column("domain", whole=True), Column("status"), Column("recorded", drop=1),
+               Column("technician", drop=3)]
+    rows = []
     for s in sessions:
         done, total = s.progress()
         who = (s.technician or "") + (f" @ {s.host}" if s.host else "")  # who has it, on which machine
-        table.add_row(s.id, s.updated_at.strftime("%Y-%m-%d %H:%M"), escape(s.customer_name or ""),
-                      escape(s.customer_domain or ""), s.status, f"{done}/{total}", escape(who))
-    console.print(table)
+        rows.append([s.id, s.updated_at.strftime("%Y-%m-%d %H:%M"), s.customer_name or "", s.customer_domain or "",
+                     s.status, f"{done}/{total}", who])
+    console.print(fitted_table(console.width, columns, rows))
 
 
 def _list_escalated(ctx: typer.Context, limit: int, as_json: bool) -> None:
@@ -100,17 +102,17 @@ def _list_escalated(ctx: typer.Context, limit: int, as_json: bool) -> None:
         console.print("No escalated sessions.")
         return
     zone = ZoneInfo(calendar.timezone)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("id", "customer", "domain", "sent", "first response due", "overdue"):
-        table.add_column(col, no_wrap=col in ("id", "sent", "first response due", "overdue"))
+    columns = [Column("id", whole=True), Column("customer", drop=1), Column("domain", whole=True), Column("sent", unwrapped=2),
+               Column("first response due", unwrapped=1), Column("overdue", whole=True)]
+    cells: list[list[str | Text]] = []
     for s, f in rows:
         sent = f"{f.sent_at.astimezone(zone):%Y-%m-%d %H:%M}" if f.sent_at else "not sent from threer"
         due = f"{f.due.astimezone(zone):%Y-%m-%d %H:%M}" if f.due else "-"
         if f.due and f.basis == "escalated":
             due += " (from escalation)"
-        late = "[bold red]OVERDUE[/]" if f.overdue else "no"
-        table.add_row(s.id, escape(s.customer_name or ""), escape(s.customer_domain or ""), sent, due, late)
-    console.print(table)
+        late = Text("OVERDUE", style="bold red") if f.overdue else Text("no")
+        cells.append([s.id, s.customer_name or "", s.customer_domain or "", sent, due, late])
+    console.print(fitted_table(console.width, columns, cells))
     console.print(f"Times in {escape(calendar.timezone)}; the first response is due {_hours_words()} business hours "
                   "after the ticket was sent (or, if it was not sent from threer, after the escalation).")
 

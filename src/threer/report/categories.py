@@ -3,12 +3,17 @@
 A session's labels, in this order:
 - `error:CODE` for each error code in its error text: enhanced SMTP status codes (`5.7.1`) and
   Windows/Outlook codes (`0x800CCC0E`, upper-cased);
-- `dns:FINDING` for each `fail` or `warn` finding threer's DNS checks recorded (`dns:autodiscover.missing`);
-- `kb:ID` for each knowledge-base article its Research steps name.
+- `dns:FINDING` for each `fail` or `warn` finding threer's DNS checks recorded (`dns:autodiscover.missing`),
+  the `fail` ones first;
+- `kb:ID` for each knowledge-base article and `case:ID` for each past case its Research steps name.
 
-Two sessions are the same kind of problem when their error and DNS labels share one; a session with
-neither is judged by its articles. Its category (for `--by category`) is its first label, or
-`uncategorised`.
+Its *kind* labels say what the problem was, from what is specific to it: its error codes and its `fail`
+DNS findings; a session with neither is known by the articles and past cases its research named. `warn`
+findings never make a kind: they are common to most domains (a missing autodiscover record, say) and
+say nothing about the problem the customer had. A session's category is its first kind label (or
+`uncategorised`). A resolved session solved the same kind of problem as an escalated one when its kind
+labels include the escalated session's category, so every avoidable escalation is named by a category
+the report's Categories table shows. See docs/explanation/report.md.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from threer.kb.cases import CASE_PREFIX
 from threer.triage import answers as a
 from threer.triage.session import TriageSession
 
@@ -31,11 +37,12 @@ def error_codes(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def dns_findings(session: TriageSession) -> list[str]:
+def dns_findings(session: TriageSession, severities: tuple[str, ...] = _DNS_SEVERITIES) -> list[str]:
+    """The ids of the DNS findings of `severities` the session recorded, the most severe first, each once."""
     dns = session.answer("review.dns")
     if not isinstance(dns, a.DnsAnswer):
         return []
-    ranked = sorted((p for p in dns.problems if p.get("severity") in _DNS_SEVERITIES),
+    ranked = sorted((p for p in dns.problems if p.get("severity") in severities),
                     key=lambda p: _DNS_SEVERITIES.index(p["severity"]))
     return list(dict.fromkeys(str(p.get("id")) for p in ranked if p.get("id")))
 
@@ -65,24 +72,27 @@ class Facts:
     dns: list[str]
     items: list[str]  # articles and past cases its Research steps name
     labels: list[str]
+    kind: list[str]  # the labels that say what the problem was, in label order (see the module docstring)
+
+    @property
+    def category(self) -> str:
+        return self.kind[0] if self.kind else UNCATEGORISED
+
+
+def _item_label(item: str) -> str:
+    if item.lower().startswith(CASE_PREFIX):
+        return CASE_PREFIX + item[len(CASE_PREFIX):].strip().upper()
+    return f"kb:{item}"
 
 
 def facts(session: TriageSession) -> Facts:
     errors, dns, items = session_errors(session), dns_findings(session), research_items(session)
-    articles = [i for i in items if not i.lower().startswith("case:")]
-    found = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns] + [f"kb:{i}" for i in articles]
-    return Facts(errors=errors, dns=dns, items=items, labels=found)
+    failing = set(dns_findings(session, ("fail",)))
+    found = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns]
+    researched = list(dict.fromkeys(_item_label(i) for i in items))
+    problem = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns if f in failing]
+    return Facts(errors=errors, dns=dns, items=items, labels=found + researched, kind=problem or researched)
 
 
 def labels(session: TriageSession) -> list[str]:
     return facts(session).labels
-
-
-def kind(session_labels: list[str]) -> set[str]:
-    """The labels that say what kind of problem it is (see the module docstring)."""
-    problem = {label for label in session_labels if not label.startswith("kb:")}
-    return problem or set(session_labels)
-
-
-def category(session_labels: list[str]) -> str:
-    return session_labels[0] if session_labels else UNCATEGORISED

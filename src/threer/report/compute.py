@@ -6,12 +6,12 @@ Avoidable escalations, by two rules, judged only on what the sessions recorded (
 - `solved-later`: a session resolved later solved the same kind of problem with an article or past case
   that already existed when this one was escalated (a past case resolved before it was opened; a KB
   article that was in the index before it was opened, or one of the sample articles).
-"Same kind of problem" is `categories.kind`.
+"Same kind of problem": the resolved session's kind labels include the escalated one's category
+(`categories`; never a shared `warn` DNS finding alone).
 """
 
 from __future__ import annotations
 
-import heapq
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -57,12 +57,11 @@ def build_report(sessions: Iterable[TriageSession], articles: dict[str, Article]
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     everything = list(sessions)
     facts = {s.id: cat.facts(s) for s in everything}
-    labels = {sid: f.labels for sid, f in facts.items()}
     cohort = sorted((s for s in everything if period.since <= s.created_at < period.until),
                     key=lambda s: (s.created_at, s.id))
     zone = ZoneInfo(period.timezone)
 
-    categories = _groups(cohort, lambda s: cat.category(labels[s.id]))
+    categories = _groups(cohort, lambda s: facts[s.id].category)
     groups: list[GroupRow] = []
     if by == "technician":
         groups = _groups(cohort, lambda s: s.technician or "unrecorded")
@@ -99,7 +98,7 @@ def _tally(sessions: Iterable[TriageSession]) -> Tally:
     closed = counts["resolved"] + counts["escalated"]
     return Tally(sessions=sum(counts.values()), open=counts["open"], resolved=counts["resolved"],
                  escalated=counts["escalated"],
-                 escalation_rate=round(counts["escalated"] / closed, 4) if closed else 0.0)
+                 escalation_rate=round(counts["escalated"] / closed, 4) if closed else None)
 
 
 def _groups(sessions: list[TriageSession], key) -> list[GroupRow]:  # type: ignore[no-untyped-def]
@@ -150,25 +149,30 @@ class _Evidence:
 
     def __init__(self, everything: list[TriageSession], facts: dict[str, cat.Facts]) -> None:
         self.by_id = {s.id: s for s in everything}
-        self.labels = {sid: f.labels for sid, f in facts.items()}
+        self.facts = facts
         self.resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
                                key=lambda s: (s.closed_at, s.id))
         self.items = {s.id: facts[s.id].items for s in self.resolved}
         self.rank = {s.id: i for i, s in enumerate(self.resolved)}
         self.by_label: dict[str, list[TriageSession]] = {}
         for s in self.resolved:
-            for label in cat.kind(self.labels[s.id]):
+            for label in facts[s.id].kind:
                 self.by_label.setdefault(label, []).append(s)
 
     def same_kind(self, session: TriageSession) -> Iterator[TriageSession]:
-        """Resolved sessions that share a kind label with `session`, in the order they were closed (lazily:
-        the rules stop at the first that proves the point)."""
-        lists = [self.by_label.get(label, []) for label in sorted(cat.kind(self.labels[session.id]))]
-        seen: set[str] = set()
-        for other in heapq.merge(*lists, key=lambda s: self.rank[s.id]):
-            if other.id not in seen:
-                seen.add(other.id)
-                yield other
+        """Resolved sessions whose kind labels include `session`'s category, in the order they were closed."""
+        if not self.facts[session.id].kind:
+            return iter(())
+        return iter(self.by_label.get(self.facts[session.id].category, []))
+
+    def is_same_kind(self, session: TriageSession, other: TriageSession) -> bool:
+        mine = self.facts[session.id]
+        return bool(mine.kind) and mine.category in self.facts[other.id].kind
+
+    def shared(self, session: TriageSession, other: TriageSession) -> list[str]:
+        """The kind labels the two have in common, `session`'s category first."""
+        theirs = set(self.facts[other.id].kind)
+        return [label for label in self.facts[session.id].kind if label in theirs]
 
 
 def avoidable(cohort: list[TriageSession], everything: list[TriageSession], facts: dict[str, cat.Facts],
@@ -184,18 +188,13 @@ def avoidable(cohort: list[TriageSession], everything: list[TriageSession], fact
     return found
 
 
-def _shared(one: list[str], other: list[str]) -> list[str]:
-    common = cat.kind(one) & cat.kind(other)
-    return [label for label in one if label in common]
-
-
 def _match_worked(session: TriageSession, evidence: _Evidence) -> Avoidable | None:
     prior = session.answer("research.prior")
     rec = session.steps.get("research.prior")
     if not isinstance(prior, a.PriorAnswer) or rec is None:
         return None
     researched = rec.recorded_at
-    mine = evidence.labels[session.id]
+    category = evidence.facts[session.id].category
     for match in prior.matches:
         item = str(match.get("id") or "")
         if not item:
@@ -203,37 +202,39 @@ def _match_worked(session: TriageSession, evidence: _Evidence) -> Avoidable | No
         tried = "it was tried" if item in prior.tried else "it was not tried"
         if item.lower().startswith(CASE_PREFIX):
             case = evidence.by_id.get(item[len(CASE_PREFIX):].upper())
-            if case and case.status == "resolved" and case.closed_at and case.closed_at <= researched:
-                common = _shared(mine, evidence.labels[case.id])
-                if common:
-                    return Avoidable(
-                        id=session.id, rule="match-worked", evidence=case_id(case.id), solved_in=case.id,
-                        labels=common,
-                        why=f"Research showed past case {case_id(case.id)}, resolved at the partner level on "
-                            f"{case.closed_at:%Y-%m-%d} for the same problem ({', '.join(common)}); {tried}.")
+            if (case and case.status == "resolved" and case.closed_at and case.closed_at <= researched
+                    and evidence.is_same_kind(session, case)):
+                common = evidence.shared(session, case)
+                return Avoidable(
+                    id=session.id, rule="match-worked", evidence=case_id(case.id), solved_in=case.id,
+                    category=category, labels=common,
+                    why=f"Research showed past case {case_id(case.id)}, resolved at the partner level on "
+                        f"{case.closed_at:%Y-%m-%d} for the same problem ({', '.join(common)}); {tried}.")
             continue
         for other in evidence.same_kind(session):
             if other.closed_at and other.closed_at <= researched and item in evidence.items[other.id]:
-                common = _shared(mine, evidence.labels[other.id])
+                common = evidence.shared(session, other)
                 return Avoidable(
-                    id=session.id, rule="match-worked", evidence=item, solved_in=other.id, labels=common,
+                    id=session.id, rule="match-worked", evidence=item, solved_in=other.id, category=category,
+                    labels=common,
                     why=f"Research showed {item}, which solved the same problem ({', '.join(common)}) in "
                         f"{other.id} on {other.closed_at:%Y-%m-%d}; {tried}.")
     return None
 
 
 def _solved_later(session: TriageSession, evidence: _Evidence, articles: dict[str, Article]) -> Avoidable | None:
-    mine = evidence.labels[session.id]
+    category = evidence.facts[session.id].category
     for other in evidence.same_kind(session):
         if other.created_at <= session.created_at:
             continue
         for item in evidence.items[other.id]:
             if not _existed(item, session.created_at, evidence.by_id, articles):
                 continue
-            common = _shared(mine, evidence.labels[other.id])
+            common = evidence.shared(session, other)
             what = f"past case {item}" if item.lower().startswith(CASE_PREFIX) else f"KB article {item}"
             return Avoidable(
-                id=session.id, rule="solved-later", evidence=item, solved_in=other.id, labels=common,
+                id=session.id, rule="solved-later", evidence=item, solved_in=other.id, category=category,
+                labels=common,
                 why=f"{other.id} solved the same problem ({', '.join(common)}) at the partner level on "
                     f"{other.closed_at:%Y-%m-%d} with {what}, which already existed when this was escalated.")
     return None

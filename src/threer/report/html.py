@@ -53,8 +53,8 @@ def render_html(report: Report) -> str:
                                  ("resolved at the partner level", "totals.resolved", t.resolved),
                                  ("escalated", "totals.escalated", t.escalated), ("still open", "totals.open", t.open)):
         out.append(f'<div><b data-metric="{metric}">{value}</b>{e(label)}</div>')
-    out.append(f'<div><b data-metric="totals.escalation_rate" data-value="{t.escalation_rate}">'
-               f"{percent(t.escalation_rate)}</b>escalation rate (of closed sessions)</div>")
+    out.append(f'<div><b data-metric="totals.escalation_rate" data-value="{_value(t.escalation_rate)}">'
+               f"{rate(t.escalation_rate)}</b>escalation rate (of closed sessions)</div>")
     out.append("</section>")
 
     out += ["<h2>Escalation rate by week</h2>", _week_chart(report), _week_table(report)]
@@ -90,6 +90,16 @@ def render_html(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
+def rate(value: float | None) -> str:
+    """The escalation rate as the page shows it: "n/a" when no session was closed (the JSON's null)."""
+    return "n/a" if value is None else percent(value)
+
+
+def _value(value: float | None) -> str:
+    """A rate as its data-value attribute holds it: the JSON's number, or `null`."""
+    return "null" if value is None else str(value)
+
+
 def _week_chart(report: Report) -> str:
     """A bar a week, its height the escalation rate (0 to 100%)."""
     weeks = report.weeks
@@ -104,11 +114,11 @@ def _week_chart(report: Report) -> str:
         svg.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         svg.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{pct}%</text>')
     for i, w in enumerate(weeks):
-        h = height * w.escalation_rate
+        h = height * (w.escalation_rate or 0.0)
         x = left + i * step + 8
-        svg.append(f'<rect data-week="{e(w.week)}" data-rate="{w.escalation_rate}" x="{x}" y="{top + height - h:.1f}" '
+        svg.append(f'<rect data-week="{e(w.week)}" data-rate="{_value(w.escalation_rate)}" x="{x}" y="{top + height - h:.1f}" '
                    f'width="{step - 16}" height="{h:.1f}" fill="#c0392b"><title>{e(w.week)}: '
-                   f"{percent(w.escalation_rate)} of {w.resolved + w.escalated} closed</title></rect>")
+                   f"{rate(w.escalation_rate)} of {w.resolved + w.escalated} closed</title></rect>")
         svg.append(f'<text x="{x + (step - 16) / 2:.1f}" y="{top + height + 16}" text-anchor="middle">'
                    f"W{e(w.week[-2:])}</text>")
     svg.append("</svg>")
@@ -146,8 +156,8 @@ def _week_table(report: Report) -> str:
         rows.append(f'<tr data-week-row="{e(w.week)}"><td>{e(w.week)} ({e(w.starts)})</td>'
                     f'<td class=n data-metric="sessions">{w.sessions}</td><td class=n>{w.resolved}</td>'
                     f'<td class=n data-metric="escalated">{w.escalated}</td>'
-                    f'<td class=n data-metric="escalation_rate" data-value="{w.escalation_rate}">'
-                    f"{percent(w.escalation_rate)}</td></tr>")
+                    f'<td class=n data-metric="escalation_rate" data-value="{_value(w.escalation_rate)}">'
+                    f"{rate(w.escalation_rate)}</td></tr>")
     rows.append("</tbody></table>")
     return "".join(rows)
 
@@ -158,7 +168,7 @@ def _group_table(rows: list[GroupRow], name: str) -> str:
     for r in rows:
         out.append(f'<tr data-key="{e(r.key)}"><td>{e(r.key)}</td><td class=n>{r.sessions}</td>'
                    f"<td class=n>{r.resolved}</td><td class=n>{r.escalated}</td>"
-                   f"<td class=n>{percent(r.escalation_rate)}</td></tr>")
+                   f"<td class=n>{rate(r.escalation_rate)}</td></tr>")
     out.append("</tbody></table>")
     return "".join(out)
 

@@ -16,7 +16,7 @@ class Tally(BaseModel):
     open: int = 0
     resolved: int = 0  # resolved at the partner level
     escalated: int = 0
-    escalation_rate: float = 0.0  # escalated / (resolved + escalated), 0 to 1; 0 when none was closed
+    escalation_rate: float | None = None  # escalated / (resolved + escalated), 0 to 1; None when none was closed
 
 
 class WeekRow(Tally):
@@ -34,7 +34,8 @@ class Avoidable(BaseModel):
     rule: Literal["match-worked", "solved-later"]
     evidence: str  # the article or past case that solved (or would have solved) it
     solved_in: str | None = None  # the resolved session that shows it worked
-    labels: list[str] = []  # what the problems had in common
+    category: str = ""  # the escalated session's category (a row of `categories`): the kind it was
+    labels: list[str] = []  # the kind labels the two problems had in common, `category` first
 
 
 class Durations(BaseModel):

@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from rich.console import Group, RenderableType
+from collections.abc import Callable
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -16,8 +19,10 @@ from rich.text import Text
 from threer.report.model import Count, Durations, GroupRow, Report
 from threer.ticket.layout import visible
 
-BAR_WIDTH = 30
+BAR_WIDTH = 30  # the longest bar; narrower when the terminal is (never cut: scaled to the room there is)
+MIN_BAR_WIDTH = 10
 KEY_WIDTH = 40  # a longer technician, customer or category is cut with an ellipsis
+_PAD = 2  # rich's padding between two columns of a box-less table without edge padding
 
 
 def safe(text: str) -> str:
@@ -40,8 +45,30 @@ def period_words(report: Report) -> str:
     return f"{first} to {last} ({report.timezone})"
 
 
-def percent(rate: float) -> str:
-    return f"{rate * 100:.0f}%"
+def percent(rate: float | None) -> str:
+    """The rate as a percentage; "-" when there is none (no session was closed)."""
+    return "-" if rate is None else f"{rate * 100:.0f}%"
+
+
+class _Fitted:
+    """A renderable built for the width it is given, so its bars fit whole."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+
+def _layout(width: int, keys: list[str], header: str, numbers: list[int]) -> tuple[int, int]:
+    """(key column width, bar width) for a table of a key column, number columns `numbers` wide and a bar:
+    the bar gets what is left up to BAR_WIDTH, at least MIN_BAR_WIDTH (the key column gives way first)."""
+    key = min(KEY_WIDTH, max([cell_len(header)] + [cell_len(k) for k in keys]))
+    fixed = sum(numbers) + _PAD * (len(numbers) + 1)
+    room = width - fixed - key
+    if room >= MIN_BAR_WIDTH:
+        return key, min(BAR_WIDTH, room)
+    return max(8, width - fixed - MIN_BAR_WIDTH), MIN_BAR_WIDTH
 
 
 def render_terminal(report: Report) -> RenderableType:
@@ -69,27 +96,42 @@ def render_terminal(report: Report) -> RenderableType:
 
 
 def _weeks(report: Report) -> RenderableType:
-    table = Table(title="Escalation rate by week", title_justify="left", box=None, pad_edge=False,
-                  header_style="bold")
-    for col in ("week", "sessions", "escalated", "rate", ""):
-        table.add_column(col, justify="right" if col in ("sessions", "escalated", "rate") else "left")
-    for w in report.weeks:
-        table.add_row(w.week, str(w.sessions), str(w.escalated), percent(w.escalation_rate) if w.sessions else "-",
-                      Text(bar(w.escalation_rate, 1.0), style="red"))
-    return table
+    """A row a week; its bar is the escalation rate (the full bar is 100%)."""
+    def build(width: int) -> RenderableType:
+        week_width, bar_width = _layout(width, [w.week for w in report.weeks], "week", [8, 9, 4])
+        table = Table(title="Escalation rate by week", title_justify="left", box=None, pad_edge=False,
+                      header_style="bold")
+        table.add_column("week", no_wrap=True, min_width=week_width)
+        for col in ("sessions", "escalated", "rate"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True, min_width=bar_width)
+        for w in report.weeks:
+            table.add_row(w.week, str(w.sessions), str(w.escalated), percent(w.escalation_rate),
+                          Text(bar(w.escalation_rate or 0.0, 1.0, bar_width), style="red"))
+        return table
+
+    return _Fitted(build)
 
 
 def _group_table(title: str, rows: list[GroupRow]) -> RenderableType:
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
-    table.add_column("", no_wrap=True, overflow="ellipsis", max_width=KEY_WIDTH)
-    for col in ("sessions", "resolved", "escalated", "rate"):
-        table.add_column(col, justify="right")
-    table.add_column("")
-    top = max((r.sessions for r in rows), default=0)
-    for r in rows:
-        table.add_row(safe(r.key), str(r.sessions), str(r.resolved), str(r.escalated), percent(r.escalation_rate),
-                      Text(bar(r.sessions, top), style="cyan"))
-    return table
+    """A row a group; its bar, beside the rate, is the escalation rate (the full bar is 100%)."""
+    columns = ("sessions", "resolved", "escalated", "rate")
+
+    def build(width: int) -> RenderableType:
+        numbers = [max([len(col)] + [len(str(getattr(r, col))) for r in rows]) for col in columns[:3]] + [4]
+        key_width, bar_width = _layout(width, [safe(r.key) for r in rows], "", numbers)
+        table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+        table.add_column("", no_wrap=True, overflow="ellipsis", max_width=key_width)
+        for col in columns:
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True, min_width=bar_width)
+        for r in rows:
+            table.add_row(safe(r.key), str(r.sessions), str(r.resolved), str(r.escalated),
+                          percent(r.escalation_rate),
+                          Text(bar(r.escalation_rate or 0.0, 1.0, bar_width), style="cyan"))
+        return table
+
+    return _Fitted(build)
 
 
 def _avoidable(report: Report) -> RenderableType:
@@ -138,11 +180,17 @@ def _overdue(report: Report) -> RenderableType:
 def _counts(title: str, counts: list[Count]) -> RenderableType:
     if not counts:
         return Text.from_markup(f"[bold]{title}[/]: none recorded.")
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
-    table.add_column("", no_wrap=True, overflow="ellipsis", max_width=KEY_WIDTH)
-    table.add_column("sessions", justify="right")
-    table.add_column("")
     top = counts[0].count
-    for c in counts:
-        table.add_row(safe(c.key), str(c.count), Text(bar(c.count, top), style="magenta"))
-    return table
+
+    def build(width: int) -> RenderableType:
+        key_width, bar_width = _layout(width, [safe(c.key) for c in counts], "",
+                                       [max(len("sessions"), len(str(top)))])
+        table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+        table.add_column("", no_wrap=True, overflow="ellipsis", max_width=key_width)
+        table.add_column("sessions", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True, min_width=bar_width)
+        for c in counts:  # the bar, beside the count, is the count (the most frequent is the full bar)
+            table.add_row(safe(c.key), str(c.count), Text(bar(c.count, top, bar_width), style="magenta"))
+        return table
+
+    return _Fitted(build)

@@ -1,0 +1,170 @@
+"""`threer report`: which escalations are "the same kind of problem" as a resolution (review item 6), and how
+rates and bars are shown where none was closed or the terminal is narrow (review item 15)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support_report import T0, report_store
+from support_sessions import ESCALATION, TickingClock, make_session, write_partner_config
+
+from threer.env import Environment
+from threer.store import Store
+
+PERIOD = ("--since", "2024-03-01", "--until", "2024-03-29")
+DMARC_BOUNCE = ("Remote server returned '550 5.7.26 This message does not have authentication information or "
+                "fails to pass authentication checks (SPF or DKIM)'")
+KB_PASSWORD = "kb-0001-outlook-password-prompt"  # a sample article: there before any session
+KB_DMARC = "kb-0005-dmarc-policy"
+
+
+def _dns(domain: str, *problems: tuple[str, str]) -> dict[str, Any]:
+    return {"checked": True, "domain": domain, "profile": "m365", "summary": {"ok": 8},
+            "problems": [{"id": pid, "severity": sev, "message": pid, "fix": None} for pid, sev in problems],
+            "checked_at": "2024-03-04T09:05:00+00:00"}
+
+
+AUTODISCOVER_WARN = ("autodiscover.missing", "warn")  # on most domains: says nothing about the problem
+
+
+def _session(store: Store, day: int, *, domain: str, errors: str, decision: str, articles: list[str],
+             dns: dict[str, Any]) -> str:
+    answers = copy.deepcopy(ESCALATION)
+    answers["intake.customer"] = {"name": domain.split(".")[0].title(), "domain": domain}
+    answers["intake.errors"] = errors or {"no_error_shown": True}
+    answers["research.prior"] = {"tried": [], "outcome": "nothing matched"}
+    answers["research.kb"] = {"articles": articles, "outcome": "read"}
+    answers["outcome"] = ({"decision": "resolved", "resolution": f"Fixed as {articles[0]} says."}
+                          if decision == "resolved" else {"decision": "escalate", "summary": "escalated"})
+    clock = TickingClock(start=T0 + timedelta(days=day), step=timedelta(minutes=3))
+    return make_session(store, answers, clock=clock, technician="Sam Okafor",
+                        actions={"review.dns": dns, "research.prior": {"matches": []}})
+
+
+@pytest.fixture
+def kinds(threer_env: Environment) -> dict[str, str]:
+    write_partner_config(threer_env.config_path)
+    with Store(threer_env.db_path) as store:
+        return {
+            # the review's case: a DMARC bounce escalated; later a password prompt on another domain resolved
+            # with an article. Both domains lack autodiscover (a warn finding); nothing else in common.
+            "dmarc": _session(store, 0, domain="bakery-lund.example", errors=DMARC_BOUNCE, decision="escalate",
+                              articles=[], dns=_dns("bakery-lund.example", AUTODISCOVER_WARN,
+                                                    ("dmarc.missing", "fail"))),
+            "password": _session(store, 2, domain="konditori.example", errors="", decision="resolved",
+                                 articles=[KB_PASSWORD], dns=_dns("konditori.example", AUTODISCOVER_WARN)),
+            # a second DMARC bounce, escalated, then the same error resolved with the DMARC article: avoidable
+            "dmarc-again": _session(store, 7, domain="florist.example", errors=DMARC_BOUNCE, decision="escalate",
+                                    articles=[], dns=_dns("florist.example", AUTODISCOVER_WARN)),
+            "dmarc-solved": _session(store, 9, domain="cafe.example", errors="550 5.7.26 unauthenticated",
+                                     decision="resolved", articles=[KB_DMARC],
+                                     dns=_dns("cafe.example", AUTODISCOVER_WARN)),
+            # an escalation with no error at all and only the same warn finding: not like the password one
+            "no-error": _session(store, 10, domain="bistro.example", errors="", decision="escalate", articles=[],
+                                 dns=_dns("bistro.example", AUTODISCOVER_WARN)),
+        }
+
+
+def _json(invoke, *args: str) -> dict[str, Any]:
+    result = invoke("report", *PERIOD, "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_shared_warn_finding_does_not_make_two_problems_alike(invoke, kinds: dict[str, str]) -> None:
+    doc = _json(invoke)
+    avoidable = {a["id"]: a for a in doc["avoidable"]}
+    assert kinds["no-error"] not in avoidable  # only the warn finding in common with the password session
+    assert all(a["solved_in"] != kinds["password"] for a in doc["avoidable"])
+    assert set(avoidable) == {kinds["dmarc"], kinds["dmarc-again"]}
+    for key in ("dmarc", "dmarc-again"):  # both by the later DMARC resolution, not the earlier password one
+        item = avoidable[kinds[key]]
+        assert item["rule"] == "solved-later" and item["evidence"] == KB_DMARC
+        assert item["solved_in"] == kinds["dmarc-solved"]
+        assert item["category"] == "error:5.7.26" and item["labels"] == ["error:5.7.26"]
+        assert "autodiscover" not in item["why"]
+    # the warn finding is still counted among the most frequent DNS findings
+    assert {"key": "autodiscover.missing", "count": 5} in doc["dns_findings"]
+
+
+def test_an_avoidable_escalation_is_named_by_a_category_the_report_shows(invoke, kinds: dict[str, str]) -> None:
+    doc = _json(invoke)
+    categories = {c["key"]: c for c in doc["categories"]}
+    assert set(categories) == {"error:5.7.26", f"kb:{KB_PASSWORD}", "uncategorised"}
+    assert (categories["error:5.7.26"]["sessions"], categories["error:5.7.26"]["escalated"]) == (3, 2)
+    for item in doc["avoidable"]:
+        assert item["category"] in categories and item["labels"][0] == item["category"]
+    result = invoke("report", *PERIOD, env={"COLUMNS": "100"})
+    section = result.stdout.split("Categories", 1)[1].split("Avoidable escalations", 1)[0]
+    assert "error:5.7.26" in section and "dns:autodiscover.missing" not in section
+
+
+def test_a_fail_finding_alone_still_makes_two_problems_alike(invoke, threer_env: Environment) -> None:
+    write_partner_config(threer_env.config_path)
+    spf = ("spf.missing", "fail")
+    with Store(threer_env.db_path) as store:
+        escalated = _session(store, 0, domain="a.example", errors="", decision="escalate", articles=[],
+                             dns=_dns("a.example", AUTODISCOVER_WARN, spf))
+        _session(store, 3, domain="b.example", errors="", decision="resolved", articles=["kb-0003-spf-record"],
+                 dns=_dns("b.example", spf))
+    (item,) = _json(invoke)["avoidable"]
+    assert item["id"] == escalated and item["category"] == "dns:spf.missing"
+
+
+# -- review item 15: no rate where none was closed; bars scaled by their column, never cut --------------
+
+@pytest.fixture
+def month(threer_env: Environment) -> dict[str, str]:
+    write_partner_config(threer_env.config_path)
+    with Store(threer_env.db_path) as store:
+        return report_store(store)  # W09 and W13 have no session; W12: one escalated, one open
+
+
+def test_a_week_without_closed_sessions_has_no_rate_anywhere(invoke, month: dict[str, str], tmp_path: Path) -> None:
+    page = tmp_path / "r.html"
+    doc = _json(invoke, "--html", str(page))
+    weeks = {w["week"]: w for w in doc["weeks"]}
+    assert weeks["2024-W09"]["escalation_rate"] is None and weeks["2024-W13"]["escalation_rate"] is None
+    assert weeks["2024-W10"]["escalation_rate"] == 0.5
+    assert {c["key"]: c["escalation_rate"] for c in doc["categories"]}["uncategorised"] is None  # only open
+    html = page.read_text(encoding="utf-8")
+    row = re.search(r'<tr data-week-row="2024-W09">.*?</tr>', html).group()
+    assert 'data-value="null">n/a</td>' in row and "0%" not in row
+    assert 'data-value="0.5">50%</td>' in re.search(r'<tr data-week-row="2024-W10">.*?</tr>', html).group()
+    terminal = invoke("report", *PERIOD, env={"COLUMNS": "80"}).stdout
+    week_line = next(line for line in terminal.splitlines() if line.startswith("2024-W09"))
+    assert week_line.split()[1:] == ["0", "0", "-"]
+
+
+def _bars(section: str) -> dict[str, str]:
+    """Each row's last cell: rate and bar."""
+    rows = {}
+    for line in section.splitlines():
+        cells = line.split()
+        if len(cells) >= 5 and cells[0].startswith(("error:", "kb:", "uncategorised")):
+            rows[cells[0]] = line
+    return rows
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_category_bars_are_the_rate_and_fit_whole(invoke, month: dict[str, str], columns: int) -> None:
+    out = invoke("report", *PERIOD, env={"COLUMNS": str(columns)}).stdout
+    assert all(len(line) <= columns for line in out.splitlines())
+    section = out.split("\nCategories", 1)[1].split("Avoidable escalations", 1)[0]
+    rows = _bars(section)
+    half = rows["error:0x800CCC0E"]
+    assert half.rstrip().endswith("█") and "50%" in half
+    full = next(line for key, line in rows.items() if key.startswith("kb:"))  # E: 1 of 1 escalated
+    assert "100%" in full
+    full_bar, half_bar = full.count("█"), half.count("█")
+    assert full_bar >= 10 and half_bar == round(full_bar / 2)  # 100% draws twice as long as 50%, never longer
+    assert "…" not in full.split("100%", 1)[1] and "…" not in half.split("50%", 1)[1]  # bars not cut
+    assert rows["uncategorised"].split()[1:] == ["1", "0", "0", "-"]  # open only: no rate, no bar
+    counts = out.split("Most frequent error codes", 1)[1]
+    assert "…" not in counts  # short keys at any width: nothing cut
