@@ -179,7 +179,7 @@ def test_four_processes_triaging_and_searching_at_once_lose_nothing(pg_url, tmp_
     procs = [subprocess.Popen([sys.executable, str(script), pg_url, str(tmp_path / f"h{n}"), shared, f"tech{n}"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
     results = [p.communicate(timeout=240) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_out, err) in zip(procs, results):
         assert proc.returncode == 0, err
     ok = sum(int(out.split()[0]) for out, _ in results)
     conflicts = sum(int(out.split()[1]) for out, _ in results)
