@@ -119,11 +119,12 @@ def _answer(session: TriageSession, step_id: str, model: type[Any]) -> Any:
 def _ticket_step(session: TriageSession, step_id: str, zone: str) -> TicketStep:
     rec = session.steps[step_id]
     step = next(s for s in STEPS if s.id == step_id)
-    base = {"id": step_id, "phase": step.phase.value, "title": step.title, "recorded_at": rec.recorded_at}
     if rec.status == "not_applicable":
-        return TicketStep(status="not_applicable", reason=rec.reason or "", **base)
+        return TicketStep(id=step_id, phase=step.phase.value, title=step.title, recorded_at=rec.recorded_at,
+                          status="not_applicable", reason=rec.reason or "")
     answer = rec.model_instance()
-    return TicketStep(status="answered", facts=_facts(step_id, answer, zone), answer=rec.answer, **base)
+    return TicketStep(id=step_id, phase=step.phase.value, title=step.title, recorded_at=rec.recorded_at,
+                      status="answered", facts=_facts(step_id, answer, zone), answer=rec.answer)
 
 
 def _facts(step_id: str, ans: Any, zone: str) -> list[Fact]:

@@ -39,6 +39,7 @@ def follow_up(session: TriageSession, calendar: BusinessHours, now: datetime) ->
     team: Literal["support", "engineering"] = (
         "engineering" if isinstance(outcome, a.OutcomeAnswer) and outcome.engineering else "support")
     hours = RESPONSE_HOURS[team]
+    basis: Literal["sent", "escalated"]
     start, basis = (session.ticket_sent_at, "sent") if session.ticket_sent_at else (session.closed_at, "escalated")
     due = None
     if start is not None:

@@ -94,7 +94,8 @@ def smtp_password(smtp: SmtpConfig, environ: dict[str, str] | None = None) -> st
     except ImportError:
         return None
     try:
-        return keyring.get_password(KEYRING_SERVICE, f"{smtp.user}@{smtp.host}")
+        password: str | None = keyring.get_password(KEYRING_SERVICE, f"{smtp.user}@{smtp.host}")
+        return password
     except Exception:  # noqa: BLE001 - no usable keyring backend here: as if nothing were stored
         return None
 
