@@ -86,7 +86,7 @@ KEYS: dict[str, str] = {
     "review.owa": ENTER + ENTER + DOWN + ENTER + ENTER,  # yes, yes, no, no note
     "review.server_rules": "no rules" + ENTER,
     "review.client_rules": "one rule moving mail to Archive" + ENTER,
-    "research.prior": SPACE + ENTER + "kb-0001: recreated the profile, no change" + ENTER,
+    "research.prior": SPACE + ENTER + ENTER + "kb-0001: recreated the profile, no change" + ENTER,
     "research.kb": "kb-0014, kb-0002" + ENTER + "did not help" + ENTER,
     "research.web": "outlook mac password loop" + ENTER + "https://forum.example/t/1" + ENTER + "nothing new" + ENTER,
     "outcome": DOWN + ENTER + "y" + "Outlook for Mac asks for the password again and again" + ENTER,
@@ -309,7 +309,7 @@ def test_the_os_menu_offers_one_other(tmp_path: Path, pipes: ExitStack) -> None:
 
 def test_the_seen_before_checkbox_lists_what_the_search_found(tmp_path: Path, pipes: ExitStack) -> None:
     terminal = Terminal(tmp_path, pipes, screen=True)
-    keys = DOWN + SPACE + ENTER + "the case's fix worked for a while" + ENTER  # tick the second match
+    keys = DOWN + SPACE + ENTER + ENTER + "the case's fix worked for a while" + ENTER  # tick the second match; none fixed it
     session = terminal.run(keys, answers_except("research.prior"))
 
     screen = terminal.screen()

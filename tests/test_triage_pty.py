@@ -105,6 +105,8 @@ def type_replicate_to_outcome(child: pexpect.spawn) -> None:
     if child.expect([r"\?(?:\x1b\[[0-9;]*m)*\s*Which of these did you try",
                      r"\?(?:\x1b\[[0-9;]*m)*\s*What matched"]) == 0:
         child.send(" \r")
+        wait_prompt(child, "Did one of them fix it?")
+        child.send("\r")  # none of them fixed it
         wait_prompt(child, "What matched")
     child.send("recreated the Outlook profile, no change\r")
     answer(child, "Articles consulted", "kb-0014")

@@ -21,8 +21,8 @@ def pipes():
 
 def test_a_match_ticked_solved_is_recorded_as_tried_and_worked(tmp_path: Path, pipes: ExitStack) -> None:
     terminal = Terminal(tmp_path, pipes, screen=True)
-    # the list: kb-0001, the case, "✓ solved: kb-0001", "✓ solved: <case>": tick the first and the third
-    keys = SPACE + DOWN + DOWN + SPACE + ENTER + "kb-0001 fixed it" + ENTER
+    # the list: kb-0001, the case: tick the first; then "Did one of them fix it?": none, kb-0001, the case
+    keys = SPACE + ENTER + DOWN + ENTER + "kb-0001 fixed it" + ENTER
     session = terminal.run(keys, answers_except("research.prior"))
     prior = session.answer("research.prior")
     assert prior.tried == ["kb-0001"] and prior.worked == ["kb-0001"]
@@ -31,19 +31,33 @@ def test_a_match_ticked_solved_is_recorded_as_tried_and_worked(tmp_path: Path, p
 
 def test_solved_alone_counts_as_tried(tmp_path: Path, pipes: ExitStack) -> None:
     terminal = Terminal(tmp_path, pipes)
-    keys = DOWN * 3 + SPACE + ENTER + "the case's fix worked" + ENTER  # only "✓ solved: <case>"
+    keys = ENTER + DOWN * 2 + ENTER + "the case's fix worked" + ENTER  # nothing ticked, "✓ solved: <case>"
     session = terminal.run(keys, answers_except("research.prior"))
     prior = session.answer("research.prior")
     assert prior.tried == [MATCHES[1]["id"]] and prior.worked == [MATCHES[1]["id"]]
+
+
+def test_toggle_all_ticks_the_matches_only(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    # "a" ticks every row of the checkbox: the two matches, and nothing else is in it; Enter goes on to
+    # "Did one of them fix it?" (none), never to the change menu
+    keys = "a" + ENTER + ENTER + "tried both, no change" + ENTER
+    session = terminal.run(keys, answers_except("research.prior"))
+    prior = session.answer("research.prior")
+    assert prior.tried == [m["id"] for m in MATCHES] and prior.worked == []
+    assert prior.outcome == "tried both, no change"
+    assert session.steps["research.prior"].status == "answered"
+    screen = terminal.screen()
+    assert "Which answer do you want to change?" not in screen and "Did one of them fix it?" in screen
 
 
 def test_a_match_can_be_read_in_full_without_leaving_the_triage(tmp_path: Path, pipes: ExitStack) -> None:
     terminal = Terminal(tmp_path, pipes)
     opened: list[str] = []
     prompter = terminal.prompter(
-        # tick "Read one of these in full first…" (after the four entries), pick the case, then back in the
-        # list tick the case as tried, and answer the outcome
-        DOWN * 4 + SPACE + ENTER + DOWN + ENTER + DOWN + SPACE + ENTER + "read it, it did not apply" + ENTER
+        # nothing ticked, "Read one of these in full first…" (after none and the two matches), pick the case,
+        # then back in the list tick the case as tried, none fixed it, and answer the outcome
+        ENTER + DOWN * 3 + ENTER + DOWN + ENTER + DOWN + SPACE + ENTER + ENTER + "read it, it did not apply" + ENTER
     )
     prompter._reader = opened.append
     from threer.triage.flow import run_flow

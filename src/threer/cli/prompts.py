@@ -84,7 +84,7 @@ FORMS: dict[str, list[Field]] = {
     "review.server_rules": [Field("found", "text", "Server-side rules in the Control Panel: what did you find?")],
     "review.client_rules": [Field("found", "text", "Rules in the mail client: what did you find?")],
     "research.prior": [
-        Field("tried", "checkbox", "Which of these did you try? (tick ✓ solved for the one that fixed it)"),
+        Field("tried", "checkbox", "Which of these did you try?"),
         Field("outcome", "text", "What matched, and what happened when you tried it?"),
     ],
     "research.kb": [
@@ -109,7 +109,8 @@ FORMS: dict[str, list[Field]] = {
 
 SOLVED = "solved:"  # research.prior: a ticked "✓ solved: ID" entry
 READ = "\x00read"  # research.prior: "read one in full first"
-PRIOR_QUESTION = "Which of these did you try? (tick ✓ solved for the one that fixed it)"
+PRIOR_QUESTION = "Which of these did you try?"
+SOLVED_QUESTION = "Did one of them fix it?"
 
 
 class FieldInterrupted(KeyboardInterrupt):
@@ -322,9 +323,10 @@ class QuestionaryPrompter:
         raise ValueError(spec.kind)  # pragma: no cover
 
     def _tried(self, matches: list[dict[str, Any]], default: Any, first: bool, data: dict[str, Any] | None) -> Any:
-        """research.prior's list: tick what was tried, tick "✓ solved" for what fixed it, or open one to read.
+        """research.prior's list: tick what was tried; then say which one fixed it, or open one to read.
 
-        The extra entries come after the matches, so the matches keep their places.
+        The checkbox holds the matches only, as every checkbox does, so "a" (toggle all) ticks matches and
+        never a command or a "solved" mark; which one fixed it, and reading one in full, are a menu after it.
         """
         picked = set(default or [])
         solved = set((data or {}).get("worked") or [])
@@ -333,24 +335,26 @@ class QuestionaryPrompter:
                 questionary.Choice(f"{m['id']} — {m['title']}", value=m["id"], checked=m["id"] in picked)
                 for m in matches
             ]
-            qchoices += [questionary.Choice(f"✓ solved: {m['id']}", value=SOLVED + m["id"], checked=m["id"] in solved)
-                         for m in matches]
-            if self._reader is not None:
-                qchoices.append(questionary.Choice("Read one of these in full first…", value=READ))
-            qchoices += self._extra_choices(self._step_prior, first)
+            if first:
+                self.console.print(Text(CHECKBOX_HINT, style="dim"))
             answer = self._run(questionary.checkbox(PRIOR_QUESTION, choices=qchoices, **self._io))
-            for command in (BACK, NOT_APPLICABLE):
-                if command in answer:
-                    self._menu(self._step_prior, command)
-            solved = {v[len(SOLVED):] for v in answer if isinstance(v, str) and v.startswith(SOLVED)}
-            picked = {v for v in answer if isinstance(v, str) and v not in (READ,) and not v.startswith(SOLVED)} | solved
-            if READ in answer and self._reader is not None:
+            picked = {v for v in answer if isinstance(v, str)}
+            fixed: list[Any] = [questionary.Choice("None of them fixed it", value="")]
+            fixed += [questionary.Choice(f"✓ solved: {m['id']} — {m['title']}", value=SOLVED + m["id"])
+                      for m in matches]
+            if self._reader is not None:
+                fixed.append(questionary.Choice("Read one of these in full first…", value=READ))
+            earlier = next((SOLVED + m["id"] for m in matches if m["id"] in solved), "")
+            chosen = self._run(questionary.select(SOLVED_QUESTION, choices=fixed, default=earlier or None, **self._io))
+            if chosen == READ and self._reader is not None:
                 choices = [questionary.Choice(f"{m['id']} — {m['title']}", value=m["id"]) for m in matches]
                 choices.append(questionary.Choice("Back to the list", value=""))
-                chosen = self._run(questionary.select("Which one? (q leaves the page)", choices=choices, **self._io))
-                if chosen:
-                    self._reader(chosen)
+                article = self._run(questionary.select("Which one? (q leaves the page)", choices=choices, **self._io))
+                if article:
+                    self._reader(article)
                 continue
+            solved = {chosen[len(SOLVED):]} if isinstance(chosen, str) and chosen.startswith(SOLVED) else set()
+            picked |= solved  # what fixed it was tried
             if data is not None:
                 data["worked"] = [m["id"] for m in matches if m["id"] in solved]
                 if not data["worked"]:
