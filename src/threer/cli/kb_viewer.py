@@ -58,10 +58,49 @@ def case_lines(body: str, console: Any) -> list[Any]:
 def show_document(console: Any, doc: Any, *, page: bool = True) -> None:
     """The document in full; paged when `page` and the console is a terminal."""
     if page and console.is_terminal:
-        with console.pager(styles=True):
+        pager = StyledPager()
+        with console.pager(pager, styles=pager.shows_styles):
             render_document(console, doc)
     else:
         render_document(console, doc)
+
+
+class StyledPager:
+    """Rich's pager, but readable: `less` shows colour codes as raw `ESC[…m` text unless told -R.
+
+    When the user has set neither PAGER nor LESS, the pager is `less -R` (LESS=-R given to that process
+    only) and the page keeps its styles; with a PAGER or LESS of their own, or without `less`, their
+    pager gets the page without styles, so no code is ever shown as text.
+    """
+
+    def __init__(self, environ: Any = None) -> None:
+        import os
+        import shutil
+
+        self.environ = dict(os.environ if environ is None else environ)
+        own = bool(self.environ.get("PAGER") or self.environ.get("MANPAGER") or "LESS" in self.environ)
+        self.less = None if own else shutil.which("less", path=self.environ.get("PATH"))
+        self.shows_styles = self.less is not None
+
+    def command(self) -> tuple[list[str], dict[str, str]] | None:
+        """The pager run for a styled page, and its environment; None: the user's own pager."""
+        if self.less is None:
+            return None
+        return [self.less], {**self.environ, "LESS": "-R"}
+
+    def show(self, content: str) -> None:
+        import pydoc
+        import subprocess
+
+        run = self.command()
+        if run is None:
+            pydoc.pager(content)
+            return
+        argv, env = run
+        try:
+            subprocess.run(argv, input=content, text=True, env=env, check=False, errors="replace")
+        except (OSError, KeyboardInterrupt):
+            pass  # the page was shown as far as it went; the prompt comes back
 
 
 def document_reader(store: Any, console: Any) -> Callable[[str], None]:
