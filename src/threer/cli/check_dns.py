@@ -376,19 +376,26 @@ def render_report(console: Console, report: DomainReport) -> None:
                 text.append(line)
             _print_line(console, text)
         if finding.fix:
-            pieces = fix_pieces(finding)
-            if pieces and pieces[0][0] == "record":
-                _print_line(console, Text(indent).append("fix:", style="bold"))
-            for n, (kind, piece) in enumerate(pieces):
-                if kind == "record":
-                    _print_line(console, Text(indent + "  " + piece))
-                    continue
-                for j, line in enumerate(_wrap(piece, width - len(indent) - 5)):
-                    text = Text(indent)
-                    text.append("fix: " if n == 0 and j == 0 else "     ", style="bold")
-                    text.append(line)
-                    _print_line(console, text)
+            print_fix(console, finding, indent, width)
         previous = finding.check
+
+
+def print_fix(console: Console, finding: Any, indent: str, width: int) -> None:
+    """A finding's fix under `indent`: prose wrapped between words, each record whole on a line of its
+    own (what to remove as `; remove:` lines), so it can be copied at any width. The triage's DNS step
+    shows its findings' fixes with this too."""
+    pieces = fix_pieces(finding)
+    if pieces and pieces[0][0] == "record":
+        _print_line(console, Text(indent).append("fix:", style="bold"))
+    for n, (kind, piece) in enumerate(pieces):
+        if kind == "record":
+            _print_line(console, Text(indent + "  " + piece))
+            continue
+        for j, line in enumerate(_wrap(piece, width - len(indent) - 5)):
+            text = Text(indent)
+            text.append("fix: " if n == 0 and j == 0 else "     ", style="bold")
+            text.append(line)
+            _print_line(console, text)
 
 
 def _print_line(console: Console, text: Text) -> None:

@@ -76,6 +76,17 @@ def answer_text(step_id: str, answer: dict[str, Any]) -> str:
     return text[:157].rsplit(" ", 1)[0].rstrip(";,") + " …"
 
 
+def _dns_fix(console: Console, problem: dict[str, Any]) -> None:
+    """The fix as `threer check-dns` prints it: records whole, one a line, removals as `; remove:` lines."""
+    from types import SimpleNamespace
+
+    from threer.cli.check_dns import print_fix
+
+    changes = [SimpleNamespace(action=c.get("action", "add"), line=c.get("line", ""))
+               for c in problem.get("changes") or [] if isinstance(c, dict)]
+    print_fix(console, SimpleNamespace(fix=problem["fix"], changes=changes), " " * 6, max(40, console.width))
+
+
 def action_result(console: Console, step: Step, result: ActionResult) -> None:
     console.print(f"[bold cyan]{escape(result.summary)}[/]" if result.summary else "")
     fields = result.fields
@@ -86,7 +97,7 @@ def action_result(console: Console, step: Step, result: ActionResult) -> None:
             console.print(f"[{SEVERITY_STYLE.get(sev, '')}]{sev:<5}[/] [bold]{escape(p['id'])}[/]")
             console.print(Padding(Text(p["message"]), (0, 0, 0, 6)), overflow="fold")
             if p.get("fix"):
-                console.print(Padding(Text("Fix: " + p["fix"]), (0, 0, 0, 6)), overflow="fold")
+                _dns_fix(console, p)
     elif step.action == "prior" and fields.get("matches"):
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         longest = max((len(m["id"]) for m in fields["matches"]), default=2)

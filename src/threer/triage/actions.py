@@ -81,7 +81,9 @@ class DefaultActions:
                                 summary=f"The DNS checks could not run ({reason}).")
         summary = report.summary.model_dump()
         problems = [
-            {"id": f.id, "severity": f.severity.value, "message": f.message, "fix": f.fix}
+            {"id": f.id, "severity": f.severity.value, "message": f.message, "fix": f.fix,
+             # the records of the fix, so the triage shows them whole, as check-dns does
+             "changes": [{"action": c.action, "line": c.line} for c in f.changes]}
             for f in sorted(report.findings, key=lambda f: -f.severity.rank)
             if f.severity.value in {"warn", "fail", "error"}
         ][:MAX_PROBLEMS]
