@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -99,3 +100,18 @@ def test_no_control_or_bidi_character_reaches_the_terminal_or_the_json(invoke, t
         assert UNSAFE.search(result.stdout) is None, result.stdout
         assert "evil" in result.stdout
     assert "evil" in json.loads(invoke("analyze", str(bounce), "--json").stdout)["diagnostic"]
+
+
+def test_a_huge_file_says_how_much_of_its_real_size_was_read(invoke, tmp_path: Path) -> None:
+    big = tmp_path / "random.bin"
+    big.write_bytes(os.urandom(30_000_000))  # 30 MB: more than stdin is counted to, and than was once read
+    result = invoke("analyze", str(big), "--json")
+    assert result.exit_code == 0
+    assert "only the first 1000 kB of 30000 kB were read" in json.loads(result.stdout)["unreadable"]
+
+
+def test_huge_stdin_is_counted_up_to_a_cap(invoke) -> None:
+    small = invoke("analyze", "-", "--json", input="x" * 3_000_000)
+    assert "only the first 1000 kB of 3000 kB were read" in json.loads(small.stdout)["unreadable"]
+    huge = invoke("analyze", "-", "--json", input="x" * 25_000_000)
+    assert "only the first 1000 kB of over 20000 kB were read" in json.loads(huge.stdout)["unreadable"]

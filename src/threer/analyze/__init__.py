@@ -27,10 +27,12 @@ _BOUNCE_SUBJECT = re.compile(r"undeliver|delivery status|returned mail|failure n
                              r"not delivered|delayed", re.IGNORECASE)
 
 
-def analyze(data: bytes | str) -> Analysis:
-    """Read pasted text or file bytes. Anything is data: a partial result, never an exception."""
+def analyze(data: bytes | str, *, size: int | None = None, over: bool = False) -> Analysis:
+    """Read pasted text or file bytes. Anything is data: a partial result, never an exception.
+
+    `size`: the whole input's size when `data` is only its start (`over`: it was longer still)."""
     try:
-        return _analyze(data)
+        return _analyze(data, size=size, over=over)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for text nobody foresaw
         try:
             found = c.find_codes(data if isinstance(data, str) else data.decode("utf-8", "replace"))
@@ -42,8 +44,8 @@ def analyze(data: bytes | str) -> Analysis:
         return result
 
 
-def _analyze(data: bytes | str) -> Analysis:
-    decoded = decode(data)
+def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) -> Analysis:
+    decoded = decode(data, size=size, over=over)
     text = decoded.text
     unreadable = list(decoded.unreadable)
     mime = split_mime(text)

@@ -13,17 +13,24 @@ _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def _kb(n: int) -> str:
+    return f"{n // 1000} kB"
+
+
 @dataclass
 class Decoded:
     text: str
     unreadable: list[str] = field(default_factory=list)
 
 
-def decode(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Decoded:
+def decode(data: bytes | str, *, max_bytes: int = MAX_BYTES, size: int | None = None, over: bool = False) -> Decoded:
+    """`size`: the whole input's size when `data` is only its start (a file read in part); `over`: the
+    input was longer still than `size` (a pipe read up to a cap)."""
     notes: list[str] = []
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-    if len(raw) > max_bytes:
-        notes.append(f"only the first {max_bytes // 1000} kB of {len(raw) // 1000} kB were read")
+    total = max(len(raw), size or 0)
+    if total > max_bytes:
+        notes.append(f"only the first {_kb(max_bytes)} of {'over ' if over else ''}{_kb(total)} were read")
         raw = raw[:max_bytes]
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 export from a Windows mail client
         text = raw.decode("utf-16", "replace")

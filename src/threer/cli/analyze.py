@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from threer.errors import BadInput
 if TYPE_CHECKING:
     from threer.analyze.models import Analysis
 
-MAX_READ = 20_000_000  # read at most this much of a file; the analyser looks at the first megabyte
+MAX_READ = 20_000_000  # stdin is counted up to this much; the analyser reads the first megabyte
 
 ANALYZE_HELP = """Read a bounce (a delivery report or a server's non-delivery message) or a message's
 headers, and say what they mean: the status code in plain words, the failed recipient, the
@@ -44,8 +45,8 @@ def analyze_command(
 ) -> None:
     from threer.analyze import analyze
 
-    data = _read(source)
-    result = analyze(data)
+    data, size, over = _read(source)
+    result = analyze(data, size=size, over=over)
     from threer.cli.output import emit_json, stdout_console
 
     if as_json:
@@ -55,17 +56,30 @@ def analyze_command(
     analysis_report(stdout_console(), result)
 
 
-def _read(source: str) -> bytes:
+def _read(source: str) -> tuple[bytes, int, bool]:
+    """The start of the input (what the analyser reads, and one byte more), the input's size, and
+    whether it is longer still than that size (stdin is counted only up to MAX_READ)."""
+    from threer.analyze.decode import MAX_BYTES
+
     if source == "-":
         if sys.stdin is None:
             raise BadInput("Nothing to read on stdin; give a FILE, or pipe the text in: threer analyze - < bounce.txt")
-        return sys.stdin.buffer.read(MAX_READ)
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        size = len(data)
+        while size < MAX_READ:  # the rest is only counted, to say how much was left out
+            chunk = sys.stdin.buffer.read(min(1 << 20, MAX_READ - size))
+            if not chunk:
+                return data, size, False
+            size += len(chunk)
+        return data, size, bool(sys.stdin.buffer.read(1))
     path = Path(source)
     try:
         if path.is_dir():
             raise BadInput(f"{path} is a folder; give the file that holds the bounce or the headers.")
         with path.open("rb") as fh:
-            return fh.read(MAX_READ)
+            data = fh.read(MAX_BYTES + 1)
+            size = os.fstat(fh.fileno()).st_size
+            return data, max(size, len(data)), False
     except FileNotFoundError:
         raise BadInput(f"{path} does not exist; give the file that holds the bounce or the headers, or '-' for stdin.") from None
     except OSError as exc:
