@@ -68,6 +68,14 @@ def test_received_ip_from_brackets_parens_or_helo_and_by_outside_comments() -> N
     assert (r.ip, r.submission, r.at) == ("2001:db8::5", True, None)
 
 
+def test_the_connecting_address_is_the_tcp_info_not_the_helo_literal() -> None:
+    r = parse_received("from [192.168.1.20] (host-81-2-3-4.isp.example [81.2.3.4]) by smtp.gmail.com with ESMTPSA "
+                       "id x1; Tue, 01 Dec 2026 02:30:10 -0800")
+    assert (r.from_host, r.ip, r.by) == ("192.168.1.20", "81.2.3.4", "smtp.gmail.com")
+    r = parse_received("from [192.168.1.20] by smtp.example with ESMTPSA; Tue, 01 Dec 2026 02:30:10 -0800")
+    assert r.ip == "192.168.1.20"  # no TCP-info: the literal is all there is
+
+
 def test_internal_addresses() -> None:
     assert all(is_internal(ip) for ip in ["10.1.2.3", "172.20.0.1", "192.168.1.1", "127.0.0.1", "fd00::1", "::1"])
     assert not any(is_internal(ip) for ip in ["198.51.100.7", "2603:10a6::1", "8.8.8.8"])

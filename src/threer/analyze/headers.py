@@ -135,8 +135,14 @@ def parse_received(value: str) -> _Received:
         words = bare[from_m.end():end].split()
         from_host = words[0].strip("[]") if words else None
     ip = None
-    for found in _BRACKET_IP.findall(from_part):
-        ip = _ip(found)
+    # the connecting address is the receiving server's own TCP-info in ( ): "from [192.168.1.20]
+    # (host.isp.example [81.2.3.4])" came from 81.2.3.4; a [literal] outside ( ) is only what the
+    # client said in its HELO, taken when there is no TCP-info address
+    from_bare = bare[from_m.end():from_m.end() + len(from_part)] if from_m else ""
+    bracketed = list(_BRACKET_IP.finditer(from_part))
+    in_comment = [m for m in bracketed if m.start() < len(from_bare) and from_bare[m.start()] != "["]
+    for m in in_comment + [m for m in bracketed if m not in in_comment]:
+        ip = _ip(m.group(1))
         if ip:
             break
     if ip is None:
