@@ -78,6 +78,8 @@ def _exchange(text: str) -> NdrFields:
 def _gmail(text: str) -> NdrFields:
     f = NdrFields("gmail")
     rcpt = _first(r"wasn't delivered to\s+(" + ADDRESS + ")", text)
+    # a delay notice: "There was a temporary problem delivering your message to sales@slow-host.example."
+    rcpt = rcpt or _first(r"delivering your message to\s+<?(" + ADDRESS + ")", text)
     if rcpt:
         f.recipients = [rcpt]
     m = re.search(r"The response (?:from the remote server )?was:\s*\n", text, re.IGNORECASE)
