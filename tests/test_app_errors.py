@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_database_damaged_inside_is_reported_not_a_crash(invoke, threer_env):
     assert invoke("kb", "search", "outlook").exit_code == 0  # creates the database with the sample KB
@@ -25,3 +27,22 @@ def test_reader_closing_the_pipe_ends_quietly(threer_env):
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode in (0, 141), proc.stderr  # 141: ended by SIGPIPE, as Unix tools are
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["kb", "search", "outlook", "--limit", "0"], "--limit' / '-n': must be at least 1, not 0"),
+    (["kb", "search", "outlook", "--limit", "500"], "must be at most 200, not 500"),
+    (["kb", "search", "outlook", "--limit", "many"], "'many' is not a number"),
+    (["sessions", "purge", "--older-than", "-3"], "'--older-than': must be at least 0, not -3"),
+    (["sessions", "list", "--limit", "0"], "must be at least 1, not 0"),
+])
+def test_an_option_out_of_range_is_said_in_plain_words(invoke, threer_env, args, said):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert said in result.stderr
+    assert "Input should be" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sessions_list_help_names_the_statuses(invoke, threer_env):
+    result = invoke("sessions", "list", "--help")
+    assert "--status open|resolved|escalated" in result.stdout and "--status TEXT" not in result.stdout

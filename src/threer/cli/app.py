@@ -52,6 +52,25 @@ class _VisibleWriter:
         self._stream.flush()
 
 
+def _plain_words(exc: Any) -> None:
+    """An option's value that failed the framework's check (`--limit 0`) is said in plain words, the way
+    threer says a bad config value: "must be at least 1, not 0", never "Input should be greater than or
+    equal to 1"."""
+    from pydantic import ValidationError
+
+    from threer.errors import validation_problems
+
+    cause = exc.__cause__
+    if not isinstance(cause, ValidationError) or not hasattr(exc, "message"):
+        return
+    what = validation_problems(cause, with_location=False)[0]
+    errors = cause.errors()
+    kind = errors[0].get("type", "") if errors else ""
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        what += f", not {errors[0].get('input')}"
+    exc.message = what
+
+
 class ThreerGroup(TyperGroup):
     """Turns every ThreerError, Ctrl-C and unexpected exception into a sentence and an exit code."""
 
@@ -62,6 +81,7 @@ class ThreerGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except _CLICK_ERROR as exc:
+            _plain_words(exc)
             exc.show(file=_VisibleWriter(sys.stderr))
             sys.exit(exc.exit_code)
         except typer.Abort:

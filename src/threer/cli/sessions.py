@@ -33,7 +33,8 @@ def _store(ctx: typer.Context):
 @sessions_app.command("list")
 def list_sessions(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="Only open, resolved or escalated sessions."),
+    status: Optional[str] = typer.Option(None, "--status", metavar="open|resolved|escalated",
+                                         help="Only open, resolved or escalated sessions."),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     escalated: bool = typer.Option(False, "--escalated", help="Escalated sessions with the ticket's sent time, "
