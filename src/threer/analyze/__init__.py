@@ -12,11 +12,11 @@ import re
 
 from threer.analyze import codes as c
 from threer.analyze.decode import decode
-from threer.analyze.dsn import DsnReport, parse_report, split_mime
+from threer.analyze.dsn import DsnRecipient, DsnReport, parse_report, split_mime
 from threer.analyze.headers import (HeaderBlock, alignment, block_from_message, find_header_blocks, read_auth,
                                     read_hops, sending_ip)
 from threer.analyze.models import JSON_VERSION, Analysis
-from threer.analyze.ndr import looks_like_bounce, read_ndr
+from threer.analyze.ndr import NdrFields, looks_like_bounce, read_ndr
 from threer.analyze.queries import research_queries
 from threer.analyze.summary import summary_lines, summary_text
 
@@ -71,10 +71,11 @@ def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) 
 
     failed = _failed_recipients(report)
     is_bounce = bool(report and (failed or report.reporting_mta)) or ndr is not None or (
-        looks_like_bounce(human) and c.first_enhanced(human) is not None and c.first_enhanced(human)[0] in "45")
+        looks_like_bounce(human) and (enhanced := c.first_enhanced(human)) is not None and enhanced[0] in "45")
     if own is not None and not is_bounce and (_is_bounce_block(own) and c.first_enhanced(human)):
         is_bounce = True
-    kind = "bounce" if is_bounce else ("headers" if (original or own) and _has_mail_headers(original or own) else "text")
+    block = original or own
+    kind = "bounce" if is_bounce else ("headers" if block and _has_mail_headers(block) else "text")
     result = Analysis(kind=kind)  # type: ignore[arg-type]
     result.codes = c.find_codes(human + "\n" + (mime.report if mime else ""))
 
@@ -96,7 +97,8 @@ def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) 
     return result
 
 
-def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list, ndr, human: str) -> None:
+def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRecipient], ndr: NdrFields | None,
+                 human: str) -> None:
     first = failed[0] if failed else None
     result.style = ndr.style if ndr is not None else ("dsn" if report else None)
     result.diagnostic = (first.diagnostic if first else None) or (ndr.diagnostic if ndr else None)
@@ -123,7 +125,7 @@ def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list, ndr, 
     result.remote_mta = (first.remote_mta if first else None) or (ndr.remote_mta if ndr else None)
 
 
-def _failed_recipients(report: DsnReport | None) -> list:
+def _failed_recipients(report: DsnReport | None) -> list[DsnRecipient]:
     if report is None:
         return []
     bad = [r for r in report.recipients if (r.action or "") in {"failed", "delayed"} or (r.status or "")[:1] in {"4", "5"}]

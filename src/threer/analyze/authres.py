@@ -53,7 +53,9 @@ def strip_comments(text: str) -> str:
 
 def _split(text: str, sep: str) -> list[str]:
     """Split on `sep` outside quoted strings."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

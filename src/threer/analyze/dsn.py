@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import message_from_string, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 DSN_FIELDS = ("reporting-mta", "final-recipient", "original-recipient", "action", "status", "remote-mta",
               "diagnostic-code", "arrival-date", "last-attempt-date", "will-retry-until")
@@ -68,7 +68,7 @@ def _walk(part: EmailMessage, out: Mime, *, depth: int) -> None:
         payload = part.get_payload()
         if ctype == "message/rfc822":
             inner = payload[0] if isinstance(payload, list) and payload else None
-            if inner is not None and not out.original:
+            if isinstance(inner, Message) and not out.original:
                 out.original = [(k, str(v)) for k, v in inner.raw_items()]
             return
         for i, sub in enumerate(payload if isinstance(payload, list) else []):
@@ -109,6 +109,8 @@ def _report_text(part: EmailMessage) -> str:
     if isinstance(payload, list):
         blocks = []
         for block in payload:
+            if not isinstance(block, Message):  # the parser makes each status block a Message
+                continue
             blocks.append("\n".join(f"{k}: {v}" for k, v in block.raw_items()))
         return "\n\n".join(blocks)
     return str(payload)

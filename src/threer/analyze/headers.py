@@ -197,7 +197,9 @@ def read_hops(block: HeaderBlock) -> tuple[list[Hop], list[_Received], list[str]
                 delay = None
         if r.at is not None:
             previous = r.at
-        hops.append(Hop(from_=r.from_host, by=r.by, at=r.at.isoformat() if r.at else None, delay_s=delay, ip=r.ip))
+        # populate_by_name lets Hop take from_; pydantic without its mypy plugin types only the alias "from"
+        hops.append(Hop(from_=r.from_host, by=r.by, at=r.at.isoformat() if r.at else None,  # type: ignore[call-arg]
+                        delay_s=delay, ip=r.ip))
     return hops, parsed, notes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -67,6 +67,6 @@ class Analysis(BaseModel):
     queries: list[str] = Field(default_factory=list)  # research queries, exact codes first
     unreadable: list[str] = Field(default_factory=list)  # what could not be read, in plain words
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", by_alias=True)
         return {"version": JSON_VERSION, **data}
