@@ -42,7 +42,8 @@ def _stem_word(word: str) -> str:
         import snowballstemmer
 
         _stemmer = snowballstemmer.stemmer("english")
-    return _stemmer.stemWord(word)
+    stem: str = _stemmer.stemWord(word)  # snowballstemmer ships no type hints
+    return stem
 
 
 def _fold(token: str) -> str:
@@ -71,7 +72,7 @@ def _make_term(token: str) -> str:
     return folded
 
 
-class _TermCache(dict):  # type: ignore[type-arg]
+class _TermCache(dict[str, str]):
     """token -> term, computed on first use (help-desk vocabularies are small)."""
 
     def __missing__(self, token: str) -> str:
@@ -207,7 +208,7 @@ def _plain_line(line: str) -> str | None:
 
 def markdown_to_text(markdown: str) -> str:
     """Plain text of a Markdown body: the words a reader sees, without the markup."""
-    lines = []
+    lines: list[str] = []
     blank = False
     for line in markdown.splitlines():
         plain = _plain_line(line)

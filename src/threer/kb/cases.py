@@ -45,22 +45,17 @@ def index_case(
     from threer.kb.documents import put_document
 
     doc_id = case_id(session_id)
-    fields = dict(
-        doc_id=doc_id,
-        source="case",
-        origin="case",
-        title=case_title(title, session_id),
-        tags=case_tags(tags, domain),
-        body=body or "",
-        fmt="text",
-        path=None,
-        domain=domain,
-    )
+    case_title_text, case_tag_list = case_title(title, session_id), case_tags(tags, domain)
+
+    def put(cur: sqlite3.Cursor) -> None:
+        put_document(cur, doc_id=doc_id, source="case", origin="case", title=case_title_text, tags=case_tag_list,
+                     body=body or "", fmt="text", path=None, domain=domain)
+
     if isinstance(store_or_cursor, sqlite3.Cursor):
-        put_document(store_or_cursor, **fields)
+        put(store_or_cursor)
     else:
         with store_or_cursor.transaction() as cur:
-            put_document(cur, **fields)
+            put(cur)
     return doc_id
 
 

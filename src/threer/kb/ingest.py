@@ -10,6 +10,7 @@ line. A file that cannot be used raises `IngestError` with the reason, in words.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -265,7 +266,7 @@ def _tags(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        items: list[object] = value.split(",")
+        items: Sequence[object] = value.split(",")
     elif isinstance(value, (list, tuple, set)):
         items = list(value)
     else:

@@ -176,7 +176,7 @@ def score_documents(
                 serves.setdefault(alt, []).append(number)
                 best_idf = max(best_idf, value)
         ceiling += concept.weight * best_idf * (K1 + 1.0)
-    singles = {alt[0]: alt for alt in alt_idf if len(alt) == 1}
+    singles: dict[str, tuple[str, ...]] = {alt[0]: alt for alt in alt_idf if len(alt) == 1}
     phrases = [alt for alt in alt_idf if len(alt) > 1]
     phrase_starts = {alt[0] for alt in phrases}
     wanted = set(singles) | phrase_starts
@@ -197,9 +197,9 @@ def score_documents(
                 continue
             counts = {t: field_terms.count(t) for t in present}
             for t, tf in counts.items():
-                alt = singles.get(t)
-                if alt is not None:
-                    pseudo[alt] = pseudo.get(alt, 0.0) + factor * tf
+                single = singles.get(t)
+                if single is not None:
+                    pseudo[single] = pseudo.get(single, 0.0) + factor * tf
             if phrases and counts.keys() & phrase_starts:
                 padded = " " + " ".join(fields[i]) + " "
                 for alt in phrases:
