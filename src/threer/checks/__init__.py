@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from threer.findings import DomainReport, Finding, Severity
 
 if TYPE_CHECKING:
+    from threer.checks.blocklist import Blocklist
     from threer.checks.profiles import Profile
     from threer.checks.recognise import ProfileChoice
     from threer.checks.resolver import Resolver, SharedAnswers
@@ -360,7 +361,7 @@ async def run_domain(
     return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed, lookups=list(counting.seen.values()))
 
 
-def _blocklists(options: CheckOptions) -> tuple:
+def _blocklists(options: CheckOptions) -> tuple[Blocklist, ...]:
     if not (options.ips or options.blocklist_mx):
         return ()
     from threer.checks.blocklist import blocklists_for

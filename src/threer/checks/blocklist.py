@@ -17,8 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from typing import TYPE_CHECKING
+
 from threer.checks.context import CheckContext
 from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.resolver import Resolver
 
 CHECK = "blocklist"
 FINDING_IDS = frozenset({"blocklist.clean", "blocklist.listed", "blocklist.refused", "blocklist.lookup-error"})
@@ -30,7 +35,7 @@ _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 class Blocklist:
     zone: str  # e.g. zen.spamhaus.org
     name: str = ""
-    codes: dict = field(default_factory=dict, hash=False, compare=False)
+    codes: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     delist: str | None = None
 
     @property
@@ -80,7 +85,7 @@ class Listing:
         return [f"{code} {self.blocklist.codes.get(code, '(code not described; see the list’s website)')}" for code in self.codes]
 
 
-async def look_up(resolver, blocklist: Blocklist, address: str) -> Listing:
+async def look_up(resolver: Resolver, blocklist: Blocklist, address: str) -> Listing:
     lookup = await resolver.query(query_name(address, blocklist.zone), "A")
     if lookup.is_error:
         return Listing(blocklist, address, "error", detail=lookup.detail or lookup.status.value)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the resolver and profile modules import nothing from here; avoid a cycle anyway
     from threer.checks.profiles import Profile
     from threer.checks.recognise import ProfileChoice
+    from threer.checks.blocklist import Blocklist
     from threer.checks.resolver import Lookup, Resolver
     from threer.findings import Finding
 
@@ -37,7 +38,7 @@ class CheckContext:
     smtp_port: int = 25
     smtp_timeout: float | None = None  # each MX host's probe; None: http_timeout
     ips: tuple[str, ...] = ()  # sending addresses to judge (check-dns --ip): SPF verdict, reverse DNS, blocklists
-    blocklists: tuple = ()  # the DNS blocklists to ask (threer.checks.blocklist.Blocklist), from the config
+    blocklists: "tuple[Blocklist, ...]" = ()  # the DNS blocklists to ask (threer.checks.blocklist.Blocklist), from the config
     blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
 
     @property

@@ -131,6 +131,7 @@ def _lookup_error(what: str, lookup: Lookup) -> Finding:
 
 def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
     line = _cname_change(ctx, spec).line
+    assert ctx.profile is not None  # CNAME selectors come from the profile
     if has_wildcards(spec.cname[0]):
         return (f"Add: {line} (copy the <...> parts from the exact value {ctx.profile.where_values_are()} shows"
                 + (", or Get-DkimSigningConfig" if "onmicrosoft" in spec.cname[0] else "") + ")")
@@ -280,6 +281,7 @@ def _bad(name: str, why: str, record: str) -> Finding:
 
 
 async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list[Finding]:
+    assert ctx.profile is not None  # only the profile's own selectors come here
     name = _selector_name(spec.selector, ctx.domain)
     lookup = await ctx.resolver.query(name, "TXT")
     if lookup.is_error and not lookup.cname_chain:

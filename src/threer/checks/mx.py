@@ -57,6 +57,7 @@ def expected_mx_fix(ctx: CheckContext) -> str | None:
     if change is None:
         return None
     if change.needs_value:
+        assert ctx.profile is not None  # expected_mx_change gives a change only for a profile
         return (f"Add the MX record {ctx.profile.where_values_are()} shows for {ctx.domain}; it has the form "
                 f"{change.line} (copy the <...> part from there).")
     return f"Add: {change.line}"
@@ -136,7 +137,8 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                 check=CHECK,
                 severity=Severity.FAIL if expected else Severity.INFO,
                 message=f"{ctx.domain} publishes a null MX (RFC 7505): it says it accepts no mail"
-                + (f", but the {ctx.profile.name} profile expects mail to be delivered to it." if expected else "."),
+                + (f", but the {ctx.profile.name} profile expects mail to be delivered to it." if expected and ctx.profile
+                   else "."),
                 fix=("Replace the null MX with the service's MX. Remove: " + record_fix(ctx.domain, "MX", "0 .")
                      + ". " + (expected_mx_fix(ctx) or "")).strip() if expected else None,
                 observed=observed,

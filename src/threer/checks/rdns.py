@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 from threer.checks.context import CheckContext, lookup_error
-from threer.checks.resolver import Lookup
+from threer.checks.resolver import Lookup, Resolver
 from threer.findings import Finding, Severity
 
 CHECK = "rdns"
@@ -36,11 +37,11 @@ class ReverseDns:
     failed: Lookup | None = None  # a look-up that got no answer: nothing is known
     ttl: int | None = None
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"address": self.address, "ptr": self.ptr_names, "forward_confirmed": self.confirmed, "ttl": self.ttl}
 
 
-async def reverse_dns(resolver, address: str) -> ReverseDns:
+async def reverse_dns(resolver: Resolver, address: str) -> ReverseDns:
     """The PTR names of `address` and whether one of them resolves back to it."""
     result = ReverseDns(address=address)
     ptr = await resolver.query(reverse_name(address), "PTR")
@@ -62,7 +63,7 @@ async def reverse_dns(resolver, address: str) -> ReverseDns:
     return result
 
 
-def _same(record: str, wanted) -> bool:
+def _same(record: str, wanted: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     try:
         return ipaddress.ip_address(record) == wanted
     except ValueError:

@@ -11,8 +11,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+from typing import TYPE_CHECKING
+
 from threer.checks.context import CheckContext
 from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.resolver import Resolver
 
 CHECK = "spf-ip"
 RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
@@ -37,7 +42,7 @@ _MEANING = {
 }
 
 
-async def decision_chain(resolver, ip: str, domain: str, sender: str, matched: str | None) -> list[str]:
+async def decision_chain(resolver: Resolver, ip: str, domain: str, sender: str, matched: str | None) -> list[str]:
     """The terms from the domain down to the mechanism that decided, e.g. ["contoso.com",
     "include:spf.provider.example", "spf.provider.example", "ip4:203.0.113.0/24"].
 

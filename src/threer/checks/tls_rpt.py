@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from threer.checks.context import CheckContext, record_fix, lookup_error
-from threer.findings import Finding, Severity, add, remove
+from threer.findings import Finding, RecordChange, Severity, add, remove
 
 CHECK = "tls-rpt"
 FINDING_IDS = frozenset(
@@ -55,7 +55,7 @@ async def check_tls_rpt(ctx: CheckContext) -> list[Finding]:
     example_value = f'"v=TLSRPTv1; rua=mailto:tls-reports@{ctx.domain}"'
     example = record_fix(name, "TXT", example_value)
 
-    def replacing(old: list[str], value: str = example_value) -> list:
+    def replacing(old: list[str], value: str = example_value) -> list[RecordChange]:
         from threer.checks.spf import txt_value
 
         return [*(remove(name, "TXT", txt_value(r), lookup.ttl) for r in old), add(name, "TXT", value)]
