@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import TYPE_CHECKING, Any
 
 from threer.checks.context import CheckContext, lookup_error
 from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from dns.rdtypes.tlsabase import TLSABase
 
 CHECK = "dane"
 FINDING_IDS = frozenset(
@@ -72,7 +76,7 @@ def usable(usage: int, selector: int, matching: int) -> bool:
     return usage in (2, 3) and selector in SELECTORS and matching in MATCHING
 
 
-def matches(record, chain: list[bytes]) -> bool:
+def matches(record: TLSABase, chain: list[bytes]) -> bool:
     """Whether one TLSA rdata matches the presented chain (leaf first): DANE-EE the leaf, DANE-TA any."""
     if not usable(record.usage, record.selector, record.mtype) or not chain:
         return False
@@ -84,7 +88,7 @@ def matches(record, chain: list[bytes]) -> bool:
     return False
 
 
-def describe(record) -> dict:
+def describe(record: TLSABase) -> dict[str, str]:
     return {
         "usage": f"{record.usage} {USAGES.get(record.usage, 'unknown')}",
         "selector": f"{record.selector} {SELECTORS.get(record.selector, 'unknown')}",
@@ -101,7 +105,7 @@ async def _host_findings(ctx: CheckContext, host: str) -> list[Finding]:
     if not lookup.exists:
         return []
     records = list(lookup.rdata)
-    observed: dict = {"host": host, "name": name, "validated": lookup.authenticated, "records": [describe(r) for r in records]}
+    observed: dict[str, Any] = {"host": host, "name": name, "validated": lookup.authenticated, "records": [describe(r) for r in records]}
     findings: list[Finding] = []
     if not lookup.authenticated:
         findings.append(
@@ -191,7 +195,7 @@ def _suggested(leaf: bytes, name: str) -> str:
     return f"{name}. 3600 IN TLSA 3 1 1 {digest}"
 
 
-def _not_compared(host: str, observed: dict, why: str) -> Finding:
+def _not_compared(host: str, observed: dict[str, Any], why: str) -> Finding:
     return Finding(
         id="dane.not-compared",
         check=CHECK,

@@ -42,7 +42,9 @@ class NameServer:
     def address(self) -> str | None:
         """The address to ask: IPv4 first, as it works on more networks."""
         v4 = [a for a in self.addresses if ":" not in a]
-        return (v4 or self.addresses or [None])[0]
+        if v4:
+            return v4[0]
+        return self.addresses[0] if self.addresses else None
 
 
 @dataclass
@@ -182,14 +184,17 @@ async def check_ns(ctx: CheckContext) -> list[Finding]:
             )
 
     async def ask(server: NameServer) -> Lookup:
-        return await direct_resolver(ctx.resolver, server.address, ctx.authoritative_port).query(ctx.domain, "SOA")
+        address = server.address
+        assert address is not None  # only servers with an address are askable
+        return await direct_resolver(ctx.resolver, address, ctx.authoritative_port).query(ctx.domain, "SOA")
 
     answers = await asyncio.gather(*(ask(s) for s in askable))
     serials: dict[str, int] = {}
     for server, answer in zip(askable, answers):
         where = f"{server.host} ({server.address})"
-        if answer.exists and soa_serial(answer) is not None:
-            serials[server.host] = soa_serial(answer)
+        serial = soa_serial(answer)
+        if answer.exists and serial is not None:
+            serials[server.host] = serial
         elif answer.status is LookupStatus.REFUSED or answer.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA):
             findings.append(
                 Finding(

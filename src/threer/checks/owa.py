@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from threer.checks.https import (
     ENDPOINT_SLUGS,
@@ -23,6 +24,10 @@ from threer.checks.https import (
 )
 from threer.findings import Finding, Severity
 from threer.lazy import LazyModule
+
+if TYPE_CHECKING:
+    from threer.checks.context import CheckContext
+    from threer.checks.resolver import Resolver
 
 httpx = LazyModule("httpx")  # loaded when an OWA address is probed, not when the module is imported
 
@@ -74,7 +79,7 @@ _EXPIRING_FIX = (
 )
 
 
-async def check_owa(ctx) -> list[Finding]:
+async def check_owa(ctx: CheckContext) -> list[Finding]:
     """The profile's OWA URL over HTTPS (skipped with --dns-only, not run without a URL)."""
     url = ctx.profile.owa_url if ctx.profile is not None else None
     if not url:
@@ -150,7 +155,7 @@ async def check_owa_url_async(
     verify: Verify = True,
     connect_overrides: ConnectOverrides | None = None,
     now: datetime | None = None,
-    resolver=None,
+    resolver: Resolver | None = None,
     customer_domain: str | None = None,
 ) -> list[Finding]:
     """`customer_domain`: when the OWA host is a name inside it (a profile's `https://mail.{domain}/`),
@@ -206,6 +211,7 @@ def _provider_side(findings: list[Finding], result: ProbeResult, customer_domain
         if _in_domain(host, customer_domain):
             rewritten.append(finding)
             continue
+        fix: str | None
         if finding.id == f"{CHECK}.cert-expiring":
             fix = _EXPIRING_FIX.format(host=host)
         else:
@@ -225,7 +231,7 @@ def judge_owa(result: ProbeResult, now: datetime, *, customer_domain: str | None
     if result.failure is not None:
         return findings
     chain = [hop.url for hop in result.hops]
-    observed = {"url": result.url, "status": result.status_code, "redirects": chain[1:]}
+    observed: dict[str, Any] = {"url": result.url, "status": result.status_code, "redirects": chain[1:]}
     first_certificate = result.hops[0].certificate if result.hops else None
     if first_certificate is not None:
         observed["certificate"] = first_certificate.summary()
