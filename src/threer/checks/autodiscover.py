@@ -11,12 +11,16 @@ the service is there and wants a sign-in.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
 
-from threer.checks.context import lookup_error, record_fix
+from threer.checks.context import CheckContext, lookup_error, record_fix
 from threer.checks.https import ENDPOINT_SLUGS, ProbeFailure, ProbeResult, endpoint_findings, probe
 from threer.checks.profiles import has_wildcards
 from threer.checks.resolver import Lookup, LookupStatus
-from threer.findings import Finding, Severity, add, remove
+from threer.findings import Finding, RecordChange, Severity, add, remove
+
+if TYPE_CHECKING:
+    from dns.rdtypes.IN.SRV import SRV
 
 CHECK = "autodiscover"
 ENDPOINT_PATH = "/autodiscover/autodiscover.xml"
@@ -46,11 +50,11 @@ FINDING_IDS: frozenset[str] = frozenset(
 )
 
 
-def _finding(id: str, severity: Severity, message: str, **fields) -> Finding:
+def _finding(id: str, severity: Severity, message: str, **fields: Any) -> Finding:
     return Finding(id=f"{CHECK}.{id}", check=CHECK, severity=severity, message=message, **fields)
 
 
-async def check_autodiscover(ctx) -> list[Finding]:
+async def check_autodiscover(ctx: CheckContext) -> list[Finding]:
     host = f"autodiscover.{ctx.domain}"
     srv_name = f"_autodiscover._tcp.{ctx.domain}"
     lookups = asyncio.gather(
@@ -75,7 +79,8 @@ async def check_autodiscover(ctx) -> list[Finding]:
         )
         return findings
     provider_cname = bool(
-        expected_cname and ipv4.cname_chain and ctx.profile.matches(expected_cname, ctx.domain, ipv4.cname_chain[0])
+        expected_cname and ipv4.cname_chain and ctx.profile is not None  # an expected CNAME comes from the profile
+        and ctx.profile.matches(expected_cname, ctx.domain, ipv4.cname_chain[0])
     )
     domain_result, autodiscover_result = probes
     findings += _judge_endpoint(ctx, domain_result, at_domain=True, provider_cname=None)
@@ -85,17 +90,14 @@ async def check_autodiscover(ctx) -> list[Finding]:
     return findings
 
 
-async def _probe_endpoints(ctx) -> tuple[ProbeResult, ProbeResult]:
-    options = dict(
-        timeout=ctx.http_timeout,
-        verify=ctx.verify,
-        max_bytes=_MAX_BODY,
-        connect_overrides=getattr(ctx, "connect_overrides", None),
-        resolver=ctx.resolver,
-    )
+async def _probe_endpoints(ctx: CheckContext) -> tuple[ProbeResult, ProbeResult]:
+    async def one(url: str) -> ProbeResult:
+        return await probe(url, timeout=ctx.http_timeout, verify=ctx.verify, max_bytes=_MAX_BODY,
+                           connect_overrides=getattr(ctx, "connect_overrides", None), resolver=ctx.resolver)
+
     return await asyncio.gather(
-        probe(f"https://{ctx.domain}{ENDPOINT_PATH}", **options),
-        probe(f"https://autodiscover.{ctx.domain}{ENDPOINT_PATH}", **options),
+        one(f"https://{ctx.domain}{ENDPOINT_PATH}"),
+        one(f"https://autodiscover.{ctx.domain}{ENDPOINT_PATH}"),
     )
 
 
@@ -108,17 +110,18 @@ def _cname_fix(host: str, target: str, *, first: str = "Add") -> str:
     return f"{first} this record: {record_fix(host, 'CNAME', target.rstrip('.') + '.')}"
 
 
-def _cname_changes(host: str, target: str) -> list:
+def _cname_changes(host: str, target: str) -> list[RecordChange]:
     return [] if has_wildcards(target) else [add(host, "CNAME", target.rstrip(".") + ".")]
 
 
-def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool) -> list[Finding]:
+def _judge_host(ctx: CheckContext, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool) -> list[Finding]:
     if ipv4.is_error and not ipv4.cname_chain:
         return [lookup_error(CHECK, host, ipv4, so="so its autodiscover record is unknown.")]
     cname = ipv4.cname_chain[0] if ipv4.cname_chain else (ipv6.cname_chain[0] if ipv6.cname_chain else None)
     addresses = [*(ipv4.records if ipv4.exists else ()), *(ipv6.records if ipv6.exists else ())]
     target_missing = cname is not None and not addresses and ipv4.status in (LookupStatus.NXDOMAIN, LookupStatus.NODATA)
     if expected:
+        assert ctx.profile is not None  # an expected autodiscover host comes from the profile
         expected_host = ctx.expand(expected)
         if cname is None and addresses:
             return [
@@ -202,11 +205,11 @@ def _judge_host(ctx, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None
     ]
 
 
-def _srv_text(rdata) -> str:
+def _srv_text(rdata: SRV) -> str:
     return f"{rdata.priority} {rdata.weight} {rdata.port} {rdata.target.to_text().rstrip('.').lower()}"
 
 
-def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
+def _judge_srv(ctx: CheckContext, srv_name: str, srv: Lookup) -> list[Finding]:
     expected = ctx.profile.autodiscover_srv if ctx.profile is not None else None
     expected_host = ctx.expand(expected) if expected else None
     fix = f"Add this record: {record_fix(srv_name, 'SRV', f'0 0 443 {expected_host}.')}" if expected_host else None
@@ -236,6 +239,7 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
                 observed=shown,
             )
         ]
+    assert ctx.profile is not None and expected is not None  # expected_host is only set from the profile's SRV
     good = [rd for rd in records if rd.port == 443 and ctx.profile.matches(expected, ctx.domain, rd.target.to_text())]
     if not good:
         return [
@@ -257,7 +261,7 @@ def _judge_srv(ctx, srv_name: str, srv: Lookup) -> list[Finding]:
 # -- HTTPS -------------------------------------------------------------------------------------
 
 
-def _judge_endpoint(ctx, result: ProbeResult, *, at_domain: bool, provider_cname: str | None) -> list[Finding]:
+def _judge_endpoint(ctx: CheckContext, result: ProbeResult, *, at_domain: bool, provider_cname: str | None) -> list[Finding]:
     """One endpoint. The domain's own web site is tried first by Outlook but is optional; the
     autodiscover host is where the service should be. `provider_cname`: the provider's host that
     autodiscover.<domain> is a CNAME to, as the profile expects (then the server is the provider's)."""
