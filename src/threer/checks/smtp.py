@@ -22,10 +22,14 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from threer.checks.context import CheckContext, lookup_error
 from threer.checks.resolver import Lookup
 from threer.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from threer.checks.https import Verify
 
 CHECK = "smtp"
 SMTP_PORT = 25
@@ -84,9 +88,9 @@ class SmtpProbe:
     verify_error: str | None = None  # OpenSSL's reason when it did not
     lookup: Lookup | None = None  # the look-up that failed, for `lookup-error`
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """For a finding's `observed` (and the history): plain JSON."""
-        data: dict = {
+        data: dict[str, Any] = {
             "host": self.host,
             "address": self.address,
             "port": self.port,
@@ -148,7 +152,7 @@ def _client_name(writer: asyncio.StreamWriter) -> str:
     return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
 
 
-def _chain_of(ssl_object) -> list[bytes]:
+def _chain_of(ssl_object: ssl.SSLObject) -> list[bytes]:
     """The chain the server sent, leaf first (Python 3.13 has it public; 3.11 and 3.12 keep it inside)."""
     inner = getattr(ssl_object, "_sslobj", ssl_object)
     for name in ("get_unverified_chain",):
@@ -163,7 +167,7 @@ def _chain_of(ssl_object) -> list[bytes]:
     return [der] if der else []
 
 
-def _verifying_context(verify) -> ssl.SSLContext:
+def _verifying_context(verify: Verify) -> ssl.SSLContext:
     """Verify the chain against the trusted CAs, but leave the names to threer (an MX host's
     certificate for another name is a finding, not a failed handshake)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -188,7 +192,7 @@ def _verifying_context(verify) -> ssl.SSLContext:
 _contexts: dict[object, ssl.SSLContext] = {}
 
 
-def _context_for(verify) -> ssl.SSLContext:
+def _context_for(verify: Verify) -> ssl.SSLContext:
     key = verify if isinstance(verify, (str, bool)) else id(verify)
     if key not in _contexts:
         if verify is False:
@@ -302,7 +306,7 @@ async def _quit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def probe_host(
-    host: str, address: str, *, port: int = SMTP_PORT, timeout: float = 5.0, verify=True, stated_timeout: float | None = None
+    host: str, address: str, *, port: int = SMTP_PORT, timeout: float = 5.0, verify: Verify = True, stated_timeout: float | None = None
 ) -> SmtpProbe:
     """One MX host: an SMTP session within `timeout` seconds (a second one, also within it, when the
     certificate fails verification, to read it). Never raises for what the network or server does."""
@@ -400,7 +404,7 @@ async def smtp_probes(ctx: CheckContext) -> tuple[dict[str, SmtpProbe], Lookup |
     return await asyncio.shield(task)
 
 
-def _finding(id_: str, severity: Severity, message: str, probe: SmtpProbe, fix: str | None = None, expected=None) -> Finding:
+def _finding(id_: str, severity: Severity, message: str, probe: SmtpProbe, fix: str | None = None, expected: Any = None) -> Finding:
     return Finding(id=id_, check=CHECK, severity=severity, message=message, fix=fix, observed=probe.summary(), expected=expected)
 
 
@@ -415,6 +419,7 @@ def host_findings(probe: SmtpProbe, now: datetime) -> list[Finding]:
     if probe.failure == "no-address":
         return []
     if probe.failure == "lookup-error":
+        assert probe.lookup is not None  # set together with the failure when the host's addresses are looked up
         return [lookup_error(CHECK, f"The address of the MX host {probe.host}", probe.lookup, so="so it was not probed.")]
     if probe.failure in ("timeout", "refused", "network") and probe.stage == "connect":
         return [
