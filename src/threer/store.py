@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from threer.files import make_private_folder
-from threer.safe_text import is_storable, quoted
-from threer.errors import DatabaseDamaged, NewerSchema, NotFound, StorageFull, StorageReadOnly, StoreError
+from threer.errors import DatabaseDamaged, NewerSchema, StorageFull, StorageReadOnly, StoreError
+from threer.store_api import normalise_session_id, session_not_found
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -350,7 +350,7 @@ class Store:
         row: sqlite3.Row | None = self.conn.execute(
             "SELECT * FROM sessions WHERE id = ?", (normalise_session_id(session_id),)).fetchone()
         if row is None:
-            raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
+            raise session_not_found(session_id)
         return row
 
     def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[sqlite3.Row]:
@@ -465,7 +465,7 @@ class Store:
         args.append(session_id)
         cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", args)
         if cur.rowcount == 0:
-            raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
+            raise session_not_found(session_id)
 
     def delete_session(self, session_id: str) -> None:
         session_id = normalise_session_id(session_id)
@@ -659,12 +659,6 @@ def make_private(path: Path) -> None:
     except OSError:
         pass
 
-
-def normalise_session_id(session_id: str) -> str:
-    """A session id as stored (upper case); NotFound for text no id can be (too long, not UTF-8)."""
-    if len(session_id) > 64 or not is_storable(session_id):
-        raise NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
-    return session_id.strip().upper()
 
 
 def _split_sql(sql: str) -> list[str]:

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from threer.errors import StoreError
+from threer.errors import NotFound, StoreError
+from threer.safe_text import is_storable, quoted
 
 
 class AnswerConflict(StoreError):
@@ -74,6 +75,18 @@ class SessionStore(Protocol):
     def schema_version(self) -> int: ...
     def counts(self) -> dict[str, int]: ...
     def close(self) -> None: ...
+
+
+def session_not_found(session_id: str) -> NotFound:
+    """The one message for an id no session has, on either backend (the id quoted back clipped)."""
+    return NotFound(f"No triage session {quoted(session_id, 40)}. Run `threer sessions list` to see the ids.")
+
+
+def normalise_session_id(session_id: str) -> str:
+    """A session id as stored (upper case); NotFound for text no id can be (too long, not UTF-8)."""
+    if len(session_id) > 64 or not is_storable(session_id):
+        raise session_not_found(session_id)
+    return session_id.strip().upper()
 
 
 def conflict_message(session_id: str, step_id: str, by: str | None, at: str, revision: int) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from threer.errors import BadInput, NotFound, StoreError
-from threer.store_api import AnswerConflict, StoreOffline, conflict_message
+from threer.store_api import AnswerConflict, StoreOffline, conflict_message, normalise_session_id, session_not_found
 
 _CORE = """
 CREATE TABLE sessions (
@@ -111,10 +111,6 @@ def _iso(dt: datetime | str) -> str:
     if isinstance(dt, str):
         return dt
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def normalise_session_id(session_id: str) -> str:
-    return session_id.strip().upper()
 
 
 def redact_url(url: str) -> str:
@@ -311,7 +307,7 @@ class PostgresStore:
     def get_session_row(self, session_id: str) -> Mapping[str, Any]:
         rows = self._query("SELECT * FROM sessions WHERE id = %s", (normalise_session_id(session_id),))
         if not rows:
-            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+            raise session_not_found(session_id)
         return rows[0]
 
     def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[Mapping[str, Any]]:
@@ -339,7 +335,7 @@ class PostgresStore:
         args.append(session_id)
         cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = %s", args)
         if cur.rowcount == 0:
-            raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+            raise session_not_found(session_id)
 
     def delete_session(self, session_id: str) -> None:
         session_id = normalise_session_id(session_id)
@@ -396,7 +392,7 @@ class PostgresStore:
             # the session row is locked first, so two writers of one session queue rather than race
             cur.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE", (session_id,))
             if cur.fetchone() is None:
-                raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+                raise session_not_found(session_id)
             cur.execute("SELECT data, recorded_at, revision, recorded_by FROM answers "
                         "WHERE session_id = %s AND step_id = %s", (session_id, step_id))
             old = cur.fetchone()
