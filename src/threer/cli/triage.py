@@ -165,6 +165,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 
     started["id"] = engine.session_id
+    revisions_at_start = engine.session().revisions()
     # answers from the file for steps already recorded change them (the earlier value stays in the history)
     revisits = [s for s in STEP_IDS if s in recorded and s in file_answers]
     if interactive:
@@ -174,7 +175,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
             single = {step_id: file_answers.pop(step_id)} if step_id in file_answers else {}
             _revisit(engine, prompter, single, step_id, defaults)
         session = run_flow(engine, prompter, file_answers, defaults=defaults)
-        if interactive and _outcome_is_stale(session) and not prompter.confirm_outcome(session):
+        if interactive and session.outcome_is_stale(revisions_at_start) and not prompter.confirm_outcome(session):
             _revisit(engine, prompter, {}, "outcome", defaults)
             session = engine.session()
     except KeyboardInterrupt:
@@ -203,13 +204,6 @@ def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, d
     from threer.triage.flow import run_flow
 
     run_flow(engine, prompter, {}, defaults=defaults, start_at=step_id, only_start=True)
-
-
-def _outcome_is_stale(session: Any) -> bool:
-    """The outcome was recorded before some other answer changed: it must be confirmed at the end."""
-    outcome = session.steps.get("outcome")
-    others = [rec.recorded_at for step_id, rec in session.steps.items() if step_id != "outcome"]
-    return outcome is not None and bool(others) and outcome.recorded_at < max(others)
 
 
 def _finish(console: Console, session: Any, config: Any, env: Any, *, interactive: bool) -> None:

@@ -59,3 +59,24 @@ class TriageSession(BaseModel):
 
     def progress(self) -> tuple[int, int]:
         return len(self.steps), len(STEPS)
+
+    def revisions(self) -> dict[str, int]:
+        """Each recorded step's revision: taken at the start of a run to see what the run changed."""
+        return {step_id: rec.revision for step_id, rec in self.steps.items()}
+
+    def outcome_is_stale(self, before: dict[str, int] | None = None) -> bool:
+        """The outcome was recorded before some other answer changed, so it must be confirmed.
+
+        Times are kept to the second, so a change made in the same second as the outcome is seen
+        from the revisions at the start of this run (`before`): another step changed while the
+        outcome did not.
+        """
+        outcome = self.steps.get("outcome")
+        others = {step_id: rec for step_id, rec in self.steps.items() if step_id != "outcome"}
+        if outcome is None or not others:
+            return False
+        if outcome.recorded_at < max(rec.recorded_at for rec in others.values()):
+            return True
+        if before is None or before.get("outcome") != outcome.revision:
+            return False
+        return any(before.get(step_id) != rec.revision for step_id, rec in others.items())
