@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -72,7 +72,7 @@ _GRACE_SECONDS = 1.0
 # if done on it: the dmarc check's first use of the Public Suffix List parses a 200 KB file (50-250
 # ms). The runner does it in a worker thread while the other checks' first look-ups are out, and that
 # check starts once it is done.
-_WARM_UPS: dict[str, tuple[str, str, tuple]] = {
+_WARM_UPS: dict[str, tuple[str, str, tuple[Any, ...]]] = {
     "dmarc": ("threer.checks.dmarc", "organisational_domain", ("example.com",)),
 }
 _warm_lock = threading.Lock()
@@ -252,7 +252,7 @@ async def check_domain(
     *,
     resolver: "Resolver | None" = None,
     now: datetime | None = None,
-    profile: "Profile | ProfileChoice | None | bool" = False,
+    profile: "Profile | ProfileChoice | None | Literal[False]" = False,
 ) -> DomainReport:
     """Run every check of one domain concurrently. Never raises for trouble in the checks.
 
@@ -269,7 +269,7 @@ async def run_domain(
     *,
     resolver: "Resolver | None" = None,
     now: datetime | None = None,
-    profile: "Profile | ProfileChoice | list[Profile] | None | bool" = False,
+    profile: "Profile | ProfileChoice | list[Profile] | None | Literal[False]" = False,
     shared: "SharedAnswers | None" = None,
     functions: dict[str, Callable[..., Any]] | None = None,
 ) -> DomainOutcome:
@@ -293,7 +293,8 @@ async def run_domain(
         choice = fixed_choice(profile or None, options.profile_origin)
     ctx = CheckContext(
         domain=domain,
-        resolver=counting,  # type: ignore[arg-type] - same interface
+        # _CountingResolver wraps the Resolver and hands it every attribute but query (__getattr__)
+        resolver=cast("Resolver", counting),
         profile=choice.profile,
         choice=choice,
         dkim_selectors=tuple(options.dkim_selectors),
