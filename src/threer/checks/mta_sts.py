@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from threer.checks.context import lookup_error, record_fix
+from threer.checks.context import CheckContext, lookup_error, record_fix
 from threer.checks.https import ENDPOINT_SLUGS, ProbeFailure, ProbeResult, endpoint_findings, name_matches, probe
 from threer.checks.resolver import Lookup
-from threer.findings import Finding, Severity
+from threer.findings import Finding, RecordChange, Severity
 
 CHECK = "mta-sts"
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -194,20 +195,20 @@ def mx_covered(host: str, patterns: tuple[str, ...] | list[str]) -> bool:
 # -- the check ---------------------------------------------------------------------------------
 
 
-def _finding(id: str, severity: Severity, message: str, **fields) -> Finding:
+def _finding(id: str, severity: Severity, message: str, **fields: Any) -> Finding:
     return Finding(id=f"{CHECK}.{id}", check=CHECK, severity=severity, message=message, **fields)
 
 
-def _txt_value(ctx) -> str:
+def _txt_value(ctx: CheckContext) -> str:
     # a new id tells senders to fetch the policy again; the time of the check makes a unique one
     return f'"v=STSv1; id={ctx.now:%Y%m%d%H%M%S}"'
 
 
-def _txt_fix(ctx) -> str:
+def _txt_fix(ctx: CheckContext) -> str:
     return record_fix(f"_mta-sts.{ctx.domain}", "TXT", _txt_value(ctx))
 
 
-def _txt_changes(ctx, old: list[str], ttl: int | None = None) -> list:
+def _txt_changes(ctx: CheckContext, old: list[str], ttl: int | None = None) -> list[RecordChange]:
     """The TXT record replaced by one with a new id (the old ones removed)."""
     from threer.checks.spf import txt_value
     from threer.findings import add, remove
@@ -216,7 +217,7 @@ def _txt_changes(ctx, old: list[str], ttl: int | None = None) -> list:
     return [*(remove(name, "TXT", txt_value(r), ttl) for r in old), add(name, "TXT", _txt_value(ctx))]
 
 
-async def check_mta_sts(ctx) -> list[Finding]:
+async def check_mta_sts(ctx: CheckContext) -> list[Finding]:
     txt_name = f"_mta-sts.{ctx.domain}"
     url = f"https://mta-sts.{ctx.domain}{POLICY_PATH}"
     if ctx.dns_only:
@@ -272,7 +273,7 @@ async def check_mta_sts(ctx) -> list[Finding]:
     return findings
 
 
-def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
+def _judge_txt(ctx: CheckContext, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
     """Findings for the TXT record, and its state: valid, invalid, absent or unknown."""
     if txt.is_error:
         return [lookup_error(CHECK, f"{txt_name} TXT", txt, so="so whether MTA-STS is on is unknown.")], "unknown"
@@ -330,7 +331,7 @@ def _judge_txt(ctx, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:
     ], "valid"
 
 
-def _judge_policy(ctx, url: str, result: ProbeResult) -> tuple[StsPolicy | None, list[Finding], str]:
+def _judge_policy(ctx: CheckContext, url: str, result: ProbeResult) -> tuple[StsPolicy | None, list[Finding], str]:
     """The policy (when one was fetched), its findings, and its state: present, absent, unknown or broken."""
     host = f"mta-sts.{ctx.domain}"
     fix_host = f"Publish the policy at {url} (a web server for {host} with a certificate for that name)."
@@ -433,7 +434,7 @@ def _judge_policy(ctx, url: str, result: ProbeResult) -> tuple[StsPolicy | None,
     return policy, findings, "present"
 
 
-def _judge_mode(ctx, url: str, policy: StsPolicy) -> list[Finding]:
+def _judge_mode(ctx: CheckContext, url: str, policy: StsPolicy) -> list[Finding]:
     findings: list[Finding] = []
     if policy.mode == "enforce":
         findings.append(
@@ -472,7 +473,7 @@ def _judge_mode(ctx, url: str, policy: StsPolicy) -> list[Finding]:
     return findings
 
 
-def _judge_mx(ctx, url: str, policy: StsPolicy, mx: Lookup) -> list[Finding]:
+def _judge_mx(ctx: CheckContext, url: str, policy: StsPolicy, mx: Lookup) -> list[Finding]:
     if policy.mode == "none":
         return []
     if mx.is_error:

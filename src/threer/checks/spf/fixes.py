@@ -21,7 +21,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from threer.checks.spf.record import LOOKUP_LIMIT, VOID_LIMIT, SpfRecord, SpfSyntaxError, _split_terms, parse_record
+from threer.checks.spf.record import LOOKUP_LIMIT, VOID_LIMIT, Mechanism, SpfRecord, SpfSyntaxError, _split_terms, parse_record
 from threer.checks.spf.tree import SpfNode, spf_tree_of
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ async def _flatten(resolver: "Resolver", domain: str, record: SpfRecord) -> tupl
     """The record with own-domain a/mx terms replaced by today's addresses; and which terms were."""
     replaced: dict[str, list[str]] = {}
 
-    async def addresses(term) -> list[str] | None:
+    async def addresses(term: Mechanism) -> list[str] | None:
         target = domain if term.domain_spec is None else term.domain_spec.literal.rstrip(".").lower()
         if term.domain_spec is not None and term.domain_spec.has_macros:
             return None

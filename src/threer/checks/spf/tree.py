@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from threer.checks.resolver import LookupStatus
@@ -49,7 +50,7 @@ class SpfNode:
     def total_voids(self) -> int:
         return len(self.voids) + sum(child.total_voids for child in self.children)
 
-    def walk(self):
+    def walk(self) -> Iterator[SpfNode]:
         yield self
         for child in self.children:
             yield from child.walk()
@@ -107,6 +108,7 @@ class _TreeWalk:
 
     async def _children(self, node: SpfNode, ancestors: tuple[str, ...]) -> None:
         record = node.record
+        assert record is not None  # node() parsed it just before following the children
         terms: list[tuple[str, MacroString]] = [
             (m.text, m.domain_spec) for m in record.mechanisms if m.name == "include" and m.domain_spec is not None
         ]
@@ -131,6 +133,7 @@ class _TreeWalk:
 
     async def _voids(self, node: SpfNode) -> None:
         checks = []
+        assert node.record is not None  # node() parsed it just before looking for void terms
         for mechanism in node.record.mechanisms:
             if mechanism.name not in ("a", "mx", "exists"):
                 continue
@@ -142,7 +145,7 @@ class _TreeWalk:
             types = {"a": ("A", "AAAA"), "mx": ("MX",), "exists": ("A",)}[mechanism.name]
             checks.append((mechanism, [self.resolver.query(target, t) for t in types]))
         results = await asyncio.gather(*(asyncio.gather(*queries) for _, queries in checks))
-        hosts_of: list[tuple[str, list]] = []
+        hosts_of: list[tuple[str, list[str]]] = []
         for (mechanism, _), lookups in zip(checks, results):
             term = mechanism.text
             failed = [lk for lk in lookups if lk.is_error]
