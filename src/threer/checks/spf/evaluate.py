@@ -17,6 +17,8 @@ import dns.reversename
 from pydantic import BaseModel, Field
 
 from threer.checks.resolver import Lookup, LookupStatus
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 from threer.checks.spf.macros import MacroString, expand_macros, parse_macro_string
 from threer.checks.spf.record import (
     LOOKUP_LIMIT,
@@ -91,7 +93,7 @@ class _State:
         return names
 
 
-def _client_ip(ip) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _client_ip(ip: str | IpAddress) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         address = ipaddress.ip_address(ip.strip() if isinstance(ip, str) else ip)
     except ValueError:
@@ -132,7 +134,7 @@ def _target_name(expanded: str) -> str | None:
 
 async def check_host(
     resolver: "Resolver",
-    ip,
+    ip: str | IpAddress,
     domain: str,
     sender: str,
     helo: str | None = None,
@@ -298,7 +300,8 @@ async def _matches(state: _State, domain: str, mechanism: Mechanism) -> bool:
     if name == "all":
         return True
     if name in ("ip4", "ip6"):
-        return mechanism.network.version == state.ip.version and state.ip in mechanism.network
+        network = mechanism.network  # set on every ip4 and ip6 mechanism
+        return network is not None and network.version == state.ip.version and state.ip in network
     if name == "include":
         target = await _target(state, domain, mechanism)
         if target is None:
@@ -356,9 +359,9 @@ async def _matches(state: _State, domain: str, mechanism: Mechanism) -> bool:
         target = await _target(state, domain, mechanism)
         if target is None:
             return False
-        names, lookup = await _validated_names(state)
-        if lookup is not None:
-            _count_void(state, domain, mechanism.text, lookup)
+        names, ptr_lookup = await _validated_names(state)
+        if ptr_lookup is not None:
+            _count_void(state, domain, mechanism.text, ptr_lookup)
         target = target.lower()
         return any(n == target or n.endswith("." + target) for n in names)
     raise _PermError(f"unknown mechanism {mechanism.text}")  # pragma: no cover - the parser refuses these
@@ -380,7 +383,7 @@ async def _validated_names(state: _State) -> tuple[list[str], Lookup | None]:
     return validated, lookup
 
 
-def _same_ip(text: str, ip) -> bool:
+def _same_ip(text: str, ip: IpAddress) -> bool:
     try:
         return ipaddress.ip_address(text) == ip
     except ValueError:

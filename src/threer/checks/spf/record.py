@@ -108,7 +108,8 @@ class SpfRecord:
         return count
 
     def terms_text(self) -> list[str]:
-        ordered = sorted([*self.mechanisms, *self.modifiers], key=lambda t: t.index)
+        terms: list[Mechanism | Modifier] = [*self.mechanisms, *self.modifiers]
+        ordered = sorted(terms, key=lambda t: t.index)
         return [t.text for t in ordered]
 
 
@@ -182,6 +183,7 @@ def _parse_term(term: str, index: int, position: int) -> Mechanism | Modifier:
     if body[:1] in QUALIFIER_RESULT:
         qualifier, body = body[0], body[1:]
     name_match = re.match(r"[A-Za-z0-9]*", body)
+    assert name_match is not None  # a run of zero or more characters matches every string
     name = name_match.group(0).lower()
     rest = body[len(name_match.group(0)) :]
     if name not in MECHANISMS:
@@ -210,6 +212,7 @@ def _parse_term(term: str, index: int, position: int) -> Mechanism | Modifier:
         cidr_text = rest
         if rest.startswith(":"):
             split = _DOMAIN_AND_CIDR.fullmatch(rest[1:])
+            assert split is not None  # (.*?) with optional prefix lengths matches any text
             domain_text, cidr_text = split.group(1), split.group(2)
             domain_spec = _parse_domain_spec(domain_text, name)
         elif rest and not rest.startswith("/"):
@@ -239,13 +242,13 @@ def _parse_term(term: str, index: int, position: int) -> Mechanism | Modifier:
             address = ipaddress.IPv6Address(match.group(1))
         except ValueError:
             address = None
-    if address is None:
+    if address is None or match is None:  # no address without a match
         raise ValueError("'ip6' needs an IPv6 address or network, such as ip6:2001:db8::/32 (prefix 0-128)")
     prefix = int(match.group(2)) if match.group(2) else 128
     if prefix > 128:
         raise ValueError(f"the IPv6 prefix length /{prefix} is larger than 128")
-    network = ipaddress.IPv6Network(f"{address}/{prefix}", strict=False)
-    return Mechanism(qualifier, name, term, index, position, network=network)
+    network6 = ipaddress.IPv6Network(f"{address}/{prefix}", strict=False)
+    return Mechanism(qualifier, name, term, index, position, network=network6)
 
 
 def txt_value(text: str) -> str:
