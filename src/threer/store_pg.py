@@ -311,7 +311,7 @@ class PostgresStore:
         return rows[0]
 
     def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[Mapping[str, Any]]:
-        sql, args = "SELECT * FROM sessions", []
+        sql, args = "SELECT * FROM sessions", list[Any]()
         if status:
             sql += " WHERE status = %s"
             args.append(status)
@@ -319,7 +319,8 @@ class PostgresStore:
         if limit:
             sql += " LIMIT %s"
             args.append(limit)
-        return self._query(sql, args)
+        rows: list[Mapping[str, Any]] = list(self._query(sql, args))
+        return rows
 
     def update_session(self, session_id: str, now: datetime, **columns: Any) -> None:
         with self._tx() as cur:
@@ -473,7 +474,7 @@ class PostgresStore:
     def purge_check_runs(self, older_than: str) -> int:
         with self._tx() as cur:
             cur.execute("DELETE FROM check_history WHERE checked_at < %s", (older_than,))
-            return cur.rowcount
+            return int(cur.rowcount)
 
     # -- the spool: writes kept on this machine while the server is unreachable -------
 

@@ -68,7 +68,7 @@ class DefaultActions:
                                    # the sending server of a pasted bounce: its SPF verdict with the include
                                    # chain, reverse DNS and blocklist listings, as `check-dns --ip` gives them
                                    checks=CHECKS + (("spf-ip", "blocklist") if sending else ()),
-                                   ips=(sending,) if sending else (), blocklists=self.config.blocklists,
+                                   ips=(sending,) if sending else (), blocklists=None if self.config.blocklists is None else tuple(self.config.blocklists),
                                    blocklist_mx=self.config.blocklist_mx)
             outcome = run_domains([domain], options)[0]
             report = outcome.report

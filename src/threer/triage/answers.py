@@ -12,18 +12,17 @@ from threer.domain import DomainError, normalise_domain
 _MAX_TEXT = 20_000  # a pasted bounce can be long; a pasted log file is not an answer
 
 
-def _text(value: Any, what: str, *, required: bool = True) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        elif isinstance(value, bool):
-            raise ValueError(f"{what} must be text, not {str(value).lower()} (YAML reads an unquoted yes, no, on "
-                             "or off as true or false: put it in quotes)")
-        else:
-            raise ValueError(f"{what} must be text")
-    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+def _text(raw: Any, what: str, *, required: bool = True) -> str:
+    if raw is None:
+        raw = ""
+    if isinstance(raw, bool):
+        raise ValueError(f"{what} must be text, not {str(raw).lower()} (YAML reads an unquoted yes, no, on "
+                         "or off as true or false: put it in quotes)")
+    if isinstance(raw, (int, float)):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise ValueError(f"{what} must be text")
+    value: str = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
     if "\x00" in value:
         raise ValueError(f"{what} contains a NUL character")
     if required and not value:

@@ -259,14 +259,15 @@ def load_session(store: SessionStore, session_id: str) -> TriageSession:
     for step_id, (data, recorded_at, revision) in store.answers(row["id"]).items():
         if not is_step(step_id):
             continue  # a step from a newer threer; kept in the database, ignored here
-        steps[step_id] = RecordedStep(
-            step_id=step_id,
-            status=data.get("status", "answered"),
-            answer=data.get("answer"),
-            reason=data.get("reason"),
-            recorded_at=recorded_at,
-            revision=revision,
-        )
+        # the store gives the time as it keeps it (ISO text); the model reads it as a datetime
+        steps[step_id] = RecordedStep.model_validate({
+            "step_id": step_id,
+            "status": data.get("status", "answered"),
+            "answer": data.get("answer"),
+            "reason": data.get("reason"),
+            "recorded_at": recorded_at,
+            "revision": revision,
+        })
     return TriageSession(
         id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], status=row["status"],
         closed_at=row["closed_at"], customer_name=row["customer_name"], customer_domain=row["customer_domain"],

@@ -142,7 +142,7 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         while value is None:
             draft = engine.drafts().get(step.id, {})
             ctx = AskContext(session, previous, action, error, {**defaults.get(step.id, {}), **draft},
-                             save_draft=lambda data, _id=step.id: engine.save_draft(_id, data))
+                             save_draft=partial(engine.save_draft, step.id))
             reply = prompter.ask(step, ctx)
             if isinstance(reply, GoBack):
                 went_back = get_step(reply.step_id)
@@ -154,6 +154,7 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         if went_back is not None:
             revisit = went_back
             continue
+        assert value is not None  # the loop above ends with an answer, or went back (handled just above)
         rec = engine.record(step.id, value)
         prompter.recorded(step, rec, engine.session())
         if only_start and step.id == start_at:
