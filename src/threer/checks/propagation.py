@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from typing import Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from threer.checks.ns import direct_resolver, find_name_servers, soa_serial
 from threer.checks.resolver import Lookup, Resolver, parse_nameserver
 from threer.errors import BadInput
+
+if TYPE_CHECKING:
+    from threer.checks import CheckOptions
 
 PUBLIC_RESOLVERS_ENV = "THREER_PUBLIC_RESOLVERS"
 
@@ -71,8 +75,8 @@ class PropagationView(BaseModel):
 
 def public_resolvers_from_env(environ: dict[str, str] | None = None) -> list[PublicResolver]:
     """THREER_PUBLIC_RESOLVERS (`Name=IP[:PORT],...` or bare addresses), else the well-known list."""
-    environ = os.environ if environ is None else environ
-    text = environ.get(PUBLIC_RESOLVERS_ENV, "").strip()
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    text = env.get(PUBLIC_RESOLVERS_ENV, "").strip()
     if not text:
         return [PublicResolver(name=name, address=(ip, 53)) for name, ip in DEFAULT_PUBLIC_RESOLVERS]
     resolvers = []
@@ -119,7 +123,7 @@ async def _view(resolver: Resolver, domain: str, name: str, kind: str, address: 
     )
 
 
-def _comparable(answer: RecordAnswer) -> tuple | None:
+def _comparable(answer: RecordAnswer) -> tuple[Any, ...] | None:
     """What must agree between servers; None when the server could not be asked (not stale, unknown)."""
     if answer.status in ("answer", "nxdomain", "nodata"):
         return (tuple(answer.values),)
@@ -160,25 +164,25 @@ async def check_propagation(
         if not votes:
             continue
         reference = votes.most_common(1)[0][0]
-        for server in views:
-            seen = _comparable(server.answers[label])
+        for seen_by in views:
+            seen = _comparable(seen_by.answers[label])
             if seen is not None and seen != reference:
-                server.answers[label].stale = True
-                server.stale = True
-    for server in authoritative:
-        if server.serial is not None and view.current_serial is not None and server.serial < view.current_serial:
-            server.stale = True
+                seen_by.answers[label].stale = True
+                seen_by.stale = True
+    for auth in authoritative:
+        if auth.serial is not None and view.current_serial is not None and auth.serial < view.current_serial:
+            auth.stale = True
     if view.current_serial is None and authoritative:
         view.notes.append("No authoritative server gave an SOA serial, so staleness could not be judged.")
-    for server in views:
-        if server.stale:
-            ttls = [a.ttl for a in server.answers.values() if a.stale and a.ttl is not None]
-            how_long = f" for up to {max(ttls)} s more (TTL)" if ttls and server.kind == "public" else ""
-            view.notes.append(f"{server.name} ({server.address}) still serves old data{how_long}.")
+    for shown in views:
+        if shown.stale:
+            ttls = [a.ttl for a in shown.answers.values() if a.stale and a.ttl is not None]
+            how_long = f" for up to {max(ttls)} s more (TTL)" if ttls and shown.kind == "public" else ""
+            view.notes.append(f"{shown.name} ({shown.address}) still serves old data{how_long}.")
     return view
 
 
-def run_propagation(domains: list[str], options, public_resolvers: list[PublicResolver]) -> list[PropagationView]:
+def run_propagation(domains: list[str], options: CheckOptions, public_resolvers: list[PublicResolver]) -> list[PropagationView]:
     """Propagation views for many domains (sync), each with its own resolver and deadline."""
 
     async def one(domain: str) -> PropagationView:
