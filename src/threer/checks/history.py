@@ -16,8 +16,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from threer.checks import DomainOutcome
+    from threer.checks.resolver import Lookup
+    from threer.findings import DomainReport
+    from threer.store_api import SessionStore
+
+Row = list[Any]  # a record [name, type, status, [values], ttl] or a finding [id, check, severity, message]
 
 # records: JSON [[name, type, status, [values], ttl], ...]; findings: JSON [[id, check, severity, message], ...]
 # (the SQL is kept short: SQLite keeps its text in the schema page)
@@ -35,15 +45,15 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def records_of(lookups) -> list[list]:
+def records_of(lookups: Iterable[Lookup]) -> list[Row]:
     """A run's look-ups as plain, sorted rows: [name, type, status, values, ttl]."""
-    rows = []
+    rows: list[Row] = []
     for lookup in lookups:
         rows.append([lookup.name, lookup.rdtype, lookup.status.value, sorted(lookup.records), lookup.ttl])
     return sorted(rows, key=lambda r: (r[0], r[1]))
 
 
-def findings_of(report) -> list[list]:
+def findings_of(report: DomainReport) -> list[Row]:
     return [[f.id, f.check, f.severity.value, f.message] for f in report.findings]
 
 
@@ -51,8 +61,8 @@ def findings_of(report) -> list[list]:
 class Snapshot:
     domain: str
     checked_at: datetime
-    records: list[list]
-    findings: list[list]
+    records: list[Row]
+    findings: list[Row]
 
 
 @dataclass
@@ -60,12 +70,12 @@ class Changes:
     """What changed for one domain between two runs (`since` is the earlier run's time)."""
 
     since: datetime
-    added: list[dict] = field(default_factory=list)  # {name, type, values, ttl}
-    removed: list[dict] = field(default_factory=list)  # {name, type, values, ttl}
-    changed: list[dict] = field(default_factory=list)  # {name, type, before, after, ttl_before, ttl_after}
-    unknown: list[dict] = field(default_factory=list)  # answered before, could not be looked up now
-    appeared: list[dict] = field(default_factory=list)  # {id, severity, message}
-    cleared: list[dict] = field(default_factory=list)  # {id, severity, message}
+    added: list[dict[str, Any]] = field(default_factory=list)  # {name, type, values, ttl}
+    removed: list[dict[str, Any]] = field(default_factory=list)  # {name, type, values, ttl}
+    changed: list[dict[str, Any]] = field(default_factory=list)  # {name, type, before, after, ttl_before, ttl_after}
+    unknown: list[dict[str, Any]] = field(default_factory=list)  # answered before, could not be looked up now
+    appeared: list[dict[str, Any]] = field(default_factory=list)  # {id, severity, message}
+    cleared: list[dict[str, Any]] = field(default_factory=list)  # {id, severity, message}
 
     @property
     def empty(self) -> bool:
@@ -153,11 +163,11 @@ def changes(before: Snapshot, after: Snapshot) -> Changes:
     return result
 
 
-def snapshot(report, lookups) -> Snapshot:
+def snapshot(report: DomainReport, lookups: Iterable[Lookup]) -> Snapshot:
     return Snapshot(domain=report.domain, checked_at=report.checked_at, records=records_of(lookups), findings=findings_of(report))
 
 
-def record_run(store, snapshots: list[Snapshot]) -> None:
+def record_run(store: SessionStore, snapshots: list[Snapshot]) -> None:
     """Store one row a domain, in one transaction (on either backend: threer.store_api)."""
     store.add_check_runs([
         (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")),
@@ -166,7 +176,7 @@ def record_run(store, snapshots: list[Snapshot]) -> None:
     ])
 
 
-def last_runs(store, domains: list[str], before: datetime | None = None) -> dict[str, Snapshot]:
+def last_runs(store: SessionStore, domains: list[str], before: datetime | None = None) -> dict[str, Snapshot]:
     """The latest stored run of each domain (before `before` when given)."""
     found: dict[str, Snapshot] = {}
     cutoff = _iso(before) if before is not None else "9999"
@@ -179,21 +189,22 @@ def last_runs(store, domains: list[str], before: datetime | None = None) -> dict
     return found
 
 
-def purge(store, older_than: datetime) -> int:
+def purge(store: SessionStore, older_than: datetime) -> int:
     """Delete the rows older than `older_than`; the number deleted."""
     return store.purge_check_runs(_iso(older_than))
 
 
-def remember(db, outcomes, *, keep_days: int, now: datetime) -> dict[str, Changes]:
+def remember(db: SessionStore | str | Path, outcomes: Iterable[DomainOutcome], *, keep_days: int,
+             now: datetime) -> dict[str, Changes]:
     """Keep a check-dns run (one row a domain), purge rows past `keep_days`, and return what changed
     for each domain since its last kept run (domains never checked before are absent). `db` is an
     open store (either backend, threer.store_api), or the path of a SQLite database to open for this."""
     from datetime import timedelta
-    from pathlib import Path
 
     from threer.store import Store
 
-    store = Store(db) if isinstance(db, (str, Path)) else db
+    # a sqlite3.Row reads by key as the interface's Mapping does, but typeshed does not call it a Mapping
+    store = cast("SessionStore", Store(Path(db))) if isinstance(db, (str, Path)) else db
     try:
         snapshots = [snapshot(o.report, o.lookups) for o in outcomes]
         previous = last_runs(store, [s.domain for s in snapshots])
