@@ -29,7 +29,7 @@ from typing import Any
 
 from threer.files import make_private_folder
 from threer.errors import DatabaseDamaged, NewerSchema, StorageFull, StorageReadOnly, StoreError
-from threer.store_api import normalise_session_id, session_not_found
+from threer.store_api import normalise_session_id, session_not_found, session_update, settings_from_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -437,12 +437,7 @@ class Store:
                         (json.dumps(settings, sort_keys=True), _iso(now), normalise_session_id(session_id)))
 
     def settings(self, session_id: str) -> dict[str, Any]:
-        row = self.get_session_row(session_id)
-        try:
-            data = json.loads(row["settings"]) if row["settings"] else {}
-        except (TypeError, ValueError):
-            data = {}
-        return data if isinstance(data, dict) else {}
+        return settings_from_text(self.get_session_row(session_id)["settings"])
 
     def drafts(self, session_id: str) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute("SELECT step_id, data FROM drafts WHERE session_id = ?",
@@ -454,16 +449,8 @@ class Store:
             self._update_session(cur, normalise_session_id(session_id), now, columns)
 
     def _update_session(self, cur: sqlite3.Cursor, session_id: str, now: datetime, columns: dict[str, Any]) -> None:
-        allowed = {"customer_name", "customer_domain", "status", "closed_at", "ticket_sent_at", "ticket_message_id"}
-        sets = ["updated_at = ?"]
-        args: list[Any] = [_iso(now)]
-        for key, value in columns.items():
-            if key not in allowed:
-                raise ValueError(key)
-            sets.append(f"{key} = ?")
-            args.append(_iso(value) if isinstance(value, datetime) else value)
-        args.append(session_id)
-        cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", args)
+        sets, args = session_update(columns, _iso(now), "?")
+        cur.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*args, session_id])
         if cur.rowcount == 0:
             raise session_not_found(session_id)
 

@@ -11,8 +11,10 @@ Rows come back as mappings with the `sessions` table's columns (`row["id"]`, `ro
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from threer.errors import NotFound, StoreError
@@ -75,6 +77,35 @@ class SessionStore(Protocol):
     def schema_version(self) -> int: ...
     def counts(self) -> dict[str, int]: ...
     def close(self) -> None: ...
+
+
+# the session columns a step's answer (or a command) may set, beside updated_at
+SESSION_COLUMNS = frozenset({"customer_name", "customer_domain", "status", "closed_at", "ticket_sent_at",
+                             "ticket_message_id"})
+
+
+def session_update(columns: Mapping[str, Any], updated_at: str, mark: str) -> tuple[str, list[Any]]:
+    """The SET list and its arguments for `UPDATE sessions` on either backend (`mark`: its placeholder).
+
+    Only SESSION_COLUMNS may be set (ValueError otherwise); datetimes are written as UTC ISO text.
+    """
+    sets, args = [f"updated_at = {mark}"], [updated_at]
+    for key, value in columns.items():
+        if key not in SESSION_COLUMNS:
+            raise ValueError(key)
+        sets.append(f"{key} = {mark}")
+        args.append(value.astimezone(timezone.utc).isoformat(timespec="seconds") if isinstance(value, datetime)
+                    else value)
+    return ", ".join(sets), args
+
+
+def settings_from_text(text: str | None) -> dict[str, Any]:
+    """A session's stored DNS settings; {} for none, or for text that is not a JSON object."""
+    try:
+        data = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        data = {}
+    return data if isinstance(data, dict) else {}
 
 
 def session_not_found(session_id: str) -> NotFound:

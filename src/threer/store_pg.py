@@ -29,7 +29,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from threer.errors import BadInput, NotFound, StoreError
-from threer.store_api import AnswerConflict, StoreOffline, conflict_message, normalise_session_id, session_not_found
+from threer.store_api import (
+    AnswerConflict, StoreOffline, conflict_message, normalise_session_id, session_not_found, session_update,
+    settings_from_text,
+)
 
 _CORE = """
 CREATE TABLE sessions (
@@ -104,9 +107,6 @@ PG_MIGRATIONS: list[str] = [
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _LOCK_KEY = 0x7468726565720001  # pg_advisory_xact_lock key for migrations ("threer" + 1)
-_SESSION_COLUMNS = {"customer_name", "customer_domain", "status", "closed_at", "ticket_sent_at", "ticket_message_id"}
-
-
 def _iso(dt: datetime | str) -> str:
     if isinstance(dt, str):
         return dt
@@ -327,14 +327,8 @@ class PostgresStore:
             self._update_session(cur, normalise_session_id(session_id), now, columns)
 
     def _update_session(self, cur: Any, session_id: str, now: datetime | str, columns: dict[str, Any]) -> None:
-        sets, args = ["updated_at = %s"], [_iso(now)]
-        for key, value in columns.items():
-            if key not in _SESSION_COLUMNS:
-                raise ValueError(key)
-            sets.append(f"{key} = %s")
-            args.append(_iso(value) if isinstance(value, datetime) else value)
-        args.append(session_id)
-        cur.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = %s", args)
+        sets, args = session_update(columns, _iso(now), "%s")
+        cur.execute(f"UPDATE sessions SET {sets} WHERE id = %s", [*args, session_id])
         if cur.rowcount == 0:
             raise session_not_found(session_id)
 
@@ -454,12 +448,7 @@ class PostgresStore:
                         (json.dumps(settings, sort_keys=True), _iso(now), normalise_session_id(session_id)))
 
     def settings(self, session_id: str) -> dict[str, Any]:
-        row = self.get_session_row(session_id)
-        try:
-            data = json.loads(row["settings"]) if row["settings"] else {}
-        except (TypeError, ValueError):
-            data = {}
-        return data if isinstance(data, dict) else {}
+        return settings_from_text(self.get_session_row(session_id)["settings"])
 
     def add_check_runs(self, rows: list[tuple[str, str, str, str]]) -> None:
         with self._tx() as cur:
