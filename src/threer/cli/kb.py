@@ -192,12 +192,12 @@ def show_command(
       threer kb show kb-0001-outlook-password-prompt
     """
     from threer.cli.kb_viewer import show_document
-    from threer.kb.documents import get_document
+    from threer.kb.documents import find_document
     from threer.kb.search import prepare_kb
 
     with _store(ctx) as store:
         prepare_kb(store)
-        doc = get_document(store.conn, doc_id)
+        doc = find_document(store, doc_id)
     show_document(stdout_console(), doc, page=False)
 
 

@@ -108,10 +108,10 @@ def document_reader(store: Any, console: Any) -> Callable[[str], None]:
 
     def read(doc_id: str) -> None:
         from threer.errors import NotFound
-        from threer.kb.documents import get_document
+        from threer.kb.documents import find_document
 
         try:
-            doc = get_document(store.conn, doc_id)
+            doc = find_document(store, doc_id)
         except NotFound as exc:
             from rich.text import Text
 

@@ -112,17 +112,43 @@ def _document(row: sqlite3.Row) -> KbDocument:
     )
 
 
+def find_document(store: Any, doc_id: str) -> KbDocument:
+    """The document with this id in whatever `SessionStore.kb_index()` returned; NotFound otherwise."""
+    from threer.kb.backend import is_team_index
+
+    if is_team_index(store):
+        return store.get_document(doc_id)  # type: ignore[no-any-return]
+    return get_document(store.conn, doc_id)
+
+
+def article_dates(store: Any) -> list[tuple[str, str, str]]:
+    """(doc_id, origin, indexed_at) of every article (not past case) in the index."""
+    from threer.kb.backend import is_team_index
+
+    if is_team_index(store):
+        return store.article_dates()  # type: ignore[no-any-return]
+    rows = store.conn.execute("SELECT doc_id, origin, indexed_at FROM kb_documents WHERE source = 'kb'")
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def check_document_id(wanted: str) -> None:
+    """NotFound for text no id can be: too long, or bytes that are not UTF-8."""
+    if len(wanted) > 500 or not is_storable(wanted):
+        raise NotFound(f"No article or past case with id {quoted(wanted, 60)}. Run `threer kb search WORDS` to find the ids.")
+
+
+def id_candidates(wanted: str) -> list[str]:
+    """The ids a typed id may mean, in order: as typed, then as a past case's id (a bare session id)."""
+    if not wanted.lower().startswith("case:"):
+        return [wanted, "case:" + wanted.upper()]
+    return [wanted, "case:" + wanted[5:].strip().upper()]
+
+
 def get_document(conn: sqlite3.Connection, doc_id: str) -> KbDocument:
     """The document with this id; a bare session id finds its past case. NotFound otherwise."""
     wanted = doc_id.strip()
-    if len(wanted) > 500 or not is_storable(wanted):  # no id is this long; bytes that are not UTF-8 match none
-        raise NotFound(f"No article or past case with id {quoted(wanted, 60)}. Run `threer kb search WORDS` to find the ids.")
-    tries = [wanted]
-    if not wanted.lower().startswith("case:"):
-        tries.append("case:" + wanted.upper())
-    else:
-        tries.append("case:" + wanted[5:].strip().upper())
-    for candidate in tries:
+    check_document_id(wanted)
+    for candidate in id_candidates(wanted):
         row = conn.execute("SELECT * FROM kb_documents WHERE doc_id = ?", (candidate,)).fetchone()
         if row is not None:
             return _document(row)
@@ -151,6 +177,10 @@ def set_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
 
 def ensure_analyzer(store: Any) -> bool:
     """Rebuild the FTS rows when they were made by another analysis; True if it did."""
+    from threer.kb.backend import is_team_index
+
+    if is_team_index(store):
+        return store.ensure_analyzer()  # type: ignore[no-any-return]
     signature = analyzer_signature()
     if get_meta(store.conn, "analyzer") == signature:
         return False

@@ -47,6 +47,29 @@ def record_outcome(cur: sqlite3.Cursor, *, session_id: str, doc_id: str, outcome
     cur.execute("INSERT INTO kb_feedback_fts (rowid, issue) VALUES (?, ?)", (rowid, analysed_column(issue)))
 
 
+def record_outcomes(store: Any, *, session_id: str, issue: str, outcomes: dict[str, str]) -> int:
+    """Learn a session's outcomes ({doc id as typed: outcome}) in whatever `SessionStore.kb_index()` returned.
+
+    Ids in no index, and the session's own past case, are left out; returns how many were stored.
+    """
+    from threer.kb.backend import is_team_index
+
+    if is_team_index(store):
+        return store.record_outcomes(session_id=session_id, issue=issue, outcomes=outcomes)  # type: ignore[no-any-return]
+    own_case = f"case:{session_id}".upper()
+    count = 0
+    with store.transaction() as cur:
+        for doc_id, outcome in outcomes.items():
+            row = cur.execute(
+                "SELECT doc_id FROM kb_documents WHERE doc_id = ? OR doc_id = ? COLLATE NOCASE", (doc_id, doc_id)
+            ).fetchone()
+            if row is None or row[0].upper() == own_case:
+                continue
+            record_outcome(cur, session_id=session_id, doc_id=row[0], outcome=outcome, issue=issue)
+            count += 1
+    return count
+
+
 def forget_session(cur: sqlite3.Cursor, session_id: str) -> None:
     """Remove what a session taught (the session is being deleted or purged)."""
     ids = [r[0] for r in cur.execute("SELECT id FROM kb_feedback WHERE session_id = ?", (session_id,))]

@@ -207,8 +207,16 @@ def _parse_page(fetched: _Fetched) -> ParsedDocument:
 def _save(store: Any, url: Any, doc: ParsedDocument, report: ImportReport) -> None:
     from threer.kb.documents import put_document
 
+    from threer.kb.backend import is_team_index
+
     doc_id = _doc_id(url)
     digest = hashlib.sha256("\0".join([doc.title, ",".join(doc.tags), doc.body]).encode()).hexdigest()
+    if is_team_index(store):  # the team database's index (threer.kb.pg)
+        outcome = store.save_page(doc_id=doc_id, url=str(url), doc=doc, digest=digest)
+        if outcome == "taken":
+            raise _Failed(f"its id {doc_id!r} is already used by an article")
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        return
     with store.transaction() as cur:
         row = cur.execute("SELECT rowid, origin, content_hash FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if row is not None and row[1] != "web":

@@ -23,6 +23,7 @@ from typing import Any
 from threer.errors import BadInput
 from threer.safe_text import display_path, is_storable
 from threer.kb.analysis import analyzer_signature, index_text
+from threer.kb.backend import is_team_index
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
@@ -411,7 +412,14 @@ def index_paths(
     roots = _check_roots(paths)
     if not roots:
         raise BadInput("No folders to index. Give a PATH, or set kb_folders in the config.")
+    if is_team_index(store):  # the team database's index (threer.kb.pg)
+        return store.index_roots(roots, origin="file", progress=progress, workers=workers)  # type: ignore[no-any-return]
     return _index(store, roots, origin="file", progress=progress, workers=workers)
+
+
+def sample_fingerprint() -> tuple[str, int]:
+    """A digest of the bundled sample articles and the analysis, and how many there are."""
+    return _sample_fingerprint()
 
 
 def _sample_fingerprint() -> tuple[str, int]:
@@ -428,6 +436,8 @@ def ensure_sample_kb(store: Any) -> IndexReport | None:
 
     Returns the report of the run, or None when nothing needed doing.
     """
+    if is_team_index(store):
+        return store.ensure_sample_kb()  # type: ignore[no-any-return]
     ensure_analyzer(store)
     fingerprint, _count = _sample_fingerprint()
     stored = get_meta(store.conn, "sample_fingerprint")

@@ -123,13 +123,16 @@ def idf(stats: IndexStats, df: int) -> float:
 
 
 def candidates(
-    conn: sqlite3.Connection, stats: IndexStats, concepts: list[Concept], source: str | None, pool: int
+    index: Any, stats: IndexStats, concepts: list[Concept], source: str | None, pool: int
 ) -> dict[int, float]:
-    """Rows worth scoring: the FTS5 BM25 best for an OR of the selective alternatives."""
+    """Rows worth scoring: the BM25 best for an OR of the selective alternatives.
+
+    `index` is the KB index being searched (threer.kb.backend.KbIndex).
+    """
     selective: list[tuple[int, tuple[str, ...]]] = []
     for concept in concepts:
         for alt in concept.alternatives:
-            df = document_count(conn, stats, alt)
+            df = index.document_count(stats, alt)
             if df:
                 selective.append((df, alt))
     if not selective:
@@ -140,10 +143,13 @@ def candidates(
         chosen = list(dict.fromkeys(chosen + [alt for _, alt in sorted(selective)[:3]]))
     rarity = {alt: df for df, alt in selective}
     chosen = sorted(dict.fromkeys(chosen), key=lambda alt: rarity[alt])[:CANDIDATE_TERMS]
-    return _best(conn, chosen, source, pool)
+    return index.best(chosen, source, pool)  # type: ignore[no-any-return]
 
 
-def _best(conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str | None, pool: int) -> dict[int, float]:
+def best_bm25(
+    conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str | None, pool: int
+) -> dict[int, float]:
+    """FTS5's BM25 (FIELD_WEIGHTS) of the `pool` best rows holding any alternative; ties by rowid."""
     unique = list(dict.fromkeys(chosen))
     expression = " OR ".join(fts_phrase(alt) for alt in unique)
     weights = ", ".join(str(w) for w in FIELD_WEIGHTS)
@@ -154,15 +160,15 @@ def _best(conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str |
         args.append(source)
     else:
         sql += " WHERE kb_fts MATCH ?"
-    sql += " ORDER BY 2 DESC LIMIT ?"
+    sql += " ORDER BY 2 DESC, kb_fts.rowid LIMIT ?"
     args.append(pool)
     return {rowid: score for rowid, score in conn.execute(sql, args)}
 
 
 def score_documents(
-    conn: sqlite3.Connection, stats: IndexStats, concepts: list[Concept], rows: list[tuple[int, str, str, str]]
+    index: Any, stats: IndexStats, concepts: list[Concept], rows: list[tuple[int, str, str, str]]
 ) -> tuple[dict[int, float], dict[int, list[int]]]:
-    """(rowid -> score in 0..1, rowid -> indexes of the concepts it matched)."""
+    """(rowid -> score in 0..1, rowid -> indexes of the concepts it matched); `index` is a KbIndex."""
     # every alternative once: its IDF, and which concepts (with their weights) it serves
     alt_idf: dict[tuple[str, ...], float] = {}
     serves: dict[tuple[str, ...], list[int]] = {}
@@ -170,7 +176,7 @@ def score_documents(
     for number, concept in enumerate(concepts):
         best_idf = 0.0
         for alt in concept.alternatives:
-            df = document_count(conn, stats, alt)
+            df = index.document_count(stats, alt)
             if df:
                 value = alt_idf.setdefault(alt, idf(stats, df))
                 serves.setdefault(alt, []).append(number)

@@ -17,26 +17,16 @@ docs/explanation/search-ranking.md explains each step and its measured effect.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from threer.errors import BadInput
 from threer.kb.analysis import _fold, plain_text, terms
+from threer.kb.backend import KbIndex, kb_index_of
 from threer.kb.models import SearchResult
 from threer.kb.query import is_status_code, read_words
-from threer.kb.ranking import (
-    Concept,
-    IndexStats,
-    candidates,
-    document_count,
-    fts_phrase,
-    index_stats,
-    score_documents,
-)
+from threer.kb.ranking import Concept, IndexStats, candidates, score_documents
 
 POOL = 60  # candidates scored per search (FTS5's BM25 best; more changed nothing on kb-eval at 10,000)
 THESAURUS_WEIGHT = 0.5  # a thesaurus word counts this much of the word typed
@@ -75,21 +65,16 @@ def _code_alternatives(t: str) -> tuple[tuple[str, ...], ...]:
     return ((t,),)
 
 
-def _in_titles(conn: sqlite3.Connection, t: str) -> bool:
-    sql = "SELECT 1 FROM kb_fts WHERE kb_fts MATCH ? LIMIT 1"
-    return conn.execute(sql, ("{title tags} : " + fts_phrase((t,)),)).fetchone() is not None
-
-
 def plan_query(
-    conn: sqlite3.Connection,
+    index: KbIndex,
     stats: IndexStats,
     text: str,
     *,
     thesaurus: Any = None,
     disabled: frozenset[str] = frozenset(),
 ) -> QueryPlan:
-    """Weigh a query's words against the index; never raises for any text."""
-    from threer.kb.spelling import correct, display_form
+    """Weigh a query's words against the index (a KbIndex); never raises for any text."""
+    from threer.kb.spelling import display_form
 
     plan = QueryPlan(text=text)
     words = read_words(text)
@@ -102,7 +87,7 @@ def plan_query(
         content = list(words)
 
     def df(alt: tuple[str, ...]) -> int:
-        return document_count(conn, stats, alt)
+        return index.document_count(stats, alt)
 
     # the term each word is searched as (a typo corrected), and its weight
     searched: dict[int, str] = {}
@@ -122,14 +107,14 @@ def plan_query(
             # a long description is mostly real words the articles happen not to use (names,
             # places, the customer's own things); a word the thesaurus knows is spelt right
             if not long_query and not w.capital and not (thesaurus is not None and thesaurus.knows(w.term)):
-                fixed = correct(conn, _fold(w.text), df)
+                fixed = index.correct(_fold(w.text), df)
                 if fixed is not None:
                     searched[position] = fixed
                     shown[position] = display_form(w.text, fixed)
                     plan.corrections.append((w.text, shown[position]))
                     weight *= CORRECTION_WEIGHT
                     present = True
-        if present and w.capital and "names" not in disabled and not _in_titles(conn, searched[position]):
+        if present and w.capital and "names" not in disabled and not index.in_titles(searched[position]):
             weight *= NAME_WEIGHT
         weight_of[position] = weight
 
@@ -194,26 +179,6 @@ def plan_query(
 # -- search -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction, so every statement of a search sees the same index."""
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        # end the read quietly and let the first error through: a damaged file must be
-        # reported as damaged, not as whatever COMMIT would say after it
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-        raise
-    conn.execute("COMMIT")
-
-
 def prepare_kb(store: Any) -> None:
     """Once per Store: the bundled sample KB is indexed and the analysis is current."""
     if getattr(store, "_kb_ready", False) or getattr(store, "read_only", None):
@@ -276,33 +241,22 @@ def search_outcome(
     if limit <= 0:
         return SearchOutcome([], QueryPlan(text=query))
     prepare_kb(store)
+    index = kb_index_of(store)
     if thesaurus is None and "thesaurus" not in disabled and ranking == "full":
-        from threer.kb.thesaurus import load_thesaurus
-
-        conn_for_cache = None if getattr(store, "read_only", None) or store.conn.in_transaction else store.conn
-        thesaurus = load_thesaurus(thesaurus_file, conn=conn_for_cache)
-    conn = store.conn
-    with _snapshot(conn):
-        stats = index_stats(conn)
+        thesaurus = index.thesaurus(thesaurus_file)
+    with index.snapshot():
+        stats = index.stats()
         if ranking == "bm25":
-            plan = plan_query(conn, stats, query, disabled=frozenset(COMPONENTS))
-            scored = _plain_bm25(conn, plan, source, limit)
+            plan = plan_query(index, stats, query, disabled=frozenset(COMPONENTS))
+            scored = _plain_bm25(index, plan, source, limit)
         else:
-            plan = plan_query(conn, stats, query, thesaurus=thesaurus, disabled=disabled)
-            scored = _ranked(store, conn, stats, plan, source, limit, disabled)
+            plan = plan_query(index, stats, query, thesaurus=thesaurus, disabled=disabled)
+            scored = _ranked(index, stats, plan, source, limit, disabled)
         if not scored:
-            _keep_thesaurus(store, thesaurus)
+            index.keep_thesaurus(thesaurus)
             return SearchOutcome([], plan)
-        ids = [rowid for _, rowid in scored]
-        marks = ", ".join("?" for _ in ids)
-        documents = {
-            r["rowid"]: r
-            for r in conn.execute(
-                f"SELECT rowid, doc_id, title, source, body, format, path FROM kb_documents WHERE rowid IN ({marks})",
-                ids,
-            )
-        }
-    _keep_thesaurus(store, thesaurus)
+        documents = index.documents([rowid for _, rowid in scored])
+    index.keep_thesaurus(thesaurus)
     from threer.kb.snippets import make_snippet, surface_regex
 
     surface = surface_regex(plan.highlight)
@@ -323,54 +277,32 @@ def search_outcome(
     return SearchOutcome(results, plan)
 
 
-def _keep_thesaurus(store: Any, thesaurus: Any) -> None:
-    """After a search that read the index without error: keep a freshly analysed thesaurus for next time."""
-    if thesaurus is not None and getattr(thesaurus, "unsaved_key", None) and not store.conn.in_transaction:
-        thesaurus.save_to(store.conn)
-
-
-def _plain_bm25(conn: sqlite3.Connection, plan: QueryPlan, source: str | None, limit: int) -> list[tuple[float, int]]:
-    """Plain FTS5 BM25 over an OR of the words typed: the baseline threer is measured against."""
+def _plain_bm25(index: KbIndex, plan: QueryPlan, source: str | None, limit: int) -> list[tuple[float, int]]:
+    """Plain BM25 (FTS5's) over an OR of the words typed: the baseline threer is measured against."""
     alts = [alt for c in plan.concepts if c.kind in ("word", "code") for alt in c.alternatives]
     if not alts:
         return []
-    from threer.kb.ranking import FIELD_WEIGHTS
-
-    weights = ", ".join(str(w) for w in FIELD_WEIGHTS)
-    args: list[Any] = [" OR ".join(fts_phrase(a) for a in dict.fromkeys(alts))]
-    sql = f"SELECT kb_fts.rowid, -bm25(kb_fts, {weights}) AS s FROM kb_fts"
-    if source:
-        sql += " JOIN kb_documents AS d ON d.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND d.source = ?"
-        args.append(source)
-    else:
-        sql += " WHERE kb_fts MATCH ?"
-    sql += " ORDER BY s DESC, kb_fts.rowid LIMIT ?"
-    args.append(limit)
-    rows = conn.execute(sql, args).fetchall()
+    rows = sorted(index.best(list(dict.fromkeys(alts)), source, limit).items(), key=lambda item: (-item[1], item[0]))
     best = max((s for _, s in rows), default=0.0)
     return [(s / best if best > 0 else 0.0, rowid) for rowid, s in rows]
 
 
 def _ranked(
-    store: Any, conn: sqlite3.Connection, stats: IndexStats, plan: QueryPlan, source: str | None, limit: int,
-    disabled: frozenset[str],
+    index: KbIndex, stats: IndexStats, plan: QueryPlan, source: str | None, limit: int, disabled: frozenset[str],
 ) -> list[tuple[float, int]]:
     if not plan.concepts:
         return []
     pool = max(POOL, limit * 3)
-    found = candidates(conn, stats, plan.concepts, source, pool)
+    found = candidates(index, stats, plan.concepts, source, pool)
     boosts: dict[int, float] = {}
     if "feedback" not in disabled:
-        from threer.kb.feedback import learned_boosts
-
-        boosts = learned_boosts(conn, plan, source)
+        boosts = index.learned_boosts(plan, source)
         for rowid in boosts:
             found.setdefault(rowid, 0.0)
     if not found:
         return []
-    marks = ", ".join("?" for _ in found)
-    rows = conn.execute(f"SELECT rowid, title, tags, body FROM kb_fts WHERE rowid IN ({marks})", list(found)).fetchall()
-    scores, _matched = score_documents(conn, stats, plan.concepts, rows)
+    rows = index.analysed(list(found))
+    scores, _matched = score_documents(index, stats, plan.concepts, rows)
     for rowid, boost in boosts.items():
         if rowid in scores:
             scores[rowid] += boost

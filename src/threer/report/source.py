@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from threer.report.compute import Article
-from threer.store import Store
 from threer.store_api import SessionStore
 from threer.triage.engine import load_session
 from threer.triage.session import TriageSession
@@ -16,11 +16,12 @@ def load_sessions(store: SessionStore) -> list[TriageSession]:
     return [load_session(store, row["id"]) for row in store.list_sessions()]
 
 
-def load_articles(store: Store) -> dict[str, Article]:  # the KB index: SessionStore.kb_index()
+def load_articles(store: Any) -> dict[str, Article]:  # the KB index: SessionStore.kb_index()
     """The indexed articles, and the bundled sample ones even where no search has indexed them yet."""
     articles = {doc_id: Article(origin="sample", indexed_at=None) for doc_id in sample_article_ids()}
-    rows = store.conn.execute("SELECT doc_id, origin, indexed_at FROM kb_documents WHERE source = 'kb'")
-    articles.update({r["doc_id"]: Article(origin=r["origin"], indexed_at=_when(r["indexed_at"])) for r in rows})
+    from threer.kb.documents import article_dates
+
+    articles.update({doc_id: Article(origin=origin, indexed_at=_when(at)) for doc_id, origin, at in article_dates(store)})
     return articles
 
 

@@ -243,7 +243,7 @@ def learn_from_session(store: Any, session: TriageSession) -> int:
     tried there as not helpful; later searches like this issue lift what solved it
     (threer.kb.feedback). Ids that are in no index are left out.
     """
-    from threer.kb.feedback import record_outcome
+    from threer.kb.feedback import record_outcomes
     from threer.kb.search import prepare_kb
 
     prepare_kb(store)  # the sample articles a session names are in the index
@@ -259,18 +259,7 @@ def learn_from_session(store: Any, session: TriageSession) -> int:
             outcomes.setdefault(doc_id.strip(), "not-helpful")
         for doc_id in getattr(answer, "worked", []) or []:
             outcomes[doc_id.strip()] = "solved"
-    own_case = f"case:{session.id}".upper()
-    count = 0
-    with store.transaction() as cur:
-        for doc_id, outcome in outcomes.items():
-            row = cur.execute(
-                "SELECT doc_id FROM kb_documents WHERE doc_id = ? OR doc_id = ? COLLATE NOCASE", (doc_id, doc_id)
-            ).fetchone()
-            if row is None or row[0].upper() == own_case:
-                continue
-            record_outcome(cur, session_id=session.id, doc_id=row[0], outcome=outcome, issue=issue)
-            count += 1
-    return count
+    return record_outcomes(store, session_id=session.id, issue=issue, outcomes=outcomes)
 
 
 def research_text(session: TriageSession) -> list[str]:
