@@ -115,3 +115,30 @@ def test_a_server_that_is_down_is_one_sentence_and_exit_3(invoke):
         assert result.exit_code == 3, (args, result.stderr)
         assert f"The team database postgresql://sam@127.0.0.1:{port}/threer cannot be reached" in result.stderr
         assert "secret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_migrate_carries_who_saved_each_answer_and_sessions_show_names_them(invoke, threer_env, pg_url):
+    with Store(threer_env.db_path) as store:
+        sid = store.create_session(NOW, technician="sam", host="desk-3")
+        store.record_answer(sid, "intake.issue", {"status": "answered", "answer": {"description": "first words"}},
+                            NOW, expected_revision=0, technician="sam", host="desk-3")
+        store.record_answer(sid, "intake.issue", {"status": "answered", "answer": {"description": "second words"}},
+                            NOW, expected_revision=1, technician="ana", host="laptop-2")
+        try:
+            store.record_answer(sid, "intake.issue", {"status": "answered", "answer": {"description": "too late"}},
+                                NOW, expected_revision=1, technician="sam", host="desk-3")
+        except Exception:  # noqa: BLE001 - the refused answer goes to the history, marked
+            pass
+    local = json.loads(invoke("sessions", "show", sid, "--json").stdout)
+    assert invoke("db", "migrate", "--to", pg_url).exit_code == 0
+    team = json.loads(invoke("sessions", "show", sid, "--json", env={"THREER_DATABASE_URL": pg_url}).stdout)
+    for doc in (local, team):
+        step = doc["steps"]["intake.issue"]
+        assert (step["recorded_by"], step["recorded_host"], step["revision"]) == ("ana", "laptop-2", 2)
+        assert [(h["recorded_by"], h["recorded_host"], h["superseded"], h["data"]["answer"]["description"])
+                for h in doc["history"]] == [("sam", "desk-3", False, "first words"), ("sam", "desk-3", True, "too late")]
+    for env in ({}, {"THREER_DATABASE_URL": pg_url}):
+        text = " ".join(invoke("sessions", "show", sid, env=env).stdout.split())  # wrapped at 100 columns
+        assert "saved by ana on laptop-2, 2026-11-26 12:00 UTC" in text
+        assert "History" in text and "revision 1, saved by sam on desk-3" in text
+        assert "not saved over revision 2: a colleague's answer came first; saved by sam on desk-3" in text

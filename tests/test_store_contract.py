@@ -71,13 +71,33 @@ def test_a_stale_answer_does_not_overwrite_a_newer_one_and_both_are_kept(any_sto
                                 expected_revision=0, technician="alice")
     message = exc.value.message
     assert "intake.issue" in message and "2026-11-26T12:00:00+00:00" in message and "history" in message
-    if any_store.backend == "postgresql":
-        assert message.startswith("bob changed the answer")
+    assert message.startswith("bob changed the answer") and exc.value.by == "bob" and exc.value.revision == 1
     assert any_store.answers(sid)["intake.issue"][0] == {"by": "bob"}
     assert {"by": "alice"} in [h["data"] for h in any_store.answer_history(sid)]
     # with the revision it read, the next write goes through
     any_store.record_answer(sid, "intake.issue", {"by": "alice"}, NOW + timedelta(minutes=2), expected_revision=1)
     assert any_store.answers(sid)["intake.issue"][:1] == ({"by": "alice"},)
+
+
+def test_each_answer_revision_keeps_who_saved_it_and_where(any_store):
+    sid = any_store.create_session(NOW, technician="alice", host="desk-1")
+    any_store.record_answer(sid, "intake.issue", {"v": 1}, NOW, expected_revision=0, technician="alice",
+                            host="desk-1")
+    any_store.record_answer(sid, "intake.issue", {"v": 2}, NOW + timedelta(minutes=1), expected_revision=1,
+                            technician="bob", host="laptop-7")
+    now = any_store.answer_details(sid)["intake.issue"]
+    assert (now["data"], now["revision"], now["recorded_by"], now["recorded_host"]) == ({"v": 2}, 2, "bob", "laptop-7")
+    with pytest.raises(AnswerConflict) as exc:
+        any_store.record_answer(sid, "intake.issue", {"v": "late"}, NOW + timedelta(minutes=2), expected_revision=1,
+                                technician="carol", host="desk-3")
+    assert (exc.value.by, exc.value.host, exc.value.revision) == ("bob", "laptop-7", 2)
+    assert exc.value.message.startswith("bob (on laptop-7) changed the answer to intake.issue")
+    history = [(h["data"], h["revision"], h["recorded_by"], h["recorded_host"], h["superseded"])
+               for h in any_store.answer_history(sid)]
+    assert history == [({"v": 1}, 1, "alice", "desk-1", False), ({"v": "late"}, 2, "carol", "desk-3", True)]
+    # an answer saved without a name (an older threer) has none, on both backends
+    any_store.record_answer(sid, "intake.errors", {"v": 0}, NOW)
+    assert any_store.answer_details(sid)["intake.errors"]["recorded_by"] is None
 
 
 def test_delete_and_purge_remove_sessions_and_their_cases(any_store):

@@ -106,9 +106,20 @@ def _check_history_schema() -> str:
     return SCHEMA_SQL
 
 
+# issue 12: who saved each answer revision and on which machine (the team database had the technician
+# from the start), and which history rows are answers refused because a colleague's came first
+_ANSWER_ORIGIN = """
+ALTER TABLE answers ADD COLUMN recorded_by TEXT;
+ALTER TABLE answers ADD COLUMN recorded_host TEXT;
+ALTER TABLE answer_history ADD COLUMN recorded_by TEXT;
+ALTER TABLE answer_history ADD COLUMN recorded_host TEXT;
+ALTER TABLE answer_history ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
+"""
+
 # Migration N (1-based) brings the database to user_version N.
 MIGRATIONS: list[Any] = [
     _CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema, _check_history_schema,
+    _ANSWER_ORIGIN,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -373,52 +384,67 @@ class Store:
         )
         return {r["step_id"]: (json.loads(r["data"]), r["recorded_at"], r["revision"]) for r in rows}
 
+    def answer_details(self, session_id: str) -> dict[str, dict[str, Any]]:
+        """step id -> {data, recorded_at, revision, recorded_by, recorded_host}."""
+        rows = self.conn.execute(
+            "SELECT step_id, data, recorded_at, revision, recorded_by, recorded_host FROM answers "
+            "WHERE session_id = ?", (normalise_session_id(session_id),))
+        return {r["step_id"]: {"data": json.loads(r["data"]), "recorded_at": r["recorded_at"],
+                               "revision": r["revision"], "recorded_by": r["recorded_by"],
+                               "recorded_host": r["recorded_host"]} for r in rows}
+
     def record_answer(
         self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *, header: dict[str, Any] | None = None,
-        expected_revision: int | None = None, technician: str | None = None,
+        expected_revision: int | None = None, technician: str | None = None, host: str | None = None,
     ) -> None:
-        """Write one answer (and any session columns it sets) in one committed transaction.
+        """Write one answer (and any session columns it sets) in one committed transaction, with who
+        saved it (`technician`) and on which machine (`host`).
 
         With `expected_revision` (the revision the caller read, 0 for none), an answer someone else
-        recorded since is not overwritten: AnswerConflict, and ours goes to the history.
+        recorded since is not overwritten: AnswerConflict, and ours goes to the history (superseded).
         """
         session_id = normalise_session_id(session_id)
         payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         conflict = None
         with self.transaction() as cur:
             old = cur.execute(
-                "SELECT data, recorded_at, revision FROM answers WHERE session_id = ? AND step_id = ?",
-                (session_id, step_id),
+                "SELECT data, recorded_at, revision, recorded_by, recorded_host FROM answers "
+                "WHERE session_id = ? AND step_id = ?", (session_id, step_id),
             ).fetchone()
             current = old["revision"] if old is not None else 0
             if expected_revision is not None and current != expected_revision:
                 # the refused answer is kept in the history too: nothing typed is lost
                 cur.execute(
-                    "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?)",
-                    (session_id, step_id, payload, _iso(now), current),
+                    "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, recorded_by, "
+                    "recorded_host, superseded) VALUES (?,?,?,?,?,?,?,1)",
+                    (session_id, step_id, payload, _iso(now), current, technician, host),
                 )
-                conflict = (old["recorded_at"] if old is not None else _iso(now), current)
+                conflict = (old["recorded_by"] if old is not None else None,
+                            old["recorded_host"] if old is not None else None,
+                            old["recorded_at"] if old is not None else _iso(now), current)
             else:
                 self._update_session(cur, session_id, now, header or {})  # first: NotFound for no such session
                 if old is not None:
                     cur.execute(
-                        "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) "
-                        "VALUES (?,?,?,?,?)",
-                        (session_id, step_id, old["data"], old["recorded_at"], old["revision"]),
+                        "INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, recorded_by, "
+                        "recorded_host) VALUES (?,?,?,?,?,?,?)",
+                        (session_id, step_id, old["data"], old["recorded_at"], old["revision"], old["recorded_by"],
+                         old["recorded_host"]),
                     )
                 cur.execute(
-                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
-                    "recorded_at = excluded.recorded_at, revision = excluded.revision",
-                    (session_id, step_id, payload, _iso(now), current + 1),
+                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision, recorded_by, recorded_host) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (session_id, step_id) DO UPDATE SET data = excluded.data, "
+                    "recorded_at = excluded.recorded_at, revision = excluded.revision, "
+                    "recorded_by = excluded.recorded_by, recorded_host = excluded.recorded_host",
+                    (session_id, step_id, payload, _iso(now), current + 1, technician, host),
                 )
                 cur.execute("DELETE FROM drafts WHERE session_id = ? AND step_id = ?", (session_id, step_id))
         if conflict is not None:
             from threer.store_api import AnswerConflict, conflict_message
 
-            at, revision = conflict
-            raise AnswerConflict(conflict_message(session_id, step_id, None, at, revision), step_id=step_id,
-                                 by=None, at=at, revision=revision)
+            by, on, at, revision = conflict
+            raise AnswerConflict(conflict_message(session_id, step_id, by, at, revision, host=on), step_id=step_id,
+                                 by=by, at=at, revision=revision, host=on)
 
     def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None:
         """Keep the fields typed so far in a step, so an interrupted form is not typed again."""
@@ -499,10 +525,11 @@ class Store:
 
     def answer_history(self, session_id: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
-            "SELECT step_id, data, recorded_at, revision FROM answer_history WHERE session_id = ? "
-            "ORDER BY step_id, recorded_at, revision", (normalise_session_id(session_id),))
+            "SELECT step_id, data, recorded_at, revision, recorded_by, recorded_host, superseded FROM answer_history "
+            "WHERE session_id = ? ORDER BY step_id, recorded_at, revision", (normalise_session_id(session_id),))
         return [{"step_id": r["step_id"], "data": json.loads(r["data"]), "recorded_at": r["recorded_at"],
-                 "revision": r["revision"], "recorded_by": None} for r in rows]
+                 "revision": r["revision"], "recorded_by": r["recorded_by"], "recorded_host": r["recorded_host"],
+                 "superseded": bool(r["superseded"])} for r in rows]
 
     def put_case(self, session_id: str, *, title: str, body: str, tags: Any = (), domain: str | None = None) -> str:
         from threer.kb.cases import index_case

@@ -24,12 +24,14 @@ from threer.safe_text import is_storable, quoted
 class AnswerConflict(StoreError):
     """Someone else recorded this step since it was read: their answer stands, ours is in the history."""
 
-    def __init__(self, message: str, *, step_id: str, by: str | None, at: str, revision: int) -> None:
+    def __init__(self, message: str, *, step_id: str, by: str | None, at: str, revision: int,
+                 host: str | None = None) -> None:
         super().__init__(message)
         self.step_id = step_id
-        self.by = by
+        self.by = by  # who saved the answer that stands (None: not recorded, before schema 7 on SQLite)
+        self.host = host  # on which machine
         self.at = at
-        self.revision = revision
+        self.revision = revision  # its revision: a write expecting this one goes through
 
 
 class StoreOffline(StoreError):
@@ -52,9 +54,12 @@ class SessionStore(Protocol):
 
     # answers, their history, drafts
     def answers(self, session_id: str) -> dict[str, tuple[dict[str, Any], str, int]]: ...
+    # step id -> {data, recorded_at, revision, recorded_by, recorded_host}
+    def answer_details(self, session_id: str) -> dict[str, dict[str, Any]]: ...
     def record_answer(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *,
                       header: dict[str, Any] | None = None, expected_revision: int | None = None,
-                      technician: str | None = None) -> None: ...
+                      technician: str | None = None, host: str | None = None) -> None: ...
+    # earlier and refused revisions: {step_id, data, recorded_at, revision, recorded_by, recorded_host, superseded}
     def answer_history(self, session_id: str) -> list[dict[str, Any]]: ...
     def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None: ...
     def drafts(self, session_id: str) -> dict[str, dict[str, Any]]: ...
@@ -120,8 +125,9 @@ def normalise_session_id(session_id: str) -> str:
     return session_id.strip().upper()
 
 
-def conflict_message(session_id: str, step_id: str, by: str | None, at: str, revision: int) -> str:
-    who = by or "another technician"
+def conflict_message(session_id: str, step_id: str, by: str | None, at: str, revision: int, *,
+                     host: str | None = None) -> str:
+    who = (by or "another technician") + (f" (on {host})" if host else "")
     return (f"{who} changed the answer to {step_id} at {at} (revision {revision}) after you read it. "
             f"Their answer stands and yours is kept in the session's history; run `threer sessions show` "
             f"to compare, and `threer triage --resume {session_id} --change {step_id}` to replace theirs.")

@@ -103,6 +103,8 @@ PG_MIGRATIONS: list[str] = [
     "CREATE TABLE check_history (id BIGSERIAL PRIMARY KEY, domain TEXT NOT NULL, checked_at TEXT NOT NULL, "
     "records TEXT NOT NULL, findings TEXT NOT NULL); "
     "CREATE INDEX check_history_domain ON check_history(domain, checked_at)",
+    # 7 (issue 12): the machine each answer revision was saved on (the technician is in step 1 here)
+    "ALTER TABLE answers ADD COLUMN recorded_host TEXT; ALTER TABLE answer_history ADD COLUMN recorded_host TEXT",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -357,38 +359,44 @@ class PostgresStore:
                            (normalise_session_id(session_id),))
         return {r["step_id"]: (json.loads(r["data"]), r["recorded_at"], r["revision"]) for r in rows}
 
+    def answer_details(self, session_id: str) -> dict[str, dict[str, Any]]:
+        rows = self._query("SELECT step_id, data, recorded_at, revision, recorded_by, recorded_host FROM answers "
+                           "WHERE session_id = %s", (normalise_session_id(session_id),))
+        return {r["step_id"]: {**{k: v for k, v in r.items() if k != "step_id"}, "data": json.loads(r["data"])}
+                for r in rows}
+
     def answer_history(self, session_id: str) -> list[dict[str, Any]]:
         rows = self._query(
-            "SELECT step_id, data, recorded_at, revision, recorded_by, superseded FROM answer_history "
+            "SELECT step_id, data, recorded_at, revision, recorded_by, recorded_host, superseded FROM answer_history "
             "WHERE session_id = %s ORDER BY step_id, recorded_at, revision", (normalise_session_id(session_id),))
         return [{**r, "data": json.loads(r["data"])} for r in rows]
 
     def record_answer(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime, *,
                       header: dict[str, Any] | None = None, expected_revision: int | None = None,
-                      technician: str | None = None) -> None:
+                      technician: str | None = None, host: str | None = None) -> None:
         """Write one answer; with `expected_revision`, refuse (AnswerConflict) if someone changed it since."""
         session_id = normalise_session_id(session_id)
         payload = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         try:
             self._again(self._record, session_id, step_id, payload, _iso(now), header or {}, expected_revision,
-                        technician)
+                        technician, host)
         except StoreOffline as exc:
             self._spool({"op": "answer", "session_id": session_id, "step_id": step_id, "data": payload,
                          "now": _iso(now), "header": {k: _iso(v) if isinstance(v, datetime) else v
                                                       for k, v in (header or {}).items()},
-                         "expected_revision": expected_revision, "technician": technician})
+                         "expected_revision": expected_revision, "technician": technician, "host": host})
             raise StoreOffline(f"{exc.message} Your answer to {step_id} is kept on this machine and will be "
                                f"written when threer next reaches the server: `threer triage --resume {session_id}`."
                                ) from None
 
     def _record(self, session_id: str, step_id: str, payload: str, now: str, header: dict[str, Any],
-                expected_revision: int | None, technician: str | None) -> None:
+                expected_revision: int | None, technician: str | None, host: str | None = None) -> None:
         with self._tx() as cur:
             # the session row is locked first, so two writers of one session queue rather than race
             cur.execute("SELECT id FROM sessions WHERE id = %s FOR UPDATE", (session_id,))
             if cur.fetchone() is None:
                 raise session_not_found(session_id)
-            cur.execute("SELECT data, recorded_at, revision, recorded_by FROM answers "
+            cur.execute("SELECT data, recorded_at, revision, recorded_by, recorded_host FROM answers "
                         "WHERE session_id = %s AND step_id = %s", (session_id, step_id))
             old = cur.fetchone()
             current = old["revision"] if old else 0
@@ -397,29 +405,29 @@ class PostgresStore:
             if expected_revision is not None and current != expected_revision:
                 # keep the refused answer too: the history holds both, nothing typed is lost
                 cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, "
-                            "recorded_by, superseded) VALUES (%s, %s, %s, %s, %s, %s, TRUE)",
-                            (session_id, step_id, payload, now, current, technician))
+                            "recorded_by, recorded_host, superseded) VALUES (%s, %s, %s, %s, %s, %s, %s, TRUE)",
+                            (session_id, step_id, payload, now, current, technician, host))
                 conflict = (session_id, step_id, old["recorded_by"] if old else None,
-                            old["recorded_at"] if old else now, current)
+                            old["recorded_host"] if old else None, old["recorded_at"] if old else now, current)
             else:
                 conflict = None
                 if old is not None:
                     cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, "
-                                "recorded_by) VALUES (%s, %s, %s, %s, %s, %s)",
+                                "recorded_by, recorded_host) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                                 (session_id, step_id, old["data"], old["recorded_at"], old["revision"],
-                                 old["recorded_by"]))
+                                 old["recorded_by"], old["recorded_host"]))
                 cur.execute(
-                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision, recorded_by) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO UPDATE SET "
+                    "INSERT INTO answers (session_id, step_id, data, recorded_at, revision, recorded_by, recorded_host) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO UPDATE SET "
                     "data = excluded.data, recorded_at = excluded.recorded_at, revision = excluded.revision, "
-                    "recorded_by = excluded.recorded_by",
-                    (session_id, step_id, payload, now, current + 1, technician))
+                    "recorded_by = excluded.recorded_by, recorded_host = excluded.recorded_host",
+                    (session_id, step_id, payload, now, current + 1, technician, host))
                 cur.execute("DELETE FROM drafts WHERE session_id = %s AND step_id = %s", (session_id, step_id))
                 self._update_session(cur, session_id, now, header)
         if conflict:
-            sid, step, by, at, revision = conflict
-            raise AnswerConflict(conflict_message(sid, step, by, at, revision), step_id=step, by=by, at=at,
-                                 revision=revision)
+            sid, step, by, on, at, revision = conflict
+            raise AnswerConflict(conflict_message(sid, step, by, at, revision, host=on), step_id=step, by=by, at=at,
+                                 revision=revision, host=on)
 
     def save_draft(self, session_id: str, step_id: str, data: dict[str, Any], now: datetime) -> None:
         session_id = normalise_session_id(session_id)
@@ -502,7 +510,8 @@ class PostgresStore:
                 try:
                     if entry["op"] == "answer":
                         self._record(entry["session_id"], entry["step_id"], entry["data"], entry["now"],
-                                     entry["header"], entry["expected_revision"], entry["technician"])
+                                     entry["header"], entry["expected_revision"], entry["technician"],
+                                     entry.get("host"))
                     else:
                         self._save_draft(entry["session_id"], entry["step_id"], entry["data"], entry["now"])
                 except (AnswerConflict, NotFound):
@@ -646,26 +655,32 @@ def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int
         tally("sessions", copied, already, clash=len(clashes))
 
         copied = already = 0
-        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision FROM answers"):
+        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision, recorded_by, recorded_host "
+                             "FROM answers"):
             if r["session_id"] in clashes:
                 continue
-            cur.execute("INSERT INTO answers (session_id, step_id, data, recorded_at, revision) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO UPDATE SET "
-                        "data = excluded.data, recorded_at = excluded.recorded_at, revision = excluded.revision "
-                        "WHERE answers.revision < excluded.revision",
-                        (r["session_id"], r["step_id"], r["data"], r["recorded_at"], r["revision"]))
+            cur.execute("INSERT INTO answers (session_id, step_id, data, recorded_at, revision, recorded_by, "
+                        "recorded_host) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id, step_id) DO "
+                        "UPDATE SET data = excluded.data, recorded_at = excluded.recorded_at, "
+                        "revision = excluded.revision, recorded_by = excluded.recorded_by, "
+                        "recorded_host = excluded.recorded_host WHERE answers.revision < excluded.revision",
+                        (r["session_id"], r["step_id"], r["data"], r["recorded_at"], r["revision"], r["recorded_by"],
+                         r["recorded_host"]))
             copied += cur.rowcount
             already += 1 - cur.rowcount
         tally("answers", copied, already)
 
         copied = already = 0
-        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision FROM answer_history"):
+        for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision, recorded_by, recorded_host, "
+                             "superseded FROM answer_history"):
             if r["session_id"] in clashes:
                 continue
-            cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision) "
-                        "SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM answer_history WHERE "
-                        "session_id = %s AND step_id = %s AND revision = %s AND recorded_at = %s AND data = %s)",
-                        (*(r[k] for k in ("session_id", "step_id", "data", "recorded_at", "revision")),
+            cur.execute("INSERT INTO answer_history (session_id, step_id, data, recorded_at, revision, recorded_by, "
+                        "recorded_host, superseded) SELECT %s, %s, %s, %s, %s, %s, %s, %s WHERE NOT EXISTS "
+                        "(SELECT 1 FROM answer_history WHERE session_id = %s AND step_id = %s AND revision = %s "
+                        "AND recorded_at = %s AND data = %s)",
+                        (*(r[k] for k in ("session_id", "step_id", "data", "recorded_at", "revision", "recorded_by",
+                                          "recorded_host")), bool(r["superseded"]),
                          *(r[k] for k in ("session_id", "step_id", "revision", "recorded_at", "data"))))
             copied += cur.rowcount
             already += 1 - cur.rowcount

@@ -17,6 +17,8 @@ from rich.text import Text
 
 from threer.cli import render
 from threer.triage import answers as a
+from threer.safe_text import one_line
+from threer.triage.conflict import SETTLE_CHOICES, Conflict, Settle
 from threer.triage.engine import ActionResult
 from threer.triage.flow import AskContext, GoBack, Provide, Reply, Retry
 from threer.triage.session import RecordedStep, TriageSession
@@ -432,6 +434,26 @@ class QuestionaryPrompter:
             return Retry(nameservers=[s for s in server.replace(",", " ").split() if s])
         return None
 
+    def settle_conflict(self, step: Step, conflict: Conflict) -> Settle:
+        """A colleague saved this step while it was being answered: show both, ask which to keep."""
+        who = escape(one_line(conflict.by or "Another technician")) + (
+            f" (on {escape(one_line(conflict.host))})" if conflict.host else "")
+        self.console.print()
+        self.console.print(f"[bold yellow]{who} saved an answer to {escape(step.title)} at "
+                           f"{render.when_text(conflict.at)}, after you opened it.[/]", highlight=False)
+        theirs = (render.recorded_text(_form_order(conflict.theirs)) if conflict.theirs is not None
+                  else "[dim](gone again)[/]")
+        self.console.print(f"  [bold]Theirs:[/] {theirs}", highlight=False)
+        self.console.print(f"  [bold]Yours:[/]  {render.recorded_text(_form_order(conflict.mine_record))}",
+                           highlight=False)
+        choices = [questionary.Choice(SETTLE_TITLES[choice], value=choice.value) for choice in SETTLE_CHOICES]
+        chosen = self._run(questionary.select("Which answer should the session keep?", choices=choices, **self._io))
+        settle = Settle(chosen)
+        if settle is Settle.THEIRS:
+            show = f" (threer sessions show {self._session.id})" if self._session is not None else ""
+            self.console.print(f"Kept {who}'s answer; yours is in the session's history{show}.", highlight=False)
+        return settle
+
     def confirm_outcome(self, session: TriageSession) -> bool:
         """An outcome recorded before other answers changed: keep it, or decide again now."""
         rec = session.steps["outcome"]
@@ -472,6 +494,12 @@ class QuestionaryPrompter:
                                               validate=_profile_file_check, **self._io)).strip()
         return chosen
 
+
+SETTLE_TITLES = {
+    Settle.THEIRS: "Keep theirs (yours stays in the history)",
+    Settle.MINE: "Keep mine (saved over theirs; the history keeps both)",
+    Settle.EDIT: "Edit mine, then save it over theirs",
+}
 
 PROVIDER_CHOICES = (
     ("Microsoft 365 / Exchange Online", "m365"),
@@ -523,6 +551,18 @@ def _nameserver_check(text: str) -> bool | str:
     except BadInput as exc:
         return exc.message
     return True
+
+
+def _form_order(rec: RecordedStep) -> RecordedStep:
+    """The answer's fields in the order the form asks them (stored answers come back sorted by name),
+    so two answers to one step read side by side."""
+    if not rec.answer:
+        return rec
+    from threer.triage.steps import get_step
+
+    order = list(get_step(rec.step_id).model.model_fields)
+    fields = sorted(rec.answer, key=lambda k: order.index(k) if k in order else len(order))
+    return rec.model_copy(update={"answer": {k: rec.answer[k] for k in fields}})
 
 
 def _text_default(value: Any) -> str:

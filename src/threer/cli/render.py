@@ -114,7 +114,9 @@ def action_result(console: Console, step: Step, result: ActionResult) -> None:
             console.print(f"  [{SEVERITY_STYLE.get(sev, '')}]{sev}[/] {escape(p['message'])}")
 
 
-def session_detail(console: Console, session: TriageSession) -> None:
+def session_detail(console: Console, session: TriageSession, history: list[dict[str, Any]] | None = None) -> None:
+    """What a session recorded, step by step, with who saved each answer; with `history`, the earlier
+    and refused answers below it (`threer sessions show`)."""
     done, total = session.progress()
     console.print(f"[bold]Triage {session.id}[/] · {escape(one_line(session.customer_name or '(no customer yet)'))}"
                   f" · {escape(one_line(session.customer_domain or ''))} · {session.status} · {done}/{total} recorded")
@@ -124,7 +126,53 @@ def session_detail(console: Console, session: TriageSession) -> None:
     table.add_column("recorded", overflow="fold")
     for step in STEPS:
         rec = session.steps.get(step.id)
-        table.add_row(step.id, recorded_text(rec) if rec else "[dim]— not recorded[/]")
+        if rec is None:
+            table.add_row(step.id, "[dim]— not recorded[/]")
+            continue
+        origin = saved_by(rec.recorded_by, rec.recorded_host, rec.recorded_at)
+        table.add_row(step.id, recorded_text(rec) + (f"\n[dim]{escape(origin)}[/]" if origin else ""))
+    console.print(table)
+    if history:
+        answer_history(console, history)
+
+
+def saved_by(by: str | None, host: str | None, at: Any) -> str:
+    """"saved by alice on desk-1, 2026-11-26 12:00 UTC"; "" when neither who nor where is known."""
+    if not by and not host:
+        return ""
+    who = f"saved by {one_line(by)}" if by else "saved"
+    return who + (f" on {one_line(host)}" if host else "") + f", {when_text(at)}"
+
+
+def when_text(at: Any) -> str:
+    """A stored time (ISO text or datetime) as "2026-11-26 12:00 UTC"."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def answer_history(console: Console, history: list[dict[str, Any]]) -> None:
+    """Every earlier revision of the answers, oldest first per step; a refused answer says so."""
+    console.print()
+    console.print("[bold]History[/] (earlier and refused answers, oldest first)")
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("step", no_wrap=True, min_width=max(len(s.id) for s in STEPS))
+    table.add_column("answer", overflow="fold")
+    for row in history:
+        data = row.get("data") or {}
+        text = (f"[italic]not applicable[/]: {escape(data.get('reason') or '')}" if data.get("status") == "not_applicable"
+                else escape(answer_text(row["step_id"], data.get("answer") or {})))
+        origin = saved_by(row.get("recorded_by"), row.get("recorded_host"), row["recorded_at"]) or (
+            f"saved {when_text(row['recorded_at'])}")
+        if row.get("superseded"):
+            note = f"not saved over revision {row['revision']}: a colleague's answer came first; {origin}"
+        else:
+            note = f"revision {row['revision']}, {origin}"
+        table.add_row(row["step_id"], f"{text}\n[dim]{escape(note)}[/]")
     console.print(table)
 
 

@@ -145,20 +145,23 @@ def show(
     session_id: str = typer.Argument(..., metavar="ID", help="The session id, e.g. 20261126-7K3P."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Show what a session has recorded and what is missing.
+    """Show what a session has recorded (who saved each answer, and when), its earlier answers, and what is missing.
 
     Example: threer sessions show 20261126-7K3P
     """
     from threer.cli.render import session_detail
     from threer.triage.engine import load_session
 
-    session = load_session(_store(ctx), session_id)
+    store = _store(ctx)
+    session = load_session(store, session_id)
+    history = store.answer_history(session.id)
     if as_json:
         doc = {"version": 1, **_summary(session),
-               "steps": {k: v.model_dump(mode="json", exclude={"step_id"}) for k, v in session.steps.items()}}
+               "steps": {k: v.model_dump(mode="json", exclude={"step_id"}) for k, v in session.steps.items()},
+               "history": [{**row, "superseded": bool(row.get("superseded"))} for row in history]}
         emit_json(doc)
         return
-    session_detail(stdout_console(), session)
+    session_detail(stdout_console(), session, history)
 
 
 @sessions_app.command("resume")

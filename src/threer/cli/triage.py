@@ -150,7 +150,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
             pass
 
     kwargs = dict(clock=env.clock, actions=actions, on_resolved=on_resolved, on_reopened=on_reopened,
-                  technician=config.partner.technician or env.user)
+                  technician=config.partner.technician or env.user, host=env.host)
     if resume:
         engine = TriageEngine(store, resume, **kwargs)
         if given:
@@ -160,7 +160,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         session_detail(console, engine.session())
         console.print("[bold]Resuming[/]: recorded answers are kept; the next unrecorded step follows.")
     else:
-        engine = TriageEngine.new(store, host=env.host, **kwargs)
+        engine = TriageEngine.new(store, **kwargs)
         store.save_settings(engine.session_id, check, env.clock())
         console.print(f"[bold]Triage {engine.session_id}[/] started. Every answer is saved as you give it.")
 

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from threer.errors import BadInput
-from threer.store_api import SessionStore
+from threer.store_api import AnswerConflict, SessionStore
 from threer.triage import answers as a
+from threer.triage.conflict import Conflict
 from threer.triage.session import RecordedStep, TriageSession
 from threer.triage.steps import STEPS, Step, get_step, is_step
 
@@ -75,9 +76,11 @@ class Actions(Protocol):
 class TriageEngine:
     def __init__(self, store: SessionStore, session_id: str, *, clock: Callable[[], datetime],
                  actions: Actions | None = None, on_resolved: Callable[[TriageSession], None] | None = None,
-                 on_reopened: Callable[[str], None] | None = None, technician: str | None = None) -> None:
+                 on_reopened: Callable[[str], None] | None = None, technician: str | None = None,
+                 host: str | None = None) -> None:
         self.store = store
-        self.technician = technician  # who records the answers (the team database keeps it with each)
+        self.technician = technician  # who records the answers (both backends keep it with each revision)
+        self.host = host  # and on which machine
         self.clock = clock
         self.actions = actions
         self.on_resolved = on_resolved
@@ -91,7 +94,7 @@ class TriageEngine:
     def new(cls, store: SessionStore, *, clock: Callable[[], datetime], technician: str | None = None,
             host: str | None = None, **kwargs: Any) -> "TriageEngine":
         session_id = store.create_session(clock(), technician=technician, host=host)
-        return cls(store, session_id, clock=clock, technician=technician, **kwargs)
+        return cls(store, session_id, clock=clock, technician=technician, host=host, **kwargs)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -116,18 +119,27 @@ class TriageEngine:
 
     # -- writing -----------------------------------------------------------------------
 
-    def record(self, step_id: str, value: a.Answer | a.NotApplicable) -> RecordedStep:
-        """Commit one answer to disk now. Returns what was recorded."""
+    def saw(self, step_id: str, revision: int) -> None:
+        """The technician is shown this revision of the step (0: none yet): their answer replaces it, and
+        one a colleague saves after this moment is a conflict, not overwritten."""
+        self._seen[step_id] = revision
+
+    def _as_record(self, step_id: str, value: a.Answer | a.NotApplicable, now: datetime) -> RecordedStep:
         step = get_step(step_id)
-        now = self.clock()
         if isinstance(value, a.NotApplicable):
             if not step.can_be_na:
                 raise InvalidAnswer(step_id, "this step cannot be marked not applicable; it must be answered")
-            rec = RecordedStep(step_id=step_id, status="not_applicable", reason=value.reason, recorded_at=now)
-        else:
-            if not isinstance(value, step.model):
-                raise InvalidAnswer(step_id, f"expected a {step.model.__name__}")
-            rec = RecordedStep(step_id=step_id, status="answered", answer=value.model_dump(mode="json"), recorded_at=now)
+            return RecordedStep(step_id=step_id, status="not_applicable", reason=value.reason, recorded_at=now)
+        if not isinstance(value, step.model):
+            raise InvalidAnswer(step_id, f"expected a {step.model.__name__}")
+        return RecordedStep(step_id=step_id, status="answered", answer=value.model_dump(mode="json"), recorded_at=now)
+
+    def record(self, step_id: str, value: a.Answer | a.NotApplicable) -> RecordedStep:
+        """Commit one answer to disk now. Returns what was recorded.
+
+        AnswerConflict when a colleague saved this step since it was shown (see `conflict`)."""
+        now = self.clock()
+        rec = self._as_record(step_id, value, now)
         header: dict[str, Any] = {}
         if isinstance(value, a.CustomerAnswer):
             header = {"customer_name": value.name, "customer_domain": value.domain}
@@ -136,8 +148,9 @@ class TriageEngine:
             header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
         expected = self._seen.get(step_id, 0)
         self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header,
-                                 expected_revision=expected, technician=self.technician)
+                                 expected_revision=expected, technician=self.technician, host=self.host)
         self._seen[step_id] = expected + 1
+        rec.revision, rec.recorded_by, rec.recorded_host = expected + 1, self.technician, self.host
         if isinstance(value, a.OutcomeAnswer) or (step_id != "outcome" and was_resolved):
             session = self.session()
             if session.status == "resolved" and self.on_resolved:
@@ -145,6 +158,21 @@ class TriageEngine:
             elif was_resolved and session.status != "resolved" and self.on_reopened:
                 self.on_reopened(self.session_id)
         return rec
+
+    # -- a colleague's answer saved in between ----------------------------------------------
+
+    def conflict(self, step_id: str, value: a.Answer | a.NotApplicable, refused: AnswerConflict) -> Conflict:
+        """Both answers of a refused save. From now on the colleague's revision counts as seen, so
+        recording again (keep mine, or an edited answer) goes over theirs and the history keeps both."""
+        theirs = self.session().steps.get(step_id)
+        revision = theirs.revision if theirs is not None else refused.revision
+        self._seen[step_id] = revision
+        return Conflict(step_id=step_id, theirs=theirs, mine=value,
+                        mine_record=self._as_record(step_id, value, self.clock()),
+                        by=theirs.recorded_by if theirs is not None else refused.by,
+                        host=theirs.recorded_host if theirs is not None else refused.host,
+                        at=refused.at if theirs is None else theirs.recorded_at.isoformat(timespec="seconds"),
+                        revision=revision, message=refused.message)
 
     def change_resolver(self, nameservers: list[str]) -> None:
         """Ask these DNS servers from now on (a failed DNS step, tried again elsewhere)."""
@@ -256,17 +284,20 @@ def research_queries(session: TriageSession) -> list[str]:
 def load_session(store: SessionStore, session_id: str) -> TriageSession:
     row = store.get_session_row(session_id)
     steps: dict[str, RecordedStep] = {}
-    for step_id, (data, recorded_at, revision) in store.answers(row["id"]).items():
+    for step_id, saved in store.answer_details(row["id"]).items():
         if not is_step(step_id):
             continue  # a step from a newer threer; kept in the database, ignored here
+        data = saved["data"]
         # the store gives the time as it keeps it (ISO text); the model reads it as a datetime
         steps[step_id] = RecordedStep.model_validate({
             "step_id": step_id,
             "status": data.get("status", "answered"),
             "answer": data.get("answer"),
             "reason": data.get("reason"),
-            "recorded_at": recorded_at,
-            "revision": revision,
+            "recorded_at": saved["recorded_at"],
+            "revision": saved["revision"],
+            "recorded_by": saved.get("recorded_by"),
+            "recorded_host": saved.get("recorded_host"),
         })
     return TriageSession(
         id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], status=row["status"],

@@ -134,29 +134,80 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
                     break  # record it as it is
                 if again.nameservers:
                     engine.change_resolver(again.nameservers)
+        engine.saw(step.id, previous.revision if previous is not None else 0)
         value: a.Answer | a.NotApplicable | None = None
         if revisit is None and step.id in answers:
             value = engine.parse(step.id, answers.pop(step.id), action)
-        error: str | None = None
         went_back: Step | None = None
-        while value is None:
-            draft = engine.drafts().get(step.id, {})
-            ctx = AskContext(session, previous, action, error, {**defaults.get(step.id, {}), **draft},
-                             save_draft=partial(engine.save_draft, step.id))
-            reply = prompter.ask(step, ctx)
-            if isinstance(reply, GoBack):
-                went_back = get_step(reply.step_id)
-                break
-            try:
-                value = engine.parse(step.id, reply.data, action)
-            except InvalidAnswer as exc:
-                error = exc.message
+        if value is None:
+            asked = _ask_until_valid(engine, prompter, step, session, previous, action, defaults.get(step.id, {}))
+            if isinstance(asked, GoBack):
+                went_back = get_step(asked.step_id)
+            else:
+                value = asked
         if went_back is not None:
             revisit = went_back
             continue
-        assert value is not None  # the loop above ends with an answer, or went back (handled just above)
-        rec = engine.record(step.id, value)
-        prompter.recorded(step, rec, engine.session())
+        assert value is not None  # answered, or went back (handled just above)
+        settled = _record_or_settle(engine, prompter, step, value, action)
+        if isinstance(settled, GoBack):
+            revisit = get_step(settled.step_id)
+            continue
+        if settled is not None:
+            prompter.recorded(step, settled, engine.session())
         if only_start and step.id == start_at:
             return engine.session()
         revisit = None
+
+
+def _ask_until_valid(engine: TriageEngine, prompter: Prompter, step: Step, session: TriageSession,
+                     previous: RecordedStep | None, action: ActionResult | None,
+                     defaults: dict[str, Any]) -> a.Answer | a.NotApplicable | GoBack:
+    """Ask the step until the engine accepts the reply (a draft typed earlier prefills the form)."""
+    error: str | None = None
+    while True:
+        draft = engine.drafts().get(step.id, {})
+        ctx = AskContext(session, previous, action, error, {**defaults, **draft},
+                         save_draft=partial(engine.save_draft, step.id))
+        reply = prompter.ask(step, ctx)
+        if isinstance(reply, GoBack):
+            return reply
+        try:
+            return engine.parse(step.id, reply.data, action)
+        except InvalidAnswer as exc:
+            error = exc.message
+
+
+def _record_or_settle(engine: TriageEngine, prompter: Prompter, step: Step, value: a.Answer | a.NotApplicable,
+                      action: ActionResult | None) -> RecordedStep | GoBack | None:
+    """Record the answer; if a colleague saved this step in between, let the prompter choose how to settle
+    it (keep theirs, keep mine over theirs, edit mine). A prompter that cannot ask lets the refusal stand:
+    AnswerConflict, with the store's message. None: theirs was kept (already recorded, nothing new)."""
+    from threer.store_api import AnswerConflict
+    from threer.triage.conflict import Settle
+
+    while True:
+        try:
+            return engine.record(step.id, value)
+        except AnswerConflict as refused:
+            settle = getattr(prompter, "settle_conflict", None)
+            if settle is None:
+                raise
+            conflict = engine.conflict(step.id, value, refused)
+            choice = Settle(settle(step, conflict))
+            if choice is Settle.THEIRS:
+                return None
+            if choice is Settle.EDIT:
+                # theirs is what is recorded now; the form starts from ours
+                mine = conflict.mine_record.answer or {}
+                asked = _ask_until_valid(engine, prompter, step, engine.session(), conflict.theirs, action,
+                                         {k: v for k, v in mine.items() if k not in _action_fields(step.id)})
+                if isinstance(asked, GoBack):
+                    return asked  # theirs stands; ours is in the history
+                value = asked
+
+
+def _action_fields(step_id: str) -> frozenset[str]:
+    from threer.triage.engine import ACTION_FIELDS
+
+    return ACTION_FIELDS.get(step_id, frozenset())

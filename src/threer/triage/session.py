@@ -18,6 +18,8 @@ class RecordedStep(BaseModel):
     reason: str | None = None
     recorded_at: datetime
     revision: int = 1
+    recorded_by: str | None = None  # the technician who saved this revision (None: not known, before 0.2)
+    recorded_host: str | None = None  # the machine it was saved on
 
     def model_instance(self) -> a.Answer | None:
         if self.status != "answered" or self.answer is None:
