@@ -15,10 +15,11 @@ COMMANDS_MD = ROOT / "docs" / "reference" / "commands.md"
 
 def _commands():
     def walk(cmd, path):
-        subs = getattr(cmd, "commands", None)
-        if subs:
-            for name, sub in subs.items():
-                yield from walk(sub, [*path, name])
+        # click's own API: the root group loads its commands on demand, so `.commands` is not all of them
+        names = cmd.list_commands(None) if hasattr(cmd, "list_commands") else []
+        if names:
+            for name in names:
+                yield from walk(cmd.get_command(None, name), [*path, name])
         else:
             yield " ".join(path), cmd
 

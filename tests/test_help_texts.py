@@ -13,11 +13,12 @@ from threer.cli.app import app
 
 def _paths() -> list[str]:
     def walk(cmd, path):
-        subs = getattr(cmd, "commands", None)
-        if subs:
+        # click's own API: the root group loads its commands on demand, so `.commands` is not all of them
+        names = cmd.list_commands(None) if hasattr(cmd, "list_commands") else []
+        if names:
             yield " ".join(path)
-            for name, sub in subs.items():
-                yield from walk(sub, [*path, name])
+            for name in names:
+                yield from walk(cmd.get_command(None, name), [*path, name])
         else:
             yield " ".join(path)
 

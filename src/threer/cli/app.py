@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -35,6 +33,7 @@ def app_context(ctx: typer.Context) -> AppContext:
 
 # click's usage errors quote what was typed (`No such command '\x1b]0;…'`); they are shown through the sanitiser
 _CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 class _VisibleWriter:
@@ -71,8 +70,61 @@ def _plain_words(exc: Any) -> None:
     exc.message = what
 
 
+# Each command's module, in the order `threer --help` lists them. A run imports only the module of the
+# command it runs (each module's `register(app)` adds its command); `--help` imports them all.
+COMMAND_MODULES = {
+    "triage": "threer.cli.triage",
+    "analyze": "threer.cli.analyze",
+    "ticket": "threer.cli.ticket",
+    "report": "threer.cli.report",
+    "check-dns": "threer.cli.check_dns",
+    "sessions": "threer.cli.sessions",
+    "kb": "threer.cli.kb",
+    "config": "threer.cli.config",
+    "db": "threer.cli.db",
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command `name` built from its module, the way typer builds the commands of the root."""
+    import importlib
+
+    module = importlib.import_module(COMMAND_MODULES[name])
+    holder = typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False)
+    holder.callback()(_no_options)  # a callback makes typer build a group, whatever the module adds
+    module.register(holder)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+
+
+def _no_options() -> None:
+    """The stand-in group's callback (never run)."""
+
+
 class ThreerGroup(TyperGroup):
-    """Turns every ThreerError, Ctrl-C and unexpected exception into a sentence and an exit code."""
+    """Turns every ThreerError, Ctrl-C and unexpected exception into a sentence and an exit code.
+
+    It is the root group: its commands are loaded when asked for (`get_command`), not at start-up."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMAND_MODULES, *(name for name in self.commands if name not in COMMAND_MODULES)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMAND_MODULES:
+            command = self.commands[cmd_name] = load_command(cmd_name)
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # typer's own "Did you mean" sees only the commands loaded so far; this one sees them all
+        try:
+            return super().resolve_command(ctx, args)
+        except _USAGE_ERROR as exc:
+            from difflib import get_close_matches
+
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and not self.get_command(ctx, args[0]):
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -97,6 +149,8 @@ class ThreerGroup(TyperGroup):
         except ThreerError as exc:
             print_error(exc.message)
             if _debug(ctx):
+                import traceback
+
                 traceback.print_exc()
             raise typer.Exit(int(exc.exit_status)) from None
         except KeyboardInterrupt:
@@ -110,7 +164,9 @@ class ThreerGroup(TyperGroup):
             except (OSError, ValueError):
                 pass
             raise typer.Exit(int(ExitStatus.OK)) from None
-        except sqlite3.DatabaseError as exc:
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if not _is_database_error(exc):
+                _unexpected(ctx, exc)
             # a storage failure met outside a write (damage found while reading): its own words
             from threer.store import storage_error
 
@@ -119,15 +175,23 @@ class ThreerGroup(TyperGroup):
             if error is None:
                 _unexpected(ctx, exc)
             if _debug(ctx):
+                import traceback
+
                 traceback.print_exc()
             print_error(error.message)
             raise typer.Exit(int(error.exit_status)) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            _unexpected(ctx, exc)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    # sqlite3 is imported by the commands that use the store; a run that never imported it met no such error
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError)
 
 
 def _unexpected(ctx: typer.Context, exc: BaseException) -> NoReturn:
     if _debug(ctx):
+        import traceback
+
         traceback.print_exception(exc)
     else:
         print_error(
@@ -158,6 +222,7 @@ app = typer.Typer(
             "Each command has its own --help, with examples."),
     no_args_is_help=True,
     add_completion=False,
+    suggest_commands=False,  # ThreerGroup.resolve_command suggests, from every command, loaded or not
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -178,16 +243,6 @@ def root(
 ) -> None:
     """Replicate, Review, Research: triage hosted e-mail problems, check mail DNS, write escalation tickets."""
     ctx.obj = AppContext(env=Environment.from_os(), debug=debug)
-
-
-def _register() -> None:
-    from threer.cli import analyze, check_dns, config, db, kb, report, sessions, ticket, triage
-
-    for module in (triage, analyze, sessions, ticket, report, check_dns, kb, config, db):
-        module.register(app)
-
-
-_register()
 
 
 def main() -> None:

@@ -6,17 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from threer.cli.output import emit_json, print_error, print_warning, stderr_console, stdout_console
+from threer.cli.output import emit_json, print_error, print_warning, stderr_console, stderr_is_terminal, stdout_console
 from threer.errors import BadInput, ExitStatus
 from threer.files import read_stdin_text, read_user_text
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
+    from rich.console import Console  # rich, only where a report is rendered: `--json` never imports it
+    from rich.text import Text
+
     from threer.findings import DomainReport
 
 JSON_VERSION = 1  # bump only when a field changes meaning or disappears; new fields do not bump it
@@ -121,6 +120,8 @@ def check_dns(
         document = json_document(reports, views, changes if diff else None)
         emit_json(document)
     elif fixes:
+        from rich.text import Text
+
         console = stdout_console()
         for i, report in enumerate(reports):
             if i:
@@ -248,11 +249,11 @@ def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
 def _run_with_progress(names: list[str], options: Any) -> list[Any]:
     from threer.checks import run_domains
 
-    console = stderr_console()
-    if not console.is_terminal or len(names) < 2:
+    if len(names) < 2 or not stderr_is_terminal():
         return run_domains(names, options, concurrency=CONCURRENCY)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    console = stderr_console()
     columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("", total=len(names))
@@ -324,6 +325,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def _summary_text(report: DomainReport) -> Text:
+    from rich.text import Text
+
     from threer.findings import Severity
 
     text = Text()
@@ -350,6 +353,8 @@ RESULT_WIDTH = 7  # "ERROR  "
 def render_report(console: Console, report: DomainReport) -> None:
     """One block a finding: check, result, the message wrapped under itself, and the fix. A record to
     paste is printed whole on a line of its own, never wrapped at any width, so it can be copied."""
+    from rich.text import Text
+
     title = Text(report.domain, style="bold")
     title.append(f"  {report.duration_ms} ms: ", style="dim")
     title.append_text(_summary_text(report))
@@ -384,6 +389,8 @@ def print_fix(console: Console, finding: Any, indent: str, width: int) -> None:
     """A finding's fix under `indent`: prose wrapped between words, each record whole on a line of its
     own (what to remove as `; remove:` lines), so it can be copied at any width. The triage's DNS step
     shows its findings' fixes with this too."""
+    from rich.text import Text
+
     pieces = fix_pieces(finding)
     if pieces and pieces[0][0] == "record":
         _print_line(console, Text(indent).append("fix:", style="bold"))
@@ -463,6 +470,10 @@ def zone_fix_lines(report: DomainReport) -> list[str]:
 
 def render_propagation(console: Console, view: Any) -> None:
     """Each server in turn, one row a record: answer, TTL, and whether it is stale."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     from threer.checks.propagation import RECORD_NAMES
 
     title = Text(f"Propagation of {view.domain}", style="bold")

@@ -1,8 +1,8 @@
 """`threer kb`: index article folders, search articles and past cases, show one, import a support site.
 
 Only argument checking and rendering live here; the work is in threer.kb. Heavy
-modules are imported inside the commands, so `threer --help` and `threer kb search`
-start fast.
+modules (rich among them) are imported inside the commands, so `threer --help` and
+`threer kb search` start fast, and `--json` runs never import rich.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 import typer
-from rich.markup import escape
 
 from threer.cli.app import app_context
 from threer.cli.output import emit_json, print_warning, stderr_console, stdout_console
@@ -90,6 +89,8 @@ def index_command(
     if as_json:
         _emit_json(report.model_dump(mode="json"))
         return
+    from rich.markup import escape
+
     for skipped in report.skipped:
         print_warning(escape(f"Skipped {skipped.path}: {skipped.reason}."))
     for warning in report.warnings:
@@ -243,6 +244,8 @@ def import_command(
     if as_json:
         _emit_json(report.model_dump(mode="json"))
     else:
+        from rich.markup import escape
+
         for failed in report.failed:
             print_warning(escape(f"Failed {failed.url}: {failed.reason}."))
         stdout_console().print(

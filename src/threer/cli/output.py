@@ -13,68 +13,15 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, ConsoleOptions, RenderableType
-from rich.markup import escape
-from rich.segment import Segment
-from rich.text import Span, Text
+from threer.safe_text import json_visible, visible
 
-from threer.safe_text import UNSAFE, is_safe, json_visible, visible
+if TYPE_CHECKING:
+    from rich.console import Console
 
-
-def safe_text(text: Text) -> Text:
-    """A copy of a rich Text whose unsafe characters are shown visibly, its styles kept in place."""
-    plain = text.plain
-    if is_safe(plain):
-        return text
-    offsets = [0] * (len(plain) + 1)  # old offset -> new offset
-    pieces: list[str] = []
-    at = 0
-    position = 0
-    for match in UNSAFE.finditer(plain):
-        for index in range(at, match.start()):
-            offsets[index] = position
-            position += 1
-        pieces.append(plain[at : match.start()])
-        shown = visible(match.group())
-        offsets[match.start()] = position
-        position += len(shown)
-        pieces.append(shown)
-        at = match.end()
-    for index in range(at, len(plain) + 1):
-        offsets[index] = position
-        position += 1
-    pieces.append(plain[at:])
-    spans = [Span(offsets[s.start], offsets[min(s.end, len(plain))], s.style) for s in text.spans]
-    return Text(
-        "".join(pieces), style=text.style, justify=text.justify, overflow=text.overflow, no_wrap=text.no_wrap,
-        end=text.end, tab_size=text.tab_size, spans=spans,
-    )
-
-
-class SafeConsole(Console):
-    """A rich Console that never lets outside text reach the terminal raw.
-
-    Strings are made safe before markup is read and layout is done (so tables stay aligned);
-    rich Text objects likewise; and every text segment is checked once more just before it is
-    written, for renderables that build their text inside (Syntax, custom ones).
-    """
-
-    def render_str(self, text: str, **kwargs: Any) -> Text:
-        return super().render_str(visible(text), **kwargs)
-
-    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        if isinstance(renderable, Text):
-            renderable = safe_text(renderable)
-        return super().render(renderable, options)
-
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            segment if segment.control or is_safe(segment.text) else Segment(visible(segment.text), segment.style)
-            for segment in buffer
-        )
+# rich is imported only when a console is made: a `--json` run writes its document without it.
+# SafeConsole and safe_text live in threer.cli.safe_console and are importable from here too.
 
 
 def _no_color() -> bool | None:
@@ -82,18 +29,36 @@ def _no_color() -> bool | None:
 
 
 def stdout_console() -> Console:
+    from threer.cli.safe_console import SafeConsole
+
     return SafeConsole(highlight=False, soft_wrap=False, no_color=_no_color())
 
 
 def stderr_console() -> Console:
+    from threer.cli.safe_console import SafeConsole
+
     return SafeConsole(stderr=True, highlight=False, no_color=_no_color())
 
 
 def console_for(*, stderr: bool, **options: Any) -> Console:
     """A safe console with other options (for commands that build their own)."""
+    from threer.cli.safe_console import SafeConsole
+
     options.setdefault("highlight", False)
     options.setdefault("no_color", _no_color())
     return SafeConsole(stderr=stderr, **options)
+
+
+def stderr_is_terminal() -> bool:
+    """Whether `stderr_console().is_terminal` would be true, without importing rich when it cannot be:
+    rich's console is a terminal only when stderr is a tty or TTY_COMPATIBLE / FORCE_COLOR say so."""
+    if "TTY_COMPATIBLE" not in os.environ and "FORCE_COLOR" not in os.environ:
+        try:
+            if not sys.stderr.isatty():
+                return False
+        except (AttributeError, ValueError):
+            return False
+    return stderr_console().is_terminal
 
 
 def json_text(document: Any, *, indent: int | None = 2) -> str:
@@ -154,6 +119,8 @@ def print_warning(message: str) -> None:
 def _print_labelled(label: str, message: str) -> None:
     # word-wrapped on a terminal; one line per message in a pipe or log, so scripts can grep it.
     # The message may quote what a user typed: it is escaped, never read as markup, and made safe.
+    from rich.markup import escape
+
     console = stderr_console()
     console.print(f"{label} {escape(message)}", highlight=False, soft_wrap=not console.is_terminal)
 
@@ -175,3 +142,13 @@ def is_interactive() -> bool:
         return sys.stdin.isatty() and sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def __getattr__(name: str) -> Any:
+    # SafeConsole and safe_text moved to threer.cli.safe_console (so that importing this module does not
+    # import rich); they are still importable from here
+    if name in {"SafeConsole", "safe_text"}:
+        from threer.cli import safe_console
+
+        return getattr(safe_console, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,79 @@
+"""What a run imports: only the module of the command being run, and no heavy library it does not use.
+
+`check-dns --dns-only --json` opens no connection and renders no table, so it must not import httpx,
+cryptography or rich; `kb search --json` must not import rich; neither imports the other commands'
+modules. Each run is a real `python -m threer` process (a module imported by an earlier test in this
+process would hide one the run itself imports); the module list is taken as the process exits.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from support_dnsserver import DnsTestServer
+
+# prints the names of the loaded modules as one JSON line on stderr when the run ends
+RUN_AND_LIST = (
+    "import atexit, json, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write('\\nMODULES ' + json.dumps(sorted(sys.modules)) + '\\n'))\n"
+    "sys.argv = ['threer', *sys.argv[1:]]\n"
+    "runpy.run_module('threer', run_name='__main__', alter_sys=True)\n"
+)
+
+COMMAND_MODULES = {"threer.cli." + m for m in ("triage", "analyze", "ticket", "report", "check_dns", "sessions", "kb",
+                                               "config", "db")}
+
+
+def loaded_by(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    run = subprocess.run([sys.executable, "-c", RUN_AND_LIST, *args], capture_output=True, text=True, timeout=120)
+    line = next(line for line in run.stderr.splitlines() if line.startswith("MODULES "))
+    return run, set(json.loads(line.removeprefix("MODULES ")))
+
+
+def families(modules: set[str], *names: str) -> list[str]:
+    return sorted(name for name in names if any(m == name or m.startswith(name + ".") for m in modules))
+
+
+@pytest.fixture(scope="module")
+def server():
+    with DnsTestServer() as s:
+        yield s
+
+
+def test_check_dns_dns_only_json_imports_no_rich_httpx_or_cryptography(server) -> None:
+    run, modules = loaded_by("check-dns", "b-plain.example", "--profile", "none", "--dns-only", "--json",
+                             "--nameserver", f"127.0.0.1:{server.port}")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["domains"][0]["domain"] == "b-plain.example"
+    assert families(modules, "rich", "httpx", "cryptography", "questionary", "prompt_toolkit") == []
+    assert modules & COMMAND_MODULES == {"threer.cli.check_dns"}
+
+
+def test_check_dns_table_still_renders_with_rich(server) -> None:
+    # the same run without --json draws its table with rich: the module list above is not empty by accident
+    run, modules = loaded_by("check-dns", "b-plain.example", "--profile", "none", "--dns-only",
+                             "--nameserver", f"127.0.0.1:{server.port}")
+    assert run.returncode == 0, run.stderr
+    assert "[mx.ok]" in run.stdout
+    assert families(modules, "rich", "httpx") == ["rich"]
+
+
+def test_kb_search_json_imports_no_rich() -> None:
+    loaded_by("kb", "search", "warm up")  # the first search indexes the bundled articles: not the case measured
+    run, modules = loaded_by("kb", "search", "outlook", "password", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["results"]
+    assert families(modules, "rich", "httpx", "cryptography", "dns", "questionary") == []
+    assert modules & COMMAND_MODULES == {"threer.cli.kb"}
+
+
+def test_help_still_loads_and_lists_every_command() -> None:
+    run, modules = loaded_by("--help")
+    assert run.returncode == 0, run.stderr
+    for name in ("triage", "analyze", "ticket", "report", "check-dns", "sessions", "kb", "config", "db"):
+        assert f"\n  {name} " in run.stdout, name
+    assert COMMAND_MODULES <= modules  # --help reads each command's one-line help from its module
