@@ -109,7 +109,7 @@ def type_replicate_to_outcome(child: pexpect.spawn) -> None:
         child.send("\r")  # none of them fixed it
         wait_prompt(child, "What matched")
     child.send("recreated the Outlook profile, no change\r")
-    answer(child, "Articles consulted", "kb-0014")
+    type_articles(child, "kb-0014")
     answer(child, "Outcome", "did not help")
     answer(child, "Search queries used", "outlook mac password loop")
     answer(child, "Links consulted", "")
@@ -118,6 +118,18 @@ def type_replicate_to_outcome(child: pexpect.spawn) -> None:
     wait_prompt(child, "Does it need the provider's engineering team")
     child.send("n")
     answer(child, "One-line summary", "Outlook for Mac keeps asking for the password")
+
+
+def type_articles(child: pexpect.spawn, text: str) -> None:
+    """research.kb: the articles research.prior found come first when there were any (none ticked, none
+    fixed it here), then the text field for the articles typed."""
+    if child.expect([prompt_pattern("Which of these articles did you read or try?"),
+                     prompt_pattern("Articles consulted")]) == 0:
+        child.send("\r")
+        wait_prompt(child, "Did one of them fix it?")
+        child.send("\r")
+        wait_prompt(child, "Other articles consulted")
+    child.send(text + "\r")
 
 
 def test_pause_with_ctrl_c_resume_finish_and_export(tmp_path: Path, nameserver: str) -> None:
@@ -278,7 +290,7 @@ def test_an_outcome_decided_before_a_later_change_is_confirmed_and_a_stale_draft
 
     # later the KB article turns out to fix it: the KB answer is changed, and the escalation is not kept
     child = spawn_threer([*triage_args(nameserver), "--resume", session_id, "--change", "research.kb"], env)
-    answer(child, "Articles consulted", "\x15kb-0001")
+    type_articles(child, "\x15kb-0001")
     answer(child, "Outcome", "\x15recreating the profile fixed it")
     child.expect_exact("The outcome was recorded before some answers were changed:")
     wait_prompt(child, "Keep this outcome?")
@@ -294,3 +306,43 @@ def test_an_outcome_decided_before_a_later_change_is_confirmed_and_a_stale_draft
     assert wait_exit(child) == 0
     assert list(tickets.iterdir()) == []
     assert session_json(session_id, env)["status"] == "resolved"
+
+
+def test_an_article_found_is_read_in_full_and_marked_solved_at_research_kb(tmp_path: Path, nameserver: str) -> None:
+    """research.kb offers the KB articles research.prior found: open one (paged; PAGER=cat here), tick it,
+    mark it as the one that solved it."""
+    import json
+
+    from support_prompter import COMPLETE_ANSWERS, PARTNER
+
+    env = pty_env(tmp_path, PAGER="cat")
+    answers = {"partner": PARTNER, **{k: v for k, v in COMPLETE_ANSWERS.items()
+                                      if k not in ("research.kb", "research.web", "outcome")},
+               "intake.customer": {"name": "Contoso", "domain": "contoso.example"}}
+    (tmp_path / "a.json").write_text(json.dumps(answers), encoding="utf-8")
+    log = tmp_path / "terminal.log"
+    child = spawn_threer([*triage_args(nameserver), "--answers", str(tmp_path / "a.json")], env, log=log)
+    child.expect(STARTED)
+    session_id = child.match.group(1)
+    wait_prompt(child, "Which of these articles did you read or try?")
+    child.send("\r")  # nothing ticked yet
+    wait_prompt(child, "Did one of them fix it?")
+    child.send("\x1b[A\r")  # up from the first choice wraps to the last: "Read one of these in full first…"
+    wait_prompt(child, "Which one? (q leaves the page)")
+    child.send("\r")  # the first article
+    wait_prompt(child, "Which of these articles did you read or try?")  # back at the list after the page
+    child.send(" \r")  # tick the first
+    wait_prompt(child, "Did one of them fix it?")
+    child.send("\x1b[B\r")  # ✓ solved: the first
+    answer(child, "Other articles consulted", "")
+    answer(child, "Outcome", "clearing the saved password fixed it")
+    wait_prompt(child, "Search queries used")
+    child.send(CTRL_C)
+    assert wait_exit(child) == 130
+
+    saved = session_json(session_id, env)
+    first = [m for m in saved["steps"]["research.prior"]["answer"]["matches"] if m["source"] == "kb"][0]
+    kb = saved["steps"]["research.kb"]["answer"]
+    assert kb["articles"] == [first["id"]] and kb["worked"] == [first["id"]]
+    terminal = screen_text(log.read_text(encoding="utf-8"))
+    assert f"{first['id']} · article" in terminal  # the article was shown in full, inside the triage

@@ -96,3 +96,53 @@ def test_the_reader_shows_the_whole_article_through_the_safe_console(tmp_path: P
 def test_research_kb_articles_marked_solved(articles, tried, worked) -> None:
     answer = KbAnswer.model_validate({"articles": articles, "outcome": "done"})
     assert answer.articles == tried and answer.worked == worked
+
+
+# research.kb offers the knowledge-base articles research.prior found (kb-0001 here; the past case is not an
+# article): tick them, read one in full, mark the one that solved it; more can be typed after
+
+
+def test_research_kb_offers_the_articles_found_and_records_the_solved_one(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    # tick kb-0001; "Did one of them fix it?": none, ✓ kb-0001 → the second; one more typed; the outcome
+    keys = SPACE + ENTER + DOWN + ENTER + "kb-0014" + ENTER + "kb-0001 fixed it" + ENTER
+    session = terminal.run(keys, answers_except("research.kb"))
+    kb = session.answer("research.kb")
+    assert kb.articles == ["kb-0001", "kb-0014"] and kb.worked == ["kb-0001"] and kb.outcome == "kb-0001 fixed it"
+    screen = terminal.screen()
+    assert "Which of these articles did you read or try?" in screen and MATCHES[1]["id"] not in screen.split(
+        "Which of these articles")[1].split("Did one of them fix it?")[0]  # the past case is research.prior's
+    assert "✓ solved: kb-0001" in screen and "Other articles consulted" in screen
+
+
+def test_research_kb_article_read_in_full_then_ticked(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes)
+    opened: list[str] = []
+    # nothing ticked; "Read one of these in full first…" (after none and kb-0001); the article; back in the
+    # list tick it; none fixed it; nothing more typed; the outcome
+    prompter = terminal.prompter(ENTER + DOWN * 2 + ENTER + ENTER + SPACE + ENTER + ENTER + ENTER + "read, no help" + ENTER)
+    prompter._reader = opened.append
+    from threer.triage.flow import run_flow
+
+    session = run_flow(terminal.engine, prompter, answers_except("research.kb"))
+    assert opened == ["kb-0001"]
+    kb = session.answer("research.kb")
+    assert kb.articles == ["kb-0001"] and kb.worked == [] and kb.outcome == "read, no help"
+
+
+def test_research_kb_without_articles_found_asks_for_them_as_text(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    answers = {**answers_except("research.kb"), "research.prior": {"not_applicable": "a brand-new symptom"}}
+    session = terminal.run("kb-0014 solved" + ENTER + "done" + ENTER, answers)
+    kb = session.answer("research.kb")
+    assert kb.articles == ["kb-0014"] and kb.worked == ["kb-0014"]
+    assert "Which of these articles" not in terminal.screen()
+
+
+def test_changing_research_kb_ticks_the_articles_recorded_before(tmp_path: Path, pipes: ExitStack) -> None:
+    terminal = Terminal(tmp_path, pipes)
+    first = terminal.run(SPACE + ENTER + ENTER + "kb-0014" + ENTER + "no luck" + ENTER, answers_except("research.kb"))
+    assert first.answer("research.kb").articles == ["kb-0001", "kb-0014"]
+    # asked again: kb-0001 is ticked already and kb-0014 is the text; Enter keeps both
+    again = terminal.run(ENTER + ENTER + ENTER + ENTER, {}, start_at="research.kb", only_start=True)
+    assert again.answer("research.kb").articles == ["kb-0001", "kb-0014"]

@@ -90,6 +90,7 @@ FORMS: dict[str, list[Field]] = {
         Field("outcome", "text", "What matched, and what happened when you tried it?"),
     ],
     "research.kb": [
+        Field("consulted", "checkbox", "Which of these articles did you read or try?", optional=True),
         Field("articles", "text", "Articles consulted (ids or titles, comma-separated; "
               "write 'solved' after the one that fixed it)", optional=True),
         Field("outcome", "text", "Outcome"),
@@ -112,6 +113,9 @@ FORMS: dict[str, list[Field]] = {
 SOLVED = "solved:"  # research.prior: a ticked "✓ solved: ID" entry
 READ = "\x00read"  # research.prior: "read one in full first"
 PRIOR_QUESTION = "Which of these did you try?"
+KB_QUESTION = "Which of these articles did you read or try?"
+KB_OTHER = ("Other articles consulted (ids or titles, comma-separated; write 'solved' after the one that "
+            "fixed it; empty: none)")
 SOLVED_QUESTION = "Did one of them fix it?"
 
 
@@ -213,6 +217,8 @@ class QuestionaryPrompter:
     def _form(self, step: Step, ctx: AskContext) -> Any:
         previous = ctx.previous.answer if ctx.previous and ctx.previous.answer else {}
         defaults = {**previous, **ctx.defaults}  # a draft typed after the recorded answer wins
+        if step.id == "research.kb":
+            defaults = _kb_defaults(defaults, ctx.suggestions)
         data: dict[str, Any] = {}
         fields = FORMS[step.id]
         asked = 0
@@ -246,6 +252,10 @@ class QuestionaryPrompter:
         other = data.pop("enabled_other", "")
         if other:  # services typed beside the ticked ones
             data["enabled"] = list(data.get("enabled", [])) + [s.strip() for s in other.split(",") if s.strip()]
+        consulted = data.pop("consulted", None)
+        if consulted:  # research.kb: the ticked articles first, then those typed
+            typed = data.get("articles") or ""
+            data["articles"] = list(consulted) + [t.strip() for t in typed.split(",") if t.strip()]
         return data
 
     def _keep(self, step: Step, spec: Field, data: dict[str, Any], ctx: AskContext, text: str) -> None:
@@ -284,7 +294,9 @@ class QuestionaryPrompter:
                 # on its own line, wrapped by the console: cut at 80 columns it was "(Alt+Enter" and no more
                 self.console.print(Text(MULTILINE_HINT, style="dim"))
                 instruction = "\n>"
-            question = questionary.text(spec.message, default=text_default, multiline=spec.kind == "multiline",
+            message = KB_OTHER if step.id == "research.kb" and spec.name == "articles" and ctx.suggestions \
+                else spec.message
+            question = questionary.text(message, default=text_default, multiline=spec.kind == "multiline",
                                         instruction=instruction, key_bindings=_keep_typed_text_bindings(), **self._io)
             self._live = (step, spec, data if data is not None else {}, ctx, question)
             answer = self._run(question)
@@ -310,6 +322,10 @@ class QuestionaryPrompter:
                 if not matches:
                     return []
                 return self._tried(matches, default, first, data)
+            if step.id == "research.kb":
+                if not ctx.suggestions:
+                    return []  # nothing found to offer: the articles are typed in the next field
+                return self._tried(ctx.suggestions, default, first, data, question=KB_QUESTION)
             picked_default = set(default or [])
             qchoices: list[Any] = [
                 questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
@@ -324,8 +340,10 @@ class QuestionaryPrompter:
             return self._run(questionary.confirm(spec.message, default=bool(default), **self._io))
         raise ValueError(spec.kind)  # pragma: no cover
 
-    def _tried(self, matches: list[dict[str, Any]], default: Any, first: bool, data: dict[str, Any] | None) -> Any:
-        """research.prior's list: tick what was tried; then say which one fixed it, or open one to read.
+    def _tried(self, matches: list[dict[str, Any]], default: Any, first: bool, data: dict[str, Any] | None,
+               *, question: str = PRIOR_QUESTION) -> Any:
+        """research.prior's list (and research.kb's articles): tick what was tried; then say which one
+        fixed it, or open one to read.
 
         The checkbox holds the matches only, as every checkbox does, so "a" (toggle all) ticks matches and
         never a command or a "solved" mark; which one fixed it, and reading one in full, are a menu after it.
@@ -339,7 +357,7 @@ class QuestionaryPrompter:
             ]
             if first:
                 self.console.print(Text(CHECKBOX_HINT, style="dim"))
-            answer = self._run(questionary.checkbox(PRIOR_QUESTION, choices=qchoices, **self._io))
+            answer = self._run(questionary.checkbox(question, choices=qchoices, **self._io))
             picked = {v for v in answer if isinstance(v, str)}
             fixed: list[Any] = [questionary.Choice("None of them fixed it", value="")]
             fixed += [questionary.Choice(f"✓ solved: {m['id']} — {m['title']}", value=SOLVED + m["id"])
@@ -551,6 +569,20 @@ def _nameserver_check(text: str) -> bool | str:
     except BadInput as exc:
         return exc.message
     return True
+
+
+def _kb_defaults(defaults: dict[str, Any], suggestions: list[dict[str, Any]]) -> dict[str, Any]:
+    """research.kb's recorded articles split for the form: the suggested ones ticked, the rest as text."""
+    if not suggestions or "consulted" in defaults:
+        return defaults
+    offered = {m["id"] for m in suggestions}
+    articles = defaults.get("articles") or []
+    if isinstance(articles, str):
+        articles = [a.strip() for a in articles.split(",") if a.strip()]
+    out = dict(defaults)
+    out["consulted"] = [a for a in articles if a in offered]
+    out["articles"] = [a for a in articles if a not in offered]
+    return out
 
 
 def _form_order(rec: RecordedStep) -> RecordedStep:

@@ -48,6 +48,9 @@ class AskContext:
     error: str | None = None  # why the last reply was refused
     defaults: dict[str, Any] = field(default_factory=dict)
     save_draft: Callable[[dict[str, Any]], None] | None = None  # call after each field typed
+    # what threer offers to tick at this step beyond its action: research.kb the KB articles research.prior
+    # found (id, title, source, score)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Prompter(Protocol):
@@ -168,7 +171,7 @@ def _ask_until_valid(engine: TriageEngine, prompter: Prompter, step: Step, sessi
     while True:
         draft = engine.drafts().get(step.id, {})
         ctx = AskContext(session, previous, action, error, {**defaults, **draft},
-                         save_draft=partial(engine.save_draft, step.id))
+                         save_draft=partial(engine.save_draft, step.id), suggestions=suggestions(step.id, session))
         reply = prompter.ask(step, ctx)
         if isinstance(reply, GoBack):
             return reply
@@ -176,6 +179,16 @@ def _ask_until_valid(engine: TriageEngine, prompter: Prompter, step: Step, sessi
             return engine.parse(step.id, reply.data, action)
         except InvalidAnswer as exc:
             error = exc.message
+
+
+def suggestions(step_id: str, session: TriageSession) -> list[dict[str, Any]]:
+    """The knowledge-base articles research.prior found, offered again at research.kb to tick, read in
+    full and mark as the one that solved it (past cases stay research.prior's)."""
+    if step_id != "research.kb":
+        return []
+    prior = session.steps.get("research.prior")
+    matches = (prior.answer or {}).get("matches") if prior is not None else None
+    return [dict(m) for m in matches or [] if isinstance(m, dict) and m.get("source") == "kb" and m.get("id")]
 
 
 def _record_or_settle(engine: TriageEngine, prompter: Prompter, step: Step, value: a.Answer | a.NotApplicable,
