@@ -336,7 +336,32 @@ def test_any_domain_text_is_normalised_or_refused_clearly(texts: list[str]) -> N
 # -- the progress bar, on a real terminal ---------------------------------------------------------
 
 
-def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+def test_progress_bar_on_a_terminal_while_the_output_goes_to_a_file(tmp_path: Path) -> None:
+    import os
+    import shlex
+    import sys
+
+    import pexpect
+
+    out = tmp_path / "out.txt"
+    with DnsTestServer(delay=0.3) as slow:
+        env = dict(os.environ, THREER_HOME=str(tmp_path / "home"), THREER_CONFIG=str(tmp_path / "c.toml"), COLUMNS="100")
+        env.pop("NO_COLOR", None)
+        command = [sys.executable, "-m", "threer", "check-dns", "b-plain.example", "b-mx-ok.example", "--profile", "none",
+                   "--dns-only", "--nameserver", f"127.0.0.1:{slow.port}"]
+        child = pexpect.spawn("/bin/sh", ["-c", shlex.join(command) + " > " + shlex.quote(str(out))],
+                              env=env, encoding="utf-8", timeout=30, dimensions=(40, 100))
+        child.expect("Checking")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus in (0, 1)  # b-mx-ok.example has no SPF: the spf check may fail it
+    text = out.read_text(encoding="utf-8")
+    assert text.index("b-plain.example") < text.index("b-mx-ok.example")  # the reports, in input order
+    assert "Checking" not in text
+
+
+def test_on_a_terminal_the_reports_show_as_they_come_without_a_bar(tmp_path: Path) -> None:
+    import io
     import os
     import sys
 
@@ -350,7 +375,10 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
                              "--dns-only", "--nameserver", f"127.0.0.1:{slow.port}"],
             env=env, encoding="utf-8", timeout=30, dimensions=(40, 100),
         )
-        child.expect("Checking")
+        child.logfile_read = seen = io.StringIO()
+        child.expect("b-plain.example")
+        child.expect("b-mx-ok.example")
         child.expect(pexpect.EOF)
         child.close()
-    assert child.exitstatus in (0, 1)  # b-mx-ok.example has no SPF: the spf check may fail it
+    assert child.exitstatus in (0, 1)
+    assert "Checking" not in seen.getvalue()

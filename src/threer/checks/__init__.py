@@ -434,8 +434,32 @@ def run_domains(
     now: datetime | None = None,
 ) -> list[DomainOutcome]:
     """check_domains with each domain's look-up counts (the CLI's exit code needs them)."""
+    outcomes: list[DomainOutcome] = []
+    each_domain(domains, options, outcomes.append, concurrency=concurrency, progress=progress, now=now)
+    return outcomes
+
+
+# How many domains past the oldest one not yet handed on may be checked or waiting: a domain that
+# takes its whole timeout holds back at most this many finished ones in memory.
+WINDOW = 200
+
+
+def each_domain(
+    domains: list[str],
+    options: CheckOptions,
+    each: Callable[[DomainOutcome], None],
+    *,
+    concurrency: int = 20,
+    progress: Callable[[DomainReport], None] | None = None,
+    now: datetime | None = None,
+    window: int = WINDOW,
+) -> None:
+    """Check many domains, at most `concurrency` at once, and hand each outcome to `each` in input
+    order as soon as it and every domain before it are done, so a caller can print and forget it:
+    a run of 100,000 domains holds at most `window` outcomes at a time. `progress` hears of each
+    domain as it finishes (in any order). An exception from `each` stops the run and is raised."""
     profile = load_choice(options)
-    return asyncio.run(_check_all(domains, options, profile, max(1, concurrency), progress, now))
+    asyncio.run(_check_all(domains, options, profile, max(1, concurrency), progress, now, each, max(1, window)))
 
 
 async def _check_all(
@@ -445,20 +469,60 @@ async def _check_all(
     concurrency: int,
     progress: Callable[[DomainReport], None] | None,
     now: datetime | None,
-) -> list[DomainOutcome]:
+    each: Callable[[DomainOutcome], None],
+    window: int,
+) -> None:
     from threer.checks.resolver import SharedAnswers, system_nameservers
 
     gate = asyncio.Semaphore(concurrency)
+    ahead = asyncio.Semaphore(window)  # started but not yet handed on (at most `window`)
     # each domain keeps its own deadline; answers (the provider's SPF includes, its MX hosts ...) are
     # shared, so a question is asked once per run, not once per domain
     shared = SharedAnswers(list(options.nameservers or system_nameservers())) if len(domains) > 1 else None
     functions = available_checks()
+    finished: dict[int, DomainOutcome] = {}
+    handed = 0
 
-    async def one(domain: str) -> DomainOutcome:
-        async with gate:
-            outcome = await run_domain(domain, options, profile=profile, now=now, shared=shared, functions=functions)
-        if progress is not None:
-            progress(outcome.report)
-        return outcome
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()  # set with the exception of `each` or `progress`
+    running: set[asyncio.Task[None]] = set()
 
-    return list(await asyncio.gather(*(one(d) for d in domains)))
+    async def one(index: int, domain: str) -> None:
+        nonlocal handed
+        try:
+            try:
+                outcome = await run_domain(domain, options, profile=profile, now=now, shared=shared, functions=functions)
+            finally:
+                gate.release()
+            if progress is not None:
+                progress(outcome.report)
+            finished[index] = outcome
+            while handed in finished:
+                each(finished.pop(handed))
+                handed += 1
+                ahead.release()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the caller's trouble (a closed pipe, a full disk) ends the run
+            if not stop.done():
+                stop.set_exception(exc)
+
+    async def start_all() -> None:
+        for index, domain in enumerate(domains):
+            await ahead.acquire()
+            await gate.acquire()
+            task = asyncio.ensure_future(one(index, domain))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        while running:
+            await asyncio.wait(set(running))
+
+    starter = asyncio.ensure_future(start_all())
+    try:
+        await asyncio.wait({starter, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (starter, *running):
+            task.cancel()
+        await asyncio.gather(starter, *running, return_exceptions=True)
+    if stop.done():
+        stop.result()  # raises what stopped the run

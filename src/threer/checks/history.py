@@ -167,13 +167,14 @@ def snapshot(report: DomainReport, lookups: Iterable[Lookup]) -> Snapshot:
     return Snapshot(domain=report.domain, checked_at=report.checked_at, records=records_of(lookups), findings=findings_of(report))
 
 
+def _row(s: Snapshot) -> tuple[str, str, str, str]:
+    return (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")),
+            json.dumps(s.findings, separators=(",", ":")))
+
+
 def record_run(store: SessionStore, snapshots: list[Snapshot]) -> None:
     """Store one row a domain, in one transaction (on either backend: threer.store_api)."""
-    store.add_check_runs([
-        (s.domain, _iso(s.checked_at), json.dumps(s.records, separators=(",", ":")),
-         json.dumps(s.findings, separators=(",", ":")))
-        for s in snapshots
-    ])
+    store.add_check_runs([_row(s) for s in snapshots])
 
 
 def last_runs(store: SessionStore, domains: list[str], before: datetime | None = None) -> dict[str, Snapshot]:
@@ -194,23 +195,58 @@ def purge(store: SessionStore, older_than: datetime) -> int:
     return store.purge_check_runs(_iso(older_than))
 
 
+class Recorder:
+    """Keeps the runs of one check-dns invocation as they come, one domain at a time: rows are written
+    `batch` at a time (one transaction each), so a long `--from` run holds only the unwritten ones.
+    `add` returns what changed for the domain since its last kept run (None: never kept before), read
+    before this run's row is written; with `changes=False` nothing is read (the caller does not show
+    changes). `close` writes what is left and purges the rows past `keep_days`."""
+
+    def __init__(self, store: SessionStore, *, keep_days: int, now: datetime, changes: bool = True,
+                 batch: int = 100) -> None:
+        self.store = store
+        self.keep_days = keep_days
+        self.now = now
+        self.want_changes = changes
+        self.batch = max(1, batch)
+        self._rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, outcome: DomainOutcome) -> Changes | None:
+        current = snapshot(outcome.report, outcome.lookups)
+        previous = last_runs(self.store, [current.domain]).get(current.domain) if self.want_changes else None
+        self._rows.append(_row(current))
+        if len(self._rows) >= self.batch:
+            self.flush()
+        return changes(previous, current) if previous is not None else None
+
+    def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            self.store.add_check_runs(rows)
+
+    def close(self) -> None:
+        from datetime import timedelta
+
+        self.flush()
+        purge(self.store, self.now - timedelta(days=self.keep_days))
+
+
 def remember(db: SessionStore | str | Path, outcomes: Iterable[DomainOutcome], *, keep_days: int,
              now: datetime) -> dict[str, Changes]:
     """Keep a check-dns run (one row a domain), purge rows past `keep_days`, and return what changed
     for each domain since its last kept run (domains never checked before are absent). `db` is an
     open store (either backend, threer.store_api), or the path of a SQLite database to open for this."""
-    from datetime import timedelta
-
     from threer.store import Store
 
     # a sqlite3.Row reads by key as the interface's Mapping does, but typeshed does not call it a Mapping
     store = cast("SessionStore", Store(Path(db))) if isinstance(db, (str, Path)) else db
     try:
-        snapshots = [snapshot(o.report, o.lookups) for o in outcomes]
-        previous = last_runs(store, [s.domain for s in snapshots])
-        record_run(store, snapshots)
-        purge(store, now - timedelta(days=keep_days))
-        return {s.domain: changes(previous[s.domain], s) for s in snapshots if s.domain in previous}
+        outcomes = list(outcomes)
+        # every domain's last run is read before any of this run's rows is written
+        recorder = Recorder(store, keep_days=keep_days, now=now, batch=len(outcomes) or 1)
+        found = {o.report.domain: recorder.add(o) for o in outcomes}
+        recorder.close()
+        return {domain: change for domain, change in found.items() if change is not None}
     finally:
         if store is not db:
             store.close()

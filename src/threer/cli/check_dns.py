@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from threer.cli.output import emit_json, print_error, print_warning, stderr_console, stderr_is_terminal, stdout_console
+from threer.cli.output import emit_exact, json_text, print_error, print_warning, stderr_console, stderr_is_terminal, stdout_console
 from threer.errors import BadInput, ExitStatus
 from threer.files import read_stdin_text, read_user_text
 from typing import TYPE_CHECKING
@@ -107,48 +108,103 @@ def check_dns(
         print_warning(note)
 
     options.verify = ca_bundle_verify(ca_bundle)
-    outcomes = _run_with_progress(names, options)
-    reports = [o.report for o in outcomes]
-    changes = keep_history(env, config, outcomes, want_diff=diff)
     views = None
     if propagation:
         from threer.checks.propagation import public_resolvers_from_env, run_propagation
 
         views = run_propagation(names, options, public_resolvers_from_env())
+    # each domain's report is printed (and kept in the history) as soon as it and the ones before it
+    # are checked, then forgotten: a long --from list never sits in memory whole
+    recorder = open_history(env, config, want_diff=diff)
+    output = DomainOutput("json" if as_json else "fixes" if fixes else "text", views=views, diff=diff)
+    verdict = RunVerdict()
 
-    if as_json:
-        document = json_document(reports, views, changes if diff else None)
-        emit_json(document)
-    elif fixes:
-        from rich.text import Text
+    def each(outcome: Any) -> None:
+        change = recorder.add(outcome) if recorder is not None else None
+        verdict.add(outcome)
+        output.write(outcome.report, change)
 
-        console = stdout_console()
-        for i, report in enumerate(reports):
-            if i:
-                console.print()
-            for line in zone_fix_lines(report):
-                _print_line(console, Text(line))
-    else:
-        console = stdout_console()
-        for i, report in enumerate(reports):
-            if i:
-                console.print()
-            render_report(console, report)
-            if views is not None:
-                render_propagation(console, views[i])
-            if diff:
-                from threer.cli.check_history import render_changes
-
-                render_changes(console, report.domain, changes.get(report.domain))
-    status = exit_status(outcomes)
+    _run_with_progress(names, options, each)
+    output.close()
+    if recorder is not None:
+        recorder.close()
+    status = verdict.status()
     if status is ExitStatus.INCOMPLETE:
-        unchecked = [o.report.domain for o in outcomes if o.nothing_checked]
-        shown = ", ".join(unchecked[:5]) + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+        unchecked = verdict.unchecked
+        shown = ", ".join(unchecked[:5]) + (f" and {verdict.unchecked_count - 5} more" if verdict.unchecked_count > 5 else "")
         print_error(
             f"Nothing could be checked for {shown}: every look-up failed or timed out. "
             "Check the network or the --nameserver, or raise --timeout, and try again."
         )
     raise typer.Exit(int(status))
+
+
+class DomainOutput:
+    """The run's output, one domain at a time, in input order: the JSON document (written piece by
+    piece, the same text as json_document gives whole), the reports, or the --fixes zone lines."""
+
+    def __init__(self, mode: str, *, views: list[Any] | None = None, diff: bool = False) -> None:
+        self.mode = mode
+        self.views = views
+        self.diff = diff
+        self.count = 0
+        self.console = stdout_console() if mode != "json" else None
+
+    def write(self, report: DomainReport, change: Any) -> None:
+        view = self.views[self.count] if self.views is not None else None
+        first = self.count == 0
+        self.count += 1
+        if self.mode == "json":
+            entry = domain_entry(report, view, change, diff=self.diff)
+            text = json.dumps(entry, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            emit_exact(("" if first else ",\n") + _JSON_HEAD * first + "    " + text)
+            return
+        from rich.text import Text
+
+        assert self.console is not None
+        if not first:
+            self.console.print()
+        if self.mode == "fixes":
+            for line in zone_fix_lines(report):
+                _print_line(self.console, Text(line))
+            return
+        render_report(self.console, report)
+        if view is not None:
+            render_propagation(self.console, view)
+        if self.diff:
+            from threer.cli.check_history import render_changes
+
+            render_changes(self.console, report.domain, change)
+
+    def close(self) -> None:
+        if self.mode == "json":
+            emit_exact("\n  ]\n}\n" if self.count else json_text(json_document([])) + "\n")
+
+
+_JSON_HEAD = f'{{\n  "version": {JSON_VERSION},\n  "domains": [\n'
+
+
+class RunVerdict:
+    """The exit status of a run, gathered one outcome at a time: 1 when anything failed; else 3 when a
+    domain got no DNS answer at all; else 0."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.unchecked: list[str] = []  # the first few domains nothing could be checked for
+        self.unchecked_count = 0
+
+    def add(self, outcome: Any) -> None:
+        if outcome.report.summary.fail:
+            self.failed = True
+        if outcome.nothing_checked:
+            self.unchecked_count += 1
+            if len(self.unchecked) < 5:
+                self.unchecked.append(outcome.report.domain)
+
+    def status(self) -> ExitStatus:
+        if self.failed:
+            return ExitStatus.PROBLEMS
+        return ExitStatus.INCOMPLETE if self.unchecked_count else ExitStatus.OK
 
 
 def _selector(text: str) -> str:
@@ -176,24 +232,62 @@ def parse_addresses(texts: list[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def keep_history(env: Any, config: Any, outcomes: list[Any], *, want_diff: bool) -> dict:
-    """Keep this run in the check history (unless the config says not to) and return, per domain, what
-    changed since the last kept run. Trouble with the database never loses the check's output."""
+def open_history(env: Any, config: Any, *, want_diff: bool) -> Any:
+    """The check history's recorder for this run (None when the config turns the history off, or
+    when the database cannot be opened: then a warning says so, and the check's output is kept).
+    With --diff a database that cannot be opened is an error, before any look-up."""
     if not config.check_history:
-        return {}
+        return None
     from threer.checks import history
     from threer.errors import StoreError
 
     try:
         from threer.store import open_store
 
-        return history.remember(open_store(env, config), outcomes, keep_days=config.check_history_days,
-                                now=env.clock())
+        return SafeRecorder(history.Recorder(open_store(env, config), keep_days=config.check_history_days,
+                                             now=env.clock(), changes=want_diff), want_diff=want_diff)
     except StoreError as exc:
         if want_diff:
             raise
         print_warning(f"This run was not kept in the check history: {exc.message}")
-        return {}
+        return None
+
+
+class SafeRecorder:
+    """A history recorder whose trouble never loses the check's output: without --diff a database
+    error stops the keeping, with one warning at the end; with --diff it is an error (the changes
+    cannot be told without it)."""
+
+    def __init__(self, recorder: Any, *, want_diff: bool) -> None:
+        self.recorder: Any = recorder
+        self.want_diff = want_diff
+        self.trouble: str | None = None
+
+    def add(self, outcome: Any) -> Any:
+        from threer.errors import StoreError
+
+        if self.trouble is not None:
+            return None
+        try:
+            return self.recorder.add(outcome)
+        except StoreError as exc:
+            if self.want_diff:
+                raise
+            self.trouble = exc.message
+            return None
+
+    def close(self) -> None:
+        from threer.errors import StoreError
+
+        if self.trouble is None:
+            try:
+                self.recorder.close()
+            except StoreError as exc:
+                if self.want_diff:
+                    raise
+                self.trouble = exc.message
+        if self.trouble is not None:
+            print_warning(f"This run was not kept in the check history: {self.trouble}")
 
 
 def collect_domains(arguments: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
@@ -246,68 +340,70 @@ def _read_domain_file(from_file: str) -> list[tuple[str, str]]:
     return entries
 
 
-def _run_with_progress(names: list[str], options: Any) -> list[Any]:
-    from threer.checks import run_domains
+def _run_with_progress(names: list[str], options: Any, each: Any) -> None:
+    """Check the domains, handing each outcome to `each` in input order. A progress bar shows on a
+    terminal's stderr while the output goes to a file or a pipe; when the output is the terminal
+    too, the reports appearing one by one are the progress."""
+    from threer.checks import each_domain
 
-    if len(names) < 2 or not stderr_is_terminal():
-        return run_domains(names, options, concurrency=CONCURRENCY)
+    if len(names) < 2 or not stderr_is_terminal() or stdout_console().is_terminal:
+        each_domain(names, options, each, concurrency=CONCURRENCY)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = stderr_console()
     columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("", total=len(names))
 
         def advance(report: DomainReport) -> None:
             bar.update(task, advance=1, description=report.domain)
 
-        return run_domains(names, options, concurrency=CONCURRENCY, progress=advance)
-
-
-def exit_status(outcomes: list[Any]) -> ExitStatus:
-    """1 when anything failed; else 3 when a domain got no DNS answer at all; else 0."""
-    if any(o.report.summary.fail for o in outcomes):
-        return ExitStatus.PROBLEMS
-    if any(o.nothing_checked for o in outcomes):
-        return ExitStatus.INCOMPLETE
-    return ExitStatus.OK
+        each_domain(names, options, each, concurrency=CONCURRENCY, progress=advance)
 
 
 def json_document(reports: list[DomainReport], views: list[Any] | None = None, changes: dict | None = None) -> dict[str, Any]:
     """The check-dns JSON document (docs/reference/json.md); key order is part of the contract."""
-    domains = []
-    for i, report in enumerate(reports):
-        entry: dict[str, Any] = {
-            "domain": report.domain,
-            "profile": report.profile,
-            "profile_reason": report.profile_reason,
-            "checked_at": report.checked_at.isoformat().replace("+00:00", "Z"),
-            "duration_ms": report.duration_ms,
-            "summary": report.summary.model_dump(),
-            "findings": [
-                {
-                    "id": f.id,
-                    "check": f.check,
-                    "severity": f.severity.value,
-                    "message": f.message,
-                    "fix": f.fix,
-                    "observed": _jsonable(f.observed),
-                    "expected": _jsonable(f.expected),
-                    "changes": [
-                        {"action": c.action, "name": c.name, "type": c.rdtype, "ttl": c.ttl, "value": c.value, "line": c.line}
-                        for c in f.changes
-                    ],
-                }
-                for f in report.findings
-            ],
-        }
-        if views is not None:
-            entry["propagation"] = views[i].model_dump(mode="json", exclude={"domain"})
-        if changes is not None:  # --diff: what changed since the last kept run (null: none kept)
-            found = changes.get(report.domain)
-            entry["changes"] = found.to_json() if found is not None else None
-        domains.append(entry)
+    domains = [
+        domain_entry(report, views[i] if views is not None else None,
+                     changes.get(report.domain) if changes is not None else None, diff=changes is not None)
+        for i, report in enumerate(reports)
+    ]
     return {"version": JSON_VERSION, "domains": domains}
+
+
+def domain_entry(report: DomainReport, view: Any = None, change: Any = None, *, diff: bool = False) -> dict[str, Any]:
+    """One domain of the JSON document: `view` its propagation (with --propagation), `change` what
+    changed since its last kept run (with --diff; None: none kept)."""
+    entry: dict[str, Any] = {
+        "domain": report.domain,
+        "profile": report.profile,
+        "profile_reason": report.profile_reason,
+        "checked_at": report.checked_at.isoformat().replace("+00:00", "Z"),
+        "duration_ms": report.duration_ms,
+        "summary": report.summary.model_dump(),
+        "findings": [
+            {
+                "id": f.id,
+                "check": f.check,
+                "severity": f.severity.value,
+                "message": f.message,
+                "fix": f.fix,
+                "observed": _jsonable(f.observed),
+                "expected": _jsonable(f.expected),
+                "changes": [
+                    {"action": c.action, "name": c.name, "type": c.rdtype, "ttl": c.ttl, "value": c.value, "line": c.line}
+                    for c in f.changes
+                ],
+            }
+            for f in report.findings
+        ],
+    }
+    if view is not None:
+        entry["propagation"] = view.model_dump(mode="json", exclude={"domain"})
+    if diff:  # --diff: what changed since the last kept run (null: none kept)
+        entry["changes"] = change.to_json() if change is not None else None
+    return entry
 
 
 def _jsonable(value: Any) -> Any:
