@@ -409,6 +409,23 @@ def test_the_change_menu_lists_recorded_steps_only_and_can_be_cancelled(tmp_path
     assert session.answer("intake.issue").started == "today"
 
 
+def test_a_cancelled_change_menu_leaves_no_trace_in_the_transcript(tmp_path: Path, pipes: ExitStack) -> None:
+    """What the terminal finally shows (pyte plays the prompts' drawing back): the `:back` typed and the
+    menu left with Esc are gone, the field asked again holds the real answer."""
+    import pyte
+
+    terminal = Terminal(tmp_path, pipes, screen=True)
+    keys = (KEYS["intake.customer"] + ":back" + ENTER + "\x1b"
+            + "Outlook asks" + ENTER + "jane" + ENTER + "today" + ENTER)
+    terminal.run(keys, {k: v for k, v in ANSWERS_FILE.items() if k not in {"intake.customer", "intake.issue"}})
+    screen = pyte.Screen(120, 40)
+    pyte.Stream(screen).feed(terminal.drawn.getvalue())
+    shown = [line.rstrip() for line in screen.display if line.strip()]
+    assert shown[-3:] == ["? The issue, in your words Outlook asks", "? Affected user(s) jane",
+                          "? When did it start? today"]
+    assert not any(":back" in line or "Which answer do you want to change?" in line for line in shown)
+
+
 def test_na_typed_in_a_later_field_of_a_step(terminal: Terminal) -> None:
     keys = SPACE + ENTER + ":na the Control Panel is down" + ENTER
     session = terminal.run(keys, answers_except("replicate.services"))

@@ -147,6 +147,8 @@ CANCEL = "\x00cancel"
 
 
 def _cancel_on_escape(question: questionary.Question) -> None:
+    """The change menu: Esc cancels it; once left, by any choice, it leaves no line in the transcript
+    (the field asked again, or the chosen step's heading, follows at once)."""
     from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
     bindings = KeyBindings()
@@ -156,6 +158,27 @@ def _cancel_on_escape(question: questionary.Question) -> None:
         event.app.exit(result=CANCEL)
 
     app = question.application
+    app.key_bindings = merge_key_bindings([app.key_bindings, bindings]) if app.key_bindings else bindings
+    app.erase_when_done = True
+
+
+def _erase_back_command(question: questionary.Question, *, multiline: bool) -> None:
+    """A text field finished with `:back` is erased from the transcript: the change menu takes its place."""
+    from prompt_toolkit.filters import Condition
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    app = question.application
+    is_back = Condition(lambda: app.current_buffer.text.strip().lower() == ":back")
+    bindings = KeyBindings()
+
+    def _accept(event: Any) -> None:
+        event.app.erase_when_done = True
+        event.current_buffer.validate_and_handle()
+
+    if multiline:
+        bindings.add("escape", "enter", filter=is_back)(_accept)
+    else:
+        bindings.add("enter", filter=is_back)(_accept)
     app.key_bindings = merge_key_bindings([app.key_bindings, bindings]) if app.key_bindings else bindings
 
 
@@ -298,6 +321,7 @@ class QuestionaryPrompter:
                 else spec.message
             question = questionary.text(message, default=text_default, multiline=spec.kind == "multiline",
                                         instruction=instruction, key_bindings=_keep_typed_text_bindings(), **self._io)
+            _erase_back_command(question, multiline=spec.kind == "multiline")
             self._live = (step, spec, data if data is not None else {}, ctx, question)
             answer = self._run(question)
             self._commands(step, answer)  # :back and :na work in any text field of a step
