@@ -206,7 +206,8 @@ _FM_VALUE = st.one_of(
     _FM_TEXT,
     _FM_TEXT.map(lambda t: f'"{t}"'),
     _FM_TEXT.map(lambda t: f"'{t}'"),
-    st.sampled_from(["yes", "No", "null", "~", "0x10", "1.5", "2026-01-02", "5.7.1", "a: b", "x #c", "'q'", "[a, b]",
+    st.sampled_from(["yes", "No", "null", "~", "0x10", "1.5", "2026-01-02", "2026-02-30", "2026-01-02 10:30:00",
+                     "1_000", "0o17", ".inf", "-.5e3", "+12", "NULL", "Off", "5.7.1", "a: b", "x #c", "'q'", "[a, b]",
                      "[a, 1, yes]", "[]", "[a,, b]", "[a: b]", "http://x.example/a", "C++", "-x", "?", "é", '"a: b"',
                      '"it\'s"', "'it''s'", '"tab\\t"', '"x" # c', "''", '""', '"yes"', "'5.7.1'"]),
 )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from threer.kb.analysis import markdown_to_text
 
@@ -110,8 +111,8 @@ class _NotSimple(Exception):
     pass
 
 
-def _plain(text: str, *, in_list: bool = False) -> str:
-    """A YAML plain scalar that YAML itself would read as this very string; else _NotSimple."""
+def _plain(text: str, *, in_list: bool = False) -> object:
+    """A YAML scalar as YAML itself would read it (a string, or a number, date ...); else _NotSimple."""
     from frontmatter.default_handlers import SafeLoader
 
     if not in_list and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
@@ -123,10 +124,35 @@ def _plain(text: str, *, in_list: bool = False) -> str:
         raise _NotSimple
     if in_list and any(c in text for c in ",[]{}:"):
         raise _NotSimple
-    for _tag, pattern in SafeLoader.yaml_implicit_resolvers.get(text[0], []):
+    for tag, pattern in SafeLoader.yaml_implicit_resolvers.get(text[0], []):
         if pattern.match(text):
-            raise _NotSimple  # a number, a date, yes/no, null ...: YAML's own rules apply
+            if in_list:
+                raise _NotSimple
+            return _typed(tag, text)  # a number, a date, yes/no, null ...: as YAML reads it
     return text
+
+
+_constructor: Any = None
+
+
+def _typed(tag: str, text: str) -> object:
+    """A plain scalar YAML reads as a number, a date, yes/no or null: built by YAML's own constructor.
+
+    Generated and exported articles often carry `updated: 2019-12-23`; building that one
+    value costs a fraction of parsing the whole front matter with YAML.
+    """
+    global _constructor
+    import yaml
+
+    if _constructor is None:
+        _constructor = yaml.constructor.SafeConstructor()
+    try:
+        return _constructor.construct_object(yaml.ScalarNode(tag, text), deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        raise _NotSimple from None  # e.g. 2019-02-30: YAML's own error message is given
+    finally:
+        _constructor.constructed_objects.clear()
+        _constructor.recursive_objects.clear()
 
 
 def _simple_yaml(raw: str) -> dict[str, object] | None:
@@ -144,6 +170,8 @@ def _simple_yaml(raw: str) -> dict[str, object] | None:
             if match is None:
                 return None
             key, value = _plain(match.group(1)), match.group(2) or ""
+            if not isinstance(key, str):
+                return None  # `yes:` or `null:` as a key: left to YAML
             if not value:
                 data[key] = None
             elif value[0] == "[" and value[-1] == "]":
@@ -198,7 +226,8 @@ def _check_yaml_events(raw: str) -> None:
         if stack:
             stack[-1][1] = int(stack[-1][1]) + count  # type: ignore[call-overload]
 
-    for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed: same events
+    for event in yaml.parse(raw, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
             add(sizes.get(event.anchor or "", 1))
         elif isinstance(event, yaml.ScalarEvent):

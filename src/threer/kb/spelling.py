@@ -25,10 +25,10 @@ MIN_LENGTH = 3  # shorter words are too often right and rare
 
 def spell_terms(columns: Iterable[str]) -> set[str]:
     """The terms of analysed columns worth keeping for correction: letters only, 3 or more."""
-    found: set[str] = set()
+    distinct: set[str] = set()
     for column in columns:
-        found.update(t for t in column.split() if len(t) >= MIN_LENGTH and t.isalpha() and t.isascii())
-    return found
+        distinct.update(column.split())  # each term once: an article repeats most of its words
+    return {t for t in distinct if len(t) >= MIN_LENGTH and t.isalpha() and t.isascii()}
 
 
 def record_terms(cur: sqlite3.Cursor, new_terms: Iterable[str]) -> None:
