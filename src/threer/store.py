@@ -116,10 +116,18 @@ ALTER TABLE answer_history ADD COLUMN recorded_host TEXT;
 ALTER TABLE answer_history ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;
 """
 
+
+# issue 7 (speed): thesaurus phrases indexed as single terms; the FTS rows are rebuilt on first use
+def _kb_phrases_schema() -> str:
+    from threer.kb.schema import PHRASES_SQL
+
+    return PHRASES_SQL
+
+
 # Migration N (1-based) brings the database to user_version N.
 MIGRATIONS: list[Any] = [
     _CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema, _check_history_schema,
-    _ANSWER_ORIGIN,
+    _ANSWER_ORIGIN, _kb_phrases_schema,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

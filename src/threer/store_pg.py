@@ -105,6 +105,8 @@ PG_MIGRATIONS: list[str] = [
     "CREATE INDEX check_history_domain ON check_history(domain, checked_at)",
     # 7 (issue 12): the machine each answer revision was saved on (the technician is in step 1 here)
     "ALTER TABLE answers ADD COLUMN recorded_host TEXT; ALTER TABLE answer_history ADD COLUMN recorded_host TEXT",
+    # issue 7 (speed): the KB's FTS table gains thesaurus-phrase columns; it lives in each machine's KB index
+    "",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

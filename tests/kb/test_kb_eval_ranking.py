@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,21 @@ def test_json_snippets_carry_no_markup(store):
     for result in search(store, "dkim body hash did not verify mailing list footer", limit=5):
         assert "**" not in result.snippet
         assert all(0 <= start < end <= len(result.snippet) for start, end in result.highlights)
+
+
+def test_phrases_held_as_single_terms_rank_exactly_as_phrase_matches(store, tmp_path):
+    """The same index with its phrase list removed matches every thesaurus phrase as a phrase
+    (the slow way): ids, scores and snippets must not move, on the dev and held-out queries."""
+    queries = [q["query"] for path in (KB_EVAL / "dev" / "queries.json", HELDOUT)
+               for q in json.loads(path.read_text(encoding="utf-8"))]
+    copy = tmp_path / "phrases-as-phrases.db"
+    target = sqlite3.connect(copy)
+    store.conn.backup(target)
+    target.execute("DELETE FROM kb_meta WHERE key = 'phrases'")
+    target.commit()
+    target.close()
+    with Store(copy) as slow:
+        slow._kb_ready = True
+        for q in queries:
+            fast = [(r.id, r.score, r.snippet) for r in search(store, q)]
+            assert [(r.id, r.score, r.snippet) for r in search(slow, q)] == fast, q

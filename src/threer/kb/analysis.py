@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterator
 
 # Bump when the analysis changes: the index is then rebuilt from the stored text.
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 
 TOKEN_RE = re.compile(r"\d+(?:\.\d+)+|[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -85,22 +85,36 @@ class _TermCache(dict[str, str]):
 _term_cache = _TermCache()
 
 
+class _ChunkCache(dict[str, str]):
+    """A whitespace-free piece of text ("Outlook,", "(0x800CCC0E).") -> its terms joined by spaces.
+
+    No token holds whitespace, so the tokens of a text are the tokens of its
+    whitespace-separated pieces, in order; a piece seen before costs one dict look-up.
+    """
+
+    def __missing__(self, chunk: str) -> str:
+        if len(self) > _CACHE_LIMIT:
+            self.clear()
+        value = self[chunk] = " ".join(filter(None, map(_term_cache.__getitem__, TOKEN_RE.findall(chunk))))
+        return value
+
+
+_chunk_cache = _ChunkCache()
+
+
 def term(token: str) -> str:
     """The indexed term for one token."""
     return _term_cache[token]
 
 
-def terms(text: str) -> list[str]:
-    """Every term of `text`, in order (empty terms, from odd Unicode, are dropped)."""
-    return list(filter(None, map(_term_cache.__getitem__, TOKEN_RE.findall(text))))
-
-
 def shadow(text: str) -> str:
     """The analysed form of `text` stored in FTS5: its terms separated by single spaces."""
-    joined = " ".join(map(_term_cache.__getitem__, TOKEN_RE.findall(text)))
-    if "  " in joined or joined.startswith(" ") or joined.endswith(" "):  # an empty term: drop it
-        return " ".join(joined.split())
-    return joined
+    return " ".join(filter(None, map(_chunk_cache.__getitem__, text.split())))
+
+
+def terms(text: str) -> list[str]:
+    """Every term of `text`, in order (empty terms, from odd Unicode, are dropped)."""
+    return shadow(text).split()
 
 
 def plain_text(body: str, fmt: str) -> str:
@@ -110,7 +124,7 @@ def plain_text(body: str, fmt: str) -> str:
 
 def analysed_column(text: str) -> str:
     """One FTS column: the terms of `text` separated by single spaces."""
-    return " ".join(terms(text))
+    return shadow(text)
 
 
 def index_text(title: str, tags: list[str] | str, plain: str) -> tuple[str, str, str]:
@@ -136,9 +150,10 @@ _signature: str | None = None
 
 
 def analyzer_signature() -> str:
-    """Changes whenever terms could change: threer's analysis and the stemmer.
+    """Changes whenever terms could change: threer's analysis, the stemmer, the built-in thesaurus.
 
-    The thesaurus is applied to queries only, so changing it never needs a new index.
+    The built-in thesaurus's phrases are indexed as single terms (threer.kb.phrases); a
+    partner's thesaurus is applied to queries only, so changing it never needs a new index.
     """
     global _signature
     if _signature is not None:
@@ -152,7 +167,9 @@ def analyzer_signature() -> str:
         stemmer_id = f"{module}-{os.path.getsize(source)}"  # cheaper than reading package metadata
     except OSError:
         stemmer_id = module
-    _signature = f"{ANALYZER_VERSION}/{stemmer_id}"
+    from threer.kb.phrases import builtin_fingerprint
+
+    _signature = f"{ANALYZER_VERSION}/{stemmer_id}/{builtin_fingerprint()}"
     return _signature
 
 

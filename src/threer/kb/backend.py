@@ -131,7 +131,7 @@ class SqliteKbIndex:
         return correct(self.conn, word, df)
 
     def best(self, alternatives: list[tuple[str, ...]], source: str | None, pool: int) -> dict[int, float]:
-        return best_bm25(self.conn, alternatives, source, pool)
+        return best_bm25(self.conn, alternatives, source, pool, index_stats(self.conn).phrases)
 
     def analysed(self, rowids: list[int]) -> list[tuple[int, str, str, str]]:
         marks = ", ".join("?" for _ in rowids)

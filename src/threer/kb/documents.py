@@ -12,11 +12,12 @@ from typing import Any
 
 from threer.errors import NotFound
 from threer.safe_text import is_storable, quoted
-from threer.kb.analysis import analyzer_signature, index_text, plain_text
+from threer.kb.analysis import analyzer_signature, plain_text
 from threer.kb.models import KbDocument
 from threer.kb.spelling import record_terms, spell_terms
 
 SAMPLE_ROOT = "sample:"
+INSERT_FTS = "INSERT INTO kb_fts (rowid, title, tags, body, ptitle, ptags, pbody) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 def now_iso() -> str:
@@ -38,7 +39,7 @@ def put_document(
     size: int | None = None,
     mtime_ns: int | None = None,
     content_hash: str | None = None,
-    shadow_columns: tuple[str, str, str] | None = None,
+    shadow_columns: tuple[str, ...] | None = None,
     replace_rowid: int | None = None,
     indexed_at: str | None = None,
     record_spelling: bool = True,
@@ -48,9 +49,11 @@ def put_document(
     An article's terms join the spelling list (`record_spelling=False`: the caller does it);
     a past case's never do, so no customer's words outlive the case.
     """
-    columns = shadow_columns or index_text(title, tags, plain_text(body, fmt))
+    from threer.kb.phrases import indexed_columns
+
+    columns = shadow_columns or indexed_columns(title, tags, plain_text(body, fmt))
     if record_spelling and source == "kb":
-        record_terms(cur, spell_terms(columns))
+        record_terms(cur, spell_terms(columns[:3]))
     values: dict[str, Any] = {
         "doc_id": doc_id,
         "source": source,
@@ -79,7 +82,7 @@ def put_document(
         sets = ", ".join(f"{name} = ?" for name in values)
         cur.execute(f"UPDATE kb_documents SET {sets} WHERE rowid = ?", [*values.values(), rowid])
         cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
-    cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (rowid, *columns))
+    cur.execute(INSERT_FTS, (rowid, *columns))
     assert rowid is not None
     return rowid
 
@@ -176,8 +179,14 @@ def set_meta(cur: sqlite3.Cursor, key: str, value: str) -> None:
 
 
 def ensure_analyzer(store: Any) -> bool:
-    """Rebuild the FTS rows when they were made by another analysis; True if it did."""
+    """Rebuild the FTS rows when they were made by another analysis; True if it did.
+
+    The index's joined thesaurus phrases (threer.kb.phrases) are recorded with the
+    analyser signature, in the same transaction, so a search knows which phrases it may
+    look up as single terms.
+    """
     from threer.kb.backend import is_team_index
+    from threer.kb.phrases import META_KEY, builtin_phrases, indexed_columns
 
     if is_team_index(store):
         return store.ensure_analyzer()  # type: ignore[no-any-return]
@@ -194,11 +203,12 @@ def ensure_analyzer(store: Any) -> bool:
             rows = store.conn.execute("SELECT rowid, title, tags, body, format, source FROM kb_documents").fetchall()
             spelling: set[str] = set()
             for row in rows:
-                columns = index_text(row["title"], row["tags"], plain_text(row["body"], row["format"]))
-                cur.execute("INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?, ?, ?, ?)", (row[0], *columns))
+                columns = indexed_columns(row["title"], row["tags"], plain_text(row["body"], row["format"]))
+                cur.execute(INSERT_FTS, (row[0], *columns))
                 if row["source"] == "kb":
-                    spelling |= spell_terms(columns)
+                    spelling |= spell_terms(columns[:3])
             record_terms(cur, spelling)
         cur.execute("DELETE FROM kb_meta WHERE key = 'synonym_table'")  # left by threer 0.1
+        set_meta(cur, META_KEY, builtin_phrases().to_json())
         set_meta(cur, "analyzer", signature)
     return bool(count)

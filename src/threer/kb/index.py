@@ -22,11 +22,12 @@ from typing import Any
 
 from threer.errors import BadInput
 from threer.safe_text import display_path, is_storable
-from threer.kb.analysis import analyzer_signature, index_text
+from threer.kb.analysis import analyzer_signature
 from threer.kb.backend import is_team_index
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
+from threer.kb.phrases import indexed_columns
 from threer.kb.spelling import known_terms, record_terms, spell_terms
 
 ProgressFn = Callable[[int, int], None]
@@ -155,8 +156,8 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         if digest == old_hash:
             return ("same", digest)
         doc = parse_bytes(data, kind, name)
-        columns = index_text(doc.title, doc.tags, doc.text)
-        fresh = spell_terms(columns) - _spell_sent
+        columns = indexed_columns(doc.title, doc.tags, doc.text)
+        fresh = spell_terms(columns[:3]) - _spell_sent
         _spell_sent.update(fresh)
         return ("doc", digest, doc, columns, fresh)
     except IngestError as exc:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FIELD_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
+FTS_WEIGHTS = ", ".join(str(w) for w in FIELD_WEIGHTS * 2)  # bm25(): the joined phrases of each field weigh alike
 FIELD_B = (0.4, 0.4, 0.75)  # length normalisation per field
 K1 = 1.2
 COMMON_SHARE = 0.02  # an alternative in more of the index than this (and than SELECTIVE_DOCUMENTS) does not
@@ -50,6 +51,7 @@ class IndexStats:
     documents: int
     average_lengths: tuple[float, float, float]
     df_cache: dict[tuple[str, ...], int] = field(default_factory=dict)
+    phrases: frozenset[tuple[str, ...]] = frozenset()  # held as single terms (threer.kb.phrases)
 
 
 _stats_cache: dict[int, tuple[int, IndexStats]] = {}
@@ -89,14 +91,21 @@ def index_stats(conn: sqlite3.Connection) -> IndexStats:
     else:  # an empty index, or a layout this code does not know: count instead
         n = conn.execute("SELECT count(*) FROM kb_fts").fetchone()[0]
         averages = (8.0, 4.0, 400.0)
-    stats = IndexStats(documents=n, average_lengths=averages)  # type: ignore[arg-type]
+    from threer.kb.phrases import index_phrases
+
+    stats = IndexStats(documents=n, average_lengths=averages, phrases=index_phrases(conn))  # type: ignore[arg-type]
     if len(_stats_cache) > 16:
         _stats_cache.clear()
     _stats_cache[key] = ((version, changes), stats)  # type: ignore[assignment]
     return stats
 
 
-def fts_phrase(alternative: tuple[str, ...]) -> str:
+def fts_phrase(alternative: tuple[str, ...], joined: frozenset[tuple[str, ...]] = frozenset()) -> str:
+    """An FTS5 query for one alternative; a phrase the index holds as one term (`joined`) is that term."""
+    if len(alternative) > 1 and alternative in joined:
+        from threer.kb.phrases import joined as joined_term
+
+        return '"' + joined_term(alternative) + '"'
     return '"' + " ".join(alternative).replace('"', '""') + '"'
 
 
@@ -111,7 +120,7 @@ def document_count(conn: sqlite3.Connection, stats: IndexStats, alternative: tup
     if cached is None:
         cap = max(COUNT_CAP, int(stats.documents * COUNT_CAP_SHARE))
         sql = "SELECT count(*) FROM (SELECT 1 FROM kb_fts WHERE kb_fts MATCH ? LIMIT ?)"
-        counted = conn.execute(sql, (fts_phrase(alternative), cap + 1)).fetchone()[0]
+        counted = conn.execute(sql, (fts_phrase(alternative, stats.phrases), cap + 1)).fetchone()[0]
         cached = counted if counted <= cap else max(cap, stats.documents // 3)
         stats.df_cache[alternative] = cached
     return cached
@@ -147,14 +156,20 @@ def candidates(
 
 
 def best_bm25(
-    conn: sqlite3.Connection, chosen: list[tuple[str, ...]], source: str | None, pool: int
+    conn: sqlite3.Connection,
+    chosen: list[tuple[str, ...]],
+    source: str | None,
+    pool: int,
+    phrases: frozenset[tuple[str, ...]] = frozenset(),
 ) -> dict[int, float]:
-    """FTS5's BM25 (FIELD_WEIGHTS) of the `pool` best rows holding any alternative; ties by rowid."""
+    """FTS5's BM25 (FIELD_WEIGHTS) of the `pool` best rows holding any alternative; ties by rowid.
+
+    `phrases`: the phrases the index holds as single terms (IndexStats.phrases).
+    """
     unique = list(dict.fromkeys(chosen))
-    expression = " OR ".join(fts_phrase(alt) for alt in unique)
-    weights = ", ".join(str(w) for w in FIELD_WEIGHTS)
+    expression = " OR ".join(fts_phrase(alt, phrases) for alt in unique)
     args: list[Any] = [expression]
-    sql = f"SELECT kb_fts.rowid, -bm25(kb_fts, {weights}) FROM kb_fts"
+    sql = f"SELECT kb_fts.rowid, -bm25(kb_fts, {FTS_WEIGHTS}) FROM kb_fts"
     if source:
         sql += " JOIN kb_documents AS d ON d.rowid = kb_fts.rowid WHERE kb_fts MATCH ? AND d.source = ?"
         args.append(source)

@@ -63,3 +63,17 @@ CREATE TABLE kb_spell (
     PRIMARY KEY (len, term)
 ) WITHOUT ROWID;
 """
+
+# Thesaurus phrases as single terms (threer.kb.phrases): kb_fts gains three columns that hold
+# each document's joined phrases, and is rebuilt from kb_documents on first use (ensure_analyzer).
+PHRASES_SQL = """
+DROP TABLE kb_fts;
+CREATE VIRTUAL TABLE kb_fts USING fts5(
+    title, tags, body, ptitle, ptags, pbody,
+    tokenize = "ascii tokenchars '_'"
+);
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('pgsz', 8000);
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('hashsize', 67108864);
+INSERT INTO kb_fts (kb_fts, rank) VALUES ('automerge', 8);
+DELETE FROM kb_meta WHERE key IN ('analyzer', 'thesaurus', 'phrases');
+"""

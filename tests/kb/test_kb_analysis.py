@@ -1,0 +1,28 @@
+"""The analysis reads a text piece by piece (whitespace-separated, cached): the terms must be
+exactly those of the token pattern run over the whole text, whatever the text."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from threer.kb.analysis import TOKEN_RE, shadow, term, terms
+
+_PIECES = st.sampled_from(["Outlook,", "(0x800CCC0E).", "5.7.1", "550", "can't", "don\u2019t", "e-mail", "Café",
+                           "naïve", "ΑΘΗΝΑ", "straße", "x_y", "1.2.", ".5", "a.b", "''", "\u00a0", "\u2028", "\x1c",
+                           "\u200b", "\u0301", "ﬁle", "½", "\t", "\n", " ", "  ", "__init__", "v2.0.1-beta"])
+_TEXT = st.one_of(st.text(max_size=200), st.lists(_PIECES, max_size=40).map("".join))
+
+
+def _reference(text: str) -> list[str]:
+    return [t for t in (term(token) for token in TOKEN_RE.findall(text)) if t]
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXT)
+def test_terms_match_the_token_pattern_over_the_whole_text(text):
+    assert terms(text) == _reference(text)
+    assert shadow(text) == " ".join(_reference(text))
+
+
+def test_known_pieces():
+    assert terms("Outlook, (0x800CCC0E). See 5.7.1 - can't\u00a0send") == [
+        "outlook", "0x800ccc0e", "see", "5_7_1", "cant", "send"]
