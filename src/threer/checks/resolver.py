@@ -42,6 +42,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
+from threer.checks import dnswire
 from threer.errors import BadInput, ExitStatus, ThreerError
 
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: large enough for 2048-bit DKIM keys, small enough not to fragment
@@ -55,6 +56,9 @@ _RTT_MULTIPLE = 3.0
 # look-ups together) would queue up behind each other at the server, trip resends and be dropped by
 # small forwarders (dnsmasq forwards 150 at most); 100 in flight is more than threer can parse anyway.
 MAX_IN_FLIGHT = 100
+
+
+_RDTYPES = {text: dns.rdatatype.from_text(text) for text in ("A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "PTR", "TLSA", "SRV", "DS", "DNSKEY", "CAA")}
 
 
 class LookupStatus(str, Enum):
@@ -169,17 +173,22 @@ class _UdpExchange(asyncio.DatagramProtocol):
     """One query on its own connected UDP socket: sends it, sends it again after a growing wait while
     no answer comes, and resolves `answer` with the first datagram that answers it (or an error).
 
+    A plain query (`dnswire.Query`) has its answer read by threer.checks.dnswire when it is one of the
+    common shapes; anything else is read by dnspython, as every answer to a dnspython query is.
+
     Timers are plain bound methods, cancelled when the exchange ends, so nothing keeps it alive after."""
 
-    def __init__(self, query: dns.message.Message, first_wait: float, give_up_at: float) -> None:
-        self.query = query
-        self.wire = query.to_wire()
+    def __init__(self, query: "dns.message.Message | dnswire.Query", first_wait: float, give_up_at: float) -> None:
+        self.plain = query if isinstance(query, dnswire.Query) else None
+        self._query = query if isinstance(query, dns.message.Message) else None
+        self.wire = query.wire if isinstance(query, dnswire.Query) else query.to_wire()
         self.id_bytes = self.wire[:2]
         self.loop = asyncio.get_running_loop()
         self.answer: asyncio.Future = self.loop.create_future()
         self.wait = first_wait
         self.give_up_at = give_up_at  # time.monotonic()
         self.sent = 0
+        self._next_at = 0.0  # when the next copy goes out (the event loop's clock)
         self.transport: asyncio.DatagramTransport | None = None
         self._resend_timer: asyncio.TimerHandle | None = None
         self._give_up_timer: asyncio.TimerHandle | None = None
@@ -192,6 +201,11 @@ class _UdpExchange(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:
         if self.answer.done() or data[:2] != self.id_bytes:
             return  # a late copy, or a stray packet for someone else
+        if self.plain is not None:
+            plain = dnswire.read_answer(self.plain, data, _MAX_CNAME_HOPS)
+            if plain is not None:
+                self._finish(plain)
+                return
         try:
             response = dns.message.from_wire(data, raise_on_truncation=True)
         except dns.message.Truncated as exc:
@@ -202,6 +216,12 @@ class _UdpExchange(asyncio.DatagramProtocol):
             return
         if self.query.is_response(response):
             self._finish(response)
+
+    @property
+    def query(self) -> dns.message.Message:
+        if self._query is None:
+            self._query = dns.message.from_wire(self.wire)
+        return self._query
 
     def error_received(self, exc: Exception) -> None:
         self._finish(exc)
@@ -214,6 +234,9 @@ class _UdpExchange(asyncio.DatagramProtocol):
     def send_first(self) -> None:
         self._send()
         self._give_up_timer = self.loop.call_at(_loop_time(self.loop, self.give_up_at), self._give_up)
+        # copies go out at fixed times after the first (0.4, 1.2, 2.8 s ...), so a timer that fires
+        # late on a busy machine does not push the later copies back, or past the timeout
+        self._next_at = self.loop.time() + self.wait
         self._schedule_resend()
 
     def _send(self) -> None:
@@ -222,8 +245,8 @@ class _UdpExchange(asyncio.DatagramProtocol):
         self.sent += 1
 
     def _schedule_resend(self) -> None:
-        if time.monotonic() + self.wait < self.give_up_at:
-            self._resend_timer = self.loop.call_later(self.wait, self._resend)
+        if self._next_at < _loop_time(self.loop, self.give_up_at):
+            self._resend_timer = self.loop.call_at(self._next_at, self._resend)
 
     def _resend(self) -> None:
         self._resend_timer = None
@@ -231,13 +254,14 @@ class _UdpExchange(asyncio.DatagramProtocol):
             return
         self._send()
         self.wait *= 2
+        self._next_at += self.wait
         self._schedule_resend()
 
     def _give_up(self) -> None:
         self._give_up_timer = None
         self._finish(dns.exception.Timeout())
 
-    def _finish(self, outcome: "dns.message.Message | BaseException") -> None:
+    def _finish(self, outcome: "dns.message.Message | dnswire.Answer | BaseException") -> None:
         if not self.answer.done():
             if isinstance(outcome, BaseException):
                 self.answer.set_exception(outcome)
@@ -453,8 +477,10 @@ class Resolver:
 
     async def _lookup(self, name: str, rdtype: str) -> Lookup:
         try:
-            qname = dns.name.from_text(name or ".")
-            qtype = dns.rdatatype.from_text(rdtype)
+            qtype = _RDTYPES.get(rdtype) or dns.rdatatype.from_text(rdtype)
+            # a plain name is written by dnswire; any other is checked (and written) by dnspython
+            plain = dnswire.plain_query(name, int(qtype), payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec)
+            qname = dns.name.from_text(name or ".") if plain is None else None
         except (dns.exception.DNSException, ValueError) as exc:
             return Lookup(name, rdtype, LookupStatus.MALFORMED, detail=f"{name!r} cannot be asked for in DNS ({exc})")
         if self.deadline_passed:
@@ -469,7 +495,7 @@ class Resolver:
                 break
             budget = self.timeout if remaining is None else min(self.timeout, remaining)
             try:
-                response = await self._exchange(qname, qtype, server, time.monotonic() + budget)
+                response = await self._exchange(name, qname, qtype, server, time.monotonic() + budget)
             except (asyncio.TimeoutError, dns.exception.Timeout):
                 if len(self.nameservers) > 1:
                     self._slow.add(server)
@@ -514,22 +540,28 @@ class Resolver:
         return failures[-1]
 
     async def _exchange(
-        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, server: tuple[str, int], give_up_at: float
-    ) -> dns.message.Message:
-        query = dns.message.make_query(
-            qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec
-        )
+        self, name: str, qname: dns.name.Name | None, qtype: dns.rdatatype.RdataType, server: tuple[str, int],
+        give_up_at: float,
+    ) -> "dns.message.Message | dnswire.Answer":
         # ask for the AD bit (RFC 6840 §5.7) so a validating resolver says whether it validated
-        query.flags |= dns.flags.AD
+        query: dns.message.Message | dnswire.Query | None = None
+        if qname is None:
+            query = dnswire.plain_query(name, int(qtype), payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec)
+        if query is None:
+            qname = qname if qname is not None else dns.name.from_text(name or ".")
+            query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec)
+            query.flags |= dns.flags.AD
         response = await self._udp_then_tcp(query, server, give_up_at)
-        if response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP) and response.edns < 0:
+        if (isinstance(response, dns.message.Message) and response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP)
+                and response.edns < 0):
             # an old server that does not speak EDNS: ask again plainly
-            response = await self._udp_then_tcp(dns.message.make_query(qname, qtype), server, give_up_at)
+            plainly = dns.message.make_query(qname if qname is not None else dns.name.from_text(name or "."), qtype)
+            response = await self._udp_then_tcp(plainly, server, give_up_at)
         return response
 
     async def _udp_then_tcp(
-        self, query: dns.message.Message, server: tuple[str, int], give_up_at: float
-    ) -> dns.message.Message:
+        self, query: "dns.message.Message | dnswire.Query", server: tuple[str, int], give_up_at: float
+    ) -> "dns.message.Message | dnswire.Answer":
         address, port = server
         limit = self._shared.in_flight if self._shared is not None else None
         if limit is not None:
@@ -544,14 +576,15 @@ class Resolver:
                 budget = give_up_at - time.monotonic()
                 if budget <= 0:
                     raise dns.exception.Timeout(timeout=self.timeout) from None
-                return await asyncio.wait_for(dns.asyncquery.tcp(query, address, timeout=budget, port=port), budget)
+                message = query if isinstance(query, dns.message.Message) else dns.message.from_wire(query.wire)
+                return await asyncio.wait_for(dns.asyncquery.tcp(message, address, timeout=budget, port=port), budget)
         finally:
             if limit is not None:
                 limit.release()
 
     async def _udp_with_resends(
-        self, query: dns.message.Message, server: tuple[str, int], give_up_at: float
-    ) -> dns.message.Message:
+        self, query: "dns.message.Message | dnswire.Query", server: tuple[str, int], give_up_at: float
+    ) -> "dns.message.Message | dnswire.Answer":
         """Send `query` on its own connected UDP socket and wait for its answer, sending it again (same
         id) when none comes in time; raises Timeout when `give_up_at` (monotonic) passes, Truncated for
         a TC answer, OSError when the server cannot be reached."""
@@ -582,9 +615,16 @@ class Resolver:
         name: str,
         rdtype: str,
         qtype: dns.rdatatype.RdataType,
-        response: dns.message.Message,
+        response: "dns.message.Message | dnswire.Answer",
         server: tuple[str, int],
     ) -> Lookup:
+        if isinstance(response, dnswire.Answer):  # read by dnswire: one of the plain shapes
+            if response.negative:
+                return Lookup(name, rdtype, LookupStatus.NXDOMAIN if response.nxdomain else LookupStatus.NODATA,
+                              ttl=response.ttl, cname_chain=response.cname_chain, authenticated=response.authenticated)
+            return Lookup(name, rdtype, LookupStatus.ANSWER, records=tuple(_present(rd) for rd in response.records),
+                          rdata=response.records, ttl=response.ttl, cname_chain=response.cname_chain,
+                          authenticated=response.authenticated)
         authenticated = bool(response.flags & dns.flags.AD)
         rcode = response.rcode()
         where = _format_server(server)
