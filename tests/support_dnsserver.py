@@ -26,10 +26,17 @@ answer came) goes to `resend_log` instead, so "asked once" stays about questions
 Answers for names at or below one of `authenticated` (a zone or a single name) carry the AD bit when
 the query asked for it (AD or DO set, RFC 6840 §5.7), as a validating resolver's would.
 
+So that tests need not infer concurrency from elapsed time (which a busy machine stretches), the
+server also says what it saw: `arrivals` lists every packet with the time it came in (monotonic
+seconds, for times relative to each other), and `max_waiting` is the largest number of questions it
+held at once between a packet's arrival and its answer (or silence).
+
     with DnsTestServer(zone_files=[...], faults={"dead.example": "timeout"}) as server:
         server.address     # ("127.0.0.1", port)
         server.query_log   # [(name, type, transport), ...]
         server.resend_log  # [(name, type, "udp"), ...]: repeated UDP packets
+        server.arrivals    # [(monotonic time, name, type, transport, resent?), ...]
+        server.max_waiting # most questions held at once (waiting out a delay, say)
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import re
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -281,6 +289,9 @@ class DnsTestServer:
         self.authenticated: set[dns.name.Name] = {dns.name.from_text(n) for n in authenticated}
         self.query_log: list[tuple[str, str, str]] = []
         self.resend_log: list[tuple[str, str, str]] = []
+        self.arrivals: list[tuple[float, str, str, str, bool]] = []
+        self.waiting = 0  # questions arrived and not yet answered (or given up on)
+        self.max_waiting = 0
         self._seen_udp: set[tuple] = set()  # (client address, message id, name, type) of UDP queries
         self._dropped: Counter = Counter()  # (name, type) -> UDP packets dropped by a "drop:N" fault
         self.port: int = 0
@@ -442,12 +453,22 @@ class DnsTestServer:
         name = question.name.to_text().rstrip(".").lower() or "."
         rdtype = dns.rdatatype.to_text(question.rdtype)
         seen_key = (client, query.id, name, rdtype)
-        if transport == "udp" and seen_key in self._seen_udp:
+        resent = transport == "udp" and seen_key in self._seen_udp
+        self.arrivals.append((time.monotonic(), name, rdtype, transport, resent))
+        if resent:
             self.resend_log.append((name, rdtype, transport))
         else:
             if transport == "udp":
                 self._seen_udp.add(seen_key)
             self.query_log.append((name, rdtype, transport))
+        self.waiting += 1
+        self.max_waiting = max(self.max_waiting, self.waiting)
+        try:
+            return await self._respond(query, question, name, rdtype, transport)
+        finally:
+            self.waiting -= 1
+
+    async def _respond(self, query, question, name: str, rdtype: str, transport: str):
         if self.mode == "dead":
             return None, None, 0
         fault = self._fault_for(name, rdtype)

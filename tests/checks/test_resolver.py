@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import socket
 import time
 
@@ -88,7 +89,8 @@ def test_timeout_comes_within_the_per_query_timeout(make_dns_server):
     elapsed = time.monotonic() - started
     assert lookup.status is LookupStatus.TIMEOUT and lookup.is_error
     assert "within 0.3 s" in lookup.detail
-    assert elapsed < 1.5
+    assert elapsed < 3  # ten times the timeout: room for a busy machine, far from a hang
+    assert len(server.arrivals) == 1  # given up before the first resend (0.4 s) was due
 
 
 def test_dead_names_all_time_out_within_one_deadline(make_dns_server):
@@ -104,8 +106,12 @@ def test_dead_names_all_time_out_within_one_deadline(make_dns_server):
     started = time.monotonic()
     resolver, first, late = run(main())
     elapsed = time.monotonic() - started
-    assert elapsed < 1.5
+    assert elapsed < 4  # the 0.5 s deadline cut them short, well before the 5 s per-query timeout
     assert all(lookup.status is LookupStatus.TIMEOUT for lookup in first)
+    # each asked once, resent at most once (at 0.4 s): the next copy (1.2 s) is past the deadline
+    copies = Counter(name for _, name, *_ in server.arrivals)
+    assert len(copies) == 30 and max(copies.values()) <= 2
+
     assert "overall deadline" in first[0].detail
     assert late.status is LookupStatus.TIMEOUT
     assert server.count("resolver.example") == 0
@@ -191,9 +197,8 @@ def test_delays_run_concurrently(make_dns_server):
         names = ["resolver.example", "mail.resolver.example", "multi.resolver.example", "key.resolver.example"]
         return await asyncio.gather(*(resolver.query(n, t) for n in names for t in ("A", "TXT")))
 
-    started = time.monotonic()
     run(main())
-    assert time.monotonic() - started < 0.8  # 8 questions at 0.2 s each, in parallel
+    assert server.max_waiting == 8  # the server held all 8 questions at once: none waited for another
 
 
 def test_huge_txt_comes_over_tcp(make_dns_server):
@@ -228,13 +233,13 @@ def test_unreachable_port_is_a_network_error_at_once():
     probe.close()
 
     async def main():
-        return await Resolver([("127.0.0.1", port)], timeout=0.5).query("resolver.example", "A")
+        return await Resolver([("127.0.0.1", port)], timeout=30).query("resolver.example", "A")
 
     started = time.monotonic()
     lookup = run(main())
     assert lookup.status is LookupStatus.NETWORK
     assert lookup.is_error and f"could not reach 127.0.0.1:{port}" in lookup.detail
-    assert time.monotonic() - started < 0.4  # the ICMP refusal, not the timeout
+    assert time.monotonic() - started < 15  # the ICMP refusal, not the 30 s timeout
 
 
 def test_second_nameserver_is_tried_after_a_failure(make_dns_server):
@@ -293,11 +298,10 @@ def test_lost_packet_is_resent_and_answered_well_before_the_timeout(make_dns_ser
         resolver = resolver_for(server, timeout=3.0)
         return resolver, await resolver.query("resolver.example", "A")
 
-    started = time.monotonic()
     resolver, lookup = run(main())
-    elapsed = time.monotonic() - started
-    assert lookup.records == ("127.0.0.1",)
-    assert elapsed < 1.0  # the resend after 0.4 s, not the 3 s timeout
+    assert lookup.records == ("127.0.0.1",)  # answered: the resend came before the 3 s timeout
+    first, copy = [t for t, name, _, _, _ in server.arrivals if name == "resolver.example"]
+    assert copy - first > 0.2  # the copy went out after the first wait (0.4 s), not at once
     assert resolver.stats["udp_resends"] == 1
     assert resolver.stats["queries"] == 1  # one question ...
     assert server.count("resolver.example", "A") == 1  # ... asked once; the copy is logged apart
@@ -313,13 +317,15 @@ def test_resends_grow_and_stop_at_the_timeout(make_dns_server):
             resolver.query("resolver.example", "TXT"), resolver.query("dead.resolver.example", "A")
         )
 
-    started = time.monotonic()
     resolver, (twice_lost, dead) = run(main())
-    elapsed = time.monotonic() - started
     assert twice_lost.records == ("hello world",)  # sent at 0, 0.4 and 1.2 s
     assert dead.status is LookupStatus.TIMEOUT and "within 1.5 s" in dead.detail
-    assert 1.4 < elapsed < 2.2
-    # two resends each, then the timeout (0.4 s, 0.8 s, and the rest of the 1.5 s)
+    # the copies as the server saw them: the wait doubles (0.4 s, then 0.8 s) ...
+    sent = [t for t, name, _, _, _ in server.arrivals if name == "dead.resolver.example"]
+    assert len(sent) == 3
+    first_wait, second_wait = sent[1] - sent[0], sent[2] - sent[1]
+    assert first_wait > 0.2 and second_wait > first_wait
+    # ... and stops at the timeout: the next copy (at 2.8 s) is never sent, though the run ends later
     assert server.count("dead.resolver.example", "A") == 1
     assert server.resend_log.count(("dead.resolver.example", "A", "udp")) == 2
     assert resolver.stats["udp_resends"] == 4
@@ -332,10 +338,8 @@ def test_slow_answer_the_first_copy_wins(make_dns_server):
         resolver = resolver_for(server, timeout=3.0)
         return resolver, await resolver.query("slow.resolver.example", "A")
 
-    started = time.monotonic()
     resolver, lookup = run(main())
     assert lookup.records == ("127.0.0.7",)  # the late answer to the first copy is as good as any
-    assert time.monotonic() - started < 1.3
     assert resolver.stats["udp_resends"] >= 1 and len(server.resend_log) == resolver.stats["udp_resends"]
 
 
@@ -374,9 +378,9 @@ def test_lost_packets_in_a_whole_domain_run_cost_no_errors(make_dns_server):
     reference = run(check_domain("b-good.example", CheckOptions(nameservers=[clean.address], timeout=3, dns_only=True)))
     names = {name for name, _, _ in clean.query_log}
     lossy = make_dns_server(faults={name: "drop:1" for name in names})
-    started = time.monotonic()
     report = run(check_domain("b-good.example", CheckOptions(nameservers=[lossy.address], timeout=3, dns_only=True)))
-    assert time.monotonic() - started < 2.9  # no lost packet cost the 3 s deadline
+    # the same findings as without loss: no lost packet cost the 3 s deadline (that would be an error)
+    assert not any(f.severity.value == "error" for f in report.findings)
     assert sorted((f.id, f.severity) for f in report.findings) == sorted((f.id, f.severity) for f in reference.findings)
     assert len(lossy.resend_log) >= len(names)
 
@@ -455,11 +459,11 @@ def test_a_run_keeps_at_most_max_in_flight_queries_waiting(make_dns_server):
         )
         return resolvers, lookups
 
-    started = time.monotonic()
     resolvers, lookups = run(main())
-    elapsed = time.monotonic() - started
     assert all(lookup.status is LookupStatus.NXDOMAIN for lookup in lookups)
-    assert 0.55 < elapsed < 3.0  # two waves of 0.3 s, not one
+    # what the server saw: never more than MAX_IN_FLIGHT questions at once (two waves, not one) ...
+    assert MAX_IN_FLIGHT // 2 < server.max_waiting <= MAX_IN_FLIGHT
+    assert len(server.query_log) == count  # ... and every question asked
     assert sum(r.stats["udp_resends"] for r in resolvers) == 0 and server.resend_log == []
 
 
