@@ -41,3 +41,35 @@ def test_new_sessions_record_technician_and_host(tmp_path: Path) -> None:
         session_id = store.create_session(datetime(2024, 1, 1, tzinfo=timezone.utc), technician="Sam", host="pc-7")
         session = load_session(store, session_id)
     assert (session.technician, session.host) == ("Sam", "pc-7")
+
+
+def test_a_version_6_database_gains_who_saved_each_answer_and_keeps_its_answers(tmp_path: Path) -> None:
+    """Migration 7 (issue 12): answers and history saved before it have no name; new ones have one."""
+    path = tmp_path / "threer.db"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:6]:
+        for statement in _split_sql(script() if callable(script) else script):
+            conn.execute(statement)
+    conn.execute("INSERT INTO sessions (id, created_at, updated_at) VALUES "
+                 "('20250101-ABCD', '2025-01-01T09:00:00+00:00', '2025-01-01T09:30:00+00:00')")
+    conn.execute("INSERT INTO answers VALUES ('20250101-ABCD', 'intake.issue', "
+                 "'{\"status\": \"answered\", \"answer\": {\"description\": \"old words\"}}', "
+                 "'2025-01-01T09:10:00+00:00', 2)")
+    conn.execute("INSERT INTO answer_history VALUES ('20250101-ABCD', 'intake.issue', "
+                 "'{\"status\": \"answered\", \"answer\": {\"description\": \"first words\"}}', "
+                 "'2025-01-01T09:05:00+00:00', 1)")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION >= 7
+        old = load_session(store, "20250101-ABCD").steps["intake.issue"]
+        assert (old.answer, old.revision, old.recorded_by, old.recorded_host) == (
+            {"description": "old words"}, 2, None, None)
+        (earlier,) = store.answer_history("20250101-ABCD")
+        assert earlier["recorded_by"] is None and earlier["superseded"] is False
+        store.record_answer("20250101-ABCD", "intake.issue", {"status": "answered", "answer": {"description": "new"}},
+                            datetime(2025, 1, 2, tzinfo=timezone.utc), expected_revision=2, technician="Sam",
+                            host="pc-7")
+        new = load_session(store, "20250101-ABCD").steps["intake.issue"]
+        assert (new.revision, new.recorded_by, new.recorded_host) == (3, "Sam", "pc-7")

@@ -168,3 +168,22 @@ def test_a_second_colleague_save_during_the_edit_is_settled_again(two_stores):
     assert prompter.conflicts[1].theirs.answer["description"] == third["description"]
     rec = session.steps["intake.issue"]
     assert rec.answer["description"] == ISSUE_MINE["description"] and rec.revision == 3
+
+
+def test_the_resume_view_names_only_answers_someone_else_saved(two_stores):
+    import io
+
+    from rich.console import Console
+
+    from threer.cli.render import session_detail
+
+    ours, theirs = _engines(two_stores)
+    ours.record("intake.customer", ours.parse("intake.customer", COMPLETE_ANSWERS["intake.customer"]))
+    theirs.record("intake.issue", theirs.parse("intake.issue", ISSUE_THEIRS))
+    session = ours.session()
+    for me, expect_alice in ((("alice", "desk-1"), False), (None, True)):
+        console = Console(file=io.StringIO(), width=100, no_color=True)
+        session_detail(console, session, me=me)
+        text = " ".join(console.file.getvalue().split())
+        assert "saved by bob on laptop-7" in text
+        assert ("saved by alice on desk-1" in text) is expect_alice

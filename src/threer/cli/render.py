@@ -114,9 +114,11 @@ def action_result(console: Console, step: Step, result: ActionResult) -> None:
             console.print(f"  [{SEVERITY_STYLE.get(sev, '')}]{sev}[/] {escape(p['message'])}")
 
 
-def session_detail(console: Console, session: TriageSession, history: list[dict[str, Any]] | None = None) -> None:
+def session_detail(console: Console, session: TriageSession, history: list[dict[str, Any]] | None = None, *,
+                   me: tuple[str | None, str | None] | None = None) -> None:
     """What a session recorded, step by step, with who saved each answer; with `history`, the earlier
-    and refused answers below it (`threer sessions show`)."""
+    and refused answers below it (`threer sessions show`). With `me` (technician, host: the resume view),
+    only answers someone else saved, or saved elsewhere, say who."""
     done, total = session.progress()
     console.print(f"[bold]Triage {session.id}[/] · {escape(one_line(session.customer_name or '(no customer yet)'))}"
                   f" · {escape(one_line(session.customer_domain or ''))} · {session.status} · {done}/{total} recorded")
@@ -129,7 +131,8 @@ def session_detail(console: Console, session: TriageSession, history: list[dict[
         if rec is None:
             table.add_row(step.id, "[dim]— not recorded[/]")
             continue
-        origin = saved_by(rec.recorded_by, rec.recorded_host, rec.recorded_at)
+        mine = me is not None and (rec.recorded_by, rec.recorded_host) in {me, (None, None)}
+        origin = "" if mine else saved_by(rec.recorded_by, rec.recorded_host, rec.recorded_at)
         table.add_row(step.id, recorded_text(rec) + (f"\n[dim]{escape(origin)}[/]" if origin else ""))
     console.print(table)
     if history:

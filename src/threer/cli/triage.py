@@ -157,7 +157,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
             store.save_settings(engine.session_id, check, env.clock())
         from threer.cli.render import session_detail
 
-        session_detail(console, engine.session())
+        session_detail(console, engine.session(), me=(engine.technician, engine.host))
         console.print("[bold]Resuming[/]: recorded answers are kept; the next unrecorded step follows.")
     else:
         engine = TriageEngine.new(store, **kwargs)
