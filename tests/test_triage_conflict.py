@@ -187,3 +187,18 @@ def test_the_resume_view_names_only_answers_someone_else_saved(two_stores):
         text = " ".join(console.file.getvalue().split())
         assert "saved by bob on laptop-7" in text
         assert ("saved by alice on desk-1" in text) is expect_alice
+
+
+def test_the_same_answer_saved_by_a_colleague_first_needs_no_choice(two_stores):
+    ours, theirs = _engines(two_stores)
+
+    class Script(StrictPrompter):  # no settle_conflict: a different answer would stop the run
+        def ask(self, step, ctx):
+            theirs.record("intake.issue", theirs.parse("intake.issue", ISSUE_MINE))
+            return super().ask(step, ctx)
+
+    prompter = Script([("intake.issue", ISSUE_MINE)])
+    session = run_flow(ours, prompter, _rest())
+    rec = session.steps["intake.issue"]
+    assert rec.answer["description"] == ISSUE_MINE["description"] and rec.recorded_by == "bob" and session.complete
+    assert "intake.issue" in prompter.recorded_steps

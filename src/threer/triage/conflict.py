@@ -36,3 +36,8 @@ class Conflict:
     at: str  # when (ISO text, as stored)
     revision: int  # the revision of theirs: ours goes over it
     message: str  # the store's one-paragraph explanation, for runs that cannot ask
+
+    @property
+    def same(self) -> bool:
+        """Both say the same: nothing to choose, their answer is ours too."""
+        return self.theirs is not None and self.theirs.to_storage() == self.mine_record.to_storage()

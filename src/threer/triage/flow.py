@@ -195,7 +195,8 @@ def _record_or_settle(engine: TriageEngine, prompter: Prompter, step: Step, valu
                       action: ActionResult | None) -> RecordedStep | GoBack | None:
     """Record the answer; if a colleague saved this step in between, let the prompter choose how to settle
     it (keep theirs, keep mine over theirs, edit mine). A prompter that cannot ask lets the refusal stand:
-    AnswerConflict, with the store's message. None: theirs was kept (already recorded, nothing new)."""
+    AnswerConflict, with the store's message. None: theirs was kept (already recorded, nothing new).
+    When theirs says exactly what ours says there is nothing to settle: theirs, as recorded, is returned."""
     from threer.store_api import AnswerConflict
     from threer.triage.conflict import Settle
 
@@ -203,10 +204,12 @@ def _record_or_settle(engine: TriageEngine, prompter: Prompter, step: Step, valu
         try:
             return engine.record(step.id, value)
         except AnswerConflict as refused:
+            conflict = engine.conflict(step.id, value, refused)
+            if conflict.same:
+                return conflict.theirs  # a colleague saved the very same answer first: nothing to settle
             settle = getattr(prompter, "settle_conflict", None)
             if settle is None:
                 raise
-            conflict = engine.conflict(step.id, value, refused)
             choice = Settle(settle(step, conflict))
             if choice is Settle.THEIRS:
                 return None
