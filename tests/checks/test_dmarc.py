@@ -139,7 +139,8 @@ def test_malformed_record_names_each_bad_tag(server):
     assert syntax.severity is Severity.FAIL
     assert {p["tag"] for p in syntax.observed} == {"pct", "rua", "fo", "adkim"}
     assert "rua=dmarc@a-dmarc.example: is missing the mailto:" in syntax.message
-    assert syntax.fix == f'_dmarc.bad.{D}. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:ok@{D}; rue=mailto:x@{D}"'
+    # the bare address is the customer's mailbox: it keeps its place and gets the mailto: it lacks
+    assert syntax.fix == f'_dmarc.bad.{D}. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{D},mailto:ok@{D}; rue=mailto:x@{D}"'
     assert found["dmarc.unknown-tag"].observed == ["rue"]
 
 

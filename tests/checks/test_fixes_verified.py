@@ -139,3 +139,64 @@ def test_every_fix_works_when_applied(domain) -> None:
         if new_fails:
             problems.append(f"{domain} {finding.id}: the fix brings new fails {sorted(new_fails)}")
     assert not problems, "\n".join(problems)
+
+
+def _txt_at(server: DnsTestServer, name: str) -> list[str]:
+    node = server.data.nodes.get(dns.name.from_text(name), {})
+    rdataset = node.get(dns.rdatatype.TXT)
+    return [b"".join(rd.strings).decode("ascii", "replace") for rd in rdataset] if rdataset is not None else []
+
+
+def _apply_all(server: DnsTestServer, findings: list[Finding], domain: str) -> None:
+    """Every finding's changes at once, each record once, as a DNS admin pastes the whole --fixes output."""
+    done: set[tuple[str, str, str, str]] = set()
+    for finding in findings:
+        for change in finding.changes:
+            key = (change.action, change.name.lower(), change.rdtype, change.value)
+            if key in done:
+                continue
+            done.add(key)
+            one = finding.model_copy(update={"changes": [change]})
+            _apply(server, one, domain)
+
+
+# the new-user review's shapes: p=none without rua; p=quarantine with pct=200 and a bare rua address;
+# pct and t=y together; p=none with sp=none and a !size; and the malformed and testing records
+REVIEW_DMARC = ["nonenorua", "quarbad", "quarpct", "nonesub", "bad", "testing", "none", "noreports", "subweak"]
+
+
+@pytest.mark.parametrize("domain", [f"{name}.a-dmarc.example" for name in REVIEW_DMARC])
+def test_all_dmarc_fixes_of_a_record_make_one_record(domain) -> None:
+    """Pasting every DMARC fix of a domain leaves exactly one v=DMARC1 record (RFC 7489 §6.6.3: two are no
+    policy at all), and every finding those fixes were for is gone."""
+    with DnsTestServer() as server:
+        before = check_domains([domain], _options(server))[0]
+        fixes = [f for f in before.findings if f.check == "dmarc" and f.changes]
+        assert fixes, f"{domain}: the zone should give DMARC fixes"
+        proposed = {c.value for f in fixes for c in f.changes if c.action == "add"}
+        assert len(proposed) == 1, f"{domain}: the fixes propose different records {sorted(proposed)}"
+        _apply_all(server, fixes, domain)
+        published = [t for t in _txt_at(server, f"_dmarc.{domain}") if t.lower().startswith("v=dmarc1")]
+        after = check_domains([domain], _options(server))[0]
+    assert len(published) == 1, f"{domain}: {published}"
+    left = {f.id for f in fixes} & {f.id for f in after.findings}
+    assert not left, f"{domain}: {sorted(left)} still there after {published}"
+    assert not [f for f in after.findings if f.check == "dmarc" and f.severity is Severity.FAIL]
+
+
+def test_the_review_records_are_combined_keeping_the_customers_tags() -> None:
+    with DnsTestServer() as server:
+        reports = {d: r for d, r in zip(
+            ["nonenorua.a-dmarc.example", "quarbad.a-dmarc.example"],
+            check_domains(["nonenorua.a-dmarc.example", "quarbad.a-dmarc.example"], _options(server)))}
+    plain = {f.id: f for f in reports["nonenorua.a-dmarc.example"].findings}
+    line = ('_dmarc.nonenorua.a-dmarc.example. 300 IN TXT '
+            '"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@a-dmarc.example"')
+    assert plain["dmarc.policy-none"].changes[-1].line == line
+    assert plain["dmarc.no-reports"].changes[-1].line == line
+    assert "one record for this and dmarc.no-reports" in (plain["dmarc.policy-none"].fix or "")
+    bad = {f.id: f for f in reports["quarbad.a-dmarc.example"].findings}
+    # the customer's own mailbox gets its mailto: and wins over a suggested one; pct=200 goes
+    line = '_dmarc.quarbad.a-dmarc.example. 300 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@a-dmarc.example"'
+    assert bad["dmarc.syntax"].changes[-1].line == line
+    assert bad["dmarc.no-reports"].changes[-1].line == line

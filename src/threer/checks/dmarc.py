@@ -420,8 +420,8 @@ async def check_dmarc(ctx: "CheckContext") -> list[Finding]:
                 observed={"record": record.text, "from": host},
             )
         )
-    findings += _syntax_findings(record, host, ttl)
-    findings += _policy_findings(record, host, ttl, inherited, domain)
+    findings += _one_record(record, host, _syntax_findings(record, host, ttl)
+                            + _policy_findings(record, host, ttl, inherited, domain), inherited, domain)
     findings += await _report_findings(resolver, record, found.domain, host, ttl)
     if not any(f.severity in (Severity.WARN, Severity.FAIL, Severity.ERROR) for f in findings):
         policy = record.subdomain_policy if inherited else record.effective_policy
@@ -551,9 +551,9 @@ def _repaired(record: DmarcRecord) -> str | None:
         if tag is None or problem.duplicate or problem.separator or tag not in tags or tag == "v":
             continue  # rebuilding from the parsed tags already drops junk and repeats, and puts the ';' back
         if tag in ("rua", "ruf"):
-            good = getattr(record, tag)
-            if good:
-                tags[tag] = ",".join(u.uri for u in good)
+            kept = _repaired_uris(tags[tag])
+            if kept:
+                tags[tag] = kept
             else:
                 tags.pop(tag)
         elif tag in ("p", "sp", "np"):
@@ -570,6 +570,94 @@ def _repaired(record: DmarcRecord) -> str | None:
         else:
             tags.pop(tag)
     return "; ".join(f"{n}={tags[n]}" for n in record.order if n in tags)
+
+
+def _repaired_uris(value: str) -> str | None:
+    """A rua=/ruf= value with its good URIs kept in order, a bare address given the mailto: it lacks,
+    and anything else dropped; None when nothing is left."""
+    kept = []
+    for raw in value.split(","):
+        item = raw.strip()
+        for candidate in (item, f"mailto:{item}") if "@" in item and ":" not in item else (item,):
+            uris, problems = _parse_uris(candidate)
+            if uris and not problems:
+                kept.append(candidate)
+                break
+    return ",".join(kept) or None
+
+
+def _proposed(finding: Finding, host: str) -> str | None:
+    """The DMARC record a finding's fix publishes at `host` (None when its fix publishes none)."""
+    for change in finding.changes:
+        if change.action == "add" and change.rdtype == "TXT" and change.name == host.rstrip("."):
+            text = _untxt(change.value)
+            if is_dmarc_record(text):
+                return text
+    return None
+
+
+def _untxt(value: str) -> str:
+    """The text of a TXT value written by _txt ("..." "...")."""
+    return "".join(part.replace('\\"', '"').replace("\\\\", "\\") for part in re.findall(r'"((?:[^"\\]|\\.)*)"', value))
+
+
+def combine(record: DmarcRecord, proposals: list[str]) -> str:
+    """One record making every change the proposals make to `record`: a tag that one of them drops
+    or sets is dropped or set; where two of them touch the same tag, the first one decides (the
+    syntax repair comes first, so the customer's own report address wins over a suggested one)."""
+    decided: dict[str, str | None] = {}
+    for text in proposals:
+        new = parse_dmarc(text)
+        for name in record.order:
+            if name not in new.tags:
+                decided.setdefault(name, None)
+        for name in new.order:
+            if record.tags.get(name) != new.tags[name]:
+                decided.setdefault(name, new.tags[name])
+    tags = {name: record.tags[name] for name in record.order}
+    order = list(record.order)
+    for name, value in decided.items():
+        if value is None:
+            tags.pop(name, None)
+            continue
+        tags[name] = value
+        if name not in order:
+            order.insert(1 if name == "p" else len(order), name)
+    return "; ".join(f"{name}={tags[name]}" for name in order if name in tags)
+
+
+def _one_record(record: DmarcRecord, host: str, findings: list[Finding], inherited: bool, domain: str) -> list[Finding]:
+    """Findings that would each re-publish the record at `host` share one record making all their
+    changes: two v=DMARC1 records at one name are no policy at all (RFC 9989 §4.10, RFC 7489
+    §6.6.3). The record is judged by this check before it is shown; one that still has an error, or
+    still gives one of those findings, is not proposed, and the fix says what to correct instead."""
+    members = [i for i, f in enumerate(findings) if _proposed(f, host) is not None]
+    if not members:
+        return findings
+    combined = combine(record, [p for i in members if (p := _proposed(findings[i], host)) is not None])
+    judged = parse_dmarc(combined)
+    ids = {findings[i].id for i in members}
+    again = {f.id for f in _syntax_findings(judged, host, None) + _policy_findings(judged, host, None, inherited, domain)}
+    problems = [p.describe() for p in judged.problems]
+    if not is_dmarc_record(combined) or problems or ids & again:
+        why = "; ".join(problems) if problems else "it would still give " + ", ".join(sorted(ids & again))
+        fix = (f"No single record can be proposed ({why}): correct the tags named above in the TXT record at {host}, "
+               "keeping one v=DMARC1 record there, and run the check again.")
+        return [findings[i].model_copy(update={"fix": fix, "changes": []}) if i in members else f
+                for i, f in enumerate(findings)]
+    out = list(findings)
+    for i in members:
+        finding = findings[i]
+        old = next(c for c in finding.changes if c.action == "add" and _proposed(finding, host) is not None
+                   and c.rdtype == "TXT" and c.name == host.rstrip("."))
+        new = old.model_copy(update={"value": _txt(combined)})
+        others = [findings[j].id for j in members if j != i]
+        note = f" (one record for this and {', '.join(others)})" if others else ""
+        out[i] = finding.model_copy(update={
+            "fix": (finding.fix or "").replace(old.line, new.line + note, 1),
+            "changes": [new if c is old else c for c in finding.changes],
+        })
+    return out
 
 
 def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited: bool, domain: str) -> list[Finding]:
