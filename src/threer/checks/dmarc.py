@@ -17,13 +17,11 @@ wrong with it.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from publicsuffixlist import PublicSuffixList
-
+from threer.checks.public_suffix import private_suffix
 from threer.checks.resolver import Lookup
 from threer.findings import Finding, RecordChange, Severity, add, remove
 
@@ -71,17 +69,12 @@ _LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
-@functools.lru_cache(maxsize=1)
-def _psl() -> PublicSuffixList:
-    # the list ships with the package: no network, parsed once per process
-    return PublicSuffixList()
-
-
 def organisational_domain(domain: str) -> str:
     """RFC 7489 §3.2: the registrable domain (one label below the public suffix)."""
     domain = domain.lower().rstrip(".")
     try:
-        org = _psl().privatesuffix(domain)
+        # the list ships with the package: no network; only the rules that can apply to this name are read
+        org = private_suffix(domain)
     except Exception:  # noqa: BLE001 - a name the list cannot handle is its own organisational domain
         org = None
     return org or domain
