@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import ssl
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -67,25 +66,6 @@ RUNNER_FINDING_IDS = frozenset(
 
 # Beyond the DNS deadline, how long HTTPS probes and stragglers may take before the runner stops waiting
 _GRACE_SECONDS = 1.0
-
-# Work a check does once per process that would stall the event loop (and every look-up in flight)
-# if done on it: the dmarc check's first use of the Public Suffix List parses a 200 KB file (50-250
-# ms). The runner does it in a worker thread while the other checks' first look-ups are out, and that
-# check starts once it is done.
-_WARM_UPS: dict[str, tuple[str, str, tuple[Any, ...]]] = {
-    "dmarc": ("threer.checks.dmarc", "organisational_domain", ("example.com",)),
-}
-_warm_lock = threading.Lock()
-_warmed: set[str] = set()
-
-
-def _warm_up(check: str) -> None:
-    with _warm_lock:  # concurrent domains wait for the one parse instead of each doing it
-        if check not in _warmed:
-            module_name, function_name, args = _WARM_UPS[check]
-            getattr(importlib.import_module(module_name), function_name)(*args)
-            _warmed.add(check)
-
 
 class CheckOptions(BaseModel):
     """How to run the checks: the same for every domain of a run."""
@@ -386,8 +366,6 @@ async def _domain_not_found(domain: str, resolver: Any, names: list[str], limit:
 async def _run_one(name: str, function: Callable[..., Any], ctx: Any) -> list[Finding]:
     """One check; a bug in it becomes one `error` finding instead of sinking the domain."""
     try:
-        if name in _WARM_UPS and name not in _warmed:
-            await asyncio.to_thread(_warm_up, name)
         result = await function(ctx)
     except asyncio.CancelledError:
         raise
