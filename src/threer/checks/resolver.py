@@ -31,7 +31,6 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.inet
@@ -40,7 +39,6 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
-import dns.resolver
 
 from threer.checks import dnswire
 from threer.errors import BadInput, ExitStatus, ThreerError
@@ -143,6 +141,8 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 def system_nameservers() -> list[tuple[str, int]]:
     """The name servers from the system configuration (resolv.conf), as (address, port)."""
+    import dns.resolver  # only here: a run with --nameserver never reads resolv.conf
+
     try:
         system = dns.resolver.Resolver(configure=True)
     except (dns.resolver.NoResolverConfiguration, OSError):
@@ -577,7 +577,9 @@ class Resolver:
                 if budget <= 0:
                     raise dns.exception.Timeout(timeout=self.timeout) from None
                 message = query if isinstance(query, dns.message.Message) else dns.message.from_wire(query.wire)
-                return await asyncio.wait_for(dns.asyncquery.tcp(message, address, timeout=budget, port=port), budget)
+                from dns import asyncquery  # only here: most runs never fall back to TCP
+
+                return await asyncio.wait_for(asyncquery.tcp(message, address, timeout=budget, port=port), budget)
         finally:
             if limit is not None:
                 limit.release()
