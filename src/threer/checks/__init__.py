@@ -10,10 +10,11 @@ one domain's trouble never reaches another's report.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -163,6 +164,38 @@ class _CountingResolver:
         return getattr(self._inner, name)
 
 
+class LazyCheck:
+    """A check function whose module is imported when the runner first starts that check."""
+
+    def __init__(self, module_name: str, function_name: str) -> None:
+        self.module_name = module_name
+        self.function_name = function_name
+        self.function: Callable[..., Any] | None = None
+
+    def load(self) -> Callable[..., Any]:
+        if self.function is None:
+            self.function = getattr(importlib.import_module(self.module_name), self.function_name)
+        return self.function
+
+
+@functools.cache
+def lazy_checks() -> dict[str, Callable[..., Any] | LazyCheck]:
+    """The checks whose modules exist, as available_checks, each module imported when its check first
+    runs (one dict for the process: once imported, a check starts at once in every later domain)."""
+    from importlib.util import find_spec
+
+    return {name: LazyCheck(module_name, function_name) for name, (module_name, function_name) in CHECK_FUNCTIONS.items()
+            if find_spec(module_name) is not None}
+
+
+async def _first_questions_out() -> None:
+    # a few turns of the event loop: the check just started opens its socket and sends its first
+    # questions (a turn to start, one for the transport to connect, one to send) before the runner
+    # imports the next check's module
+    for _ in range(4):
+        await asyncio.sleep(0)
+
+
 def available_checks() -> dict[str, Callable[..., Any]]:
     """The check functions whose modules exist now, by check name."""
     found: dict[str, Callable[..., Any]] = {}
@@ -251,7 +284,7 @@ async def run_domain(
     now: datetime | None = None,
     profile: "Profile | ProfileChoice | list[Profile] | None | Literal[False]" = False,
     shared: "SharedAnswers | None" = None,
-    functions: dict[str, Callable[..., Any]] | None = None,
+    functions: Mapping[str, Callable[..., Any] | LazyCheck] | None = None,
 ) -> DomainOutcome:
     """check_domain, with the count of answered and failed look-ups (`shared` and `functions`: what
     check_domains works out once for all its domains)."""
@@ -289,10 +322,19 @@ async def run_domain(
         blocklist_mx=options.blocklist_mx,
     )
     if functions is None:
-        functions = available_checks()
+        functions = lazy_checks()
     names = [name for name in _checks_to_run(options, ctx.profile) if name in functions]
     launched = time.monotonic()
-    tasks = {name: asyncio.ensure_future(_run_one(name, functions[name], ctx)) for name in names}
+    # Each check starts as soon as its module is imported, and its first questions go out before the
+    # next module is imported: in a short run the imports overlap the wait for the first answers.
+    tasks: dict[str, asyncio.Future[list[Finding]]] = {}
+    for name in names:
+        entry = functions[name]
+        imported = not isinstance(entry, LazyCheck) or entry.function is not None
+        function = entry.load() if isinstance(entry, LazyCheck) else entry
+        tasks[name] = asyncio.ensure_future(_run_one(name, function, ctx))
+        if not imported:
+            await _first_questions_out()
     limit = options.timeout + ctx.http_timeout + _GRACE_SECONDS
     # Whether the domain exists is asked beside the checks (the ns check asks the same, so it costs
     # nothing); once the DNS says it does not, the checks that look inside it stop.
@@ -457,7 +499,7 @@ async def _check_all(
     # each domain keeps its own deadline; answers (the provider's SPF includes, its MX hosts ...) are
     # shared, so a question is asked once per run, not once per domain
     shared = SharedAnswers(list(options.nameservers or system_nameservers())) if len(domains) > 1 else None
-    functions = available_checks()
+    functions = lazy_checks()
     finished: dict[int, DomainOutcome] = {}
     handed = 0
 
