@@ -94,7 +94,25 @@ def test_a_password_in_the_config_url_is_refused(invoke, threer_env):
     assert "holds a password" in result.stderr and "PGPASSWORD or ~/.pgpass" in result.stderr
     assert "hunter2" not in result.stderr
     refused = invoke("config", "set", "database_url", "postgresql://sam:hunter2@127.0.0.1/threer")
-    assert refused.exit_code == 2 and "hunter2" not in refused.stderr
+    assert refused.exit_code == 2 and "hunter2" not in refused.stderr + refused.stdout
+
+
+def test_config_set_refuses_a_password_without_echoing_it(invoke, threer_env):
+    refused = invoke("config", "set", "database_url", "postgresql://sam:hunter2@127.0.0.1/threer")
+    assert refused.exit_code == 2 and "holds a password" in refused.stderr
+    assert "hunter2" not in refused.stderr + refused.stdout
+    assert "postgresql://sam@127.0.0.1/threer" in refused.stderr
+    refused = invoke("config", "set", "database_url", "postgresql://sam@127.0.0.1/threer?password=hunter2")
+    assert refused.exit_code == 2 and "hunter2" not in refused.stderr + refused.stdout
+
+
+def test_a_bad_sslmode_is_refused_when_set_not_when_connecting(invoke, threer_env):
+    refused = invoke("config", "set", "database_url", "postgresql://sam@127.0.0.1/threer?sslmode=bogus")
+    assert refused.exit_code == 2
+    assert "sslmode cannot be 'bogus'" in refused.stderr and "verify-full" in refused.stderr
+    assert "database_url" not in threer_env.config_path.read_text() if threer_env.config_path.exists() else True
+    run = invoke("db", "migrate", "--to", "postgresql://sam@127.0.0.1/threer?sslmode=strict")
+    assert run.exit_code == 2 and "sslmode cannot be 'strict'" in run.stderr
 
 
 def test_the_config_url_without_a_password_is_used(invoke, threer_env, pg_url, pg_cluster, monkeypatch):

@@ -305,7 +305,12 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise BadInput(f"{key} cannot be {value!r}: {describe_validation_error(exc, with_location=False)}.") from None
+        shown = value
+        if key == "database_url":
+            from threer.store_pg import redact_url
+
+            shown = redact_url(value.strip())  # the refusal may be about the password: never echo it
+        raise BadInput(f"{key} cannot be {shown!r}: {describe_validation_error(exc, with_location=False)}.") from None
     if key == "default_profile" and config.default_profile:
         check_profile_name(config.default_profile)
     if key == "profiles":

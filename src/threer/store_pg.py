@@ -123,9 +123,16 @@ def redact_url(url: str) -> str:
 
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
-    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    try:
+        port = parts.port
+    except ValueError:  # not a number: shown as "?" rather than refused here
+        port = "?"
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")  # libpq's sslmode values
 
 
 def url_has_password(url: str) -> bool:
@@ -741,4 +748,14 @@ def check_url(url: str, *, from_config: bool) -> str:
     if from_config and url_has_password(url):
         raise BadInput("database_url in the config file holds a password; remove it from the URL and give it in "
                        "PGPASSWORD or ~/.pgpass instead.")
+    from urllib.parse import parse_qsl
+
+    try:
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise BadInput(f"database_url has a query string that cannot be read ({redact_url(url)}). "
+                       "Example: postgresql://alice@db.example.net/threer?sslmode=verify-full") from None
+    for key, value in query:
+        if key == "sslmode" and value not in SSL_MODES:
+            raise BadInput(f"sslmode cannot be {value!r}: it must be one of {', '.join(SSL_MODES)}.")
     return url
