@@ -21,6 +21,11 @@ EXPECTED = {
         "queries_start": ["550 5.1.10", "5.1.10", "RESOLVER.ADR.RecipientNotFound"],
         "meaning_has": "not found",
     },
+    "exchange-classic.txt": {  # the older layout: the recipients listed under "Delivery has failed to …"
+        "kind": "bounce", "style": "exchange", "status": "5.2.2", "permanent": True, "smtp_code": "552",
+        "recipients": ["orders@florist.example"], "reporting_mta": "EX01.contoso.example",
+        "original_headers": True, "queries_start": ["552 5.2.2", "5.2.2"], "meaning_has": "full",
+    },
     "gmail.txt": {
         "kind": "bounce", "style": "gmail", "status": "5.1.1", "permanent": True, "smtp_code": "550",
         "recipients": ["jo.baker@northwind.example"], "remote_mta": "mx1.northwind.example",

@@ -70,6 +70,11 @@ def _exchange(text: str) -> NdrFields:
         cut = re.search(r"Remote server returned|Original message headers:", section, re.IGNORECASE)
         f.recipients = [r for r in _addresses(section[: cut.start()] if cut else section[:2000])
                         if r.lower() != (f.reporting_mta or "").lower()]
+    if not f.recipients:  # the older layout: the addresses in the paragraph under this heading
+        heading = re.search(r"Delivery has failed to these recipients or groups:[ \t]*\n", text, re.IGNORECASE)
+        if heading:
+            listed = re.split(r"\n[ \t]*\n", text[heading.end():].lstrip("\r\n \t"), maxsplit=1)[0]
+            f.recipients = _addresses("\n".join(listed.splitlines()[:20]))
     if not f.recipients:
         f.recipients = _addresses(_first(r"(?:message to|delivered to)\s+(\S+@\S+?)(?:\s|\.?$|\s+couldn)", text) or "")
     return f
