@@ -69,13 +69,15 @@ def fitted_table(width: int, columns: Sequence[Column], rows: Sequence[Sequence[
     kept = fitted_columns(width, columns, rows)
     single = _one_line(width, columns, rows, kept)
     table = Table(box=None, header_style="bold", pad_edge=False)
+    need = {i: _need(columns[i], [_cell(row[i]) for row in rows], whole=i in single) for i in kept}
+    words_fit = sum(need.values()) + _GAP * (len(kept) - 1) <= width
     for i in kept:
         col = columns[i]
         if i in single:
-            widest = _need(col, [_cell(row[i]) for row in rows], whole=True)
-            table.add_column(col.name, no_wrap=True, min_width=widest, justify=col.justify)  # type: ignore[arg-type]
-        else:
-            table.add_column(col.name, overflow="fold", justify=col.justify)  # type: ignore[arg-type]
+            table.add_column(col.name, no_wrap=True, min_width=need[i], justify=col.justify)  # type: ignore[arg-type]
+        else:  # as wide as its longest word where the row has room, so words wrap whole instead of folding
+            table.add_column(col.name, overflow="fold", min_width=need[i] if words_fit else None,
+                             justify=col.justify)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(_cell(row[i]) for i in kept))
     return table
