@@ -262,6 +262,16 @@ def test_secrets_are_listed_with_their_field(store: Store) -> None:
     assert ticket.warnings[0].describe() == "intake.issue.description (line 2) looks like it contains a password."
 
 
+def test_two_secrets_of_one_kind_on_one_line_are_one_warning(store: Store) -> None:
+    answers = secret_answers()
+    answers["review.server_rules"] = "admin pwd=Adm1n-Pa55 then password: Second-Pa55 on the same line"
+    ticket = ticket_for(store, answers, redact=True)
+    found = [(w.field, w.kind, w.line) for w in ticket.warnings]
+    assert found.count(("review.server_rules.found", "password", 1)) == 1
+    text = render_text(ticket)
+    assert "Adm1n-Pa55" not in text and "Second-Pa55" not in text  # both masked all the same
+
+
 def test_redact_masks_every_format(store: Store) -> None:
     ticket = ticket_for(store, secret_answers(), redact=True)
     assert ticket.redacted and len(ticket.warnings) == 3

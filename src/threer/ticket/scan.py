@@ -31,7 +31,10 @@ def scan_session(session: TriageSession) -> list[SecretWarning]:
         if rec is None:
             continue
         for field, text in _typed_texts(step.id, rec.answer, rec.reason):
-            warnings.extend(SecretWarning(field=field, kind=hit.kind, line=hit.line) for hit in find_secrets(text))
+            for hit in find_secrets(text):
+                warning = SecretWarning(field=field, kind=hit.kind, line=hit.line)
+                if warning not in warnings:  # two secrets of one kind on one line: one warning says it
+                    warnings.append(warning)
     return warnings
 
 
