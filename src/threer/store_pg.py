@@ -123,6 +123,7 @@ def redact_url(url: str) -> str:
 
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
+    port: int | str | None
     try:
         port = parts.port
     except ValueError:  # not a number: shown as "?" rather than refused here
