@@ -109,3 +109,20 @@ def test_default_profile_is_checked_when_set_and_named_when_it_breaks(invoke, th
 def test_full_day_names_are_accepted(invoke, threer_env):
     assert invoke("config", "set", "business_hours.days", "Monday,tues,WED").exit_code == 0
     assert load_config(threer_env.config_path).business_hours.days == ["mon", "tue", "wed"]
+
+
+def test_none_is_kept_where_it_is_one_of_the_keys_values(invoke, threer_env):
+    assert invoke("config", "set", "smtp.security", "none").exit_code == 0
+    assert invoke("config", "set", "default_profile", "none").exit_code == 0
+    config = load_config(threer_env.config_path)
+    assert config.smtp.security == "none" and config.default_profile == "none"
+    shown = json.loads(invoke("config", "show", "--json").stdout)["config"]
+    assert shown["default_profile"] == "none" and shown["smtp"]["security"] == "none"
+    refused = invoke("config", "set", "smtp.security", "plain")
+    assert refused.exit_code == 2 and "starttls, tls, none" in " ".join(refused.stderr.split())
+
+
+def test_emptying_a_required_text_key_is_said_in_words(invoke, threer_env):
+    result = invoke("config", "set", "smtp.security", "")
+    assert result.exit_code == 2
+    assert "NoneType" not in result.stderr and "empty" in result.stderr

@@ -112,6 +112,7 @@ class PartnerConfig(BaseModel):
 
 
 SMTP_SECURITY = ("starttls", "tls", "none")
+NONE_IS_A_VALUE = {"smtp.security", "default_profile"}  # keys whose values include the word "none" itself
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
@@ -301,7 +302,9 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
             raise BadInput(f"{key} takes true or false, not {value!r}.")
         node[leaf] = low in {"true", "yes", "1"}
     else:
-        node[leaf] = value if value.strip() not in {"", "none"} else None
+        # "none" empties a key, except where it is one of the key's own values
+        literal = key in NONE_IS_A_VALUE and value.strip().lower() == "none"
+        node[leaf] = value if literal or value.strip() not in {"", "none"} else None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

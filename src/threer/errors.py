@@ -129,6 +129,8 @@ def _shown(value: object) -> str:
         return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
     if isinstance(value, (int, float)):
         return str(value)
+    if value is None:
+        return "empty (none)"
     names: dict[type, str] = {dict: "table", list: "list"}
     return "a " + names.get(type(value), type(value).__name__)
 
