@@ -107,6 +107,48 @@ def test_plus_all_in_a_providers_record_is_reported_not_rewritten() -> None:
     assert "report it to its owner" in passing.fix and f"SPF record of {DOMAIN}" in passing.fix
 
 
+def _spf_adds(findings) -> set[str]:
+    return {c.value for f in findings for c in f.changes if c.action == "add" and "v=spf1" in c.value}
+
+
+def test_a_redirect_that_lists_the_senders_is_kept_and_the_all_goes() -> None:
+    # "v=spf1 redirect=X -all": the -all decides and no server is listed; the redirect is what was meant
+    findings = run(
+        check_spf,
+        [(f"{DOMAIN}.", "TXT", '"v=spf1 redirect=_spf.provider.test -all"'),
+         ("_spf.provider.test.", "TXT", '"v=spf1 ip4:127.0.0.1 -all"')],
+    )
+    ignored = by_id(findings, "spf.redirect-ignored")
+    assert ignored.severity.value == "warn" and "no server is listed" in ignored.message
+    assert f'{DOMAIN}. 300 IN TXT "v=spf1 redirect=_spf.provider.test"' in ignored.fix
+    assert _spf_adds(findings) == {'"v=spf1 redirect=_spf.provider.test"'}
+
+
+def test_a_redirect_beside_listed_senders_is_the_leftover() -> None:
+    findings = run(check_spf, [(f"{DOMAIN}.", "TXT", '"v=spf1 ip4:127.0.0.1 -all redirect=_spf.provider.test"'),
+                               ("_spf.provider.test.", "TXT", '"v=spf1 ip4:127.0.0.2 -all"')])
+    ignored = by_id(findings, "spf.redirect-ignored")
+    assert ignored.severity.value == "info"
+    assert _spf_adds(findings) == {'"v=spf1 ip4:127.0.0.1 -all"'}
+
+
+@pytest.mark.parametrize(("record", "finding_id"), [("v=spf1 +all", "spf.all-pass"), ("v=spf1 ?all", "spf.all-neutral"),
+                                                    ("v=spf1 ~all", "spf.all-softfail")])
+def test_a_weak_all_alone_is_not_fixed_into_sends_no_mail(record, finding_id) -> None:
+    findings = run(check_spf, [(f"{DOMAIN}.", "TXT", f'"{record}"'), (f"{DOMAIN}.", "MX", f"10 mx.{DOMAIN}."),
+                               (f"mx.{DOMAIN}.", "A", "127.0.0.1")])
+    weak = by_id(findings, finding_id)
+    assert '"v=spf1 -all"' not in (weak.fix or "")
+    assert '"v=spf1 mx -all"' in weak.fix and "list every service that sends mail" in weak.fix
+    assert _spf_adds(findings) == {'"v=spf1 mx -all"'}
+
+
+def test_a_weak_all_beside_a_redirect_gives_way_to_the_redirect() -> None:
+    findings = run(check_spf, [(f"{DOMAIN}.", "TXT", '"v=spf1 redirect=_spf.provider.test ~all"'),
+                               ("_spf.provider.test.", "TXT", '"v=spf1 ip4:127.0.0.1 -all"')])
+    assert _spf_adds(findings) == {'"v=spf1 redirect=_spf.provider.test"'}
+
+
 def test_own_redirect_target_is_still_fixed_in_place() -> None:
     findings = run(
         check_spf,

@@ -194,6 +194,11 @@ def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str |
     return " ".join(terms)
 
 
+def _lists_senders(record: SpfRecord) -> bool:
+    """Whether any term before the all authorises a server (anything but all itself)."""
+    return any(m.name != "all" for m in record.mechanisms)
+
+
 def _without_terms(record: SpfRecord, drop: list[str]) -> str:
     return " ".join(["v=spf1", *(t for t in record.terms_text() if t not in drop)])
 
@@ -496,7 +501,14 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
     owner_domain = owner.domain
     owner_record = owner.record or record
     strict = _with_terms(owner_record, all_term="-all")
-    policy_fix = _fix_record(owner_domain, strict, ttl)
+    unlisted = ""
+    if not _lists_senders(owner_record):
+        # a record whose only term is its all: ending it in -all would say "this domain sends no mail"
+        if owner_record.redirect is not None and owner_record.all_mechanism is not None:
+            strict = _without_terms(owner_record, [owner_record.all_mechanism.text])  # the redirect lists them
+        else:
+            strict, unlisted = "v=spf1 mx -all", "  (list every service that sends mail for the domain)"
+    policy_fix = _fix_record(owner_domain, strict, ttl) + unlisted
     policy_changes = _replace(owner_domain, [owner.text or record.text], strict, ttl)
     if not _is_own(owner_domain, domain):
         # the deciding all is in a record reached by redirect= that the customer cannot change: the fix
@@ -547,15 +559,20 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
             )
         )
     if record.redirect is not None and record.all_mechanism is not None:
+        # keep the part that lists the senders: the record's own terms, or else the redirect
+        keep_redirect = not _lists_senders(record)
+        cleaned = _without_terms(record, [record.all_mechanism.text if keep_redirect else record.redirect.text])
         findings.append(
             _finding(
                 "spf.redirect-ignored",
-                Severity.INFO,
+                Severity.WARN if keep_redirect else Severity.INFO,
                 f"The SPF record of {domain} has both {record.all_mechanism.text} and {record.redirect.text}; the redirect "
-                "is never used because all always matches first.",
-                fix=_fix_record(domain, _without_terms(record, [record.redirect.text]), ttl),
+                "is never used because all always matches first"
+                + (f", so no server is listed and all the domain's mail is judged by {record.all_mechanism.text}."
+                   if keep_redirect else "."),
+                fix=_fix_record(domain, cleaned, ttl),
                 observed=record.text,
-                changes=_replace(domain, [record.text], _without_terms(record, [record.redirect.text]), ttl),
+                changes=_replace(domain, [record.text], cleaned, ttl),
             )
         )
     own = [n for n in ([tree] if owner is tree else [tree, owner]) if n.record is not None]
