@@ -32,7 +32,8 @@ from threer.checks.spf import check_host
 
 SUITE = Path(__file__).parent.parent / "conformance" / "spf" / "rfc7208-tests.yml"
 QUERY_TYPES = ("A", "AAAA", "TXT", "SPF", "MX", "PTR", "CNAME")
-TIMEOUT_SECONDS = 0.2  # a TIMEOUT name costs this much per case
+TIMEOUT_SECONDS = 1.0  # in a scenario with a TIMEOUT name, each query waits this long (so a TIMEOUT costs it)
+ANSWER_SECONDS = 5.0  # elsewhere: room for a busy machine (a 0.2 s timeout failed real answers under load)
 
 # case id -> why threer does not give the suite's answer
 NOT_PASSED: dict[str, str] = {
@@ -165,7 +166,7 @@ def test_rfc7208(scenario_servers, request, scenario, name, case):
     domain = mailfrom.rpartition("@")[2] if "@" in mailfrom else helo
 
     async def evaluate():
-        resolver = Resolver([server.address], timeout=TIMEOUT_SECONDS)
+        resolver = Resolver([server.address], timeout=TIMEOUT_SECONDS if server.faults else ANSWER_SECONDS)
         return await check_host(resolver, case["host"], domain, mailfrom, helo)
 
     outcome = asyncio.run(evaluate())
