@@ -1,8 +1,8 @@
 """Real SMTP servers on loopback for the smtp and dane checks (the ticket-sending tests have support_smtp.py).
 
 `SmtpLab` starts, on one port shared by several loopback addresses, one server an address:
-aiosmtpd with STARTTLS over a trustme certificate (good, wrong name, expired), aiosmtpd without
-STARTTLS, a server that accepts and never greets, and one that greets, reads EHLO and hangs up.
+aiosmtpd with STARTTLS over a trustme certificate (good, wrong name, expired, and a good and a
+wrong-name one behind the two addresses of one MX host), aiosmtpd without STARTTLS, a server that accepts and never greets, and one that greets, reads EHLO and hangs up.
 The addresses match tests/zones/k-smtp.zone, so `--smtp-port lab.port` reaches them.
 """
 
@@ -24,7 +24,10 @@ EXPIRED = "127.0.11.4"
 SILENT = "127.0.11.5"
 DROPPER = "127.0.11.6"
 CLOSED = "127.0.11.7"  # nothing listens here
-ADDRESSES = (GOOD, PLAIN, WRONG_NAME, EXPIRED, SILENT, DROPPER, CLOSED)
+# the two addresses of one MX host (mx.two.k-smtp.example): a good server and one with another name's certificate
+TWO_GOOD = "127.0.11.9"
+TWO_BAD = "127.0.11.10"
+ADDRESSES = (GOOD, PLAIN, WRONG_NAME, EXPIRED, SILENT, DROPPER, CLOSED, TWO_GOOD, TWO_BAD)
 
 
 class _Handler:
@@ -110,6 +113,8 @@ class SmtpLab:
                 not_before=self.now - timedelta(days=400),
                 not_after=self.now - timedelta(days=35),
             ),
+            TWO_GOOD: self.ca.issue_cert("mx.two.k-smtp.example"),
+            TWO_BAD: self.ca.issue_cert("mail.elsewhere.example"),
         }
         self._controllers: list[Controller] = []
         self._raw: list[_RawServer] = []
@@ -120,7 +125,7 @@ class SmtpLab:
         return context
 
     def start(self) -> "SmtpLab":
-        for address in (GOOD, WRONG_NAME, EXPIRED, PLAIN):
+        for address in (GOOD, WRONG_NAME, EXPIRED, PLAIN, TWO_GOOD, TWO_BAD):
             kwargs = {"tls_context": self._context(address)} if address in self.certs else {}
             controller = Controller(
                 _Handler(), hostname=address, port=self.port, server_hostname=f"lab-{address}", ready_timeout=10, **kwargs

@@ -135,3 +135,27 @@ def test_failed_tlsa_lookup_is_an_error(lab) -> None:
         findings = run(server, lab, "good.k-smtp.example")
     assert ids(findings) == [("dane.lookup-error", Severity.ERROR)]
     assert {f.id for f in findings} <= FINDING_IDS
+
+
+def test_each_address_of_a_host_is_matched_with_its_own_certificate(lab) -> None:
+    from support_smtplab import TWO_BAD, TWO_GOOD
+
+    name = "_25._tcp.mx.two.k-smtp.example"
+    records = [(name, "TLSA", f"3 1 1 {spki_sha256(leaf_der(lab, TWO_GOOD))}")]
+    with DnsTestServer(zone_files=["k-smtp.zone"], records=records, authenticated=["k-smtp.example"]) as server:
+        findings = run(server, lab, "two.k-smtp.example")
+    assert ids(findings) == [("dane.mismatch", Severity.FAIL)]
+    assert f"its address {TWO_BAD} presented" in findings[0].message and TWO_GOOD not in findings[0].message
+    assert findings[0].observed["addresses"] == {TWO_GOOD: True, TWO_BAD: False}
+    assert spki_sha256(leaf_der(lab, TWO_BAD)) in findings[0].fix  # the record for the key the bad one uses
+
+
+def test_a_host_whose_every_address_matches_is_ok(lab) -> None:
+    from support_smtplab import TWO_BAD, TWO_GOOD
+
+    name = "_25._tcp.mx.two.k-smtp.example"
+    records = [(name, "TLSA", f"3 1 1 {spki_sha256(leaf_der(lab, address))}") for address in (TWO_GOOD, TWO_BAD)]
+    with DnsTestServer(zone_files=["k-smtp.zone"], records=records, authenticated=["k-smtp.example"]) as server:
+        findings = run(server, lab, "two.k-smtp.example")
+    assert ids(findings) == [("dane.ok", Severity.OK)]
+    assert f"each of its addresses {TWO_GOOD} and {TWO_BAD} presented matches" in findings[0].message

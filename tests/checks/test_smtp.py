@@ -75,11 +75,13 @@ def test_certificate_for_another_name(dns, lab) -> None:
     findings = run(dns, lab, "wrongname.k-smtp.example")
     assert ids(findings) == [("smtp.cert-name-mismatch", Severity.WARN)]
     assert "mail.elsewhere.example" in findings[0].message and "not mx.wrongname.k-smtp.example" in findings[0].message
+    # no MTA-STS, no DANE: senders deliver over unauthenticated TLS, and the text says so
+    assert "opportunistic TLS" in findings[0].message and "RFC 7435" in findings[0].message
 
 
-def test_expired_certificate_fails_and_is_still_described(dns, lab) -> None:
+def test_expired_certificate_is_described_and_does_not_stop_mail_without_mta_sts_or_dane(dns, lab) -> None:
     findings = run(dns, lab, "expired.k-smtp.example")
-    assert ("smtp.cert-expired", Severity.FAIL) in ids(findings)
+    assert ("smtp.cert-expired", Severity.WARN) in ids(findings)
     expired = next(f for f in findings if f.id == "smtp.cert-expired")
     assert "expired on" in expired.message
     # the first handshake failed verification; the second session read the certificate anyway
@@ -90,7 +92,98 @@ def test_expired_certificate_fails_and_is_still_described(dns, lab) -> None:
 def test_untrusted_when_the_ca_is_not_trusted(dns, lab) -> None:
     findings = run(dns, lab, "good.k-smtp.example", verify=True)  # the public CAs: the lab CA is unknown
     assert ids(findings) == [("smtp.cert-untrusted", Severity.WARN)]
-    assert "not a trusted CA" in findings[0].message
+    assert "not a trusted CA" in findings[0].message and "opportunistic TLS" in findings[0].message
+
+
+# -- MTA-STS and DANE make certificate problems stop mail ------------------------------------------
+
+
+def _policy(lab, mode: str, mx: str = "mx.wrongname.k-smtp.example"):
+    from support_https import HttpsTestServer, Route
+    from threer.checks.mta_sts import POLICY_PATH
+
+    body = f"version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 86400\r\n".encode()
+    return HttpsTestServer(lab.ca.issue_cert("mta-sts.stswrong.k-smtp.example"), {POLICY_PATH: Route(body=body)})
+
+
+def _run_with_policy(dns, lab, server):
+    ctx = context(dns, lab, "stswrong.k-smtp.example")
+    ctx.connect_overrides = server.overrides("mta-sts.stswrong.k-smtp.example")
+    return asyncio.run(check_smtp(ctx))
+
+
+def test_with_mta_sts_enforce_listing_the_host_a_wrong_name_fails(dns, lab) -> None:
+    with _policy(lab, "enforce") as server:
+        findings = _run_with_policy(dns, lab, server)
+        assert server.requests  # the policy was fetched
+    assert ids(findings) == [("smtp.cert-name-mismatch", Severity.FAIL)]
+    assert "MTA-STS policy is in enforce mode" in findings[0].message and "RFC 8461" in findings[0].message
+
+
+@pytest.mark.parametrize(("mode", "mx"), [("testing", "mx.wrongname.k-smtp.example"), ("enforce", "mx.other.k-smtp.example")])
+def test_mta_sts_in_testing_mode_or_not_listing_the_host_stays_a_warning(dns, lab, mode, mx) -> None:
+    with _policy(lab, mode, mx) as server:
+        findings = _run_with_policy(dns, lab, server)
+    assert ids(findings) == [("smtp.cert-name-mismatch", Severity.WARN)]
+    assert "opportunistic TLS" in findings[0].message
+
+
+def test_with_validated_dane_ta_records_an_expired_certificate_fails(lab) -> None:
+    with DnsTestServer(zone_files=["k-smtp.zone"]) as server:
+        server.add_record("_25._tcp.mx.expired.k-smtp.example", "TLSA", "2 0 1 " + "ab" * 32)
+        server.set_authenticated("_25._tcp.mx.expired.k-smtp.example")
+        findings = run(server, lab, "expired.k-smtp.example")
+    assert ("smtp.cert-expired", Severity.FAIL) in ids(findings)
+    expired = next(f for f in findings if f.id == "smtp.cert-expired")
+    assert "DANE-TA(2)" in expired.message
+
+
+def test_with_dane_ee_records_a_wrong_name_does_not_stop_dane_senders(lab) -> None:
+    with DnsTestServer(zone_files=["k-smtp.zone"]) as server:
+        server.set_authenticated("_25._tcp.mx.wrongname.k-smtp.example")  # the zone's DANE-EE(3) record
+        validated = run(server, lab, "wrongname.k-smtp.example")
+    assert ids(validated) == [("smtp.cert-name-mismatch", Severity.WARN)]
+    assert "DANE-EE(3)" in validated[0].message and "RFC 7672 §3.1.1" in validated[0].message
+
+
+def test_unvalidated_tlsa_records_leave_the_host_opportunistic(dns, lab) -> None:
+    with DnsTestServer(zone_files=["k-smtp.zone"]) as server:
+        server.add_record("_25._tcp.mx.expired.k-smtp.example", "TLSA", "2 0 1 " + "ab" * 32)  # no AD bit
+        findings = run(server, lab, "expired.k-smtp.example")
+    assert ("smtp.cert-expired", Severity.WARN) in ids(findings)
+
+
+# -- every address of an MX host -------------------------------------------------------------------
+
+
+def test_every_address_of_an_mx_host_is_probed_and_named(dns, lab) -> None:
+    from support_smtplab import TWO_BAD, TWO_GOOD
+
+    findings = run(dns, lab, "two.k-smtp.example")
+    assert sorted(ids(findings)) == [("smtp.cert-name-mismatch", Severity.WARN), ("smtp.ok", Severity.OK)]
+    by_id = {f.id: f for f in findings}
+    assert by_id["smtp.ok"].observed["address"] == TWO_GOOD and f"({TWO_GOOD}:" in by_id["smtp.ok"].message
+    bad = by_id["smtp.cert-name-mismatch"]
+    assert bad.observed["address"] == TWO_BAD and f"mx.two.k-smtp.example ({TWO_BAD}:" in bad.message
+
+
+def test_an_ipv6_address_is_probed_too(dns, lab) -> None:
+    findings = run(dns, lab, "six.k-smtp.example")
+    assert ids(findings) == [("smtp.unreachable", Severity.ERROR)]
+    assert f"mx.six.k-smtp.example ([::1]:{lab.port})" in findings[0].message
+
+
+def test_no_route_to_one_address_is_info_when_another_was_probed() -> None:
+    from threer.checks.smtp import SmtpProbe, address_findings
+
+    now = datetime.now(timezone.utc)
+    reached = SmtpProbe(host="mx.example", address="127.0.0.1", failure="refused", stage="connect",
+                        detail="the connection was refused")
+    no_route = SmtpProbe(host="mx.example", address="::1", failure="network", stage="connect",
+                         detail="the connection failed (Network is unreachable)", no_route=True)
+    assert [f.id for f in address_findings([reached, no_route], now)] == ["smtp.unreachable", "smtp.no-route"]
+    alone = address_findings([no_route], now)  # nothing else was reached: it is the error it looks like
+    assert [(f.id, f.severity) for f in alone] == [("smtp.unreachable", Severity.ERROR)]
 
 
 def test_server_that_never_greets_fails_within_the_timeout(dns, lab) -> None:

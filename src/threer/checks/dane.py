@@ -141,52 +141,70 @@ async def _host_findings(ctx: CheckContext, host: str) -> list[Finding]:
     from threer.checks.smtp import smtp_probes
 
     probes, _ = await smtp_probes(ctx)
-    probe = probes.get(host)
-    if probe is not None and probe.failure is None and not probe.starttls_offered:
+    host_probes = probes.get(host) or []
+    plain = [p for p in host_probes if p.failure is None and not p.starttls_offered]
+    if plain:
         findings.append(
             Finding(
                 id="dane.no-starttls",
                 check=CHECK,
                 severity=Severity.FAIL,
-                message=f"{host} publishes TLSA records but does not offer STARTTLS: DANE senders will not deliver to it "
-                "(RFC 7672 §2.2).",
+                message=f"{host} publishes TLSA records but {_addresses(plain)} does not offer STARTTLS: DANE senders "
+                "will not deliver to it (RFC 7672 §2.2).",
                 fix=f"Enable STARTTLS on {host} with the key the TLSA records name, or remove the TLSA records at {name}.",
                 observed=observed,
             )
         )
         return findings
-    if probe is None or not probe.chain:
-        why = (probe.detail if probe is not None else "") or "the server was not reached"
+    compared = [p for p in host_probes if p.chain]
+    if not compared:
+        why = next((p.detail for p in host_probes if p.detail), "") or "the server was not reached"
         findings.append(_not_compared(host, observed, why))
         return findings
-    hits = [matches(r, probe.chain) for r in records]
-    for entry, hit in zip(observed["records"], hits):
-        entry["matches"] = hit
-    if not any(hits):
+    # each address is its own server: every one must present a certificate a record matches
+    hits = {p.address: [matches(r, p.chain) for r in records] for p in compared}
+    for i, entry in enumerate(observed["records"]):
+        entry["matches"] = any(found[i] for found in hits.values())  # at some address (see "addresses")
+    observed["addresses"] = {address: any(found) for address, found in hits.items()}
+    unmatched = [p for p in compared if not any(hits[p.address])]
+    if unmatched:
         findings.append(
             Finding(
                 id="dane.mismatch",
                 check=CHECK,
                 severity=Severity.FAIL,
-                message=f"No TLSA record of {host} matches the certificate the server presented: DANE senders will not "
-                "deliver to it.",
-                fix=f"Publish a TLSA record for the key the server uses now ({_suggested(probe.chain[0], name)}), and "
-                "remove the stale one once the new one has been out for two TTLs.",
+                message=f"No TLSA record of {host} matches the certificate {_addresses(unmatched)} presented: DANE "
+                "senders will not deliver to it there.",
+                fix=f"Publish a TLSA record for the key the server uses now ({_suggested(unmatched[0].chain[0], name)}), "
+                "and remove the stale one once the new one has been out for two TTLs.",
                 observed=observed,
             )
         )
     elif lookup.authenticated:
+        if len(compared) == 1:
+            matched = sum(hits[compared[0].address])
+            said = (f"{matched} of {len(records)} TLSA records match the certificate the server presented at "
+                    f"{_addresses(compared)}")
+        else:
+            said = f"the certificate each of {_addresses(compared)} presented matches one of its {len(records)} TLSA records"
         findings.append(
             Finding(
                 id="dane.ok",
                 check=CHECK,
                 severity=Severity.OK,
-                message=f"{host}: {sum(hits)} of {len(records)} TLSA records match the certificate the server presented, "
-                "and the answer was DNSSEC-validated.",
+                message=f"{host}: {said}, and the answer was DNSSEC-validated.",
                 observed=observed,
             )
         )
     return findings
+
+
+def _addresses(probes: list[Any]) -> str:
+    """"its address 127.0.11.1" or "its addresses 127.0.11.1 and 127.0.11.9", for a finding's text."""
+    shown = [p.address or "?" for p in probes]
+    if len(shown) == 1:
+        return f"its address {shown[0]}"
+    return f"its addresses {', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _suggested(leaf: bytes, name: str) -> str:

@@ -236,15 +236,7 @@ async def check_mta_sts(ctx: CheckContext) -> list[Finding]:
     txt, mx, result = await asyncio.gather(
         ctx.resolver.query(txt_name, "TXT"),
         ctx.resolver.query(ctx.domain, "MX"),
-        probe(
-            url,
-            timeout=ctx.http_timeout,
-            verify=ctx.verify,
-            follow_redirects=False,  # RFC 8461 §3.3: redirects MUST NOT be followed
-            max_bytes=POLICY_MAX_BYTES,
-            connect_overrides=getattr(ctx, "connect_overrides", None),
-            resolver=ctx.resolver,
-        ),
+        _policy_fetch(ctx),
     )
     txt_findings, txt_state = _judge_txt(ctx, txt_name, txt)
     policy, policy_findings, policy_state = _judge_policy(ctx, url, result)
@@ -271,6 +263,44 @@ async def check_mta_sts(ctx: CheckContext) -> list[Finding]:
         findings += _judge_mode(ctx, url, policy)
         findings += _judge_mx(ctx, url, policy, mx)
     return findings
+
+
+_FETCH_KEY = "_mta_sts_fetch"
+
+
+async def _policy_fetch(ctx: CheckContext) -> ProbeResult:
+    """The policy file's fetch, done once per context however many checks ask (mta-sts and smtp)."""
+    task = ctx.__dict__.get(_FETCH_KEY)
+    if task is None:
+        task = asyncio.ensure_future(
+            probe(
+                f"https://mta-sts.{ctx.domain}{POLICY_PATH}",
+                timeout=ctx.http_timeout,
+                verify=ctx.verify,
+                follow_redirects=False,  # RFC 8461 §3.3: redirects MUST NOT be followed
+                max_bytes=POLICY_MAX_BYTES,
+                connect_overrides=getattr(ctx, "connect_overrides", None),
+                resolver=ctx.resolver,
+            )
+        )
+        ctx.__dict__[_FETCH_KEY] = task
+    result: ProbeResult = await asyncio.shield(task)
+    return result
+
+
+async def enforced_policy(ctx: CheckContext) -> StsPolicy | None:
+    """The domain's MTA-STS policy when senders that apply MTA-STS enforce it: a valid `_mta-sts` TXT
+    record and a valid policy file (HTTP 200, text/plain) in mode `enforce` (RFC 8461 §5); else None."""
+    txt_name = f"_mta-sts.{ctx.domain}"
+    if _judge_txt(ctx, txt_name, await ctx.resolver.query(txt_name, "TXT"))[1] != "valid":
+        return None  # no policy announced: nothing to fetch
+    result = await _policy_fetch(ctx)
+    if result.content_type != "text/plain":
+        return None
+    policy, _, _ = _judge_policy(ctx, f"https://mta-sts.{ctx.domain}{POLICY_PATH}", result)
+    if policy is None or policy.errors or policy.mode != "enforce":
+        return None
+    return policy
 
 
 def _judge_txt(ctx: CheckContext, txt_name: str, txt: Lookup) -> tuple[list[Finding], str]:

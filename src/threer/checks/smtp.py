@@ -1,7 +1,7 @@
 """The `smtp` check: talk to every MX host on port 25 the way a sending server would.
 
-For each MX host (all at once, each bounded by the check's time budget) threer connects to its first
-address, times the greeting, sends EHLO, reads the extensions, and when STARTTLS is offered
+For each MX host threer connects to every one of its addresses (A and AAAA; all hosts and addresses
+at once, each bounded by the check's time budget, so the whole probe lasts one timeout), times the greeting, sends EHLO, reads the extensions, and when STARTTLS is offered
 negotiates TLS with a verifying context and reads the TLS version, the cipher and the certificate
 chain. When verification fails, a second session without verification reads the certificate so the
 finding can say what is wrong with it (expired, another name, unknown issuer). It ends with QUIT and
@@ -11,12 +11,18 @@ Three outcomes are kept apart: the server said something wrong (`fail`/`warn`), 
 be reached (`error`, with the reason that many networks block outbound port 25), and the DNS could not
 say where the servers are (`error`). `probe_host` never raises for anything the network does.
 
-The probes are shared with the `dane` check through `smtp_probes(ctx)`: one session per host per run.
+Each address gets its own findings, named by the address: a sender may reach any of them, so one bad
+server behind a good one is a problem all the same. An IPv6 address this computer has no route to
+(an IPv4-only network) is said as `info` when another address of the host was probed, not as an
+error: it says nothing about the server.
+
+The probes are shared with the `dane` check through `smtp_probes(ctx)`: one session per address per run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import ssl
 import time
@@ -56,10 +62,13 @@ FINDING_IDS = frozenset(
         "smtp.cert-expiring",
         "smtp.cert-name-mismatch",
         "smtp.cert-untrusted",
+        "smtp.no-route",
     }
 )
 
 _OLD_TLS = ("SSLv3", "TLSv1", "TLSv1.1")
+# connect() errors that say this computer cannot reach the address at all (no route, no IPv6)
+_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT})
 _CACHE_KEY = "_smtp_probes"
 
 
@@ -87,6 +96,7 @@ class SmtpProbe:
     verified: bool | None = None  # the chain verified against the trusted CAs (names not checked)
     verify_error: str | None = None  # OpenSSL's reason when it did not
     lookup: Lookup | None = None  # the look-up that failed, for `lookup-error`
+    no_route: bool = False  # the connection failed at once: this computer has no route to the address
 
     def summary(self) -> dict[str, Any]:
         """For a finding's `observed` (and the history): plain JSON."""
@@ -220,6 +230,7 @@ async def _session(probe: SmtpProbe, context: ssl.SSLContext, started: float) ->
         return
     except OSError as exc:
         probe.failure, probe.detail = "network", f"the connection failed ({exc.strerror or exc})"
+        probe.no_route = exc.errno in _NO_ROUTE
         return
     connected = time.monotonic()
     probe.connect_ms = int((connected - started) * 1000)
@@ -363,30 +374,30 @@ def _is_literal(host: str) -> bool:
         return False
 
 
-async def _probe_mx(ctx: CheckContext, host: str, port: int, timeout: float) -> SmtpProbe:
+async def _probe_mx(ctx: CheckContext, host: str, port: int, timeout: float) -> list[SmtpProbe]:
+    """One probe for each address of `host` (A and AAAA, looked up at once), all at once."""
     override = (ctx.connect_overrides or {}).get(host)
     if override is not None:
-        return await probe_host(host, override[0], port=override[1], timeout=timeout, verify=ctx.verify)
+        return [await probe_host(host, override[0], port=override[1], timeout=timeout, verify=ctx.verify)]
     started = time.monotonic()
-    a = await ctx.resolver.query(host, "A")
-    addresses = list(a.records)
-    failed = a if a.is_error else None
-    if not addresses:
-        aaaa = await ctx.resolver.query(host, "AAAA")
-        addresses = list(aaaa.records)
-        failed = failed or (aaaa if aaaa.is_error else None)
+    a, aaaa = await asyncio.gather(ctx.resolver.query(host, "A"), ctx.resolver.query(host, "AAAA"))
+    addresses = list(dict.fromkeys([*a.records, *aaaa.records]))
     if not addresses:
         probe = SmtpProbe(host=host, port=port)
+        failed = a if a.is_error else aaaa if aaaa.is_error else None
         if failed is not None:
             probe.failure, probe.lookup = "lookup-error", failed
         else:
             probe.failure = "no-address"  # the mx check reports it (mx.host-unresolvable)
-        return probe
+        return [probe]
     remaining = max(0.1, timeout - (time.monotonic() - started))
-    return await probe_host(host, addresses[0], port=port, timeout=remaining, verify=ctx.verify, stated_timeout=timeout)
+    return list(await asyncio.gather(*(
+        probe_host(host, address, port=port, timeout=remaining, verify=ctx.verify, stated_timeout=timeout)
+        for address in addresses
+    )))
 
 
-async def _probe_all(ctx: CheckContext) -> tuple[dict[str, SmtpProbe], Lookup | None]:
+async def _probe_all(ctx: CheckContext) -> tuple[dict[str, list[SmtpProbe]], Lookup | None]:
     hosts, failed = await _mx_hosts(ctx)
     hosts = [h for h in hosts if h and h != "." and not _is_literal(h)]
     port = getattr(ctx, "smtp_port", None) or SMTP_PORT
@@ -395,8 +406,8 @@ async def _probe_all(ctx: CheckContext) -> tuple[dict[str, SmtpProbe], Lookup | 
     return dict(zip(hosts, probes)), failed
 
 
-async def smtp_probes(ctx: CheckContext) -> tuple[dict[str, SmtpProbe], Lookup | None]:
-    """Every MX host's probe, run once per context however many checks ask (smtp and dane)."""
+async def smtp_probes(ctx: CheckContext) -> tuple[dict[str, list[SmtpProbe]], Lookup | None]:
+    """Every MX host's probes, one an address, run once per context however many checks ask (smtp and dane)."""
     task = ctx.__dict__.get(_CACHE_KEY)
     if task is None:
         task = asyncio.ensure_future(_probe_all(ctx))
@@ -413,8 +424,32 @@ def _where(probe: SmtpProbe) -> str:
     return f"{probe.host} ({address}:{probe.port})"
 
 
-def host_findings(probe: SmtpProbe, now: datetime) -> list[Finding]:
-    """The findings for one MX host's probe: its problems, or one `smtp.ok` saying what it showed."""
+@dataclass(frozen=True)
+class Strictness:
+    """Whether senders authenticate this MX host's certificate, or deliver over any TLS (RFC 7435).
+
+    `mta_sts`: the domain's MTA-STS policy is in enforce mode and lists the host (RFC 8461 §4.1, §5);
+    `dane_ta` / `dane_ee`: the host has DNSSEC-validated, usable TLSA records of usage DANE-TA(2) /
+    DANE-EE(3) (RFC 7672 §2.2, §3.1)."""
+
+    mta_sts: bool = False
+    dane_ta: bool = False
+    dane_ee: bool = False
+
+    @property
+    def opportunistic(self) -> bool:
+        return not (self.mta_sts or self.dane_ta or self.dane_ee)
+
+
+OPPORTUNISTIC = Strictness()
+_OPPORTUNISTIC_NOTE = ("without MTA-STS in enforce mode or DANE, senders use opportunistic TLS and still deliver "
+                       "(RFC 7435; RFC 8461 §4), though the connection is not authenticated")
+
+
+def host_findings(probe: SmtpProbe, now: datetime, strict: Strictness = OPPORTUNISTIC) -> list[Finding]:
+    """The findings for one MX host's probe: its problems, or one `smtp.ok` saying what it showed.
+    `strict` says whether senders authenticate the host's certificate: that decides whether a
+    certificate problem stops mail (`fail`) or not (`warn`)."""
     where = _where(probe)
     if probe.failure == "no-address":
         return []
@@ -517,7 +552,7 @@ def host_findings(probe: SmtpProbe, now: datetime) -> list[Finding]:
                 expected="TLSv1.2 or TLSv1.3",
             )
         )
-    findings.extend(_certificate_findings(probe, where, now))
+    findings.extend(_certificate_findings(probe, where, now, strict))
     if not findings:
         tls = f"STARTTLS {probe.tls_version} {probe.cipher}" if probe.starttls_ok else "no TLS"
         certificate = ""
@@ -539,7 +574,7 @@ def host_findings(probe: SmtpProbe, now: datetime) -> list[Finding]:
     return findings
 
 
-def _certificate_findings(probe: SmtpProbe, where: str, now: datetime) -> list[Finding]:
+def _certificate_findings(probe: SmtpProbe, where: str, now: datetime, strict: Strictness) -> list[Finding]:
     if not probe.chain:
         return []
     from threer.checks.https import parse_certificate
@@ -551,11 +586,23 @@ def _certificate_findings(probe: SmtpProbe, where: str, now: datetime) -> list[F
     state = cert.expiry(now, EXPIRY_WARNING)
     if state in ("expired", "not-yet-valid"):
         when = f"expired on {cert.not_after:%Y-%m-%d}" if state == "expired" else f"is not valid until {cert.not_before:%Y-%m-%d}"
+        if strict.mta_sts or strict.dane_ta:
+            severity = Severity.FAIL
+            who = _strict_senders(strict, "DANE-TA(2) senders check the chain's dates up to the key in the TLSA record")
+            message = f"{where}: the certificate {when}; {who}, so they will not deliver to it."
+        elif strict.dane_ee:
+            severity = Severity.WARN
+            message = (f"{where}: the certificate {when}. Its TLSA records are DANE-EE(3), which senders match "
+                       "against the key alone, dates ignored (RFC 7672 §3.1.1), so DANE senders still deliver; "
+                       "others use opportunistic TLS.")
+        else:
+            severity = Severity.WARN
+            message = f"{where}: the certificate {when}; {_OPPORTUNISTIC_NOTE}. With MTA-STS or DANE it would stop mail."
         findings.append(
             _finding(
                 "smtp.cert-expired",
-                Severity.FAIL,
-                f"{where}: the certificate {when}; senders that check certificates (MTA-STS, DANE) will not deliver.",
+                severity,
+                message,
                 probe,
                 fix=f"Renew the certificate for {probe.host} and install it on the mail server.",
                 expected="a certificate valid now",
@@ -574,12 +621,24 @@ def _certificate_findings(probe: SmtpProbe, where: str, now: datetime) -> list[F
         )
     if not cert.covers(probe.host):
         names = ", ".join(cert.dns_names + cert.ip_addresses) or cert.subject
+        if strict.mta_sts or strict.dane_ta:
+            severity = Severity.FAIL
+            who = _strict_senders(strict, "its TLSA records are DANE-TA(2), whose senders check the name (RFC 7672 §3.1.2)")
+            message = f"{where}: the certificate is for {names}, not {probe.host}; {who}, so they will not deliver to it."
+        elif strict.dane_ee:
+            severity = Severity.WARN
+            message = (f"{where}: the certificate is for {names}, not {probe.host}. Its TLSA records are DANE-EE(3), "
+                       "which senders match against the key alone, names ignored (RFC 7672 §3.1.1), so DANE "
+                       "senders still deliver; others use opportunistic TLS.")
+        else:
+            severity = Severity.WARN
+            message = (f"{where}: the certificate is for {names}, not {probe.host}; {_OPPORTUNISTIC_NOTE}. "
+                       "With MTA-STS or DANE-TA it would stop mail.")
         findings.append(
             _finding(
                 "smtp.cert-name-mismatch",
-                Severity.WARN,
-                f"{where}: the certificate is for {names}, not {probe.host}; senders that check names (MTA-STS) "
-                "will not deliver.",
+                severity,
+                message,
                 probe,
                 fix=f"Install a certificate that lists {probe.host} as a subject alternative name.",
                 expected=probe.host,
@@ -587,17 +646,53 @@ def _certificate_findings(probe: SmtpProbe, where: str, now: datetime) -> list[F
         )
     if probe.verified is False and state not in ("expired", "not-yet-valid"):
         who = "it signed itself" if _self_signed(probe.chain[0]) else f"its issuer {cert.issuer!r} is not a trusted CA"
+        if strict.mta_sts:
+            severity = Severity.FAIL
+            message = (f"{where}: the certificate is not trusted ({who}; {probe.verify_error}); "
+                       f"{_strict_senders(Strictness(mta_sts=True), '')}, so they will not deliver to it.")
+        elif not strict.opportunistic:
+            severity = Severity.WARN
+            message = (f"{where}: the certificate is not trusted ({who}; {probe.verify_error}). DANE senders trust "
+                       "the TLSA records instead of public CAs (RFC 7672 §3.1), so they still deliver when those "
+                       "match (the dane check says); others use opportunistic TLS.")
+        else:
+            severity = Severity.WARN
+            message = (f"{where}: the certificate is not trusted ({who}; {probe.verify_error}); {_OPPORTUNISTIC_NOTE}. "
+                       "With MTA-STS it would stop mail.")
         findings.append(
             _finding(
                 "smtp.cert-untrusted",
-                Severity.WARN,
-                f"{where}: the certificate is not trusted ({who}; {probe.verify_error}); most senders still deliver, "
-                "but those that check (MTA-STS) will not.",
+                severity,
+                message,
                 probe,
                 fix=f"Install a certificate for {probe.host} from a public CA, with its intermediate certificates.",
             )
         )
     return findings
+
+
+def _strict_senders(strict: Strictness, dane: str) -> str:
+    """Who authenticates the certificate, for a finding's text."""
+    parts = []
+    if strict.mta_sts:
+        parts.append("the domain's MTA-STS policy is in enforce mode and lists this host, so senders that apply "
+                     "MTA-STS check the certificate (RFC 8461 §4.2, §5)")
+    if strict.dane_ta and dane:
+        parts.append(dane)
+    return "; and ".join(parts)
+
+
+async def strictness(ctx: CheckContext, host: str, policy: Any) -> Strictness:
+    """Whether senders authenticate `host`'s certificate: `policy` is the domain's enforced MTA-STS
+    policy (or None), the TLSA records come from the same look-up as the dane check's."""
+    from threer.checks.dane import tlsa_name, usable
+    from threer.checks.mta_sts import mx_covered
+
+    tlsa = await ctx.resolver.query(tlsa_name(host), "TLSA")  # port 25's, as the dane check asks
+    usages = set()
+    if tlsa.exists and tlsa.authenticated:  # unvalidated TLSA records are not used by senders (RFC 7672 §2.2)
+        usages = {r.usage for r in tlsa.rdata if usable(r.usage, r.selector, r.mtype)}
+    return Strictness(mta_sts=policy is not None and mx_covered(host, policy.mx), dane_ta=2 in usages, dane_ee=3 in usages)
 
 
 def _self_signed(der: bytes) -> bool:
@@ -617,6 +712,37 @@ async def check_smtp(ctx: CheckContext) -> list[Finding]:
     if failed is not None:
         return [lookup_error(CHECK, f"The MX records of {ctx.domain}", failed, so="so no mail server was probed.")]
     findings: list[Finding] = []
-    for probe in probes.values():
-        findings.extend(host_findings(probe, ctx.now))
+    policy: Any = None
+    if any(p.chain for host_probes in probes.values() for p in host_probes):
+        from threer.checks.mta_sts import enforced_policy
+
+        policy = await enforced_policy(ctx)  # the same fetch as the mta-sts check's
+    for host, host_probes in probes.items():
+        strict = await strictness(ctx, host, policy) if any(p.chain for p in host_probes) else OPPORTUNISTIC
+        findings.extend(address_findings(host_probes, ctx.now, strict))
     return findings
+
+
+def address_findings(probes: list[SmtpProbe], now: datetime, strict: Strictness = OPPORTUNISTIC) -> list[Finding]:
+    """The findings of one MX host's addresses: each address's own, except that an address this
+    computer has no route to is `smtp.no-route` (info) when another address of the host was probed."""
+    reached = any(not p.no_route for p in probes)
+    findings: list[Finding] = []
+    for probe in probes:
+        if probe.no_route and reached:
+            findings.append(_no_route(probe))
+        else:
+            findings.extend(host_findings(probe, now, strict))
+    return findings
+
+
+def _no_route(probe: SmtpProbe) -> Finding:
+    family = "IPv6" if probe.address and ":" in probe.address else "this"
+    return _finding(
+        "smtp.no-route",
+        Severity.INFO,
+        f"{_where(probe)} was not probed: {probe.detail}, so this computer has no route to {family} addresses "
+        f"(an IPv4-only network, say). The host's other addresses were probed; senders with {family} reach this one.",
+        probe,
+        fix=f"To check this address too, run the check from a network with {family} connectivity.",
+    )
