@@ -63,7 +63,22 @@ def test_a_resolver_answering_everything_with_an_address_checks_nothing(invoke) 
     findings = domain["findings"]
     assert not [f for f in findings if f["severity"] in ("fail", "ok") and f["check"] in ("mx", "spf", "dmarc")]
     assert {f["id"] for f in findings} >= {"mx.lookup-error", "spf.lookup-error", "dmarc.lookup-error"}
-    assert domain["summary"]["fail"] == 0 and result.exit_code == 0  # nothing is called wrong that was not seen
+    assert domain["summary"]["fail"] == 0  # nothing is called wrong that was not seen
+    # ... and the run could not complete (SPEC: exit 3 when every answer is an error): the portal's
+    # address answers to address questions are no more to be trusted than the rest
+    assert result.exit_code == 3
+    assert "captive portal" in result.stderr and "b-good.example" in result.stderr
+
+
+def test_a_filter_that_rewrites_a_few_answers_does_not_stop_the_run(invoke) -> None:
+    with DnsTestServer(faults={("_dmarc.b-good.example", "TXT"): "wrong-type"}) as server:
+        result = invoke("check-dns", "b-good.example", "--dns-only", "--json", "--profile", "none",
+                        "--nameserver", f"127.0.0.1:{server.port}")
+    import json
+
+    findings = json.loads(result.stdout)["domains"][0]["findings"]
+    assert "dmarc.lookup-error" in {f["id"] for f in findings}
+    assert result.exit_code in (0, 1)  # the other answers stand: the domain was checked
 
 
 def test_a_dead_first_server_costs_one_timeout_not_one_per_question(good) -> None:

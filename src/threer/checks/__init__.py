@@ -135,11 +135,16 @@ class DomainOutcome(BaseModel):
     report: DomainReport
     answered: int = 0  # look-ups that got an answer (including NXDOMAIN and NODATA)
     failed: int = 0  # look-ups that could not be answered (timeout, SERVFAIL, network ...)
+    wrong_type: int = 0  # of those, answered with records of another type than asked
     lookups: list[Any] = Field(default_factory=list, exclude=True)  # what the DNS said, for the check history
 
     @property
     def nothing_checked(self) -> bool:
-        return self.answered == 0 and self.failed > 0
+        """No look-up was answered; or the resolver answered more questions with records of another type
+        than it answered at all (a captive portal or a DNS filter rewriting answers): then its few
+        "answers" (an address for an address question) are not to be trusted either, and the run
+        could not complete (SPEC: exit 3 when every answer is an error)."""
+        return (self.answered == 0 and self.failed > 0) or self.wrong_type > self.answered
 
 
 class _CountingResolver:
@@ -149,6 +154,7 @@ class _CountingResolver:
         self._inner = inner
         self.answered = 0
         self.failed = 0
+        self.wrong_type = 0
         self.seen: dict[tuple[str, str], Any] = {}  # every look-up of the domain's checks, for the history
 
     async def query(self, name: str, rdtype: str) -> Any:
@@ -156,6 +162,7 @@ class _CountingResolver:
         self.seen.setdefault((lookup.name, lookup.rdtype), lookup)
         if lookup.is_error:
             self.failed += 1
+            self.wrong_type += lookup.wrong_type
         else:
             self.answered += 1
         return lookup
@@ -381,7 +388,8 @@ async def run_domain(
         findings=findings,
         partial=any(f.severity is Severity.ERROR for f in findings),
     )
-    return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed, lookups=list(counting.seen.values()))
+    return DomainOutcome(report=report, answered=counting.answered, failed=counting.failed, wrong_type=counting.wrong_type,
+                         lookups=list(counting.seen.values()))
 
 
 def _blocklists(options: CheckOptions) -> tuple[Blocklist, ...]:

@@ -88,6 +88,8 @@ class Lookup:
     cname_chain: tuple[str, ...] = ()  # CNAME targets followed, in order
     authenticated: bool = False  # AD bit on the response
     detail: str = ""  # human text for errors
+    # answered with records of another type than asked (a captive portal or DNS filter rewriting answers)
+    wrong_type: bool = False
 
     @property
     def is_error(self) -> bool:
@@ -682,7 +684,7 @@ class Resolver:
             # with an address): not an answer to this question, so nothing is known
             shown = dns.rdatatype.to_text(other[0].rdtype)
             return Lookup(
-                name, rdtype, LookupStatus.MALFORMED, cname_chain=tuple(chain),
+                name, rdtype, LookupStatus.MALFORMED, cname_chain=tuple(chain), wrong_type=True,
                 detail=f"{where} answered a {rdtype} question with {shown} records (a captive portal or a DNS filter?)",
             )
         soa = next((rr for rr in response.authority if rr.rdtype == dns.rdatatype.SOA), None)

@@ -133,8 +133,9 @@ def check_dns(
         unchecked = verdict.unchecked
         shown = ", ".join(unchecked[:5]) + (f" and {verdict.unchecked_count - 5} more" if verdict.unchecked_count > 5 else "")
         print_error(
-            f"Nothing could be checked for {shown}: every look-up failed or timed out. "
-            "Check the network or the --nameserver, or raise --timeout, and try again."
+            f"Nothing could be checked for {shown}: every look-up failed or timed out, or the DNS server answered "
+            "with records of another type than asked (a captive portal or a DNS filter). Check the network or the "
+            "--nameserver, or raise --timeout, and try again."
         )
     raise typer.Exit(int(status))
 
