@@ -366,6 +366,14 @@ async def _mx_hosts(ctx: CheckContext) -> tuple[list[str], Lookup | None]:
     return hosts, None
 
 
+def _address_key(text: str) -> tuple[int, int, str]:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return (9, 0, text)
+    return (address.version, int(address), text)
+
+
 def _is_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -381,7 +389,8 @@ async def _probe_mx(ctx: CheckContext, host: str, port: int, timeout: float) -> 
         return [await probe_host(host, override[0], port=override[1], timeout=timeout, verify=ctx.verify)]
     started = time.monotonic()
     a, aaaa = await asyncio.gather(ctx.resolver.query(host, "A"), ctx.resolver.query(host, "AAAA"))
-    addresses = list(dict.fromkeys([*a.records, *aaaa.records]))
+    # in address order (IPv4 first), so the findings come in the same order whatever order the DNS gives
+    addresses = sorted(set(a.records) | set(aaaa.records), key=_address_key)
     if not addresses:
         probe = SmtpProbe(host=host, port=port)
         failed = a if a.is_error else aaaa if aaaa.is_error else None
