@@ -5,9 +5,8 @@ transaction; the schema is migrated under an advisory lock, so several technicia
 starting at once migrate it once. The schema's steps are `PG_MIGRATIONS`, one for each step of
 `threer.store.MIGRATIONS` (same numbers, so both backends report the same schema version).
 
-The KB search index stays in each machine's SQLite file (`kb_index()`): articles are indexed from
-local folders, and the team's past cases are mirrored into it from the `cases` table before a
-search, so a case resolved by one technician is suggested to all.
+The KB index is in the team database too (`kb_index()`, threer.kb.pg): every technician indexes
+and searches one KB, with the team's past cases (from the `cases` table) and what outcomes taught.
 
 An answer or draft that cannot be written because the server is unreachable is appended to a
 spool file beside the local database (mode 0600) and written, in order, the next time threer
@@ -240,9 +239,7 @@ class PostgresStore:
     def close(self) -> None:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
-        if self._kb is not None:
-            self._kb.close()
-            self._kb = None
+        self._kb = None
 
     def __enter__(self) -> "PostgresStore":
         return self
@@ -349,18 +346,31 @@ class PostgresStore:
         self.get_session_row(session_id)
         with self._tx() as cur:
             cur.execute("DELETE FROM cases WHERE session_id = %s", (session_id,))
+            self._forget_in_kb(cur, [session_id])
             cur.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
-        self._forget_local_case(session_id)
 
     def purge_sessions(self, older_than: datetime) -> list[str]:
         with self._tx() as cur:
             cur.execute("SELECT id FROM sessions WHERE updated_at <= %s", (_iso(older_than),))
             ids = [r["id"] for r in cur.fetchall()]
             cur.execute("DELETE FROM cases WHERE session_id = ANY(%s)", (ids,))
+            self._forget_in_kb(cur, ids)
             cur.execute("DELETE FROM sessions WHERE id = ANY(%s)", (ids,))
-        for session_id in ids:
-            self._forget_local_case(session_id)
         return ids
+
+    def _forget_in_kb(self, cur: Any, session_ids: list[str]) -> None:
+        """In the transaction deleting these sessions: their past cases and feedback leave the KB index."""
+        if not session_ids:
+            return
+        cur.execute("SELECT to_regclass('kb_documents') AS t")
+        if cur.fetchone()["t"] is None:
+            return  # the KB index was never used on this database
+        from psycopg.rows import tuple_row
+
+        from threer.kb.pg.index import PgKb
+
+        with self._conn.cursor(row_factory=tuple_row) as kb_cur:
+            PgKb.forget_sessions(kb_cur, session_ids)
 
     # -- answers ---------------------------------------------------------------------
 
@@ -553,71 +563,53 @@ class PostgresStore:
                 "indexed_at = excluded.indexed_at, change = excluded.change",
                 (doc_id, session_id, case_title(title, session_id), ", ".join(case_tags(tags, domain)), body or "",
                  domain, _iso(datetime.now(timezone.utc))))
+        if self._kb is not None:
+            self._kb.sync_cases()  # searchable at once, by every technician
         return doc_id
 
     def remove_case(self, session_id: str) -> None:
         session_id = normalise_session_id(session_id)
         with self._tx() as cur:
             cur.execute("DELETE FROM cases WHERE session_id = %s", (session_id,))
-        self._forget_local_case(session_id)
+            self._forget_in_kb(cur, [session_id])
 
     def kb_index(self) -> Any:
-        """This machine's KB index (SQLite), with the team's past cases brought up to date in it."""
-        self.sync_cases()
+        """The team's KB index (threer.kb.pg.index.PgKb), with the past cases brought up to date in it."""
+        if self._kb is None:
+            from threer.kb.pg.index import PgKb
+
+            self._kb = PgKb(self)
+            self._retire_local_index()
+        self._kb.sync_cases()
         return self._kb
 
-    def sync_cases(self) -> int:
-        """Mirror the team's past cases into the local index: add and change what changed, drop what went."""
-        from threer.kb.cases import remove_case
-        from threer.kb.documents import put_document
+    def _retire_local_index(self) -> None:
+        """threer before the team KB kept a KB index on each machine (kb-index.db, with copies of the team's
+        past cases): what its searches learnt is moved into the team index, and the file removed."""
+        path = self.local_home / "kb-index.db"
+        if not path.exists():
+            return
+        import sqlite3
 
-        if self._kb is None:
-            from threer.store import Store
+        from threer.kb.pg.feedback import record
 
-            self._kb = Store(self.local_home / "kb-index.db")
-        self._forget_local_feedback()
-        remote = {r["doc_id"]: str(r["change"]) for r in self._query("SELECT doc_id, change FROM cases")}
-        local = {r[0]: r[1] for r in self._kb.conn.execute(
-            "SELECT doc_id, content_hash FROM kb_documents WHERE source = 'case'")}
-        changed = [doc_id for doc_id, change in remote.items() if local.get(doc_id) != f"team:{change}"]
-        gone = [doc_id for doc_id in local if doc_id not in remote]
-        if not changed and not gone:
-            return 0
-        rows = self._query("SELECT * FROM cases WHERE doc_id = ANY(%s)", (changed,)) if changed else []
-        with self._kb.transaction() as cur:
-            for doc_id in gone:
-                remove_case(cur, doc_id.split(":", 1)[1])  # the case and what it taught this machine's search
-            for r in rows:
-                put_document(cur, doc_id=r["doc_id"], source="case", origin="case", title=r["title"],
-                             tags=[t.strip() for t in r["tags"].split(",") if t.strip()], body=r["body"],
-                             fmt="text", path=None, domain=r["domain"], content_hash=f"team:{r['change']}",
-                             indexed_at=r["indexed_at"])
-        return len(changed) + len(gone)
-
-    def _forget_local_feedback(self) -> None:
-        """What this machine's search learnt from sessions the team database no longer has (deleted or
-        purged on another machine) goes too: no customer's words outlive their session."""
         try:
-            local = [r[0] for r in self._kb.conn.execute("SELECT DISTINCT session_id FROM kb_feedback")]
-        except Exception:  # noqa: BLE001 - an index without the feedback table has nothing to forget
-            return
-        if not local:
-            return
-        kept = {r["id"] for r in self._query("SELECT id FROM sessions WHERE id = ANY(%s)", (local,))}
-        gone = [sid for sid in local if sid not in kept]
-        if gone:
-            from threer.kb.feedback import forget_session
-
-            with self._kb.transaction() as cur:
-                for session_id in gone:
-                    forget_session(cur, session_id)
-
-    def _forget_local_case(self, session_id: str) -> None:
-        if self._kb is not None:
-            from threer.kb.cases import remove_case
-
-            with self._kb.transaction() as cur:
-                remove_case(cur, session_id)
+            with sqlite3.connect(path) as local:
+                rows = local.execute("SELECT session_id, doc_id, outcome, issue FROM kb_feedback").fetchall()
+        except sqlite3.Error:
+            rows = []  # damaged or from before outcome learning: nothing to keep
+        if rows:
+            kept = {r["id"] for r in self._query("SELECT id FROM sessions WHERE id = ANY(%s)",
+                                                  (sorted({r[0] for r in rows}),))}
+            with self._kb.write() as cur:
+                for session_id, doc_id, outcome, issue in rows:
+                    if session_id in kept:
+                        cur.execute("SELECT 1 FROM kb_feedback WHERE session_id = %s AND doc_id = %s",
+                                    (session_id, doc_id))
+                        if cur.fetchone() is None:
+                            record(cur, session_id=session_id, doc_id=doc_id, outcome=outcome, issue=issue)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 # -- moving a technician's SQLite data into the team database ---------------------------

@@ -31,6 +31,7 @@ def status(
 
     Example: THREER_DATABASE_URL=postgresql://alice@db.example.net/threer threer db status
     """
+    from threer.kb.backend import describe_search
     from threer.store import SCHEMA_VERSION, open_store
     from threer.store_open import database_url
 
@@ -46,6 +47,7 @@ def status(
             "schema_version_known": SCHEMA_VERSION,
             "counts": store.counts(),
             "pending": store.pending() if hasattr(store, "pending") else 0,
+            "kb_search": describe_search(store),
         }
     if as_json:
         emit_json(doc)
@@ -61,6 +63,15 @@ def status(
     for name, count in doc["counts"].items():
         table.add_row(name, str(count))
     console.print(table)
+    kb = doc["kb_search"]
+    index = ("PostgreSQL full-text search (tsvector, GIN), in the team database" if kb["index"] == "postgresql"
+             else "SQLite FTS5, in this machine's file")
+    spelling = "pg_trgm trigram similarity" if kb["spelling"] == "pg_trgm" else "rapidfuzz"
+    if kb["spelling_note"]:
+        spelling += f" ({kb['spelling_note']})"
+    console.print(f"KB search: {index}; typo correction: {spelling}", soft_wrap=True, markup=False)
+    console.print("KB index: " + ", ".join(f"{n} {name.removeprefix('kb_')}" for name, n in kb["counts"].items()),
+                  soft_wrap=True)
     if doc["pending"]:
         console.print(f"{doc['pending']} answer(s) typed while the server was unreachable wait on this machine; "
                       "they are written the next time threer reaches it.")

@@ -87,6 +87,29 @@ def is_team_index(store: Any) -> bool:
     return getattr(store, "backend", "sqlite") == "postgresql"
 
 
+def describe_search(store: Any) -> dict[str, Any]:
+    """What `threer db status` says of KB search: which index, which typo correction, and its counts."""
+    if getattr(store, "backend", "sqlite") == "postgresql":
+        from threer.kb.pg.schema import KB_SCHEMA_VERSION
+
+        kb = store.kb_index()
+        return {"index": "postgresql", "spelling": "pg_trgm" if kb.trigrams else "rapidfuzz",
+                "spelling_note": None if kb.trigrams else kb.spelling_note, "kb_schema_version": KB_SCHEMA_VERSION,
+                "counts": kb.counts()}
+    conn = store.conn
+    counts = {}
+    for name, sql in (("kb_articles", "SELECT count(*) FROM kb_documents WHERE source = 'kb'"),
+                      ("kb_cases", "SELECT count(*) FROM kb_documents WHERE source = 'case'"),
+                      ("kb_feedback", "SELECT count(*) FROM kb_feedback"),
+                      ("kb_words", "SELECT count(*) FROM kb_spell")):
+        try:
+            counts[name] = int(conn.execute(sql).fetchone()[0])
+        except sqlite3.Error:  # a database from before the KB learning tables, opened read-only
+            counts[name] = 0
+    return {"index": "sqlite", "spelling": "rapidfuzz", "spelling_note": None, "kb_schema_version": None,
+            "counts": counts}
+
+
 class SqliteKbIndex:
     """KbIndex over the FTS5 tables of a SQLite Store (kb_fts, kb_documents, kb_spell, kb_feedback)."""
 

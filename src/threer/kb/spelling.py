@@ -77,29 +77,48 @@ def correct(
     Candidates: terms within the edit distance of the word or of its stem, and terms that
     the word starts with, followed by a short ending ("attachmnet": attach + "mnet").
     """
-    if len(word) < MIN_LENGTH + 1 or not word.isalpha() or not word.isascii():
+    if not worth_correcting(word):
         return None
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
-
-    own = term(word)
-    limit = max_distance(word)
     try:
         grouped = _terms_by_length(conn)
         known = _known_sets[id(conn)]
     except sqlite3.OperationalError:  # no kb_spell table (a database opened read-only before migration 6)
         return None
-    candidates: dict[str, int] = {}
     pool: list[str] = []
-    for length in range(min(len(own), len(word)) - limit, max(len(own), len(word)) + limit + 1):
+    for length in length_window(word):
         pool.extend(grouped.get(length, ()))
+    return choose(word, pool, known.__contains__, df)
+
+
+def worth_correcting(word: str) -> bool:
+    """Only words of letters, long enough to be misspelt rather than rare, are corrected."""
+    return len(word) >= MIN_LENGTH + 1 and word.isalpha() and word.isascii()
+
+
+def length_window(word: str) -> range:
+    """The lengths of the index terms a misspelt word may have meant (its own and its stem's, +/- the distance)."""
+    own, limit = term(word), max_distance(word)
+    return range(min(len(own), len(word)) - limit, max(len(own), len(word)) + limit + 1)
+
+
+def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callable[[tuple[str, ...]], int]) -> str | None:
+    """The correction among `pool` (index terms of about the right length) by correct()'s rules.
+
+    `known(t)` says whether t is an index term (for the known-stem-and-mistyped-ending rule).
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    own = term(word)
+    limit = max_distance(word)
+    candidates: dict[str, int] = {}
     for probe in {word, own}:
         for found, distance, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=limit, limit=20):
             if found != own and found not in STOP_WORDS and len(found) > 3:
                 candidates[found] = min(distance, candidates.get(found, 9))
     for k in range(max(5, len(word) - 4), len(word)):  # a known stem and a mistyped ending
         prefix = word[:k]
-        if prefix in known and prefix != own:
+        if prefix != own and known(prefix):
             candidates.setdefault(prefix, 1)
     best: tuple[int, int, str] | None = None
     for t, distance in candidates.items():
