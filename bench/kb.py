@@ -3,13 +3,20 @@
 
     python bench/kb.py [--distractors 3000,10000] [--n 100000] [--queries 300] [--workdir DIR]
                        [--skip-speed] [--skip-quality] [--shared ../shared/kb-eval]
+                       [--database-url URL | --no-postgres]
 
 Quality: the kb-eval development set (../shared/kb-eval: 24 articles, 72 queries in four
 kinds) and threer's own held-out queries against the same articles
 (tests/kb/heldout/queries.json), each among N distractors from kb-eval's gen_kb.py
 (default seed). Reported per kind, recall@3 and MRR (1/rank, 0 beyond rank 20), for:
-plain BM25 exactly as kb-eval's baseline.py runs it (its own code, imported), threer,
-and threer with each component turned off (the ablation).
+plain BM25 exactly as kb-eval's baseline.py runs it (its own code, imported), threer on
+SQLite, threer on PostgreSQL (the team index, threer.kb.pg), and threer on SQLite with
+each component turned off (the ablation). The PostgreSQL index is a throwaway cluster
+started as the tests start one (tests/support_postgres.py: the system's initdb and pg_ctl,
+fsync off), or `--database-url` naming an EMPTY database of your own (the bench fills it
+and empties its KB tables between runs; never give it the team's database). Beside the
+figures: on how many queries the two backends' top 20 (ids and scores) are identical,
+and the in-process query time on each (p50 / p95 over every quality query).
 
 Speed: gen_kb.py writes N articles; the bench times the index build, query latency in
 process (p50/p95 over the kb-eval queries and the generator's own query sets), `threer kb
@@ -71,7 +78,8 @@ def measure(ranked_ids, queries) -> dict[str, tuple[float, float, int]]:
     return out
 
 
-def quality(shared: Path, work: Path, n: int) -> dict[str, dict[str, dict[str, tuple[float, float, int]]]]:
+def quality(shared: Path, work: Path, n: int, team: "TeamIndex | None" = None
+            ) -> dict[str, dict[str, dict[str, tuple[float, float, int]]]]:
     from threer.kb.index import index_paths
     from threer.kb.search import search
     from threer.store import Store
@@ -97,12 +105,87 @@ def quality(shared: Path, work: Path, n: int) -> dict[str, dict[str, dict[str, t
             variants[f"  without {component}"] = (
                 lambda q, c=component: [r.id for r in search(store, q, limit=TOP, disabled={c})])
         variants["  words typed only"] = lambda q: [r.id for r in search(store, q, limit=TOP, disabled=set(ABLATIONS))]
+        if team is not None:
+            kb = team.fresh(home / "pg")
+            started = time.perf_counter()
+            index_paths(kb, [articles, distractors])
+            team.build_s = time.perf_counter() - started
+            variants = {"plain BM25 (baseline.py)": variants["plain BM25 (baseline.py)"],
+                        "threer on SQLite": variants["threer"],
+                        "threer on PostgreSQL": lambda q: [r.id for r in search(kb, q, limit=TOP)],
+                        **{k: v for k, v in variants.items() if k.startswith("  ")}}
+            team.compare(store, kb, [q["query"] for queries in sets.values() for q in queries])
         for name, queries in sets.items():
             results[name] = {label: measure(fn, queries) for label, fn in variants.items()}
     return results
 
 
-def print_quality(n: int, results) -> None:
+class TeamIndex:
+    """The PostgreSQL side of the quality run: a throwaway cluster, or an empty database given by URL."""
+
+    def __init__(self, url: str | None) -> None:
+        self.cluster = None
+        self.url = url
+        self.store = None
+        self.build_s = 0.0
+        self.same = self.total = 0
+        self.latency: dict[str, list[float]] = {}
+        if url is None:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from support_postgres import PostgresCluster
+
+            self.cluster = PostgresCluster.start()
+
+    def fresh(self, home: Path):
+        from threer.store_pg import PostgresStore
+
+        if self.store is not None:
+            self.store.close()
+        if self.cluster is not None:
+            url = self.cluster.url(self.cluster.new_database())
+        else:
+            url = self.url
+        self.store = PostgresStore(url, local_home=home)
+        if self.cluster is None:
+            if self.store.counts()["sessions"]:
+                raise SystemExit("--database-url names a database with triage sessions: give an empty one.")
+            self.store._query("DELETE FROM kb_documents; DELETE FROM kb_spell; DELETE FROM kb_feedback; "
+                              "DELETE FROM kb_meta WHERE key <> 'schema'; "
+                              "UPDATE kb_totals SET documents = 0, title = 0, tags = 0, body = 0")
+        kb = self.store.kb_index()
+        kb._kb_ready = True  # counted among the kb-eval articles only, as on SQLite
+        return kb
+
+    def compare(self, lite, kb, queries: list[str]) -> None:
+        """How many queries give the same top 20 (ids and scores) on both, and each one's query time."""
+        from threer.kb.search import search
+
+        self.same = self.total = 0
+        self.latency = {"sqlite": [], "postgresql": []}
+        for q in queries:
+            row = []
+            for backend, store in (("sqlite", lite), ("postgresql", kb)):
+                started = time.perf_counter()
+                row.append([(r.id, r.score) for r in search(store, q, limit=TOP)])
+                self.latency[backend].append((time.perf_counter() - started) * 1000)
+            self.total += 1
+            self.same += row[0] == row[1]
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+
+def print_quality(n: int, results, team: "TeamIndex | None" = None) -> None:
+    if team is not None:
+        lite, pg = team.latency["sqlite"], team.latency["postgresql"]
+        print(f"\n  {n:,} distractors: SQLite and PostgreSQL give the same top {TOP} (ids and scores) on "
+              f"{team.same} of {team.total} queries; PostgreSQL index built in {team.build_s:.1f} s")
+        print(f"    query in process, p50 / p95: SQLite {percentile(lite, 50):.1f} / {percentile(lite, 95):.1f} ms, "
+              f"PostgreSQL {percentile(pg, 50):.1f} / {percentile(pg, 95):.1f} ms "
+              f"({percentile(pg, 50) / percentile(lite, 50):.2f}x / {percentile(pg, 95) / percentile(lite, 95):.2f}x)")
     for name, table in results.items():
         print(f"\n  {name} queries among {n:,} distractors: recall@3 / MRR")
         print(f"    {'':28}" + "".join(f"{k:>14}" for k in [*KINDS, "all"]))
@@ -205,6 +288,9 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where generated articles go (default: a temp dir)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--database-url", default=None,
+                        help="an EMPTY PostgreSQL database for the team-index figures (default: a throwaway cluster)")
+    parser.add_argument("--no-postgres", action="store_true", help="quality on SQLite only")
     args = parser.parse_args()
     if not (args.shared / "gen_kb.py").is_file():
         print(f"kb-eval not found at {args.shared}; pass --shared PATH", file=sys.stderr)
@@ -213,8 +299,18 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(f"threer KB benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, in {work}")
     if not args.skip_quality:
-        for n in [int(x) for x in args.distractors.split(",") if x.strip()]:
-            print_quality(n, quality(args.shared, work, n))
+        team = None
+        if not args.no_postgres:
+            try:
+                team = TeamIndex(args.database_url)
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL missing: say so, measure SQLite
+                print(f"  PostgreSQL not measured ({exc}); --no-postgres to skip it quietly")
+        try:
+            for n in [int(x) for x in args.distractors.split(",") if x.strip()]:
+                print_quality(n, quality(args.shared, work, n, team), team)
+        finally:
+            if team is not None:
+                team.close()
     if not args.skip_speed:
         print_speed(args.n, speed(args.shared, work, args.n, args.queries))
     print(f"\n  load average {os.getloadavg()[0]:.1f} at the end")

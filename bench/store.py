@@ -7,8 +7,9 @@ Both backends run in the same process, one after the other, on this machine: SQL
 a temporary folder, PostgreSQL on a throwaway local cluster started with the system's initdb and
 pg_ctl (tests/support_postgres.py; fsync off, as in the tests). An answer save is one
 `record_answer` with an expected revision (one committed transaction); a KB query is one
-`kb.search.search` over the machine's index, which on PostgreSQL first brings the team's past
-cases up to date in it (one query to the server). Reported: p50/p95 in ms and PostgreSQL's ratio
+`kb.search.search` over the store's KB index: on SQLite its FTS5 tables, on PostgreSQL the team
+index in the same database (threer.kb.pg: tsvector and GIN, FTS5's BM25 from the positions), after
+bringing the team's past cases up to date in it (one query when nothing changed). Reported: p50/p95 in ms and PostgreSQL's ratio
 to SQLite. The load average is printed, as other work on the machine slows every figure. The
 PostgreSQL save figure is not a durability comparison: the throwaway cluster runs with fsync and
 synchronous_commit off, where SQLite syncs its WAL; a real server adds a disk flush (and the network).
