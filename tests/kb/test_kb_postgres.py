@@ -255,3 +255,30 @@ def test_the_old_per_machine_index_is_retired_and_its_learning_kept(pg_url, thre
         assert kb.counts()["kb_feedback"] == 1  # the session the team database still has
     finally:
         team.close()
+
+
+def test_pages_imported_by_one_technician_are_searched_by_another(pg_url, tmp_path):
+    from pytest_httpserver import HTTPServer
+
+    from threer.kb.importer import import_url
+
+    page = ("<html><head><title>{t} - Help</title></head><body><main><h1>{t}</h1><p>{p}</p></main></body></html>")
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    alice = PostgresStore(pg_url, local_home=tmp_path / "alice")
+    bob = PostgresStore(pg_url, local_home=tmp_path / "bob")
+    try:
+        server.expect_request("/articles/vpn").respond_with_data(
+            page.format(t="Outlook offline over the VPN", p="Split tunnelling blocks the zorbulax gateway."),
+            content_type="text/html")
+        first = import_url(alice.kb_index(), server.url_for("/articles/vpn"))
+        assert (first.added, first.failed) == (1, [])
+        hits = search(bob.kb_index(), "zorbulax gateway")
+        assert hits[0].id == "web:127.0.0.1/articles/vpn" and "zorbulax" in hits[0].snippet
+        again = import_url(bob.kb_index(), server.url_for("/articles/vpn"))
+        assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+    finally:
+        alice.close()
+        bob.close()
+        server.clear()
+        server.stop()

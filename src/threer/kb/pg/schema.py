@@ -78,8 +78,11 @@ def _statements(sql: str) -> list[str]:
 
 
 def read_version(cur: Any) -> int:
-    cur.execute("SELECT to_regclass('kb_meta')")
-    if cur.fetchone()[0] is None:
+    # pg_class read by a query, not to_regclass(): after waiting for the advisory lock, the catalog
+    # cache may not yet know the table another threer has just created
+    cur.execute("SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'kb_meta' "
+                "AND relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())")
+    if cur.fetchone() is None:
         return 0
     cur.execute("SELECT value FROM kb_meta WHERE key = 'schema'")
     row = cur.fetchone()
