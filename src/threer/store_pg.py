@@ -96,7 +96,8 @@ PG_MIGRATIONS: list[str] = [
     "ALTER TABLE sessions ADD COLUMN settings TEXT",  # 3 (issue 10): how the session checks DNS
     # 4 (issue 13): when the ticket reached the provider's desk (technician and host are in step 1 here)
     "ALTER TABLE sessions ADD COLUMN ticket_sent_at TEXT; ALTER TABLE sessions ADD COLUMN ticket_message_id TEXT",
-    # 5 (issue 7): the KB's outcome feedback and spelling words are part of each machine's KB index
+    # 5 (issue 7): the KB's outcome feedback and spelling words: on PostgreSQL the KB's tables are
+    # threer.kb.pg's, under a version of their own (kb_meta 'schema')
     "",
     # 6 (issue 11): every check-dns run, per domain
     "CREATE TABLE check_history (id BIGSERIAL PRIMARY KEY, domain TEXT NOT NULL, checked_at TEXT NOT NULL, "
@@ -104,7 +105,7 @@ PG_MIGRATIONS: list[str] = [
     "CREATE INDEX check_history_domain ON check_history(domain, checked_at)",
     # 7 (issue 12): the machine each answer revision was saved on (the technician is in step 1 here)
     "ALTER TABLE answers ADD COLUMN recorded_host TEXT; ALTER TABLE answer_history ADD COLUMN recorded_host TEXT",
-    # issue 7 (speed): the KB's FTS table gains thesaurus-phrase columns; it lives in each machine's KB index
+    # 8 (issue 7 speed): the SQLite KB's FTS table gains thesaurus-phrase columns; nothing here (threer.kb.pg)
     "",
 ]
 

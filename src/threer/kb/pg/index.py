@@ -84,7 +84,7 @@ class PgKb:
             with self.store._conn.cursor(row_factory=tuple_row) as cur:
                 if lock:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK_KEY,))
-                delta = [0, 0, 0, 0]
+                delta = [0, 0, 0, 0, 0]
                 self._delta = delta
                 try:
                     yield cur
@@ -92,7 +92,7 @@ class PgKb:
                     self._delta = None
                 if any(delta):
                     cur.execute("UPDATE kb_totals SET documents = documents + %s, title = title + %s, "
-                                "tags = tags + %s, body = body + %s", delta)
+                                "tags = tags + %s, body = body + %s, phrases = phrases + %s", delta)
 
     def close(self) -> None:
         """The connection is the store's: nothing of its own to close."""
@@ -107,10 +107,10 @@ class PgKb:
 
     def stats(self) -> IndexStats:
         with self._cursor() as cur:
-            cur.execute("SELECT documents, title, tags, body FROM kb_totals")
-            n, title, tags, body = cur.fetchone()
+            cur.execute("SELECT documents, title, tags, body, phrases FROM kb_totals")
+            n, title, tags, body, phrases = cur.fetchone()
         n = int(n)
-        self._tokens = int(title) + int(tags) + int(body)
+        self._tokens = int(title) + int(tags) + int(body) + int(phrases)
         if n > 0:
             averages = tuple(max(1.0, int(total) / n) for total in (title, tags, body))
         else:  # as the SQLite index says of an empty index
@@ -164,7 +164,7 @@ class PgKb:
             return {}
         idfs = [fts5_idf(n, self._exact_count(stats, alt)) for alt in alternatives]
         lexemes = sorted({t for alt in alternatives for t in alt})
-        sql = ("SELECT d.id, d.len_title + d.len_tags + d.len_body, u.lexeme, u.positions, u.weights "
+        sql = ("SELECT d.id, d.len_title + d.len_tags + d.len_body + d.len_phrases, u.lexeme, u.positions, u.weights "
                "FROM kb_documents AS d CROSS JOIN LATERAL unnest(d.tsv) AS u "
                "WHERE d.tsv @@ %s::tsquery AND u.lexeme = ANY(%s)")
         args: list[Any] = [tsquery_text(alternatives), lexemes]
@@ -247,7 +247,7 @@ class PgKb:
         size: int | None = None,
         mtime_ns: int | None = None,
         content_hash: str | None = None,
-        columns: tuple[str, str, str] | None = None,
+        columns: tuple[str, ...] | None = None,
         replace_id: int | None = None,
         indexed_at: str | None = None,
         record_spelling: bool = True,
@@ -255,41 +255,44 @@ class PgKb:
         """Insert or replace a document (by `replace_id`, else by id) inside a `write()`; return its id."""
         from threer.kb.documents import now_iso
 
-        columns = columns or index_text(title, tags, plain_text(body, fmt))
+        analysed, phrases = _columns(columns or index_text(title, tags, plain_text(body, fmt)))
         if record_spelling and source == "kb":
             from threer.kb.spelling import spell_terms
 
-            self.record_terms(cur, spell_terms(columns))
-        sizes = lengths(columns)
+            self.record_terms(cur, spell_terms(analysed))
+        sizes = (*lengths(analysed), phrases)
         values = (doc_id, source, origin, path, size, mtime_ns, content_hash, fmt, domain, indexed_at or now_iso(),
-                  title, ", ".join(tags), body, *columns, *sizes, tsvector_text(columns))
+                  title, ", ".join(tags), body, *analysed, *sizes, tsvector_text(analysed))
         if replace_id is None:
             cur.execute("SELECT id FROM kb_documents WHERE doc_id = %s", (doc_id,))
             row = cur.fetchone()
             replace_id = row[0] if row else None
         if replace_id is not None:  # in place, so the document keeps its number (the ranking's tie-break)
-            cur.execute("SELECT len_title, len_tags, len_body FROM kb_documents WHERE id = %s FOR UPDATE",
-                        (replace_id,))
+            cur.execute("SELECT len_title, len_tags, len_body, len_phrases FROM kb_documents WHERE id = %s "
+                        "FOR UPDATE", (replace_id,))
             old = cur.fetchone()
             if old is not None:
                 cur.execute(
                     "UPDATE kb_documents SET doc_id = %s, source = %s, origin = %s, path = %s, size = %s, "
                     "mtime_ns = %s, content_hash = %s, format = %s, domain = %s, indexed_at = %s, title = %s, "
                     "tags = %s, body = %s, terms_title = %s, terms_tags = %s, terms_body = %s, len_title = %s, "
-                    "len_tags = %s, len_body = %s, tsv = %s::tsvector WHERE id = %s", (*values, replace_id))
+                    "len_tags = %s, len_body = %s, len_phrases = %s, tsv = %s::tsvector WHERE id = %s",
+                    (*values, replace_id))
                 self._count(0, [new - was for new, was in zip(sizes, old)])
                 return int(replace_id)
         cur.execute(
             "INSERT INTO kb_documents (doc_id, source, origin, path, size, mtime_ns, content_hash, format, domain, "
-            "indexed_at, title, tags, body, terms_title, terms_tags, terms_body, len_title, len_tags, len_body, tsv) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector) "
+            "indexed_at, title, tags, body, terms_title, terms_tags, terms_body, len_title, len_tags, len_body, "
+            "len_phrases, tsv) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s::tsvector) "
             "RETURNING id", values)
         new_id = int(cur.fetchone()[0])
         self._count(1, sizes)
         return new_id
 
     def delete_id(self, cur: Any, rowid: int) -> bool:
-        cur.execute("DELETE FROM kb_documents WHERE id = %s RETURNING len_title, len_tags, len_body", (rowid,))
+        cur.execute("DELETE FROM kb_documents WHERE id = %s RETURNING len_title, len_tags, len_body, len_phrases",
+                    (rowid,))
         row = cur.fetchone()
         if row is None:
             return False
@@ -299,7 +302,7 @@ class PgKb:
     def _count(self, documents: int, sizes: Any, sign: int = 1) -> None:
         assert self._delta is not None, "KB writes happen inside PgKb.write()"
         self._delta[0] += documents
-        for i in range(3):
+        for i in range(4):
             self._delta[i + 1] += sign * int(sizes[i])
 
     def record_terms(self, cur: Any, terms: set[str]) -> None:
@@ -343,11 +346,10 @@ class PgKb:
             rows = cur.fetchall()
             spelling: set[str] = set()
             for rowid, title, tags, body, fmt, source in rows:
-                columns = index_text(title, tags, plain_text(body, fmt))
-                sizes = lengths(columns)
+                columns, phrases = _columns(index_text(title, tags, plain_text(body, fmt)))
                 cur.execute("UPDATE kb_documents SET terms_title = %s, terms_tags = %s, terms_body = %s, "
-                            "len_title = %s, len_tags = %s, len_body = %s, tsv = %s::tsvector WHERE id = %s",
-                            (*columns, *sizes, tsvector_text(columns), rowid))
+                            "len_title = %s, len_tags = %s, len_body = %s, len_phrases = %s, tsv = %s::tsvector "
+                            "WHERE id = %s", (*columns, *lengths(columns), phrases, tsvector_text(columns), rowid))
                 if source == "kb":
                     spelling |= spell_terms(columns)
             cur.execute("DELETE FROM kb_spell")
@@ -355,7 +357,8 @@ class PgKb:
             cur.execute("UPDATE kb_totals SET documents = (SELECT count(*) FROM kb_documents), "
                         "title = (SELECT coalesce(sum(len_title), 0) FROM kb_documents), "
                         "tags = (SELECT coalesce(sum(len_tags), 0) FROM kb_documents), "
-                        "body = (SELECT coalesce(sum(len_body), 0) FROM kb_documents)")
+                        "body = (SELECT coalesce(sum(len_body), 0) FROM kb_documents), "
+                        "phrases = (SELECT coalesce(sum(len_phrases), 0) FROM kb_documents)")
             self.set_meta(cur, "analyzer", signature)
         return bool(rows)
 
@@ -410,11 +413,12 @@ class PgKb:
 
         forget_sessions(cur, session_ids)
         cur.execute("DELETE FROM kb_documents WHERE doc_id = ANY(%s) AND source = 'case' "
-                    "RETURNING len_title, len_tags, len_body", ([case_id(s) for s in session_ids],))
+                    "RETURNING len_title, len_tags, len_body, len_phrases", ([case_id(s) for s in session_ids],))
         rows = cur.fetchall()
         if rows:
             cur.execute("UPDATE kb_totals SET documents = documents - %s, title = title - %s, tags = tags - %s, "
-                        "body = body - %s", (len(rows), *(sum(int(r[i]) for r in rows) for i in range(3))))
+                        "body = body - %s, phrases = phrases - %s",
+                        (len(rows), *(sum(int(r[i]) for r in rows) for i in range(4))))
 
     def record_outcomes(self, *, session_id: str, issue: str, outcomes: dict[str, str]) -> int:
         from threer.kb.pg.feedback import record_outcomes
@@ -431,6 +435,24 @@ class PgKb:
                 cur.execute(sql)
                 out[name] = int(cur.fetchone()[0])
             return out
+
+
+def _columns(columns: tuple[str, ...]) -> tuple[tuple[str, str, str], int]:
+    """(title, tags, body terms, how many joined thesaurus phrases they hold).
+
+    The SQLite index also writes each built-in thesaurus phrase as one joined term into
+    extra columns (threer.kb.phrases), and FTS5's BM25 counts those terms in a row's
+    length: the team index keeps their number so that its BM25 is the same. `columns` are
+    the three analysed columns, or the six of threer.kb.phrases.indexed_columns.
+    """
+    analysed = (columns[0], columns[1], columns[2])
+    if len(columns) >= 6:
+        extra = columns[3:6]
+    else:
+        from threer.kb.phrases import builtin_phrases
+
+        extra = tuple(builtin_phrases().column(c) for c in analysed)
+    return analysed, sum(len(c.split()) for c in extra)
 
 
 def _document(row: tuple[Any, ...]) -> KbDocument:

@@ -38,6 +38,7 @@ CREATE TABLE kb_documents (
     len_title INTEGER NOT NULL,
     len_tags INTEGER NOT NULL,
     len_body INTEGER NOT NULL,
+    len_phrases INTEGER NOT NULL,
     tsv tsvector NOT NULL
 );
 CREATE INDEX kb_documents_tsv ON kb_documents USING GIN (tsv);
@@ -47,9 +48,10 @@ CREATE TABLE kb_totals (
     documents BIGINT NOT NULL,
     title BIGINT NOT NULL,
     tags BIGINT NOT NULL,
-    body BIGINT NOT NULL
+    body BIGINT NOT NULL,
+    phrases BIGINT NOT NULL
 );
-INSERT INTO kb_totals VALUES (TRUE, 0, 0, 0, 0);
+INSERT INTO kb_totals VALUES (TRUE, 0, 0, 0, 0, 0);
 CREATE TABLE kb_spell (term TEXT PRIMARY KEY, len INTEGER NOT NULL);
 CREATE INDEX kb_spell_len ON kb_spell (len);
 CREATE TABLE kb_feedback (
