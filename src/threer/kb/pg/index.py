@@ -38,6 +38,8 @@ class PgKb:
         self.where = store.describe()
         self._cur: Any = None
         self._delta: list[int] | None = None
+        self._df: dict[str, int] | None = None  # kb_terms changes of the write under way
+        self._exact: dict[tuple[str, ...], int] = {}  # the snapshot's exact document counts
         self._stats: IndexStats | None = None  # the snapshot's, with its document counts
         self._tokens = 0  # terms in all fields of all documents (FTS5's average row length)
         with self.write(lock=False) as cur:
@@ -74,6 +76,7 @@ class PgKb:
                 finally:
                     self._cur = None
                     self._stats = None
+                    self._exact = {}
 
     @contextmanager
     def write(self, *, lock: bool = True) -> Iterator[Any]:
@@ -85,11 +88,17 @@ class PgKb:
                 if lock:
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK_KEY,))
                 delta = [0, 0, 0, 0, 0]
-                self._delta = delta
+                df: dict[str, int] = {}
+                self._delta, self._df = delta, df
                 try:
                     yield cur
                 finally:
-                    self._delta = None
+                    self._delta, self._df = None, None
+                changed = [(t, n) for t, n in df.items() if n]
+                if changed:
+                    cur.execute("INSERT INTO kb_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[]) "
+                                "ON CONFLICT (term) DO UPDATE SET df = kb_terms.df + excluded.df",
+                                ([t for t, _ in changed], [n for _, n in changed]))
                 if any(delta):
                     cur.execute("UPDATE kb_totals SET documents = documents + %s, title = title + %s, "
                                 "tags = tags + %s, body = body + %s, phrases = phrases + %s", delta)
@@ -124,22 +133,31 @@ class PgKb:
         cached = stats.df_cache.get(alternative)
         if cached is None:
             cap = max(COUNT_CAP, int(stats.documents * COUNT_CAP_SHARE))
-            with self._cursor() as cur:
-                cur.execute("SELECT count(*) FROM (SELECT 1 FROM kb_documents WHERE tsv @@ %s::tsquery LIMIT %s) s",
-                            (tsquery_text([alternative]), cap + 1))
-                counted = int(cur.fetchone()[0])
+            counted = self._exact_count(alternative)
             cached = counted if counted <= cap else max(cap, stats.documents // 3)
             stats.df_cache[alternative] = cached
         return cached
 
-    def _exact_count(self, stats: IndexStats, alternative: tuple[str, ...]) -> int:
-        cap = max(COUNT_CAP, int(stats.documents * COUNT_CAP_SHARE))
-        counted = self.document_count(stats, alternative)
-        if counted <= cap:
+    def _exact_count(self, alternative: tuple[str, ...]) -> int:
+        """Documents holding the alternative: kept in kb_terms for terms and built-in thesaurus phrases."""
+        counted = self._exact.get(alternative)
+        if counted is not None:
             return counted
+        from threer.kb.phrases import builtin_phrases, joined
+
         with self._cursor() as cur:
-            cur.execute("SELECT count(*) FROM kb_documents WHERE tsv @@ %s::tsquery", (tsquery_text([alternative]),))
-            return int(cur.fetchone()[0])
+            if len(alternative) == 1 or alternative in builtin_phrases():
+                key = alternative[0] if len(alternative) == 1 else joined(alternative)
+                cur.execute("SELECT df FROM kb_terms WHERE term = %s", (key,))
+                row = cur.fetchone()
+                counted = int(row[0]) if row else 0
+            else:  # a partner's thesaurus phrase, a quoted phrase: counted by the GIN index
+                cur.execute("SELECT count(*) FROM kb_documents WHERE tsv @@ %s::tsquery",
+                            (tsquery_text([alternative]),))
+                counted = int(cur.fetchone()[0])
+        if self._cur is not None:
+            self._exact[alternative] = counted
+        return counted
 
     def in_titles(self, term: str) -> bool:
         with self._cursor() as cur:
@@ -162,12 +180,13 @@ class PgKb:
         n, tokens = stats.documents, self._tokens
         if n <= 0:
             return {}
-        idfs = [fts5_idf(n, self._exact_count(stats, alt)) for alt in alternatives]
+        idfs = [fts5_idf(n, self._exact_count(alt)) for alt in alternatives]
         lexemes = sorted({t for alt in alternatives for t in alt})
-        sql = ("SELECT d.id, d.len_title + d.len_tags + d.len_body + d.len_phrases, u.lexeme, u.positions, u.weights "
-               "FROM kb_documents AS d CROSS JOIN LATERAL unnest(d.tsv) AS u "
-               "WHERE d.tsv @@ %s::tsquery AND u.lexeme = ANY(%s)")
-        args: list[Any] = [tsquery_text(alternatives), lexemes]
+        # each row's tsvector cut down to the query's terms (relabelled C, a label no field uses, then kept)
+        sql = ("SELECT d.id, d.len_title + d.len_tags + d.len_body + d.len_phrases, d.len_title, d.len_tags, "
+               "ts_filter(setweight(d.tsv, 'C', %s::text[]), '{c}')::text FROM kb_documents AS d "
+               "WHERE d.tsv @@ %s::tsquery")
+        args: list[Any] = [lexemes, tsquery_text(alternatives)]
         if source:
             sql += " AND d.source = %s"
             args.append(source)
@@ -255,7 +274,7 @@ class PgKb:
         """Insert or replace a document (by `replace_id`, else by id) inside a `write()`; return its id."""
         from threer.kb.documents import now_iso
 
-        analysed, phrases = _columns(columns or index_text(title, tags, plain_text(body, fmt)))
+        analysed, phrases, holds = _columns(columns or index_text(title, tags, plain_text(body, fmt)))
         if record_spelling and source == "kb":
             from threer.kb.spelling import spell_terms
 
@@ -268,10 +287,13 @@ class PgKb:
             row = cur.fetchone()
             replace_id = row[0] if row else None
         if replace_id is not None:  # in place, so the document keeps its number (the ranking's tie-break)
-            cur.execute("SELECT len_title, len_tags, len_body, len_phrases FROM kb_documents WHERE id = %s "
-                        "FOR UPDATE", (replace_id,))
-            old = cur.fetchone()
-            if old is not None:
+            cur.execute("SELECT len_title, len_tags, len_body, len_phrases, terms_title, terms_tags, terms_body "
+                        "FROM kb_documents WHERE id = %s FOR UPDATE", (replace_id,))
+            row = cur.fetchone()
+            if row is not None:
+                old = row[:4]
+                self._count_terms(_columns(tuple(row[4:7]))[2], -1)
+                self._count_terms(holds, 1)
                 cur.execute(
                     "UPDATE kb_documents SET doc_id = %s, source = %s, origin = %s, path = %s, size = %s, "
                     "mtime_ns = %s, content_hash = %s, format = %s, domain = %s, indexed_at = %s, title = %s, "
@@ -288,16 +310,24 @@ class PgKb:
             "RETURNING id", values)
         new_id = int(cur.fetchone()[0])
         self._count(1, sizes)
+        self._count_terms(holds, 1)
         return new_id
 
     def delete_id(self, cur: Any, rowid: int) -> bool:
-        cur.execute("DELETE FROM kb_documents WHERE id = %s RETURNING len_title, len_tags, len_body, len_phrases",
-                    (rowid,))
+        cur.execute("DELETE FROM kb_documents WHERE id = %s RETURNING len_title, len_tags, len_body, len_phrases, "
+                    "terms_title, terms_tags, terms_body", (rowid,))
         row = cur.fetchone()
         if row is None:
             return False
-        self._count(-1, row, sign=-1)
+        self._count(-1, row[:4], sign=-1)
+        self._count_terms(_columns(tuple(row[4:7]))[2], -1)
         return True
+
+    def _count_terms(self, holds: set[str], sign: int) -> None:
+        assert self._df is not None, "KB writes happen inside PgKb.write()"
+        df = self._df
+        for t in holds:
+            df[t] = df.get(t, 0) + sign
 
     def _count(self, documents: int, sizes: Any, sign: int = 1) -> None:
         assert self._delta is not None, "KB writes happen inside PgKb.write()"
@@ -345,8 +375,11 @@ class PgKb:
             cur.execute("SELECT id, title, tags, body, format, source FROM kb_documents ORDER BY id")
             rows = cur.fetchall()
             spelling: set[str] = set()
+            counts: dict[str, int] = {}
             for rowid, title, tags, body, fmt, source in rows:
-                columns, phrases = _columns(index_text(title, tags, plain_text(body, fmt)))
+                columns, phrases, holds = _columns(index_text(title, tags, plain_text(body, fmt)))
+                for t in holds:
+                    counts[t] = counts.get(t, 0) + 1
                 cur.execute("UPDATE kb_documents SET terms_title = %s, terms_tags = %s, terms_body = %s, "
                             "len_title = %s, len_tags = %s, len_body = %s, len_phrases = %s, tsv = %s::tsvector "
                             "WHERE id = %s", (*columns, *lengths(columns), phrases, tsvector_text(columns), rowid))
@@ -354,6 +387,9 @@ class PgKb:
                     spelling |= spell_terms(columns)
             cur.execute("DELETE FROM kb_spell")
             self.record_terms(cur, spelling)
+            cur.execute("DELETE FROM kb_terms")
+            cur.execute("INSERT INTO kb_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[])",
+                        (list(counts), list(counts.values())))
             cur.execute("UPDATE kb_totals SET documents = (SELECT count(*) FROM kb_documents), "
                         "title = (SELECT coalesce(sum(len_title), 0) FROM kb_documents), "
                         "tags = (SELECT coalesce(sum(len_tags), 0) FROM kb_documents), "
@@ -413,12 +449,19 @@ class PgKb:
 
         forget_sessions(cur, session_ids)
         cur.execute("DELETE FROM kb_documents WHERE doc_id = ANY(%s) AND source = 'case' "
-                    "RETURNING len_title, len_tags, len_body, len_phrases", ([case_id(s) for s in session_ids],))
+                    "RETURNING len_title, len_tags, len_body, len_phrases, terms_title, terms_tags, terms_body",
+                    ([case_id(s) for s in session_ids],))
         rows = cur.fetchall()
         if rows:
             cur.execute("UPDATE kb_totals SET documents = documents - %s, title = title - %s, tags = tags - %s, "
                         "body = body - %s, phrases = phrases - %s",
                         (len(rows), *(sum(int(r[i]) for r in rows) for i in range(4))))
+            gone: dict[str, int] = {}
+            for r in rows:
+                for t in _columns(tuple(r[4:7]))[2]:
+                    gone[t] = gone.get(t, 0) + 1
+            cur.execute("UPDATE kb_terms SET df = kb_terms.df - g.n FROM unnest(%s::text[], %s::int[]) AS g(t, n) "
+                        "WHERE kb_terms.term = g.t", (list(gone), list(gone.values())))
 
     def record_outcomes(self, *, session_id: str, issue: str, outcomes: dict[str, str]) -> int:
         from threer.kb.pg.feedback import record_outcomes
@@ -437,8 +480,9 @@ class PgKb:
             return out
 
 
-def _columns(columns: tuple[str, ...]) -> tuple[tuple[str, str, str], int]:
-    """(title, tags, body terms, how many joined thesaurus phrases they hold).
+def _columns(columns: tuple[str, ...]) -> tuple[tuple[str, str, str], int, set[str]]:
+    """(title, tags, body terms, how many joined thesaurus phrases they hold, the terms and joined phrases
+    the document holds: what kb_terms counts).
 
     The SQLite index also writes each built-in thesaurus phrase as one joined term into
     extra columns (threer.kb.phrases), and FTS5's BM25 counts those terms in a row's
@@ -452,7 +496,9 @@ def _columns(columns: tuple[str, ...]) -> tuple[tuple[str, str, str], int]:
         from threer.kb.phrases import builtin_phrases
 
         extra = tuple(builtin_phrases().column(c) for c in analysed)
-    return analysed, sum(len(c.split()) for c in extra)
+    joined = [c.split() for c in extra]
+    holds = {t for c in (*analysed, *extra) for t in c.split()}
+    return analysed, sum(len(c) for c in joined), holds
 
 
 def _document(row: tuple[Any, ...]) -> KbDocument:

@@ -52,6 +52,7 @@ CREATE TABLE kb_totals (
     phrases BIGINT NOT NULL
 );
 INSERT INTO kb_totals VALUES (TRUE, 0, 0, 0, 0, 0);
+CREATE TABLE kb_terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL);
 CREATE TABLE kb_spell (term TEXT PRIMARY KEY, len INTEGER NOT NULL);
 CREATE INDEX kb_spell_len ON kb_spell (len);
 CREATE TABLE kb_feedback (

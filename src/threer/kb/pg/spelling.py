@@ -30,19 +30,26 @@ def correct(kb: Any, cur: Any, word: str, df: Callable[[tuple[str, ...]], int]) 
     low, high = window.start, window.stop - 1
     if kb.trigrams:
         near = sorted(one_edit(word) | one_edit(term(word)))
-        if max_distance(word) < 2:  # every one-edit spelling is looked up: nothing for the trigrams to add
-            cur.execute("SELECT term FROM kb_spell WHERE term = ANY(%s) ORDER BY len, term", (near,))
-        else:
+        # the primary key finds exact spellings; left to itself the planner may take the trigram index for
+        # `=` (pg_trgm 1.6 supports it), which costs seconds for a few hundred spellings
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+        cur.execute("SELECT term, len FROM kb_spell WHERE term = ANY(%s)", (near,))
+        found = set(cur.fetchall())
+        cur.execute("SET LOCAL enable_bitmapscan = on")
+        if max_distance(word) >= 2:  # two edits: the trigram index's near words too
             cur.execute("SET LOCAL pg_trgm.similarity_threshold = %s" % TRIGRAM_FLOOR)
-            cur.execute("SELECT term FROM kb_spell WHERE len BETWEEN %s AND %s AND (term = ANY(%s) OR term %% %s "
-                        "OR term %% %s) ORDER BY len, term", (low, high, near, word, term(word)))
-        pool = [r[0] for r in cur.fetchall()]
+            cur.execute("SELECT term, len FROM kb_spell WHERE len BETWEEN %s AND %s AND (term %% %s OR term %% %s)",
+                        (low, high, word, term(word)))
+            found |= set(cur.fetchall())
+        pool = [t for t, length in sorted(found, key=lambda item: (item[1], item[0])) if low <= length <= high]
     else:
         grouped = _terms_by_length(kb, cur)
         pool = [t for length in window for t in grouped.get(length, ())]
     prefixes = [word[:k] for k in range(max(5, len(word) - 4), len(word))]
+    cur.execute("SET LOCAL enable_bitmapscan = off")
     cur.execute("SELECT term FROM kb_spell WHERE term = ANY(%s)", (prefixes,))
     known = {r[0] for r in cur.fetchall()}
+    cur.execute("SET LOCAL enable_bitmapscan = on")
     return choose(word, pool, known.__contains__, df)
 
 

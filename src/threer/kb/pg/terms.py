@@ -20,7 +20,6 @@ MAX_POSITIONS = 256  # per lexeme
 MAX_LEXEME_BYTES = 2046
 MAX_TSVECTOR_BYTES = 900_000  # PostgreSQL refuses a tsvector over 1 MB
 FIELD_LABELS = ("A", "B", "")  # title, tags, body (D is the unlabelled default)
-LABEL_FIELD = {"A": 0, "B": 1, "C": 2, "D": 2}
 
 
 def quote_lexeme(term: str) -> str:
