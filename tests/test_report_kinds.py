@@ -117,6 +117,27 @@ def test_a_fail_finding_alone_still_makes_two_problems_alike(invoke, threer_env:
     assert item["id"] == escalated and item["category"] == "dns:spf.missing"
 
 
+def test_a_session_is_categorised_by_the_article_that_worked_not_the_first_tried(
+        invoke, threer_env: Environment) -> None:
+    # review 2 item 15: research.prior tried all its matches (the OWA lockout article first) and recorded
+    # the password article as the one that worked; the call had no error code and nothing failing
+    write_partner_config(threer_env.config_path)
+    answers = copy.deepcopy(ESCALATION)
+    answers["intake.customer"] = {"name": "Konditori", "domain": "konditori.example"}
+    answers["intake.errors"] = {"no_error_shown": True}
+    answers["research.prior"] = {"tried": ["kb-0026-owa-sign-in-lockout", KB_PASSWORD, KB_DMARC],
+                                 "worked": [KB_PASSWORD], "outcome": "the password article fixed it"}
+    answers["research.kb"] = {"articles": [], "outcome": "not needed"}
+    answers["outcome"] = {"decision": "resolved", "resolution": "Cleared the cached credentials."}
+    with Store(threer_env.db_path) as store:
+        make_session(store, answers, clock=TickingClock(start=T0, step=timedelta(minutes=3)),
+                     technician="Sam Okafor", actions={"review.dns": _dns("konditori.example", AUTODISCOVER_WARN),
+                                                      "research.prior": {"matches": []}})
+    categories = {c["key"]: c for c in _json(invoke)["categories"]}
+    assert set(categories) == {f"kb:{KB_PASSWORD}"}
+    assert (categories[f"kb:{KB_PASSWORD}"]["sessions"], categories[f"kb:{KB_PASSWORD}"]["resolved"]) == (1, 1)
+
+
 # -- review item 15: no rate where none was closed; bars scaled by their column, never cut --------------
 
 @pytest.fixture

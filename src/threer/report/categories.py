@@ -5,7 +5,8 @@ A session's labels, in this order:
   Windows/Outlook codes (`0x800CCC0E`, upper-cased);
 - `dns:FINDING` for each `fail` or `warn` finding threer's DNS checks recorded (`dns:autodiscover.missing`),
   the `fail` ones first;
-- `kb:ID` for each knowledge-base article and `case:ID` for each past case its Research steps name.
+- `kb:ID` for each knowledge-base article and `case:ID` for each past case its Research steps name,
+  the ones recorded as having worked first.
 
 Its *kind* labels say what the problem was, from what is specific to it: its error codes and its `fail`
 DNS findings; a session with neither is known by the articles and past cases its research named. `warn`
@@ -48,14 +49,22 @@ def dns_findings(session: TriageSession, severities: tuple[str, ...] = _DNS_SEVE
 
 
 def research_items(session: TriageSession) -> list[str]:
-    """Every article or past case id the Research steps say were tried or consulted, each once."""
-    items: list[str] = []
+    """Every article or past case id the Research steps say were tried or consulted, each once.
+
+    The ones recorded as having worked come first: the fix is what the technician said the
+    problem was, whatever order the others were tried in.
+    """
     prior = session.answer("research.prior")
-    if isinstance(prior, a.PriorAnswer):
-        items += prior.tried
     kb = session.answer("research.kb")
+    worked: list[str] = []
+    tried: list[str] = []
+    if isinstance(prior, a.PriorAnswer):
+        worked += prior.worked
+        tried += prior.tried
     if isinstance(kb, a.KbAnswer):
-        items += kb.articles
+        worked += kb.worked
+        tried += kb.articles
+    items = worked + tried
     return list(dict.fromkeys(i.strip() for i in items if i.strip()))
 
 
