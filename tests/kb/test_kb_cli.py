@@ -249,3 +249,43 @@ def test_show_past_case_wraps_under_its_value(invoke, threer_env):
     body = result.stdout.splitlines()[3:]
     start = next(i for i, line in enumerate(body) if line.startswith("Errors:"))
     assert body[start + 1].startswith(" " * 14 + "word") and all(len(line) <= 40 for line in body)
+
+
+# -- review 2 item 1: snippets carry the article's text; only real markup goes ---------------------------
+
+def test_snippets_keep_dns_names_and_placeholders(invoke):
+    result = invoke("kb", "search", "selector1._domainkey", "--json", "--limit", "2")
+    assert result.exit_code == 0, result.stderr
+    snippets = {r["id"]: r["snippet"] for r in json.loads(result.stdout)["results"]}
+    dkim = snippets["kb-0004-dkim-signing"]
+    assert "selector1._domainkey.example.com" in dkim
+    assert "<selector1 target from the Control Panel>" in dkim
+    result = invoke("kb", "search", "_dmarc.example.com TXT", "--json", "--limit", "5")
+    snippets = {r["id"]: r["snippet"] for r in json.loads(result.stdout)["results"]}
+    assert any("_dmarc.example.com" in s for s in snippets.values()), snippets
+    assert not any(" dmarc.example.com" in s for s in snippets.values()), snippets
+    # on the terminal too (highlighting aside)
+    result = invoke("kb", "search", "selector1._domainkey", "--limit", "2", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    assert "selector1._domainkey.example.com" in result.stdout
+    assert "<selector1 target from the Control Panel>" in result.stdout
+
+
+def test_snippets_drop_only_real_markup(invoke, tmp_path: Path):
+    folder = tmp_path / "marked"
+    folder.mkdir()
+    (folder / "wild.md").write_text(
+        "---\nid: wildcard-note\ntitle: Wildcard records for the quokka domain\n---\n\n"
+        "A **quokka** record at *.quokka.example answers every name; _emphasis_ goes but "
+        "_mta-sts.quokka.example keeps its underscore, and <b>bold</b> tags go while <your token> stays.\n",
+        encoding="utf-8",
+    )
+    assert invoke("kb", "index", str(folder)).exit_code == 0
+    result = invoke("kb", "search", "quokka wildcard", "--json", "--limit", "1")
+    (item,) = json.loads(result.stdout)["results"]
+    assert item["id"] == "wildcard-note"
+    snippet = item["snippet"]
+    assert "A quokka record at *.quokka.example answers every name; emphasis goes" in snippet
+    assert "_mta-sts.quokka.example keeps its underscore" in snippet
+    assert "bold tags go while <your token> stays." in snippet
+    assert "**" not in snippet and "<b>" not in snippet

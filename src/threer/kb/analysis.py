@@ -122,6 +122,16 @@ def plain_text(body: str, fmt: str) -> str:
     return markdown_to_text(body) if fmt == "markdown" else body
 
 
+def reading_text(body: str, fmt: str) -> str:
+    """A stored body as a person reads it (snippets): only real markup goes.
+
+    Unlike `plain_text` (what is indexed), DNS names keep their underscores
+    (`_dmarc`, `selector1._domainkey`), `*.example.com` its asterisk and `<placeholder text>`
+    its angle brackets: only emphasis that is emphasis and tags of real HTML elements are taken out.
+    """
+    return markdown_to_text(body, for_reading=True) if fmt == "markdown" else body
+
+
 def analysed_column(text: str) -> str:
     """One FTS column: the terms of `text` separated by single spaces."""
     return shadow(text)
@@ -187,6 +197,48 @@ _RULE_CHARS = frozenset("-*_= \t")
 _TABLE_RULE_CHARS = frozenset("|:- \t")
 _CODE = re.compile(r"`+([^`]*)`+")
 _EDGE_UNDERSCORES = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])")
+# for reading: emphasis is a run of * or _ that opens before a non-space and closes after one, on one
+# line (an `_` one not inside a word: CommonMark's rule), and only elements HTML has are tags
+_STAR_EMPHASIS = re.compile(r"(\*{1,3})(?=[^\s*])([^\n]*?[^\s*])\1")
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,3})(?=[^\s_])([^\n]*?[^\s_])\1(?!\w)")
+_HTML_ELEMENTS = frozenset(
+    """a abbr address article aside audio b bdi bdo blockquote body br button caption center cite code col
+    colgroup dd del details dfn div dl dt em figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header
+    hr html i iframe img input ins kbd label li main mark nav ol option p picture pre q s samp section select
+    small source span strike strong sub summary sup table tbody td textarea tfoot th thead time tr tt u ul var
+    video wbr""".split()
+)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_READING_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>")
+
+
+def _real_tag(match: re.Match[str]) -> str:
+    return " " if match.group(1).lower() in _HTML_ELEMENTS else match.group()
+
+
+def _without_emphasis(text: str) -> str:
+    if "*" in text:
+        text = _STAR_EMPHASIS.sub(r"\2", text)
+    if "_" in text:
+        text = _UNDERSCORE_EMPHASIS.sub(r"\2", text)
+    return text
+
+
+def _reading_inline(text: str) -> str:
+    """Inline markup out, text kept: autolinks, real tags, code marks and emphasis (code keeps its `*`/`_`)."""
+    if "<" in text:
+        text = _AUTOLINK.sub(r"\1", text)
+        text = _HTML_COMMENT.sub(" ", text)
+        text = _READING_TAG.sub(_real_tag, text)
+    if "`" not in text:
+        return _without_emphasis(text)
+    pieces, last = [], 0
+    for match in _CODE.finditer(text):
+        pieces.append(_without_emphasis(text[last : match.start()]))
+        pieces.append(match.group(1))
+        last = match.end()
+    pieces.append(_without_emphasis(text[last:]))
+    return "".join(pieces)
 
 
 def _plain_line(line: str) -> str | None:
@@ -223,8 +275,12 @@ def _plain_line(line: str) -> str | None:
     return s
 
 
-def markdown_to_text(markdown: str) -> str:
-    """Plain text of a Markdown body: the words a reader sees, without the markup."""
+def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
+    """Plain text of a Markdown body: the words a reader sees, without the markup.
+
+    `for_reading` keeps every character that is text rather than markup (see `reading_text`);
+    without it (what is indexed) every `*`, edge `_` and `<tag-like>` piece goes.
+    """
     lines: list[str] = []
     blank = False
     for line in markdown.splitlines():
@@ -243,15 +299,18 @@ def markdown_to_text(markdown: str) -> str:
         text = _IMAGE.sub(r"\1", text)
         text = _LINK.sub(r"\1", text)
         text = _REF_LINK.sub(r"\1", text)
-    if "<" in text:
-        text = _AUTOLINK.sub(r"\1", text)
-        text = _HTML_TAG.sub(" ", text)
-    if "`" in text:
-        text = _CODE.sub(r"\1", text)
-    if "*" in text:
-        text = text.replace("*", "")
-    if "_" in text:
-        text = _EDGE_UNDERSCORES.sub("", text)
+    if for_reading:
+        text = _reading_inline(text)
+    else:
+        if "<" in text:
+            text = _AUTOLINK.sub(r"\1", text)
+            text = _HTML_TAG.sub(" ", text)
+        if "`" in text:
+            text = _CODE.sub(r"\1", text)
+        if "*" in text:
+            text = text.replace("*", "")
+        if "_" in text:
+            text = _EDGE_UNDERSCORES.sub("", text)
     if "|" in text:
         text = text.replace("|", " ")
     return text

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from threer.errors import BadInput
-from threer.kb.analysis import _fold, plain_text, terms
+from threer.kb.analysis import _fold, reading_text, terms
 from threer.kb.backend import KbIndex, kb_index_of
 from threer.kb.models import SearchResult
 from threer.kb.query import is_status_code, read_words
@@ -265,7 +265,7 @@ def search_outcome(
         doc = documents.get(rowid)
         if doc is None:  # pragma: no cover - the snapshot makes this impossible
             continue
-        plain = plain_text(doc["body"], doc["format"])
+        plain = reading_text(doc["body"], doc["format"])
         snippet, spans = make_snippet(
             plain, plan.highlight, plan.group_of, plan.typed, stop_words_too=plan.stop_words_only, surface=surface
         )
