@@ -30,6 +30,17 @@ FILLER = frozenset(
     mr mrs ms dr urgent quick question guys wondering whether""".split()
 )
 
+# The customer's own things and places: where a problem happens, not what it is. Named after whose
+# they are ("Anna's laptop", "my PC") or where ("on the new laptop", "from the 2019 laptop", "at the
+# office"), such a word is context, and weighs little (search.CONTEXT_WEIGHT). Said otherwise ("the
+# laptop will not start") it is searched like any word.
+CONTEXT_NOUNS = frozenset(
+    """laptop laptops computer computers pc pcs notebook machine workstation tablet office home desk""".split()
+)  # not "desktop" (the desktop client, the desktop app) nor platforms (iPhone, Android, Mac)
+_OWNERS = frozenset("my her his their our your its".split())
+_PLACE_WORDS = frozenset("on from at in to".split())
+_CONTEXT_REACH = 3  # words back from the noun to its owner or preposition ("on Anna's new laptop")
+
 _QUOTED = re.compile(r"[\"\u201c\u201d\u201e]([^\"\u201c\u201d\u201e]*)[\"\u201c\u201d\u201e]")
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
@@ -46,6 +57,7 @@ class Word:
     code: bool  # an error or status code: 0x800ccc0e, 5.7.1, aadsts50126
     segment: int  # which piece of the query: quoted phrases are their own segments
     quoted: bool
+    context: bool = False  # one of the customer's things or places, named as such (CONTEXT_NOUNS)
 
 
 def _segments(text: str) -> Iterator[tuple[str, bool]]:
@@ -89,7 +101,26 @@ def read_words(text: str) -> list[Word]:
                     quoted=quoted,
                 )
             )
-    return words
+    return _mark_context(words)
+
+
+def _mark_context(words: list[Word]) -> list[Word]:
+    """Mark CONTEXT_NOUNS owned by someone or placed by a preposition a few words before them."""
+    from dataclasses import replace
+
+    marked = list(words)
+    for i, w in enumerate(words):
+        if w.quoted or _fold(w.text) not in CONTEXT_NOUNS:
+            continue
+        before = [b for b in words[max(0, i - _CONTEXT_REACH) : i] if b.segment == w.segment]
+        if any(_is_owner(b.text) or _fold(b.text) in _PLACE_WORDS for b in before):
+            marked[i] = replace(w, context=True)
+    return marked
+
+
+def _is_owner(token: str) -> bool:
+    lower = token.casefold()
+    return lower in _OWNERS or lower.endswith(("'s", "\u2019s"))
 
 
 def is_status_code(t: str) -> bool:

@@ -32,6 +32,7 @@ POOL = 60  # candidates scored per search (FTS5's BM25 best; more changed nothin
 THESAURUS_WEIGHT = 0.5  # a thesaurus word counts this much of the word typed
 CORRECTION_WEIGHT = 0.8  # a corrected typo counts this much of a word typed right
 NAME_WEIGHT = 0.1  # a Capitalised word no title or tag uses: a person, a place
+CONTEXT_WEIGHT = 0.2  # the customer's own thing or place: "on Anna's laptop" (threer.kb.query.CONTEXT_NOUNS)
 NUMBER_WEIGHT = 0.3  # a bare number that is not an SMTP status code: a year, a count, a time
 CODE_WEIGHT = 2.0  # an error code: 0x8004010F, 5.7.26
 PHRASE_WEIGHT = 1.5  # a phrase the person put in quotes
@@ -116,6 +117,8 @@ def plan_query(
                     present = True
         if present and w.capital and "names" not in disabled and not index.in_titles(searched[position]):
             weight *= NAME_WEIGHT
+        elif w.context and "names" not in disabled:
+            weight *= CONTEXT_WEIGHT
         weight_of[position] = weight
 
     # one concept a searched term; a term said twice weighs a little more
