@@ -38,7 +38,7 @@ CONTEXT_NOUNS = frozenset(
     """laptop laptops computer computers pc pcs notebook machine workstation tablet office home desk""".split()
 )  # not "desktop" (the desktop client, the desktop app) nor platforms (iPhone, Android, Mac)
 _OWNERS = frozenset("my her his their our your its".split())
-_PLACE_WORDS = frozenset("on from at in to".split())
+_PLACE_WORDS = frozenset("on at in".split())  # not "from": "her archive from the old laptop" says which archive
 _CONTEXT_REACH = 3  # words back from the noun to its owner or preposition ("on Anna's new laptop")
 
 _QUOTED = re.compile(r"[\"\u201c\u201d\u201e]([^\"\u201c\u201d\u201e]*)[\"\u201c\u201d\u201e]")

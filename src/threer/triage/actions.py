@@ -217,29 +217,17 @@ def spf_sentence(domain: str, verdict: dict[str, Any]) -> str:
 
 
 def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:
-    """Merge ranked lists (one per query: the issue, the error text) by score, best first.
-
-    Each search's scores lie in 0..1 (a share of the most its query could give), so a result's
-    score here is the mean of its scores over the queries, 0 where a query did not find it: a
-    result both the symptom and the error text find (an article quoting the error message it
-    is about) stands above one only a single query finds, and the list is in the order of the
-    scores it shows. Ties keep the better place in any one list.
-    """
-    if len(result_lists) == 1:
-        return list(result_lists[0])
-    totals: dict[str, float] = {}
-    first: dict[str, tuple[int, int]] = {}
-    kept: dict[str, Any] = {}
-    for number, results in enumerate(result_lists):
-        for rank, result in enumerate(results):
-            totals[result.id] = totals.get(result.id, 0.0) + float(result.score)
-            place = (rank, number)
-            if result.id not in first or place < first[result.id]:
-                first[result.id] = place
-                kept[result.id] = result
-    count = len(result_lists)
-    order = sorted(totals, key=lambda i: (-round(totals[i] / count, 4), first[i]))
-    return [kept[i].model_copy(update={"score": round(totals[i] / count, 4)}) for i in order]
+    """Merge ranked lists (one per query) by taking their firsts, then their seconds, and so on: the
+    best match for the symptom and the best match for the error code both lead, and a result found
+    by both queries stands at its better place, once."""
+    merged: list[Any] = []
+    seen: set[str] = set()
+    for rank in range(max((len(r) for r in result_lists), default=0)):
+        for results in result_lists:
+            if rank < len(results) and results[rank].id not in seen:
+                seen.add(results[rank].id)
+                merged.append(results[rank])
+    return merged
 
 
 def index_resolved_case(store: SessionStore, session: TriageSession) -> None:
