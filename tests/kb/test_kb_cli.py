@@ -289,3 +289,31 @@ def test_snippets_drop_only_real_markup(invoke, tmp_path: Path):
     assert "_mta-sts.quokka.example keeps its underscore" in snippet
     assert "bold tags go while <your token> stays." in snippet
     assert "**" not in snippet and "<b>" not in snippet
+
+
+# -- review 2 item 18: a deleted or moved folder's articles leave the index ---------------------------------
+
+def test_indexing_a_folder_that_is_gone_takes_its_articles_out(invoke, kb_folder, tmp_path):
+    assert invoke("kb", "index", str(kb_folder)).exit_code == 0
+    assert invoke("kb", "show", "my-prompt").exit_code == 0
+    moved = tmp_path / "moved-away"
+    kb_folder.rename(moved)
+    result = invoke("kb", "index", str(kb_folder))
+    assert result.exit_code == 0, result.stderr
+    assert "no longer exists: its 2 entries left the index" in result.stderr
+    assert "2 removed" in result.stdout
+    found = json.loads(invoke("kb", "search", "Quokka Vault", "--json").stdout)["results"]
+    assert "my-prompt" not in [r["id"] for r in found]
+    assert invoke("kb", "show", "my-prompt").exit_code != 0
+    # the sample KB stays, and a path the index never held is still an error
+    assert invoke("kb", "show", "kb-0001-outlook-password-prompt").exit_code == 0
+    again = invoke("kb", "index", str(kb_folder))
+    assert again.exit_code == 2 and "No such file or folder" in again.stderr
+
+
+def test_a_gone_folder_in_json_says_what_left(invoke, kb_folder, tmp_path):
+    assert invoke("kb", "index", str(kb_folder)).exit_code == 0
+    kb_folder.rename(tmp_path / "elsewhere")
+    doc = json.loads(invoke("kb", "index", str(kb_folder), "--json").stdout)
+    assert doc["removed"] == 2
+    assert [w["message"] for w in doc["warnings"]] == ["no longer exists: its 2 entries left the index"]

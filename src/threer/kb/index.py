@@ -51,11 +51,17 @@ class _Found:
 # -- scanning ---------------------------------------------------------------------------
 
 
-def _check_roots(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+def _check_roots(paths: Iterable[str | os.PathLike[str]], holds: Any = None) -> list[Path]:
+    """The paths to index, resolved; a missing one is BadInput unless `holds(path)` says the index has
+    entries from it (a deleted or moved folder: indexing it takes them out)."""
     roots: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
+            gone = Path(os.path.abspath(path))
+            if holds is not None and is_storable(str(gone)) and holds(gone):
+                roots.append(gone)
+                continue
             raise BadInput(f"No such file or folder: {raw}. Check the path and run `threer kb index` again.")
         if not (path.is_dir() or path.is_file()):
             raise BadInput(f"{raw} is neither a file nor a folder; give article files or folders to index.")
@@ -102,6 +108,8 @@ def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
 def _scan(roots: list[Path], skipped: list[SkippedFile]) -> list[_Found]:
     found: dict[str, _Found] = {}
     for root in roots:
+        if not root.exists():
+            continue  # a deleted folder: its entries leave the index (_existing finds them)
         if root.is_dir():
             # sorted: when two files claim one id, "the first" is the same on every machine and run
             items: Iterable[_Found] = sorted(_scan_dir(root, skipped), key=lambda item: item.path)
@@ -124,12 +132,13 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
     else:
         for root in roots:
             text = str(root)
-            if root.is_dir():
+            gone = not root.exists()  # a deleted folder or file: whatever the index holds from it
+            if root.is_dir() or gone:
                 prefix = text.rstrip(os.sep) + os.sep
                 # a range on the (origin, path) index: every path that starts with the prefix
                 upper = prefix[:-1] + chr(ord(os.sep) + 1)
                 rows += cur.execute(sql + " AND path >= ? AND path < ?", (origin, prefix, upper)).fetchall()
-            else:
+            if not root.is_dir() or gone:
                 rows += cur.execute(sql + " AND path = ?", (origin, text)).fetchall()
     return {r[0]: r[1:] for r in rows}
 
@@ -410,12 +419,21 @@ def index_paths(
     A missing path is a BadInput before anything is written. `progress(done, total)` is
     called as files are handled. `workers` forces the number of parsing processes.
     """
-    roots = _check_roots(paths)
+    team = is_team_index(store)
+    holds = None if team else (lambda path: bool(_existing(store.conn, [path], "file")))
+    roots = _check_roots(paths, holds)
     if not roots:
         raise BadInput("No folders to index. Give a PATH, or set kb_folders in the config.")
-    if is_team_index(store):  # the team database's index (threer.kb.pg)
+    if team:  # the team database's index (threer.kb.pg)
         return store.index_roots(roots, origin="file", progress=progress, workers=workers)  # type: ignore[no-any-return]
-    return _index(store, roots, origin="file", progress=progress, workers=workers)
+    gone = {root: len(_existing(store.conn, [root], "file")) for root in roots if not root.exists()}
+    report = _index(store, roots, origin="file", progress=progress, workers=workers)
+    for root, count in gone.items():
+        report.warnings.append(IndexWarning(
+            path=display_path(root),
+            message=f"no longer exists: its {count} entr{'y' if count == 1 else 'ies'} left the index",
+        ))
+    return report
 
 
 def sample_fingerprint() -> tuple[str, int]:
