@@ -208,6 +208,7 @@ _HTML_ELEMENTS = frozenset(
     small source span strike strong sub summary sup table tbody td textarea tfoot th thead time tr tt u ul var
     video wbr""".split()
 )
+_STAR_RUNS = re.compile(r"\*{2,}")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _READING_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>")
 
@@ -219,6 +220,7 @@ def _real_tag(match: re.Match[str]) -> str:
 def _without_emphasis(text: str) -> str:
     if "*" in text:
         text = _STAR_EMPHASIS.sub(r"\2", text)
+        text = _STAR_RUNS.sub("", text)  # strong emphasis that spans lines or is left open: markup still
     if "_" in text:
         text = _UNDERSCORE_EMPHASIS.sub(r"\2", text)
     return text
