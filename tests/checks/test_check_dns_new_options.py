@@ -98,3 +98,20 @@ def test_history_off_keeps_nothing_and_diff_says_why(invoke, dns, tmp_path, monk
     monkeypatch.setenv("THREER_CONFIG", str(config))
     result = invoke("check-dns", "spfsend.k-smtp.example", *ns(dns), "--dns-only", "--diff")
     assert result.exit_code == 2 and "check_history = false" in result.stderr
+
+
+def test_diff_after_a_dns_only_run_never_calls_unchecked_findings_cleared(invoke, dns, lab) -> None:
+    """A full check, then --dns-only --diff: the SMTP probe's findings are "not checked this time", not
+    cleared; then a full check again: they are not "new" either (review 2 #13)."""
+    full = ["check-dns", "good.k-smtp.example", *ns(dns), "--smtp-port", str(lab.port), "--ca-bundle", lab.ca_file]
+    first = invoke(*full, "--json")
+    assert "smtp.ok" in findings(first)
+    dns_only = invoke("check-dns", "good.k-smtp.example", *ns(dns), "--dns-only", "--diff")
+    assert "not checked this time (--dns-only)" in dns_only.stdout
+    assert "smtp.ok (ok) cleared" not in dns_only.stdout and " cleared" not in dns_only.stdout
+    assert "new finding autodiscover.https-skipped" not in dns_only.stdout
+    back = invoke(*full, "--diff", "--json")
+    entry = json.loads(back.stdout)["domains"][0]["changes"]["findings"]
+    assert not [f for f in entry["appeared"] if f["id"].startswith(("smtp.", "autodiscover.https-"))]
+    assert {f["id"] for f in entry["not_compared"]} >= {"smtp.ok"}
+    assert {f["not_checked"] for f in entry["not_compared"]} == {"last time"}

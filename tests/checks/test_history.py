@@ -81,3 +81,59 @@ def test_stored_and_read_back_and_purged(tmp_path) -> None:
     assert history.purge(store, T0 + timedelta(days=1)) == 1
     rows = sqlite3.connect(tmp_path / "threer.db").execute("SELECT checked_at FROM check_history").fetchall()
     assert rows == [("2026-12-01T10:00:00+00:00",)]
+
+
+FULL = Snapshot(
+    domain="cafe.example", checked_at=T0, records=BEFORE.records,
+    findings=[["autodiscover.https-unreachable", "autodiscover", "fail", "unreachable"],
+              ["owa.unreachable", "owa", "fail", "no answer"], ["smtp.unreachable", "smtp", "error", "no answer"],
+              ["mx.ok", "mx", "ok", "fine"], ["dmarc.policy-none", "dmarc", "warn", "p=none"]],
+)
+DNS_ONLY = Snapshot(
+    domain="cafe.example", checked_at=T1, records=BEFORE.records,
+    findings=[["autodiscover.https-skipped", "autodiscover", "info", "not probed"], ["mx.ok", "mx", "ok", "fine"]],
+)
+
+
+def test_checks_that_connect_are_not_compared_with_a_dns_only_run() -> None:
+    """A failure seen by the checks that connect is not "cleared" by a run that did not connect (--dns-only),
+    and a DNS finding still is."""
+    diff = changes(FULL, DNS_ONLY)
+    assert [f["id"] for f in diff.cleared] == ["dmarc.policy-none"]
+    assert diff.appeared == []
+    assert [(f["id"], f["not_checked"]) for f in diff.not_compared] == [
+        ("autodiscover.https-unreachable", "this time"), ("owa.unreachable", "this time"), ("smtp.unreachable", "this time")]
+    assert "finding owa.unreachable (fail) not checked this time (--dns-only)" in diff.lines()
+    assert not [line for line in diff.lines() if "owa" in line and "cleared" in line]
+    assert diff.to_json()["findings"]["not_compared"][0]["id"] == "autodiscover.https-unreachable"
+
+
+def test_the_other_way_round_they_are_not_new() -> None:
+    diff = changes(DNS_ONLY, FULL)
+    assert [f["id"] for f in diff.appeared] == ["dmarc.policy-none"]
+    assert diff.cleared == []
+    assert {f["not_checked"] for f in diff.not_compared} == {"last time"}
+    assert "finding smtp.unreachable (error) not compared: not checked the last time (--dns-only)" in diff.lines()
+
+
+def test_two_dns_only_runs_and_two_full_runs_compare_everything() -> None:
+    assert changes(DNS_ONLY, DNS_ONLY).empty
+    again = Snapshot(domain="cafe.example", checked_at=T1, records=BEFORE.records, findings=FULL.findings[1:])
+    assert [f["id"] for f in changes(FULL, again).cleared] == ["autodiscover.https-unreachable"]
+
+
+def test_only_unchecked_findings_is_said_as_nothing_changed_in_what_both_looked_at() -> None:
+    same = Snapshot(domain="cafe.example", checked_at=T1, records=BEFORE.records,
+                    findings=[f for f in FULL.findings if not history.by_connection(f[0])] + DNS_ONLY.findings[:1])
+    summary = changes(FULL, same).summary()
+    assert summary.startswith("nothing changed since the check on 2026-11-24 in what both checks looked at; finding")
+
+
+def test_the_connection_prefixes_name_real_findings() -> None:
+    """Every prefix of history.BY_CONNECTION and every marker matches a finding id a check declares."""
+    from threer.checks import CHECK_FUNCTIONS, finding_ids
+
+    ids = set().union(*(finding_ids(name) for name in CHECK_FUNCTIONS))
+    assert all(any(i.startswith(prefix) for i in ids) for prefix in history.BY_CONNECTION)
+    assert history.SKIPPED_CONNECTIONS <= ids
+    assert not [i for i in ids if i.startswith(("mx.", "spf.", "dmarc.", "dkim.", "ns.")) and history.by_connection(i)]

@@ -40,6 +40,26 @@ CREATE INDEX check_history_domain ON check_history(domain, checked_at);
 # Statuses that say nothing about the record (see threer.checks.resolver.LookupStatus)
 _UNKNOWN = frozenset({"timeout", "servfail", "refused", "network", "malformed"})
 
+# Findings only a connection to a host can give (id prefixes): with --dns-only their check, or that part
+# of it, does not run, so a run with connections and one without are not compared on them
+BY_CONNECTION = (
+    "smtp.", "owa.", "autodiscover.https-", "mta-sts.policy-", "mta-sts.mode-", "mta-sts.max-age-",
+    "mta-sts.mx-", "mta-sts.skipped", "dane.no-starttls", "dane.mismatch", "dane.ok", "dane.not-compared",
+)
+# Findings that say a run made no connections (--dns-only); the autodiscover check gives its one in every such run
+SKIPPED_CONNECTIONS = frozenset({"autodiscover.https-skipped", "mta-sts.skipped", "owa.skipped"})
+
+
+def by_connection(finding_id: str) -> bool:
+    """Whether only a connection to a host (HTTPS, SMTP) can give this finding."""
+    return finding_id.startswith(BY_CONNECTION)
+
+
+def skipped_connections(findings: list[Row]) -> bool:
+    """Whether the run these findings come from made no connections to hosts (--dns-only)."""
+    return any(f[0] in SKIPPED_CONNECTIONS or (f[0] == "dane.not-compared" and "--dns-only" in str(f[3]))
+               for f in findings)
+
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -76,16 +96,23 @@ class Changes:
     unknown: list[dict[str, Any]] = field(default_factory=list)  # answered before, could not be looked up now
     appeared: list[dict[str, Any]] = field(default_factory=list)  # {id, severity, message}
     cleared: list[dict[str, Any]] = field(default_factory=list)  # {id, severity, message}
+    # findings only a connection gives, when one of the two runs made none (--dns-only): not compared;
+    # {id, severity, message, not_checked: "this time" | "last time"}
+    not_compared: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.unknown or self.appeared or self.cleared)
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.unknown or self.appeared or self.cleared)
+        return not (self.changed_anything or self.not_compared)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "since": _iso(self.since).replace("+00:00", "Z"),
             "records": {"added": self.added, "removed": self.removed, "changed": self.changed, "unknown": self.unknown},
-            "findings": {"appeared": self.appeared, "cleared": self.cleared},
+            "findings": {"appeared": self.appeared, "cleared": self.cleared, "not_compared": self.not_compared},
         }
 
     def lines(self) -> list[str]:
@@ -104,6 +131,11 @@ class Changes:
             out.append(f"new finding {f['id']} ({f['severity']})")
         for f in self.cleared:
             out.append(f"finding {f['id']} ({f['severity']}) cleared")
+        for f in self.not_compared:
+            if f["not_checked"] == "this time":
+                out.append(f"finding {f['id']} ({f['severity']}) not checked this time (--dns-only)")
+            else:
+                out.append(f"finding {f['id']} ({f['severity']}) not compared: not checked the last time (--dns-only)")
         return out
 
     def summary(self, limit: int = 3) -> str:
@@ -112,6 +144,8 @@ class Changes:
         if not lines:
             return f"nothing changed since the check on {self.since:%Y-%m-%d}"
         shown = "; ".join(lines[:limit]) + (f"; and {len(lines) - limit} more" if len(lines) > limit else "")
+        if not self.changed_anything:
+            return f"nothing changed since the check on {self.since:%Y-%m-%d} in what both checks looked at; {shown}"
         return f"changed since the check on {self.since:%Y-%m-%d}: {shown}"
 
 
@@ -152,6 +186,16 @@ def changes(before: Snapshot, after: Snapshot) -> Changes:
             )
     old_findings = {f[0]: f for f in before.findings}
     new_findings = {f[0]: f for f in after.findings}
+    skipped_before, skipped_now = skipped_connections(before.findings), skipped_connections(after.findings)
+    if skipped_before != skipped_now:
+        # one run connected to hosts and the other did not: findings only a connection gives say nothing
+        # about a change (a failure the earlier run saw is not "cleared"; one seen now is not "new")
+        kept, unseen = (old_findings, "this time") if skipped_now else (new_findings, "last time")
+        for fid in sorted(f for f in kept if by_connection(f) and f not in SKIPPED_CONNECTIONS):
+            f = kept[fid]
+            result.not_compared.append({"id": fid, "severity": f[2], "message": f[3], "not_checked": unseen})
+        old_findings = {k: v for k, v in old_findings.items() if not by_connection(k)}
+        new_findings = {k: v for k, v in new_findings.items() if not by_connection(k)}
     for fid in new_findings.keys() - old_findings.keys():
         f = new_findings[fid]
         result.appeared.append({"id": fid, "severity": f[2], "message": f[3]})

@@ -15,6 +15,10 @@ def render_changes(console: Any, domain: str, changes: Any) -> None:
     if changes.empty:
         console.print(Text(f"Nothing changed since the check on {changes.since:%Y-%m-%d %H:%M} UTC.", style="dim"))
         return
-    console.print(Text(f"Changed since the check on {changes.since:%Y-%m-%d %H:%M} UTC:", style="bold"))
+    if changes.changed_anything:
+        console.print(Text(f"Changed since the check on {changes.since:%Y-%m-%d %H:%M} UTC:", style="bold"))
+    else:
+        console.print(Text(f"Nothing changed since the check on {changes.since:%Y-%m-%d %H:%M} UTC in what both "
+                           "checks looked at:", style="bold"))
     for line in changes.lines():
         console.print(Text(f"  {line}"), overflow="fold")
