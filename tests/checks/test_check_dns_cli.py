@@ -44,7 +44,7 @@ def test_table_groups_by_check_worst_first_with_fixes(invoke, ns) -> None:
     out = result.stdout
     assert out.index("[ns.ok]") < out.index("[mx.extra]") < out.index("[dkim.missing]")
     assert "fix: Remove the leftover records:\n" in out
-    assert "\n                      b-mx-m365.example. 3600 IN MX 10 oldmail.b-mx-m365.example.\n" in out
+    assert "\n                      b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example.\n" in out
 
 
 def test_any_fail_exits_1(invoke, ns) -> None:

@@ -31,7 +31,7 @@ def test_the_dns_step_prints_fix_records_whole_with_removals(tmp_path, width: in
     for change in changes:
         # whole on a line of its own: spelled out in the fix's text, or as a `; remove:` line after it
         assert change["line"] in lines or f"; remove: {change['line']}" in lines, (change, lines)
-    assert "b-mx-m365.example. 3600 IN MX 10 oldmail.b-mx-m365.example." in lines
+    assert "b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example." in lines
 
 
 def test_a_long_record_stays_on_one_line_at_120_columns() -> None:

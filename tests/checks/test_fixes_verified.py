@@ -117,6 +117,21 @@ def test_every_record_a_fix_names_in_the_domain_is_a_change(reports) -> None:
 DOMAINS = checked_domains(DnsTestServer())  # the zones are read, the server is not started
 
 
+def test_a_record_to_remove_is_named_with_the_ttl_it_is_published_with(reports) -> None:
+    """A `; remove:` line is the record as the zone has it, TTL included (review 2 #4)."""
+    zones = DnsTestServer().data
+    wrong = []
+    for domain, report in reports.items():
+        for f in report.findings:
+            for c in f.changes:
+                if c.action != "remove":
+                    continue
+                rdataset = zones.nodes.get(dns.name.from_text(c.name), {}).get(dns.rdatatype.from_text(c.rdtype))
+                if rdataset is not None and rdataset.ttl != c.ttl:
+                    wrong.append(f"{domain} {f.id}: {c.line} (published with TTL {rdataset.ttl})")
+    assert not wrong, "\n".join(wrong)
+
+
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_every_fix_works_when_applied(domain) -> None:
     problems = []

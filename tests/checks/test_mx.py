@@ -76,6 +76,17 @@ def test_ip_literal(server) -> None:
     assert server.count("127.0.0.5", "A") == 0  # never looked up as if it were a host
 
 
+def test_a_host_that_does_not_exist_is_said_with_a_profile_too(server) -> None:
+    """The profile finding replaces the MX; that its host does not exist at all is not lost (review 2 #4)."""
+    findings = run_mx(server, "b-mx-unresolvable.example", "m365")
+    gone = only(findings, "mx.host-unresolvable")
+    assert gone.severity is Severity.FAIL and "the name does not exist" in gone.message
+    assert not gone.changes and "mx.profile-mismatch" in (gone.fix or "")
+    mismatch = only(findings, "mx.profile-mismatch")
+    assert [c.line for c in mismatch.changes if c.action == "remove"] == [
+        "b-mx-unresolvable.example. 300 IN MX 10 nohost.b-mx-unresolvable.example."]
+
+
 def test_host_unresolvable(server) -> None:
     f = only(run_mx(server, "b-mx-unresolvable.example"), "mx.host-unresolvable")
     assert "nohost.b-mx-unresolvable.example" in f.message
@@ -85,7 +96,7 @@ def test_profile_mismatch_gives_the_record_to_paste(server) -> None:
     f = only(run_mx(server, "b-mx-ok.example", "m365"), "mx.profile-mismatch")
     assert f.severity is Severity.FAIL
     assert "b-mx-ok.example. 3600 IN MX 0 <token>.mail.protection.outlook.com." in f.fix
-    assert "Then remove: b-mx-ok.example. 3600 IN MX 10 mail.b-mx-ok.example." in f.fix
+    assert "Then remove: b-mx-ok.example. 300 IN MX 10 mail.b-mx-ok.example." in f.fix
     assert f.expected == ["{domain_token}.mail.protection.outlook.com", "{domain_token}.{region}.mx.microsoft"]
 
 
@@ -93,7 +104,7 @@ def test_leftover_extra_mx_is_called_out(server) -> None:
     f = only(run_mx(server, "b-mx-m365.example", "m365"), "mx.extra")
     assert f.severity is Severity.WARN
     assert "10 oldmail.b-mx-m365.example" in f.message
-    assert f.fix == "Remove the leftover records: b-mx-m365.example. 3600 IN MX 10 oldmail.b-mx-m365.example."
+    assert f.fix == "Remove the leftover records: b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example."
 
 
 def test_leftover_mx_ahead_of_the_provider_fails(server) -> None:

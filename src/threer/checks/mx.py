@@ -116,6 +116,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
         key=lambda r: (r[0], r[1]),
     )
     observed = [f"{pref} {host or '.'}" for pref, host in records]
+    ttl = answer.ttl or 3600  # what a remove line names is the record as published
     null = [r for r in records if r[1] == ""]
     if null:
         if len(records) > 1:
@@ -126,9 +127,9 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     severity=Severity.FAIL,
                     message=f"{ctx.domain} has a null MX (\"0 .\", no mail accepted) next to other MX records; "
                     "RFC 7505 says a null MX must be the only one, so senders may treat the domain as taking no mail.",
-                    fix="Remove the record " + record_fix(ctx.domain, "MX", "0 .") + " (or remove the others if the domain should take no mail).",
+                    fix="Remove the record " + record_fix(ctx.domain, "MX", "0 .", ttl) + " (or remove the others if the domain should take no mail).",
                     observed=observed,
-                    changes=[remove(ctx.domain, "MX", "0 .")],
+                    changes=[remove(ctx.domain, "MX", "0 .", ttl)],
                 )
             ]
         return [
@@ -139,11 +140,11 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                 message=f"{ctx.domain} publishes a null MX (RFC 7505): it says it accepts no mail"
                 + (f", but the {ctx.profile.name} profile expects mail to be delivered to it." if expected and ctx.profile
                    else "."),
-                fix=("Replace the null MX with the service's MX. Remove: " + record_fix(ctx.domain, "MX", "0 .")
+                fix=("Replace the null MX with the service's MX. Remove: " + record_fix(ctx.domain, "MX", "0 .", ttl)
                      + ". " + (expected_mx_fix(ctx) or "")).strip() if expected else None,
                 observed=observed,
                 expected=expected or None,
-                changes=[remove(ctx.domain, "MX", "0 ."), *_changes(expected_mx_change(ctx))] if expected else [],
+                changes=[remove(ctx.domain, "MX", "0 .", ttl), *_changes(expected_mx_change(ctx))] if expected else [],
             )
         ]
 
@@ -176,23 +177,22 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
         on_profile = [h for _, h in hosts if any(pattern_matches(pt, ctx.domain, h) for pt in ctx.profile.mx)]
         if ctx.profile_from_mx or on_profile:
             leaving = {h for _, h in hosts if h not in on_profile}
+    replaced_by = "mx.extra" if leaving and on_profile else "mx.profile-mismatch"
     resolved = await asyncio.gather(*(resolve(host) for _, host in hosts))
     for (pref, host), (a, aaaa) in zip(hosts, resolved):
-        if host in leaving:
-            continue
         chain = a.cname_chain or aaaa.cname_chain
-        if chain:
+        if chain and host not in leaving:
             findings.append(
                 Finding(
                     id="mx.cname",
                     check=CHECK,
                     severity=Severity.WARN,
                     message=f"The MX host {host} is a CNAME (to {chain[-1]}); RFC 2181 §10.3 forbids that and some senders refuse it.",
-                    fix=f"Point the MX straight at {chain[-1]}: replace " + record_fix(ctx.domain, "MX", f"{pref} {host}.")
+                    fix=f"Point the MX straight at {chain[-1]}: replace " + record_fix(ctx.domain, "MX", f"{pref} {host}.", ttl)
                     + " with " + record_fix(ctx.domain, "MX", f"{pref} {chain[-1]}."),
                     observed={"host": host, "cname_chain": list(chain)},
                     expected=chain[-1],
-                    changes=[remove(ctx.domain, "MX", f"{pref} {host}."), add(ctx.domain, "MX", f"{pref} {chain[-1]}.")],
+                    changes=[remove(ctx.domain, "MX", f"{pref} {host}.", ttl), add(ctx.domain, "MX", f"{pref} {chain[-1]}.", ttl)],
                 )
             )
         if a.exists or aaaa.exists:
@@ -208,7 +208,9 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     message=f"The MX host {host} has no address (no A or AAAA record"
                     + (", the name does not exist" if a.status is LookupStatus.NXDOMAIN else "")
                     + "), so mail for it cannot be delivered.",
-                    fix=_unresolvable_fix(ctx, pref, host),
+                    # a host the profile finding asks to replace gets that advice only: it is the same change
+                    fix=(f"Remove this MX record: {replaced_by} below gives the records that replace it." if host in leaving
+                         else _unresolvable_fix(ctx, pref, host)),
                     observed={"host": host, "a": a.status.value, "aaaa": aaaa.status.value},
                 )
             )
@@ -230,7 +232,7 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     + ". That is right when a filtering service sits in front of the provider; otherwise mail goes to the old server.",
                     fix="Ask the customer whether mail should be delivered through that server. If not: "
                     + (expected_mx_fix(ctx) or "")
-                    + " Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra),
+                    + " Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra),
                     observed=observed,
                     expected=expected,
                 )
@@ -244,10 +246,10 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     message=f"None of the MX records of {ctx.domain} points at {ctx.profile.description or ctx.profile.name}: "
                     "mail goes to another server.",
                     fix=(expected_mx_fix(ctx) or "")
-                    + (" Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra) if extra else ""),
+                    + (" Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra) if extra else ""),
                     observed=observed,
                     expected=expected,
-                    changes=[*_changes(expected_mx_change(ctx)), *(remove(ctx.domain, "MX", f"{p} {h}.") for p, h in extra)],
+                    changes=[*_changes(expected_mx_change(ctx)), *(remove(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra)],
                 )
             )
         elif extra:
@@ -265,10 +267,10 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                         if ahead
                         else "; senders use them when the main host is busy, so some mail may go astray."
                     ),
-                    fix="Remove the leftover records: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.") for p, h in extra),
+                    fix="Remove the leftover records: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra),
                     observed=observed,
                     expected=expected,
-                    changes=[remove(ctx.domain, "MX", f"{p} {h}.") for p, h in extra],
+                    changes=[remove(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra],
                 )
             )
 
