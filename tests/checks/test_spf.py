@@ -225,6 +225,21 @@ def test_syntax_error_names_the_term(server):
     assert "ip4:127.0.0.300" in finding.message and "permerror" in finding.message
 
 
+def test_syntax_error_in_an_address_proposes_the_record_without_it(server):
+    """The record with the broken ip4: term left out is valid, so it is the fix (review 2 #3)."""
+    finding = spf(server, "syntax")["spf.syntax"]
+    line = f'syntax.{D}. 300 IN TXT "v=spf1 include:spf.provider.{D} -all"'
+    assert [c.line for c in finding.changes if c.action == "add"] == [line]
+    assert [c.action for c in finding.changes] == ["remove", "add"]
+    assert line in finding.fix and "Correct the address in" in finding.fix
+
+
+def test_no_record_through_an_include_that_does_not_exist_reads_right(server):
+    fix = spf(server, "deadnest")["spf.all-pass"].fix
+    assert f"include:nothere.{D} would lead to nothere.{D}, which does not exist." in fix
+    assert "which has the domain" not in fix
+
+
 def test_multi_string_record_is_joined(server):
     assert "spf.ok" in spf(server, "multistring")
 

@@ -180,6 +180,22 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
     return out
 
 
+def _without_bad_address(text: str, error: SpfSyntaxError) -> str | None:
+    """The record without the ip4:/ip6: term the syntax error names, when what is left parses."""
+    terms = [t for _, t in _split_terms(text)]
+    index = error.index
+    if error.term is None or index is None or not 0 < index < len(terms) or terms[index] != error.term:
+        return None
+    if not error.term.lower().lstrip("+-~?").startswith(("ip4:", "ip6:")):
+        return None
+    without = " ".join(terms[:index] + terms[index + 1:])
+    try:
+        parse_record(without)
+    except SpfSyntaxError:
+        return None
+    return without
+
+
 def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str | None = None) -> str:
     """The record rebuilt: extra terms before `all`/redirect, and `all` replaced when asked."""
     add = [t for t in (add or []) if t.lower() not in {x.lower() for x in record.terms_text()}]
@@ -297,18 +313,26 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
     try:
         root_record = parse_record(records[0])
     except SpfSyntaxError as exc:
-        return [
-            _finding(
-                "spf.syntax",
-                Severity.FAIL,
-                f"The SPF record of {domain} is invalid at {exc}. Receivers treat the whole record as a "
-                "permanent error (permerror).",
-                fix=f"Correct or remove the term {_show(exc.term) if exc.term else ''} in the TXT record of {domain}."
-                if exc.term
-                else f"Publish a record that starts with v=spf1 at {domain}.",
-                observed={"record": records[0], "term": exc.term, "term_number": exc.index, "position": exc.position, "reason": exc.reason},
-            )
-        ]
+        finding = _finding(
+            "spf.syntax",
+            Severity.FAIL,
+            f"The SPF record of {domain} is invalid at {exc}. Receivers treat the whole record as a "
+            "permanent error (permerror).",
+            fix=f"Correct or remove the term {_show(exc.term) if exc.term else ''} in the TXT record of {domain}."
+            if exc.term
+            else f"Publish a record that starts with v=spf1 at {domain}.",
+            observed={"record": records[0], "term": exc.term, "term_number": exc.index, "position": exc.position, "reason": exc.reason},
+        )
+        without = _without_bad_address(records[0], exc)
+        if without is not None:
+            # the record with the broken address term left out, when that is a valid record; _settle walks
+            # it as if published (look-ups, voids) before it is shown
+            finding = finding.model_copy(update={
+                "fix": f"Correct the address in {_show(exc.term)}, or remove the term (mail from that address then no "
+                f"longer passes SPF through it): {_fix_record(domain, without, lookup.ttl)}",
+                "changes": _replace(domain, [records[0]], without, lookup.ttl),
+            })
+        return await _settle(resolver, [finding])
 
     sending_ips = list(getattr(profile, "sending_ips", None) or [])
     probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]

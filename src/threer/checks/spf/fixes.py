@@ -61,13 +61,26 @@ def _dedupe(text: str) -> tuple[str, bool]:
     return " ".join(kept), len(kept) != len(terms)
 
 
+def _what_is_wrong(node: SpfNode) -> str:
+    """The end of "include:x would lead to x, …" in words that fit the node's problem."""
+    if node.problem == "none":
+        return "which does not exist" if node.detail == "the domain does not exist" else "which has no SPF record"
+    if node.problem == "multiple":
+        return f"which has {node.detail or 'more than one SPF record'}"
+    if node.problem == "invalid":
+        return "which is not a valid domain name"
+    if node.problem == "syntax":
+        return f"whose SPF record does not parse ({node.detail})" if node.detail else "whose SPF record does not parse"
+    return "which is already being evaluated (a loop)"
+
+
 def _problem(tree: SpfNode) -> str:
     """A reason the record would not work whatever its size: a broken include, a loop, a failed look-up."""
     for node in tree.walk():
         if node is tree and node.problem == "syntax":
             return f"it would not parse ({node.detail})"
         if node is not tree and node.problem in ("none", "multiple", "invalid", "syntax", "loop"):
-            return f"{node.via} would lead to {node.domain}, which has {node.detail or node.problem}"
+            return f"{node.via} would lead to {node.domain}, {_what_is_wrong(node)}"
         if node.problem == "error" or node.errors:
             return "some of its look-ups failed just now, so its cost is not known"
     return ""
