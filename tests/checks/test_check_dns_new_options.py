@@ -115,3 +115,36 @@ def test_diff_after_a_dns_only_run_never_calls_unchecked_findings_cleared(invoke
     assert not [f for f in entry["appeared"] if f["id"].startswith(("smtp.", "autodiscover.https-"))]
     assert {f["id"] for f in entry["not_compared"]} >= {"smtp.ok"}
     assert {f["not_checked"] for f in entry["not_compared"]} == {"last time"}
+
+
+def test_diff_keeps_record_lines_whole_when_piped(invoke) -> None:
+    """Piped (a monitoring job's log, a mail), a diff line holding records is never cut in two (review 2 #5)."""
+    new = "v=spf1 include:_spf.k-smtp.example ip4:127.0.11.20 ip4:127.0.11.21 -all"
+    with DnsTestServer(zone_files=ZONES) as server:
+        args = ["check-dns", "spfsend.k-smtp.example", *ns(server), "--dns-only"]
+        invoke(*args)
+        server.replace_records("spfsend.k-smtp.example", "TXT", [f'"{new}"'], ttl=600)
+        out = invoke(*args, "--diff").stdout.splitlines()
+    changed = [line for line in out if line.startswith("  TXT spfsend.k-smtp.example changed: ")]
+    assert len(changed) == 1 and changed[0].endswith(f"→ {new} (TTL 600)"), out
+    assert len(changed[0]) > 80  # so the test shows a line longer than the pipe's 80 columns stays whole
+
+
+def test_partial_result_header_wraps_under_an_indent() -> None:
+    import io
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from threer.cli.check_dns import render_report
+    from threer.findings import DomainReport, Summary
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, force_terminal=False, color_system=None)
+    report = DomainReport(domain="cafe.example", checked_at=datetime(2026, 12, 1, tzinfo=timezone.utc), duration_ms=5,
+                          summary=Summary(), partial=True)
+    render_report(console, report)
+    lines = buffer.getvalue().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  Partial result: "))
+    assert lines[at + 1].startswith("    ") and "ERROR" in " ".join(lines[at:at + 2])
+    assert all(len(line) <= 80 for line in lines)

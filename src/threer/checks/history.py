@@ -117,6 +117,10 @@ class Changes:
 
     def lines(self) -> list[str]:
         """One plain line a change, for the table, the triage and the ticket."""
+        return self.record_lines() + self.finding_lines()
+
+    def record_lines(self) -> list[str]:
+        """The records added, removed, changed or not looked up, one a line (each holds record values)."""
         out = []
         for r in self.changed:
             out.append(f"{r['type']} {r['name']} changed: {_values(r['before'])} (TTL {r['ttl_before']}) → "
@@ -127,6 +131,11 @@ class Changes:
             out.append(f"{r['type']} {r['name']} removed: was {_values(r['values'])} (TTL {r['ttl']})")
         for r in self.unknown:
             out.append(f"{r['type']} {r['name']} could not be looked up this time (was {_values(r['values'])})")
+        return out
+
+    def finding_lines(self) -> list[str]:
+        """The findings that appeared, cleared or were not compared, one a line."""
+        out = []
         for f in self.appeared:
             out.append(f"new finding {f['id']} ({f['severity']})")
         for f in self.cleared:

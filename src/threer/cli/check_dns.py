@@ -457,13 +457,13 @@ def render_report(console: Console, report: DomainReport) -> None:
     title.append_text(_summary_text(report))
     console.print(title)
     _print_line(console, Text("  " + profile_line(report), style="dim"))
-    if report.partial:
-        console.print(
-            Text("  Partial result: some look-ups failed or ran out of time; findings marked ERROR were not checked.",
-                 style="magenta")
-        )
     indent = " " * (CHECK_WIDTH + RESULT_WIDTH)
     width = max(40, console.width)
+    if report.partial:
+        # wrapped between words under an indent (rich would cut it at the width with none when piped)
+        partial = "Partial result: some look-ups failed or ran out of time; findings marked ERROR were not checked."
+        for i, line in enumerate(_wrap(partial, width - 4)):
+            _print_line(console, Text(("  " if i == 0 else "    ") + line, style="magenta"))
     previous = None
     for finding in report.findings:
         label = Text((finding.check if finding.check != previous else "").ljust(CHECK_WIDTH))
