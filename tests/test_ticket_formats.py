@@ -51,3 +51,21 @@ def test_a_new_format_is_one_new_file(tmp_path: Path, monkeypatch: pytest.Monkey
     result = invoke("ticket", session_id, "--format", "desk")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"{session_id}|contoso.com|72\n"
+
+
+def test_text_ticket_keeps_each_dns_record_of_a_fix_whole() -> None:
+    """A record in a DNS fix is one line of the text ticket, never wrapped inside the quoted block, so it
+    can be copied from the mail in one piece; the prose around it still wraps (review 2 #7)."""
+    from support_sessions import ACTIONS, DNS_CHECKED, session_in_memory
+
+    record = 'florist.example. 3600 IN TXT "v=spf1 ip4:127.0.40.1 include:spf.mailhost.example -all"'
+    old = 'florist.example. 3600 IN TXT "v=spf1 ip4:127.0.40.1 include:spf.mailhost.example ~all"'
+    fix = f"Once every sending service is listed, publish {record} in place of {old} at the domain's DNS host."
+    dns = {**DNS_CHECKED, "problems": [{"id": "spf.all-softfail", "severity": "info", "message": "Softfail.", "fix": fix}]}
+    ticket = build_ticket(session_in_memory(actions={**ACTIONS, "review.dns": dns}), partner_config(), now=NOW)
+    for width in (60, 72, 100):
+        lines = render(ticket, "text", width=width).splitlines()
+        for whole in (record, old):
+            assert [line for line in lines if whole in line], f"width {width}: {whole} is cut"
+        block = [line for line in lines if "| " in line and ("Softfail" in line or "place of" in line or "IN TXT" in line)]
+        assert all(len(line) <= width or "IN TXT" in line for line in block)

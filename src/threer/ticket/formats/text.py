@@ -8,6 +8,7 @@ of its own.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from threer.ticket.formats import TicketFormat
@@ -19,6 +20,23 @@ TOP_LABELS = (
     "Triage Started", "Triage Closed", "Expected First Response", "Details of the Issue",
     "Error Messages (verbatim)", "Steps Taken to Replicate and Resolve", "Outcome",
 )
+
+
+# A DNS record in zone-file form as a fix gives it ("name. TTL IN TYPE value"): kept whole on a line when
+# text is wrapped, so it can be copied from the mail in one piece
+_RECORD = re.compile(
+    r'\S+\. \d+ IN (?:TXT "(?:[^"\\]|\\.)*"(?: "(?:[^"\\]|\\.)*")*|MX \d+ \S+|CNAME \S+|SRV \d+ \d+ \d+ \S+'
+    r'|TLSA \d+ \d+ \d+ \S+|AAAA \S+|A \S+)'
+)
+_KEEP = "\ue000"  # stands for a space inside a record while the text is wrapped (a private-use character)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrapped between words; a record is one piece, on a line of its own when it does not fit."""
+    glued = _RECORD.sub(lambda m: m.group(0).replace(" ", _KEEP), text)
+    pieces = textwrap.wrap(glued, width, break_long_words=False, break_on_hyphens=False, expand_tabs=False,
+                           replace_whitespace=False)
+    return [piece.replace(_KEEP, " ") for piece in pieces]
 
 
 class _TextWriter:
@@ -52,8 +70,7 @@ class _TextWriter:
         bar = " " * (indent + 2) + "| "
         for item in items:
             for n, line in enumerate(value_lines(item)):
-                pieces = textwrap.wrap(line, max(self.width - len(bar) - 2, 20), break_long_words=False,
-                                       break_on_hyphens=False, expand_tabs=False, replace_whitespace=False) or [line]
+                pieces = _wrap(line, max(self.width - len(bar) - 2, 20)) or [line]
                 for i, piece in enumerate(pieces):
                     self.lines.append(f"{bar}{'- ' if n == 0 and i == 0 else '  '}{piece}".rstrip())
 
@@ -71,8 +88,7 @@ class _TextWriter:
                 continue
             pieces = [line]
             if wrap and len(bar) + len(line) > self.width:
-                pieces = textwrap.wrap(line, self.width - len(bar), break_long_words=False, break_on_hyphens=False,
-                                       expand_tabs=False, replace_whitespace=False) or [line]
+                pieces = _wrap(line, self.width - len(bar)) or [line]
             self.lines.extend(bar + piece for piece in pieces)
 
     def text(self) -> str:
