@@ -295,3 +295,19 @@ def test_a_subdomain_gets_the_policy_the_walk_finds() -> None:
     [inherited] = [f for f in report.findings if f.id == "dmarc.inherited"]
     assert "d-psd.example" in inherited.message
     assert not [f for f in report.findings if f.id == "dmarc.missing"]
+
+
+def test_a_combined_record_that_still_has_an_error_is_not_proposed() -> None:
+    """The combined record is judged before it is shown: one threer cannot repair (here a character that is not
+    ASCII) is proposed by none of the findings, which say what to correct instead."""
+    from threer.checks.dmarc import _one_record, _policy_findings, _syntax_findings
+
+    record = parse_dmarc("v=DMARC1; p=none; x=caf\u00e9")
+    host = "_dmarc.cafe.example"
+    found = _one_record(record, host, _syntax_findings(record, host, 300) + _policy_findings(record, host, 300, False,
+                                                                                            "cafe.example"),
+                        False, "cafe.example")
+    proposing = [f for f in found if f.changes]
+    assert not proposing, [(f.id, [c.line for c in f.changes]) for f in proposing]
+    policy = next(f for f in found if f.id == "dmarc.policy-none")
+    assert "No single record can be proposed (the record contains non-ASCII characters)" in (policy.fix or "")
