@@ -129,5 +129,5 @@ def conflict_message(session_id: str, step_id: str, by: str | None, at: str, rev
                      host: str | None = None) -> str:
     who = (by or "another technician") + (f" (on {host})" if host else "")
     return (f"{who} changed the answer to {step_id} at {at} (revision {revision}) after you read it. "
-            f"Their answer stands and yours is kept in the session's history; run `threer sessions show` "
-            f"to compare, and `threer triage --resume {session_id} --change {step_id}` to replace theirs.")
+            f"Their answer stands and yours is kept in the session's history; run `threer sessions show "
+            f"{session_id}` to compare, and `threer triage --resume {session_id} --change {step_id}` to replace theirs.")
