@@ -192,13 +192,13 @@ def small_disk(tmp_path):
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with open(filler, "wb") as fh:
-        try:
+    try:
+        with open(filler, "wb") as fh:
             while True:
                 fh.write(b"\0" * 65536)
                 fh.flush()
-        except OSError:
-            pass
+    except OSError:
+        pass  # full; also when closing flushes the part of the last write that did not fit
     return filler
 
 
