@@ -166,7 +166,7 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
             return ("same", digest)
         doc = parse_bytes(data, kind, name)
         columns = indexed_columns(doc.title, doc.tags, doc.text)
-        fresh = spell_terms(columns[:3]) - _spell_sent
+        fresh = spell_terms(columns[:3], _spell_sent)
         _spell_sent.update(fresh)
         return ("doc", digest, doc, columns, fresh)
     except IngestError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,11 +41,14 @@ class PhraseSet:
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         self.phrases: frozenset[Phrase] = frozenset(tuple(p) for p in phrases if len(p) > 1)
-        by_first: dict[str, list[tuple[str, str]]] = {}
+        by_pair: dict[tuple[str, str], list[tuple[Phrase, str, str, bool]]] = {}
         for phrase in sorted(self.phrases):
-            by_first.setdefault(phrase[0], []).append((" " + " ".join(phrase) + " ", joined(phrase)))
-        self._by_first = by_first
-        self._firsts = frozenset(by_first)
+            needle = " " + " ".join(phrase) + " "
+            # "a b a" can overlap itself ("a b a b a" holds it twice); str.count would count once
+            overlaps = any(phrase[k:] == phrase[: len(phrase) - k] for k in range(1, len(phrase)))
+            by_pair.setdefault((phrase[0], phrase[1]), []).append((phrase, needle, joined(phrase), overlaps))
+        self._by_pair = by_pair
+        self._pairs = frozenset(by_pair)
 
     def __contains__(self, phrase: object) -> bool:
         return phrase in self.phrases
@@ -58,17 +62,28 @@ class PhraseSet:
         A phrase counts once for each position it starts at, overlapping or not, as FTS5
         counts the matches of a phrase.
         """
-        present = self._firsts.intersection(analysed.split())
+        words = analysed.split()
+        pairs = Counter(zip(words, words[1:]))
+        present = self._pairs.intersection(pairs)
         if not present:
             return ""
-        padded = " " + analysed + " "
+        padded = ""
         out: list[str] = []
-        for first in sorted(present):
-            for needle, term in self._by_first[first]:
-                at = padded.find(needle)
-                while at != -1:
-                    out.append(term)
-                    at = padded.find(needle, at + 1)
+        for pair in sorted(present):
+            for phrase, needle, term, overlaps in self._by_pair[pair]:
+                if len(phrase) == 2:
+                    count = pairs[pair]
+                else:
+                    padded = padded or " " + analysed + " "
+                    if not overlaps:
+                        count = padded.count(needle)
+                    else:
+                        count, at = 0, padded.find(needle)
+                        while at != -1:
+                            count += 1
+                            at = padded.find(needle, at + 1)
+                if count:
+                    out.extend([term] * count)
         return " ".join(out)
 
     def to_json(self) -> str:

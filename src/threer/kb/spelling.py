@@ -23,11 +23,12 @@ from threer.kb.analysis import STOP_WORDS, term
 MIN_LENGTH = 3  # shorter words are too often right and rare
 
 
-def spell_terms(columns: Iterable[str]) -> set[str]:
-    """The terms of analysed columns worth keeping for correction: letters only, 3 or more."""
+def spell_terms(columns: Iterable[str], known: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """The terms of analysed columns worth keeping for correction (letters only, 3 or more), but not `known` ones."""
     distinct: set[str] = set()
     for column in columns:
         distinct.update(column.split())  # each term once: an article repeats most of its words
+    distinct -= known  # most words of an article are already known after the first few hundred
     return {t for t in distinct if len(t) >= MIN_LENGTH and t.isalpha() and t.isascii()}
 
 
