@@ -124,10 +124,17 @@ def _kb_phrases_schema() -> str:
     return PHRASES_SQL
 
 
+# issue 7 (speed): each document's heaviest terms, for queries whose words are all common
+def _kb_impact_schema() -> str:
+    from threer.kb.schema import IMPACT_SQL
+
+    return IMPACT_SQL
+
+
 # Migration N (1-based) brings the database to user_version N.
 MIGRATIONS: list[Any] = [
     _CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema, _check_history_schema,
-    _ANSWER_ORIGIN, _kb_phrases_schema,
+    _ANSWER_ORIGIN, _kb_phrases_schema, _kb_impact_schema,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

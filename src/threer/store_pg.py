@@ -107,6 +107,8 @@ PG_MIGRATIONS: list[str] = [
     "ALTER TABLE answers ADD COLUMN recorded_host TEXT; ALTER TABLE answer_history ADD COLUMN recorded_host TEXT",
     # 8 (issue 7 speed): the SQLite KB's FTS table gains thesaurus-phrase columns; nothing here (threer.kb.pg)
     "",
+    # issue 7 (speed): the KB's impact lists, also in each machine's KB index
+    "",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

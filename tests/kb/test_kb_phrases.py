@@ -78,8 +78,11 @@ def test_a_partner_phrase_is_searched_as_a_phrase_without_a_reindex(tmp_path):
 
 
 def _old_format(path: Path) -> None:
-    """Turn a database into one written by the threer before phrase columns: migration 6, three columns."""
+    """Turn a database into one written by the threer before phrase columns: three FTS columns, no impact lists."""
+    from threer.store import _kb_phrases_schema
+
     conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE kb_top")
     old_fts = SCHEMA_SQL[SCHEMA_SQL.index("CREATE VIRTUAL TABLE kb_fts"):SCHEMA_SQL.index("-- bulk indexing")]
     rows = conn.execute("SELECT rowid, title, tags, body, format FROM kb_documents").fetchall()
     conn.execute("DROP TABLE kb_fts")
@@ -89,7 +92,7 @@ def _old_format(path: Path) -> None:
                      (rowid, *index_text(title, tags, plain_text(body, fmt))))
     conn.execute("UPDATE kb_meta SET value = '2/snowballstemmer' WHERE key = 'analyzer'")
     conn.execute("DELETE FROM kb_meta WHERE key = 'phrases'")
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_kb_phrases_schema)}")  # the migration before it
     conn.commit()
     conn.close()
 
@@ -109,6 +112,7 @@ def test_an_index_from_before_the_phrase_columns_is_rebuilt_on_first_use(tmp_pat
         assert ("e", "mail") in index_phrases(store.conn)
         docs = store.conn.execute("SELECT count(*) FROM kb_documents").fetchone()[0]
         assert docs == store.conn.execute("SELECT count(*) FROM kb_fts").fetchone()[0] > 30
+        assert store.conn.execute("SELECT count(DISTINCT doc) FROM kb_top").fetchone()[0] == docs
         store.conn.execute("INSERT INTO kb_fts (kb_fts) VALUES ('integrity-check')")
 
 

@@ -156,6 +156,14 @@ class SqliteKbIndex:
     def best(self, alternatives: list[tuple[str, ...]], source: str | None, pool: int) -> dict[int, float]:
         return best_bm25(self.conn, alternatives, source, pool, index_stats(self.conn).phrases)
 
+    def impact_candidates(
+        self, stats: IndexStats, alternatives: list[tuple[str, ...]], source: str | None, pool: int
+    ) -> dict[int, float]:
+        """rowid -> share of score, for the documents where these common words weigh most (threer.kb.impact)."""
+        from threer.kb.impact import impact_candidates
+
+        return impact_candidates(self.conn, stats, alternatives, source, pool)
+
     def analysed(self, rowids: list[int]) -> list[tuple[int, str, str, str]]:
         marks = ", ".join("?" for _ in rowids)
         sql = f"SELECT rowid, title, tags, body FROM kb_fts WHERE rowid IN ({marks})"

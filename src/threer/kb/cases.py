@@ -98,5 +98,6 @@ def remove_case(cur: sqlite3.Cursor, session_id: str) -> None:
     doc_id = case_id(session_id)
     row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ? AND source = 'case'", (doc_id,)).fetchone()
     if row is not None:
-        cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (row[0],))
-        cur.execute("DELETE FROM kb_documents WHERE rowid = ?", (row[0],))
+        from threer.kb.documents import delete_rowid
+
+        delete_rowid(cur, row[0])

@@ -43,12 +43,14 @@ def put_document(
     replace_rowid: int | None = None,
     indexed_at: str | None = None,
     record_spelling: bool = True,
+    impact: list[tuple[str, float]] | None = None,
 ) -> int:
     """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid.
 
     An article's terms join the spelling list (`record_spelling=False`: the caller does it);
     a past case's never do, so no customer's words outlive the case.
     """
+    from threer.kb import impact as impact_lists
     from threer.kb.phrases import indexed_columns
 
     columns = shadow_columns or indexed_columns(title, tags, plain_text(body, fmt))
@@ -82,12 +84,17 @@ def put_document(
         sets = ", ".join(f"{name} = ?" for name in values)
         cur.execute(f"UPDATE kb_documents SET {sets} WHERE rowid = ?", [*values.values(), rowid])
         cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
+        impact_lists.forget(cur, rowid)
     cur.execute(INSERT_FTS, (rowid, *columns))
     assert rowid is not None
+    impact_lists.record(cur, rowid, impact if impact is not None else impact_lists.top_terms(columns))
     return rowid
 
 
 def delete_rowid(cur: sqlite3.Cursor, rowid: int) -> None:
+    from threer.kb.impact import forget
+
+    forget(cur, rowid)
     cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
     cur.execute("DELETE FROM kb_documents WHERE rowid = ?", (rowid,))
 
@@ -186,6 +193,7 @@ def ensure_analyzer(store: Any) -> bool:
     look up as single terms.
     """
     from threer.kb.backend import is_team_index
+    from threer.kb import impact as impact_lists
     from threer.kb.phrases import META_KEY, builtin_phrases, indexed_columns
 
     if is_team_index(store):
@@ -200,11 +208,13 @@ def ensure_analyzer(store: Any) -> bool:
         if count:
             cur.execute("DELETE FROM kb_fts")
             cur.execute("DELETE FROM kb_spell")
+            cur.execute("DELETE FROM kb_top")
             rows = store.conn.execute("SELECT rowid, title, tags, body, format, source FROM kb_documents").fetchall()
             spelling: set[str] = set()
             for row in rows:
                 columns = indexed_columns(row["title"], row["tags"], plain_text(row["body"], row["format"]))
                 cur.execute(INSERT_FTS, (row[0], *columns))
+                impact_lists.record(cur, row[0], impact_lists.top_terms(columns))
                 if row["source"] == "kb":
                     spelling |= spell_terms(columns[:3])
             record_terms(cur, spelling)

@@ -27,6 +27,7 @@ from threer.kb.backend import is_team_index
 from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
+from threer.kb.impact import top_terms
 from threer.kb.phrases import indexed_columns
 from threer.kb.spelling import known_terms, record_terms, spell_terms
 
@@ -150,7 +151,7 @@ _spell_sent: set[str] = set()  # terms this process has already handed to the wr
 
 
 def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
-    """("same", hash) | ("doc", hash, ParsedDocument, shadow columns, new spelling terms) | ("skip", reason).
+    """("same", hash) | ("doc", hash, ParsedDocument, columns, new spelling terms, impact terms) | ("skip", reason).
 
     The spelling terms are the ones this process has not handed over before in this run,
     so each term crosses from a worker to the writer about once.
@@ -168,7 +169,8 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         columns = indexed_columns(doc.title, doc.tags, doc.text)
         fresh = spell_terms(columns[:3], _spell_sent)
         _spell_sent.update(fresh)
-        return ("doc", digest, doc, columns, fresh)
+        doc.text = ""  # analysed already: the writer needs the columns, not the text again
+        return ("doc", digest, doc, columns, fresh, top_terms(columns))
     except IngestError as exc:
         return ("skip", str(exc))
     except OSError as exc:
@@ -295,6 +297,7 @@ class _Writer:
             mtime_ns=found.mtime_ns,
             content_hash=digest,
             shadow_columns=columns,
+            impact=result[5],
             replace_rowid=current[0] if current is not None else None,
             indexed_at=self.now,
             record_spelling=False,

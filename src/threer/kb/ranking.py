@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from itertools import zip_longest
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,10 +150,27 @@ def candidates(
     limit = max(SELECTIVE_DOCUMENTS, int(stats.documents * COMMON_SHARE))
     chosen = [alt for df, alt in selective if df <= limit]
     if len(chosen) < 2:  # (nearly) every word is common: the rarest few still decide
-        chosen = list(dict.fromkeys(chosen + [alt for _, alt in sorted(selective)[:3]]))
+        common = [alt for _, alt in sorted(selective)[:3] if alt not in chosen]
+        listed = getattr(index, "impact_candidates", None)
+        if listed is not None and all(len(alt) == 1 for alt in common):
+            # where the common words weigh most (threer.kb.impact), not every document holding them
+            found = index.best(chosen, source, pool) if chosen else {}
+            return _interleave(found, listed(stats, common, source, pool), pool)
+        chosen = list(dict.fromkeys(chosen + common))
     rarity = {alt: df for df, alt in selective}
     chosen = sorted(dict.fromkeys(chosen), key=lambda alt: rarity[alt])[:CANDIDATE_TERMS]
     return index.best(chosen, source, pool)  # type: ignore[no-any-return]
+
+
+def _interleave(first: dict[int, float], second: dict[int, float], pool: int) -> dict[int, float]:
+    """The best of two rankings taken in turn (their scores are on different scales), up to `pool` rows."""
+    orders = [sorted(d, key=lambda rowid: (-d[rowid], rowid)) for d in (first, second)]
+    merged: dict[int, float] = {}
+    for pair in zip_longest(*orders):
+        for rowid in pair:
+            if rowid is not None and len(merged) < pool:
+                merged.setdefault(rowid, 0.0)
+    return merged
 
 
 def best_bm25(

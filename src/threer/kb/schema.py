@@ -77,3 +77,16 @@ INSERT INTO kb_fts (kb_fts, rank) VALUES ('hashsize', 67108864);
 INSERT INTO kb_fts (kb_fts, rank) VALUES ('automerge', 8);
 DELETE FROM kb_meta WHERE key IN ('analyzer', 'thesaurus', 'phrases');
 """
+
+# Impact lists (threer.kb.impact): each document's heaviest terms, so a query of common words reads
+# the top of a list instead of scoring every document that holds them; filled on first use.
+IMPACT_SQL = """
+CREATE TABLE kb_top (
+    term   TEXT NOT NULL,
+    impact REAL NOT NULL,
+    doc    INTEGER NOT NULL,
+    PRIMARY KEY (term, impact, doc)
+) WITHOUT ROWID;
+CREATE INDEX kb_top_doc ON kb_top(doc);
+DELETE FROM kb_meta WHERE key = 'analyzer';
+"""
