@@ -41,12 +41,10 @@ class PhraseSet:
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         self.phrases: frozenset[Phrase] = frozenset(tuple(p) for p in phrases if len(p) > 1)
-        by_pair: dict[tuple[str, str], list[tuple[Phrase, str, str, bool]]] = {}
+        by_pair: dict[tuple[str, str], list[tuple[Phrase, str, str]]] = {}
         for phrase in sorted(self.phrases):
             needle = " " + " ".join(phrase) + " "
-            # "a b a" can overlap itself ("a b a b a" holds it twice); str.count would count once
-            overlaps = any(phrase[k:] == phrase[: len(phrase) - k] for k in range(1, len(phrase)))
-            by_pair.setdefault((phrase[0], phrase[1]), []).append((phrase, needle, joined(phrase), overlaps))
+            by_pair.setdefault((phrase[0], phrase[1]), []).append((phrase, needle, joined(phrase)))
         self._by_pair = by_pair
         self._pairs = frozenset(by_pair)
 
@@ -70,18 +68,15 @@ class PhraseSet:
         padded = ""
         out: list[str] = []
         for pair in sorted(present):
-            for phrase, needle, term, overlaps in self._by_pair[pair]:
+            for phrase, needle, term in self._by_pair[pair]:
                 if len(phrase) == 2:
                     count = pairs[pair]
-                else:
+                else:  # find, not str.count: two occurrences side by side share the space between them
                     padded = padded or " " + analysed + " "
-                    if not overlaps:
-                        count = padded.count(needle)
-                    else:
-                        count, at = 0, padded.find(needle)
-                        while at != -1:
-                            count += 1
-                            at = padded.find(needle, at + 1)
+                    count, at = 0, padded.find(needle)
+                    while at != -1:
+                        count += 1
+                        at = padded.find(needle, at + 1)
                 if count:
                     out.extend([term] * count)
         return " ".join(out)
