@@ -55,7 +55,9 @@ class IndexStats:
     phrases: frozenset[tuple[str, ...]] = frozenset()  # held as single terms (threer.kb.phrases)
 
 
-_stats_cache: dict[int, tuple[int, IndexStats]] = {}
+# id(conn) -> (the connection itself, its (data_version, total_changes), the stats): the connection is
+# kept so its id cannot be reused by a later one while the entry lives, and compared by identity
+_stats_cache: dict[int, tuple[sqlite3.Connection, tuple[int, int], IndexStats]] = {}
 
 
 def _varints(blob: bytes) -> list[int]:
@@ -82,8 +84,8 @@ def index_stats(conn: sqlite3.Connection) -> IndexStats:
     changes = conn.total_changes
     key = id(conn)
     cached = _stats_cache.get(key)
-    if cached is not None and cached[0] == (version, changes):  # type: ignore[comparison-overlap]
-        return cached[1]
+    if cached is not None and cached[0] is conn and cached[1] == (version, changes):
+        return cached[2]
     row = conn.execute("SELECT block FROM kb_fts_data WHERE id = 1").fetchone()
     numbers = _varints(row[0]) if row and row[0] else []
     if len(numbers) >= 4 and numbers[0] > 0:
@@ -97,7 +99,7 @@ def index_stats(conn: sqlite3.Connection) -> IndexStats:
     stats = IndexStats(documents=n, average_lengths=averages, phrases=index_phrases(conn))  # type: ignore[arg-type]
     if len(_stats_cache) > 16:
         _stats_cache.clear()
-    _stats_cache[key] = ((version, changes), stats)  # type: ignore[assignment]
+    _stats_cache[key] = (conn, (version, changes), stats)
     return stats
 
 
