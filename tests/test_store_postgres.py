@@ -197,3 +197,28 @@ def test_four_processes_triaging_and_searching_at_once_lose_nothing(pg_url, tmp_
         assert len(search(store.kb_index(), "mailbox quota", source="case")) == 4
         assert sorted(r["technician"] for r in store.list_sessions() if r["technician"]) == [
             "tech0", "tech1", "tech2", "tech3"]
+
+
+def test_a_step_answered_while_the_server_is_down_is_spooled_as_the_answer_not_a_draft(own_cluster, home):
+    """The dropped-VPN call: fields typed after the server went away, then the step's last Enter."""
+    from threer.triage.answers import ReproducedAnswer
+    from threer.triage.engine import TriageEngine
+
+    url = own_cluster.url(own_cluster.new_database())
+    store = PostgresStore(url, local_home=home, connect_timeout=2)
+    engine = TriageEngine.new(store, clock=lambda: NOW, technician="sam", host="desk-7")
+    sid = engine.session_id
+    own_cluster.stop_server()
+    engine.save_draft("replicate.reproduced", {"reproduced": "yes"})  # no stop between two fields
+    answer = engine.parse("replicate.reproduced", {"reproduced": "yes", "how": "asked Anna to send a test"})
+    assert isinstance(answer, ReproducedAnswer)
+    with pytest.raises(StoreOffline) as exc:
+        engine.record("replicate.reproduced", answer)
+    assert "kept on this machine" in exc.value.message and f"--resume {sid}" in exc.value.message
+    store.close()
+    own_cluster.start_server()
+    with PostgresStore(url, local_home=home) as again:
+        assert again.pending() == 0
+        recorded = again.answers(sid)["replicate.reproduced"][0]
+        assert "asked Anna to send a test" in str(recorded)
+        assert again.drafts(sid) == {}

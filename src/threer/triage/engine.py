@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from threer.errors import BadInput
-from threer.store_api import AnswerConflict, SessionStore
+from threer.store_api import AnswerConflict, SessionStore, StoreOffline
 from threer.triage import answers as a
 from threer.triage.conflict import Conflict
 from threer.triage.session import RecordedStep, TriageSession
@@ -102,7 +102,12 @@ class TriageEngine:
         return load_session(self.store, self.session_id)
 
     def save_draft(self, step_id: str, data: dict[str, Any]) -> None:
-        self.store.save_draft(self.session_id, step_id, data, self.clock())
+        """Keep the fields typed so far. With the team database out of reach the draft waits in the
+        store's local spool and the step goes on: the answer itself says so when it is saved."""
+        try:
+            self.store.save_draft(self.session_id, step_id, data, self.clock())
+        except StoreOffline:
+            pass
 
     def drafts(self) -> dict[str, dict[str, Any]]:
         return self.store.drafts(self.session_id)
@@ -143,7 +148,10 @@ class TriageEngine:
         header: dict[str, Any] = {}
         if isinstance(value, a.CustomerAnswer):
             header = {"customer_name": value.name, "customer_domain": value.domain}
-        was_resolved = self.store.get_session_row(self.session_id)["status"] == "resolved"
+        try:
+            was_resolved = self.store.get_session_row(self.session_id)["status"] == "resolved"
+        except StoreOffline:  # the answer below is then kept in the local spool, and says so
+            was_resolved = False
         if isinstance(value, a.OutcomeAnswer):
             header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
         expected = self._seen.get(step_id, 0)
