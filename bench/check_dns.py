@@ -276,6 +276,10 @@ def main(argv: list[str]) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        # a fresh THREER_HOME: every run keeps its check history, and a database grown by earlier bench
+        # runs (thousands of rows) would be checked (quick_check) and written in every timed run
+        os.environ["THREER_HOME"] = str(tmp_path / "home")
+        os.environ.pop("THREER_DATABASE_URL", None)
         names = copies(args.domains, tmp_path)
         server, port = start_server(args.delay, tmp_path)
         try:
