@@ -74,6 +74,28 @@ def test_a_role_without_permission_is_told_so(pg_cluster, pg_url, home):
         pg_cluster.admin(f"DROP ROLE {role}")
 
 
+def test_a_technician_meeting_an_older_schema_is_told_who_must_upgrade_it(own_cluster, home):
+    """After an upgrade of threer, a technician's role (DML grants only, as the how-to sets up) cannot
+    run the migrations: the message says so and names the fix, and nothing is changed."""
+    database = own_cluster.new_database()
+    PostgresStore(own_cluster.url(database), local_home=home).close()  # the owner made the tables
+    own_cluster.admin("UPDATE threer_schema SET version = 6", database=database)  # as if made by an older threer
+    own_cluster.admin("ALTER TABLE answers DROP COLUMN recorded_host", database=database)
+    own_cluster.admin("ALTER TABLE answer_history DROP COLUMN recorded_host", database=database)
+    role = f"tech_{os.getpid()}"
+    own_cluster.admin(f"CREATE ROLE {role} LOGIN PASSWORD 'tech-pass'")
+    own_cluster.admin(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}", database=database)
+    own_cluster.admin(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}", database=database)
+    with pytest.raises(StoreError) as exc:
+        PostgresStore(own_cluster.url(database, user=role, password="tech-pass"), local_home=home)
+    message = exc.value.message
+    assert f"has schema 6 and this threer needs {SCHEMA_VERSION}" in message
+    assert "database owner to run `threer db status`" in message and "tech-pass" not in message
+    with PostgresStore(own_cluster.url(database), local_home=home) as owner:  # the owner's run upgrades it
+        assert owner.schema_version() == SCHEMA_VERSION
+    PostgresStore(own_cluster.url(database, user=role, password="tech-pass"), local_home=home).close()
+
+
 def test_sslmode_is_passed_to_the_server(pg_url, home):
     # the test cluster has no certificate: requiring TLS must fail plainly, not fall back to clear text
     with pytest.raises(StoreError) as exc:

@@ -256,6 +256,8 @@ class PostgresStore:
     # -- schema ----------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        import psycopg
+
         from threer.store import SCHEMA_VERSION
 
         with self._tx() as cur:
@@ -270,16 +272,30 @@ class PostgresStore:
                 return
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            cur.execute("CREATE TABLE IF NOT EXISTS threer_schema (version INTEGER NOT NULL)")
-            version = self._read_version(cur)
-            if version > SCHEMA_VERSION:  # pragma: no cover - another, newer threer migrated in between
-                raise StoreError(f"The team database {self.describe()} was just migrated by a newer threer "
-                                 f"(schema {version}). Upgrade threer.")
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _statements(PG_MIGRATIONS[number - 1]):
-                    cur.execute(statement)
-            cur.execute("DELETE FROM threer_schema")
-            cur.execute("INSERT INTO threer_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+            try:
+                if not exists:
+                    cur.execute("CREATE TABLE IF NOT EXISTS threer_schema (version INTEGER NOT NULL)")
+                version = self._read_version(cur)
+                if version > SCHEMA_VERSION:  # pragma: no cover - another, newer threer migrated in between
+                    raise StoreError(f"The team database {self.describe()} was just migrated by a newer threer "
+                                     f"(schema {version}). Upgrade threer.")
+                if version == SCHEMA_VERSION:
+                    return  # another threer upgraded it while this one waited for the lock
+                for number in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(PG_MIGRATIONS[number - 1]):
+                        cur.execute(statement)
+                cur.execute("DELETE FROM threer_schema")
+                cur.execute("INSERT INTO threer_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+            except psycopg.errors.InsufficientPrivilege as exc:
+                if not exists:  # a database threer has never set up: the role needs the grants of the how-to
+                    raise explain_pg_error(exc, self.url) from None
+                user = urlsplit(self.url).username or os.environ.get("PGUSER") or "(your login name)"
+                raise StoreError(
+                    f"The team database {self.describe()} has schema {version} and this threer needs "
+                    f"{SCHEMA_VERSION}; the role {user} may not upgrade it (rightly: technicians' roles do not "
+                    "own the tables). Ask the database owner to run `threer db status` once with this threer "
+                    "version, which upgrades the schema, then run again. The database has not been changed."
+                ) from None
 
     @staticmethod
     def _read_version(cur: Any) -> int:
