@@ -78,7 +78,9 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
                             ca_bundle=ca_bundle)
     config = load_config(env.config_path)
     store = open_store(env, config)
-    recorded: set[str] = set(load_session(store, resume).steps) if resume else set()
+    resumed = load_session(store, resume) if resume else None
+    # a stale answer (review.dns of another domain) is to be given again, as if it were not recorded
+    recorded: set[str] = set(resumed.steps) - set(resumed.stale) if resumed else set()
     # every problem of the file at once: its own, its partner details with the config's, and (with
     # no terminal to ask on) what is still missing
     file_answers = load_answers_file(answers, config=config, complete=not interactive, recorded=recorded,

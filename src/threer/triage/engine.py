@@ -112,10 +112,13 @@ class TriageEngine:
     def drafts(self) -> dict[str, dict[str, Any]]:
         return self.store.drafts(self.session_id)
 
-    def next_step(self) -> Step | None:
-        recorded = self.store.answers(self.session_id)
-        self._seen = {step: revision for step, (_, _, revision) in recorded.items()}
-        return next((s for s in STEPS if s.id not in recorded), None)
+    def next_step(self, skip: frozenset[str] | set[str] = frozenset()) -> Step | None:
+        """The first step not recorded, or recorded but stale (review.dns of another domain than the
+        customer's: it is run again). `skip`: steps not to offer again (already re-recorded in this run)."""
+        session = self.session()
+        self._seen = session.revisions()
+        missing = set(session.missing) - set(skip)
+        return next((s for s in STEPS if s.id in missing), None)
 
     # -- validating --------------------------------------------------------------------
 

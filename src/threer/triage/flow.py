@@ -113,11 +113,15 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
     answers = dict(answers or {})
     defaults = defaults or {}
     revisit: Step | None = get_step(start_at) if start_at else None
+    # stale steps recorded again in this run: not offered again unless the customer changes once more
+    # (so a check that keeps disagreeing with the customer domain cannot loop)
+    redone: set[str] = set()
     while True:
-        step = revisit or engine.next_step()
+        step = revisit or engine.next_step(skip=redone)
         if step is None:
             return engine.session()
         session = engine.session()
+        was_stale = step.id in session.stale
         previous = session.steps.get(step.id)
         action: ActionResult | None = None
         prompter.begin(step, session)
@@ -156,6 +160,10 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
         if isinstance(settled, GoBack):
             revisit = get_step(settled.step_id)
             continue
+        if was_stale:
+            redone.add(step.id)
+        if step.id == "intake.customer":
+            redone.clear()
         if settled is not None:
             prompter.recorded(step, settled, engine.session())
         if only_start and step.id == start_at:

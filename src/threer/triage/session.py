@@ -47,9 +47,23 @@ class TriageSession(BaseModel):
     steps: dict[str, RecordedStep] = {}
 
     @property
+    def stale(self) -> list[str]:
+        """Recorded steps that no longer hold for the session as it is now, so they count as not recorded
+        (their answer stays in the history): review.dns checked another domain than the customer's, as
+        after the customer domain was changed."""
+        dns = self.steps.get("review.dns")
+        if dns is None or dns.status != "answered" or not self.customer_domain:
+            return []
+        checked = (dns.answer or {}).get("domain")
+        if not isinstance(checked, str) or not checked or same_domain(checked, self.customer_domain):
+            return []
+        return ["review.dns"]
+
+    @property
     def missing(self) -> list[str]:
-        """Step ids not yet recorded, in flow order."""
-        return [s.id for s in STEPS if s.id not in self.steps]
+        """Step ids not yet recorded (or recorded but `stale`), in flow order."""
+        stale = self.stale
+        return [s.id for s in STEPS if s.id not in self.steps or s.id in stale]
 
     @property
     def complete(self) -> bool:
@@ -60,7 +74,7 @@ class TriageSession(BaseModel):
         return rec.model_instance() if rec else None
 
     def progress(self) -> tuple[int, int]:
-        return len(self.steps), len(STEPS)
+        return len(STEPS) - len(self.missing), len(STEPS)
 
     def revisions(self) -> dict[str, int]:
         """Each recorded step's revision: taken at the start of a run to see what the run changed."""
@@ -82,3 +96,16 @@ class TriageSession(BaseModel):
         if before is None or before.get("outcome") != outcome.revision:
             return False
         return any(before.get(step_id) != rec.revision for step_id, rec in others.items())
+
+
+def same_domain(one: str, other: str) -> bool:
+    """The same DNS name, whatever its case, trailing dot or script (IDN)."""
+    from threer.domain import DomainError, normalise_domain
+
+    def key(name: str) -> str:
+        try:
+            return normalise_domain(name).domain
+        except DomainError:
+            return name.strip().rstrip(".").lower()
+
+    return key(one) == key(other)
