@@ -66,9 +66,10 @@ class Prompter(Protocol):
 
 
 class MissingAnswers(BadInput):
-    def __init__(self, missing: list[str]) -> None:
+    def __init__(self, missing: list[str], *, why: str | None = None) -> None:
         super().__init__(
-            f"No answer for {', '.join(missing)}, and there is no terminal to ask on. "
+            (f"{why}: it must be recorded again. " if why else "")
+            + f"No answer for {', '.join(missing)}, and there is no terminal to ask on. "
             "Give them in the answers file (--answers FILE), or run threer triage in a terminal."
         )
         self.missing = missing
@@ -83,6 +84,10 @@ class NoPrompter:
     def ask(self, step: Step, ctx: AskContext) -> Reply:
         if ctx.error:
             raise BadInput(f"{ctx.error} Fix it in the answers file (--answers FILE).")
+        if step.id in ctx.session.stale and ctx.previous is not None:
+            checked = (ctx.previous.answer or {}).get("domain")
+            raise MissingAnswers([step.id], why=f"{step.id} checked {checked}, and the customer domain is now "
+                                                f"{ctx.session.customer_domain}")
         raise MissingAnswers([step.id])
 
     def working(self, label: str, fn: Callable[[], T]) -> T:
