@@ -9,7 +9,6 @@ from rich.table import Table
 
 from threer.cli.app import app_context
 from threer.cli.output import emit_json, stderr_console, stdout_console
-from threer.errors import BadInput
 
 db_app = typer.Typer(
     help=("The database threer keeps sessions and past cases in: the SQLite file (one technician) or a team "
@@ -95,15 +94,13 @@ def migrate(
     """
     from pathlib import Path
 
-    from threer.store import Store
+    from threer.store_source import open_source
     from threer.store_pg import PostgresStore, check_url, import_sqlite, redact_url
 
     env = app_context(ctx).env
     url = check_url(to, from_config=False)
     path = Path(source).expanduser() if source else env.db_path
-    if not path.is_file():
-        raise BadInput(f"There is no threer database at {path} to copy. Give the file with --from FILE.")
-    with Store(path) as local, PostgresStore(url, local_home=env.home) as team:
+    with open_source(path) as local, PostgresStore(url, local_home=env.home) as team:
         report = import_sqlite(local, team)
     if as_json:
         emit_json({"version": 1, "from": str(path), "to": redact_url(url), "tables": report})
