@@ -357,55 +357,9 @@ def _index(
     found = _scan(roots, report.skipped)
     existing = _existing(store.conn, roots, origin)
     total = len(found)
-    done = 0
-    found_paths = {f.path for f in found}
-    stale = {path: row for path, row in existing.items() if path not in found_paths}
     writer = _Writer(store, origin, report)
-    if stale:
-        writer.remove(stale)
-
-    to_read: list[_Found] = []
-    for item in found:
-        row = existing.get(item.path)
-        if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
-            done += 1
-        else:
-            to_read.append(item)
-    report.unchanged += done
-    if progress:
-        progress(done, total)
-
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(to_read) >= PARALLEL_MIN_FILES else 1
-    tasks = [
-        (f.path, f.kind, os.path.basename(f.path), (existing.get(f.path) or (None, None, None, None, None))[4])
-        for f in to_read
-    ]
-    results = _read_all(tasks, workers)
-    position = 0
-    while position < len(to_read):
-        batch = to_read[position : position + BATCH]
-        outcomes = []
-        for _ in batch:
-            outcomes.append(next(results))
-            if progress and len(outcomes) % 100 == 0:
-                progress(done + len(outcomes), total)
-        writer.now = now_iso()
-        with store.transaction() as cur:
-            for item, outcome in zip(batch, outcomes):
-                writer.apply(cur, item, outcome, last_try=False)
-        position += len(batch)
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    if writer.deferred:
-        deferred, writer.deferred = writer.deferred, []
-        with store.transaction() as cur:
-            for item, outcome in deferred:
-                writer.apply(cur, item, outcome, last_try=True)
-    if writer.removed_files and origin == "file":
-        with store.transaction() as cur:  # a removed file may have hidden a sample article: re-check them
-            cur.execute("DELETE FROM kb_meta WHERE key = 'sample_fingerprint'")
+    apply_found(found, existing, writer, store.transaction, origin=origin, report=report, progress=progress,
+                total=total, workers=workers)
     report.seconds = round(perf_counter() - started, 3)
     return report
 
@@ -469,3 +423,57 @@ def ensure_sample_kb(store: Any) -> IndexReport | None:
     with store.transaction() as cur:
         set_meta(cur, "sample_fingerprint", fingerprint)
     return report
+
+
+def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, transaction: Callable[[], Any], *,
+                origin: str, report: IndexReport, progress: Callable[[int, int], None] | None, total: int,
+                workers: int | None) -> None:
+    """The part of an index run both backends share: entries of files no longer found leave, unchanged
+    files (same size and mtime) are counted, the others are read (in `workers` processes) and written a
+    batch a transaction through the backend's `writer`; `transaction()` opens one write transaction."""
+    found_paths = {f.path for f in found}
+    stale = {path: row for path, row in existing.items() if path not in found_paths}
+    if stale:
+        writer.remove(stale)
+    to_read: list[_Found] = []
+    done = 0
+    for item in found:
+        row = existing.get(item.path)
+        if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
+            done += 1
+        else:
+            to_read.append(item)
+    report.unchanged += done
+    if progress:
+        progress(done, total)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(to_read) >= PARALLEL_MIN_FILES else 1
+    tasks = [
+        (f.path, f.kind, os.path.basename(f.path), (existing.get(f.path) or (None, None, None, None, None))[4])
+        for f in to_read
+    ]
+    results = _read_all(tasks, workers)
+    position = 0
+    while position < len(to_read):
+        batch = to_read[position : position + BATCH]
+        outcomes = []
+        for _ in batch:
+            outcomes.append(next(results))
+            if progress and len(outcomes) % 100 == 0:
+                progress(done + len(outcomes), total)
+        writer.now = now_iso()
+        with transaction() as cur:
+            for item, outcome in zip(batch, outcomes):
+                writer.apply(cur, item, outcome, last_try=False)
+        position += len(batch)
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    if writer.deferred:
+        deferred, writer.deferred = writer.deferred, []
+        with transaction() as cur:
+            for item, outcome in deferred:
+                writer.apply(cur, item, outcome, last_try=True)
+    if writer.removed_files and origin == "file":
+        with transaction() as cur:  # a removed file may have hidden a sample article: re-check them
+            cur.execute("DELETE FROM kb_meta WHERE key = 'sample_fingerprint'")

@@ -148,8 +148,6 @@ class _Writer:
 
 def index_roots(kb: Any, roots: list[Path], *, origin: str, progress: Any = None, workers: int | None = None
                 ) -> IndexReport:
-    from threer.kb.documents import now_iso
-
     started = perf_counter()
     report = IndexReport()
     kb.ensure_analyzer()
@@ -157,50 +155,9 @@ def index_roots(kb: Any, roots: list[Path], *, origin: str, progress: Any = None
     found = files_index._scan(roots, report.skipped)
     existing = _existing(kb, roots, origin)
     total = len(found)
-    found_paths = {f.path for f in found}
-    stale = {path: row for path, row in existing.items() if path not in found_paths}
     writer = _Writer(kb, origin, report)
-    if stale:
-        writer.remove(stale)
-    to_read = []
-    done = 0
-    for item in found:
-        row = existing.get(item.path)
-        if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
-            done += 1
-        else:
-            to_read.append(item)
-    report.unchanged += done
-    if progress:
-        progress(done, total)
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(to_read) >= files_index.PARALLEL_MIN_FILES else 1
-    tasks = [(f.path, f.kind, os.path.basename(f.path), (existing.get(f.path) or (None,) * 5)[4]) for f in to_read]
-    results = files_index._read_all(tasks, workers)
-    position = 0
-    while position < len(to_read):
-        batch = to_read[position:position + files_index.BATCH]
-        outcomes = []
-        for _ in batch:
-            outcomes.append(next(results))
-            if progress and len(outcomes) % 100 == 0:
-                progress(done + len(outcomes), total)
-        writer.now = now_iso()
-        with kb.write() as cur:
-            for item, outcome in zip(batch, outcomes):
-                writer.apply(cur, item, outcome, last_try=False)
-        position += len(batch)
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    if writer.deferred:
-        deferred, writer.deferred = writer.deferred, []
-        with kb.write() as cur:
-            for item, outcome in deferred:
-                writer.apply(cur, item, outcome, last_try=True)
-    if writer.removed_files and origin == "file":
-        with kb.write() as cur:  # a removed file may have hidden a sample article: re-check them
-            cur.execute("DELETE FROM kb_meta WHERE key = 'sample_fingerprint'")
+    files_index.apply_found(found, existing, writer, kb.write, origin=origin, report=report, progress=progress,
+                            total=total, workers=workers)
     report.seconds = round(perf_counter() - started, 3)
     return report
 
