@@ -159,4 +159,5 @@ def test_migrate_carries_who_saved_each_answer_and_sessions_show_names_them(invo
         text = " ".join(invoke("sessions", "show", sid, env=env).stdout.split())  # wrapped at 100 columns
         assert "saved by ana on laptop-2, 2026-11-26 12:00 UTC" in text
         assert "History" in text and "revision 1, saved by sam on desk-3" in text
-        assert "not saved over revision 2: a colleague's answer came first; saved by sam on desk-3" in text
+        assert ("refused when typed: a colleague's revision 2 came first (the answer above is the one kept); "
+                "typed by sam on desk-3") in text

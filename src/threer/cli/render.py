@@ -171,8 +171,10 @@ def answer_history(console: Console, history: list[dict[str, Any]]) -> None:
                 else escape(answer_text(row["step_id"], data.get("answer") or {})))
         origin = saved_by(row.get("recorded_by"), row.get("recorded_host"), row["recorded_at"]) or (
             f"saved {when_text(row['recorded_at'])}")
-        if row.get("superseded"):
-            note = f"not saved over revision {row['revision']}: a colleague's answer came first; {origin}"
+        if row.get("superseded"):  # an attempt refused when typed; what was kept in the end is the answer above
+            typed = origin.replace("saved", "typed", 1)
+            note = (f"refused when typed: a colleague's revision {row['revision']} came first (the answer above "
+                    f"is the one kept); {typed}")
         else:
             note = f"revision {row['revision']}, {origin}"
         table.add_row(row["step_id"], f"{text}\n[dim]{escape(note)}[/]")
