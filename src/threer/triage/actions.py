@@ -187,7 +187,8 @@ class DefaultActions:
             raise  # a damaged database is the store's error, said as such, not a failed search
         except Exception as exc:  # noqa: BLE001 - the technician records their own research instead
             return ActionResult(fields={"matches": []}, summary=f"The search could not run ({type(exc).__name__}: {exc}).")
-        results = fuse_rankings(result_lists)[:PRIOR_MATCHES]
+        # which matches: each query's best in turn; in what order: by score, as every result list is shown
+        results = sorted(fuse_rankings(result_lists)[:PRIOR_MATCHES], key=lambda r: -float(r.score))
         matches = [{"id": r.id, "title": r.title, "source": r.source, "score": round(float(r.score), 3)} for r in results]
         return ActionResult(fields={"matches": matches}, detail=results,
                             summary=f"{len(matches)} match{'es' if len(matches) != 1 else ''} in past cases and the knowledge base.")
