@@ -42,7 +42,8 @@ def test_migrate_copies_everything_once_and_the_team_database_is_then_used(invok
     assert first.exit_code == 0, first.stderr
     tables = json.loads(first.stdout)["tables"]
     assert {t: n["copied"] for t, n in tables.items()} == {
-        "sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1, "check_history": 1}
+        "sessions": 2, "answers": 2, "answer_history": 1, "drafts": 1, "cases": 1, "check_history": 1,
+        "kb_feedback": 0}
     assert pg_cluster.password not in first.stdout
     again = invoke("db", "migrate", "--to", pg_url, "--json")
     tables = json.loads(again.stdout)["tables"]
@@ -161,3 +162,76 @@ def test_migrate_carries_who_saved_each_answer_and_sessions_show_names_them(invo
         assert "History" in text and "revision 1, saved by sam on desk-3" in text
         assert ("refused when typed: a colleague's revision 2 came first (the answer above is the one kept); "
                 "typed by sam on desk-3") in text
+
+
+def _team_session_ids(pg_url):
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM sessions")}
+
+
+def test_a_second_migrate_does_not_bring_back_what_the_team_purged_or_deleted(invoke, threer_env, pg_url):
+    one, two = _local_data(threer_env)
+    with Store(threer_env.db_path) as store:
+        three = store.create_session(datetime(2026, 11, 30, tzinfo=timezone.utc), technician="sam", host="desk-3")
+    assert invoke("db", "migrate", "--to", pg_url).exit_code == 0
+    team = {"THREER_DATABASE_URL": pg_url}
+    # a session deleted by hand, then the retention purge of the rest
+    assert invoke("sessions", "delete", three, "--yes", env=team).exit_code == 0
+    purged = invoke("sessions", "purge", "--older-than", "0", "--yes", "--json", env=team)
+    assert set(json.loads(purged.stdout)["purged"]) == {one, two}, purged.stderr
+    assert _team_session_ids(pg_url) == set()
+
+    again = invoke("db", "migrate", "--to", pg_url, "--json")
+    assert again.exit_code == 0, again.stderr
+    tables = json.loads(again.stdout)["tables"]
+    assert tables["sessions"] == {"copied": 0, "already": 0, "clash": 0, "purged": 2, "deleted": 1}
+    assert {t: n["copied"] for t, n in tables.items() if t != "check_history"} == {
+        t: 0 for t in tables if t != "check_history"}  # nothing of theirs comes back: answers, drafts, the case
+    assert _team_session_ids(pg_url) == set()
+    human = invoke("db", "migrate", "--to", pg_url)
+    text = " ".join(human.stderr.split())
+    assert ("sessions: 0 copied, 0 already there, 2 not brought back (purged from the team database: past the "
+            "retention period), 1 not brought back (deleted from the team database)") in text
+    assert f"Then remove {threer_env.db_path}" in text
+
+
+def test_a_session_of_the_same_id_made_after_a_purge_is_still_copied(invoke, threer_env, pg_url):
+    """What the team removed is known by id and creation time: a new session is not mistaken for it."""
+    with Store(threer_env.db_path) as store:
+        sid = store.create_session(NOW, technician="sam", host="desk-3")
+    assert invoke("db", "migrate", "--to", pg_url).exit_code == 0
+    assert invoke("sessions", "delete", sid, "--yes", env={"THREER_DATABASE_URL": pg_url}).exit_code == 0
+    with Store(threer_env.db_path) as store:
+        store.conn.execute("UPDATE sessions SET created_at = '2026-11-26T13:00:00+00:00', "
+                           "updated_at = '2026-11-26T13:00:00+00:00'")
+    tables = json.loads(invoke("db", "migrate", "--to", pg_url, "--json").stdout)["tables"]
+    assert tables["sessions"]["copied"] == 1 and tables["sessions"]["deleted"] == 0
+    assert _team_session_ids(pg_url) == {sid}
+
+
+def test_migrate_copies_the_outcome_learning_once(invoke, threer_env, pg_url):
+    from threer.kb.feedback import record_outcome
+
+    one, two = _local_data(threer_env)
+    with Store(threer_env.db_path) as store:
+        with store.transaction() as cur:
+            record_outcome(cur, session_id=one, doc_id=f"case:{two}", outcome="solved",
+                           issue="Outlook keeps asking for the password")
+            record_outcome(cur, session_id=two, doc_id="kb-0014", outcome="helped", issue="password prompt loops")
+        learnt = {r[0]: r[1] for r in store.conn.execute("SELECT doc_id, created_at FROM kb_feedback")}
+    first = json.loads(invoke("db", "migrate", "--to", pg_url, "--json").stdout)["tables"]
+    assert first["kb_feedback"] == {"copied": 2, "already": 0}
+    again = json.loads(invoke("db", "migrate", "--to", pg_url, "--json").stdout)["tables"]
+    assert again["kb_feedback"] == {"copied": 0, "already": 2}
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute("SELECT doc_id, session_id, outcome, created_at FROM kb_feedback")}
+    assert rows == {f"case:{two}": (one, "solved", learnt[f"case:{two}"]),
+                    "kb-0014": (two, "helped", learnt["kb-0014"])}
+    # it lifts the past case in the team's searches as it did on this machine
+    found = invoke("kb", "search", "outlook asking for the password", "--source", "case", "--json",
+                   env={"THREER_DATABASE_URL": pg_url})
+    assert [r["id"] for r in json.loads(found.stdout)["results"]][:1] == [f"case:{two}"]

@@ -82,6 +82,7 @@ def test_a_technician_meeting_an_older_schema_is_told_who_must_upgrade_it(own_cl
     own_cluster.admin("UPDATE threer_schema SET version = 6", database=database)  # as if made by an older threer
     own_cluster.admin("ALTER TABLE answers DROP COLUMN recorded_host", database=database)
     own_cluster.admin("ALTER TABLE answer_history DROP COLUMN recorded_host", database=database)
+    own_cluster.admin("DROP TABLE removed_sessions", database=database)
     role = f"tech_{os.getpid()}"
     own_cluster.admin(f"CREATE ROLE {role} LOGIN PASSWORD 'tech-pass'")
     own_cluster.admin(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}", database=database)

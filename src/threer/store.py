@@ -131,10 +131,15 @@ def _kb_impact_schema() -> str:
     return IMPACT_SQL
 
 
+# 10: the team database remembers the sessions it removed, so `db migrate --from` does not revive them;
+# a SQLite file deletes its sessions in place and has nothing to remember
+_REMOVED_SESSIONS = ""
+
+
 # Migration N (1-based) brings the database to user_version N.
 MIGRATIONS: list[Any] = [
     _CORE_SCHEMA, _kb_schema, _SESSION_SETTINGS, _SESSION_ORIGIN_AND_SENT, _kb_learning_schema, _check_history_schema,
-    _ANSWER_ORIGIN, _kb_phrases_schema, _kb_impact_schema,
+    _ANSWER_ORIGIN, _kb_phrases_schema, _kb_impact_schema, _REMOVED_SESSIONS,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -109,6 +109,10 @@ PG_MIGRATIONS: list[str] = [
     "",
     # issue 7 (speed): the KB's impact lists, also in each machine's KB index
     "",
+    # 10: the sessions removed here (sessions purge, sessions delete), so that a later `db migrate --from`
+    # of a technician's file that still holds them does not bring them back (no customer text: id, times, host)
+    "CREATE TABLE removed_sessions (id TEXT NOT NULL, created_at TEXT NOT NULL, host TEXT, removed_at TEXT NOT NULL, "
+    "why TEXT NOT NULL, PRIMARY KEY (id, created_at))",
 ]
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -364,6 +368,7 @@ class PostgresStore:
         session_id = normalise_session_id(session_id)
         self.get_session_row(session_id)
         with self._tx() as cur:
+            self._mark_removed(cur, [session_id], "deleted")
             cur.execute("DELETE FROM cases WHERE session_id = %s", (session_id,))
             self._forget_in_kb(cur, [session_id])
             cur.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
@@ -372,10 +377,20 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute("SELECT id FROM sessions WHERE updated_at <= %s", (_iso(older_than),))
             ids = [r["id"] for r in cur.fetchall()]
+            self._mark_removed(cur, ids, "purged")
             cur.execute("DELETE FROM cases WHERE session_id = ANY(%s)", (ids,))
             self._forget_in_kb(cur, ids)
             cur.execute("DELETE FROM sessions WHERE id = ANY(%s)", (ids,))
         return ids
+
+    @staticmethod
+    def _mark_removed(cur: Any, session_ids: list[str], why: str) -> None:
+        """In the transaction removing these sessions: remember that they were (see `removed_sessions`)."""
+        if session_ids:
+            cur.execute("INSERT INTO removed_sessions (id, created_at, host, removed_at, why) "
+                        "SELECT id, created_at, host, %s, %s FROM sessions WHERE id = ANY(%s) "
+                        "ON CONFLICT (id, created_at) DO NOTHING",
+                        (_iso(datetime.now(timezone.utc)), why, session_ids))
 
     def _forget_in_kb(self, cur: Any, session_ids: list[str]) -> None:
         """In the transaction deleting these sessions: their past cases and feedback leave the KB index."""
@@ -635,11 +650,14 @@ class PostgresStore:
 
 
 def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int]]:
-    """Copy sessions, answers, history, drafts and past cases from a SQLite Store into the team database.
+    """Copy sessions, answers, history, drafts, past cases and outcome learning from a SQLite Store into
+    the team database.
 
     Idempotent: a row already there is not copied again (a session or answer changed locally since is
     updated), so running it twice adds nothing. Returns {table: {"copied": n, "already": m}}; a session
-    whose id another technician's session already has is left out and counted under "clash".
+    whose id another technician's session already has is left out and counted under "clash", and one the
+    team database has removed (sessions purge, sessions delete) is not brought back: counted under
+    "purged" or "deleted", with everything of it.
     """
     report: dict[str, dict[str, int]] = {}
     src = source.conn
@@ -655,10 +673,18 @@ def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int
 
     session_cols = columns("sessions")
     sessions = [dict(r) for r in src.execute(f"SELECT {', '.join(session_cols)} FROM sessions ORDER BY id")]
-    clashes: set[str] = set()
+    removed = {(r["id"], r["created_at"]): r["why"] for r in target._query(
+        "SELECT id, created_at, why FROM removed_sessions WHERE id = ANY(%s)", ([r["id"] for r in sessions],))}
+    clashes: set[str] = set()  # left out: another technician's session, or one the team database removed
     copied = already = 0
+    gone = {"purged": 0, "deleted": 0}
     with target._tx() as cur:
         for row in sessions:
+            why = removed.get((row["id"], row["created_at"]))
+            if why is not None:
+                clashes.add(row["id"])  # purged or deleted by the team: it stays gone
+                gone[why if why in gone else "deleted"] += 1
+                continue
             cur.execute("SELECT created_at, host, technician, updated_at FROM sessions WHERE id = %s", (row["id"],))
             there = cur.fetchone()
             if there is not None and (there["created_at"] != row["created_at"]
@@ -673,7 +699,7 @@ def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int
                         f"({', '.join('%s' for _ in session_cols)}) ON CONFLICT (id) DO UPDATE SET {sets}",
                         [row[c] for c in session_cols])
             copied += 1
-        tally("sessions", copied, already, clash=len(clashes))
+        tally("sessions", copied, already, clash=len(clashes) - sum(gone.values()), **gone)
 
         copied = already = 0
         for r in src.execute("SELECT session_id, step_id, data, recorded_at, revision, recorded_by, recorded_host "
@@ -743,6 +769,26 @@ def import_sqlite(source: Any, target: PostgresStore) -> dict[str, dict[str, int
             copied += cur.rowcount
             already += 1 - cur.rowcount
         tally("check_history", copied, already)
+
+    # what the technician's outcomes taught the search (threer.kb.feedback), for the sessions now in the team
+    # database: it lifts the same articles and past cases in every technician's searches
+    copied = already = 0
+    learned = [r for r in src.execute("SELECT session_id, doc_id, outcome, issue, created_at FROM kb_feedback "
+                                      "ORDER BY id") if r["session_id"] not in clashes]
+    if learned:
+        from threer.kb.pg.feedback import copy_outcome
+
+        present = {r["id"] for r in target._query("SELECT id FROM sessions WHERE id = ANY(%s)",
+                                                  (sorted({r["session_id"] for r in learned}),))}
+        with target.kb_index().write() as kb_cur:
+            for r in learned:
+                if r["session_id"] not in present:
+                    continue
+                added = copy_outcome(kb_cur, session_id=r["session_id"], doc_id=r["doc_id"], outcome=r["outcome"],
+                                     issue=r["issue"], created_at=r["created_at"])
+                copied += added
+                already += 1 - added
+    tally("kb_feedback", copied, already)
     return report
 
 

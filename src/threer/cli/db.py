@@ -85,10 +85,12 @@ def migrate(
                                          help="The SQLite file to copy (default: threer.db in THREER_HOME)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Copy this machine's sessions, answers, history, drafts and past cases into the team database.
+    """Copy this machine's sessions, answers, history, drafts, past cases and outcome learning into the team database.
 
-    Run it again at any time: what is already there is not copied twice. Afterwards set
-    database_url (threer config set database_url URL) to use the team database.
+    Run it again at any time: what is already there is not copied twice, and sessions the team
+    database has purged or deleted are not brought back. Afterwards set database_url
+    (threer config set database_url URL) to use the team database, and remove the SQLite file
+    (or keep it read-only).
 
     Example: threer db migrate --to postgresql://alice@db.example.net/threer?sslmode=verify-full
     """
@@ -110,5 +112,12 @@ def migrate(
         line = f"{table}: {numbers['copied']} copied, {numbers['already']} already there"
         if numbers.get("clash"):
             line += f", {numbers['clash']} left out (the id is another technician's session)"
+        if numbers.get("purged"):
+            line += (f", {numbers['purged']} not brought back (purged from the team database: past the "
+                     "retention period)")
+        if numbers.get("deleted"):
+            line += f", {numbers['deleted']} not brought back (deleted from the team database)"
         console.print(line)
     console.print(f"Done. To use the team database here: threer config set database_url '{redact_url(url)}'")
+    console.print(f"Then remove {path} (or keep it read-only, chmod 400): threer no longer uses it, and it still "
+                  "holds the customer data copied.")

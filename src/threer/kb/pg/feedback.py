@@ -30,6 +30,20 @@ def record(cur: Any, *, session_id: str, doc_id: str, outcome: str, issue: str) 
         (session_id, doc_id, outcome, issue, terms, single_text(terms), now))
 
 
+def copy_outcome(cur: Any, *, session_id: str, doc_id: str, outcome: str, issue: str, created_at: str) -> int:
+    """Add an outcome learnt elsewhere (a technician's SQLite file, `db migrate`), keeping its time; one the
+    team index already has for this session and document is left as it is. Returns 1 if added, else 0."""
+    if outcome not in OUTCOMES:
+        return 0
+    issue = " ".join((issue or "").split())[:4000]
+    terms = analysed_column(issue)
+    cur.execute(
+        "INSERT INTO kb_feedback (session_id, doc_id, outcome, issue, terms, tsv, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s::tsvector, %s) ON CONFLICT (session_id, doc_id) DO NOTHING",
+        (session_id, doc_id, outcome, issue, terms, single_text(terms), created_at))
+    return 1 if cur.rowcount == 1 else 0
+
+
 def record_outcomes(kb: Any, *, session_id: str, issue: str, outcomes: dict[str, str]) -> int:
     session_id = session_id.strip().upper()
     own_case = f"case:{session_id}".upper()
