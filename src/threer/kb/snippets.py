@@ -18,19 +18,35 @@ def surface_regex(highlight: frozenset[str]) -> re.Pattern[str] | None:
     """Words in the original text that may be a highlighted term: each term's start, any ending.
 
     Stems are not always prefixes of their words ("policy" stems to "polici"), so the last
-    letter is dropped; every candidate is then checked by analysing it.
+    letter is dropped; every candidate is then checked by analysing it. The pattern is for
+    the lower-cased text (`_lower`), without re.IGNORECASE, and the prefixes are grouped by
+    their first letter, after which a look-behind checks that a word starts there: so the
+    regex engine skips ahead to the letters that start a prefix instead of trying every
+    prefix at every position (several times faster on an article).
     """
     prefixes = set()
     for t in highlight:
         if not t.isascii():
             return None  # accents were folded away: the original spelling is not a prefix
-        if "_" in t:
-            prefixes.add(re.escape(t.replace("_", ".")))
-        else:
-            prefixes.add(re.escape(t[: max(3, len(t) - 1)]))
+        prefixes.add(t.replace("_", ".") if "_" in t else t[: max(3, len(t) - 1)])
+    prefixes.discard("")
     if not prefixes:
         return None
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(sorted(prefixes, key=len, reverse=True)) + ")", re.I)
+    rests: dict[str, list[str]] = {}
+    for prefix in sorted(prefixes, key=lambda p: (-len(p), p)):  # the longest prefix that fits wins
+        rests.setdefault(prefix[0], []).append(re.escape(prefix[1:]))
+    # a term starts with a letter or a digit (threer.kb.analysis); none may stand before it
+    branches = [re.escape(first) + r"(?<![^\W_].)" + (f"(?:{'|'.join(rest)})" if rest != [""] else "")
+                for first, rest in sorted(rests.items())]
+    return re.compile("|".join(branches))
+
+
+def _lower(text: str) -> str:
+    """The text lower-cased, character for character (offsets stay those of `text`)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower()[:1] for c in text)  # "İ" lower-cases to "i" and a combining dot
 
 
 def _hits(
@@ -43,7 +59,7 @@ def _hits(
         return [(s, e, t) for s, e, t in token_spans(text) if wanted(text[s:e], t)]
     hits = []
     last_end = -1
-    for match in surface.finditer(text):
+    for match in surface.finditer(_lower(text)):
         if match.start() < last_end:
             continue
         token = TOKEN_RE.match(text, match.start())
