@@ -141,25 +141,30 @@ def candidates(
 
     `index` is the KB index being searched (threer.kb.backend.KbIndex).
     """
-    selective: list[tuple[int, tuple[str, ...]]] = []
+    selective: list[tuple[int, float, tuple[str, ...]]] = []
     for concept in concepts:
         for alt in concept.alternatives:
             df = index.document_count(stats, alt)
             if df:
-                selective.append((df, alt))
+                selective.append((df, -concept.weight, alt))
     if not selective:
         return {}
     limit = max(SELECTIVE_DOCUMENTS, int(stats.documents * COMMON_SHARE))
-    chosen = [alt for df, alt in selective if df <= limit]
+    chosen = [alt for df, _, alt in selective if df <= limit]
     if len(chosen) < 2:  # (nearly) every word is common: the rarest few still decide
-        common = [alt for _, alt in sorted(selective)[:3] if alt not in chosen]
+        # rarest first; among words counted past the cap (all alike), the heavier: the words typed
+        # before the thesaurus's, so "SPF password" looks for spf and password, not "permit sender"
+        rarest = list(dict.fromkeys(alt for _, _, alt in sorted(selective)))[:3]
+        common = [alt for alt in rarest if alt not in chosen]
         listed = getattr(index, "impact_candidates", None)
-        if listed is not None and all(len(alt) == 1 for alt in common):
-            # where the common words weigh most (threer.kb.impact), not every document holding them
+        singles = [alt for alt in common if len(alt) == 1]
+        if listed is not None and singles and all(len(alt) == 1 or alt in stats.phrases for alt in common):
+            # where the common words weigh most (threer.kb.impact), not every document holding them; a
+            # common thesaurus phrase (held as one term) has no list, and leaves candidates to the words
             found = index.best(chosen, source, pool) if chosen else {}
-            return _interleave(found, listed(stats, common, source, pool), pool)
+            return _interleave(found, listed(stats, singles, source, pool), pool)
         chosen = list(dict.fromkeys(chosen + common))
-    rarity = {alt: df for df, alt in selective}
+    rarity = {alt: df for df, _, alt in selective}
     chosen = sorted(dict.fromkeys(chosen), key=lambda alt: rarity[alt])[:CANDIDATE_TERMS]
     return index.best(chosen, source, pool)  # type: ignore[no-any-return]
 
