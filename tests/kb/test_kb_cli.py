@@ -64,8 +64,9 @@ def test_search_json_contract(invoke, kb_folder):
     result = invoke("kb", "search", "550 5.7.1", "--json", "--limit", "3")
     assert result.exit_code == 0 and result.stderr == ""
     data = json.loads(result.stdout)
-    assert list(data) == ["query", "searched_for", "results"] and data["query"] == "550 5.7.1"
+    assert list(data) == ["query", "searched_for", "searched_terms", "results"] and data["query"] == "550 5.7.1"
     assert data["searched_for"] is None  # nothing was corrected
+    assert data["searched_terms"] == ["550", "5.7.1"]
     assert 1 <= len(data["results"]) <= 3
     for item in data["results"]:
         assert list(item) == ["id", "title", "source", "score", "snippet", "path"]
@@ -89,6 +90,24 @@ def test_search_of_only_punctuation_says_there_was_nothing_to_search_for(invoke)
     result = invoke("kb", "search", "(((")
     assert result.exit_code == 0
     assert result.stdout == "No articles or past cases match '((('; it has no words or codes to search for.\n"
+
+
+@pytest.mark.parametrize("query", ["hi there can you help please", "the customer says", "AND OR NOT",
+                                   "Hello, thanks!"])
+def test_search_of_only_common_words_says_there_was_nothing_to_search_for(invoke, query):
+    result = invoke("kb", "search", query)
+    assert result.exit_code == 0 and result.stderr == ""
+    message = " ".join(result.stdout.split())
+    assert message.startswith(f"Nothing to search for in {query!r}: it has only words that every article uses")
+    assert "threer kb search outlook keeps asking for password" in message
+    data = json.loads(invoke("kb", "search", query, "--json").stdout)
+    assert data == {"query": query, "searched_for": None, "searched_terms": [], "results": []}
+
+
+def test_search_json_names_the_words_searched_as_corrected(invoke):
+    data = json.loads(invoke("kb", "search", "hi, the customer says outlok keeps asking for pasword", "--json").stdout)
+    assert data["searched_terms"] == ["outlook", "asking", "password"]  # "keeps" is a stop word
+    assert data["results"] and data["results"][0]["id"] == "kb-0001-outlook-password-prompt"
 
 
 @pytest.mark.parametrize("args", [[""], ["   "], ["\t\n"], ["", ""], ["", "--json"]])

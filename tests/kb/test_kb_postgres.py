@@ -101,13 +101,13 @@ def test_a_generated_corpus_of_1000_articles_ranks_alike_on_both_backends(pg, li
 
 
 def test_kb_search_json_is_the_same_document_on_both_backends(invoke, pg_url):
-    for query in ("outlook keeps asking for password", "attachmnet too big", "550 5.7.1"):
+    for query in ("outlook keeps asking for password", "attachmnet too big", "550 5.7.1", "the customer says"):
         on_sqlite = invoke("kb", "search", "--json", "--limit", "5", query)
         on_pg = invoke("kb", "search", "--json", "--limit", "5", query, env={"THREER_DATABASE_URL": pg_url})
         assert on_sqlite.exit_code == on_pg.exit_code == 0, on_pg.output
         doc = json.loads(on_pg.stdout)
         assert doc == json.loads(on_sqlite.stdout)
-        assert list(doc) == ["query", "searched_for", "results"]
+        assert list(doc) == ["query", "searched_for", "searched_terms", "results"]
         assert all("**" not in r["snippet"] and "highlights" not in r for r in doc["results"])
 
 

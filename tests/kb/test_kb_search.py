@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from threer.kb.analysis import terms
 from threer.kb.index import index_paths
-from threer.kb.search import parse_query, search
+from threer.kb.search import parse_query, search, search_outcome
 from threer.store import Store
 
 HERE = Path(__file__).parent
@@ -130,6 +130,28 @@ def test_limit_and_source(corpus_store):
     assert len(search(corpus_store, "the mail", limit=2)) <= 2
     assert search(corpus_store, "password", source="case") == []
     assert search(corpus_store, "password", limit=0) == []
+
+
+@pytest.mark.parametrize("query", ["hi there can you help please", "the customer says", "Hello, thanks!",
+                                   "so the caller says it is urgent", "the"])
+def test_a_query_of_only_common_words_searches_nothing(sample_store, query):
+    # every article has such words: whatever came first would be arbitrary
+    outcome = search_outcome(sample_store, query)
+    assert outcome.results == [] and outcome.plan.nothing_to_search
+    assert outcome.plan.searched_words == [] and outcome.plan.concepts == []
+    assert parse_query(query).nothing_to_search and parse_query(query).concepts == []
+
+
+def test_common_words_beside_a_real_one_still_find_it(sample_store):
+    outcome = search_outcome(sample_store, "hi there, the customer says her outlook keeps asking for a password")
+    assert not outcome.plan.nothing_to_search
+    assert outcome.plan.searched_words == ["outlook", "asking", "password"]
+    assert outcome.results[0].id == "kb-0001-outlook-password-prompt"
+
+
+def test_common_words_in_quotes_are_searched_as_asked(corpus_store):
+    outcome = search_outcome(corpus_store, '"can not"')
+    assert not outcome.plan.nothing_to_search and outcome.plan.concepts
 
 
 # -- any text is a query ---------------------------------------------------------------

@@ -132,7 +132,8 @@ def search_command(
     """Search the articles and past cases, best match first.
 
     Any text works as a query; error codes such as 0x800CCC0E or 550 5.7.1 match exactly.
-    An empty query is refused (exit 2).
+    An empty query is refused (exit 2); one of only common words ("hi there, can you help")
+    finds nothing and says so.
 
     Examples:
 
@@ -155,6 +156,7 @@ def search_command(
     results = outcome.results
     if as_json:
         _emit_json({"query": text, "searched_for": outcome.plan.searched_for,
+                    "searched_terms": outcome.plan.searched_words,
                     "results": [r.model_dump(mode="json") for r in results]})
         return
     console = stdout_console()
@@ -162,6 +164,13 @@ def search_command(
         from rich.text import Text
 
         console.print(Text(f"Searched for: {outcome.plan.searched_for}", style="italic"), soft_wrap=True)
+    if not results and outcome.plan.nothing_to_search:
+        console.print(
+            f"Nothing to search for in {text!r}: it has only words that every article uses (greetings, "
+            "'please', 'the customer says'). Add what goes wrong or the error text, for example "
+            "`threer kb search outlook keeps asking for password`.", soft_wrap=True, markup=False,
+        )
+        return
     if not results:
         why = "" if parse_query(text).concepts else "; it has no words or codes to search for"
         console.print(f"No articles or past cases match {text!r}{why}.", soft_wrap=True, markup=False)

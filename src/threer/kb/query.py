@@ -17,8 +17,9 @@ from threer.kb.analysis import STOP_WORDS, TOKEN_RE, _fold, is_code, term
 
 MAX_QUERY_CHARS = 2000
 
-# Words of a phone call that say nothing about the problem. Like stop words they are not
-# searched on their own, but thesaurus phrases that contain them still match.
+# Words of a phone call that say nothing about the problem ("the customer says"). Like stop words
+# they are not searched on their own, but thesaurus phrases that contain them still match; a query
+# of nothing else has nothing to search for.
 FILLER = frozenset(
     """hi hello hey okay ok yes yeah yep um uh er erm morning afternoon evening thanks thank cheers
     say says said saying tell tells told telling swear swears swore think thinks thought guess
@@ -27,7 +28,7 @@ FILLER = frozenset(
     week weekend weeks today yesterday tomorrow tonight ago last next earlier later
     monday tuesday wednesday thursday friday saturday sunday
     january february march april may june july august september october november december
-    mr mrs ms dr urgent quick question guys wondering whether""".split()
+    mr mrs ms dr urgent quick question guys wondering whether customer customers caller""".split()
 )
 
 # The customer's own things and places: where a problem happens, not what it is. Named after whose

@@ -54,7 +54,9 @@ class QueryPlan:
     highlight: frozenset[str] = frozenset()
     typed: frozenset[str] = frozenset()
     group_of: dict[str, int] = field(default_factory=dict)
-    stop_words_only: bool = False
+    stop_words_only: bool = False  # every word common, and a phrase in quotes: all of them are searched
+    searched_words: list[str] = field(default_factory=list)  # the words searched, as typed or corrected
+    nothing_to_search: bool = False  # only stop words and filler ("hi there can you help please")
 
 
 def _code_alternatives(t: str) -> tuple[tuple[str, ...], ...]:
@@ -82,10 +84,12 @@ def plan_query(
     if not words:
         return plan
     long_query = len(words) > 12
-    content = [w for w in words if not w.stop]
-    if not content:  # a query of nothing but stop words: search them after all
-        plan.stop_words_only = True
-        content = list(words)
+    if all(w.stop for w in words):
+        if not any(w.quoted for w in words):
+            # every article has such words: any result would be arbitrary, so nothing is searched
+            plan.nothing_to_search = True
+            return plan
+        plan.stop_words_only = True  # "not now" in quotes: the person asked for those very words
 
     def df(alt: tuple[str, ...]) -> int:
         return index.document_count(stats, alt)
@@ -152,6 +156,8 @@ def plan_query(
             seq = [searched[p] for p in positions]
             for start, end, group in thesaurus.find(seq):
                 span = positions[start:end]
+                if not any(p in weight_of for p in span):
+                    continue  # filler alone ("the customer says", "earlier") is not searched, nor its group
                 weights = [weight_of.get(p, 0.0) for p in span]
                 base = max(weights) if any(weights) else 1.0
                 typed = tuple(seq[start:end])
@@ -171,6 +177,7 @@ def plan_query(
     plan.typed = frozenset(searched[p] for p in weight_of)
     plan.highlight = frozenset(t for c in plan.concepts for alt in c.alternatives for t in alt)
     plan.group_of = group_of
+    plan.searched_words = list(dict.fromkeys(shown.get(p, words[p].text) for p in weight_of))
     if plan.corrections:
         pieces = []
         for position, w in enumerate(words):
@@ -316,8 +323,8 @@ def _ranked(
 def parse_query(text: str) -> QueryPlan:
     """The words a query would search for, without an index (for messages and tests)."""
     words = read_words(text)
-    content = [w for w in words if not w.stop] or words
-    plan = QueryPlan(text=text)
+    content = [w for w in words if not w.stop] or [w for w in words if any(q.quoted for q in words)]
+    plan = QueryPlan(text=text, nothing_to_search=bool(words) and not content)
     plan.concepts = [Concept(((w.term,),), 1.0, "word", w.term) for w in content]
     return plan
 
