@@ -35,6 +35,7 @@ class DefaultActions:
         self.config = config
         self.settings = settings or CheckSettings()
         self.on_nameservers = on_nameservers  # told of a change, to keep it with the session
+        self._recognised: dict[str, Any] = {}  # domain -> the profile `auto` chose for it (None: none matched)
 
     def use_nameservers(self, servers: list[str]) -> None:
         from threer.checks.resolver import parse_nameserver
@@ -72,6 +73,8 @@ class DefaultActions:
                                    blocklist_mx=self.config.blocklist_mx)
             outcome = run_domains([domain], options)[0]
             report = outcome.report
+            if (options.profile or "").lower() == "auto":
+                self._remember_profile(report.domain, report.profile)
         except ThreerError as exc:
             return ActionResult(fields={"checked": False, "domain": domain, "run_error": exc.message},
                                 summary=f"The DNS checks could not run: {exc.message}")
@@ -108,6 +111,17 @@ class DefaultActions:
             lines.append(spf_sentence(report.domain, verdict))
         return ActionResult(fields=fields, detail=report, summary=" ".join(lines))
 
+    def _remember_profile(self, domain: str, name: str | None) -> None:
+        """Keep the profile `auto` recognised for the domain, for the review.owa step."""
+        from threer.checks.profiles import auto_candidates
+
+        try:
+            candidates = auto_candidates(tuple(str(p) for p in self.config.profiles))
+        except Exception:  # noqa: BLE001 - the OWA step recognises it again, or says why not
+            return
+        chosen = next((p for p in candidates if name is not None and p.name == name), None)
+        self._recognised[domain.strip().lower().rstrip(".")] = chosen
+
     def _remember(self, outcome: Any) -> str | None:
         """Keep the run in the check history; "changed since the check on <date>: …" when the domain
         was checked before (None the first time, or when the history is off or cannot be written)."""
@@ -143,9 +157,9 @@ class DefaultActions:
         return {"ip": result.ip, "result": result.result, "matched": result.matched, "reason": result.reason}
 
     def owa(self, domain: str) -> ActionResult:
-        url = self._owa_url()
+        url, why_none = self._owa_url(domain)
         if not url:
-            return ActionResult(fields={"probe": []}, summary="No OWA address in the provider profile; not probed.")
+            return ActionResult(fields={"probe": []}, summary=f"{why_none}; OWA not probed.")
         if self.settings.dns_only:
             return ActionResult(fields={"probe": []}, summary=f"{url} not probed (--dns-only).")
         try:
@@ -161,16 +175,43 @@ class DefaultActions:
         verdict = "answers over HTTPS" if worst <= 1 else "has a problem"
         return ActionResult(fields={"probe": probe}, detail=findings, summary=f"{url} {verdict}.")
 
-    def _owa_url(self) -> str | None:
+    def _owa_url(self, domain: str) -> tuple[str | None, str]:
+        """The provider's OWA address for this customer, and where the profile came from (for the
+        sentence said when there is none). With `auto` (the default) it is the profile the customer's
+        own records point at, as the DNS step chose it, not a profile called "auto"."""
         name = self.profile_name
         if not name:
-            return None
+            return None, "No provider profile is in use (profile none)"
         try:
-            from threer.checks.profiles import load_profile
+            from threer.checks.profiles import is_auto, load_profile
 
-            return load_profile(name).owa_url
+            if not is_auto(name):
+                profile = load_profile(name)
+                return profile.owa_url, f"No OWA address in the provider profile {profile.name}"
+            profile = self._recognise(domain)
         except Exception:  # noqa: BLE001 - a bad profile is reported by the DNS step already
-            return None
+            return None, "The provider profile could not be loaded (the DNS step says why)"
+        if profile is None:
+            return None, f"No provider profile was recognised from {domain or 'the customer domain'}'s records"
+        return profile.owa_url, f"No OWA address in the provider profile {profile.name}"
+
+    def _recognise(self, domain: str) -> Any:
+        """`auto`: the profile recognised for `domain` by the DNS step of this run, or (a resumed
+        triage, or the DNS step skipped) recognised now from the domain's MX, SPF and autodiscover."""
+        key = domain.strip().lower().rstrip(".")
+        if key in self._recognised:
+            return self._recognised[key]
+        import asyncio
+
+        from threer.checks import CheckOptions, make_resolver
+        from threer.checks.profiles import auto_candidates
+        from threer.checks.recognise import recognise_profile
+
+        candidates = auto_candidates(tuple(str(p) for p in self.config.profiles))
+        resolver = make_resolver(CheckOptions(nameservers=self.settings.nameservers, timeout=self.settings.timeout))
+        choice = asyncio.run(recognise_profile(resolver, key, candidates))
+        self._recognised[key] = choice.profile
+        return choice.profile
 
     def prior(self, queries: list[str]) -> ActionResult:
         queries = [q for q in queries if q.strip()]
