@@ -1,7 +1,8 @@
 """What a run imports: only the module of the command being run, and no heavy library it does not use.
 
 `check-dns --dns-only --json` opens no connection and renders no table, so it must not import httpx,
-cryptography or rich; `kb search --json` must not import rich; neither imports the other commands'
+cryptography or rich; its command line is read by the entry point itself (threer.cli.entry), so it
+does not import typer (or click) either; `kb search --json` must not import rich; neither imports the other commands'
 modules. Each run is a real `python -m threer` process (a module imported by an earlier test in this
 process would hide one the run itself imports); the module list is taken as the process exits.
 """
@@ -44,12 +45,12 @@ def server():
         yield s
 
 
-def test_check_dns_dns_only_json_imports_no_rich_httpx_or_cryptography(server) -> None:
+def test_check_dns_dns_only_json_imports_no_rich_httpx_cryptography_or_typer(server) -> None:
     run, modules = loaded_by("check-dns", "b-plain.example", "--profile", "none", "--dns-only", "--json",
                              "--nameserver", f"127.0.0.1:{server.port}")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["domains"][0]["domain"] == "b-plain.example"
-    assert families(modules, "rich", "httpx", "cryptography", "questionary", "prompt_toolkit") == []
+    assert families(modules, "rich", "httpx", "cryptography", "questionary", "prompt_toolkit", "typer", "click") == []
     assert modules & COMMAND_MODULES == {"threer.cli.check_dns"}
 
 

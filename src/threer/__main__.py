@@ -1,4 +1,4 @@
-from threer.cli.app import main
+from threer.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -15,7 +14,7 @@ from typer.exceptions import TyperException
 from threer import __version__
 from threer.cli.output import print_error
 from threer.env import Environment
-from threer.errors import ExitStatus, ThreerError
+from threer.errors import ExitStatus
 
 
 @dataclass
@@ -146,59 +145,11 @@ class ThreerGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, TyperException):
             raise
-        except ThreerError as exc:
-            print_error(exc.message)
-            if _debug(ctx):
-                import traceback
-
-                traceback.print_exc()
-            raise typer.Exit(int(exc.exit_status)) from None
-        except KeyboardInterrupt:
-            print_error("Interrupted. Everything answered so far is saved.")
-            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
-        except BrokenPipeError:
-            # the reader went away (`| head`) where SIGPIPE is not the default (Windows, embedding): end quietly
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            except (OSError, ValueError):
-                pass
-            raise typer.Exit(int(ExitStatus.OK)) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if not _is_database_error(exc):
-                _unexpected(ctx, exc)
-            # a storage failure met outside a write (damage found while reading): its own words
-            from threer.store import storage_error
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence
+            from threer.cli.entry import exit_status_for
 
             env = getattr(ctx.find_root().obj, "env", None)
-            error = storage_error(exc, env.db_path) if env is not None else None
-            if error is None:
-                _unexpected(ctx, exc)
-            if _debug(ctx):
-                import traceback
-
-                traceback.print_exc()
-            print_error(error.message)
-            raise typer.Exit(int(error.exit_status)) from None
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    # sqlite3 is imported by the commands that use the store; a run that never imported it met no such error
-    sqlite3 = sys.modules.get("sqlite3")
-    return sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError)
-
-
-def _unexpected(ctx: typer.Context, exc: BaseException) -> NoReturn:
-    if _debug(ctx):
-        import traceback
-
-        traceback.print_exception(exc)
-    else:
-        print_error(
-            f"threer stopped on an unexpected error ({type(exc).__name__}: {exc}). "
-            "Run it again with --debug for the details, and report them."
-        )
-    raise typer.Exit(int(ExitStatus.INCOMPLETE)) from None
+            raise typer.Exit(exit_status_for(exc, debug=_debug(ctx), env=env)) from None
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -245,11 +196,16 @@ def root(
     ctx.obj = AppContext(env=Environment.from_os(), debug=debug)
 
 
-def main() -> None:
-    if hasattr(signal, "SIGPIPE"):
-        # `threer ... | head`: end quietly when the reader goes away, as other Unix tools do
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+def run_app() -> None:
+    """The typer app over sys.argv: every command line the entry point (threer.cli.entry) does not run itself."""
     try:
         app(prog_name="threer")
     except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing)
         sys.exit(int(ExitStatus.INTERRUPTED))
+
+
+def main() -> None:
+    """The program (kept here for callers of `threer.cli.app:main`): threer.cli.entry.main."""
+    from threer.cli.entry import main as entry_main
+
+    entry_main()

@@ -6,18 +6,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from threer.cli.output import emit_exact, json_text, print_error, print_warning, stderr_console, stderr_is_terminal, stdout_console
 from threer.errors import BadInput, ExitStatus
 from threer.files import read_stdin_text, read_user_text
+from threer.lazy import LazyModule
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
+    import typer
     from rich.console import Console  # rich, only where a report is rendered: `--json` never imports it
     from rich.text import Text
 
     from threer.findings import DomainReport
+
+else:  # only register() uses typer: a check-dns run started by threer.cli.entry never imports it
+    typer = LazyModule("typer")
 
 JSON_VERSION = 1  # bump only when a field changes meaning or disappears; new fields do not bump it
 MAX_TIMEOUT = 300.0
@@ -34,6 +37,34 @@ _SEVERITY_STYLE = {
 
 
 def register(app: typer.Typer) -> None:
+    """Add the typer command (its options, help and usage errors). The entry point (threer.cli.entry)
+    runs a plain check-dns command line without typer; both call `run`."""
+
+    def check_dns(
+        ctx: typer.Context,
+        domains: list[str] = typer.Argument(None, metavar="DOMAIN", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
+        from_file: str | None = typer.Option(None, "--from", metavar="FILE", help="Read domains from FILE, one a line ('-' for stdin; # starts a comment)."),
+        profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: auto (recognise it from the records), m365, google, a TOML file, or none. Default: the config's default_profile, auto unless set."),
+        dkim_selector: list[str] = typer.Option([], "--dkim-selector", metavar="NAME", help="Also look for the DKIM key of this selector (repeatable), e.g. one the admin chose."),
+        nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
+        timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
+        fixes: bool = typer.Option(False, "--fixes", help="Print only the zone-file lines to add or change (what to remove as comments), for the DNS admin."),
+        propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
+        dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
+        ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
+        ips: list[str] = typer.Option([], "--ip", metavar="ADDRESS", help="A sending server's address: its SPF verdict for the domain, reverse DNS and blocklist listings (repeatable)."),
+        smtp_port: int = typer.Option(25, "--smtp-port", metavar="PORT", min=1, max=65535, help="Probe MX hosts on this port instead of 25: for labs and tests only."),
+        diff: bool = typer.Option(False, "--diff", help="Also show what changed since the last check of each domain (records, findings)."),
+    ) -> None:
+        """Check the mail DNS of one or more domains."""
+        from threer.cli.app import app_context
+
+        raise typer.Exit(run(app_context(ctx).env, domains=domains, from_file=from_file, profile=profile,
+                             dkim_selector=dkim_selector, nameserver=nameserver, timeout=timeout, as_json=as_json,
+                             fixes=fixes, propagation=propagation, dns_only=dns_only, ca_bundle=ca_bundle, ips=ips,
+                             smtp_port=smtp_port, diff=diff))
+
     app.command(
         "check-dns",
         help="Check the mail DNS of one or more domains: NS, MX, SPF, DMARC, DKIM, autodiscover, MTA-STS, TLS-RPT, "
@@ -50,39 +81,38 @@ def register(app: typer.Typer) -> None:
     )(check_dns)
 
 
-def check_dns(
-    ctx: typer.Context,
-    domains: list[str] = typer.Argument(None, metavar="DOMAIN", help="Domains to check (an e-mail address or URL is reduced to its domain)."),
-    from_file: str | None = typer.Option(None, "--from", metavar="FILE", help="Read domains from FILE, one a line ('-' for stdin; # starts a comment)."),
-    profile: str | None = typer.Option(None, "--profile", metavar="NAME|PATH", help="Provider profile: auto (recognise it from the records), m365, google, a TOML file, or none. Default: the config's default_profile, auto unless set."),
-    dkim_selector: list[str] = typer.Option([], "--dkim-selector", metavar="NAME", help="Also look for the DKIM key of this selector (repeatable), e.g. one the admin chose."),
-    nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
-    timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
-    fixes: bool = typer.Option(False, "--fixes", help="Print only the zone-file lines to add or change (what to remove as comments), for the DNS admin."),
-    propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
-    dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
-    ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
-    ips: list[str] = typer.Option([], "--ip", metavar="ADDRESS", help="A sending server's address: its SPF verdict for the domain, reverse DNS and blocklist listings (repeatable)."),
-    smtp_port: int = typer.Option(25, "--smtp-port", metavar="PORT", min=1, max=65535, help="Probe MX hosts on this port instead of 25: for labs and tests only."),
-    diff: bool = typer.Option(False, "--diff", help="Also show what changed since the last check of each domain (records, findings)."),
-) -> None:
-    """Check the mail DNS of one or more domains."""
+def run(
+    env: Any,
+    *,
+    domains: list[str] | None = None,
+    from_file: str | None = None,
+    profile: str | None = None,
+    dkim_selector: list[str] | None = None,
+    nameserver: list[str] | None = None,
+    timeout: float = 5.0,
+    as_json: bool = False,
+    fixes: bool = False,
+    propagation: bool = False,
+    dns_only: bool = False,
+    ca_bundle: str | None = None,
+    ips: list[str] | None = None,
+    smtp_port: int = 25,
+    diff: bool = False,
+) -> int:
+    """check-dns itself, its options already read (by typer, or by threer.cli.entry): the exit status."""
     from threer.checks import CheckOptions, load_choice
     from threer.checks.resolver import parse_nameserver
-    from threer.cli.app import app_context
     from threer.config import load_config
 
-    env = app_context(ctx).env
     if fixes and (as_json or propagation):
         raise BadInput("--fixes prints zone-file lines only; leave out --json and --propagation with it.")
     if not (0 < timeout <= MAX_TIMEOUT):
         raise BadInput(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {timeout:g}.")
-    servers = [parse_nameserver(text) for text in nameserver]
+    servers = [parse_nameserver(text) for text in nameserver or []]
     names, notes = collect_domains(domains or [], from_file)
     if not names:
         raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
-    addresses = parse_addresses(ips)
+    addresses = parse_addresses(ips or [])
     config = load_config(env.config_path)
     if diff and not config.check_history:
         raise BadInput("--diff compares with the check history, which the config turns off (check_history = false). "
@@ -90,7 +120,7 @@ def check_dns(
     from_config = profile is None
     if from_config:
         profile = config.default_profile
-    selectors = [_selector(text) for text in dkim_selector] + list(config.dkim_selectors)
+    selectors = [_selector(text) for text in dkim_selector or []] + list(config.dkim_selectors)
     options = CheckOptions(profile=profile, profile_origin="config" if from_config else "given",
                            auto_profiles=tuple(str(p) for p in config.profiles),
                            dkim_selectors=tuple(dict.fromkeys(selectors)),
@@ -137,7 +167,7 @@ def check_dns(
             "with records of another type than asked (a captive portal or a DNS filter). Check the network or the "
             "--nameserver, or raise --timeout, and try again."
         )
-    raise typer.Exit(int(status))
+    return int(status)
 
 
 class DomainOutput:

@@ -1,0 +1,164 @@
+"""The `threer` program's entry point, and how an exception a command raises becomes a message and an exit code.
+
+Scripts and monitoring jobs run `threer check-dns DOMAIN --json` over and over, and most of the CPU of
+such a short run went to importing the CLI framework (typer) before any question was asked. So the
+entry point reads a check-dns command line itself when it can read it exactly as the typer app does,
+and runs the command (`threer.cli.check_dns.run`) without importing typer. Every other command line
+(another command, `--help`, `--version`, an option it does not know, a value the typer app would
+convert or refuse in its own words) goes to the typer app in threer.cli.app, which gives the help and
+the usage errors. Both ways run the same command function and turn its exceptions into messages and
+exit codes with the same function, `exit_status_for`; tests/test_entry.py runs command lines both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from typing import Any
+
+from threer.errors import ExitStatus, ThreerError
+
+# check-dns's options as the typer command declares them (threer.cli.check_dns.register): option ->
+# keyword of threer.cli.check_dns.run. tests/test_entry.py checks that the two lists agree.
+FLAGS = {"--json": "as_json", "--fixes": "fixes", "--propagation": "propagation", "--dns-only": "dns_only",
+         "--diff": "diff"}
+VALUES = {"--from": "from_file", "--profile": "profile", "--timeout": "timeout", "--ca-bundle": "ca_bundle",
+          "--smtp-port": "smtp_port"}
+REPEATED = {"--dkim-selector": "dkim_selector", "--nameserver": "nameserver", "--ip": "ips"}
+
+# values read here only in these plain forms; any other is the typer app's to convert or refuse
+_NUMBER = re.compile(r"[0-9]{1,10}(?:\.[0-9]{0,10})?")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def read_check_dns(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
+    """(--debug, the keywords of check_dns.run) for a plain `[--debug] check-dns ...` command line, or
+    None when the typer app must read it (anything else, or anything here not plainly understood)."""
+    debug = False
+    if args[:1] == ["--debug"]:
+        debug, args = True, args[1:]
+    if args[:1] != ["check-dns"] or len(args) < 2:  # `check-dns` alone shows its help
+        return None
+    words: dict[str, Any] = {"domains": [], "from_file": None, "profile": None, "ca_bundle": None, "timeout": 5.0,
+                             "smtp_port": 25, **{key: False for key in FLAGS.values()},
+                             **{key: [] for key in REPEATED.values()}}
+    given: set[str] = set()
+    rest = args[1:]
+    at = 0
+    while at < len(rest):
+        token = rest[at]
+        at += 1
+        if not token.startswith("-") or token == "-":
+            words["domains"].append(token)
+            continue
+        option, equals, value = token.partition("=")
+        if option in FLAGS and not equals:
+            words[FLAGS[option]] = True
+            continue
+        if option not in VALUES and option not in REPEATED:
+            return None  # --help, --, a short option, an unknown option: the typer app's words
+        if not equals:
+            if at >= len(rest) or (rest[at].startswith("-") and rest[at] != "-"):
+                return None  # a missing value, or one the typer app may read otherwise
+            value = rest[at]
+            at += 1
+        if option in REPEATED:
+            words[REPEATED[option]].append(value)
+            continue
+        if option in given:
+            return None  # given twice: the typer app decides which counts
+        given.add(option)
+        if option == "--timeout":
+            if _NUMBER.fullmatch(value) is None:
+                return None
+            words["timeout"] = float(value)
+        elif option == "--smtp-port":
+            if _PORT.fullmatch(value) is None or not 1 <= int(value) <= 65535:
+                return None
+            words["smtp_port"] = int(value)
+        else:
+            words[VALUES[option]] = value
+    words["domains"] = words["domains"] or None  # as typer passes an argument given no value
+    return debug, words
+
+
+def main() -> None:
+    if hasattr(signal, "SIGPIPE"):
+        # `threer ... | head`: end quietly when the reader goes away, as other Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        plain = read_check_dns(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C while reading the command line
+        sys.exit(int(ExitStatus.INTERRUPTED))
+    if plain is None:
+        from threer.cli.app import run_app
+
+        run_app()
+        return
+    debug, words = plain
+    sys.exit(run_check_dns(words, debug=debug))
+
+
+def run_check_dns(words: dict[str, Any], *, debug: bool) -> int:
+    """check-dns without typer, its exceptions handled as the typer app handles them."""
+    env = None
+    try:
+        from threer.cli.check_dns import run
+        from threer.env import Environment
+
+        env = Environment.from_os()
+        return run(env, **words)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure said in words (exit_status_for)
+        return exit_status_for(exc, debug=debug or bool(os.environ.get("THREER_DEBUG")), env=env)
+
+
+def exit_status_for(exc: BaseException, *, debug: bool, env: Any) -> int:
+    """Say what went wrong on stderr and give the exit code: a ThreerError in its own words, Ctrl-C as
+    130, a reader gone away (`| head`) quietly, a database failure in its words, anything else as an
+    unexpected error (with the traceback only under --debug)."""
+    from threer.cli.output import print_error
+
+    if isinstance(exc, ThreerError):
+        print_error(exc.message)
+        if debug:
+            _traceback(exc)
+        return int(exc.exit_status)
+    if isinstance(exc, KeyboardInterrupt):
+        print_error("Interrupted. Everything answered so far is saved.")
+        return int(ExitStatus.INTERRUPTED)
+    if isinstance(exc, BrokenPipeError):
+        # the reader went away (`| head`) where SIGPIPE is not the default (Windows, embedding): end quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return int(ExitStatus.OK)
+    # sqlite3 is imported by the commands that use the store; a run that never imported it met no such error
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError) and env is not None:
+        # a storage failure met outside a write (damage found while reading): its own words
+        from threer.store import storage_error
+
+        error = storage_error(exc, env.db_path)
+        if error is not None:
+            if debug:
+                _traceback(exc)
+            print_error(error.message)
+            return int(error.exit_status)
+    if debug:
+        _traceback(exc)
+    else:
+        print_error(
+            f"threer stopped on an unexpected error ({type(exc).__name__}: {exc}). "
+            "Run it again with --debug for the details, and report them."
+        )
+    return int(ExitStatus.INCOMPLETE)
+
+
+def _traceback(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(exc)
