@@ -7,7 +7,6 @@ owa as well when the profile names an OWA address, as docs/reference/check-dns.m
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from support_dnsserver import DnsTestServer
 from threer.checks import CHECK_FUNCTIONS, CHECKS, CONNECTING, CheckOptions, check_domains
@@ -61,7 +60,7 @@ def test_a_name_given_twice_runs_once(server) -> None:
 
 @pytest.mark.parametrize("checks", [("mx", "nope"), ("MX",), ("owa ",), ()])
 def test_unknown_or_no_check_names_are_refused(checks) -> None:
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(ValueError) as excinfo:
         CheckOptions(checks=checks)
     assert "check" in str(excinfo.value)
 

@@ -10,6 +10,8 @@ address) is served too, as the provider publishes it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import contextlib
 import re
 from collections import Counter
@@ -171,7 +173,7 @@ def _apply_all(server: DnsTestServer, findings: list[Finding], domain: str) -> N
             if key in done:
                 continue
             done.add(key)
-            one = finding.model_copy(update={"changes": [change]})
+            one = replace(finding, changes=[change])
             _apply(server, one, domain)
 
 

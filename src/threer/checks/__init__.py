@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from dataclasses import dataclass, field
 import importlib
 import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal, cast
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from threer.findings import DomainReport, Finding, Severity
 
@@ -68,10 +67,9 @@ RUNNER_FINDING_IDS = frozenset(
 # Beyond the DNS deadline, how long HTTPS probes and stragglers may take before the runner stops waiting
 _GRACE_SECONDS = 1.0
 
-class CheckOptions(BaseModel):
-    """How to run the checks: the same for every domain of a run."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass(kw_only=True)
+class CheckOptions:
+    """How to run the checks: the same for every domain of a run. A bad value is a ValueError naming it."""
 
     profile: str | None = None  # built-in name, TOML path, "auto", or None/"none" for no profile
     profile_origin: str = "given"  # given (--profile) | config (default_profile): said in the report
@@ -80,7 +78,7 @@ class CheckOptions(BaseModel):
     # DKIM selectors to look for beyond the profile's (`--dkim-selector`, the config's dkim_selectors)
     dkim_selectors: tuple[str, ...] = ()
     nameservers: list[tuple[str, int]] | None = None  # None: the system's resolvers
-    timeout: float = Field(default=5.0, gt=0)  # the overall deadline for one domain, seconds
+    timeout: float = 5.0  # the overall deadline for one domain, seconds (more than 0)
     dns_only: bool = False  # skip every check that opens a connection to a host
     verify: ssl.SSLContext | str | bool = True  # CA bundle for HTTPS probes
     # which checks to run, by name (any of CHECK_FUNCTIONS, "owa" included); None: every check of
@@ -90,37 +88,25 @@ class CheckOptions(BaseModel):
     # port (a lab or test server that serves all zones), then that port
     authoritative_port: int | None = None
     ips: tuple[str, ...] = ()  # sending addresses (--ip): their SPF verdict, reverse DNS and blocklist listings
-    smtp_port: int = Field(default=25, ge=1, le=65535)  # where the smtp check probes MX hosts (labs and tests)
+    smtp_port: int = 25  # where the smtp check probes MX hosts (labs and tests), 1 to 65535
     blocklists: tuple[str, ...] | None = None  # blocklist zones to ask; None: the documented defaults
     blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
 
-    @field_validator("ips")
-    @classmethod
-    def _addresses(cls, ips: tuple[str, ...]) -> tuple[str, ...]:
-        import ipaddress
-
-        found = []
-        for text in ips:
-            try:
-                address = ipaddress.ip_address(str(text).strip())
-            except ValueError:
-                raise ValueError(f"{text!r} is not an IP address") from None
-            if address.version == 6 and address.ipv4_mapped is not None:
-                address = address.ipv4_mapped
-            found.append(str(address))
-        return tuple(dict.fromkeys(found))
-
-    @field_validator("checks")
-    @classmethod
-    def _known_checks(cls, checks: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if checks is None:
-            return None
-        unknown = [name for name in checks if name not in CHECK_FUNCTIONS]
-        if unknown:
-            raise ValueError(f"unknown check {', '.join(map(repr, unknown))}; the checks are {', '.join(CHECK_FUNCTIONS)}")
-        if not checks:
-            raise ValueError("checks names no check; give None to run them all")
-        return tuple(dict.fromkeys(checks))  # each once, in the order given
+    def __post_init__(self) -> None:
+        # what callers give as lists (a JSON settings file, a config) is kept as tuples, as the fields say
+        self.auto_profiles = tuple(self.auto_profiles)
+        self.dkim_selectors = tuple(self.dkim_selectors)
+        if self.nameservers is not None:
+            self.nameservers = [(str(host), int(port)) for host, port in self.nameservers]
+        self.timeout = float(self.timeout)
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be more than 0, not {self.timeout:g}")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ValueError(f"smtp_port must be from 1 to 65535, not {self.smtp_port}")
+        if self.blocklists is not None:
+            self.blocklists = tuple(self.blocklists)
+        self.ips = _addresses(self.ips)
+        self.checks = _known_checks(self.checks)
 
     def effective_authoritative_port(self) -> int:
         if self.authoritative_port is not None:
@@ -129,14 +115,41 @@ class CheckOptions(BaseModel):
         return ports.pop() if len(ports) == 1 else 53
 
 
-class DomainOutcome(BaseModel):
+def _addresses(ips: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    found = []
+    for text in ips:
+        try:
+            address = ipaddress.ip_address(str(text).strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IP address") from None
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        found.append(str(address))
+    return tuple(dict.fromkeys(found))
+
+
+def _known_checks(checks: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if checks is None:
+        return None
+    unknown = [name for name in checks if name not in CHECK_FUNCTIONS]
+    if unknown:
+        raise ValueError(f"unknown check {', '.join(map(repr, unknown))}; the checks are {', '.join(CHECK_FUNCTIONS)}")
+    if not checks:
+        raise ValueError("checks names no check; give None to run them all")
+    return tuple(dict.fromkeys(checks))  # each once, in the order given
+
+
+@dataclass(kw_only=True)
+class DomainOutcome:
     """A domain's report and how its look-ups went: no answer at all means nothing could be checked."""
 
     report: DomainReport
     answered: int = 0  # look-ups that got an answer (including NXDOMAIN and NODATA)
     failed: int = 0  # look-ups that could not be answered (timeout, SERVFAIL, network ...)
     wrong_type: int = 0  # of those, answered with records of another type than asked
-    lookups: list[Any] = Field(default_factory=list, exclude=True)  # what the DNS said, for the check history
+    lookups: list[Any] = field(default_factory=list)  # what the DNS said, for the check history
 
     @property
     def nothing_checked(self) -> bool:

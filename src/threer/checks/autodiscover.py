@@ -10,6 +10,8 @@ the service is there and wants a sign-in.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 from typing import TYPE_CHECKING, Any
 
@@ -298,11 +300,11 @@ def _judge_endpoint(ctx: CheckContext, result: ProbeResult, *, at_domain: bool, 
             "is the provider's: nothing to change in the customer's DNS. Check from another network that no proxy "
             "or firewall here is in the way; if it fails everywhere, escalate to the provider."
         )
-        problems = [f.model_copy(update={"fix": provider_fix}) for f in problems]
+        problems = [replace(f, fix=provider_fix) for f in problems]
     if at_domain and result.failure is ProbeFailure.TIMEOUT:
         # a silent web site is observed, not unknown: Outlook waits for it before trying the next address
         problems = [
-            f.model_copy(update={"severity": Severity.WARN, "message": f"{f.message} Outlook waits for this before it tries autodiscover.{ctx.domain}."})
+            replace(f, severity=Severity.WARN, message=f"{f.message} Outlook waits for this before it tries autodiscover.{ctx.domain}.")
             for f in problems
         ]
     if result.failure is not None:

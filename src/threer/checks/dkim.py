@@ -8,6 +8,8 @@ RSA modulus under 1024 bits is flagged (the length is read from the key's DER en
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import base64
 import binascii
@@ -168,7 +170,7 @@ def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selec
         ]
         return " ".join(s for s in sentences if s)
 
-    return [f if f.fix is None else f.model_copy(update={"fix": provider_fix(f.id)}) for f in findings]
+    return [f if f.fix is None else replace(f, fix=provider_fix(f.id)) for f in findings]
 
 
 def _in_domain(host: str, domain: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from threer.checks.public_suffix import private_suffix
@@ -636,20 +636,20 @@ def _one_record(record: DmarcRecord, host: str, findings: list[Finding], inherit
         why = "; ".join(problems) if problems else "it would still give " + ", ".join(sorted(ids & again))
         fix = (f"No single record can be proposed ({why}): correct the tags named above in the TXT record at {host}, "
                "keeping one v=DMARC1 record there, and run the check again.")
-        return [findings[i].model_copy(update={"fix": fix, "changes": []}) if i in members else f
+        return [replace(findings[i], fix=fix, changes=[]) if i in members else f
                 for i, f in enumerate(findings)]
     out = list(findings)
     for i in members:
         finding = findings[i]
         old = next(c for c in finding.changes if c.action == "add" and _proposed(finding, host) is not None
                    and c.rdtype == "TXT" and c.name == host.rstrip("."))
-        new = old.model_copy(update={"value": _txt(combined)})
+        new = replace(old, value=_txt(combined))
         others = [findings[j].id for j in members if j != i]
         note = f" (one record for this and {', '.join(others)})" if others else ""
-        out[i] = finding.model_copy(update={
-            "fix": (finding.fix or "").replace(old.line, new.line + note, 1),
-            "changes": [new if c is old else c for c in finding.changes],
-        })
+        out[i] = replace(finding,
+            fix=(finding.fix or "").replace(old.line, new.line + note, 1),
+            changes=[new if c is old else c for c in finding.changes],
+        )
     return out
 
 

@@ -8,6 +8,8 @@ check for check-dns; `check_owa_url(url)` is the synchronous form the triage's r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import concurrent.futures
 from datetime import datetime, timezone
@@ -218,7 +220,7 @@ def _provider_side(findings: list[Finding], result: ProbeResult, customer_domain
             problems = result.cert_problems or ((result.failure,) if result.failure else (ProbeFailure.EXPIRED,))
             template = next((_PROVIDER_FIXES[p] for p in problems if p in _PROVIDER_FIXES), None)
             fix = template.format(host=host, port=port) if template else finding.fix
-        rewritten.append(finding.model_copy(update={"fix": fix}))
+        rewritten.append(replace(finding, fix=fix))
     return rewritten
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -412,7 +413,7 @@ def domain_entry(report: DomainReport, view: Any = None, change: Any = None, *, 
         "profile_reason": report.profile_reason,
         "checked_at": report.checked_at.isoformat().replace("+00:00", "Z"),
         "duration_ms": report.duration_ms,
-        "summary": report.summary.model_dump(),
+        "summary": report.summary.counts(),
         "findings": [
             {
                 "id": f.id,
@@ -448,6 +449,8 @@ def _jsonable(value: Any) -> Any:
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     if hasattr(value, "model_dump"):
         return _jsonable(value.model_dump(mode="json"))
+    if is_dataclass(value) and not isinstance(value, type):  # threer's own records (findings, SPF results)
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     return str(value)
 
 

@@ -82,7 +82,7 @@ class DefaultActions:
             reason = f"{type(exc).__name__}: {exc}"
             return ActionResult(fields={"checked": False, "domain": domain, "run_error": reason},
                                 summary=f"The DNS checks could not run ({reason}).")
-        summary = report.summary.model_dump()
+        summary = report.summary.counts()
         problems = [
             {"id": f.id, "severity": f.severity.value, "message": f.message, "fix": f.fix,
              # the records of the fix, so the triage shows them whole, as check-dns does

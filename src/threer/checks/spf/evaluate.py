@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import dns.name
 import dns.reversename
-from pydantic import BaseModel, Field
 
 from threer.checks.resolver import Lookup, LookupStatus
 
@@ -35,7 +34,8 @@ from threer.errors import BadInput
 if TYPE_CHECKING:
     from threer.checks.resolver import Resolver
 
-class SpfResult(BaseModel):
+@dataclass(kw_only=True)
+class SpfResult:
     """What check_host() decided for one client address, and what it cost."""
 
     result: str  # pass fail softfail neutral none permerror temperror
@@ -46,7 +46,7 @@ class SpfResult(BaseModel):
     matched: str | None = None  # "domain: term" of the mechanism that matched
     lookups: int = 0  # DNS-querying mechanisms and modifiers evaluated (limit 10)
     void_lookups: int = 0  # of those, look-ups that found nothing (limit 2)
-    lookup_budget: dict[str, int] = Field(default_factory=dict)  # per top-level include/redirect
+    lookup_budget: dict[str, int] = field(default_factory=dict)  # per top-level include/redirect
 
 
 class _PermError(Exception):

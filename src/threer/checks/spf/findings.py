@@ -6,6 +6,8 @@ Exactly one record, syntax, look-up budget per include, void look-ups, the `all`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import ipaddress
 from typing import TYPE_CHECKING
@@ -145,13 +147,13 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
         fixed_by = [out[proposals[n][0]].id for n in members]
         for n in members:
             i, change = proposals[n]
-            new_change = change.model_copy(update={"value": txt_value(combined)})
+            new_change = replace(change, value=txt_value(combined))
             others = [x for x in fixed_by if x != out[i].id]
             note = f" (one record for this and {', '.join(others)})" if others else ""
-            out[i] = out[i].model_copy(update={
-                "fix": (out[i].fix or "").replace(change.line, new_change.line + note),
-                "changes": [new_change if c is change else c for c in out[i].changes],
-            })
+            out[i] = replace(out[i],
+                fix=(out[i].fix or "").replace(change.line, new_change.line + note),
+                changes=[new_change if c is change else c for c in out[i].changes],
+            )
             proposals[n] = (i, new_change)
     fits = await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals))
     for (i, change), fit in zip(proposals, fits):
@@ -161,11 +163,11 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
             continue
         old_line = change.line
         if fit.ok:
-            new_change = change.model_copy(update={"value": txt_value(fit.text)})
+            new_change = replace(change, value=txt_value(fit.text))
             note = f" ({'; '.join(fit.steps)}, so it stays within {LOOKUP_LIMIT} look-ups: {fit.lookups})"
             fix = (finding.fix or "").replace(old_line, new_change.line + note)
             changes = [new_change if c is change else c for c in finding.changes]
-            out[i] = finding.model_copy(update={"fix": fix, "changes": changes})
+            out[i] = replace(finding, fix=fix, changes=changes)
             continue
         lead = (finding.fix or "").split(old_line)[0].rstrip(": ")
         biggest = costliest(fit)
@@ -176,7 +178,7 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
             + ". Remove the includes and mechanisms of services that no longer send mail for the domain (ask the "
             "customer which still do), then run the check again for the exact record."
         )
-        out[i] = finding.model_copy(update={"fix": fix, "changes": []})
+        out[i] = replace(finding, fix=fix, changes=[])
     return out
 
 
@@ -327,11 +329,11 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
         if without is not None:
             # the record with the broken address term left out, when that is a valid record; _settle walks
             # it as if published (look-ups, voids) before it is shown
-            finding = finding.model_copy(update={
-                "fix": f"Correct the address in {_show(exc.term)}, or remove the term (mail from that address then no "
+            finding = replace(finding,
+                fix=f"Correct the address in {_show(exc.term)}, or remove the term (mail from that address then no "
                 f"longer passes SPF through it): {_fix_record(domain, without, lookup.ttl)}",
-                "changes": _replace(domain, [records[0]], without, lookup.ttl),
-            })
+                changes=_replace(domain, [records[0]], without, lookup.ttl),
+            )
         return await _settle(resolver, [finding])
 
     sending_ips = list(getattr(profile, "sending_ips", None) or [])
