@@ -6,14 +6,25 @@ import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from threer.config_plain import (  # the checks of single values, shared with the reading without pydantic
+    SMTP_SECURITY as SMTP_SECURITY,  # threer.config's names still
+    WEEKDAYS as WEEKDAYS,
+    check_address,
+    check_control_panel_url,
+    check_database_url,
+    check_partner_domain,
+    check_port,
+    check_security,
+    check_selectors,
+    check_smtp_timeout,
+    check_weekdays,
+    check_zone,
+)
 from threer.errors import BadInput, describe_validation_error  # noqa: F401 - re-exported for the CLI
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class BusinessHours(BaseModel):
@@ -30,25 +41,12 @@ class BusinessHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
-        return value
+        return check_zone(value)
 
     @field_validator("days")
     @classmethod
     def _weekdays(cls, value: list[str]) -> list[str]:
-        full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        days = []
-        for raw in value:
-            word = raw.strip().lower()
-            if len(word) < 3 or not any(f.startswith(word) for f in full):  # mon, tues, friday
-                raise ValueError(f"unknown day {raw.strip()!r}; use mon, tue, wed, thu, fri, sat, sun")
-            days.append(word[:3])
-        if not days:
-            raise ValueError("at least one working day is needed")
-        return sorted(set(days), key=WEEKDAYS.index)
+        return check_weekdays(value)
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -84,14 +82,7 @@ class PartnerConfig(BaseModel):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from threer.domain import DomainError, normalise_domain
-
-        try:
-            return normalise_domain(value).domain
-        except DomainError as exc:
-            raise ValueError(exc.message) from None
+        return None if value is None else check_partner_domain(value)
 
     @field_validator("support_address")
     @classmethod
@@ -103,15 +94,9 @@ class PartnerConfig(BaseModel):
     @field_validator("control_panel_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value.lower().startswith(("https://", "http://")) or " " in value or "." not in value:
-            raise ValueError("the Control Panel URL must be a web address such as https://cp.example.net/")
-        return value
+        return None if value is None else check_control_panel_url(value)
 
 
-SMTP_SECURITY = ("starttls", "tls", "none")
 NONE_IS_A_VALUE = {"smtp.security", "default_profile"}  # keys whose values include the word "none" itself
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
@@ -141,24 +126,17 @@ class SmtpConfig(BaseModel):
     @field_validator("security")
     @classmethod
     def _security(cls, value: str) -> str:
-        word = value.strip().lower()
-        if word not in SMTP_SECURITY:
-            raise ValueError(f"security must be one of {', '.join(SMTP_SECURITY)}, not {value!r}")
-        return word
+        return check_security(value)
 
     @field_validator("port")
     @classmethod
     def _port(cls, value: int | None) -> int | None:
-        if value is not None and not 0 < value < 65536:
-            raise ValueError(f"port must be from 1 to 65535, not {value}")
-        return value
+        return check_port(value)
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, value: float) -> float:
-        if not 0 < value <= 600:
-            raise ValueError("timeout must be more than 0 and at most 600 seconds")
-        return value
+        return check_smtp_timeout(value)
 
     @field_validator("from_address")
     @classmethod
@@ -178,15 +156,7 @@ class Config(BaseModel):
     @field_validator("dkim_selectors")
     @classmethod
     def _selectors(cls, value: list[str]) -> list[str]:
-        import re
-
-        out = []
-        for raw in value:
-            selector = raw.strip().lower()
-            if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", selector):
-                raise ValueError(f"{raw!r} is not a DKIM selector such as selector1")
-            out.append(selector)
-        return list(dict.fromkeys(out))
+        return check_selectors(value)
 
     partner: PartnerConfig = Field(default_factory=PartnerConfig)
     # auto: recognise the provider from each domain's records; a name or TOML path: always that one
@@ -209,14 +179,7 @@ class Config(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
-        if not value or not value.strip():
-            return None
-        from threer.store_pg import check_url
-
-        try:
-            return check_url(value, from_config=True)
-        except BadInput as exc:
-            raise ValueError(exc.message) from None
+        return check_database_url(value)
 
     def missing_partner_details(self) -> list[str]:
         """The config keys the ticket needs that are not set yet."""
@@ -233,16 +196,7 @@ class Config(BaseModel):
 
 def validate_address(value: str) -> str:
     """A plain e-mail address (local@domain), the domain normalised; no display names."""
-    from threer.domain import DomainError, normalise_domain
-
-    value = value.strip()
-    local, at, host = value.rpartition("@")
-    if not at or not local or len(local) > 64 or any(c.isspace() or c in "<>,;\"()[]\\" for c in local):
-        raise ValueError(f"{value!r} is not an e-mail address such as support@provider.example")
-    try:
-        return f"{local}@{normalise_domain(host).domain}"
-    except DomainError:
-        raise ValueError(f"{value!r} is not an e-mail address such as support@provider.example") from None
+    return check_address(value)
 
 
 def load_config(path: Path) -> Config:

@@ -209,3 +209,75 @@ def test_any_toml_text_gives_a_profile_or_bad_input(tmp_path_factory, text: str)
 @given(st.text(max_size=60), st.text(max_size=60))
 def test_pattern_matching_never_raises(pattern: str, host: str) -> None:
     assert pattern_matches(pattern, "contoso.com", host) in (True, False)
+
+
+# -- read without pydantic, and with it: the same profile or the same error ------------------------
+
+
+def _both_ways(raw: dict) -> tuple[object, object]:
+    """(what threer.checks.profiles reads itself or None, what the pydantic schema reads or its BadInput)."""
+    import copy
+
+    from threer.checks.profile_schema import read_profile
+    from threer.checks.profiles import _plain_profile
+
+    plain = _plain_profile(copy.deepcopy(raw))
+    try:
+        schema: object = read_profile(copy.deepcopy(raw), "profile file p.toml")
+    except BadInput as exc:
+        schema = exc
+    return plain, schema
+
+
+def test_the_schema_has_the_profiles_keys_and_defaults() -> None:
+    import dataclasses
+
+    from threer.checks.profile_schema import DkimSelectorSchema, ProfileSchema, RecogniseSchema
+    from threer.checks.profiles import DkimSelector, Recognise
+
+    for data, schema in ((Profile, ProfileSchema), (DkimSelector, DkimSelectorSchema), (Recognise, RecogniseSchema)):
+        assert [f.name for f in dataclasses.fields(data)] == list(schema.model_fields), data
+        for f in dataclasses.fields(data):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            model_default = schema.model_fields[f.name].get_default(call_default_factory=True)
+            if dataclasses.is_dataclass(default):
+                default = dataclasses.asdict(default)
+                model_default = model_default.model_dump()
+            if default is not dataclasses.MISSING:
+                assert default == model_default, f.name
+
+
+@pytest.mark.parametrize("name", BUILTIN_PROFILES)
+def test_builtin_profiles_read_the_same_both_ways(name: str) -> None:
+    import tomllib
+    from importlib import resources
+
+    raw = tomllib.loads(resources.files("threer.checks").joinpath("profiles", f"{name}.toml").read_text("utf-8"))
+    raw["name"] = name
+    plain, schema = _both_ways(raw)
+    assert plain is not None and plain == schema
+
+
+_PATTERN = st.sampled_from(["Mail.Example.", "{domain}.mx.example", "{tenant}.x.example", "bad host!", "{nope}.x", ""])
+_VALUE = st.one_of(st.text(max_size=8), st.booleans(), st.integers(-2, 2), st.lists(_PATTERN, max_size=3),
+                   st.lists(st.sampled_from(["127.0.0.1", "127.0.0.0/8", " ::1 ", "300.1.1.1", "S1", "s 1"]), max_size=3),
+                   st.sampled_from(["https://owa.example/", "http://owa.example/", " https://x.example "]))
+_DKIM = st.fixed_dictionaries({"selector": st.sampled_from(["s1", "S2", "bad one", 5])},
+                              optional={"cname": st.lists(_PATTERN, max_size=2), "renamable": st.sampled_from([True, 1, "yes"]),
+                                        "target": st.just("x")})
+_RAW = st.fixed_dictionaries({"name": st.sampled_from(["p", 5])}, optional={
+    key: _VALUE for key in ("description", "admin_centre", "mx", "spf_includes", "sending_ips", "dkim_selectors",
+                            "autodiscover_cname", "autodiscover_srv", "owa_url", "mx_hosts")
+} | {"dkim": st.lists(_DKIM, max_size=2),
+     "recognise": st.dictionaries(st.sampled_from(["mx", "spf_includes", "autodiscover", "other"]),
+                                  st.one_of(st.lists(_PATTERN, max_size=2), st.just("x")), max_size=3)})
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RAW)
+def test_a_profile_read_without_pydantic_is_the_one_pydantic_reads(raw: dict) -> None:
+    plain, schema = _both_ways(raw)
+    if plain is not None:  # read without pydantic: exactly what pydantic reads
+        assert plain == schema
+    else:  # left to pydantic: a profile (a value converted) or its BadInput
+        assert isinstance(schema, (Profile, BadInput))

@@ -20,9 +20,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from dataclasses import dataclass, field, fields
 
-from threer.errors import BadInput, describe_validation_error
+from threer.errors import BadInput
 from threer.files import load_toml, read_user_text
 
 BUILTIN_PROFILES = ("m365", "google")
@@ -93,70 +93,70 @@ def check_selector(value: str) -> str:
     return value
 
 
-class DkimSelector(BaseModel):
+@dataclass(kw_only=True)
+class DkimSelector:
     """A DKIM selector the service signs with, and where its CNAME should point (if a CNAME)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     selector: str
     # accepted CNAME targets; empty means the key is published as a TXT record at the selector itself
-    cname: list[str] = Field(default_factory=list)
+    cname: list[str] = field(default_factory=list)
     # the admin may publish the key under another selector name (Google's "prefix selector"): a key
     # found at another selector then satisfies this one
     renamable: bool = False
 
-    @field_validator("selector")
-    @classmethod
-    def _selector(cls, value: str) -> str:
-        return check_selector(value)
-
-    @field_validator("cname")
-    @classmethod
-    def _cnames(cls, value: list[str]) -> list[str]:
-        return [_check_pattern(v) for v in value]
+    def __post_init__(self) -> None:
+        self.selector = check_selector(self.selector)
+        self.cname = [_check_pattern(v) for v in self.cname]
 
 
-class Recognise(BaseModel):
+@dataclass(kw_only=True)
+class Recognise:
     """How `--profile auto` tells that a domain uses this service. A list left out means the profile's
     own patterns (`mx`, `spf_includes`, `autodiscover_cname`); an empty list means never by that record."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mx: list[str] | None = None  # MX host patterns
     spf_includes: list[str] | None = None  # include:/redirect= targets in the domain's own SPF record
     autodiscover: list[str] | None = None  # where autodiscover.<domain> leads (its CNAME chain)
 
-    @field_validator("mx", "spf_includes", "autodiscover")
-    @classmethod
-    def _patterns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_pattern(v) for v in value]
+    def __post_init__(self) -> None:
+        for name in ("mx", "spf_includes", "autodiscover"):
+            value = getattr(self, name)
+            setattr(self, name, None if value is None else [_check_pattern(v) for v in value])
 
 
-class Profile(BaseModel):
-    """What a provider's service needs in the customer's DNS. Unknown keys are errors (typos)."""
-
-    model_config = ConfigDict(extra="forbid")
+@dataclass(kw_only=True)
+class Profile:
+    """What a provider's service needs in the customer's DNS. A bad value is a ValueError naming it;
+    a profile file is read by load_profile, whose errors say which key of the file is wrong."""
 
     name: str
     description: str = ""
-    mx: list[str] = Field(default_factory=list)  # accepted MX host patterns; any one of them will do
-    spf_includes: list[str] = Field(default_factory=list)  # e.g. spf.protection.outlook.com
-    sending_ips: list[str] = Field(default_factory=list)  # IPs/CIDRs the provider sends from
+    mx: list[str] = field(default_factory=list)  # accepted MX host patterns; any one of them will do
+    spf_includes: list[str] = field(default_factory=list)  # e.g. spf.protection.outlook.com
+    sending_ips: list[str] = field(default_factory=list)  # IPs/CIDRs the provider sends from
     autodiscover_cname: str | None = None  # e.g. autodiscover.outlook.com
     autodiscover_srv: str | None = None  # target host of _autodiscover._tcp SRV
-    dkim: list[DkimSelector] = Field(default_factory=list)
+    dkim: list[DkimSelector] = field(default_factory=list)
     # more selectors to look for (a TXT key or a CNAME, whatever it is): selectors the admin chose
-    dkim_selectors: list[str] = Field(default_factory=list)
+    dkim_selectors: list[str] = field(default_factory=list)
     owa_url: str | None = None
     # where the customer's exact values (MX token, DKIM CNAME targets) are shown, for fixes that cannot
     # spell them out, e.g. "the Microsoft 365 admin centre (Settings > Domains > the domain > DNS records)"
     admin_centre: str = ""
-    recognise: Recognise = Field(default_factory=Recognise)
+    recognise: Recognise = field(default_factory=Recognise)
 
-    @field_validator("dkim_selectors")
-    @classmethod
-    def _selectors(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(check_selector(v) for v in value))
+    def __post_init__(self) -> None:
+        # the same checks, in the same words, as threer.checks.profile_schema gives for a profile file
+        self.mx = [_check_pattern(v) for v in self.mx]
+        self.spf_includes = [_check_pattern(v) for v in self.spf_includes]
+        self.sending_ips = _check_ips(self.sending_ips)
+        self.autodiscover_cname = _optional_pattern(self.autodiscover_cname)
+        self.autodiscover_srv = _optional_pattern(self.autodiscover_srv)
+        self.dkim = [d if isinstance(d, DkimSelector) else DkimSelector(**d) for d in self.dkim]
+        self.dkim_selectors = list(dict.fromkeys(check_selector(v) for v in self.dkim_selectors))
+        self.owa_url = _check_owa_url(self.owa_url)
+        if not isinstance(self.recognise, Recognise):
+            self.recognise = Recognise(**self.recognise)
 
     def recognise_patterns(self) -> dict[str, list[str]]:
         """The patterns `--profile auto` matches, by record: mx, spf_includes, autodiscover."""
@@ -170,43 +170,76 @@ class Profile(BaseModel):
     def where_values_are(self) -> str:
         return self.admin_centre or f"the {self.description or self.name} admin centre"
 
-    @field_validator("mx", "spf_includes")
-    @classmethod
-    def _patterns(cls, value: list[str]) -> list[str]:
-        return [_check_pattern(v) for v in value]
-
-    @field_validator("autodiscover_cname", "autodiscover_srv")
-    @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        return None if value is None or not value.strip() else _check_pattern(value)
-
-    @field_validator("sending_ips")
-    @classmethod
-    def _ips(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in value:
-            try:
-                ipaddress.ip_network(item.strip(), strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network such as 203.0.113.0/24") from None
-        return [v.strip() for v in value]
-
-    @field_validator("owa_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value.lower().startswith("https://") or " " in value or "." not in value:
-            raise ValueError(f"owa_url must be an https:// address, not {value!r}")
-        return value
-
     def expand(self, pattern: str, domain: str) -> str:
         return expand_pattern(pattern, domain)
 
     def matches(self, pattern: str, domain: str, host: str) -> bool:
         return pattern_matches(pattern, domain, host)
+
+
+def _optional_pattern(value: str | None) -> str | None:
+    return None if value is None or not value.strip() else _check_pattern(value)
+
+
+def _check_ips(value: list[str]) -> list[str]:
+    import ipaddress
+
+    for item in value:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network such as 203.0.113.0/24") from None
+    return [v.strip() for v in value]
+
+
+def _check_owa_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.lower().startswith("https://") or " " in value or "." not in value:
+        raise ValueError(f"owa_url must be an https:// address, not {value!r}")
+    return value
+
+
+def profile_keys() -> list[str]:
+    """The keys of a profile file, in order (as an error about an unknown key lists them)."""
+    return [f.name for f in fields(Profile)]
+
+
+# A profile file's keys and the types they are read here without pydantic (TOML gives them exactly so);
+# anything else is left to threer.checks.profile_schema, which converts what it can and words the errors.
+_TEXT_KEYS = {"name", "description", "admin_centre", "autodiscover_cname", "autodiscover_srv", "owa_url"}
+_LIST_KEYS = {"mx", "spf_includes", "sending_ips", "dkim_selectors"}
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _plain_profile(raw: dict[str, object]) -> Profile | None:
+    """The profile when every key of `raw` is known and of its exact type and every value is valid;
+    None when pydantic must read it (to convert a value, or to say what is wrong)."""
+    for key, value in raw.items():
+        if key in _TEXT_KEYS:
+            ok = isinstance(value, str)
+        elif key in _LIST_KEYS:
+            ok = _texts(value)
+        elif key == "dkim":
+            ok = isinstance(value, list) and all(
+                isinstance(d, dict) and isinstance(d.get("selector"), str)
+                and set(d) <= {"selector", "cname", "renamable"} and _texts(d.get("cname", []))
+                and isinstance(d.get("renamable", False), bool) for d in value)
+        elif key == "recognise":
+            ok = isinstance(value, dict) and set(value) <= {"mx", "spf_includes", "autodiscover"} and all(
+                _texts(v) for v in value.values())
+        else:
+            ok = False
+        if not ok:
+            return None
+    try:
+        return Profile(**raw)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -238,16 +271,12 @@ def _parse(data: bytes, where: str, *, default_name: str) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"The {where} is not valid TOML ({exc}). Fix it; docs/how-to/profiles.md has an example.") from None
     raw.setdefault("name", default_name)
-    try:
-        return Profile.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        if err["type"] == "extra_forbidden":
-            key = ".".join(str(p) for p in err["loc"])
-            raise BadInput(
-                f"The {where} has an unknown key {key!r}. Known keys: {', '.join(Profile.model_fields)}."
-            ) from None
-        raise BadInput(f"The {where} has a bad value: {describe_validation_error(exc)}.") from None
+    profile = _plain_profile(raw)
+    if profile is None:
+        from threer.checks.profile_schema import read_profile
+
+        profile = read_profile(raw, where)  # converts what pydantic converts; BadInput in its words otherwise
+    return profile
 
 
 def resolve_profile(name_or_path: str | None) -> Profile | None:

@@ -103,7 +103,7 @@ def run(
     """check-dns itself, its options already read (by typer, or by threer.cli.entry): the exit status."""
     from threer.checks import CheckOptions, load_choice
     from threer.checks.resolver import parse_nameserver
-    from threer.config import load_config
+    from threer.config_plain import read_for_checks
 
     if fixes and (as_json or propagation):
         raise BadInput("--fixes prints zone-file lines only; leave out --json and --propagation with it.")
@@ -114,7 +114,7 @@ def run(
     if not names:
         raise BadInput("No domain to check. Give one or more domains, or --from FILE with one domain a line.")
     addresses = parse_addresses(ips or [])
-    config = load_config(env.config_path)
+    config = read_for_checks(env.config_path)  # without pydantic unless the file needs it
     if diff and not config.check_history:
         raise BadInput("--diff compares with the check history, which the config turns off (check_history = false). "
                        "Turn it on with `threer config set check_history true`.")
