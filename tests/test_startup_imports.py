@@ -1,8 +1,9 @@
 """What a run imports: only the module of the command being run, and no heavy library it does not use.
 
 `check-dns --dns-only --json` opens no connection and renders no table, so it must not import httpx,
-cryptography or rich; its command line is read by the entry point itself (threer.cli.entry), so it
-does not import typer (or click) either; `kb search --json` must not import rich; neither imports the other commands'
+cryptography or rich; its command line is read by the entry point itself (threer.cli.entry), its
+config, profiles, findings and reports are plain classes, and its answers are read by
+threer.checks.dnswire, so it imports neither typer (nor click), pydantic nor dnspython either; `kb search --json` must not import rich; neither imports the other commands'
 modules. Each run is a real `python -m threer` process (a module imported by an earlier test in this
 process would hide one the run itself imports); the module list is taken as the process exits.
 """
@@ -45,13 +46,27 @@ def server():
         yield s
 
 
-def test_check_dns_dns_only_json_imports_no_rich_httpx_cryptography_or_typer(server) -> None:
+def test_check_dns_dns_only_json_imports_no_rich_httpx_cryptography_typer_pydantic_or_dns(server) -> None:
     run, modules = loaded_by("check-dns", "b-plain.example", "--profile", "none", "--dns-only", "--json",
                              "--nameserver", f"127.0.0.1:{server.port}")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["domains"][0]["domain"] == "b-plain.example"
-    assert families(modules, "rich", "httpx", "cryptography", "questionary", "prompt_toolkit", "typer", "click") == []
+    assert families(modules, "rich", "httpx", "cryptography", "questionary", "prompt_toolkit", "typer", "click",
+                    "pydantic", "dns") == []
     assert modules & COMMAND_MODULES == {"threer.cli.check_dns"}
+
+
+def test_check_dns_with_a_plain_config_file_imports_no_pydantic(server, threer_env) -> None:
+    # the file `threer config init` writes is read without pydantic too (threer.config_plain)
+    from threer.config import Config, save_config
+
+    save_config(Config.model_validate({"partner": {"domain": "partner.example", "support_address": "help@partner.example"},
+                                       "default_profile": "none"}), threer_env.config_path)
+    run, modules = loaded_by("check-dns", "b-plain.example", "--dns-only", "--json", "--nameserver",
+                             f"127.0.0.1:{server.port}")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["domains"][0]["profile"] is None  # the config's default_profile: none
+    assert families(modules, "pydantic", "typer", "dns") == []
 
 
 def test_check_dns_table_still_renders_with_rich(server) -> None:

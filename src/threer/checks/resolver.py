@@ -1,7 +1,8 @@
 """The one DNS resolver every check uses: async, asks each question once per run, honest about failures.
 
-A `Resolver` sends queries straight to the configured name servers: dnspython builds and reads the
-messages; each UDP query (EDNS0, a 1232-byte payload) goes out on its own connected asyncio datagram
+A `Resolver` sends queries straight to the configured name servers: threer.checks.dnswire writes the
+plain queries and reads the plain answers (nearly all of them), dnspython builds and reads the rest
+and is imported only then (a short run whose answers are all plain never imports it); each UDP query (EDNS0, a 1232-byte payload) goes out on its own connected asyncio datagram
 socket, and an answer that comes back truncated is asked again with dnspython's async TCP query. Each
 distinct (name, type) is asked at most once per resolver: concurrent callers of the same question
 await the same in-flight query, later callers get the stored answer. Every answer is classified into
@@ -26,22 +27,39 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import importlib
 import ipaddress
+import re
+import socket
+import sys
 import time
 from dataclasses import dataclass
 from enum import Enum
-
-import dns.exception
-import dns.flags
-import dns.inet
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
+from typing import TYPE_CHECKING, Any
 
 from threer.checks import dnswire
 from threer.errors import BadInput, ExitStatus, ThreerError
+
+if TYPE_CHECKING:
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+else:
+
+    class _DnsPython:
+        """dnspython's modules (`dns.message`, ...), each imported when first used: only a query or an
+        answer dnswire does not handle needs them (and an error clause that meets an exception)."""
+
+        def __getattr__(self, name: str) -> Any:
+            module = importlib.import_module(f"dns.{name}")
+            setattr(self, name, module)
+            return module
+
+    dns = _DnsPython()
 
 EDNS_PAYLOAD = 1232  # the DNS flag day 2020 size: large enough for 2048-bit DKIM keys, small enough not to fragment
 _MAX_CNAME_HOPS = 16
@@ -56,7 +74,10 @@ _RTT_MULTIPLE = 3.0
 MAX_IN_FLIGHT = 100
 
 
-_RDTYPES = {text: dns.rdatatype.from_text(text) for text in ("A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "PTR", "TLSA", "SRV", "DS", "DNSKEY", "CAA")}
+# the type numbers of the questions the checks ask (RFC 1035, 2782, 3596, 4034, 6698, 8659); any other is dnspython's
+_RDTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33, "DS": 43,
+            "DNSKEY": 48, "TLSA": 52, "CAA": 257}
+_TXT, _SPF = 16, 99
 
 
 class LookupStatus(str, Enum):
@@ -143,26 +164,70 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 def system_nameservers() -> list[tuple[str, int]]:
     """The name servers from the system configuration (resolv.conf), as (address, port)."""
-    import dns.resolver  # only here: a run with --nameserver never reads resolv.conf
-
-    try:
-        system = dns.resolver.Resolver(configure=True)
-    except (dns.resolver.NoResolverConfiguration, OSError):
-        system = None
-    servers: list[tuple[str, int]] = []
-    if system is not None:
-        for entry in system.nameservers:
-            address = str(entry)
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                continue  # DoH/DoT URLs are not something threer speaks to
-            servers.append((address, int(system.port)))
+    addresses = _resolv_conf_nameservers() if sys.platform != "win32" else None
+    if addresses is not None:
+        servers = [(address, 53) for address in addresses]
+    else:
+        servers = _dnspython_nameservers()
     if not servers:
         raise ThreerError(
             "No DNS server is configured on this computer; pass one with --nameserver, such as --nameserver 1.1.1.1.",
             ExitStatus.INCOMPLETE,
         )
+    return servers
+
+
+_RESOLV_CONF = "/etc/resolv.conf"
+_CONF_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
+
+
+def _resolv_conf_nameservers(path: str = _RESOLV_CONF) -> list[str] | None:
+    """The `nameserver` addresses of resolv.conf, read line by line as dnspython reads the file ([] when
+    it cannot be opened or names none); None when something in it is left to dnspython's own reading
+    (an address that is not a plain IP address, a domain or search name that is not plain, text that is
+    not UTF-8)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = list(file)
+    except OSError:
+        return []
+    except UnicodeDecodeError:
+        return None
+    found = []
+    for line in lines:
+        if not line or line[0] in "#;":
+            continue
+        tokens = line.split()
+        if len(tokens) < 2:
+            continue
+        if tokens[0] == "nameserver":
+            try:
+                ipaddress.ip_address(tokens[1])
+            except ValueError:
+                return None
+            if "%" in tokens[1]:
+                return None  # a scoped IPv6 address: dnspython's reading
+            found.append(tokens[1])
+        elif tokens[0] in ("domain", "search") and not all(_CONF_NAME.fullmatch(t) for t in tokens[1:]):
+            return None
+    return found
+
+
+def _dnspython_nameservers() -> list[tuple[str, int]]:
+    import dns.resolver  # only here: resolv.conf read plainly (or --nameserver) needs no dnspython
+
+    try:
+        system = dns.resolver.Resolver(configure=True)
+    except (dns.resolver.NoResolverConfiguration, OSError):
+        return []
+    servers: list[tuple[str, int]] = []
+    for entry in system.nameservers:
+        address = str(entry)
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            continue  # DoH/DoT URLs are not something threer speaks to
+        servers.append((address, int(system.port)))
     return servers
 
 
@@ -182,7 +247,7 @@ class _UdpExchange(asyncio.DatagramProtocol):
 
     def __init__(self, query: "dns.message.Message | dnswire.Query", first_wait: float, give_up_at: float) -> None:
         self.plain = query if isinstance(query, dnswire.Query) else None
-        self._query = query if isinstance(query, dns.message.Message) else None
+        self._query = None if isinstance(query, dnswire.Query) else query
         self.wire = query.wire if isinstance(query, dnswire.Query) else query.to_wire()
         self.id_bytes = self.wire[:2]
         self.loop = asyncio.get_running_loop()
@@ -210,8 +275,8 @@ class _UdpExchange(asyncio.DatagramProtocol):
                 return
         try:
             response = dns.message.from_wire(data, raise_on_truncation=True)
-        except dns.message.Truncated as exc:
-            self._finish(exc)  # the caller asks again over TCP
+        except dns.message.Truncated:
+            self._finish(dnswire.Truncated())  # the caller asks again over TCP
             return
         except Exception as exc:  # noqa: BLE001 - any unreadable answer is reported as malformed
             self._finish(dns.exception.FormError(f"{type(exc).__name__}: {exc}"))
@@ -261,7 +326,7 @@ class _UdpExchange(asyncio.DatagramProtocol):
 
     def _give_up(self) -> None:
         self._give_up_timer = None
-        self._finish(dns.exception.Timeout())
+        self._finish(TimeoutError())
 
     def _finish(self, outcome: "dns.message.Message | dnswire.Answer | BaseException") -> None:
         if not self.answer.done():
@@ -300,7 +365,7 @@ class _InFlightLimit:
 
         def expire() -> None:
             if not turn.done():
-                turn.set_exception(dns.exception.Timeout())
+                turn.set_exception(TimeoutError())
 
         timer = loop.call_at(_loop_time(loop, give_up_at), expire)
         try:
@@ -554,7 +619,7 @@ class Resolver:
             query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=self.want_dnssec)
             query.flags |= dns.flags.AD
         response = await self._udp_then_tcp(query, server, give_up_at)
-        if (isinstance(response, dns.message.Message) and response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP)
+        if (not isinstance(response, dnswire.Answer) and response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP)
                 and response.edns < 0):
             # an old server that does not speak EDNS: ask again plainly
             plainly = dns.message.make_query(qname if qname is not None else dns.name.from_text(name or "."), qtype)
@@ -572,13 +637,13 @@ class Resolver:
             self._stats["udp"] += 1
             try:
                 return await self._udp_with_resends(query, server, give_up_at)
-            except dns.message.Truncated:
+            except dnswire.Truncated:
                 self._stats["tcp_retries"] += 1
                 self._stats["tcp"] += 1
                 budget = give_up_at - time.monotonic()
                 if budget <= 0:
-                    raise dns.exception.Timeout(timeout=self.timeout) from None
-                message = query if isinstance(query, dns.message.Message) else dns.message.from_wire(query.wire)
+                    raise TimeoutError(f"no time left for TCP within {self.timeout:g} s") from None
+                message = dns.message.from_wire(query.wire) if isinstance(query, dnswire.Query) else query
                 from dns import asyncquery  # only here: most runs never fall back to TCP
 
                 return await asyncio.wait_for(asyncquery.tcp(message, address, timeout=budget, port=port), budget)
@@ -595,9 +660,8 @@ class Resolver:
         loop = asyncio.get_running_loop()
         exchange = _UdpExchange(query, self.resend_interval(server), give_up_at)
         # a connected socket hears the ICMP "port unreachable", so a wrong server fails at once
-        await loop.create_datagram_endpoint(
-            lambda: exchange, remote_addr=server, family=dns.inet.af_for_address(server[0])
-        )
+        family = socket.AF_INET6 if ipaddress.ip_address(server[0]).version == 6 else socket.AF_INET
+        await loop.create_datagram_endpoint(lambda: exchange, remote_addr=server, family=family)
         started = time.monotonic()
         try:
             exchange.send_first()
@@ -717,6 +781,6 @@ class Resolver:
 
 def _present(rdata) -> str:
     """Presentation form of one record; TXT strings are joined and decoded as text."""
-    if rdata.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
+    if rdata.rdtype in (_TXT, _SPF):
         return b"".join(rdata.strings).decode("utf-8", errors="replace")
     return rdata.to_text()

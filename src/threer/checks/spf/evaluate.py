@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import dns.name
-import dns.reversename
 
 from threer.checks.resolver import Lookup, LookupStatus
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_-]+")
 from threer.checks.spf.macros import MacroString, expand_macros, parse_macro_string
 from threer.checks.spf.record import (
     LOOKUP_LIMIT,
@@ -126,8 +125,13 @@ def _target_name(expanded: str) -> str | None:
         labels = labels[1:]
     if not labels or any(not label or len(label.encode("utf-8", "replace")) > 63 for label in labels):
         return None
+    raw = [label.encode("utf-8", "replace") for label in labels]
+    if all(_PLAIN_LABEL.fullmatch(label) for label in raw):  # nothing to escape: the name as it is
+        return ".".join(labels) if sum(len(label) + 1 for label in raw) + 1 <= 255 else None
+    import dns.name  # a label to escape (`\032`, `\.`): dnspython writes the presentation form
+
     try:
-        return dns.name.Name([label.encode("utf-8", "replace") for label in labels] + [b""]).to_text(omit_final_dot=True)
+        return dns.name.Name(raw + [b""]).to_text(omit_final_dot=True)
     except dns.name.NameTooLong:
         return None
 
@@ -369,7 +373,7 @@ async def _matches(state: _State, domain: str, mechanism: Mechanism) -> bool:
 
 async def _validated_names(state: _State) -> tuple[list[str], Lookup | None]:
     """RFC 7208 §5.5: the client's PTR names (first 10) whose A/AAAA records lead back to it."""
-    reverse = dns.reversename.from_address(str(state.ip)).to_text(omit_final_dot=True)
+    reverse = state.ip.reverse_pointer  # d.c.b.a.in-addr.arpa, or the 32 nibbles of an IPv6 address
     lookup = await state.resolver.query(reverse, "PTR")
     if not lookup.exists:
         return [], (None if lookup.is_error else lookup)  # a PTR failure only means no match
