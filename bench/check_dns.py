@@ -15,7 +15,8 @@ external report address, two DKIM selectors, autodiscover, MTA-STS, TLS-RPT), ev
   and as a library (pip-installed into this environment when missing; skipped with a note when that
   is not possible);
 - which heavy libraries the `--dns-only --json` run imports (`python -X importtime`): httpx and
-  cryptography must not load with --dns-only, rich not with --json;
+  cryptography must not load with --dns-only, rich not with --json, and typer, pydantic and dnspython
+  not on that path at all (the entry point reads the command line, dnswire the answers);
 - the wall time and peak memory of `threer check-dns --from FILE` with `--domains` copies of the domain;
 - with the SMTP probe on: a domain with two MX hosts that accept and never greet, probed with
   `--smtp-timeout`: the run must last about one timeout (the hosts are probed at once), not two.
@@ -250,11 +251,18 @@ def silent_smtp_server() -> tuple[object, int]:
     return listener, listener.getsockname()[1]
 
 
+HEAVY = ("httpx", "cryptography", "rich", "typer", "pydantic", "dns")
+
+
 def heavy_imports(argv: list[str]) -> list[str]:
-    """Which of httpx, cryptography, rich the command imports (from `python -X importtime`)."""
-    _, _, _, _, err, _ = run_measured([sys.executable, "-X", "importtime", *argv[1:]])
-    loaded = set(re.findall(r"\|\s+(httpx|cryptography|rich)(?:\.|\s*$)", err, re.M))
-    return sorted(loaded)
+    """Which of the heavy libraries (HEAVY) the command imports, from the modules loaded when it ends."""
+    script = ("import atexit, runpy, sys\n"
+              "atexit.register(lambda: sys.stderr.write('\\nLOADED ' + ' '.join(sorted({m.split('.')[0] for m in sys.modules})) + '\\n'))\n"
+              "sys.argv = ['threer', *sys.argv[1:]]\n"
+              "runpy.run_module('threer', run_name='__main__', alter_sys=True)\n")
+    _, _, _, _, err, _ = run_measured([sys.executable, "-c", script, *argv[3:]])
+    line = next((line for line in err.splitlines() if line.startswith("LOADED ")), "LOADED ")
+    return sorted(set(line.split()[1:]) & set(HEAVY))
 
 
 def main(argv: list[str]) -> int:
@@ -291,7 +299,8 @@ def main(argv: list[str]) -> int:
             problems = [f"{f.id}: {f.message}" for f in findings if f.severity.value in ("error", "fail")]
 
             startup = statistics.median(
-                run_measured([*threer[:1], "-c", "import threer.cli.app, threer.checks as c; c.available_checks()"])[0]
+                run_measured([*threer[:1], "-c", "import threer.cli.entry, threer.cli.check_dns, threer.config_plain, "
+                              "threer.checks as c; c.available_checks()"])[0]
                 for _ in range(3)
             )
             ns = ["--nameserver", f"127.0.0.1:{port}"]
