@@ -85,6 +85,9 @@ def test_kb_search_json_imports_no_rich() -> None:
     assert json.loads(run.stdout)["results"]
     assert families(modules, "rich", "httpx", "cryptography", "dns", "questionary") == []
     assert modules & COMMAND_MODULES == {"threer.cli.kb"}
+    # Snowball's English stemmer alone, not the package that imports all of its languages
+    assert {m for m in modules if m.startswith("snowballstemmer")} == {
+        "snowballstemmer.english_stemmer", "snowballstemmer.basestemmer", "snowballstemmer.among"}
 
 
 def test_help_still_loads_and_lists_every_command() -> None:

@@ -26,3 +26,15 @@ def test_terms_match_the_token_pattern_over_the_whole_text(text):
 def test_known_pieces():
     assert terms("Outlook, (0x800CCC0E). See 5.7.1 - can't\u00a0send") == [
         "outlook", "0x800ccc0e", "see", "5_7_1", "cant", "send"]
+
+
+def test_the_english_stemmer_loaded_alone_stems_as_the_package_does():
+    import snowballstemmer
+
+    from threer.kb.analysis import _english_stemmer
+
+    alone, package = _english_stemmer(), snowballstemmer.stemmer("english")
+    words = ["syncing", "synced", "policy", "policies", "receiving", "autodiscover", "passwords", "generously",
+             "quarantined", "forwarding", "attachments", "undeliverable", "sign", "signing", "authentication"]
+    assert [alone.stemWord(w) for w in words] == [package.stemWord(w) for w in words]
+    assert term("Syncing") == package.stemWord("syncing")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import Any
 
 # Bump when the analysis changes: the index is then rebuilt from the stored text.
 ANALYZER_VERSION = "3"
@@ -36,12 +37,34 @@ _stemmer = None
 _CACHE_LIMIT = 400_000
 
 
+def _english_stemmer() -> Any:
+    """Snowball's English stemmer, loaded without the rest of snowballstemmer.
+
+    The package's `__init__` imports every one of its 30-odd languages (30 ms or more at each
+    start); its English module needs only the package's path. With PyStemmer installed the
+    package's own choice (PyStemmer's C stemmer) is kept.
+    """
+    import importlib.util
+    import sys
+
+    if "snowballstemmer" not in sys.modules and importlib.util.find_spec("Stemmer") is None:
+        spec = importlib.util.find_spec("snowballstemmer")
+        if spec is not None and spec.submodule_search_locations is not None:
+            sys.modules["snowballstemmer"] = importlib.util.module_from_spec(spec)  # its path, not run
+            try:
+                from snowballstemmer.english_stemmer import EnglishStemmer
+            finally:
+                del sys.modules["snowballstemmer"]  # a later `import snowballstemmer` runs the real one
+            return EnglishStemmer()
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
 def _stem_word(word: str) -> str:
     global _stemmer
     if _stemmer is None:
-        import snowballstemmer
-
-        _stemmer = snowballstemmer.stemmer("english")
+        _stemmer = _english_stemmer()
     stem: str = _stemmer.stemWord(word)  # snowballstemmer ships no type hints
     return stem
 
