@@ -112,3 +112,103 @@ def test_unknown_session(tmp_path):
         store.get_session_row("20260101-XXXX")
     with pytest.raises(NotFound):
         store.delete_session("nope")
+
+
+# -- the quick check before writing: the tables written, not the whole file ------------------
+
+
+def _filled(path):
+    """A database with sessions, answers and a past case, closed (its WAL folded into the file)."""
+    with Store(path) as store:
+        for n in range(30):
+            sid = store.create_session(NOW)
+            store.record_answer(sid, "intake.issue", {"description": "x" * 300, "n": n}, NOW)
+        store.put_case(sid, title="Outlook asks for the password", body="Resolution: clear the credentials")
+    return sid
+
+
+def _root_page(path, table):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = ?", (table,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _ruin_page(path, page):
+    with open(path, "r+b") as fh:
+        fh.seek((page - 1) * 4096)
+        fh.write(b"\xff" * 16)  # no valid b-tree page starts so
+
+
+def _files(path):
+    return {p.name: p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name)}
+
+
+@pytest.mark.parametrize("table", ["sessions", "answers", "answer_history", "kb_feedback"])
+def test_a_damaged_table_of_what_was_typed_is_found_before_the_first_write(tmp_path, table):
+    path = tmp_path / "threer.db"
+    sid = _filled(path)
+    if table == "answer_history":
+        with Store(path) as store:
+            store.record_answer(sid, "intake.issue", {"description": "changed"}, NOW)
+    _ruin_page(path, _root_page(path, table))
+    before = _files(path)
+    with pytest.raises(StoreError) as exc:
+        with Store(path) as store:
+            store.create_session(NOW)
+    assert "is damaged" in exc.value.message and "has not been changed" in exc.value.message
+    assert _files(path) == before
+
+
+def test_a_damaged_free_page_list_is_found_before_the_first_write(tmp_path):
+    """Every new page is taken from the free list: a damaged one would overwrite a page in use."""
+    path = tmp_path / "threer.db"
+    _filled(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DELETE FROM answers")
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] > 0
+    conn.close()  # the last connection: the WAL goes into the file
+    with open(path, "r+b") as fh:  # the first free-list page (header bytes 32-35) now points into the sessions table
+        fh.seek(32)
+        fh.write(_root_page(path, "sessions").to_bytes(4, "big"))
+    before = _files(path)
+    with pytest.raises(StoreError) as exc:
+        with Store(path) as store:
+            store.create_session(NOW)
+    assert "is damaged" in exc.value.message and "freelist" in exc.value.message
+    assert _files(path) == before
+
+
+def test_the_kb_index_is_checked_before_its_first_write_commits_not_before_an_answer(tmp_path):
+    """An answer is saved without reading the KB index (a large KB would cost seconds); a write to the
+    KB index is checked before it commits, and a damaged one rolls it back."""
+    path = tmp_path / "threer.db"
+    sid = _filled(path)
+    _ruin_page(path, _root_page(path, "kb_documents"))
+    with Store(path) as store:
+        store.record_answer(sid, "intake.errors", {"messages": "0x800CCC0E"}, NOW)  # saved: its tables are sound
+        assert "kb_documents" not in store._checked
+        with pytest.raises(StoreError) as exc:
+            store.put_case(sid, title="changed", body="Resolution: something else")
+        assert "is damaged" in exc.value.message
+        assert store.answers(sid)["intake.errors"][0] == {"messages": "0x800CCC0E"}
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM answers WHERE step_id = 'intake.errors'").fetchone()[0] == 1
+    conn.close()
+
+
+def test_each_table_is_checked_once_per_store(tmp_path):
+    path = tmp_path / "threer.db"
+    sid = _filled(path)
+    with Store(path) as store:
+        seen = []
+        store.conn.set_trace_callback(seen.append)
+        store.record_answer(sid, "intake.errors", {"messages": "none"}, NOW)
+        assert {"sqlite_schema", "sessions", "answers"} <= store._checked and "kb_documents" not in store._checked
+        for n in range(3):
+            store.put_case(sid, title=f"again {n}", body=f"Resolution: again {n}")
+            store.record_answer(sid, "intake.errors", {"messages": f"still none {n}"}, NOW)
+        assert "kb_documents" in store._checked
+        checks = [s for s in seen if "quick_check" in s]
+        assert len(checks) == len(set(checks)) and 'PRAGMA quick_check("kb_documents")' in checks

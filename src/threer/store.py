@@ -3,9 +3,12 @@
 Every write is its own transaction (WAL), so an answer is on disk the moment
 `record_answer` returns. The file is created readable by its owner only (0600, in a
 0700 folder). A damaged database, or one written by a newer threer, is reported and
-never touched: the first write of every Store runs SQLite's quick check first, and
-every SQLite error on a write is classified (damaged, disk full, read-only, busy) into
-its own plain message. A database that can be read but not written (a read-only folder
+never touched: before the first write of every Store, SQLite's quick check runs on the
+tables that hold what technicians typed (sessions, answers, their history, drafts, the
+check-dns history, outcome learning) and on the schema and free-page list, a cost that does
+not grow with the KB; a KB index table is checked before the first transaction writing it
+commits (see `_verify`). Every SQLite error on a write is classified (damaged, disk full,
+read-only, busy) into its own plain message. A database that can be read but not written (a read-only folder
 or disk) is opened read-only, so commands that only read still work.
 Deleting sessions removes their text from the file: secure_delete is on, the FTS index
 is optimised (merged) and the file vacuumed afterwards.
@@ -145,6 +148,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read over the phone
 
+# Quick-checked before a Store's first write: the schema (its check of page 1 covers the free-page list,
+# from which every new page is taken) and the tables of what technicians typed. None grows with the KB.
+RECORD_TABLES = ("sqlite_schema", "sessions", "answers", "answer_history", "drafts", "check_history", "kb_meta",
+                 "kb_feedback", "kb_feedback_fts_data", "kb_feedback_fts_idx", "kb_feedback_fts_docsize",
+                 "kb_feedback_fts_config")
+# SQLite authorizer actions that write to the table named in their first argument
+_WRITE_ACTIONS = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -158,7 +169,9 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.read_only: str | None = None  # why the database can only be read, when it can only be read
-        self._verified = False  # the quick check has passed: writing is allowed
+        self._verified = False  # the quick check of RECORD_TABLES has passed: writing is allowed
+        self._checked: set[str] = set()  # tables the quick check has passed
+        self._written: set[str] = set()  # tables statements of this Store write (its authorizer sees them)
         self._writes = 0  # transactions committed by this Store
         self._check_file()
         existed = self.path.exists()
@@ -200,6 +213,13 @@ class Store:
         self.conn.execute("PRAGMA busy_timeout = 10000")
         # deleted rows are overwritten, not left in free pages (stock SQLite leaves them)
         self.conn.execute("PRAGMA secure_delete = ON")
+        self.conn.set_authorizer(self._note_write)
+
+    def _note_write(self, action: int, table: str | None, *_: Any) -> int:
+        """SQLite's authorizer, called as each statement is prepared: which tables this Store writes."""
+        if action in _WRITE_ACTIONS and table and table not in self._checked:
+            self._written.add(table)
+        return sqlite3.SQLITE_OK
 
     def _open_read_write(self) -> None:
         self._connect(str(self.path))
@@ -242,16 +262,42 @@ class Store:
                 pass
 
     def _verify(self) -> None:
-        """SQLite's quick check, once per Store before its first write: a damaged file is never written."""
+        """SQLite's quick check of RECORD_TABLES, once per Store before its first write: a damaged file is
+        never written. Checking the whole file would read the KB index too (seconds on a large KB)."""
         if self._verified:
             return
+        self._quick_check(RECORD_TABLES)
+        self._verified = True
+
+    def _verify_written(self) -> None:
+        """Before a commit: the quick check of each table this Store writes that has not been checked yet
+        (the KB index's, in practice). Damage found rolls the transaction back: nothing of it is kept."""
+        pending = sorted(self._written - self._checked)
+        if pending:
+            self._quick_check(pending)
+            self._written.clear()
+
+    def _quick_check(self, tables: Any) -> None:
         try:
-            result = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            rows = self.conn.execute("SELECT name, sql LIKE 'CREATE VIRTUAL%' FROM sqlite_schema WHERE type = 'table'")
+            kinds = {name: bool(virtual) for name, virtual in rows}
+            kinds["sqlite_schema"] = False
+            for table in tables:
+                if table in self._checked:
+                    continue
+                # a virtual table (FTS5) keeps its rows in shadow tables it writes itself, out of the
+                # authorizer's sight: writing it checks them
+                names = sorted(n for n in kinds if n.startswith(table + "_") and not kinds[n]) \
+                    if kinds.get(table) else [table] if table in kinds else []
+                for name in names:
+                    if name not in self._checked:
+                        result = self.conn.execute(f'PRAGMA quick_check("{name}")').fetchone()[0]
+                        if result != "ok":
+                            raise self._damaged(str(result))
+                        self._checked.add(name)
+                self._checked.add(table)
         except sqlite3.DatabaseError as exc:
             raise self.storage_error(exc) from None
-        if result != "ok":
-            raise self._damaged(str(result))
-        self._verified = True
 
     def _set_wal(self) -> None:
         # switching a new file to WAL needs a moment of exclusive access; another process opening it at
@@ -339,6 +385,7 @@ class Store:
         try:
             cur.execute("BEGIN IMMEDIATE")
             yield cur
+            self._verify_written()
             cur.execute("COMMIT")
         except BaseException as exc:
             try:

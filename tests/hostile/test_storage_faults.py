@@ -1,7 +1,10 @@
 """Damaged, full and read-only storage: each has its own words, and a damaged file is never written.
 
 The damage is the one from the fault run: 8 KB in the middle of a working database XORed
-with 0xFF. Disk full is a real small tmpfs when the tests run as root (mount works), and
+with 0xFF, which lands in the KB index's pages; and, beside it, the same XOR over the pages of the
+tables of typed text (sessions, answers). Before its first write a command checks the schema, the
+free-page list and the typed-text tables; a KB table is checked before the first transaction that
+writes it commits. Disk full is a real small tmpfs when the tests run as root (mount works), and
 SQLite's own size limit (`PRAGMA max_page_count`, which fails a write with SQLITE_FULL
 exactly as a full disk does) everywhere. Read-only is a tmpfs remounted read-only as root,
 or a folder without write permission otherwise.
@@ -77,14 +80,50 @@ def xor_middle(db: Path, size: int = 8192) -> None:
     db.write_bytes(bytes(data))
 
 
+def _pages_of(db: Path, tables: tuple[str, ...]) -> list[int]:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        marks = ", ".join("?" for _ in tables)
+        return [r[0] for r in conn.execute(f"SELECT pageno FROM dbstat WHERE name IN ({marks}) ORDER BY pageno",
+                                           tables)]
+
+
+MIDDLE = 8192
+
+
 @pytest.fixture
 def damaged(working_db, threer_env) -> Path:
+    """Damage in the KB index only (the middle of the file)."""
     threer_env.home.mkdir(parents=True, exist_ok=True)
     db = threer_env.db_path
     shutil.copyfile(working_db, db)
-    xor_middle(db)
+    size = db.stat().st_size
+    hit = range(size // 2 // 4096 + 1, (size // 2 + MIDDLE - 1) // 4096 + 2)
+    kb = set(_pages_of(db, ("kb_documents", "kb_fts_content", "kb_fts_data", "kb_fts_idx", "kb_top")))
+    assert set(hit) <= kb, "the middle of the test database is no longer KB pages: make the KB bigger"
+    xor_middle(db, MIDDLE)
     assert _integrity(db) != "ok"
     return db
+
+
+@pytest.fixture
+def damaged_typed(working_db, threer_env) -> Path:
+    """Damage in the tables of typed text: every page of sessions and answers XORed."""
+    threer_env.home.mkdir(parents=True, exist_ok=True)
+    db = threer_env.db_path
+    shutil.copyfile(working_db, db)
+    pages = _pages_of(db, ("sessions", "answers"))
+    data = bytearray(db.read_bytes())
+    for page in pages:
+        for i in range((page - 1) * 4096, page * 4096):
+            data[i] ^= 0xFF
+    db.write_bytes(bytes(data))
+    assert _integrity(db) != "ok"
+    return db
+
+
+def _middle(db: Path) -> bytes:
+    data = db.read_bytes()
+    return data[len(data) // 2: len(data) // 2 + MIDDLE]
 
 
 def _integrity(db: Path) -> str:
@@ -114,13 +153,36 @@ WRITING_COMMANDS = [
 
 
 @pytest.mark.parametrize("command", WRITING_COMMANDS)
-def test_a_damaged_database_is_never_written(command, damaged, working_db, invoke, tmp_path):
-    before = digest(damaged)
+def test_a_database_damaged_where_typed_text_is_kept_is_never_written(command, damaged_typed, working_db, invoke,
+                                                                      tmp_path):
+    before = digest(damaged_typed)
     result = invoke(*command(_session_ids(working_db), tmp_path))
     assert result.exit_code == 3, (result.stdout, result.stderr)
     assert "is damaged" in result.stderr and "has not been changed" in result.stderr
     assert "Traceback" not in result.stderr and "Purged" not in result.stderr
-    assert digest(damaged) == before
+    assert digest(damaged_typed) == before
+
+
+KB_WRITING = {"kb-index", "kb-search-first-use"}
+
+
+@pytest.mark.parametrize("command", WRITING_COMMANDS)
+def test_a_damaged_kb_index_is_never_written(command, damaged, working_db, invoke, tmp_path, request):
+    """A command writing the KB index stops before anything is written. One that saves typed text (a
+    triage, a purge) saves it in its own sound tables, then stops where it meets the damage, and says so;
+    the damaged pages are never written (nor the file vacuumed)."""
+    before, middle = digest(damaged), _middle(damaged)
+    result = invoke(*command(_session_ids(working_db), tmp_path))
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert "is damaged" in result.stderr and "Traceback" not in result.stderr
+    if request.node.callspec.id in KB_WRITING:
+        assert "has not been changed" in result.stderr and digest(damaged) == before
+    else:
+        assert "has not been changed" in result.stderr or "what it saved before is kept" in result.stderr
+    assert _middle(damaged) == middle
+    with closing(sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)) as conn:
+        for table in ("sqlite_schema", "sessions", "answers", "answer_history"):
+            assert conn.execute(f"PRAGMA quick_check({table})").fetchone()[0] == "ok"
 
 
 def test_kb_import_into_a_damaged_database(damaged, invoke, httpserver):
@@ -133,14 +195,14 @@ def test_kb_import_into_a_damaged_database(damaged, invoke, httpserver):
     assert digest(damaged) == before
 
 
-def test_the_quick_check_runs_before_the_first_write(damaged):
-    before = digest(damaged)
-    store = Store(damaged)
+def test_the_quick_check_runs_before_the_first_write(damaged_typed):
+    before = digest(damaged_typed)
+    store = Store(damaged_typed)
     with pytest.raises(DatabaseDamaged) as exc:
         store.update_session("20240304-XXXX", store_now())
     assert "has not been changed" in exc.value.message
     store.close()
-    assert digest(damaged) == before
+    assert digest(damaged_typed) == before
 
 
 def store_now():

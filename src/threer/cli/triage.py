@@ -169,7 +169,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     started["id"] = engine.session_id
     revisions_at_start = engine.session().revisions()
     # answers from the file for steps already recorded change them (the earlier value stays in the history)
-    revisits = [s for s in STEP_IDS if s in recorded and s in file_answers]
+    revisits = [s for s in STEP_IDS if s in recorded and s in file_answers and s != change]
     if interactive:
         _keep_typed_text_on_hangup(prompter)
     try:
