@@ -528,3 +528,36 @@ def test_ids_and_addresses_are_never_cut_at_80_columns() -> None:
                                                "outcome": "y"})
     assert long.endswith(" …") and "https://forum.example/t/12345-outl" not in long.replace(
         "https://forum.example/t/12345-outlook", "")
+
+
+def _fixed_by_kb_0014() -> dict[str, Any]:
+    answers = answers_except("outcome")
+    answers["research.kb"] = {"articles": ["kb-0014 solved"], "outcome": "clearing the keychain fixed it"}
+    return answers
+
+
+def test_escalating_after_marking_a_fix_asks_and_yes_says_the_fix_did_not_hold(terminal: Terminal) -> None:
+    from threer.config import Config, PartnerConfig
+    from threer.ticket.build import build_ticket
+
+    keys = DOWN + ENTER + "n" + ENTER + DOWN + ENTER  # escalate, not engineering, no summary; yes, escalate anyway
+    session = terminal.run(keys, _fixed_by_kb_0014())
+
+    assert "You marked the KB article kb-0014 (research.kb) as the fix that solved it." in terminal.text()
+    assert session.status == "escalated" and session.answer("outcome").fix_did_not_hold
+    config = Config(partner=PartnerConfig(domain="partner.example", control_panel_url="https://cp.partner.example",
+                                          support_address="support@provider.example"))
+    ticket = build_ticket(session, config, now=NOW)
+    kb_step = next(s for s in ticket.steps if s.id == "research.kb")
+    assert [(f.label, f.items) for f in kb_step.facts][-1] == (
+        "Marked as the fix, but it did not hold (escalated anyway)", ["kb-0014 (KB article)"])
+
+
+def test_escalating_after_marking_a_fix_no_goes_back_to_resolving_with_it(terminal: Terminal) -> None:
+    keys = DOWN + ENTER + "n" + ENTER + ENTER  # escalate, not engineering, no summary; no: it is solved
+    keys += ENTER + ESC_ENTER + ENTER  # the form again: resolved and the resolution offered, kept as they are
+    session = terminal.run(keys, _fixed_by_kb_0014())
+
+    outcome = session.answer("outcome")
+    assert session.status == "resolved" and outcome.decision == "resolved"
+    assert outcome.resolution == "Solved by the KB article kb-0014 (research.kb)."

@@ -275,3 +275,31 @@ def test_dns_against_a_dead_resolver_is_a_failed_action_and_another_server_fixes
     assert changed == [[f"{host}:{port}"]]
     second = actions.dns("contoso-triage.test")
     assert not second.failed and second.fields["summary"]["ok"] > 0
+
+
+def test_scripted_escalation_after_marking_a_fix_is_refused_unless_the_file_says_it_did_not_hold(
+        tmp_path, triage, invoke, threer_env):
+    marked = {"articles": ["kb-0001 solved"], "outcome": "clearing the saved password fixed it"}
+    refused = triage("--answers", str(write_answers(tmp_path, complete(**{"research.kb": marked}))))
+    assert refused.exit_code == 2
+    said = " ".join(refused.stderr.split())
+    assert ("the research marked the KB article kb-0001 (research.kb) as the fix that solved it, and the outcome "
+            "escalates") in said and "fix_did_not_hold: true" in said
+    assert json.loads(invoke("sessions", "list", "--json").stdout)["sessions"] == []  # nothing recorded
+
+    answers = complete(**{"research.kb": marked,
+                          "outcome": {"decision": "escalate", "fix_did_not_hold": True}})
+    result = triage("--answers", str(write_answers(tmp_path, answers)))
+    assert result.exit_code == 0, result.stderr
+    session_id = result.stdout.strip()
+    ticket = invoke("ticket", session_id)
+    assert ticket.exit_code == 0, ticket.stderr
+    assert "Marked as the fix, but it did not hold (escalated anyway)" in ticket.stdout and "kb-0001" in ticket.stdout
+
+
+def test_changing_a_scripted_escalation_to_mark_a_fix_needs_the_outcome_to_say_so(tmp_path, triage, invoke):
+    session_id = triage("--answers", str(write_answers(tmp_path, complete()))).stdout.strip()
+    marked = {"research.prior": {"tried": ["kb-0001"], "worked": ["kb-0001"], "outcome": "it fixed it"}}
+    result = triage("--resume", session_id, "--answers", str(write_answers(tmp_path, marked, "change.json")))
+    assert result.exit_code == 2 and "fix_did_not_hold" in result.stderr
+    assert session_json(invoke, session_id)["steps"]["research.prior"]["revision"] == 1  # not changed

@@ -6,11 +6,17 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from test_prompts import DOWN, ENTER, MATCHES, SPACE, Terminal, answers_except
+from test_prompts import DOWN, ENTER, MATCHES, SPACE, Terminal
+from test_prompts import answers_except as all_answers_except
 
 from threer.triage.answers import KbAnswer
 
 UP = "\x1b[A"
+
+
+def answers_except(*step_ids: str) -> dict:
+    """The file's answers; its escalation says the fix these tests mark did not hold (else threer asks)."""
+    return {**all_answers_except(*step_ids), "outcome": {"decision": "escalate", "fix_did_not_hold": True}}
 
 
 @pytest.fixture

@@ -117,6 +117,8 @@ KB_QUESTION = "Which of these articles did you read or try?"
 KB_OTHER = ("Other articles consulted (ids or titles, comma-separated; write 'solved' after the one that "
             "fixed it; empty: none)")
 SOLVED_QUESTION = "Did one of them fix it?"
+ESCALATE_NO = "No: it is solved, record the outcome as resolved"
+ESCALATE_YES = "Yes: the fix did not hold; escalate (the ticket says so)"
 
 
 class FieldInterrupted(KeyboardInterrupt):
@@ -503,6 +505,19 @@ class QuestionaryPrompter:
         self.console.print(Text("The outcome was recorded before some answers were changed:", style="bold"))
         self.console.print(Text("  " + render.answer_text("outcome", rec.answer or {})))
         return bool(self._run(questionary.confirm("Keep this outcome?", default=False, **self._io)))
+
+    def confirm_escalation(self, session: TriageSession, fixes: list[dict[str, str]]) -> bool:
+        """Escalating although the research marked what solved it: escalate anyway (the fix did not hold),
+        or go back to resolving with it."""
+        from threer.triage.session import describe_fixes
+
+        self.console.print()
+        self.console.print(Text(f"You marked {describe_fixes(fixes)} as the fix that solved it.", style="bold"))
+        choice = self._run(questionary.select("Escalate anyway?", choices=[
+            questionary.Choice(ESCALATE_NO, value="no"),
+            questionary.Choice(ESCALATE_YES, value="yes"),
+        ], **self._io))
+        return bool(choice == "yes")
 
     # -- partner details ------------------------------------------------------------------
 

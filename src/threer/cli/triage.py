@@ -85,6 +85,8 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     # no terminal to ask on) what is still missing
     file_answers = load_answers_file(answers, config=config, complete=not interactive, recorded=recorded,
                                      customer_domain=customer_domain) if answers else {}
+    if not interactive:
+        _refuse_escalation_after_fix(file_answers, resumed)  # before anything of the file is recorded
     partner = file_answers.pop(PARTNER_KEY, None)
     if partner:
         config = _apply_partner(config, partner)
@@ -194,6 +196,28 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     _finish(console, session, config, env, interactive=interactive)
     typer.echo(session.id)
+
+
+def _refuse_escalation_after_fix(file_answers: dict[str, Any], resumed: Any) -> None:
+    """Without a terminal to ask on: an outcome escalating after the research marked a fix must say that
+    the fix did not hold (EscalationAfterFix, exit 2), whether the research is in the file or recorded."""
+    from threer.triage import answers as a
+    from threer.triage.engine import EscalationAfterFix, parse_answer
+    from threer.triage.session import marked_fixes
+
+    def answer(step_id: str) -> Any:
+        if step_id in file_answers:
+            return parse_answer(step_id, file_answers[step_id])
+        return resumed.answer(step_id) if resumed is not None else None
+
+    if not {"outcome", "research.prior", "research.kb"} & set(file_answers):
+        return  # a change elsewhere leaves the outcome as it was recorded
+    outcome = answer("outcome")
+    if not isinstance(outcome, a.OutcomeAnswer) or outcome.decision != "escalate" or outcome.fix_did_not_hold:
+        return
+    fixes = marked_fixes(answer("research.prior"), answer("research.kb"))
+    if fixes:
+        raise EscalationAfterFix(fixes)
 
 
 def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, defaults: dict[str, Any]) -> None:

@@ -61,6 +61,8 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
                                        counted_from=now.astimezone(ZoneInfo(calendar.timezone)))
     steps = [_ticket_step(session, step.id, calendar.timezone) for step in STEPS
              if step.phase in (Phase.REPLICATE, Phase.REVIEW, Phase.RESEARCH)]
+    if outcome.decision == "escalate" and outcome.fix_did_not_hold:
+        _say_fix_did_not_hold(session, steps)
     kb_articles, past_cases = _named_research(session)
     partner = config.partner
     summary = outcome.summary or issue.description
@@ -219,6 +221,16 @@ def _dns_facts(ans: a.DnsAnswer, zone: str) -> list[Fact]:
     if ans.note:
         facts.append(Fact(label="Technician's note", value=ans.note))
     return facts
+
+
+def _say_fix_did_not_hold(session: TriageSession, steps: list[TicketStep]) -> None:
+    """The research step that marked a fix says that it did not hold: the technician escalated anyway."""
+    fixes = session.marked_fixes()
+    for step in steps:
+        named = [f"{f['id']} {f['title']} ({_source_name(f['source'])})".replace("  ", " ") for f in fixes
+                 if f["step"] == step.id]
+        if named and step.status == "answered":
+            step.facts.append(Fact(label="Marked as the fix, but it did not hold (escalated anyway)", items=named))
 
 
 def _source_name(source: Any) -> str:

@@ -302,6 +302,9 @@ class OutcomeAnswer(Answer):
     resolution: str = ""  # required when resolved: it becomes the past case
     summary: str = ""  # a one-line subject for the case or ticket; defaults to the issue
     engineering: bool = False  # escalation must go to engineering (72 business hours)
+    # escalating although research.prior or research.kb marked what solved it: that fix did not hold (the
+    # ticket says so); without it such an escalation is refused (TriageSession.marked_fixes)
+    fix_did_not_hold: bool = False
 
     @field_validator("decision", mode="before")
     @classmethod

@@ -43,6 +43,21 @@ class InvalidAnswer(BadInput):
         self.reasons = reasons
 
 
+class EscalationAfterFix(BadInput):
+    """An outcome escalating a session whose research marked what solved it, without saying that the fix
+    did not hold (`fix_did_not_hold`). A terminal asks; an answers file must say so."""
+
+    def __init__(self, fixes: list[dict[str, str]]) -> None:
+        from threer.triage.session import describe_fixes
+
+        super().__init__(
+            f"outcome: the research marked {describe_fixes(fixes)} as the fix that solved it, and the outcome "
+            "escalates. If that fix did not hold, say so with fix_did_not_hold: true in the outcome answer (the "
+            "ticket then says so); if it did, record the outcome as resolved with it."
+        )
+        self.fixes = fixes
+
+
 class ActionResult(BaseModel):
     """What a step's action found: `fields` are stored with the answer, `detail` is for display."""
 
@@ -156,6 +171,10 @@ class TriageEngine:
         except StoreOffline:  # the answer below is then kept in the local spool, and says so
             was_resolved = False
         if isinstance(value, a.OutcomeAnswer):
+            if value.decision == "escalate" and not value.fix_did_not_hold:
+                fixes = self.session().marked_fixes()
+                if fixes:
+                    raise EscalationAfterFix(fixes)
             header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
         expected = self._seen.get(step_id, 0)
         self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header,

@@ -161,6 +161,13 @@ def run_flow(engine: TriageEngine, prompter: Prompter, answers: dict[str, Any] |
             revisit = went_back
             continue
         assert value is not None  # answered, or went back (handled just above)
+        if step.id == "outcome":
+            confirmed = _escalate_after_fix(engine, prompter, step, value, session, previous, action,
+                                            defaults.get(step.id, {}))
+            if isinstance(confirmed, GoBack):
+                revisit = get_step(confirmed.step_id)
+                continue
+            value = confirmed
         settled = _record_or_settle(engine, prompter, step, value, action)
         if isinstance(settled, GoBack):
             revisit = get_step(settled.step_id)
@@ -192,6 +199,34 @@ def _ask_until_valid(engine: TriageEngine, prompter: Prompter, step: Step, sessi
             return engine.parse(step.id, reply.data, action)
         except InvalidAnswer as exc:
             error = exc.message
+
+
+def _escalate_after_fix(engine: TriageEngine, prompter: Prompter, step: Step, value: a.Answer | a.NotApplicable,
+                       session: TriageSession, previous: RecordedStep | None, action: ActionResult | None,
+                       defaults: dict[str, Any]) -> a.Answer | a.NotApplicable | GoBack:
+    """An escalation after research marked what solved it: the prompter asks whether to escalate anyway
+    (the ticket then says the fix did not hold) or resolve with that fix. A prompter that cannot ask
+    leaves it to the engine, which refuses it (EscalationAfterFix) unless the answer says so."""
+    from threer.triage.session import describe_fixes
+
+    while True:
+        fixes = session.marked_fixes()
+        if not (isinstance(value, a.OutcomeAnswer) and value.decision == "escalate" and not value.fix_did_not_hold
+                and fixes):
+            return value
+        confirm = getattr(prompter, "confirm_escalation", None)
+        if confirm is None:
+            return value
+        if confirm(session, fixes):
+            return value.model_copy(update={"fix_did_not_hold": True})
+        # back to resolving: the form starts as resolved, with the marked fix as the resolution
+        resolution = "Solved by " + describe_fixes(fixes) + "."
+        # as the draft, so it wins over the escalation typed a moment ago (and survives a pause)
+        engine.save_draft(step.id, {"decision": "resolved", "resolution": resolution, "summary": value.summary})
+        asked = _ask_until_valid(engine, prompter, step, session, previous, action, defaults)
+        if isinstance(asked, GoBack):
+            return asked
+        value = asked
 
 
 def suggestions(step_id: str, session: TriageSession) -> list[dict[str, Any]]:

@@ -80,6 +80,10 @@ class TriageSession(BaseModel):
         """Each recorded step's revision: taken at the start of a run to see what the run changed."""
         return {step_id: rec.revision for step_id, rec in self.steps.items()}
 
+    def marked_fixes(self) -> list[dict[str, str]]:
+        """What research.prior and research.kb marked as the article or past case that solved it."""
+        return marked_fixes(self.answer("research.prior"), self.answer("research.kb"))
+
     def outcome_is_stale(self, before: dict[str, int] | None = None) -> bool:
         """The outcome was recorded before some other answer changed, so it must be confirmed.
 
@@ -109,3 +113,26 @@ def same_domain(one: str, other: str) -> bool:
             return name.strip().rstrip(".").lower()
 
     return key(one) == key(other)
+
+
+def marked_fixes(prior: Any, kb: Any) -> list[dict[str, str]]:
+    """The ids marked as the one that solved it (`worked`), each once: {step, id, title, source}
+    (title and source from what research.prior found, when it found them)."""
+    found = {str(m.get("id")): m for m in getattr(prior, "matches", None) or [] if isinstance(m, dict)}
+    out: dict[str, dict[str, str]] = {}
+    for step_id, answer in (("research.prior", prior), ("research.kb", kb)):
+        for doc_id in getattr(answer, "worked", None) or []:
+            match = found.get(doc_id, {})
+            source = str(match.get("source") or ("case" if doc_id.lower().startswith("case:") else "kb"))
+            out.setdefault(doc_id, {"step": step_id, "id": doc_id, "title": str(match.get("title") or ""),
+                                    "source": source})
+    return list(out.values())
+
+
+def describe_fixes(fixes: list[dict[str, str]]) -> str:
+    """'the KB article kb-0014 "Outlook asks for the password"' and the like, joined with 'and'."""
+    names = []
+    for fix in fixes:
+        kind = "past case" if fix["source"] == "case" else "KB article"
+        names.append(f"the {kind} {fix['id']}" + (f' "{fix["title"]}"' if fix["title"] else "") + f" ({fix['step']})")
+    return " and ".join(names)
