@@ -213,3 +213,13 @@ def test_prior_matches_of_past_cases_and_articles_are_shown_best_score_first(tmp
     scores = [m["score"] for m in matches]
     assert scores == sorted(scores, reverse=True)
     assert [r.id for r in result.detail] == [m["id"] for m in matches]
+
+
+def test_an_escalated_session_keeps_the_time_of_its_first_escalation(engine):
+    run_flow(engine, NoPrompter(), COMPLETE_ANSWERS)  # escalated
+    first = engine.session().closed_at
+    engine.record("outcome", parse_answer("outcome", {"decision": "escalate", "engineering": True}))
+    assert engine.session().closed_at == first  # changed, still escalated: the ticket counts from the first
+    engine.record("outcome", parse_answer("outcome", {"decision": "resolved", "resolution": "recreated the profile"}))
+    engine.record("outcome", parse_answer("outcome", {"decision": "escalate"}))
+    assert engine.session().closed_at > first  # escalated anew after being resolved

@@ -303,3 +303,29 @@ def test_changing_a_scripted_escalation_to_mark_a_fix_needs_the_outcome_to_say_s
     result = triage("--resume", session_id, "--answers", str(write_answers(tmp_path, marked, "change.json")))
     assert result.exit_code == 2 and "fix_did_not_hold" in result.stderr
     assert session_json(invoke, session_id)["steps"]["research.prior"]["revision"] == 1  # not changed
+
+
+def test_changing_an_escalated_session_says_its_ticket_was_issued_and_the_correction_keeps_the_due_time(
+        tmp_path, triage, invoke, threer_env):
+    session_id = triage("--answers", str(write_answers(tmp_path, complete()))).stdout.strip()
+    with Store(threer_env.db_path) as store:  # as if escalated on a Monday morning weeks ago
+        store.conn.execute("UPDATE sessions SET closed_at = '2026-11-02T09:00:00+00:00' WHERE id = ?", (session_id,))
+    change = {"intake.issue": {"description": "Outlook asks for the password every hour",
+                               "affected_users": "jane@contoso-triage.test", "started": "Monday"},
+              "outcome": {"decision": "escalate", "engineering": True}}
+    result = triage("--resume", session_id, "--answers", str(write_answers(tmp_path, change, "change.json")))
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert (f"Triage {session_id} is escalated: its ticket was already issued (written on 2026-11-02 09:00 UTC, "
+            "when it was escalated). The changed answers make a corrected ticket, written at the end; its expected "
+            "first response still counts from 2026-11-02 09:00 UTC.") in said
+    assert "Corrected ticket draft written to" in said and "it replaces the ticket written on 2026-11-02 09:00 UTC" in said
+    draft = " ".join((threer_env.home / "tickets" / f"{session_id}.txt").read_text(encoding="utf-8").split())
+    assert "every hour" in draft and "72 business hours" in draft and "counted from 2026-11-02 09:00" in draft
+    with Store(threer_env.db_path) as store:
+        assert store.get_session_row(session_id)["closed_at"] == "2026-11-02T09:00:00+00:00"
+
+
+def test_a_new_escalation_is_not_told_about_an_earlier_ticket(tmp_path, triage):
+    result = triage("--answers", str(write_answers(tmp_path, complete())))
+    assert "already issued" not in result.stderr and "Corrected" not in result.stderr

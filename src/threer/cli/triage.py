@@ -174,6 +174,7 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
     revisits = [s for s in STEP_IDS if s in recorded and s in file_answers and s != change]
     if interactive:
         _keep_typed_text_on_hangup(prompter)
+    issued = _say_ticket_issued(console, resumed, config) if resumed is not None and (change or revisits) else None
     try:
         for step_id in ([change] if change else []) + revisits:
             single = {step_id: file_answers.pop(step_id)} if step_id in file_answers else {}
@@ -194,8 +195,28 @@ def run_triage(ctx: typer.Context, *, customer_domain: str | None = None, answer
             console.print(f"The session keeps its DNS settings ({escape(shown)}); give an option again to change it.",
                           highlight=False)
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
-    _finish(console, session, config, env, interactive=interactive)
+    _finish(console, session, config, env, interactive=interactive, issued=issued)
     typer.echo(session.id)
+
+
+def _say_ticket_issued(console: Console, session: Any, config: Any) -> Any:
+    """Changing an escalated session: say that its ticket was issued (when, how) and that a corrected one
+    follows, counting its first response from the same time. Returns (time, how) or None."""
+    from threer.ticket.followup import issued_ticket
+    from threer.ticket.layout import format_when
+
+    issued = issued_ticket(session)
+    if issued is None:
+        return None
+    at, how = issued
+    zone = config.business_hours.timezone
+    first = (f"sent to the provider on {format_when(at, zone)}"
+             + (f" (Message-ID {session.ticket_message_id})" if session.ticket_message_id else "")
+             if how == "sent" else f"written on {format_when(at, zone)}, when it was escalated")
+    console.print(f"Triage {session.id} is escalated: its ticket was already issued ({first}). The changed "
+                  f"answers make a corrected ticket, written at the end; its expected first response still "
+                  f"counts from {format_when(at, zone)}.", markup=False, highlight=False)
+    return issued
 
 
 def _refuse_escalation_after_fix(file_answers: dict[str, Any], resumed: Any) -> None:
@@ -232,7 +253,9 @@ def _revisit(engine: Any, prompter: Any, answer: dict[str, Any], step_id: str, d
     run_flow(engine, prompter, {}, defaults=defaults, start_at=step_id, only_start=True)
 
 
-def _finish(console: Console, session: Any, config: Any, env: Any, *, interactive: bool) -> None:
+def _finish(console: Console, session: Any, config: Any, env: Any, *, interactive: bool,
+            issued: Any = None) -> None:
+    """`issued`: (time, how) of the ticket issued before this run changed the session (a correction)."""
     if session.status == "resolved":
         from threer.ticket.drafts import remove_ticket_drafts
 
@@ -255,7 +278,8 @@ def _finish(console: Console, session: Any, config: Any, env: Any, *, interactiv
                 print_warning(warning.describe())
             redact = _ask_redact(console) if interactive else True
         try:
-            path = write_ticket_draft(session, config, env, env.clock(), redact=redact)
+            path = write_ticket_draft(session, config, env, env.clock(), redact=redact,
+                                      counted_from=issued[0] if issued else None)
         except ThreerError as exc:
             console.print(f"Escalation recorded, but the ticket cannot be written yet: {exc.message}")
             return
@@ -263,6 +287,16 @@ def _finish(console: Console, session: Any, config: Any, env: Any, *, interactiv
         if redact:
             console.print(f"The draft has them replaced by [REDACTED]; `threer ticket {session.id}` exports the "
                           "text as typed.", markup=False)
+        if issued:
+            at, how = issued
+            from threer.ticket.layout import format_when
+
+            console.print(f"[bold]Corrected ticket draft written to[/] {escape(str(path))} (and a .eml draft beside "
+                          f"it); it replaces the ticket {'sent' if how == 'sent' else 'written'} on "
+                          f"{format_when(at, config.business_hours.timezone)}."
+                          + (f" Send the correction with: threer ticket {session.id} --send" if how == "sent"
+                             else ""), highlight=False)
+            return
         console.print(f"[bold]Ticket draft written to[/] {path} (and a .eml draft beside it). "
                       f"Other formats: threer ticket {session.id} --format markdown|json|eml")
 

@@ -30,8 +30,12 @@ from threer.triage.steps import STEPS, Phase
 SUBJECT_SUMMARY_MAX = 80
 
 
-def build_ticket(session: TriageSession, config: Config, *, now: datetime, redact_secrets: bool = False) -> Ticket:
+def build_ticket(session: TriageSession, config: Config, *, now: datetime, redact_secrets: bool = False,
+                 counted_from: datetime | None = None) -> Ticket:
     """The ticket for a complete session. Raises TicketIncomplete naming what is missing.
+
+    The expected first response counts from `now`, or from `counted_from` (when a ticket issued
+    before is corrected: from when that one was issued).
 
     With `redact_secrets`, every stretch of typed text that looks like a secret is replaced
     by [REDACTED]; `warnings` lists them either way.
@@ -52,13 +56,14 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
     first_response = None
     if outcome.decision == "escalate":
         hours = RESPONSE_HOURS[team]
+        start = counted_from or now  # a corrected ticket keeps counting from when the first was issued
         try:
-            due = add_business_hours(now, hours, calendar)
+            due = add_business_hours(start, hours, calendar)
         except ValueError as exc:
             raise BadInput(f"Cannot work out the expected first response ({exc}). "
                            "Check business_hours with `threer config show`.") from None
         first_response = FirstResponse(business_hours=hours, due=due, timezone=calendar.timezone,
-                                       counted_from=now.astimezone(ZoneInfo(calendar.timezone)))
+                                       counted_from=start.astimezone(ZoneInfo(calendar.timezone)))
     steps = [_ticket_step(session, step.id, calendar.timezone) for step in STEPS
              if step.phase in (Phase.REPLICATE, Phase.REVIEW, Phase.RESEARCH)]
     if outcome.decision == "escalate" and outcome.fix_did_not_hold:

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from threer.env import Environment
 
 def write_ticket_draft(session: TriageSession, config: Config, env: Environment, now: datetime, *,
-                       redact: bool = False) -> Path:
-    """Write the text and .eml drafts under THREER_HOME/tickets/; return the text one's path."""
-    ticket = build_ticket(session, config, now=now, redact_secrets=redact)
+                       redact: bool = False, counted_from: datetime | None = None) -> Path:
+    """Write the text and .eml drafts under THREER_HOME/tickets/; return the text one's path
+    (`counted_from`: see build_ticket)."""
+    ticket = build_ticket(session, config, now=now, redact_secrets=redact, counted_from=counted_from)
     folder = env.home / "tickets"
     text_path = folder / f"{ticket.triage_id}.txt"
     try:

@@ -53,3 +53,16 @@ def follow_up(session: TriageSession, calendar: BusinessHours, now: datetime) ->
         team=team, business_hours=hours, counted_from=start, basis=basis if start else "none", due=due,
         overdue=due is not None and due < now,
     )
+
+
+def issued_ticket(session: TriageSession) -> tuple[datetime, str] | None:
+    """When an escalated session's ticket was issued, and how: (sent_at, "sent") once `ticket --send` had it
+    accepted, else (escalated_at, "written") for the draft written when it was escalated; None otherwise.
+    A corrected ticket counts its expected first response from this time."""
+    if session.status != "escalated":
+        return None
+    if session.ticket_sent_at is not None:
+        return session.ticket_sent_at, "sent"
+    if session.closed_at is not None:
+        return session.closed_at, "written"
+    return None

@@ -167,15 +167,19 @@ class TriageEngine:
         if isinstance(value, a.CustomerAnswer):
             header = {"customer_name": value.name, "customer_domain": value.domain}
         try:
-            was_resolved = self.store.get_session_row(self.session_id)["status"] == "resolved"
+            status = self.store.get_session_row(self.session_id)["status"]
         except StoreOffline:  # the answer below is then kept in the local spool, and says so
-            was_resolved = False
+            status = None
+        was_resolved = status == "resolved"
         if isinstance(value, a.OutcomeAnswer):
             if value.decision == "escalate" and not value.fix_did_not_hold:
                 fixes = self.session().marked_fixes()
                 if fixes:
                     raise EscalationAfterFix(fixes)
             header = {"status": "resolved" if value.decision == "resolved" else "escalated", "closed_at": now}
+            if value.decision == "escalate" and status == "escalated":
+                # escalated already: the ticket's first response keeps counting from that first escalation
+                del header["closed_at"]
         expected = self._seen.get(step_id, 0)
         self.store.record_answer(self.session_id, step_id, rec.to_storage(), now, header=header,
                                  expected_revision=expected, technician=self.technician, host=self.host)
