@@ -148,3 +148,38 @@ def test_partial_result_header_wraps_under_an_indent() -> None:
     at = next(i for i, line in enumerate(lines) if line.startswith("  Partial result: "))
     assert lines[at + 1].startswith("    ") and "ERROR" in " ".join(lines[at:at + 2])
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_diff_without_ip_never_clears_the_ip_findings_of_the_last_run(invoke, dns, tmp_path, monkeypatch) -> None:
+    """Review 3 #3: --ip, then --diff without it: the address's listing is not checked this time, never cleared."""
+    config = tmp_path / "config.toml"
+    config.write_text('blocklists = ["bl.k-dnsbl.example"]\n', encoding="utf-8")
+    monkeypatch.setenv("THREER_CONFIG", str(config))
+    args = ["check-dns", "spfsend.k-smtp.example", *ns(dns), "--dns-only"]
+    assert invoke(*args, "--ip", "127.0.11.20").exit_code == 1  # listed
+    out = invoke(*args, "--diff").stdout
+    assert " cleared" not in out, out
+    assert "finding blocklist.listed (fail) for 127.0.11.20 not checked this time (no --ip 127.0.11.20)" in out
+    entry = json.loads(invoke(*args, "--diff", "--json", "--ip", "127.0.11.20").stdout)["domains"][0]["changes"]
+    # compared with the last run that asked about the address... which is the one without it: not new either
+    assert entry["findings"]["appeared"] == [] and entry["findings"]["cleared"] == []
+    assert {(f["id"], f["not_checked"], f["why"]) for f in entry["findings"]["not_compared"]} >= {
+        ("blocklist.listed", "last time", "--ip"), ("spf-ip.pass", "last time", "--ip")}
+    again = json.loads(invoke(*args, "--diff", "--json", "--ip", "127.0.11.20").stdout)["domains"][0]["changes"]
+    assert again["findings"] == {"appeared": [], "cleared": [], "not_compared": []}
+
+
+def test_a_run_that_got_no_answer_is_not_the_one_the_next_run_is_compared_with(invoke) -> None:
+    """Review 3 #16: a good run, one against a dead server (exit 3), then a good one again: nothing changed."""
+    with DnsTestServer(zone_files=ZONES) as server:
+        args = ["check-dns", "spfsend.k-smtp.example", "--nameserver", f"127.0.0.1:{server.port}", "--profile", "none",
+                "--dns-only"]
+        assert invoke(*args, "--timeout", "3").exit_code in (0, 1)
+        server.set_mode("dead")
+        dead = invoke(*args, "--timeout", "1", "--diff")
+        assert dead.exit_code == 3
+        assert "Nothing could be looked up this time, so nothing is compared with the check on" in dead.stdout
+        assert " cleared" not in dead.stdout and "new finding" not in dead.stdout
+        server.set_mode(None)
+        back = invoke(*args, "--timeout", "3", "--diff")
+    assert "Nothing changed since the check on" in back.stdout, back.stdout

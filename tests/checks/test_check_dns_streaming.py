@@ -100,13 +100,19 @@ def test_an_empty_run_is_the_empty_document(capsys) -> None:
     assert capsys.readouterr().out == json_text(json_document([])) + "\n"
 
 
-def test_the_history_recorder_writes_in_batches_and_reads_before_writing(tmp_path) -> None:
+def test_the_history_recorder_writes_in_batches_and_reads_before_writing(tmp_path, server) -> None:
     from threer.store import Store
 
     store = Store(tmp_path / "h.db")
     try:
         now = datetime.now(timezone.utc)
-        outcomes = run_domains(DOMAINS, CheckOptions(profile="none", nameservers=[("127.0.0.1", 1)], timeout=0.3))
+        # a run that got no answer is not kept (review 3 #16): nothing written, nothing to compare
+        unanswered = run_domains(DOMAINS, CheckOptions(profile="none", nameservers=[("127.0.0.1", 1)], timeout=0.3))
+        nothing = history.Recorder(store, keep_days=30, now=now, batch=1)
+        assert [nothing.add(o) for o in unanswered] == [None] * 4
+        nothing.close()
+        assert store.counts()["check_history"] == 0
+        outcomes = run_domains(DOMAINS, _options(server))
         first = history.Recorder(store, keep_days=30, now=now, batch=3)
         assert [first.add(o) for o in outcomes] == [None] * 4  # never kept before
         assert store.counts()["check_history"] == 3  # one batch written, one row waiting

@@ -137,3 +137,76 @@ def test_the_connection_prefixes_name_real_findings() -> None:
     assert all(any(i.startswith(prefix) for i in ids) for prefix in history.BY_CONNECTION)
     assert history.SKIPPED_CONNECTIONS <= ids
     assert not [i for i in ids if i.startswith(("mx.", "spf.", "dmarc.", "dkim.", "ns.")) and history.by_connection(i)]
+
+
+WITH_IP = Snapshot(
+    domain="cafe.example", checked_at=T0, records=BEFORE.records,
+    findings=[["mx.ok", "mx", "ok", "fine"],
+              ["blocklist.listed", "blocklist", "fail", "Sending address 127.0.10.7 is listed in bl.example", "127.0.10.7"],
+              ["rdns.not-confirmed", "rdns", "fail", "Sending address 127.0.10.7 has the PTR name x", "127.0.10.7"],
+              # kept before the address was stored with the finding: read from the message
+              ["spf-ip.permerror", "spf-ip", "fail", "SPF for mail from cafe.example sent by 127.0.10.7: permerror (…)."],
+              ["rdns.missing", "rdns", "info", "MX host mx.cafe.example (127.0.0.5) has no PTR record"]],
+)
+
+
+def test_findings_of_an_ip_the_new_run_did_not_ask_about_are_not_cleared() -> None:
+    """Review 3 #3: a run without --ip says nothing about the address given last time."""
+    without = Snapshot(domain="cafe.example", checked_at=T1, records=BEFORE.records,
+                       findings=[["mx.ok", "mx", "ok", "fine"]])
+    diff = changes(WITH_IP, without)
+    assert [f["id"] for f in diff.cleared] == ["rdns.missing"]  # the MX host's finding is compared
+    assert [(f["id"], f["address"], f["not_checked"], f["why"]) for f in diff.not_compared] == [
+        ("blocklist.listed", "127.0.10.7", "this time", "--ip"), ("rdns.not-confirmed", "127.0.10.7", "this time", "--ip"),
+        ("spf-ip.permerror", "127.0.10.7", "this time", "--ip")]
+    assert "finding blocklist.listed (fail) for 127.0.10.7 not checked this time (no --ip 127.0.10.7)" in diff.lines()
+    back = changes(without, WITH_IP)
+    assert [f["id"] for f in back.appeared] == ["rdns.missing"]
+    assert {f["not_checked"] for f in back.not_compared} == {"last time"}
+    assert ("finding spf-ip.permerror (fail) for 127.0.10.7 not compared: not checked the last time "
+            "(no --ip 127.0.10.7)") in back.lines()
+
+
+def test_findings_of_the_same_ip_are_compared_and_another_ip_is_not() -> None:
+    clean = Snapshot(domain="cafe.example", checked_at=T1, records=BEFORE.records, findings=[
+        ["blocklist.clean", "blocklist", "ok", "Sending address 127.0.10.7 is in none", "127.0.10.7"],
+        ["rdns.not-confirmed", "rdns", "fail", "Sending address 127.0.10.7 has the PTR name x", "127.0.10.7"],
+        ["spf-ip.permerror", "spf-ip", "fail", "… sent by 127.0.10.7: permerror", "127.0.10.7"],
+        ["spf-ip.pass", "spf-ip", "ok", "… sent by 127.0.10.8: pass", "127.0.10.8"],
+        ["mx.ok", "mx", "ok", "fine"], ["rdns.missing", "rdns", "info", "MX host …"]])
+    diff = changes(WITH_IP, clean)
+    assert [(f["id"], f.get("address")) for f in diff.cleared] == [("blocklist.listed", "127.0.10.7")]
+    assert [(f["id"], f.get("address")) for f in diff.appeared] == [("blocklist.clean", "127.0.10.7")]
+    assert [(f["id"], f["address"]) for f in diff.not_compared] == [("spf-ip.pass", "127.0.10.8")]
+    assert "finding blocklist.listed (fail) for 127.0.10.7 cleared" in diff.lines()
+
+
+def test_a_check_whose_lookups_failed_is_not_cleared_nor_new() -> None:
+    """Review 3 #16: a record not known now has not cleared; one not known last time is not new."""
+    good = Snapshot(domain="cafe.example", checked_at=T0, records=BEFORE.records,
+                    findings=[["spf.all-pass", "spf", "fail", "+all"], ["mx.ok", "mx", "ok", "fine"]])
+    failing = Snapshot(domain="cafe.example", checked_at=T1, records=BEFORE.records,
+                       findings=[["spf.lookup-error", "spf", "error", "timed out"], ["mx.ok", "mx", "ok", "fine"]])
+    diff = changes(good, failing)
+    assert diff.cleared == [] and [f["id"] for f in diff.appeared] == ["spf.lookup-error"]
+    assert [(f["id"], f["not_checked"], f["why"]) for f in diff.not_compared] == [("spf.all-pass", "this time", "lookup-failed")]
+    assert "finding spf.all-pass (fail) not checked this time (its look-ups failed)" in diff.lines()
+    back = changes(failing, good)
+    assert back.appeared == [] and [f["id"] for f in back.cleared] == ["spf.lookup-error"]
+    assert "finding spf.all-pass (fail) not compared: not checked the last time (its look-ups failed)" in back.lines()
+
+
+def test_a_run_that_got_no_answer_is_not_compared() -> None:
+    diff = changes(BEFORE, AFTER, answered=False)
+    assert not diff.compared and not diff.empty and not diff.changed_anything
+    assert diff.summary() == "nothing could be looked up this time, so nothing is compared with the check on 2026-11-24"
+    assert diff.to_json()["compared"] is False and diff.to_json()["findings"]["cleared"] == []
+
+
+def test_a_kept_run_that_got_no_answer_is_never_the_one_compared_with(tmp_path) -> None:
+    """Runs kept before they were left out: the last run that got answers is the one compared with."""
+    store = Store(tmp_path / "threer.db")
+    dead = Snapshot(domain="contoso.example", checked_at=T1, records=[[r[0], r[1], "timeout", [], None] for r in BEFORE.records],
+                    findings=[["spf.lookup-error", "spf", "error", "timed out"]])
+    history.record_run(store, [BEFORE, dead])
+    assert history.last_runs(store, ["contoso.example"])["contoso.example"].checked_at == T0

@@ -41,3 +41,22 @@ def test_the_ticket_carries_the_change() -> None:
     facts = {f.label: f.value for f in _dns_facts(answer, "UTC")}
     assert facts["Since the last check"] == "changed since the check on 2026-11-24: x"
     assert "Since the last check" not in {f.label for f in _dns_facts(DnsAnswer(checked=True, domain=DOMAIN), "UTC")}
+
+
+def test_a_retried_dns_step_after_a_dead_server_compares_with_the_last_answered_check(tmp_path) -> None:
+    """Review 3 #16 in the triage: the attempt against a dead server is not the check compared with."""
+    from threer.triage.actions import CheckSettings as Settings
+
+    store = Store(tmp_path / "threer.db")
+    with DnsTestServer(zone_files=["k-smtp.zone"]) as server:
+        DefaultActions(store, Config(default_profile="none"),
+                       Settings(nameservers=[server.address], timeout=3.0, dns_only=True)).dns(DOMAIN)
+        server.set_mode("dead")
+        dead = DefaultActions(store, Config(default_profile="none"),
+                              Settings(nameservers=[server.address], timeout=1.0, dns_only=True)).dns(DOMAIN)
+        assert dead.fields["changes"].startswith("nothing could be looked up this time")
+        server.set_mode(None)
+        again = DefaultActions(store, Config(default_profile="none"),
+                               Settings(nameservers=[server.address], timeout=3.0, dns_only=True)).dns(DOMAIN)
+    assert again.fields["changes"].startswith("nothing changed since the check on "), again.fields["changes"]
+    assert store.conn.execute("SELECT COUNT(*) FROM check_history").fetchone()[0] == 2

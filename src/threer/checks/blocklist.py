@@ -116,6 +116,8 @@ async def check_blocklist(ctx: CheckContext) -> list[Finding]:
     for label, listings in by_target.items():
         for listing in listings:
             observed = {"address": listing.address, "list": listing.blocklist.zone, "codes": listing.explained()}
+            if label.startswith("Sending address"):
+                observed["sending_address"] = listing.address  # an --ip address (the check history compares by it)
             if listing.state == "listed":
                 findings.append(
                     Finding(
@@ -160,7 +162,8 @@ async def check_blocklist(ctx: CheckContext) -> list[Finding]:
                     check=CHECK,
                     severity=Severity.OK,
                     message=f"{label} is in none of the {len(clean)} blocklists asked ({', '.join(l.blocklist.zone for l in clean)}).",
-                    observed={"address": clean[0].address, "lists": [l.blocklist.zone for l in clean]},
+                    observed={"address": clean[0].address, "lists": [l.blocklist.zone for l in clean]}
+                    | ({"sending_address": clean[0].address} if label.startswith("Sending address") else {}),
                 )
             )
     return findings

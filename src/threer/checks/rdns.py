@@ -94,8 +94,13 @@ def _findings(label: str, result: ReverseDns, sender: bool) -> list[Finding]:
         else "this matters when the same server also sends mail"
     )
     observed = result.summary()
+    if sender:
+        observed["sending_address"] = result.address  # an --ip address (the check history compares by it)
     if result.failed is not None and result.confirmed is None:
-        return [lookup_error(CHECK, f"The reverse DNS of {label} ({result.failed.name} {result.failed.rdtype})", result.failed)]
+        error = lookup_error(CHECK, f"The reverse DNS of {label} ({result.failed.name} {result.failed.rdtype})", result.failed)
+        if sender:
+            error.observed["sending_address"] = result.address
+        return [error]
     if not result.ptr_names:
         return [
             Finding(

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
         ips: list[str] = typer.Option([], "--ip", metavar="ADDRESS", help="A sending server's address: its SPF verdict for the domain, reverse DNS and blocklist listings (repeatable)."),
         smtp_port: int = typer.Option(25, "--smtp-port", metavar="PORT", min=1, max=65535, help="Probe MX hosts on this port instead of 25: for labs and tests only."),
-        diff: bool = typer.Option(False, "--diff", help="Also show what changed since the last check of each domain (records, findings)."),
+        diff: bool = typer.Option(False, "--diff", help="Also show what changed since the last check of each domain that got answers (records, findings); what only one of the two checked is not compared."),
     ) -> None:
         """Check the mail DNS of one or more domains."""
         from threer.cli.app import app_context

@@ -16,6 +16,10 @@ def render_changes(console: Any, domain: str, changes: Any) -> None:
     if changes is None:
         _say(console, f"No earlier check of {domain} is kept, so there is nothing to compare with yet.", width, "dim")
         return
+    if not changes.compared:
+        _say(console, f"Nothing could be looked up this time, so nothing is compared with the check on "
+             f"{changes.since:%Y-%m-%d %H:%M} UTC (kept as the one to compare with).", width, "dim")
+        return
     if changes.empty:
         _say(console, f"Nothing changed since the check on {changes.since:%Y-%m-%d %H:%M} UTC.", width, "dim")
         return
