@@ -129,3 +129,23 @@ def test_the_same_spf_record_answered_is_ok() -> None:
         options = CheckOptions(profile="none", nameservers=[server.address], timeout=2.0, dns_only=True, checks=("spf",))
         report = check_domains(["d-spf-termfail.example"], options)[0]
     assert [f.id for f in report.findings] == ["spf.ok"]
+
+
+def test_behind_a_dns_filter_no_address_verdict_is_trusted_and_the_run_exits_3(invoke, tmp_path, monkeypatch) -> None:
+    """Review 3 #27: a filter answering every question with an address must not make a sending address
+    "blocklisted" (fail, exit 1), nor autodiscover "present": those are errors, and the run exits 3."""
+    import json
+
+    config = tmp_path / "config.toml"
+    config.write_text('blocklists = ["bl.k-dnsbl.example"]\n', encoding="utf-8")
+    monkeypatch.setenv("THREER_CONFIG", str(config))
+    with DnsTestServer(mode="wrong-type") as portal:
+        result = invoke("check-dns", "b-good.example", "--dns-only", "--json", "--profile", "none", "--timeout", "3",
+                        "--ip", "127.0.11.20", "--nameserver", f"127.0.0.1:{portal.port}")
+    findings = json.loads(result.stdout)["domains"][0]["findings"]
+    assert not [f for f in findings if f["severity"] in ("ok", "warn", "fail")], findings
+    untrusted = {f["observed"]["not_trusted"] for f in findings if isinstance(f["observed"], dict) and "not_trusted" in f["observed"]}
+    assert {"blocklist.listed", "autodiscover.record-present"} <= untrusted
+    listed = next(f for f in findings if f["check"] == "blocklist")
+    assert listed["id"] == "blocklist.lookup-error" and listed["message"].startswith("Not known: the DNS server answered")
+    assert result.exit_code == 3

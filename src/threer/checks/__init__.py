@@ -157,7 +157,9 @@ class DomainOutcome:
         than it answered at all (a captive portal or a DNS filter rewriting answers): then its few
         "answers" (an address for an address question) are not to be trusted either, and the run
         could not complete (SPEC: exit 3 when every answer is an error)."""
-        return (self.answered == 0 and self.failed > 0) or self.wrong_type > self.answered
+        from threer.checks.resolver import judged_filter
+
+        return (self.answered == 0 and self.failed > 0) or judged_filter(self.answered, self.wrong_type)
 
 
 class _CountingResolver:
@@ -390,6 +392,10 @@ async def run_domain(
         await asyncio.gather(*pending, return_exceptions=True)
     if not_found is not None and sum(f.id == "ns.not-found" for f in findings) > 1:
         findings.remove(not_found)  # the ns check said it too
+    from threer.checks.resolver import distrust_filtered, judged_filter
+
+    if judged_filter(counting.answered, counting.wrong_type):
+        findings = distrust_filtered(findings, counting.wrong_type)
     findings = sort_findings(findings)
     report = DomainReport(
         domain=domain,

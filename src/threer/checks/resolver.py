@@ -784,3 +784,42 @@ def _present(rdata) -> str:
     if rdata.rdtype in (_TXT, _SPF):
         return b"".join(rdata.strings).decode("utf-8", errors="replace")
     return rdata.to_text()
+
+
+def judged_filter(answered: int, wrong_type: int) -> bool:
+    """Whether a domain's resolver is a captive portal or a DNS filter: it answered more questions with
+    records of another type than asked than it answered at all (threer.checks.DomainOutcome)."""
+    return wrong_type > 0 and wrong_type > answered
+
+
+# Checks whose verdicts rest on connections, not on the resolver's answers
+_NOT_BY_RESOLVER = frozenset({"smtp", "owa"})
+
+
+def distrust_filtered(findings: list[Any], wrong_type: int) -> list[Any]:
+    """The findings of a run whose resolver is judged a DNS filter: every verdict that rests on its
+    answers (an address for a blocklist or autodiscover name, a "no such name") is `error` instead,
+    as `<check>.lookup-error`. Such a resolver answers every question with an address, so "listed in
+    a blocklist" or "autodiscover has an address" would be the filter's answer, not the domain's."""
+    from threer.checks.history import by_connection
+    from threer.findings import Finding, Severity
+
+    trusted = (Severity.ERROR, Severity.INFO)
+    out = []
+    for f in findings:
+        if f.severity in trusted or f.check in _NOT_BY_RESOLVER or by_connection(f.id):
+            out.append(f)
+            continue
+        out.append(Finding(
+            # spf-ip names its verdicts by RFC 7208 result: "not known because of the DNS" is temperror
+            id="spf-ip.temperror" if f.check == "spf-ip" else f"{f.check}.lookup-error",
+            check=f.check,
+            severity=Severity.ERROR,
+            message=f"Not known: the DNS server answered {wrong_type} questions with records of another type than "
+            "asked (a captive portal or a DNS filter?), so its answers to address questions are not to be trusted "
+            f"either. It gave: {f.message}",
+            fix="Run the check from another network, or with --nameserver set to a resolver that answers each "
+            "question as asked.",
+            observed={"not_trusted": f.id, "observed": f.observed},
+        ))
+    return out
