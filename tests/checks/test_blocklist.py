@@ -84,3 +84,17 @@ def test_defaults_come_from_the_data_file_and_config_names_win() -> None:
 def test_ids_declared(server) -> None:
     seen = {f.id for ips in (["127.0.11.20"], ["127.0.11.21"]) for f in run(server, ips, lists=(LIST, REFUSING))}
     assert seen <= FINDING_IDS
+
+
+def test_the_lists_own_reason_is_shown_and_its_page_is_the_fix(server) -> None:
+    """Review 3 #25a: a listing's TXT record (RFC 5782 §2.1) says why and where; it is not left out."""
+    findings = run(server, ["127.0.11.30"], lists=(Blocklist(zone="bl.k-dnsbl.example"),))
+    assert ids(findings) == [("blocklist.listed", Severity.FAIL)]
+    message, fix = findings[0].message, findings[0].fix or ""
+    assert "127.0.0.10 (code not described; the list’s reason follows)" in message
+    assert message.endswith("The list says: Listed: see https://bl.k-dnsbl.example/lookup?ip=127.0.11.30")
+    assert fix.endswith("ask for removal at https://bl.k-dnsbl.example/lookup?ip=127.0.11.30.")
+    assert findings[0].observed["reason"] == "Listed: see https://bl.k-dnsbl.example/lookup?ip=127.0.11.30"
+    clean = run(server, ["127.0.11.21"])  # a clean address is asked its A record only
+    assert ids(clean) == [("blocklist.clean", Severity.OK)]
+    assert ("21.11.0.127.bl.k-dnsbl.example", "TXT") not in {(n, t) for n, t, _ in server.query_log}

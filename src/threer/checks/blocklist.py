@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -80,9 +81,16 @@ class Listing:
     state: str  # clean, listed, refused, error
     codes: list[str] = field(default_factory=list)
     detail: str = ""
+    reason: str = ""  # the list's own TXT record at the same name (RFC 5782 §2.1), when it has one
+
+    def page(self) -> str | None:
+        """The web page the list's reason names, if it names one."""
+        found = re.search(r"https?://[^\s\"'<>]+", self.reason)
+        return found.group(0).rstrip(".,;)") if found else None
 
     def explained(self) -> list[str]:
-        return [f"{code} {self.blocklist.codes.get(code, '(code not described; see the list’s website)')}" for code in self.codes]
+        unknown = "(code not described; the list’s reason follows)" if self.reason else "(code not described; see the list’s website)"
+        return [f"{code} {self.blocklist.codes.get(code, unknown)}" for code in self.codes]
 
 
 async def look_up(resolver: Resolver, blocklist: Blocklist, address: str) -> Listing:
@@ -95,7 +103,11 @@ async def look_up(resolver: Resolver, blocklist: Blocklist, address: str) -> Lis
     addresses = [ipaddress.ip_address(c) for c in codes]
     if any(a in _ERROR_RANGE for a in addresses) or not all(a in _LOOPBACK for a in addresses):
         return Listing(blocklist, address, "refused", codes=codes)
-    return Listing(blocklist, address, "listed", codes=codes)
+    # a listing's TXT record says why, often with the page to ask for removal (RFC 5782 §2.1); asked only
+    # once the address is known to be listed, so a clean address costs one question a list
+    txt = await resolver.query(query_name(address, blocklist.zone), "TXT")
+    reason = "; ".join(sorted(set(txt.records)))[:300] if not txt.is_error else ""
+    return Listing(blocklist, address, "listed", codes=codes, reason=reason)
 
 
 async def check_blocklist(ctx: CheckContext) -> list[Finding]:
@@ -116,6 +128,8 @@ async def check_blocklist(ctx: CheckContext) -> list[Finding]:
     for label, listings in by_target.items():
         for listing in listings:
             observed = {"address": listing.address, "list": listing.blocklist.zone, "codes": listing.explained()}
+            if listing.reason:
+                observed["reason"] = listing.reason
             if label.startswith("Sending address"):
                 observed["sending_address"] = listing.address  # an --ip address (the check history compares by it)
             if listing.state == "listed":
@@ -124,9 +138,11 @@ async def check_blocklist(ctx: CheckContext) -> list[Finding]:
                         id="blocklist.listed",
                         check=CHECK,
                         severity=Severity.FAIL,
-                        message=f"{label} is listed in {listing.blocklist.label}: {'; '.join(listing.explained())}.",
+                        message=f"{label} is listed in {listing.blocklist.label}: {'; '.join(listing.explained())}."
+                        + (f" The list says: {listing.reason}" if listing.reason else ""),
                         fix=f"Find and stop what sent the spam from {listing.address}, then ask for removal"
-                        + (f" at {listing.blocklist.delist}." if listing.blocklist.delist else " on the list's website."),
+                        + (f" at {listing.blocklist.delist}." if listing.blocklist.delist
+                           else f" at {page}." if (page := listing.page()) else " on the list's website."),
                         observed=observed,
                     )
                 )
