@@ -396,6 +396,11 @@ async def run_domain(
 
     if judged_filter(counting.answered, counting.wrong_type):
         findings = distrust_filtered(findings, counting.wrong_type)
+    else:
+        from threer.checks.parked import is_parked, parked_findings
+
+        if is_parked(domain, counting.seen):
+            findings = parked_findings(domain, findings)
     findings = sort_findings(findings)
     report = DomainReport(
         domain=domain,
