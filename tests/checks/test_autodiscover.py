@@ -81,6 +81,27 @@ def test_no_record_and_no_srv_without_a_profile_is_a_warning(dns):
     assert ids(run(dns, "c-ad-none.example")) == [("autodiscover.missing", Severity.WARN)]
 
 
+def test_a_profile_that_names_no_autodiscover_host_needs_none(dns):
+    """Review 3 #8: Google Workspace has no Exchange autodiscover; a WARN with no answer sends the
+    technician searching. The profile decides: it names no host, so the record's absence is information."""
+    from threer.checks.profiles import resolve_profile
+
+    findings = run(dns, "c-ad-none.example", resolve_profile("google"))
+    assert ids(findings) == [("autodiscover.missing", Severity.INFO)]
+    assert "google's profile names no autodiscover host, so none is needed" in findings[0].message
+    assert findings[0].fix is None
+
+
+def test_a_srv_look_up_that_timed_out_is_not_called_missing():
+    """Review 3 #25c: unknown is not missing: the SRV's lookup-error stands alone."""
+    with DnsTestServer(zone_files=[ZONES_DIR / "c-ad-none.zone"],
+                       faults={("_autodiscover._tcp.c-ad-none.example", "SRV"): "timeout"}) as server:
+        ctx = CheckContext(domain="c-ad-none.example", resolver=resolver_for(server, timeout=1.0), dns_only=True)
+        findings = asyncio.run(check_autodiscover(ctx))
+    assert ids(findings) == [("autodiscover.lookup-error", Severity.ERROR)]
+    assert "_autodiscover._tcp.c-ad-none.example SRV" in findings[0].message
+
+
 def test_m365_profile_expects_autodiscover_outlook_com(dns):
     from threer.checks.profiles import load_profile
 

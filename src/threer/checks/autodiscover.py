@@ -69,7 +69,7 @@ async def check_autodiscover(ctx: CheckContext) -> list[Finding]:
         # the probes look the same names up through the same resolver, so they share its answers
         (ipv4, ipv6, srv), probes = await asyncio.gather(lookups, _probe_endpoints(ctx))
     expected_cname = ctx.profile.autodiscover_cname if ctx.profile is not None else None
-    findings = _judge_host(ctx, host, ipv4, ipv6, expected_cname, srv_found=srv.exists)
+    findings = _judge_host(ctx, host, ipv4, ipv6, expected_cname, srv_found=srv.exists, srv_unknown=srv.is_error)
     findings += _judge_srv(ctx, srv_name, srv)
     if probes is None:
         findings.append(
@@ -116,7 +116,8 @@ def _cname_changes(host: str, target: str) -> list[RecordChange]:
     return [] if has_wildcards(target) else [add(host, "CNAME", target.rstrip(".") + ".")]
 
 
-def _judge_host(ctx: CheckContext, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool) -> list[Finding]:
+def _judge_host(ctx: CheckContext, host: str, ipv4: Lookup, ipv6: Lookup, expected: str | None, *, srv_found: bool,
+                srv_unknown: bool = False) -> list[Finding]:
     if ipv4.is_error and not ipv4.cname_chain:
         return [lookup_error(CHECK, host, ipv4, so="so its autodiscover record is unknown.")]
     cname = ipv4.cname_chain[0] if ipv4.cname_chain else (ipv6.cname_chain[0] if ipv6.cname_chain else None)
@@ -195,8 +196,21 @@ def _judge_host(ctx: CheckContext, host: str, ipv4: Lookup, ipv6: Lookup, expect
                 observed={"CNAME": cname, "addresses": addresses},
             )
         ]
-    if srv_found:
-        return []  # the SRV record is how Outlook finds the service; its finding says so
+    if srv_found or srv_unknown:
+        # the SRV record is how Outlook finds the service; its finding says so (found, or not known:
+        # a timed-out SRV look-up is its lookup-error, and the two together are not "missing")
+        return []
+    if ctx.profile is not None and not ctx.profile.autodiscover_srv:
+        # the provider's profile names no autodiscover host (Google Workspace has no Exchange
+        # autodiscover): there is nothing for the technician to add
+        return [
+            _finding(
+                "missing",
+                Severity.INFO,
+                f"Neither {host} nor an _autodiscover._tcp SRV record exists; {ctx.profile.name}'s profile names no "
+                "autodiscover host, so none is needed: Outlook is set up with the provider's own settings or tool.",
+            )
+        ]
     return [
         _finding(
             "missing",
