@@ -29,9 +29,11 @@ def test_the_dns_step_prints_fix_records_whole_with_removals(tmp_path, width: in
     changes = [c for p in result.fields["problems"] for c in p["changes"]]
     assert any(c["action"] == "remove" for c in changes)  # the zone really has a record to remove
     for change in changes:
-        # whole on a line of its own: spelled out in the fix's text, or as a `; remove:` line after it
+        # whole on a line of its own: a record to add as it is, one to remove as a `; remove:` line
         assert change["line"] in lines or f"; remove: {change['line']}" in lines, (change, lines)
-    assert "b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example." in lines
+    # a record to remove is shown as one, also where the prose names it (review 3 #14)
+    assert "; remove: b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example." in lines
+    assert "b-mx-m365.example. 300 IN MX 10 oldmail.b-mx-m365.example." not in lines
 
 
 def test_a_long_record_stays_on_one_line_at_120_columns() -> None:

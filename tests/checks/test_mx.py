@@ -68,6 +68,30 @@ def test_mx_to_cname_uses_the_answer_chain_not_another_query(server) -> None:
     assert f.observed == {"host": "mail.b-mx-cname.example", "cname_chain": ["real.b-mx-cname.example"]}
     assert "10 real.b-mx-cname.example." in f.fix
     assert server.count("mail.b-mx-cname.example", "CNAME") == 0
+    # the record to remove and the one to add carry the zone's TTL, the same in the prose and the records
+    assert [(c.action, c.line) for c in f.changes] == [
+        ("remove", "b-mx-cname.example. 300 IN MX 10 mail.b-mx-cname.example."),
+        ("add", "b-mx-cname.example. 300 IN MX 10 real.b-mx-cname.example.")]
+    assert all(c.line in (f.fix or "") for c in f.changes)
+
+
+def test_an_mx_whose_cname_leads_to_another_mx_host_is_deleted_not_replaced(server) -> None:
+    """Review 3 #14: replacing it would give two MX records for one host; deleting it is the fix."""
+    from rich.console import Console
+
+    from threer.cli.check_dns import print_fix
+
+    f = only(run_mx(server, "b-mx-cnamedup.example"), "mx.cname")
+    assert [(c.action, c.line) for c in f.changes] == [
+        ("remove", "b-mx-cnamedup.example. 600 IN MX 20 mx-alias.b-mx-cnamedup.example.")]
+    assert (f.fix or "").startswith("Delete the MX record that names mx-alias.b-mx-cnamedup.example: the MX 10 "
+                                    "mail.b-mx-cnamedup.example already delivers to the same server.")
+    console = Console(width=80, record=True, color_system=None)
+    print_fix(console, f, "  ", 80)
+    shown = console.export_text().splitlines()
+    # the record to remove is shown as one, never indented as a record to paste
+    assert "    ; remove: b-mx-cnamedup.example. 600 IN MX 20 mx-alias.b-mx-cnamedup.example." in shown
+    assert not [line for line in shown if line.strip().startswith("b-mx-cnamedup.example. ")]
 
 
 def test_ip_literal(server) -> None:

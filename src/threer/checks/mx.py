@@ -179,20 +179,33 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
             leaving = {h for _, h in hosts if h not in on_profile}
     replaced_by = "mx.extra" if leaving and on_profile else "mx.profile-mismatch"
     resolved = await asyncio.gather(*(resolve(host) for _, host in hosts))
+    named = {host for _, host in hosts}
     for (pref, host), (a, aaaa) in zip(hosts, resolved):
         chain = a.cname_chain or aaaa.cname_chain
         if chain and host not in leaving:
+            target = chain[-1]
+            old_record = remove(ctx.domain, "MX", f"{pref} {host}.", ttl)
+            if target in named:
+                # another MX already names the host the CNAME leads to: this one only repeats it, and the
+                # simplest fix is to delete it (replacing it would give two MX records for one host)
+                other = min(p for p, h in hosts if h == target)
+                fix = (f"Delete the MX record that names {host}: the MX {other} {target} already delivers to the "
+                       f"same server. Remove {old_record.line}")
+                changes = [old_record]
+            else:
+                new_record = add(ctx.domain, "MX", f"{pref} {target}.", ttl)
+                fix = f"Point the MX straight at {target}, replacing {old_record.line} with {new_record.line}"
+                changes = [old_record, new_record]
             findings.append(
                 Finding(
                     id="mx.cname",
                     check=CHECK,
                     severity=Severity.WARN,
-                    message=f"The MX host {host} is a CNAME (to {chain[-1]}); RFC 2181 §10.3 forbids that and some senders refuse it.",
-                    fix=f"Point the MX straight at {chain[-1]}: replace " + record_fix(ctx.domain, "MX", f"{pref} {host}.", ttl)
-                    + " with " + record_fix(ctx.domain, "MX", f"{pref} {chain[-1]}."),
+                    message=f"The MX host {host} is a CNAME (to {target}); RFC 2181 §10.3 forbids that and some senders refuse it.",
+                    fix=fix,
                     observed={"host": host, "cname_chain": list(chain)},
-                    expected=chain[-1],
-                    changes=[remove(ctx.domain, "MX", f"{pref} {host}.", ttl), add(ctx.domain, "MX", f"{pref} {chain[-1]}.", ttl)],
+                    expected=target,
+                    changes=changes,
                 )
             )
         if a.exists or aaaa.exists:

@@ -568,6 +568,9 @@ def fix_pieces(finding: Any) -> list[tuple[str, str]]:
         pieces.append(("record", line))
         text = text[at + len(line):]
     shown = {piece for kind, piece in pieces if kind == "record"}
+    # a record the text names to remove is shown as one, never as a line to paste
+    removed = {c.line for c in finding.changes if c.action == "remove"} - {c.line for c in finding.changes if c.action == "add"}
+    pieces = [(kind, f"; remove: {piece}" if kind == "record" and piece in removed else piece) for kind, piece in pieces]
     # records the text does not spell out: what goes first, then the rest of the fix, then what comes in
     removals = [("record", f"; remove: {c.line}") for c in finding.changes if c.action == "remove" and c.line not in shown]
     additions = [("record", c.line) for c in finding.changes if c.action == "add" and c.line not in shown]
