@@ -383,3 +383,21 @@ def test_on_a_terminal_the_reports_show_as_they_come_without_a_bar(tmp_path: Pat
         child.close()
     assert child.exitstatus in (0, 1)
     assert "Checking" not in seen.getvalue()
+
+
+def test_a_record_spelled_out_in_a_fix_is_printed_whole_even_when_it_is_no_change_of_the_zone() -> None:
+    """Review 3 #17: a record another domain's owner publishes (DMARC report authorisation) is no
+    change of the customer's zone, yet it is a record to paste: on a line of its own, never wrapped."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from threer.cli.check_dns import print_fix
+
+    record = '_dmarc-host.customer.example._report._dmarc.reports-r-us.example. 3600 IN TXT "v=DMARC1"'
+    finding = SimpleNamespace(fix=f"The owner of reports-r-us.example publishes {record} (ask them to).", changes=[])
+    console = Console(width=60, record=True, color_system=None)
+    print_fix(console, finding, "  ", 60)
+    shown = console.export_text().splitlines()
+    assert f"    {record}" in shown, shown
+    assert shown[0] == "  fix: The owner of reports-r-us.example publishes"

@@ -191,6 +191,31 @@ def test_mx_host_not_in_the_policy(dns, pki, mode, severity):
     assert "_mta-sts.c-sts-ok.example. 3600 IN TXT" in mismatch.fix
     if mode == "testing":
         assert ("mta-sts.mode-testing", Severity.INFO) in ids(findings)
+    # review 3 #17: the new id is a record to paste (RFC 8461 §3.1: senders refetch only when it changes),
+    # printed whole on a line of its own on a terminal and given by --fixes
+    from rich.console import Console
+
+    from threer.cli.check_dns import print_fix, zone_fix_lines
+    from threer.findings import DomainReport
+
+    old_line = '_mta-sts.c-sts-ok.example. 300 IN TXT "v=STSv1; id=20240101000000"'
+    assert [(c.action, c.line.split(' "')[0]) for c in mismatch.changes] == [
+        ("remove", "_mta-sts.c-sts-ok.example. 300 IN TXT"), ("add", "_mta-sts.c-sts-ok.example. 3600 IN TXT")]
+    new_line = mismatch.changes[1].line
+    console = Console(width=80, record=True, color_system=None)
+    print_fix(console, mismatch, "  ", 80)
+    shown = console.export_text().splitlines()
+    assert f"    ; remove: {old_line}" in shown and f"    {new_line}" in shown, shown
+    report = DomainReport(domain="c-sts-ok.example", checked_at=mismatch_time(), duration_ms=1,
+                          summary=DomainReport.summarise([mismatch]), findings=[mismatch])
+    fixes = zone_fix_lines(report)
+    assert new_line in fixes and f"; remove: {old_line}" in fixes and "no zone line to paste" not in "\n".join(fixes)
+
+
+def mismatch_time():
+    from datetime import datetime, timezone
+
+    return datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
 def test_txt_without_policy_host_fails(dns):

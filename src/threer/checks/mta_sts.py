@@ -260,9 +260,22 @@ async def check_mta_sts(ctx: CheckContext) -> list[Finding]:
         findings = txt_findings
     findings += policy_findings
     if policy is not None and not policy.errors:
-        findings += _judge_mode(ctx, url, policy)
-        findings += _judge_mx(ctx, url, policy, mx)
+        new_id = _new_id(ctx, txt)
+        findings += _judge_mode(ctx, url, policy, new_id)
+        findings += _judge_mx(ctx, url, policy, mx, new_id)
     return findings
+
+
+def _new_id(ctx: CheckContext, txt: Lookup) -> tuple[str, list[RecordChange]]:
+    """How to change the policy id: the words of a fix (the record replaced, whole) and its changes.
+    Senders fetch the policy again only when the id changes (RFC 8461 §3.1), so a policy change needs
+    this record in the zone as much as in the prose."""
+    old = [r for r in txt.records if r.lower().startswith("v=stsv1")] if not txt.is_error else []
+    changes = _txt_changes(ctx, old, txt.ttl)
+    removed = [c.line for c in changes if c.action == "remove"]
+    if removed:
+        return f"replace the TXT record {' and '.join(removed)} with {_txt_fix(ctx)}", changes
+    return f"change the id in the TXT record: {_txt_fix(ctx)}", changes
 
 
 _FETCH_KEY = "_mta_sts_fetch"
@@ -464,7 +477,7 @@ def _judge_policy(ctx: CheckContext, url: str, result: ProbeResult) -> tuple[Sts
     return policy, findings, "present"
 
 
-def _judge_mode(ctx: CheckContext, url: str, policy: StsPolicy) -> list[Finding]:
+def _judge_mode(ctx: CheckContext, url: str, policy: StsPolicy, new_id: tuple[str, list[RecordChange]]) -> list[Finding]:
     findings: list[Finding] = []
     if policy.mode == "enforce":
         findings.append(
@@ -477,7 +490,8 @@ def _judge_mode(ctx: CheckContext, url: str, policy: StsPolicy) -> list[Finding]
                 Severity.INFO,
                 "The policy is in testing mode: senders report TLS problems (via TLS-RPT) but still deliver.",
                 fix="Once the TLS-RPT reports show no failures for a few weeks, set mode: enforce in the policy "
-                f"and change the id: {_txt_fix(ctx)}",
+                f"and {new_id[0]}",
+                changes=new_id[1],
             )
         )
     else:
@@ -503,7 +517,8 @@ def _judge_mode(ctx: CheckContext, url: str, policy: StsPolicy) -> list[Finding]
     return findings
 
 
-def _judge_mx(ctx: CheckContext, url: str, policy: StsPolicy, mx: Lookup) -> list[Finding]:
+def _judge_mx(ctx: CheckContext, url: str, policy: StsPolicy, mx: Lookup,
+              new_id: tuple[str, list[RecordChange]]) -> list[Finding]:
     if policy.mode == "none":
         return []
     if mx.is_error:
@@ -532,8 +547,9 @@ def _judge_mx(ctx: CheckContext, url: str, policy: StsPolicy, mx: Lookup) -> lis
                 "mx-mismatch",
                 Severity.FAIL if enforce else Severity.WARN,
                 f"MX host(s) {', '.join(not_covered)} match no mx line of the policy ({', '.join(policy.mx)}): {consequence}.",
-                fix=f"Add to the policy at {url}:\n{lines}\nthen change the id in the TXT record: {_txt_fix(ctx)}",
+                fix=f"Add to the policy at {url}:\n{lines}\nthen {new_id[0]}",
                 observed=observed,
+                changes=new_id[1],
             )
         ]
     return [

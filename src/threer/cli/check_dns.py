@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -567,6 +568,7 @@ def fix_pieces(finding: Any) -> list[tuple[str, str]]:
             pieces.append(("prose", before))
         pieces.append(("record", line))
         text = text[at + len(line):]
+    pieces = [part for kind, piece in pieces for part in (_records_in_prose(piece) if kind == "prose" else [(kind, piece)])]
     shown = {piece for kind, piece in pieces if kind == "record"}
     # a record the text names to remove is shown as one, never as a line to paste
     removed = {c.line for c in finding.changes if c.action == "remove"} - {c.line for c in finding.changes if c.action == "add"}
@@ -575,6 +577,30 @@ def fix_pieces(finding: Any) -> list[tuple[str, str]]:
     removals = [("record", f"; remove: {c.line}") for c in finding.changes if c.action == "remove" and c.line not in shown]
     additions = [("record", c.line) for c in finding.changes if c.action == "add" and c.line not in shown]
     return [(kind, piece) for kind, piece in removals + pieces + additions if piece]
+
+
+# A record spelled out in a fix's prose (`name. TTL IN TYPE value`) that is no change of the customer's
+# zone (one the report address's owner publishes, say): printed whole on a line of its own all the same
+_TXT_STRINGS = r'"(?:[^"\\]|\\.)*"(?: "(?:[^"\\]|\\.)*")*'
+_RECORD_IN_PROSE = re.compile(
+    r"(?<!\S)[A-Za-z0-9_*][A-Za-z0-9_.*-]*\. \d+ IN (?:TXT " + _TXT_STRINGS
+    + r"|(?:MX|CNAME|SRV|NS|PTR) (?:\d+ ){0,3}\S+\.)(?=$|[\s:;,)])"
+)
+
+
+def _records_in_prose(text: str) -> list[tuple[str, str]]:
+    pieces: list[tuple[str, str]] = []
+    at = 0
+    for found in _RECORD_IN_PROSE.finditer(text):
+        before = text[at:found.start()].strip()
+        if before:
+            pieces.append(("prose", before))
+        pieces.append(("record", found.group(0)))
+        at = found.end()
+    rest = text[at:].strip()
+    if rest:
+        pieces.append(("prose", rest))
+    return pieces
 
 
 def zone_fix_lines(report: DomainReport) -> list[str]:
