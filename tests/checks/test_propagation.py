@@ -78,3 +78,35 @@ def test_public_resolvers_default_and_configured() -> None:
     assert [(r.name, r.address) for r in configured] == [("Lab", ("127.0.0.1", 5353)), ("127.0.0.2", ("127.0.0.2", 53))]
     with pytest.raises(BadInput, match="THREER_PUBLIC_RESOLVERS"):
         public_resolvers_from_env({"THREER_PUBLIC_RESOLVERS": "Lab=dns.example"})
+
+
+def test_piped_at_80_columns_every_host_name_and_record_stays_whole() -> None:
+    """Review 3 #15: in a file or a pipe the table would fold names mid-word; the lines keep them whole."""
+    import io
+
+    from threer.checks.propagation import PropagationView, RecordAnswer, ServerView
+    from threer.cli.check_dns import render_propagation
+    from threer.cli.safe_console import SafeConsole
+
+    mx = ["0 harbour-bakery-co-uk.mail.protection.outlook.com", "10 mail2.oldisp-hosting.example"]
+    spf = "v=spf1 include:spf.protection.outlook.com a mx ~all"
+    servers = [ServerView(name=name, kind=kind, address="127.0.0.77:53530", serial=2026120101, stale=stale,
+                          answers={"MX": RecordAnswer(status="answer", values=mx, ttl=3600),
+                                   "SPF": RecordAnswer(status="answer", values=[spf], ttl=3600, stale=stale),
+                                   "DMARC": RecordAnswer(status="nxdomain")})
+               for name, kind, stale in (("ns1.harbour-bakery.co.uk", "authoritative", False), ("OldCache", "public", True))]
+    view = PropagationView(domain="harbour-bakery.co.uk", current_serial=2026120101, servers=servers)
+
+    def shown(width: int) -> str:
+        buffer = io.StringIO()
+        render_propagation(SafeConsole(file=buffer, width=width, no_color=True, highlight=False), view)
+        return buffer.getvalue()
+
+    narrow = shown(80)
+    lines = narrow.splitlines()
+    for value in [*mx, spf, "ns1.harbour-bakery.co.uk", "authoritative 127.0.0.77:53530"]:
+        assert any(value in line for line in lines), (value, narrow)
+    assert any(line.startswith("  SPF") and "STALE" in line and line.endswith(spf) for line in lines), narrow
+    assert "none (NXDOMAIN)" in narrow
+    wide = shown(160)
+    assert "─" in wide and all(value in wide for value in mx)  # wide enough: the table, still whole

@@ -639,6 +639,9 @@ def render_propagation(console: Console, view: Any) -> None:
     if view.current_serial is not None:
         title.append(f"  current SOA serial {view.current_serial}", style="dim")
     console.print(title)
+    if not _propagation_table_fits(console, view):
+        _propagation_lines(console, view)
+        return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("server", no_wrap=True)
     table.add_column("record", no_wrap=True)
@@ -672,6 +675,53 @@ def render_propagation(console: Console, view: Any) -> None:
     console.print(table)
     for note in view.notes:
         console.print(Text(note, style="yellow"))
+
+
+def _server_labels(server: Any) -> list[str]:
+    serial = f"serial {server.serial}" if server.serial is not None else f"serial: {server.serial_status}"
+    return [server.name, f"{server.kind} {server.address}", serial]
+
+
+def _propagation_table_fits(console: Console, view: Any) -> bool:
+    """Whether the table shows every answer and server label whole at the console's width (a file or a
+    pipe is 80 columns): a host name or a record folded across lines cannot be copied or compared."""
+    from threer.checks.propagation import RECORD_NAMES
+
+    labels = max((len(label) for server in view.servers for label in _server_labels(server)), default=6)
+    answers = max((len(value) for server in view.servers for answer in server.answers.values() if answer is not None
+                   for value in (answer.values or [f"none ({answer.status.upper()})"])), default=6)
+    # the columns, each with one space of padding a side, and the TTL and STALE columns
+    needed = labels + max(len(r) for r in RECORD_NAMES) + answers + 6 + 5 + 4 * 2
+    return needed <= console.width
+
+
+def _propagation_lines(console: Console, view: Any) -> None:
+    """The propagation view as lines, for a console too narrow for the table: a server's name, kind,
+    address and serial on one line, then one line a record value, each printed whole."""
+    from rich.text import Text
+
+    from threer.checks.propagation import RECORD_NAMES
+
+    width = max(len(r) for r in RECORD_NAMES)
+    for server in view.servers:
+        name, where, serial = _server_labels(server)
+        head = Text(name, style="bold").append(f"  {where}  ", style="dim")
+        head.append(serial, style="yellow" if server.stale else "dim")
+        _print_line(console, head)
+        for record in RECORD_NAMES:
+            answer = server.answers.get(record)
+            if answer is None:
+                _print_line(console, Text(f"  {record:<{width}}  {'':>6}         -"))
+                continue
+            values = answer.values or [f"none ({answer.status.upper()})"]
+            ttl = str(answer.ttl) if answer.ttl is not None else ""
+            for i, value in enumerate(values):
+                line = Text(f"  {record:<{width}}  {ttl:>6}  " if i == 0 else " " * (width + 12))
+                line.append(f"{'STALE' if answer.stale and i == 0 else '':<5}", style="bold yellow")
+                line.append(f"  {value}")
+                _print_line(console, line)
+    for note in view.notes:
+        _print_line(console, Text(note, style="yellow"))
 
 
 def ca_bundle_verify(path: str | None) -> str | bool:
