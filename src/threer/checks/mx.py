@@ -189,8 +189,8 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                 # another MX already names the host the CNAME leads to: this one only repeats it, and the
                 # simplest fix is to delete it (replacing it would give two MX records for one host)
                 other = min(p for p, h in hosts if h == target)
-                fix = (f"Delete the MX record that names {host}: the MX {other} {target} already delivers to the "
-                       f"same server. Remove {old_record.line}")
+                fix = (f"Delete the MX record that names {host} (the MX {other} {target} already delivers to the "
+                       f"same server): {old_record.line}")
                 changes = [old_record]
             else:
                 new_record = add(ctx.domain, "MX", f"{pref} {target}.", ttl)
