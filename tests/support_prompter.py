@@ -3,7 +3,7 @@ expect, and `assert_done()` checks that every expected one was asked (after gh's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from threer.triage.engine import ActionResult
@@ -67,8 +67,8 @@ class FakeActions:
         self.calls.append(("owa", domain))
         return ActionResult(fields={"probe": [{"id": "owa.ok", "severity": "ok", "message": "OWA answers."}]})
 
-    def prior(self, queries: list[str]) -> ActionResult:
-        self.calls.append(("prior", " | ".join(queries)))
+    def prior(self, queries: Sequence[str | Sequence[str]]) -> ActionResult:
+        self.calls.append(("prior", " | ".join(q if isinstance(q, str) else " | ".join(q) for q in queries)))
         return ActionResult(fields={"matches": [{"id": "kb-0001", "title": "Password prompts", "source": "kb",
                                                  "score": 3.2}]})
 

@@ -68,8 +68,8 @@ class FakeActions:
         self.calls.append(("owa", domain))
         return ActionResult(fields={"probe": []}, summary="No OWA address in the provider profile; not probed.")
 
-    def prior(self, queries: list[str]) -> ActionResult:
-        self.calls.append(("prior", " | ".join(queries)))
+    def prior(self, queries: list[str | list[str]]) -> ActionResult:
+        self.calls.append(("prior", " | ".join(q if isinstance(q, str) else " | ".join(q) for q in queries)))
         return ActionResult(fields={"matches": list(self.matches)},
                             summary=f"{len(self.matches)} matches in past cases and the knowledge base.")
 

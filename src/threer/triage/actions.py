@@ -4,6 +4,7 @@ cases, and indexing a resolved session as a past case. Each returns data; nothin
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,9 +214,13 @@ class DefaultActions:
         self._recognised[key] = choice.profile
         return choice.profile
 
-    def prior(self, queries: list[str]) -> ActionResult:
-        queries = [q for q in queries if q.strip()]
-        if not queries:
+    def prior(self, queries: Sequence[str | Sequence[str]]) -> ActionResult:
+        """Search past cases and the KB; each item of `queries` is one source: a search, or a source's
+        several searches (the error text's codes and its diagnostic), merged by fuse_rankings."""
+        sources = [[q] if isinstance(q, str) else list(q) for q in queries]
+        sources = [[q for q in searches if q.strip()] for searches in sources]
+        sources = [searches for searches in sources if searches]
+        if not sources:
             return ActionResult(fields={"matches": []}, summary="Nothing to search with yet.")
         try:
             from threer.kb.index import ensure_sample_kb
@@ -223,13 +228,13 @@ class DefaultActions:
 
             kb = self.store.kb_index()  # the team's past cases are in it too
             ensure_sample_kb(kb)
-            result_lists = [search(kb, q, limit=PRIOR_MATCHES * 2) for q in queries]
+            result_lists = [search(kb, q, limit=PRIOR_MATCHES * 2) for searches in sources for q in searches]
         except sqlite3.DatabaseError:
             raise  # a damaged database is the store's error, said as such, not a failed search
         except Exception as exc:  # noqa: BLE001 - the technician records their own research instead
             return ActionResult(fields={"matches": []}, summary=f"The search could not run ({type(exc).__name__}: {exc}).")
-        # which matches: each query's best in turn; in what order: by score, as every result list is shown
-        results = sorted(fuse_rankings(result_lists)[:PRIOR_MATCHES], key=lambda r: -float(r.score))
+        groups = [number for number, searches in enumerate(sources) for _ in searches]
+        results = fuse_rankings(result_lists, groups)[:PRIOR_MATCHES]  # by their fused score, best first
         matches = [{"id": r.id, "title": r.title, "source": r.source, "score": round(float(r.score), 3)} for r in results]
         return ActionResult(fields={"matches": matches}, detail=results,
                             summary=f"{len(matches)} match{'es' if len(matches) != 1 else ''} in past cases and the knowledge base.")
@@ -258,18 +263,35 @@ def spf_sentence(domain: str, verdict: dict[str, Any]) -> str:
     return head + f"{verdict['result']}{matched}{why}."
 
 
-def fuse_rankings(result_lists: list[list[Any]]) -> list[Any]:
-    """Merge ranked lists (one per query) by taking their firsts, then their seconds, and so on: the
-    best match for the symptom and the best match for the error code both lead, and a result found
-    by both queries stands at its better place, once."""
-    merged: list[Any] = []
-    seen: set[str] = set()
-    for rank in range(max((len(r) for r in result_lists), default=0)):
-        for results in result_lists:
-            if rank < len(results) and results[rank].id not in seen:
-                seen.add(results[rank].id)
-                merged.append(results[rank])
-    return merged
+def fuse_rankings(result_lists: list[list[Any]], groups: list[int] | None = None) -> list[Any]:
+    """Merge ranked lists (one per search) into one, best first, each match once.
+
+    `groups` says which source each search came from (the issue; the error text, which gives
+    several searches: its codes, then its diagnostic); without it every search is its own source.
+    A match's score is the mean over a source's searches of its score in each (0 where it was not
+    found), and then the mean over the sources (CombSUM: every search's score is already in 0..1
+    against the best a document could get for it). So the article carrying the bounce's exact code,
+    found by the code searches and by the diagnostic, leads the error text's matches; one that the
+    issue's words find too adds both; and the issue weighs as much as all the error text's searches
+    together, however many codes it held. Ties go to the better single rank, then the earlier search.
+    """
+    if not result_lists:
+        return []
+    groups = list(range(len(result_lists))) if groups is None else groups
+    sizes: dict[int, int] = {}
+    for group in groups:
+        sizes[group] = sizes.get(group, 0) + 1
+    total: dict[str, float] = {}
+    first: dict[str, Any] = {}
+    place: dict[str, tuple[int, int]] = {}
+    for number, (results, group) in enumerate(zip(result_lists, groups)):
+        for rank, result in enumerate(results):
+            share = float(result.score) / sizes[group] / len(sizes)
+            total[result.id] = total.get(result.id, 0.0) + share
+            first.setdefault(result.id, result)
+            place[result.id] = min(place.get(result.id, (rank, number)), (rank, number))
+    order = sorted(total, key=lambda doc_id: (-total[doc_id], place[doc_id]))
+    return [first[doc_id].model_copy(update={"score": round(total[doc_id], 4)}) for doc_id in order]
 
 
 def index_resolved_case(store: SessionStore, session: TriageSession) -> None:

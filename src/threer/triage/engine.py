@@ -6,7 +6,7 @@ engine decides what comes next, what counts as recorded, and what a step's actio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -85,7 +85,7 @@ class Actions(Protocol):
 
     def owa(self, domain: str) -> ActionResult: ...
 
-    def prior(self, queries: list[str]) -> ActionResult: ...
+    def prior(self, queries: Sequence[str | Sequence[str]]) -> ActionResult: ...
 
 
 class TriageEngine:
@@ -229,7 +229,7 @@ class TriageEngine:
         if step.action == "owa":
             return self.actions.owa(customer.domain if customer else "")
         if step.action == "prior":
-            return self.actions.prior(research_queries(session))
+            return self.actions.prior(research_query_groups(session))
         return None  # pragma: no cover - every declared action is handled above
 
 
@@ -294,25 +294,31 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
 
 
 def research_queries(session: TriageSession) -> list[str]:
-    """What the Research step searches with: the issue in the technician's words, and the error text.
+    """What the Research step searches with: the issue in the technician's words, and the error text."""
+    return [q for searches in research_query_groups(session) for q in searches]
 
-    Two searches, not one: an error code matches exactly and would swamp the symptom's words if both
-    were one query; the action merges the two result lists.
+
+def research_query_groups(session: TriageSession) -> list[list[str]]:
+    """The Research step's searches by source: [the issue], [the error text's searches].
+
+    Searched apart, not as one query: an error code matches exactly and would swamp the symptom's
+    words if both were one query. A pasted bounce gives several searches (its codes first, then its
+    diagnostic; not the whole bounce as one query); the action merges the results, each source
+    weighing alike (threer.triage.actions.fuse_rankings).
     """
-    queries: list[str] = []
+    groups: list[list[str]] = []
     issue = session.answer("intake.issue")
-    if issue:
-        queries.append(issue.description[:2000])
+    if issue and issue.description.strip():
+        groups.append([issue.description[:2000]])
     errors = session.answer("intake.errors")
     from threer.triage.evidence import analysis_queries
 
-    # from a pasted bounce: its codes first, then its diagnostic; not the whole bounce as one query
     found = analysis_queries(session)
     if found:
-        queries += found
+        groups.append(list(found))
     elif errors and errors.messages:
-        queries.append(errors.messages[:2000])
-    return queries
+        groups.append([errors.messages[:2000]])
+    return groups
 
 
 def load_session(store: SessionStore, session_id: str) -> TriageSession:
