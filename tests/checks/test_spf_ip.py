@@ -60,3 +60,32 @@ def test_ipv6_address(server) -> None:
 
 def test_no_ip_no_finding(server) -> None:
     assert run(server, "spfsend.k-smtp.example", []) == []
+
+
+def test_permerror_fix_names_the_failing_term_and_where_the_address_must_go(server) -> None:
+    """Review 3 #1: an ip4: added before the all term comes after the term that fails, so the fix names
+    that term and its cause (RFC 7208 §5.2: an include without a record; §4.6.4: the 11th look-up)."""
+    [gone] = run(server, "permgone.k-smtp.example", ["127.0.11.50"])
+    assert (gone.id, gone.observed["failed_at"]) == ("spf-ip.permerror", "include:_gone.k-smtp.example")
+    assert "Receivers stop at include:_gone.k-smtp.example" in gone.fix
+    assert "ip4:127.0.11.50 is already in it, but after that term" in gone.fix
+    assert "(spf.include-missing): remove include:_gone.k-smtp.example or correct the name" in gone.fix
+    assert "put ip4:127.0.11.50 before include:_gone.k-smtp.example" in gone.fix
+    assert "Reason: include:_gone" in gone.message
+    [limit] = run(server, "permlimit.k-smtp.example", ["127.0.11.61"])
+    assert limit.observed["failed_at"] == "include:_inner.k-smtp.example"
+    assert "Adding ip4:127.0.11.61 before the all term therefore does not help" in limit.fix
+    assert "(spf.lookup-limit): cut it to 10 DNS look-ups or fewer" in limit.fix
+    assert "put ip4:127.0.11.61 before include:_inner.k-smtp.example" in limit.fix
+
+
+def test_the_placement_advised_for_a_permerror_passes_when_evaluated(server) -> None:
+    """The advice is checked before it is shown: with the address first the record passes it."""
+    from threer.checks.spf import check_host
+
+    record = "v=spf1 ip4:127.0.11.50 include:_gone.k-smtp.example a mx ~all"
+    resolver = resolver_for(server)
+    placed = asyncio.run(check_host(resolver, "127.0.11.50", "permgone.k-smtp.example", "x@permgone.k-smtp.example",
+                                    record=record))
+    published = asyncio.run(check_host(resolver, "127.0.11.50", "permgone.k-smtp.example", "x@permgone.k-smtp.example"))
+    assert (placed.result, published.result, published.error_kind) == ("pass", "permerror", "no-record")

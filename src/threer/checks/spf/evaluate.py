@@ -46,10 +46,16 @@ class SpfResult:
     lookups: int = 0  # DNS-querying mechanisms and modifiers evaluated (limit 10)
     void_lookups: int = 0  # of those, look-ups that found nothing (limit 2)
     lookup_budget: dict[str, int] = field(default_factory=dict)  # per top-level include/redirect
+    # for a permerror: the term of the domain's own record being evaluated when it arose (None: the
+    # record itself is broken), and what went wrong: lookup-limit, void-limit, no-record, loop, invalid
+    failed_at: str | None = None
+    error_kind: str | None = None
 
 
 class _PermError(Exception):
-    pass
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class _TempError(Exception):
@@ -62,6 +68,7 @@ class _Outcome:
     reason: str = ""
     matched: str | None = None
     exp: tuple[MacroString, str] | None = None  # exp= of the deciding record and its domain
+    kind: str | None = None  # for a permerror: what went wrong (_PermError.kind)
 
 
 @dataclass
@@ -77,6 +84,8 @@ class _State:
     voids: int = 0
     stack: list[str] = field(default_factory=list)
     budget: dict[str, int] = field(default_factory=dict)
+    top_term: str | None = None  # the term of the domain's own record being evaluated
+    record_text: str | None = None  # evaluate this text as the domain's record (a proposed fix)
 
     @property
     def is_ipv4(self) -> bool:
@@ -144,8 +153,12 @@ async def check_host(
     helo: str | None = None,
     *,
     receiver: str = "unknown",
+    record: str | None = None,
 ) -> SpfResult:
-    """RFC 7208 check_host(): the SPF result of `domain` for mail from `sender` sent by `ip`."""
+    """RFC 7208 check_host(): the SPF result of `domain` for mail from `sender` sent by `ip`.
+
+    `record`: evaluate this text as the domain's SPF record instead of the published one, to check a
+    fix before it is proposed (the includes it names are looked up as usual)."""
     address = _client_ip(ip)
     helo = (helo or "").strip() or domain
     sender = (sender or "").strip()
@@ -164,6 +177,7 @@ async def check_host(
         sender_domain=sender_domain,
         helo=helo,
         receiver=receiver,
+        record_text=record,
     )
     domain = (domain or "").strip()
     if not domain_is_valid(domain):
@@ -173,9 +187,12 @@ async def check_host(
         try:
             outcome = await _evaluate(state, domain, via=None)
         except _PermError as exc:
-            outcome = _Outcome("permerror", str(exc))
+            outcome = _Outcome("permerror", str(exc), kind=exc.kind)
         except _TempError as exc:
             outcome = _Outcome("temperror", str(exc))
+    failed_at = kind = None
+    if outcome.result == "permerror":
+        failed_at, kind = state.top_term, outcome.kind
     explanation = None
     if outcome.result == "fail" and outcome.exp is not None:
         explanation = await _explanation(state, *outcome.exp)
@@ -189,6 +206,8 @@ async def check_host(
         lookups=state.lookups,
         void_lookups=state.voids,
         lookup_budget=dict(state.budget),
+        failed_at=failed_at,
+        error_kind=kind,
     )
 
 
@@ -200,6 +219,11 @@ def select_spf_record(lookup: Lookup) -> tuple[list[str], str]:
 
 async def _fetch_record(state: _State, domain: str) -> SpfRecord | None:
     """The domain's parsed SPF record; None when it has none (NXDOMAIN, NODATA, no v=spf1)."""
+    if state.record_text is not None and not state.stack[:-1]:
+        try:
+            return parse_record(state.record_text)
+        except SpfSyntaxError as exc:
+            raise _PermError(f"the SPF record of {domain} is invalid: {exc}") from None
     lookup = await state.resolver.query(domain, "TXT")
     if lookup.is_error:
         raise _TempError(f"the TXT look-up for {domain} failed: {lookup.detail or lookup.status.value}")
@@ -209,7 +233,7 @@ async def _fetch_record(state: _State, domain: str) -> SpfRecord | None:
     if not records:
         return None
     if len(records) > 1:
-        raise _PermError(f"{domain} has {len(records)} SPF records; it must have exactly one")
+        raise _PermError(f"{domain} has {len(records)} SPF records; it must have exactly one", "multiple")
     try:
         return parse_record(records[0])
     except SpfSyntaxError as exc:
@@ -221,7 +245,8 @@ def _count_lookup(state: _State, domain: str, term: str) -> None:
     if state.lookups > LOOKUP_LIMIT:
         raise _PermError(
             f"more than {LOOKUP_LIMIT} DNS-querying mechanisms and modifiers (at {term} in {domain}); "
-            "RFC 7208 §4.6.4 makes this a permanent error"
+            "RFC 7208 §4.6.4 makes this a permanent error",
+            "lookup-limit",
         )
 
 
@@ -231,7 +256,8 @@ def _count_void(state: _State, domain: str, term: str, lookup: Lookup) -> None:
         if state.voids > VOID_LIMIT:
             raise _PermError(
                 f"more than {VOID_LIMIT} look-ups found nothing (the last at {term} in {domain}); "
-                "RFC 7208 §4.6.4 makes this a permanent error"
+                "RFC 7208 §4.6.4 makes this a permanent error",
+                "void-limit",
             )
 
 
@@ -242,6 +268,8 @@ async def _evaluate(state: _State, domain: str, via: str | None) -> _Outcome:
         if record is None:
             return _Outcome("none", f"{domain} has no SPF record")
         for mechanism in record.mechanisms:
+            if via is None:
+                state.top_term = mechanism.text
             if mechanism.causes_lookup:
                 _count_lookup(state, domain, mechanism.text)
             top_level = via is None and mechanism.name == "include"
@@ -260,6 +288,8 @@ async def _evaluate(state: _State, domain: str, via: str | None) -> _Outcome:
                 )
         if record.redirect is not None and record.all_mechanism is None:
             term = record.redirect.text
+            if via is None:
+                state.top_term = term
             _count_lookup(state, domain, term)
             before = state.lookups
             try:
@@ -267,13 +297,13 @@ async def _evaluate(state: _State, domain: str, via: str | None) -> _Outcome:
                 if target is None:
                     raise _PermError(f"{term} in {domain} does not name a valid domain")
                 if target.lower() in state.stack:
-                    raise _PermError(f"{term} in {domain} loops back to {target}")
+                    raise _PermError(f"{term} in {domain} loops back to {target}", "loop")
                 outcome = await _evaluate(state, target, via=term)
             finally:
                 if via is None:
                     state.budget[term] = 1 + state.lookups - before
             if outcome.result == "none":
-                raise _PermError(f"{term} in {domain} points at {target}, which has no SPF record")
+                raise _PermError(f"{term} in {domain} points at {target}, which has no SPF record", "no-record")
             return outcome
         return _Outcome("neutral", f"nothing in the SPF record of {domain} matched, so the result is neutral")
     finally:
@@ -311,7 +341,7 @@ async def _matches(state: _State, domain: str, mechanism: Mechanism) -> bool:
         if target is None:
             raise _PermError(f"{mechanism.text} in {domain} does not name a valid domain")
         if target.lower() in state.stack:
-            raise _PermError(f"{mechanism.text} in {domain} loops back to {target}")
+            raise _PermError(f"{mechanism.text} in {domain} loops back to {target}", "loop")
         outcome = await _evaluate(state, target, via=mechanism.text)
         if outcome.result == "pass":
             return True
@@ -320,8 +350,8 @@ async def _matches(state: _State, domain: str, mechanism: Mechanism) -> bool:
         if outcome.result == "temperror":
             raise _TempError(outcome.reason)
         if outcome.result == "none":
-            raise _PermError(f"{mechanism.text} in {domain} points at {target}, which has no SPF record")
-        raise _PermError(outcome.reason)
+            raise _PermError(f"{mechanism.text} in {domain} points at {target}, which has no SPF record", "no-record")
+        raise _PermError(outcome.reason, outcome.kind or "invalid")
     if name == "exists":
         target = await _target(state, domain, mechanism)
         if target is None:

@@ -310,7 +310,7 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
             )
         ]
     if len(records) > 1:
-        return await _settle(resolver, [_multiple(domain, records, lookup.ttl)])
+        return _as_published(await _settle(resolver, [_multiple(domain, records, lookup.ttl)]), lookup)
 
     try:
         root_record = parse_record(records[0])
@@ -334,7 +334,7 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 f"longer passes SPF through it): {_fix_record(domain, without, lookup.ttl)}",
                 changes=_replace(domain, [records[0]], without, lookup.ttl),
             )
-        return await _settle(resolver, [finding])
+        return _as_published(await _settle(resolver, [finding]), lookup)
 
     sending_ips = list(getattr(profile, "sending_ips", None) or [])
     probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]
@@ -357,7 +357,28 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 observed={"record": records[0], "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
             ),
         )
-    return findings
+    return _as_published(findings, lookup)
+
+
+def _as_published(findings: list[Finding], lookup) -> list[Finding]:
+    """Records to remove as the zone has them: a long or split record in the strings it was published
+    with (the fixes rebuild a record from its joined text, which splits it at 255 characters)."""
+    published: dict[str, str] = {}
+    for rd in lookup.rdata:
+        strings = getattr(rd, "strings", None)
+        if strings is not None:
+            joined = b"".join(strings).decode("utf-8", "replace")
+            published.setdefault(txt_value(joined), rd.to_text())
+    name = lookup.name.rstrip(".").lower()
+    out = []
+    for finding in findings:
+        changes = [replace(c, value=published[c.value])
+                   if c.action == "remove" and c.rdtype == "TXT" and c.name.lower() == name and c.value in published
+                   and published[c.value] != c.value else c
+                   for c in finding.changes]
+        out.append(finding if all(a is b for a, b in zip(changes, finding.changes)) else
+                   replace(finding, changes=changes))
+    return out
 
 
 def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
