@@ -127,10 +127,38 @@ def test_subdomain_inherits_the_organisational_policy(server):
     assert "dmarc.missing" not in found
 
 
-def test_policy_none_is_a_warning_with_a_stronger_record(server):
+def test_policy_none_is_a_warning_whose_stronger_policy_is_advice_not_a_record(server):
+    """Review 3 #7: reports first (RFC 7489 §6.6.3, §7); p=quarantine pasted before they show real mail
+    passing would junk it, so the fix says when to change p, and proposes no record."""
     finding = dmarc(server, f"none.{D}")["dmarc.policy-none"]
     assert finding.severity is Severity.WARN
-    assert finding.fix == f'_dmarc.none.{D}. 300 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@{D}"'
+    assert not finding.changes and " IN TXT " not in (finding.fix or "")
+    assert "change p=none to p=quarantine in the TXT record at _dmarc.none.a-dmarc.example" in finding.fix
+    assert "First ask for aggregate reports" not in finding.fix
+
+
+def test_policy_none_without_reports_gets_a_record_that_adds_rua_and_keeps_p_none(server):
+    found = dmarc(server, f"nonenorua.{D}")
+    assert not found["dmarc.policy-none"].changes
+    assert found["dmarc.policy-none"].fix.startswith("First ask for aggregate reports: add rua=")
+    assert found["dmarc.no-reports"].changes[-1].line == (
+        f'_dmarc.nonenorua.{D}. 300 IN TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@{D}"')
+
+
+def test_a_repair_next_to_pct_keeps_the_share_in_force_with_t_y(server):
+    """Review 3 #23: dropping pct=0 would quarantine all failing mail the moment it is pasted; the repair
+    keeps pct for receivers that read it and adds t=y (RFC 9989's replacement) for those that do not."""
+    found = dmarc(server, f"pctzero.{D}")
+    line = f'_dmarc.pctzero.{D}. 300 IN TXT "v=DMARC1; p=quarantine; pct=0; rua=mailto:dmarc@{D}; t=y"'
+    assert found["dmarc.syntax"].changes[-1].line == line
+    assert found["dmarc.pct"].changes[-1].line == line
+    assert "remove pct and t=y together once the reports show all real mail passing" in found["dmarc.pct"].fix
+
+
+def test_testing_mode_is_kept_until_the_reports_say_otherwise(server):
+    finding = dmarc(server, f"rejtest.{D}")["dmarc.testing"]
+    assert finding.severity is Severity.WARN and not finding.changes
+    assert "remove t=y from the TXT record at _dmarc.rejtest.a-dmarc.example to apply p=reject in full" in finding.fix
 
 
 def test_malformed_record_names_each_bad_tag(server):
@@ -177,8 +205,10 @@ def test_weak_subdomain_policy(server):
 
 def test_testing_pct_and_obsolete_tags(server):
     found = dmarc(server, f"testing.{D}")
-    assert found["dmarc.pct"].severity is Severity.WARN
+    # pct with t=y: receivers that read pct and those that read t both test, so pct itself is no warning
+    assert "dmarc.pct" not in found
     assert found["dmarc.testing"].severity is Severity.WARN
+    assert "remove t=y (and pct=20)" in found["dmarc.testing"].fix
     assert set(found["dmarc.obsolete-tag"].observed) == {"pct", "rf", "ri"}
 
 
@@ -309,5 +339,5 @@ def test_a_combined_record_that_still_has_an_error_is_not_proposed() -> None:
                         False, "cafe.example")
     proposing = [f for f in found if f.changes]
     assert not proposing, [(f.id, [c.line for c in f.changes]) for f in proposing]
-    policy = next(f for f in found if f.id == "dmarc.policy-none")
-    assert "No single record can be proposed (the record contains non-ASCII characters)" in (policy.fix or "")
+    reports = next(f for f in found if f.id == "dmarc.no-reports")
+    assert "No single record can be proposed (the record contains non-ASCII characters)" in (reports.fix or "")

@@ -178,8 +178,8 @@ def _apply_all(server: DnsTestServer, findings: list[Finding], domain: str) -> N
 
 
 # the new-user review's shapes: p=none without rua; p=quarantine with pct=200 and a bare rua address;
-# pct and t=y together; p=none with sp=none and a !size; and the malformed and testing records
-REVIEW_DMARC = ["nonenorua", "quarbad", "quarpct", "nonesub", "bad", "testing", "none", "noreports", "subweak"]
+# pct and t=y together; p=none with sp=none and a !size; the malformed record; pct=0 next to a typo
+REVIEW_DMARC = ["nonenorua", "quarbad", "quarpct", "nonesub", "bad", "noreports", "subweak", "pctzero"]
 
 
 @pytest.mark.parametrize("domain", [f"{name}.a-dmarc.example" for name in REVIEW_DMARC])
@@ -208,10 +208,9 @@ def test_the_review_records_are_combined_keeping_the_customers_tags() -> None:
             check_domains(["nonenorua.a-dmarc.example", "quarbad.a-dmarc.example"], _options(server)))}
     plain = {f.id: f for f in reports["nonenorua.a-dmarc.example"].findings}
     line = ('_dmarc.nonenorua.a-dmarc.example. 300 IN TXT '
-            '"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@a-dmarc.example"')
-    assert plain["dmarc.policy-none"].changes[-1].line == line
+            '"v=DMARC1; p=none; rua=mailto:dmarc-reports@a-dmarc.example"')
+    assert not plain["dmarc.policy-none"].changes  # raising p is advice (review 3 #7)
     assert plain["dmarc.no-reports"].changes[-1].line == line
-    assert "one record for this and dmarc.no-reports" in (plain["dmarc.policy-none"].fix or "")
     bad = {f.id: f for f in reports["quarbad.a-dmarc.example"].findings}
     # the customer's own mailbox gets its mailto: and wins over a suggested one; pct=200 goes
     line = '_dmarc.quarbad.a-dmarc.example. 300 IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@a-dmarc.example"'

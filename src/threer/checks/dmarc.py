@@ -672,6 +672,10 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
             )
         )
     elif p == "none":
+        # RFC 7489 §6.6.3/§7, RFC 9989: reports first; raising the policy is advice with its precondition,
+        # never a record to paste (mail that fails SPF today would be quarantined the moment it is)
+        first = ("" if record.rua else "First ask for aggregate reports: add rua= (dmarc.no-reports gives the record), "
+                 "and keep p=none while they arrive. ")
         findings.append(
             _finding(
                 "dmarc.policy-none",
@@ -679,8 +683,9 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 f"The DMARC policy at {host} is p=none: mail that fails SPF and DKIM is still delivered, so the domain is "
                 "not protected against spoofing. Move to p=quarantine once the reports show all real mail passing, then "
                 "to p=reject.",
-                fix=_fix(host, record.with_tags(p="quarantine"), ttl),
-                changes=_swap(host, record.text, record.with_tags(p="quarantine"), ttl),
+                fix=first + f"When the aggregate reports show every real sender passing SPF or DKIM aligned with {host[7:]} "
+                f"(for some weeks), change p=none to p=quarantine in the TXT record at {host}, and later to p=reject; "
+                "until then p=none is right, and enforcing it would send real mail that still fails to junk.",
                 observed="p=none",
                 expected="p=quarantine or p=reject",
             )
@@ -702,27 +707,35 @@ def _policy_findings(record: DmarcRecord, host: str, ttl: int | None, inherited:
                 )
             )
     pct = record.tags.get("pct")
-    if pct is not None and pct.isdigit() and int(pct) < 100 and p in ("quarantine", "reject"):
+    testing = record.tags.get("t", "").lower() == "y"
+    if pct is not None and pct.isdigit() and int(pct) < 100 and p in ("quarantine", "reject") and not testing:
+        # the repair keeps what receivers apply now: pct for those that still read it, and t=y, RFC 9989's
+        # replacement (it reads pct below 100 as t=y), for those that do not; dropping pct would enforce p in full
+        kept = record.with_tags(t="y")
         findings.append(
             _finding(
                 "dmarc.pct",
                 Severity.WARN,
                 f"The DMARC record at {host} has pct={pct}: receivers that still read pct apply p={p} to only {pct}% of "
-                "failing mail (RFC 9989 dropped pct; use t=y while testing instead).",
-                fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "pct"), ttl),
-                changes=_swap(host, record.text, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "pct"), ttl),
+                "failing mail, and those that follow RFC 9989, which dropped pct, apply it to all (use t=y while testing "
+                "instead).",
+                fix="Add t=y so that every receiver keeps testing (pct stays for those that still read it): "
+                + _fix(host, kept, ttl)
+                + f"  (remove pct and t=y together once the reports show all real mail passing, to apply p={p} in full)",
+                changes=_swap(host, record.text, kept, ttl),
                 observed=f"pct={pct}",
-                expected="no pct (or pct=100)",
+                expected=f"t=y with pct={pct}, or neither",
             )
         )
-    if record.tags.get("t", "").lower() == "y":
+    if testing:
         findings.append(
             _finding(
                 "dmarc.testing",
                 Severity.WARN,
                 f"The DMARC record at {host} has t=y (testing): receivers apply a policy one step weaker than p={p}.",
-                fix=_fix(host, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "t"), ttl),
-                changes=_swap(host, record.text, "; ".join(f"{n}={record.tags[n]}" for n in record.order if n != "t"), ttl),
+                fix="When the aggregate reports show every real sender passing, remove t=y"
+                + (f" (and pct={pct})" if pct is not None else "")
+                + f" from the TXT record at {host} to apply p={p} in full; until then t=y is right.",
                 observed="t=y",
                 expected="no t (or t=n)",
             )
