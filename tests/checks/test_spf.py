@@ -338,3 +338,33 @@ def test_any_domain_and_sender_give_a_result(server, domain, sender):
         return await check_host(resolver_for(server, timeout=0.2), "127.0.0.1", domain, sender, helo=domain)
 
     assert asyncio.run(main()).result in ("pass", "fail", "softfail", "neutral", "none", "permerror", "temperror")
+
+
+def test_strings_that_meet_without_a_space_are_named_and_the_record_meant_is_proposed(server):
+    """Review 3 #12: "v=spf1 include:X" "-all" is read as include:X-all (RFC 7208 §3.3); the fix is the record
+    with the space, not the removal of the provider's include."""
+    found = spf(server, "splitall", profile=PROFILE)
+    split = found["spf.split-strings"]
+    assert split.severity is Severity.FAIL
+    assert "they read include:spf.provider.a-spf.example-all" in split.message
+    assert "RFC 7208 §3.3" in split.message
+    assert set(found) == {"spf.split-strings"}  # the record meant is fine: no include-missing, no all-missing
+    assert [c.line for c in split.changes] == [
+        'splitall.a-spf.example. 300 IN TXT "v=spf1 include:spf.provider.a-spf.example" "-all"',
+        'splitall.a-spf.example. 300 IN TXT "v=spf1 include:spf.provider.a-spf.example -all"',
+    ]
+    assert "not a valid term" in spf(server, "splitip")["spf.split-strings"].message
+
+
+def test_other_findings_of_a_split_record_share_its_one_record(server):
+    found = spf(server, "splitsoft")
+    line = 'splitsoft.a-spf.example. 300 IN TXT "v=spf1 include:spf.provider.a-spf.example -all"'
+    assert found["spf.split-strings"].changes[-1].line == line
+    assert found["spf.all-softfail"].changes[-1].line == line
+    assert found["spf.all-softfail"].changes[0].line == (
+        'splitsoft.a-spf.example. 300 IN TXT "v=spf1 include:spf.provider.a-spf.example" "~all"')
+
+
+def test_a_long_record_split_inside_a_term_is_read_as_joined(server):
+    found = spf(server, "splitword", profile=PROFILE)
+    assert "spf.split-strings" not in found and "spf.ok" in found

@@ -100,6 +100,7 @@ async def _permerror_fix(resolver: Resolver, verdict: SpfResult, domain: str, se
     terms are evaluated left to right): the advice is checked by evaluating the record with the address
     placed first, as a receiver would once it is published."""
     from threer.checks.spf import SpfSyntaxError, check_host, is_spf_record, parse_record
+    from threer.checks.spf.findings import _split_strings
 
     ip, term = verdict.ip, verdict.failed_at
     net = "ip4" if ipaddress.ip_address(ip).version == 4 else "ip6"
@@ -112,6 +113,10 @@ async def _permerror_fix(resolver: Resolver, verdict: SpfResult, domain: str, se
     how, finding_id = _REPAIR.get(verdict.error_kind or "", ("correct the term named above", "the spf findings"))
     lookup = await resolver.query(domain, "TXT")
     published = [r for r in lookup.records if is_spf_record(r)] if lookup.exists else []
+    split = await _split_strings(resolver, domain, lookup, published[0]) if len(published) == 1 else None
+    if split is not None and term in split.observed["glued_terms"]:
+        how, finding_id = ("publish it with a space where its strings meet, as the DNS panel shows it (RFC 7208 §3.3 "
+                           "joins them with nothing in between)", "spf.split-strings")
     try:
         record = parse_record(published[0]) if len(published) == 1 else None
     except SpfSyntaxError:

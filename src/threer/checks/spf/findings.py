@@ -28,8 +28,8 @@ from threer.checks.spf.record import (
     parse_record,
     txt_value,
 )
-from threer.checks.spf.fixes import costliest, fit_record
-from threer.checks.spf.tree import SpfNode, spf_tree
+from threer.checks.spf.fixes import _what_is_wrong, costliest, fit_record
+from threer.checks.spf.tree import SpfNode, spf_tree, spf_tree_of
 from threer.findings import Finding, RecordChange, Severity, add, remove
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ FINDING_IDS = frozenset(
         "spf.profile-include-missing",
         "spf.profile-ip-fails",
         "spf.profile-ip-error",
+        "spf.split-strings",
     }
 )
 
@@ -311,6 +312,14 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
         ]
     if len(records) > 1:
         return _as_published(await _settle(resolver, [_multiple(domain, records, lookup.ttl)]), lookup)
+    split = await _split_strings(resolver, domain, lookup, records[0])
+    published_as: dict[str, str] = {}
+    if split is not None:
+        # the record judged from here on is the one the DNS panel shows (the strings with a space between
+        # them); the split is the finding, and every fix replaces the record as it is published
+        split_text, published_value = split.observed["intended"], split.observed["published"]
+        published_as[txt_value(split_text)] = published_value
+        records = [split_text]
 
     try:
         root_record = parse_record(records[0])
@@ -334,15 +343,16 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 f"longer passes SPF through it): {_fix_record(domain, without, lookup.ttl)}",
                 changes=_replace(domain, [records[0]], without, lookup.ttl),
             )
-        return _as_published(await _settle(resolver, [finding]), lookup)
+        return _as_published(await _settle(resolver, [finding]), lookup, published_as)
 
     sending_ips = list(getattr(profile, "sending_ips", None) or [])
     probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]
+    intended = records[0] if split is not None else None
     tree, *evaluations = await asyncio.gather(
-        spf_tree(resolver, domain),
-        *(check_host(resolver, address, domain, f"postmaster@{domain}", domain) for _, address in probes),
+        spf_tree(resolver, domain) if intended is None else spf_tree_of(resolver, domain, intended),
+        *(check_host(resolver, address, domain, f"postmaster@{domain}", domain, record=intended) for _, address in probes),
     )
-    findings: list[Finding] = []
+    findings: list[Finding] = [split] if split is not None else []
     findings += _tree_findings(domain, tree, records[0], lookup.ttl)
     findings += _policy_findings(domain, tree, root_record, lookup.ttl)
     findings += _profile_findings(domain, tree, root_record, lookup.ttl, expected_includes, probes, evaluations)
@@ -357,13 +367,14 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 observed={"record": records[0], "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
             ),
         )
-    return _as_published(findings, lookup)
+    return _as_published(findings, lookup, published_as)
 
 
-def _as_published(findings: list[Finding], lookup) -> list[Finding]:
+def _as_published(findings: list[Finding], lookup, aliases: dict[str, str] | None = None) -> list[Finding]:
     """Records to remove as the zone has them: a long or split record in the strings it was published
-    with (the fixes rebuild a record from its joined text, which splits it at 255 characters)."""
-    published: dict[str, str] = {}
+    with (the fixes rebuild a record from its joined text, which splits it at 255 characters).
+    `aliases`: more values of a record as a fix names it, and the record as published."""
+    published: dict[str, str] = dict(aliases or {})
     for rd in lookup.rdata:
         strings = getattr(rd, "strings", None)
         if strings is not None:
@@ -379,6 +390,66 @@ def _as_published(findings: list[Finding], lookup) -> list[Finding]:
         out.append(finding if all(a is b for a, b in zip(changes, finding.changes)) else
                    replace(finding, changes=changes))
     return out
+
+
+async def _split_strings(resolver, domain: str, lookup, text: str) -> Finding | None:
+    """spf.split-strings: a record published as several strings where two meet with no space, so that
+    receivers, who join them with nothing between (RFC 7208 §3.3), read a broken term ("...outlook.com"
+    "-all" is include:spf.protection.outlook.com-all). None when the joined record is what was meant (a
+    long record split inside a term on purpose) or a space would not give a valid record."""
+    rd = next((rd for rd in lookup.rdata if getattr(rd, "strings", None) is not None
+               and b"".join(rd.strings).decode("utf-8", "replace") == text), None)
+    if rd is None or len(rd.strings) < 2:
+        return None
+    parts = [part.decode("utf-8", "replace") for part in rd.strings]
+    glued, offset = [], 0
+    for before, after in zip(parts, parts[1:]):
+        offset += len(before)
+        if before and after and not before.endswith(" ") and not after.startswith(" "):
+            glued.append(offset)
+    if not glued:
+        return None
+    spaced = text
+    for at in reversed(glued):
+        spaced = spaced[:at] + " " + spaced[at:]
+    try:
+        intended = parse_record(spaced)
+    except SpfSyntaxError:
+        return None
+    spanning = [term for start, term in _split_terms(text) if any(start < at < start + len(term) for at in glued)]
+    try:
+        joined = parse_record(text)
+    except SpfSyntaxError as exc:
+        consequence = f"which is not a valid term ({exc.reason}), so receivers give a permanent error (permerror)"
+    else:
+        tree = await spf_tree_of(resolver, domain, text)
+        broken = [n for n in tree.children if n.via in spanning and n.problem in ("none", "invalid", "multiple", "syntax")]
+        if broken:
+            consequence = (f"an include of {broken[0].domain}, which {_what_is_wrong(broken[0])[6:]}, so receivers give a "
+                           "permanent error (permerror)")
+        elif any(t in tree.voids for t in spanning):
+            consequence = "a name with no records"
+        elif intended.all_mechanism is not None and joined.all_mechanism is None:
+            consequence = "so the record loses its all term"
+        else:
+            return None
+        if intended.all_mechanism is not None and joined.all_mechanism is None and "all" not in consequence:
+            consequence += f", and the record loses its {intended.all_mechanism.text}"
+    shown = " ".join(f'"{p}"' for p in parts)
+    return _finding(
+        "spf.split-strings",
+        Severity.FAIL,
+        f"The SPF record of {domain} is published as {len(parts)} strings, {shown}, and receivers join them with "
+        f"nothing in between (RFC 7208 §3.3): they read {', '.join(spanning)}, {consequence}. The record meant is the "
+        "one with a space where the strings meet (as a DNS panel usually shows it); the other SPF findings are about "
+        "that record.",
+        fix="Publish it as one string, or with the space at the end of the first string: "
+        + _fix_record(domain, spaced, lookup.ttl),
+        observed={"strings": parts, "read_as": text, "glued_terms": spanning, "intended": spaced,
+                  "published": rd.to_text()},
+        expected=spaced,
+        changes=_replace(domain, [spaced], spaced, lookup.ttl),
+    )
 
 
 def _multiple(domain: str, records: list[str], ttl: int | None) -> Finding:
