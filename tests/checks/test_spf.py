@@ -368,3 +368,17 @@ def test_other_findings_of_a_split_record_share_its_one_record(server):
 def test_a_long_record_split_inside_a_term_is_read_as_joined(server):
     found = spf(server, "splitword", profile=PROFILE)
     assert "spf.split-strings" not in found and "spf.ok" in found
+
+
+def test_a_missing_provider_include_is_a_warning_when_its_addresses_pass(server):
+    """Review 3 #18: the provider's addresses pass through the customer's own ip4: terms, so the include is
+    advised (the provider changes its addresses in it), not a fail claiming their mail fails SPF."""
+    found = spf(server, "ownips", PROFILE)
+    include = found["spf.profile-include-missing"]
+    assert include.severity is Severity.WARN and "spf.profile-ip-fails" not in found
+    assert "pass today" in include.message and "need to pass SPF" not in include.message
+    # the provider's networks go with its include in (checked: the profile's addresses still pass); the
+    # customer's own address stays
+    assert include.changes[-1].line == f'ownips.{D}. 300 IN TXT "v=spf1 ip4:127.0.50.1 include:spf.provider.{D} -all"'
+    assert "ip4:127.0.10.0/24, ip4:127.0.11.7 are the provider's" in include.fix
+    assert spf(server, "noinclude", PROFILE)["spf.profile-include-missing"].severity is Severity.FAIL

@@ -355,7 +355,8 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
     findings: list[Finding] = [split] if split is not None else []
     findings += _tree_findings(domain, tree, records[0], lookup.ttl)
     findings += _policy_findings(domain, tree, root_record, lookup.ttl)
-    findings += _profile_findings(domain, tree, root_record, lookup.ttl, expected_includes, probes, evaluations)
+    findings += await _profile_findings(resolver, domain, tree, root_record, lookup.ttl, expected_includes, probes,
+                                        evaluations)
     findings = await _settle(resolver, findings)
     if not any(f.severity in (Severity.FAIL, Severity.ERROR, Severity.WARN) for f in findings):
         findings.insert(
@@ -716,7 +717,8 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
     return findings
 
 
-def _profile_findings(
+async def _profile_findings(
+    resolver,
     domain: str,
     tree: SpfNode,
     record: SpfRecord,
@@ -731,13 +733,33 @@ def _profile_findings(
     missing = [inc for inc in expected_includes if inc.lower() not in included]
     if missing:
         fixed = _with_terms(record, add=[f"include:{inc}" for inc in missing])
+        passing = bool(probes) and all(r.result == "pass" for r in evaluations)
+        note = ""
+        if passing:
+            # the provider's addresses pass through the customer's own ip4:/ip6: terms: those go with the
+            # include in, when every address still passes with the record as proposed (evaluated here)
+            networks = [ipaddress.ip_network(item, strict=False) for item, _ in probes]
+            theirs = [m.text for m in record.mechanisms if m.name in ("ip4", "ip6") and m.qualifier == "+"
+                      and m.network is not None
+                      and any(m.network.version == n.version and m.network.subnet_of(n) for n in networks)]  # type: ignore[arg-type]
+            if theirs:
+                leaner = _with_terms(parse_record(_without_terms(record, theirs)), add=[f"include:{inc}" for inc in missing])
+                checks = await asyncio.gather(*(check_host(resolver, address, domain, f"postmaster@{domain}", domain,
+                                                           record=leaner) for _, address in probes))
+                if all(c.result == "pass" for c in checks):
+                    fixed = leaner
+                    note = (f"  ({', '.join(theirs)} {'is' if len(theirs) == 1 else 'are'} the provider's, in its include; "
+                            "the profile's addresses pass with this record)")
         findings.append(
             _finding(
                 "spf.profile-include-missing",
-                Severity.FAIL,
-                f"The SPF record of {domain} does not include {', '.join(missing)}, which the provider's mail servers "
-                "need to pass SPF.",
-                fix=_fix_record(domain, fixed, ttl),
+                Severity.WARN if passing else Severity.FAIL,
+                f"The SPF record of {domain} does not include {', '.join(missing)}, "
+                + ("the provider's own list of its sending servers. Its addresses in the profile pass today through the "
+                   "record's other terms, but the provider changes them in its include, so the domain's mail would start "
+                   "failing SPF when they change." if passing else
+                   "which the provider's mail servers need to pass SPF."),
+                fix=_fix_record(domain, fixed, ttl) + note,
                 observed=record.text,
                 expected=[f"include:{inc}" for inc in missing],
                 changes=_replace(domain, [record.text], fixed, ttl),
