@@ -164,3 +164,48 @@ def test_any_der_bytes_give_bits_or_key_error(data: bytes) -> None:
         assert rsa_modulus_bits(data) >= 0
     except DkimKeyError:
         pass
+
+
+def run_named(server: DnsTestServer, selectors: tuple[str, ...]) -> dict[str, list[Finding]]:
+    options = CheckOptions(profile="none", nameservers=[server.address], timeout=3.0, checks=("dkim",),
+                           dkim_selectors=list(selectors))
+    return by_id(asyncio.run(check_domain("b-dkim-lab.example", options)).findings)
+
+
+def test_a_key_restricted_to_sha1_fails(server) -> None:
+    """Review 3 #22: h=sha1 allows only rsa-sha1 signatures (RFC 6376 §3.6.1), which verifiers must not accept
+    (RFC 8301 §3.1): the key verifies nothing."""
+    found = run_named(server, ("sha1only", "both"))
+    [sha1] = found["dkim.sha1-only"]
+    assert sha1.severity is Severity.FAIL and sha1.observed["h"] == "sha1"
+    assert "RFC 8301 §3.1" in sha1.message and "without h= (or with h=sha256)" in sha1.fix
+    assert [f.observed["selector"] for f in found["dkim.ok"]] == ["both"]  # h=sha1:sha256 allows sha256
+
+
+def test_a_key_in_testing_mode_is_a_warning(server) -> None:
+    [testing] = run_named(server, ("testing",))["dkim.testing"]
+    assert testing.severity is Severity.WARN and "as unsigned (RFC 6376 §3.6.1)" in testing.message
+
+
+def test_a_selector_cname_that_loops_is_a_fail_of_the_zone_not_a_lookup_error(server) -> None:
+    found = run_named(server, ("loop1",))
+    [loop] = found["dkim.cname-loop"]
+    assert loop.severity is Severity.FAIL and "dkim.lookup-error" not in found
+    assert "loop1._domainkey.b-dkim-lab.example → loop2._domainkey.b-dkim-lab.example → loop1" in loop.message
+    assert "Remove the looping CNAME records" in loop.fix
+
+
+def test_the_missing_selector2_is_read_from_selector1s_cname(server) -> None:
+    """Review 3 #13: Microsoft's selectors differ only in their number, so selector2's record is the exact
+    one, not <token>/<tenant> to copy."""
+    [missing] = by_id(run_dkim(server, "b-dkim-lab.example", "m365"))["dkim.missing"]
+    assert [c.line for c in missing.changes] == [
+        "selector2._domainkey.b-dkim-lab.example. 3600 IN CNAME "
+        "selector2-b-dkim-lab-example._domainkey.b-tenant.onmicrosoft.com."]
+    assert "read from selector1._domainkey.b-dkim-lab.example" in missing.fix and "<" not in missing.fix
+
+
+def test_a_wrong_cname_is_corrected_from_its_sibling(server) -> None:
+    [mismatch] = by_id(run_dkim(server, "b-dkim-mismatch.example", "m365"))["dkim.cname-mismatch"]
+    assert mismatch.changes[-1].line == ("selector1._domainkey.b-dkim-mismatch.example. 3600 IN CNAME "
+                                         "selector1-b-dkim-mismatch-example._domainkey.b-tenant.onmicrosoft.com.")

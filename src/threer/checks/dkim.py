@@ -16,7 +16,7 @@ import binascii
 
 from threer.checks.context import CheckContext, lookup_error
 from threer.checks.profiles import DkimSelector, has_wildcards, pattern_matches, shown_pattern
-from threer.checks.resolver import Lookup
+from threer.checks.resolver import Lookup, LookupStatus
 from threer.findings import Finding, RecordChange, Severity, add
 
 CHECK = "dkim"
@@ -34,6 +34,9 @@ FINDING_IDS = frozenset(
         "dkim.multiple-records",
         "dkim.none-found",
         "dkim.short-key",
+        "dkim.sha1-only",
+        "dkim.testing",
+        "dkim.cname-loop",
     }
 )
 
@@ -129,7 +132,28 @@ def _selector_name(selector: str, domain: str) -> str:
 
 
 def _lookup_error(what: str, lookup: Lookup) -> Finding:
-    return lookup_error(CHECK, what, lookup)
+    return lookup_error(CHECK, what, lookup) if not _loops(lookup) else _cname_loop(lookup)
+
+
+def _loops(lookup: Lookup) -> bool:
+    """A CNAME chain that comes back to a name already on it: an error in the zone, not a failed look-up."""
+    chain = [lookup.name.rstrip(".").lower(), *(c.rstrip(".").lower() for c in lookup.cname_chain)]
+    return lookup.status is LookupStatus.MALFORMED and len(chain) > 1 and chain[-1] in chain[:-1]
+
+
+def _cname_loop(lookup: Lookup) -> Finding:
+    chain = [lookup.name.rstrip("."), *(c.rstrip(".") for c in lookup.cname_chain)]
+    own = [n for n in dict.fromkeys(chain[:-1])]
+    return Finding(
+        id="dkim.cname-loop",
+        check=CHECK,
+        severity=Severity.FAIL,
+        message=f"The DKIM selector {chain[0]} is a CNAME that loops: {' → '.join(chain)}. No key can be found "
+        "there, so mail signed with that selector fails DKIM.",
+        fix=f"Remove the looping CNAME records ({', '.join(own)}) and publish the key record, or the CNAME, that the "
+        "mail service gives for this selector.",
+        observed={"name": lookup.name, "cname_chain": list(lookup.cname_chain)},
+    )
 
 def _cname_fix(ctx: CheckContext, spec: DkimSelector) -> str:
     line = _cname_change(ctx, spec).line
@@ -159,6 +183,8 @@ def judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_selec
         "dkim.short-key": "When convenient, rotate to a 2048-bit key in the provider's admin centre.",
         "dkim.revoked": "If the service still signs with this selector, switch DKIM signing on again (or rotate the "
         "keys) in the provider's admin centre; otherwise ignore this.",
+        "dkim.sha1-only": "Rotate to a new key in the provider's admin centre (signed with rsa-sha256).",
+        "dkim.testing": "Switch testing mode off in the provider's admin centre once signing works.",
     }
 
     def provider_fix(finding_id: str) -> str:
@@ -246,6 +272,40 @@ def _judge_key(ctx: CheckContext, selector: str, lookup: Lookup, *, profile_sele
             )
         ]
     via = f" (via CNAME to {lookup.cname_chain[-1]})" if lookup.cname_chain else ""
+    hashes = [h.lower() for h in tags.get("h", "").split(":") if h]
+    if hashes and "sha256" not in hashes:
+        # RFC 6376 §3.6.1: h= lists the only hashes the key may sign with; RFC 8301 §3.1: rsa-sha1 signatures
+        # must not be considered valid, so none this key allows verifies
+        return [
+            Finding(
+                id="dkim.sha1-only",
+                check=CHECK,
+                severity=Severity.FAIL,
+                message=f"The key at {name}{via} has h={tags['h']}: it may only be used with {', '.join(hashes)} "
+                "(RFC 6376 §3.6.1), and verifiers must not accept rsa-sha1 signatures (RFC 8301 §3.1), so every "
+                "signature it allows fails: the domain's mail is in effect unsigned and DMARC rests on SPF alone.",
+                fix=f"Generate a new key at the mail service, signing with rsa-sha256, and publish its record at {name} "
+                "without h= (or with h=sha256).",
+                observed={"selector": selector, "h": tags["h"], "bits": bits, "k": key_type},
+                expected="no h=, or h= including sha256",
+            )
+        ]
+    flags = [f.lower() for f in tags.get("t", "").split(":") if f]
+    if "y" in flags:
+        # RFC 6376 §3.6.1: verifiers must not treat mail from a signer in testing mode differently from unsigned mail
+        return [
+            Finding(
+                id="dkim.testing",
+                check=CHECK,
+                severity=Severity.WARN,
+                message=f"The key at {name}{via} has t=y (testing mode): verifiers treat mail signed with selector "
+                f"{selector} as unsigned (RFC 6376 §3.6.1), so its DKIM counts for nothing in DMARC.",
+                fix=f"Once signing works (a signed test message verifies), remove t=y from the key record at {name}, "
+                "or switch testing off at the mail service that publishes it.",
+                observed={"selector": selector, "t": tags["t"], "bits": bits, "k": key_type},
+                expected="no t=y",
+            )
+        ]
     if key_type == "rsa" and bits < ADVISED_RSA_BITS:
         return [
             Finding(
@@ -286,6 +346,8 @@ async def _check_profile_selector(ctx: CheckContext, spec: DkimSelector) -> list
     assert ctx.profile is not None  # only the profile's own selectors come here
     name = _selector_name(spec.selector, ctx.domain)
     lookup = await ctx.resolver.query(name, "TXT")
+    if _loops(lookup):
+        return [_cname_loop(lookup)]
     if lookup.is_error and not lookup.cname_chain:
         return [_lookup_error(f"The DKIM selector {name}", lookup)]
     findings: list[Finding] = []
@@ -419,6 +481,8 @@ async def _probe_common(ctx: CheckContext) -> list[Finding]:
     for selector, lookup in zip(common, lookups):
         if lookup.exists:
             findings.extend(judge_key(ctx, selector, lookup, profile_selector=False))
+        elif _loops(lookup):
+            findings.append(_cname_loop(lookup))
         elif lookup.is_error:
             errors.append(lookup)
     if errors:
@@ -461,4 +525,56 @@ async def check_dkim(ctx: CheckContext) -> list[Finding]:
             findings.extend(found)
         if found:
             groups = [group for spec, group in zip(ctx.profile.dkim, groups) if spec not in renamable_missing]
+    groups = await _from_siblings(ctx, list(ctx.profile.dkim), groups)
     return [f for group in groups for f in group] + findings
+
+
+def _sibling_target(pattern: str, target: str, other: str) -> str | None:
+    """The CNAME target `other` gives when `pattern` gave `target` and the two patterns differ only in
+    their literal start (selector1-… and selector2-… at the same tenant): None otherwise."""
+    cut_a, cut_b = pattern.find("{"), other.find("{")
+    if cut_a <= 0 or cut_b <= 0 or pattern[cut_a:] != other[cut_b:]:
+        return None
+    if not target.lower().startswith(pattern[:cut_a].lower()):
+        return None
+    return other[:cut_b] + target[cut_a:]
+
+
+async def _from_siblings(ctx: CheckContext, specs: list[DkimSelector], groups: list[list[Finding]]) -> list[list[Finding]]:
+    """A CNAME fix with `<token>`/`<tenant>` to copy, filled in from a sibling selector's working CNAME: the
+    provider's selectors differ only in their number (Microsoft's selector1-/selector2- at one tenant), so
+    the record is read from the zone, not guessed. The value must fit the selector's own pattern."""
+    good: list[tuple[DkimSelector, str]] = []
+    for spec, group in zip(specs, groups):
+        if spec.cname and not any(f.id in ("dkim.cname-mismatch", "dkim.missing", "dkim.cname-loop") for f in group):
+            lookup = await ctx.resolver.query(_selector_name(spec.selector, ctx.domain), "TXT")
+            if lookup.cname_chain:
+                good.append((spec, lookup.cname_chain[0].rstrip(".")))
+    if not good:
+        return groups
+    out = []
+    for spec, group in zip(specs, groups):
+        changed = []
+        for finding in group:
+            adds = [c for c in finding.changes if c.action == "add" and c.rdtype == "CNAME" and c.needs_value]
+            derived = None
+            for sibling, target in good:
+                if sibling is spec:
+                    continue
+                for pattern_a in sibling.cname:
+                    for pattern_b in spec.cname:
+                        candidate = _sibling_target(pattern_a, target, pattern_b)
+                        if candidate and pattern_matches(pattern_b, ctx.domain, candidate):
+                            derived = derived or (candidate, sibling.selector, target)
+            if not adds or derived is None:
+                changed.append(finding)
+                continue
+            value, sibling_selector, target = derived
+            new = add(adds[0].name, "CNAME", value + ".")
+            fix = (f"Add: {new.line} (read from {_selector_name(sibling_selector, ctx.domain)}, which points at {target}: "
+                   f"the provider's selectors differ only in their number)")
+            if finding.id == "dkim.not-cname":
+                fix = "Replace the TXT record with the CNAME. " + fix
+            changed.append(replace(finding, fix=fix, changes=[new if c is adds[0] else c for c in finding.changes]))
+        out.append(changed)
+    return out
