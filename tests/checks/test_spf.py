@@ -382,3 +382,13 @@ def test_a_missing_provider_include_is_a_warning_when_its_addresses_pass(server)
     assert include.changes[-1].line == f'ownips.{D}. 300 IN TXT "v=spf1 ip4:127.0.50.1 include:spf.provider.{D} -all"'
     assert "ip4:127.0.10.0/24, ip4:127.0.11.7 are the provider's" in include.fix
     assert spf(server, "noinclude", PROFILE)["spf.profile-include-missing"].severity is Severity.FAIL
+
+
+def test_the_lookup_counts_of_a_fix_start_from_the_count_in_the_message(server):
+    """Review 3 #25b: the message says 14; the fix counted 12 (after threer's own flattening) and said 2 must go."""
+    found = spf(server, "countown")
+    limit = found["spf.lookup-limit"]
+    assert "needs 14 DNS look-ups" in limit.message
+    assert "needs 14 DNS look-ups (RFC 7208 allows 10), so 4 must go" in limit.fix
+    assert "it would need 12, and 2 more must still go" in limit.fix
+    assert "which makes the changes of spf.all-neutral too" in limit.fix

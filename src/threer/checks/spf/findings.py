@@ -136,6 +136,7 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
     for n, (_, change) in enumerate(proposals):
         by_name.setdefault(change.name, []).append(n)
     out = list(findings)
+    shared: dict[int, list[str]] = {}  # finding index -> the other findings its record makes the changes of
     for name, members in by_name.items():
         if len(members) < 2:
             continue
@@ -150,6 +151,7 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
             i, change = proposals[n]
             new_change = replace(change, value=txt_value(combined))
             others = [x for x in fixed_by if x != out[i].id]
+            shared[i] = others
             note = f" (one record for this and {', '.join(others)})" if others else ""
             out[i] = replace(out[i],
                 fix=(out[i].fix or "").replace(change.line, new_change.line + note),
@@ -172,9 +174,12 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
             continue
         lead = (finding.fix or "").split(old_line)[0].rstrip(": ")
         biggest = costliest(fit)
+        also = shared.get(i)
         fix = (
             (lead + ". " if lead else "")
-            + f"No single record can be proposed yet: {fit.problem}"
+            + "No single record can be proposed yet: "
+            + (fit.problem.replace("the record proposed", f"the record proposed, which makes the changes of "
+                                   f"{' and '.join(also)} too,", 1) if also else fit.problem)
             + (f". The terms that cost most: {biggest}" if biggest else "")
             + ". Remove the includes and mechanisms of services that no longer send mail for the domain (ask the "
             "customer which still do), then run the check again for the exact record."

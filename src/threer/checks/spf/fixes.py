@@ -138,6 +138,8 @@ async def fit_record(resolver: "Resolver", domain: str, text: str) -> Fit:
     if deduped:
         steps.append("repeated terms dropped")
     tree = await spf_tree_of(resolver, domain, text)
+    first_lookups = tree.total_lookups
+    first_steps = len(steps)
     problem = _problem(tree)
     if problem:
         return Fit(text, False, tree.total_lookups, tree.total_voids, steps, problem)
@@ -166,10 +168,19 @@ async def fit_record(resolver: "Resolver", domain: str, text: str) -> Fit:
         return Fit(text, True, tree.total_lookups, tree.total_voids, steps, costs=costs)
     reasons = []
     if tree.total_lookups > LOOKUP_LIMIT:
-        reasons.append(
-            f"it needs {tree.total_lookups} DNS look-ups, so {tree.total_lookups - LOOKUP_LIMIT} must go "
-            f"(RFC 7208 allows {LOOKUP_LIMIT})"
-        )
+        made = steps[first_steps:]
+        if made and first_lookups > tree.total_lookups:
+            # the count the technician sees in spf.lookup-limit first, then what is left after threer's own changes
+            reasons.append(
+                f"the record proposed needs {first_lookups} DNS look-ups (RFC 7208 allows {LOOKUP_LIMIT}), so "
+                f"{first_lookups - LOOKUP_LIMIT} must go; with the changes threer can make ({'; '.join(made)}) it would "
+                f"need {tree.total_lookups}, and {tree.total_lookups - LOOKUP_LIMIT} more must still go"
+            )
+        else:
+            reasons.append(
+                f"the record proposed needs {tree.total_lookups} DNS look-ups, so {tree.total_lookups - LOOKUP_LIMIT} "
+                f"must go (RFC 7208 allows {LOOKUP_LIMIT})"
+            )
     if tree.total_voids > VOID_LIMIT:
         reasons.append(f"{tree.total_voids} of its look-ups find nothing (at most {VOID_LIMIT} allowed)")
     return Fit(text, False, tree.total_lookups, tree.total_voids, steps, "; ".join(reasons), costs)
