@@ -12,7 +12,7 @@ CONTRACT = {
     "version": int, "kind": str, "status": (str, type(None)), "permanent": (bool, type(None)), "recipients": list,
     "reporting_mta": (str, type(None)), "remote_mta": (str, type(None)), "diagnostic": (str, type(None)),
     "hops": list, "auth": list, "dkim": list, "sending_ip": (str, type(None)), "queries": list, "codes": list,
-    "unreadable": list,
+    "unreadable": list, "per_recipient": list,
 }
 
 
@@ -115,3 +115,20 @@ def test_huge_stdin_is_counted_up_to_a_cap(invoke) -> None:
     assert "only the first 1000 kB of 3000 kB were read" in json.loads(small.stdout)["unreadable"]
     huge = invoke("analyze", "-", "--json", input="x" * 25_000_000)
     assert "only the first 1000 kB of over 20000 kB were read" in json.loads(huge.stdout)["unreadable"]
+
+
+def test_a_report_with_two_recipients_shows_each_worst_first(invoke) -> None:
+    out = invoke("analyze", str(SAMPLES / "dsn-two-recipients.dsn"), env={"COLUMNS": "100"}).stdout
+    assert out.startswith("Bounce (a standard delivery report (RFC 3464)) · permanent failure\n")
+    each = out[out.index("Each recipient"):]
+    assert each.index("billing@northwind-freight.example: 5.7.1 · permanent failure · Action: failed") < each.index(
+        "ops@northwind-freight.example: 4.4.1 · temporary failure · Action: delayed")
+    assert "550 5.7.1 message rejected by content filter" in each
+
+
+def test_a_4xx_given_up_on_reads_as_failed_not_temporary(invoke) -> None:
+    for name in ("postfix-returned-4xx.eml", "exchange-expired.txt"):
+        result = invoke("analyze", str(SAMPLES / name), env={"COLUMNS": "100"})
+        assert "· failed after retrying (given up)\n" in result.stdout.split("\n", 1)[0] + "\n", name
+        assert "keeps trying" not in result.stdout
+        assert json.loads(invoke("analyze", str(SAMPLES / name), "--json").stdout)["permanent"] is True

@@ -83,6 +83,41 @@ EXPECTED = {
         ],
         "queries_start": ["4.4.1"], "meaning_has": "temporary",
     },
+    # RFC 3464 §2.3.3: Action failed is final whatever the class; Postfix returns a 4xx that outlived the queue
+    "postfix-returned-4xx.eml": {
+        "kind": "bounce", "style": "postfix", "status": "4.2.2", "permanent": True, "smtp_code": "452",
+        "recipients": ["dispatch@northwind-freight.example"], "remote_mta": "store.northwind-freight.example",
+        "diagnostic": "452 4.2.2 <dispatch@northwind-freight.example>: Mailbox full", "original_headers": True,
+        "queries_start": ["452 4.2.2", "4.2.2"], "meaning_has": "gave up (the message was returned and must be sent again)",
+    },
+    # an Exchange Online NDR is the end of delivery: "550 4.4.7 QUEUE.Expired"
+    "exchange-expired.txt": {
+        "kind": "bounce", "style": "exchange", "status": "4.4.7", "permanent": True, "smtp_code": "550",
+        "recipients": ["dispatch@northwind-freight.example"], "per_recipient": [],
+        "diagnostic": "550 4.4.7 QUEUE.Expired; message expired", "meaning_has": "gave up",
+    },
+    # each recipient its own outcome, the one given up on first (RFC 3464 §2.3)
+    "dsn-two-recipients.dsn": {
+        "kind": "bounce", "style": "dsn", "status": "5.7.1", "permanent": True, "smtp_code": "550",
+        "recipients": ["billing@northwind-freight.example", "ops@northwind-freight.example"],
+        "diagnostic": "550 5.7.1 message rejected by content filter", "meaning_has": "a permanent failure",
+        "per_recipient": [
+            {"recipient": "billing@northwind-freight.example", "action": "failed", "status": "5.7.1",
+             "meaning": "a permanent failure (the message will not be delivered as it is): the sender is not allowed "
+                        "to send to this recipient (relay denied, or blocked by policy)",
+             "permanent": True, "smtp_code": "550", "remote_mta": None,
+             "diagnostic": "550 5.7.1 message rejected by content filter"},
+            {"recipient": "ops@northwind-freight.example", "action": "delayed", "status": "4.4.1",
+             "meaning": "a temporary failure (the sending server keeps trying for a while): the recipient's server "
+                        "did not answer",
+             "permanent": False, "smtp_code": "421", "remote_mta": None, "diagnostic": "421 4.4.1 connection timed out"},
+        ],
+    },
+    # a delay warning says "could not be delivered" too; "warning only … will be retried" decides
+    "postfix-delay-text.txt": {
+        "kind": "bounce", "style": "postfix", "status": "4.3.0", "permanent": False, "smtp_code": "451",
+        "recipients": ["events@adventure-works.example"], "meaning_has": "keeps trying",
+    },
     "headers-to-m365.txt": {
         "kind": "headers", "status": None, "permanent": None, "recipients": [], "sending_ip": "198.51.100.201",
         "auth": [{"method": "spf", "result": "softfail", "domain": "news.litware.example"},
@@ -147,3 +182,15 @@ def test_the_summary_of_a_bounce_names_code_meaning_recipient_and_diagnostic() -
 def test_the_longest_wait_is_named() -> None:
     lines = summary_lines(_analyze((SAMPLES / "headers-to-m365.txt").read_bytes()))
     assert any("the longest wait was 2 h 35 min before AM6PEPF00004E19.mail.protection.outlook.com" in ln for ln in lines)
+
+
+def test_a_returned_4xx_is_not_told_as_still_being_tried() -> None:
+    lines = summary_lines(_analyze((SAMPLES / "postfix-returned-4xx.eml").read_bytes()))
+    assert lines[0] == "A bounce from Postfix: failed after retrying (given up, to be sent again)."
+    assert "keeps trying" not in " ".join(lines)
+
+
+def test_the_other_recipients_of_a_report_are_in_the_summary() -> None:
+    lines = summary_lines(_analyze((SAMPLES / "dsn-two-recipients.dsn").read_bytes()))
+    assert lines[0].endswith(": permanent.")
+    assert "For ops@northwind-freight.example: temporary, 4.4.1 (421 4.4.1 connection timed out)." in lines

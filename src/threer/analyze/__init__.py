@@ -15,7 +15,7 @@ from threer.analyze.decode import decode
 from threer.analyze.dsn import DsnRecipient, DsnReport, parse_report, split_mime
 from threer.analyze.headers import (HeaderBlock, alignment, block_from_message, find_header_blocks, read_auth,
                                     read_hops, sending_ip)
-from threer.analyze.models import JSON_VERSION, Analysis
+from threer.analyze.models import JSON_VERSION, Analysis, RecipientStatus
 from threer.analyze.ndr import NdrFields, looks_like_bounce, read_ndr
 from threer.analyze.queries import research_queries
 from threer.analyze.summary import summary_lines, summary_text
@@ -99,21 +99,21 @@ def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) 
 
 def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRecipient], ndr: NdrFields | None,
                  human: str) -> None:
+    wording = ndr.permanent if ndr is not None else None
+    details = [_recipient_status(r, wording, ndr.style if ndr else None) for r in failed]
+    # the worst first (RFC 3464 §2.3: each recipient has its own status): given up on before still tried
+    order = sorted(range(len(failed)), key=lambda i: (_rank(details[i]), i))
+    failed = [failed[i] for i in order]
+    details = [details[i] for i in order]
     first = failed[0] if failed else None
     result.style = ndr.style if ndr is not None else ("dsn" if report else None)
     result.diagnostic = (first.diagnostic if first else None) or (ndr.diagnostic if ndr else None)
     status = first.status if first and first.status and c.ENHANCED.fullmatch(first.status) else None
     status = status or c.first_enhanced(result.diagnostic or "") or c.first_enhanced(human)
-    result.status = ".".join(str(int(p)) for p in status.split(".")) if status else None
-    result.meaning = c.describe(result.status, result.style) if result.status else None
+    result.status = _plain(status)
     result.smtp_code = c.first_basic(result.diagnostic or "") or c.first_basic(human)
-    result.permanent = c.is_permanent(result.status)
-    if result.permanent is None and result.smtp_code:
-        result.permanent = c.is_permanent(result.smtp_code)
-    if result.permanent is None and first and first.action in {"failed", "delayed"}:
-        result.permanent = first.action == "failed"
-    if result.permanent is None and ndr is not None:
-        result.permanent = ndr.permanent
+    result.permanent = c.is_final(first.action if first else None, result.status, result.smtp_code, wording)
+    result.meaning = c.describe(result.status, result.style, final=result.permanent) if result.status else None
     recipients = [r.final_recipient or r.original_recipient for r in failed]
     recipients += ndr.recipients if ndr else []
     seen: list[str] = []
@@ -123,6 +123,28 @@ def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRec
     result.recipients = seen[:100]
     result.reporting_mta = (report.reporting_mta if report else None) or (ndr.reporting_mta if ndr else None)
     result.remote_mta = (first.remote_mta if first else None) or (ndr.remote_mta if ndr else None)
+    if report is not None:
+        result.per_recipient = details[:100]
+
+
+def _plain(status: str | None) -> str | None:
+    return ".".join(str(int(p)) for p in status.split(".")) if status else None
+
+
+def _recipient_status(r: DsnRecipient, wording: bool | None, style: str | None) -> RecipientStatus:
+    status = _plain(r.status if r.status and c.ENHANCED.fullmatch(r.status) else c.first_enhanced(r.diagnostic or ""))
+    smtp = c.first_basic(r.diagnostic or "")
+    final = c.is_final(r.action, status, smtp, wording)
+    return RecipientStatus(recipient=r.final_recipient or r.original_recipient, action=r.action, status=status,
+                           meaning=c.describe(status, style, final=final) if status else None, permanent=final,
+                           smtp_code=smtp, remote_mta=r.remote_mta, diagnostic=r.diagnostic)
+
+
+def _rank(detail: RecipientStatus) -> int:
+    """0 given up on, 1 still being tried, 2 not known, 3 not a failure (delivered, relayed)."""
+    if detail.action in {"delivered", "relayed", "expanded"}:
+        return 3
+    return {True: 0, False: 1}.get(detail.permanent, 2)  # type: ignore[arg-type]
 
 
 def _failed_recipients(report: DsnReport | None) -> list[DsnRecipient]:

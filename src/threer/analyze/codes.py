@@ -11,6 +11,10 @@ CLASSES = {
     "5": "a permanent failure (the message will not be delivered as it is)",
 }
 
+# a 4.x.x in a report that says delivery is over: the fault was temporary, the giving up is not
+# (RFC 3464 §2.3.3: "failed" means the MTA "will not continue to try")
+GIVEN_UP = "a temporary fault that lasted until the sending server gave up (the message was returned and must be sent again)"
+
 SUBJECTS = {
     "0": "an unspecified problem",
     "1": "a problem with the address",
@@ -138,24 +142,46 @@ STYLE_MEANINGS = {
 }
 
 
-def describe(code: str, style: str | None = None) -> str | None:
-    """RFC 3463 code in plain words, e.g. describe("5.1.1") -> "a permanent failure: the recipient's mailbox …"."""
+def describe(code: str, style: str | None = None, *, final: bool | None = None) -> str | None:
+    """RFC 3463 code in plain words, e.g. describe("5.1.1") -> "a permanent failure: the recipient's mailbox …".
+
+    `final`: the report says delivery is over; a 4.x.x is then no longer "still being tried"."""
     m = ENHANCED.fullmatch(code.strip()) if code else None
     if not m:
         return None
     klass, subject, detail = m.groups()
+    head = GIVEN_UP if klass == "4" and final else CLASSES[klass]
     special = STYLE_MEANINGS.get((style or "", f"{klass}.{int(subject)}.{int(detail)}"))
     if special:
-        return f"{CLASSES[klass]}: {special}"
+        return f"{head}: {special}"
     words = DETAILS.get(f"{int(subject)}.{int(detail)}") or SUBJECTS.get(str(int(subject))) or "an unlisted problem"
-    return f"{CLASSES[klass]}: {words}"
+    return f"{head}: {words}"
 
 
 def is_permanent(code: str | None) -> bool | None:
+    """What the code's class alone says: 5 permanent, 4 temporary (a report can still say it is final)."""
     if not code:
         return None
     first = code.strip()[:1]
     return {"5": True, "4": False, "2": False}.get(first)
+
+
+def is_final(action: str | None, status: str | None, smtp_code: str | None, wording: bool | None) -> bool | None:
+    """Whether delivery is over (the message came back and will not be retried), from what a bounce says.
+
+    RFC 3464 §2.3.3 first: `Action: failed` is final and `delayed` is not, whatever the status class
+    (Postfix returns a 4.x.x that outlived the queue as failed). Then a 5.x.x code or 5xx reply
+    (an Exchange Online NDR writes "550 4.4.7 QUEUE.Expired"), then the bounce's own wording, then a
+    4.x.x / 4xx alone: still being tried."""
+    if action in {"failed", "delayed"}:
+        return action == "failed"
+    if is_permanent(status) or is_permanent(smtp_code):
+        return True
+    if wording is not None:
+        return wording
+    if is_permanent(status) is False or is_permanent(smtp_code) is False:
+        return False
+    return None
 
 
 def _basic_matches(text: str) -> list[str]:

@@ -44,6 +44,19 @@ class Alignment(BaseModel):
     note: str = ""
 
 
+class RecipientStatus(BaseModel):
+    """One recipient of a delivery report (RFC 3464 §2.3 gives each its own action and status)."""
+
+    recipient: str | None = None  # Final-Recipient, else Original-Recipient
+    action: str | None = None  # failed, delayed, delivered, relayed, expanded
+    status: str | None = None
+    meaning: str | None = None
+    permanent: bool | None = None  # as the top-level field: delivery to this recipient is over
+    smtp_code: str | None = None
+    remote_mta: str | None = None
+    diagnostic: str | None = None
+
+
 class Analysis(BaseModel):
     """The result of reading pasted text. Every field may be empty: a partial read is still a result."""
 
@@ -51,7 +64,7 @@ class Analysis(BaseModel):
     style: str | None = None  # whose bounce it looks like: dsn, exchange, gmail, postfix, exim, sendmail, qmail
     status: str | None = None  # the enhanced status code (RFC 3463), e.g. 5.7.1
     meaning: str | None = None  # that code in plain words
-    permanent: bool | None = None
+    permanent: bool | None = None  # delivery is over (returned, not retried), whatever the code's class
     smtp_code: str | None = None  # the basic SMTP reply code, e.g. 550
     recipients: list[str] = Field(default_factory=list)
     reporting_mta: str | None = None
@@ -66,6 +79,8 @@ class Analysis(BaseModel):
     original_headers: bool = False  # the bounce carried the original message's headers (read into hops etc.)
     queries: list[str] = Field(default_factory=list)  # research queries, exact codes first
     unreadable: list[str] = Field(default_factory=list)  # what could not be read, in plain words
+    # each recipient of a delivery report, the ones given up on first; empty without report fields
+    per_recipient: list[RecipientStatus] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json", by_alias=True)

@@ -45,12 +45,16 @@ def _addresses(text: str) -> list[str]:
 
 
 def _permanent_words(text: str) -> bool | None:
+    """What the wording says of the end of delivery: a delay warning first (Postfix's "could not be
+    delivered for 4.0 hours. It will be retried" is one), then a final notice, then weaker hints."""
     low = text.lower()
-    if re.search(r"permanent (fatal )?error|i've given up|delivery has failed|couldn't be delivered|"
-                 r"wasn't delivered|could not be delivered|undeliverable", low):
+    if re.search(r"warning only|do not need to resend|has not yet been delivered|delivery (is )?delayed|"
+                 r"will (be retried|keep trying|retry)|still (being )?(re)?tr(y|ied)", low):
+        return False
+    if re.search(r"permanent (fatal )?error|i've given up|given up|delivery has failed|couldn't be delivered|"
+                 r"wasn't delivered|could not be delivered|undeliverable|retry timeout exceeded", low):
         return True
-    if re.search(r"has not yet been delivered|delivery (is )?delayed|temporary (failure|error)|"
-                 r"transient non-fatal|will (be retried|keep trying|retry)|still trying|deferred", low):
+    if re.search(r"temporary (failure|error)|transient non-fatal|deferred", low):
         return False
     return None
 

@@ -28,13 +28,20 @@ def duration(seconds: int) -> str:
     return f"{sign}{s // 86400} days"
 
 
+def _outcome(final: bool, code: str | None) -> str:
+    if not final:
+        return "temporary"
+    return "failed after retrying (given up, to be sent again)" if (code or "")[:1] == "4" else "permanent"
+
+
 def summary_lines(analysis: Analysis) -> list[str]:
     """A few lines, each a sentence; no markup. Empty for text with nothing found in it."""
     lines: list[str] = []
     if analysis.kind == "bounce":
         who = STYLE_NAMES.get(analysis.style or "", "")
         lines.append("A bounce" + (f" from {who}" if who else "") + (
-            ": " + ("permanent" if analysis.permanent else "temporary") if analysis.permanent is not None else "") + ".")
+            ": " + _outcome(analysis.permanent, analysis.status or analysis.smtp_code)
+            if analysis.permanent is not None else "") + ".")
         if analysis.status:
             lines.append(f"Status {analysis.status}: {analysis.meaning or 'an unlisted code'}.")
         elif analysis.smtp_code:
@@ -55,6 +62,12 @@ def summary_lines(analysis: Analysis) -> list[str]:
             if len(diag) > MAX_DIAGNOSTIC:
                 diag = diag[:MAX_DIAGNOSTIC] + " …"
             lines.append(f"The remote server said: {diag}")
+        others = analysis.per_recipient[1:6] if len(analysis.per_recipient) > 1 else []
+        for r in others:  # the first is the one above; the rest each in one sentence
+            said = (r.diagnostic or "")[:MAX_DIAGNOSTIC]
+            lines.append(f"For {r.recipient or 'another recipient'}: "
+                         + (_outcome(r.permanent, r.status) if r.permanent is not None else (r.action or "no outcome given"))
+                         + (f", {r.status}" if r.status else "") + (f" ({said})" if said else "") + ".")
     elif analysis.kind == "text" and analysis.codes:
         lines.append("Codes found: " + ", ".join(analysis.codes[:10]) + ".")
     if analysis.hops:

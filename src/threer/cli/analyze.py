@@ -95,7 +95,7 @@ def analysis_report(console: Console, result: Analysis, *, brief: bool = False) 
     if result.style:
         title += f" ({STYLE_NAMES.get(result.style, result.style)})"
     if result.permanent is not None:
-        title += " · " + ("permanent failure" if result.permanent else "temporary failure")
+        title += " · " + outcome_words(result.permanent, result.status or result.smtp_code)
     console.print(Text(title, style="bold"))
     rows: list[tuple[str, str | None]] = [
         ("status", result.status and f"{result.status}: {result.meaning or 'an unlisted code'}"),
@@ -117,6 +117,16 @@ def analysis_report(console: Console, result: Analysis, *, brief: bool = False) 
             table.add_row(label, Text(value))
     if table.row_count:
         console.print(table)
+    if len(result.per_recipient) > 1:
+        # RFC 3464 §2.3: each recipient has its own outcome; the worst is the one above
+        console.print(Text("Each recipient", style="bold"))
+        for r in result.per_recipient:
+            parts = [r.status or "", outcome_words(r.permanent, r.status) if r.permanent is not None else "",
+                     f"Action: {r.action}" if r.action else ""]
+            line = Text("  ") + Text(r.recipient or "(no address)") + Text(": " + " · ".join(p for p in parts if p))
+            console.print(line, overflow="fold")
+            if r.diagnostic:
+                console.print(Text("    ") + Text(r.diagnostic), overflow="fold")
     if result.auth:
         console.print(Text("Authentication-Results", style="bold"))
         auth = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -145,6 +155,13 @@ def analysis_report(console: Console, result: Analysis, *, brief: bool = False) 
         console.print(Text("Not read: " + "; ".join(result.unreadable) + ".", style="yellow"))
     if result.kind == "text" and not result.codes:
         console.print("Neither a bounce nor message headers, and no status or error code in it.")
+
+
+def outcome_words(final: bool, code: str | None) -> str:
+    """`permanent failure`, `temporary failure`, or for a 4.x.x given up on, `failed after retrying`."""
+    if not final:
+        return "temporary failure"
+    return "failed after retrying (given up)" if (code or "")[:1] == "4" else "permanent failure"
 
 
 _RESULT_STYLE = {"pass": "green", "fail": "bold red", "softfail": "yellow", "permerror": "magenta",
