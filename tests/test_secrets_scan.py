@@ -36,6 +36,14 @@ def flagged(text: str) -> list[tuple[str, str]]:
         ("Authorization: Basic amFuZTpodW50ZXIy", "amFuZTpodW50ZXIy", "basic-auth credentials"),
         ("token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789", "API token"),
         ("see https://jane:s3cret@mail.contoso.com/owa", "s3cret", "password in a web address"),
+        # help-desk phrasings (review 3 #5): a few words between keyword and value, "reset to", user/password pairs
+        ("to change it. password for the DNS panel is Hunter2!", "Hunter2!", "password"),
+        ("the password for her mailbox is sunshine", "sunshine", "password"),
+        ("password to the router: Xy7!pq", "Xy7!pq", "password"),
+        ("password was reset to Welcome123", "Welcome123", "password"),
+        ("her password has been changed to Autumn2026", "Autumn2026", "password"),
+        ("credentials: admin/Hunter2!", "Hunter2!", "password"),
+        ("login is pete / Winter2027", "Winter2027", "password"),
     ],
 )
 def test_secrets_are_flagged(text: str, secret: str, kind: str) -> None:
@@ -89,6 +97,11 @@ ORDINARY = [
     "https://support.microsoft.com/en-us/office/fix-outlook-password-prompts-7c53e0f6-6e1a-4a3e-9d4a-2f0f7e1b1b2c",
     "v=spf1 include:spf.protection.outlook.com -all",
     "Error code: 0x80070005 (E_ACCESSDENIED); event ID 4625",
+    "the password for the shared mailbox is asked again and again",
+    "password for the DNS panel was reset to default",
+    "sign-in: Outlook/OWA both fail with 5.7.8",
+    "login: https://portal.example.net/admin",
+    "the password of the mailbox was changed to a longer one",
 ]
 
 

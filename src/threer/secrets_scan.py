@@ -92,10 +92,24 @@ _SHORT_KEYWORD = r"(?:pass|pw|pword|passw|kennwort|mdp|contrase(?:ñ|n)a)"
 _KEYWORD_VALUE = re.compile(
     rf"(?<![A-Za-z0-9])(?:{_KEYWORD}|{_SHORT_KEYWORD})s?[ \t]*(?:[:=]|=>)[ \t]*(\"[^\"\n]+\"|'[^'\n]+'|[^\s;]+)", re.I
 )
-# "my password is x", "the new passcode was x", "password changed to x"
+# "is", "was reset to", "has been changed to": longest first, so that "was" does not take "reset" for the value
+_IS = r"(?:(?:(?:is|was|has been|had been|will be|got|been)[ \t]+)?(?:set|changed|reset|updated)[ \t]+to|is now|will be|is|was|now)"
+# "my password is x", "the new passcode was x", "password changed to x", "password was reset to x"
 _KEYWORD_IS = re.compile(
     rf"(?<![A-Za-z0-9])(?:(my|the|her|his|their|our|your|new|temporary|temp|user'?s|customer'?s)\s+)?"
-    rf"{_KEYWORD}[ \t]+(?:is|was|will be|set to|changed to|reset to|is now|now)[ \t]+(\"[^\"\n]+\"|'[^'\n]+'|\S+)",
+    rf"{_KEYWORD}[ \t]+{_IS}[ \t]+(\"[^\"\n]+\"|'[^'\n]+'|\S+)",
+    re.I,
+)
+# "password for the DNS panel is x", "pin of her phone: x": a few words between the keyword and its value
+_KEYWORD_FOR_IS = re.compile(
+    rf"(?<![A-Za-z0-9]){_KEYWORD}[ \t]+(?:for|to|of|on)[ \t]+((?:[^\s:=.,;]+[ \t]+){{0,4}}?[^\s:=.,;]+)"
+    rf"(?:[ \t]*[:=][ \t]*|[ \t]+{_IS}[ \t]+)(\"[^\"\n]+\"|'[^'\n]+'|\S+)",
+    re.I,
+)
+# "credentials: admin/Hunter2!", "login is pete / Winter2027": a user name and its password together
+_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9])(?:credentials|creds|log[ -]?in details|log[ -]?in|logon|sign[ -]?in|user(?:name)?[ /]pass(?:word)?)"
+    r"(?:[ \t]*[:=][ \t]*|[ \t]+(?:is|are|was|were)[ \t]+)([^\s/:]+)[ \t]*[/:][ \t]*([^\s/]+)",
     re.I,
 )
 # a lookahead, so that every word start is tried ("code abcd efgh ijkl mnop")
@@ -137,6 +151,22 @@ def find_secrets(text: str) -> list[SecretHit]:
         owner = (m.group(1) or "").lower() in _OWNER
         if owner or _looks_random(value) or m.group(2)[0] in "\"'":
             hits.append((_kind_of(m.group(0)), *span))
+    for m in _KEYWORD_FOR_IS.finditer(text):
+        span = _value_span(m, 2)
+        if not span:
+            continue
+        value = text[span[0]:span[1]]
+        if _ordinary_word(value):
+            continue
+        owner = any(w.lower() in _OWNER for w in m.group(1).split())
+        if owner or _looks_random(value) or m.group(2)[0] in "\"'":
+            hits.append((_kind_of(m.group(0)), *span))
+    for m in _CREDENTIALS.finditer(text):
+        span = _value_span(m, 2)
+        value = text[span[0]:span[1]].rstrip(_TRAILING) if span else ""
+        # "admin/Hunter2!" but not "login: Outlook/OWA": the second half must look like a password
+        if span and _looks_random(value) and not (value.isalpha() and value.isupper()) and not _ordinary_word(value):
+            hits.append(("password", *span))
     for m in _KEYWORD_NUMBER.finditer(text):
         span = _value_span(m, 1)
         if span and span[1] - span[0] >= 4 and not _ordinary_word(text[span[0]:span[1]]):

@@ -260,6 +260,7 @@ def _finish(console: Console, session: Any, config: Any, env: Any, *, interactiv
         from threer.ticket.drafts import remove_ticket_drafts
 
         removed = remove_ticket_drafts(session.id, env)
+        _warn_secrets_in_case(session)
         console.print(f"[bold green]Resolved.[/] Triage {session.id} is saved as a past case; "
                       "`threer kb search` will find it next time.")
         if removed:
@@ -299,6 +300,21 @@ def _finish(console: Console, session: Any, config: Any, env: Any, *, interactiv
             return
         console.print(f"[bold]Ticket draft written to[/] {path} (and a .eml draft beside it). "
                       f"Other formats: threer ticket {session.id} --format markdown|json|eml")
+
+
+def _warn_secrets_in_case(session: Any) -> None:
+    """A resolved session becomes a past case every technician can search: say what looked secret
+    in the answers that go into it (they are indexed masked; the session keeps them as typed)."""
+    from threer.ticket import scan_session
+
+    fields = ("intake.issue", "intake.errors", "replicate.environment", "outcome")
+    warnings = [w for w in scan_session(session) if w.field.startswith(fields)]
+    if not warnings:
+        return
+    for warning in warnings:
+        print_warning(warning.describe())
+    print_warning(f"The past case is searchable with them replaced by [REDACTED]; the session keeps them as typed "
+                  f"(threer sessions delete {session.id} removes it).")
 
 
 def _ask_redact(console: Console) -> bool:

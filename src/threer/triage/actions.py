@@ -357,4 +357,8 @@ def case_document(session: TriageSession) -> dict[str, Any]:
     if outcome:
         lines.append(f"Resolution: {outcome.resolution}")
     tags = [t for t in [session.customer_domain, env.client if env else None] if t]
-    return {"title": title[:200], "body": "\n".join(lines), "tags": tags, "domain": session.customer_domain}
+    # every technician searching the team database sees a case: a password read out on the call is masked
+    from threer.secrets_scan import redact
+
+    return {"title": redact(title[:200]), "body": redact("\n".join(lines)), "tags": tags,
+            "domain": session.customer_domain}
