@@ -179,7 +179,8 @@ def test_a_second_migrate_does_not_bring_back_what_the_team_purged_or_deleted(in
     team = {"THREER_DATABASE_URL": pg_url}
     # a session deleted by hand, then the retention purge of the rest
     assert invoke("sessions", "delete", three, "--yes", env=team).exit_code == 0
-    purged = invoke("sessions", "purge", "--older-than", "0", "--yes", "--json", env=team)
+    # its sessions are open ones: the purge keeps those unless --include-open
+    purged = invoke("sessions", "purge", "--older-than", "0", "--include-open", "--yes", "--json", env=team)
     assert set(json.loads(purged.stdout)["purged"]) == {one, two}, purged.stderr
     assert _team_session_ids(pg_url) == set()
 

@@ -119,6 +119,15 @@ def test_delete_and_purge_remove_sessions_and_their_cases(any_store):
     assert counts["sessions"] == 1 and counts["answers"] == 1 and counts["cases"] == 1
 
 
+def test_purge_can_keep_open_sessions(any_store):
+    open_one = any_store.create_session(NOW - timedelta(days=40))
+    closed = any_store.create_session(NOW - timedelta(days=40))
+    any_store.update_session(closed, NOW - timedelta(days=40), status="escalated")
+    assert any_store.purge_sessions(NOW, keep_open=True) == [closed]
+    assert [r["id"] for r in any_store.list_sessions()] == [open_one]
+    assert any_store.purge_sessions(NOW) == [open_one]
+
+
 def test_past_cases_are_found_by_the_kb_search(any_store):
     from threer.kb.search import search
 

@@ -555,9 +555,10 @@ class Store:
             cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         self.compact()
 
-    def purge_sessions(self, older_than: datetime) -> list[str]:
-        """Delete sessions last touched before `older_than`; return their ids."""
-        ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE updated_at <= ?", (_iso(older_than),))]
+    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False) -> list[str]:
+        """Delete sessions last touched before `older_than` (with `keep_open`, not the open ones); return their ids."""
+        sql = "SELECT id FROM sessions WHERE updated_at <= ?" + (" AND status != 'open'" if keep_open else "")
+        ids = [r[0] for r in self.conn.execute(sql, (_iso(older_than),))]
         with self.transaction() as cur:
             for session_id in ids:
                 self._forget_case(cur, session_id)

@@ -373,9 +373,10 @@ class PostgresStore:
             self._forget_in_kb(cur, [session_id])
             cur.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
 
-    def purge_sessions(self, older_than: datetime) -> list[str]:
+    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False) -> list[str]:
         with self._tx() as cur:
-            cur.execute("SELECT id FROM sessions WHERE updated_at <= %s", (_iso(older_than),))
+            cur.execute("SELECT id FROM sessions WHERE updated_at <= %s" + (" AND status != 'open'" if keep_open else ""),
+                        (_iso(older_than),))
             ids = [r["id"] for r in cur.fetchall()]
             self._mark_removed(cur, ids, "purged")
             cur.execute("DELETE FROM cases WHERE session_id = ANY(%s)", (ids,))

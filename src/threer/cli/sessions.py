@@ -185,15 +185,20 @@ def delete(
     session_id: str = typer.Argument(..., metavar="ID", help="The session id."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete a session, its answers and its past case.
+    """Delete a session, its answers, its past case and the ticket drafts the triage wrote.
 
     Example: threer sessions delete 20261126-7K3P --yes
     """
+    env = app_context(ctx).env
     store = _store(ctx)
     row = store.get_session_row(session_id)
     _confirm(yes, f"Delete triage {row['id']} ({row['customer_name'] or 'no customer'})?")
     store.delete_session(row["id"])
-    stderr_console().print(f"Deleted {row['id']}.")
+    removed, left = _remove_drafts(env, [row["id"]])
+    err = stderr_console()
+    err.print(f"Deleted {row['id']}" + (" and its ticket drafts (" + ", ".join(p.name for p in removed) + ")"
+                                        if removed else "") + ".", markup=False, highlight=False)
+    _say_left(left)
 
 
 @sessions_app.command("purge")
@@ -201,25 +206,95 @@ def purge(
     ctx: typer.Context,
     older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=0,
                                    help="Remove sessions not touched for this many days."),
+    include_open: bool = typer.Option(False, "--include-open",
+                                      help="Remove open (paused, unfinished) sessions too; without it they are kept "
+                                           "and counted."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Remove customer data past a retention period: sessions, answers, past cases and the check-dns history.
+    """Remove customer data past a retention period: closed sessions, their answers and past cases, the
+    ticket drafts the triage wrote under THREER_HOME/tickets/, and the check-dns history. Open sessions
+    (a triage paused or in progress) are kept unless --include-open.
 
     Example: threer sessions purge --older-than 365 --yes
     """
     env = app_context(ctx).env
     store = _store(ctx)
     cutoff = env.clock() - timedelta(days=older_than)
-    _confirm(yes, f"Delete every session not touched since {cutoff:%Y-%m-%d %H:%M} UTC?")
-    ids = store.purge_sessions(cutoff)
+    stamp = cutoff.strftime("%Y-%m-%d %H:%M")
+    open_old = [r["id"] for r in store.list_sessions(status="open") if str(r["updated_at"]) <= _iso(cutoff)]
+    _confirm(yes, f"Delete every {'' if include_open else 'closed '}session not touched since {stamp} UTC"
+                  + (f" ({len(open_old)} of them open)" if include_open and open_old else "") + "?")
+    ids = store.purge_sessions(cutoff, keep_open=not include_open)
+    kept = [] if include_open else [i for i in open_old if i not in ids]
     from threer.checks import history
 
     history.purge(store, cutoff)  # the check-dns history is customer data too
+    removed, left = _remove_drafts(env, ids, orphans_before=cutoff, store=store)
     if as_json:
-        emit_json({"version": 1, "purged": ids}, indent=None)
-    else:
-        stderr_console().print(f"Purged {len(ids)} session{'s' if len(ids) != 1 else ''}.")
+        emit_json({"version": 1, "purged": ids, "kept_open": kept, "drafts_removed": [str(p) for p in removed],
+                   "drafts_left": [str(p) for p in left]}, indent=None)
+        return
+    err = stderr_console()
+    err.print(f"Purged {len(ids)} session{'s' if len(ids) != 1 else ''}"
+              + (f" and {len(removed)} ticket draft file{'s' if len(removed) != 1 else ''}" if removed else "") + ".",
+              markup=False, highlight=False)
+    if kept:
+        err.print(f"Kept {len(kept)} open session{'s' if len(kept) != 1 else ''} (a triage paused or in progress): "
+                  + ", ".join(kept[:10]) + (" …" if len(kept) > 10 else "")
+                  + "; add --include-open to remove them too.", markup=False, highlight=False)
+    _say_left(left)
+
+
+def _iso(when) -> str:
+    """As the stores write `updated_at` (text, UTC, to the second), so that the two compare as purge does."""
+    from datetime import timezone
+
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _remove_drafts(env, ids: list[str], *, orphans_before=None, store=None) -> tuple[list, list]:
+    """Remove the ticket drafts the triage wrote for these sessions (THREER_HOME/tickets/ID.txt, .eml);
+    with `orphans_before`, also drafts older than that whose session no longer exists (deleted before
+    threer removed drafts with it). Returns (removed, left: the files that could not be removed)."""
+    from threer.ticket.drafts import remove_ticket_drafts
+
+    folder = env.home / "tickets"
+    targets = list(dict.fromkeys(ids))
+    if orphans_before is not None and store is not None and folder.is_dir():
+        targets += _orphan_draft_ids(folder, store, orphans_before, set(targets))
+    removed, left = [], []
+    for session_id in targets:
+        removed += remove_ticket_drafts(session_id, env)
+        left += [p for p in (folder / f"{session_id}.txt", folder / f"{session_id}.eml") if p.exists()]
+    return removed, left
+
+
+def _orphan_draft_ids(folder, store, before, already: set[str]) -> list[str]:
+    import re
+
+    from threer.errors import NotFound
+
+    out = []
+    for path in sorted(folder.glob("*")):
+        m = re.fullmatch(r"(\d{8}-[0-9A-Z]{4})\.(txt|eml)", path.name)
+        if not m or m.group(1) in already or m.group(1) in out:
+            continue
+        try:
+            if path.stat().st_mtime > before.timestamp():
+                continue
+            store.get_session_row(m.group(1))
+        except OSError:
+            continue
+        except NotFound:  # no such session: a draft left behind
+            out.append(m.group(1))
+    return out
+
+
+def _say_left(left: list) -> None:
+    if left:
+        stderr_console().print("Could not remove (remove them yourself; they hold customer data): "
+                               + ", ".join(str(p) for p in left), markup=False, highlight=False)
 
 
 def _confirm(yes: bool, question: str) -> None:
