@@ -34,9 +34,11 @@ AUTODISCOVER_WARN = ("autodiscover.missing", "warn")  # on most domains: says no
 
 
 def _session(store: Store, day: int, *, domain: str, errors: str, decision: str, articles: list[str],
-             dns: dict[str, Any]) -> str:
+             dns: dict[str, Any], issue: str | None = None, prior_matches: list[dict[str, Any]] | None = None) -> str:
     answers = copy.deepcopy(ESCALATION)
     answers["intake.customer"] = {"name": domain.split(".")[0].title(), "domain": domain}
+    if issue:
+        answers["intake.issue"] = {**answers["intake.issue"], "description": issue}
     answers["intake.errors"] = errors or {"no_error_shown": True}
     answers["research.prior"] = {"tried": [], "outcome": "nothing matched"}
     answers["research.kb"] = {"articles": articles, "outcome": "read"}
@@ -44,7 +46,7 @@ def _session(store: Store, day: int, *, domain: str, errors: str, decision: str,
                           if decision == "resolved" else {"decision": "escalate", "summary": "escalated"})
     clock = TickingClock(start=T0 + timedelta(days=day), step=timedelta(minutes=3))
     return make_session(store, answers, clock=clock, technician="Sam Okafor",
-                        actions={"review.dns": dns, "research.prior": {"matches": []}})
+                        actions={"review.dns": dns, "research.prior": {"matches": prior_matches or []}})
 
 
 @pytest.fixture
@@ -105,16 +107,57 @@ def test_an_avoidable_escalation_is_named_by_a_category_the_report_shows(invoke,
     assert "error:5.7.26" in section and "dns:autodiscover.missing" not in section
 
 
-def test_a_fail_finding_alone_still_makes_two_problems_alike(invoke, threer_env: Environment) -> None:
+def test_a_fail_finding_the_calls_were_about_makes_two_problems_alike(invoke, threer_env: Environment) -> None:
     write_partner_config(threer_env.config_path)
     spf = ("spf.missing", "fail")
     with Store(threer_env.db_path) as store:
         escalated = _session(store, 0, domain="a.example", errors="", decision="escalate", articles=[],
-                             dns=_dns("a.example", AUTODISCOVER_WARN, spf))
+                             dns=_dns("a.example", AUTODISCOVER_WARN, spf),
+                             issue="Customers say our mail goes to junk; no SPF record at all")
+        # its resolution names the check (here through the article's id)
         _session(store, 3, domain="b.example", errors="", decision="resolved", articles=["kb-0003-spf-record"],
                  dns=_dns("b.example", spf))
     (item,) = _json(invoke)["avoidable"]
     assert item["id"] == escalated and item["category"] == "dns:spf.missing"
+
+
+def test_a_standing_fail_of_the_zone_does_not_make_an_unrelated_call_avoidable(invoke, threer_env: Environment) -> None:
+    # review 3 #11: a full mailbox resolved, then on the same domain (its DMARC and MTA-STS records broken,
+    # `fail` on every check) Outlook for Mac crashing on a shared calendar, no error shown, escalated
+    write_partner_config(threer_env.config_path)
+    broken = (("dmarc.syntax", "fail"), ("mta-sts.txt-invalid", "fail"))
+    with Store(threer_env.db_path) as store:
+        resolved = _session(store, 0, domain="northwind-freight.example",
+                            errors="452 4.2.2 <dispatch@northwind-freight.example>: Mailbox full",
+                            decision="resolved", articles=["kb-0011-ndr-5-2-2-mailbox-full"],
+                            dns=_dns("northwind-freight.example", *broken),
+                            issue="Mail to dispatch@ bounces with mailbox full")
+        crash = _session(store, 1, domain="northwind-freight.example", errors="", decision="escalate",
+                         articles=["bf-005-shared-calendar-not-updating"],
+                         dns=_dns("northwind-freight.example", *broken),
+                         issue="Outlook for Mac 16.91 quits when opening a shared calendar",
+                         prior_matches=[{"id": f"case:{resolved}", "title": "Mailbox full", "score": 0.5}])
+    doc = _json(invoke)
+    assert doc["avoidable"] == []
+    categories = {c["key"] for c in doc["categories"]}
+    assert categories == {"error:4.2.2", "kb:bf-005-shared-calendar-not-updating"}
+    # the standing faults are still counted among the most frequent DNS findings
+    assert {"key": "dmarc.syntax", "count": 2} in doc["dns_findings"]
+    assert crash
+
+
+def test_an_error_code_of_the_checks_area_points_at_a_fail_finding(invoke, threer_env: Environment) -> None:
+    write_partner_config(threer_env.config_path)
+    dmarc = ("dmarc.syntax", "fail")
+    with Store(threer_env.db_path) as store:
+        escalated = _session(store, 0, domain="a.example", errors="", decision="escalate", articles=[],
+                             dns=_dns("a.example", dmarc), issue="Gmail rejects our mail since the DMARC record was edited")
+        # no word of DMARC in what it was about, but its bounce's code is Exchange Online's DMARC refusal
+        solved = _session(store, 3, domain="b.example", errors="Remote server returned '550 5.7.509 Access denied, "
+                          "sending domain does not pass DMARC verification'", decision="resolved", articles=[KB_DMARC],
+                          dns=_dns("b.example", dmarc), issue="Mail to one customer bounces")
+    (item,) = _json(invoke)["avoidable"]
+    assert (item["id"], item["solved_in"], item["category"]) == (escalated, solved, "dns:dmarc.syntax")
 
 
 def test_a_session_is_categorised_by_the_article_that_worked_not_the_first_tried(
@@ -189,3 +232,13 @@ def test_category_bars_are_the_rate_and_fit_whole(invoke, month: dict[str, str],
     assert rows["uncategorised"].split()[1:] == ["1", "0", "0", "-"]  # open only: no rate, no bar
     counts = out.split("Most frequent error codes", 1)[1]
     assert "…" not in counts  # short keys at any width: nothing cut
+
+
+def test_what_points_at_a_finding() -> None:
+    from threer.report.categories import pointed_at
+
+    assert pointed_at("dmarc.syntax", ["5.7.509"], "")  # the code alone
+    assert pointed_at("spf-ip.permerror", ["5.7.23"], "")
+    assert pointed_at("mta-sts.txt-invalid", [], "mta-sts policy id fixed")
+    assert not pointed_at("dmarc.syntax", ["4.2.2"], "emptied deleted items in the dispatch mailbox")
+    assert not pointed_at("mx.cname", [], "mx1.northwind-freight.example was down")  # a host name, not the check

@@ -8,10 +8,13 @@ A session's labels, in this order:
 - `kb:ID` for each knowledge-base article and `case:ID` for each past case its Research steps name,
   the ones recorded as having worked first.
 
-Its *kind* labels say what the problem was, from what is specific to it: its error codes and its `fail`
-DNS findings; a session with neither is known by the articles and past cases its research named. `warn`
-findings never make a kind: they are common to most domains (a missing autodiscover record, say) and
-say nothing about the problem the customer had. A session's category is its first kind label (or
+Its *kind* labels say what the problem was, from what is specific to it: its error codes and the `fail`
+DNS findings the session points at (an error code of that check's area, or the check named in what the
+call was about: the issue, the outcome's summary or resolution); a session with neither is known by the
+articles and past cases its research named. `warn` findings never make a kind: they are common to most
+domains (a missing autodiscover record, say) and say nothing about the problem the customer had. A
+`fail` finding nothing points at is a standing fault of the customer's zone, there whatever the call
+was about (a broken DMARC record on a call about a full mailbox): a label, not a kind. A session's category is its first kind label (or
 `uncategorised`). A resolved session solved the same kind of problem as an escalated one when its kind
 labels include the escalated session's category, so every avoidable escalation is named by a category
 the report's Categories table shows. See docs/explanation/report.md.
@@ -46,6 +49,62 @@ def dns_findings(session: TriageSession, severities: tuple[str, ...] = _DNS_SEVE
     ranked = sorted((p for p in dns.problems if p.get("severity") in severities),
                     key=lambda p: _DNS_SEVERITIES.index(p["severity"]))
     return list(dict.fromkeys(str(p.get("id")) for p in ranked if p.get("id")))
+
+
+# a check's area (its finding ids start with it) -> the words that name it in what a technician types
+AREA_WORDS: dict[str, tuple[str, ...]] = {
+    "spf": ("spf", "sender policy framework"),
+    "dkim": ("dkim", "domainkeys"),
+    "dmarc": ("dmarc",),
+    "mx": ("mx", "mail exchanger", "null mx"),
+    "autodiscover": ("autodiscover", "auto-discover", "autodiscovery"),
+    "mta-sts": ("mta-sts", "mta sts"),
+    "tls-rpt": ("tls-rpt", "tlsrpt", "tls report", "tls reports"),
+    "dane": ("dane", "tlsa"),
+    "dnssec": ("dnssec",),
+    "blocklist": ("blocklist", "blocklisted", "blacklist", "blacklisted", "block list", "spam list", "dnsbl",
+                  "rbl", "spamhaus"),
+    "rdns": ("rdns", "reverse dns", "ptr"),
+    "ns": ("nameserver", "nameservers", "name server", "name servers", "delegation"),
+    "smtp": ("smtp", "starttls"),
+    "owa": ("owa", "outlook web", "outlook on the web", "webmail"),
+}
+# enhanced codes that name a check's area (RFC 7372 §3, RFC 7505 §4.2; Exchange Online's DMARC 5.7.509)
+CODE_AREAS: dict[str, tuple[str, ...]] = {
+    "5.7.20": ("dkim",), "5.7.21": ("dkim",), "5.7.22": ("dkim",),
+    "5.7.23": ("spf",), "5.7.24": ("spf",), "5.7.25": ("rdns",),
+    "5.7.26": ("spf", "dkim", "dmarc"), "5.7.509": ("dmarc",), "5.7.515": ("spf", "dkim", "dmarc"),
+    "5.7.27": ("mx",), "5.1.10": ("mx",),
+    "4.4.3": ("mx", "ns", "dnssec"), "5.4.4": ("mx", "ns", "dnssec"), "5.1.2": ("mx", "ns"),
+}
+
+
+def finding_area(finding_id: str) -> str:
+    """`spf-ip.permerror` -> `spf`, `mta-sts.txt-invalid` -> `mta-sts`."""
+    area = finding_id.split(".", 1)[0].lower()
+    return "spf" if area == "spf-ip" else area
+
+
+def _about_text(session: TriageSession) -> str:
+    """What the call was about in the technician's words: the issue, the outcome's summary and resolution
+    (not the DNS step's note, which lists what the review found, related or not)."""
+    parts: list[str] = []
+    issue = session.answer("intake.issue")
+    if isinstance(issue, a.IssueAnswer):
+        parts.append(issue.description)
+    outcome = session.answer("outcome")
+    if isinstance(outcome, a.OutcomeAnswer):
+        parts += [outcome.summary or "", outcome.resolution or ""]
+    return " ".join(parts).lower()
+
+
+def pointed_at(finding_id: str, errors: list[str], about: str) -> bool:
+    """Whether a session points at this DNS finding: an error code of its area, or its check named."""
+    area = finding_area(finding_id)
+    if any(area in CODE_AREAS.get(code, ()) for code in errors):
+        return True
+    return any(re.search(r"(?<![a-z0-9])" + re.escape(word) + r"(?![a-z0-9])", about)
+               for word in AREA_WORDS.get(area, (area,)))
 
 
 def research_items(session: TriageSession) -> list[str]:
@@ -96,7 +155,9 @@ def _item_label(item: str) -> str:
 
 def facts(session: TriageSession) -> Facts:
     errors, dns, items = session_errors(session), dns_findings(session), research_items(session)
-    failing = set(dns_findings(session, ("fail",)))
+    about = _about_text(session)
+    # a fail finding is the problem only when the session points at it; else a standing fault of the zone
+    failing = {f for f in dns_findings(session, ("fail",)) if pointed_at(f, errors, about)}
     found = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns]
     researched = list(dict.fromkeys(_item_label(i) for i in items))
     problem = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns if f in failing]

@@ -7,7 +7,7 @@ Avoidable escalations, by two rules, judged only on what the sessions recorded (
   that already existed when this one was escalated (a past case resolved before it was opened; a KB
   article that was in the index before it was opened, or one of the sample articles).
 "Same kind of problem": the resolved session's kind labels include the escalated one's category
-(`categories`; never a shared `warn` DNS finding alone).
+(`categories`; never a shared `warn` DNS finding alone, nor a `fail` one neither session points at).
 """
 
 from __future__ import annotations
