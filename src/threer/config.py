@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
@@ -226,6 +227,150 @@ def save_config(config: Config, path: Path) -> None:
         raise BadInput(f"Cannot write the config file {path} ({exc.strerror}). Set THREER_CONFIG to a writable path.") from None
 
 
+def save_config_change(before: Config, after: Config, path: Path) -> bool:
+    """Save `after` over the file `before` was read from, changing only the lines of the keys that
+    differ: the user's comments, order and layout stay. Returns False when the file had to be
+    written anew instead (it did not exist, or a changed key is laid out in a way this cannot edit
+    safely, such as an inline table); the result is then checked the same way."""
+    if not path.exists():
+        save_config(after, path)
+        return True
+    from threer.files import read_user_text, write_private_file
+
+    text = read_user_text(path, "config file", fix="fix it, or remove it and run `threer config init`")
+    new_data = after.model_dump(mode="json", exclude_none=True)
+    edited = _edit_toml(text, _flat(before.model_dump(mode="json", exclude_none=True)), _flat(new_data))
+    if edited is not None:
+        from threer.files import load_toml
+
+        try:
+            same = Config.model_validate(load_toml(edited)).model_dump(mode="json") == after.model_dump(mode="json")
+        except (tomllib.TOMLDecodeError, ValidationError):
+            same = False
+        if same:
+            try:
+                write_private_file(path, edited.encode("utf-8"), make_folder=True)
+            except OSError as exc:
+                raise BadInput(f"Cannot write the config file {path} ({exc.strerror}). "
+                               "Set THREER_CONFIG to a writable path.") from None
+            return True
+    save_config(after, path)
+    return False
+
+
+_MISSING = object()
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*)\s*\]\s*(?:#.*)?$")
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    """A value as TOML on one line (a list as `["a", "b"]`, as a person writes it)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
+
+
+def _comment_start(line: str) -> int | None:
+    """Where a `#` comment starts on a TOML line, outside strings, or None."""
+    quote: str | None = None
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            return i
+        i += 1
+    return None
+
+
+def _edit_toml(text: str, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """`text` with the lines of the dotted keys whose value differs between `old` and `new` changed,
+    added or removed; None when one of them cannot be found or replaced safely."""
+    lines = text.splitlines()
+    for key in [k for k in dict.fromkeys([*old, *new]) if old.get(k, _MISSING) != new.get(k, _MISSING)]:
+        table, _, leaf = key.rpartition(".")
+        result = _edit_key(lines, table, leaf, new.get(key, _MISSING))
+        if result is None:
+            return None
+        lines = result
+    return "\n".join(lines) + "\n"
+
+
+def _sections(lines: list[str]) -> dict[str, tuple[int, int]]:
+    """table name ("" for the top) -> (first line after its header, end line), for plain [table] headers."""
+    spans: dict[str, tuple[int, int]] = {}
+    name, start = "", 0
+    for i, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if m or line.lstrip().startswith("[["):
+            spans.setdefault(name, (start, i))
+            name, start = (re.sub(r"\s+", "", m.group(1)) if m else "[[array]]"), i + 1
+    spans.setdefault(name, (start, len(lines)))
+    return spans
+
+
+def _edit_key(lines: list[str], table: str, leaf: str, value: Any) -> list[str] | None:
+    spans = _sections(lines)
+    if "[[array]]" in spans:
+        return None  # arrays of tables: not threer's layout
+    if table and table not in spans:
+        if value is _MISSING:
+            return lines
+        while lines and not lines[-1].strip():
+            lines = lines[:-1]
+        return [*lines, "", f"[{table}]", f"{leaf} = {_toml_value(value)}"]
+    start, end = spans[table] if table else spans.get("", (0, len(lines)))
+    key_line = re.compile(r"^(\s*)(" + re.escape(leaf) + r'|"' + re.escape(leaf) + r'")\s*=\s*')
+    for i in range(start, end):
+        m = key_line.match(lines[i])
+        if not m:
+            continue
+        # the value may run over several lines (an array): take lines until they parse
+        for j in range(i, end):
+            chunk = "\n".join([lines[i][m.end():], *lines[i + 1:j + 1]])
+            try:
+                tomllib.loads("x = " + chunk)
+            except tomllib.TOMLDecodeError:
+                continue
+            break
+        else:
+            return None
+        if value is _MISSING:
+            return [*lines[:i], *lines[j + 1:]]
+        last = lines[j] if j > i else lines[i][m.end():]
+        at = _comment_start(last)
+        comment = ""
+        if at is not None:
+            before = last[:at]
+            comment = (before[len(before.rstrip()):] or "  ") + last[at:]
+        return [*lines[:i], f"{m.group(1)}{m.group(2)} = {_toml_value(value)}{comment}", *lines[j + 1:]]
+    if value is _MISSING:
+        return lines
+    top = lines[:spans.get("", (0, 0))[1]]
+    if table and any(re.match(r"^\s*" + re.escape(table) + r"\s*[.=]", line) for line in top):
+        return None  # the table is written as dotted keys or an inline table at the top: rewrite instead
+    insert = end
+    while insert > start and not lines[insert - 1].strip():
+        insert -= 1
+    return [*lines[:insert], f"{leaf} = {_toml_value(value)}", *lines[insert:]]
+
+
 def set_config_value(config: Config, key: str, value: str) -> Config:
     """Set a dotted key such as `partner.domain` from its text form, validated."""
     if key.strip().lower() in {"smtp.password", "smtp.pass", "smtp.secret"}:
@@ -249,7 +394,8 @@ def set_config_value(config: Config, key: str, value: str) -> Config:
     if key == "partner.control_panel_url":
         node["control_panel_na"] = False
     if isinstance(node[leaf], list) or key == "blocklists":
-        node[leaf] = [v.strip() for v in value.split(",") if v.strip()]
+        # "none" clears a list as "" does (docs/reference/commands.md)
+        node[leaf] = [] if value.strip().lower() == "none" else [v.strip() for v in value.split(",") if v.strip()]
     elif isinstance(node[leaf], bool):
         low = value.strip().lower()
         if low not in {"true", "false", "yes", "no", "1", "0"}:

@@ -50,7 +50,8 @@ def set_value(
     key: str = typer.Argument(..., help="A dotted key, e.g. partner.domain or business_hours.timezone."),
     value: str = typer.Argument(..., help="The value; lists comma-separated; 'none' clears."),
 ) -> None:
-    """Set one config value, validated, and save it.
+    """Set one config value, validated, and save it: only that key's line changes; the file's
+    comments and layout stay.
 
     Examples:
 
@@ -58,12 +59,15 @@ def set_value(
 
       threer config set business_hours.holidays 2026-12-25,2026-12-26
     """
-    from threer.config import load_config, save_config, set_config_value
+    from threer.config import load_config, save_config_change, set_config_value
 
     env = app_context(ctx).env
-    config = set_config_value(load_config(env.config_path), key, value)
-    save_config(config, env.config_path)
-    stderr_console().print(f"Saved {key} in {env.config_path}.", markup=False)
+    before = load_config(env.config_path)
+    config = set_config_value(before, key, value)
+    kept = save_config_change(before, config, env.config_path)
+    stderr_console().print(f"Saved {key} in {env.config_path}." + (
+        "" if kept else " The file was written anew (this key's layout could not be edited in place): "
+                        "its comments are gone."), markup=False)
 
 
 @config_app.command("init")
