@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -191,8 +191,31 @@ def test_support_gets_24_business_hours(store: Store) -> None:
     ticket = ticket_for(store)
     assert ticket.first_response is not None
     assert ticket.first_response.business_hours == 24
-    assert ticket.first_response.due == datetime(2024, 3, 7, 10, 30, tzinfo=timezone.utc)  # Thursday 10:30 GMT
-    assert "Expected First Response: Thursday 7 March 2024, by 10:30 GMT" in render_text(ticket)
+    # counted from the escalation (10:14), not from when the ticket is built (NOW, 10:30)
+    assert ticket.first_response.counted_from == ticket.closed_at
+    assert ticket.first_response.due == datetime(2024, 3, 7, 10, 14, tzinfo=timezone.utc)  # Thursday 10:14 GMT
+    assert "Expected First Response: Thursday 7 March 2024, by 10:14 GMT" in render_text(ticket)
+
+
+def test_the_first_response_counts_from_the_escalation_or_the_send_whenever_exported(store: Store) -> None:
+    from threer.ticket.followup import follow_up
+
+    session_id = make_session(store)
+    session = load_session(store, session_id)
+    calendar = partner_config().business_hours
+    a_day_later = build_ticket(session, partner_config(), now=NOW + timedelta(days=1))
+    assert a_day_later.first_response is not None
+    assert a_day_later.first_response.due == follow_up(session, calendar, NOW).due  # what sessions list says
+    sent = NOW + timedelta(hours=2)
+    store.update_session(session_id, sent, ticket_sent_at=sent, ticket_message_id="<x@partner.example>")
+    session = load_session(store, session_id)
+    after_sending = build_ticket(session, partner_config(), now=NOW + timedelta(days=2))
+    assert after_sending.first_response is not None
+    assert after_sending.first_response.counted_from == sent
+    assert after_sending.first_response.due == follow_up(session, calendar, NOW).due
+    # `ticket --send` counts from the moment it sends (the sent time then recorded)
+    sending = build_ticket(session, partner_config(), now=NOW + timedelta(days=3), counted_from=NOW + timedelta(days=3))
+    assert sending.first_response is not None and sending.first_response.counted_from == NOW + timedelta(days=3)
 
 
 def test_engineering_gets_72_business_hours_through_the_calendar(store: Store) -> None:
@@ -201,7 +224,7 @@ def test_engineering_gets_72_business_hours_through_the_calendar(store: Store) -
     ticket = ticket_for(store, answers, config=config)
     assert ticket.outcome.team == "engineering"
     assert ticket.first_response is not None and ticket.first_response.business_hours == 72
-    expected = add_business_hours(NOW, 72, config.business_hours)
+    expected = add_business_hours(ticket.closed_at, 72, config.business_hours)
     assert ticket.first_response.due == expected
     assert expected.date() == date(2024, 3, 18)  # nine working days, the Friday a holiday
     assert "72 business hours for the provider's engineering team" in render_text(ticket)
@@ -376,7 +399,7 @@ def test_json_is_a_versioned_document(store: Store) -> None:
     assert doc["triage_id"] == GOLDEN_ID
     assert doc["customer"] == {"name": "Contoso Ltd", "domain": "contoso.com"}
     assert doc["first_response"]["business_hours"] == 24
-    assert doc["first_response"]["due"] == "2024-03-07T10:30:00Z"
+    assert doc["first_response"]["due"] == "2024-03-07T10:14:00Z"
     assert doc["steps"][3]["answer"]["problems"][0]["id"] == "autodiscover.missing"
     assert doc["warnings"] == []
 

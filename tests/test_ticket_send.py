@@ -230,3 +230,24 @@ def test_confirmation_in_a_real_terminal(tmp_path: Path) -> None:
         child.close()
         assert child.exitstatus == 0 and len(server.messages) == 1
     assert sent_record(home, session_id)[1] == server.messages[0]["Message-ID"]
+
+
+def test_the_sent_ticket_counts_from_its_send_and_a_resend_keeps_that_time(invoke, threer_env, session_id,
+                                                                          tmp_path) -> None:
+    # review 3 #24: the date promised is the one sessions list --escalated tracks, whenever exported or re-sent
+    with smtp_server() as server:
+        configure(threer_env, tmp_path, port=server.port, security="none")
+        assert invoke("ticket", session_id, "--send", "--yes").exit_code == 0
+        first_sent, _ = sent_record(threer_env, session_id)
+        assert invoke("ticket", session_id, "--send", "--yes").exit_code == 0
+    assert sent_record(threer_env, session_id)[0] == first_sent
+    bodies = [json.loads(next(m.iter_attachments()).get_content()) for m in server.messages]
+    listed = json.loads(invoke("sessions", "list", "--escalated", "--json").stdout)["sessions"][0]
+    exported = json.loads(invoke("ticket", session_id, "--format", "json").stdout)
+    counted = {doc["first_response"]["counted_from"] for doc in [*bodies, exported]}
+    dues = {doc["first_response"]["due"] for doc in [*bodies, exported]}
+    assert len(counted) == 1 and len(dues) == 1
+    from datetime import datetime
+
+    assert datetime.fromisoformat(counted.pop()) == datetime.fromisoformat(listed["first_response"]["counted_from"])
+    assert datetime.fromisoformat(dues.pop()) == datetime.fromisoformat(listed["first_response"]["due"])

@@ -86,10 +86,14 @@ def ticket_command(
         )
     from threer.ticket import build_ticket, render, render_text
 
-    ticket = build_ticket(session, config, now=env.clock(), redact_secrets=redact)
+    now = env.clock().replace(microsecond=0)  # to the second, as the session records the sent time
+    # the first send starts the provider's clock now (the sent time recorded); a correction sent again keeps
+    # the first sent time; an export counts from the send, else the escalation
+    first_send = send and session.ticket_sent_at is None
+    ticket = build_ticket(session, config, now=now, redact_secrets=redact, counted_from=now if first_send else None)
     _warn(ticket, redact)
     if send:
-        _send(env, session, ticket, config, yes=yes)
+        _send(env, session, ticket, config, yes=yes, now=now)
         return
 
     data = render(ticket, fmt)
@@ -107,7 +111,7 @@ def ticket_command(
             print_warning(message)
 
 
-def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -> None:
+def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool, now: Any) -> None:
     """Show, confirm, send, record: the session says sent only once the server accepted the message."""
     from threer.store import open_store
     from threer.ticket.send import check_settings, send_message, sender_address, smtp_password, ticket_message
@@ -118,7 +122,6 @@ def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -
     interactive = is_interactive()
     if not yes and not interactive:
         raise BadInput("Sending asks for confirmation on a terminal; add --yes to send from a script.")
-    now = env.clock()
     msg = ticket_message(ticket, sender=sender_address(smtp), now=now)
     attachment = next(msg.iter_attachments())
     out = stdout_console()
@@ -142,7 +145,8 @@ def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool) -
     sent = send_message(msg, smtp, password, now=now)
     try:
         with open_store(env, config) as store:
-            store.update_session(session.id, env.clock(), ticket_sent_at=sent.sent_at,
+            # sent again (a correction): the provider's clock still runs from the first send
+            store.update_session(session.id, env.clock(), ticket_sent_at=session.ticket_sent_at or sent.sent_at,
                                  ticket_message_id=sent.message_id)
     except ThreerError as exc:
         raise ThreerError(f"The ticket was sent (Message-ID {sent.message_id}) but could not be recorded in the "

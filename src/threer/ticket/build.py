@@ -22,6 +22,7 @@ from threer.ticket.model import (
     TicketIncomplete,
     TicketStep,
 )
+from threer.ticket.followup import issued_ticket
 from threer.ticket.scan import redacted_session, scan_session
 from threer.triage import answers as a
 from threer.triage.session import TriageSession
@@ -34,8 +35,11 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
                  counted_from: datetime | None = None) -> Ticket:
     """The ticket for a complete session. Raises TicketIncomplete naming what is missing.
 
-    The expected first response counts from `now`, or from `counted_from` (when a ticket issued
-    before is corrected: from when that one was issued).
+    The expected first response counts from `counted_from` when given (`ticket --send` sending for the
+    first time: the moment it sends; a corrected ticket: when the first was issued), else from when
+    the ticket was issued (threer.ticket.followup.issued_ticket: sent, else the escalation), the
+    instant `sessions list --escalated` and `report` count from, so a re-export never moves the
+    date; `now` only for a session not recorded as escalated yet.
 
     With `redact_secrets`, every stretch of typed text that looks like a secret is replaced
     by [REDACTED]; `warnings` lists them either way.
@@ -56,7 +60,8 @@ def build_ticket(session: TriageSession, config: Config, *, now: datetime, redac
     first_response = None
     if outcome.decision == "escalate":
         hours = RESPONSE_HOURS[team]
-        start = counted_from or now  # a corrected ticket keeps counting from when the first was issued
+        issued = issued_ticket(session)
+        start = counted_from or (issued[0] if issued else None) or now
         try:
             due = add_business_hours(start, hours, calendar)
         except ValueError as exc:
