@@ -223,9 +223,9 @@ def score_documents(
                 best_idf = max(best_idf, value)
         ceiling += concept.weight * best_idf * (K1 + 1.0)
     singles: dict[str, tuple[str, ...]] = {alt[0]: alt for alt in alt_idf if len(alt) == 1}
-    phrases = [alt for alt in alt_idf if len(alt) > 1]
-    phrase_starts = {alt[0] for alt in phrases}
-    wanted = set(singles) | phrase_starts
+    # a phrase is counted in a field only when the field holds every one of its words
+    phrases = [(alt, frozenset(alt), " " + " ".join(alt) + " ") for alt in alt_idf if len(alt) > 1]
+    wanted = set(singles).union(*(words for _, words, _ in phrases))
     weights = [c.weight for c in concepts]
     avg = stats.average_lengths
     k1 = K1
@@ -236,30 +236,30 @@ def score_documents(
         norms = [1.0 - FIELD_B[i] + FIELD_B[i] * len(fields[i]) / avg[i] for i in range(3)]
         pseudo: dict[tuple[str, ...], float] = {}
         for i in range(3):
-            factor = FIELD_WEIGHTS[i] / norms[i]
             field_terms = fields[i]
             present = wanted.intersection(field_terms)
             if not present:
                 continue
-            counts = {t: field_terms.count(t) for t in present}
-            for t, tf in counts.items():
+            factor = FIELD_WEIGHTS[i] / norms[i]
+            for t in present:
                 single = singles.get(t)
                 if single is not None:
-                    pseudo[single] = pseudo.get(single, 0.0) + factor * tf
-            if phrases and counts.keys() & phrase_starts:
-                padded = " " + " ".join(fields[i]) + " "
-                for alt in phrases:
-                    if alt[0] in counts:
-                        tf = padded.count(" " + " ".join(alt) + " ")
-                        if tf:
-                            pseudo[alt] = pseudo.get(alt, 0.0) + factor * tf
+                    pseudo[single] = pseudo.get(single, 0.0) + factor * field_terms.count(t)
+            padded = ""
+            for alt, words, needle in phrases:
+                if words <= present:
+                    padded = padded or " " + " ".join(field_terms) + " "
+                    tf = padded.count(needle)
+                    if tf:
+                        pseudo[alt] = pseudo.get(alt, 0.0) + factor * tf
         best: dict[int, float] = {}
         for alt, value in pseudo.items():
             s = alt_idf[alt] * value * (k1 + 1.0) / (value + k1)
             for number in serves[alt]:
                 if s > best.get(number, 0.0):
                     best[number] = s
-        total = sum(weights[number] * s for number, s in best.items())
+        numbers = sorted(best)  # summed in the concepts' order: the same score in every process
+        total = sum(weights[number] * best[number] for number in numbers)
         scores[rowid] = total / ceiling if ceiling else 0.0
-        matched[rowid] = sorted(best)
+        matched[rowid] = numbers
     return scores, matched
