@@ -109,16 +109,17 @@ _term_cache = _TermCache()
 
 
 class _ChunkCache(dict[str, str]):
-    """A whitespace-free piece of text ("Outlook,", "(0x800CCC0E).") -> its terms joined by spaces.
+    """A whitespace-free piece of text ("Outlook,", "(0x800CCC0E).") -> each of its terms followed by a space.
 
     No token holds whitespace, so the tokens of a text are the tokens of its
-    whitespace-separated pieces, in order; a piece seen before costs one dict look-up.
+    whitespace-separated pieces, in order; a piece seen before costs one dict look-up,
+    and a piece without terms is "", so the pieces join without a filter.
     """
 
     def __missing__(self, chunk: str) -> str:
         if len(self) > _CACHE_LIMIT:
             self.clear()
-        value = self[chunk] = " ".join(filter(None, map(_term_cache.__getitem__, TOKEN_RE.findall(chunk))))
+        value = self[chunk] = "".join(t + " " for t in map(_term_cache.__getitem__, TOKEN_RE.findall(chunk)) if t)
         return value
 
 
@@ -132,7 +133,7 @@ def term(token: str) -> str:
 
 def shadow(text: str) -> str:
     """The analysed form of `text` stored in FTS5: its terms separated by single spaces."""
-    return " ".join(filter(None, map(_chunk_cache.__getitem__, text.split())))
+    return "".join(map(_chunk_cache.__getitem__, text.split()))[:-1]
 
 
 def terms(text: str) -> list[str]:
