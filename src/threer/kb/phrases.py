@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable
+from itertools import compress
 from typing import Any
 
 from threer.kb.analysis import index_text
@@ -41,12 +41,11 @@ class PhraseSet:
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         self.phrases: frozenset[Phrase] = frozenset(tuple(p) for p in phrases if len(p) > 1)
-        by_pair: dict[tuple[str, str], list[tuple[Phrase, str, str]]] = {}
+        by_pair: dict[tuple[str, str], list[tuple[Phrase, str]]] = {}
         for phrase in sorted(self.phrases):
-            needle = " " + " ".join(phrase) + " "
-            by_pair.setdefault((phrase[0], phrase[1]), []).append((phrase, needle, joined(phrase)))
+            by_pair.setdefault((phrase[0], phrase[1]), []).append((phrase, joined(phrase)))
         self._by_pair = by_pair
-        self._pairs = frozenset(by_pair)
+        self._firsts = frozenset(pair[0] for pair in by_pair)
 
     def __contains__(self, phrase: object) -> bool:
         return phrase in self.phrases
@@ -55,31 +54,31 @@ class PhraseSet:
         return len(self.phrases)
 
     def column(self, analysed: str) -> str:
-        """The joined terms of every phrase in one analysed column (terms separated by single spaces).
+        """The joined terms of every phrase in one analysed column (terms separated by single spaces)."""
+        return self.column_of(analysed.split())
+
+    def column_of(self, words: list[str], distinct: Iterable[str] | None = None) -> str:
+        """The joined terms of every phrase in a column's terms, in phrase order (`distinct`: its set of terms).
 
         A phrase counts once for each position it starts at, overlapping or not, as FTS5
-        counts the matches of a phrase.
+        counts the matches of a phrase. Only the positions of a word that starts some
+        phrase are looked at: in most text that is one word in ten.
         """
-        words = analysed.split()
-        pairs = Counter(zip(words, words[1:]))
-        present = self._pairs.intersection(pairs)
-        if not present:
+        starts = self._firsts.intersection(words if distinct is None else distinct)
+        if not starts:
             return ""
-        padded = ""
-        out: list[str] = []
-        for pair in sorted(present):
-            for phrase, needle, term in self._by_pair[pair]:
-                if len(phrase) == 2:
-                    count = pairs[pair]
-                else:  # find, not str.count: two occurrences side by side share the space between them
-                    padded = padded or " " + analysed + " "
-                    count, at = 0, padded.find(needle)
-                    while at != -1:
-                        count += 1
-                        at = padded.find(needle, at + 1)
-                if count:
-                    out.extend([term] * count)
-        return " ".join(out)
+        by_pair = self._by_pair
+        found: list[tuple[Phrase, str]] = []
+        for at in compress(range(len(words) - 1), map(starts.__contains__, words)):
+            candidates = by_pair.get((words[at], words[at + 1]))
+            if candidates:
+                for phrase, term in candidates:
+                    if len(phrase) == 2 or tuple(words[at : at + len(phrase)]) == phrase:
+                        found.append((phrase, term))
+        if not found:
+            return ""
+        found.sort()
+        return " ".join([term for _phrase, term in found])
 
     def to_json(self) -> str:
         return json.dumps(sorted(map(list, self.phrases)), separators=(",", ":"))
