@@ -111,8 +111,36 @@ class _NotSimple(Exception):
     pass
 
 
+_NOT_SIMPLE = object()  # a cached "not simple"
+_plain_cache: dict[tuple[str, bool], object] = {}
+_PLAIN_CACHE_LIMIT = 50_000
+
+
 def _plain(text: str, *, in_list: bool = False) -> object:
-    """A YAML scalar as YAML itself would read it (a string, or a number, date ...); else _NotSimple."""
+    """A YAML scalar as YAML itself would read it (a string, or a number, date ...); else _NotSimple.
+
+    Keys, tags and dates recur from article to article: each is read once (every value is
+    immutable: a string, number, date, yes/no or null).
+    """
+    key = (text, in_list)
+    value = _plain_cache.get(key)
+    if value is None:
+        try:
+            value = _read_plain(text, in_list=in_list)
+        except _NotSimple:
+            value = _NOT_SIMPLE
+        if len(_plain_cache) > _PLAIN_CACHE_LIMIT:
+            _plain_cache.clear()
+        _plain_cache[key] = value if value is not None else _NULL
+    if value is _NOT_SIMPLE:
+        raise _NotSimple
+    return None if value is _NULL else value
+
+
+_NULL = object()  # a cached null
+
+
+def _read_plain(text: str, *, in_list: bool = False) -> object:
     from frontmatter.default_handlers import SafeLoader
 
     if not in_list and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
