@@ -7,17 +7,58 @@ transaction, so the table and the FTS index never disagree.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from threer.errors import NotFound
 from threer.safe_text import is_storable, quoted
-from threer.kb.analysis import analyzer_signature, plain_text
+from threer.kb.analysis import analyzer_signature, index_text, plain_text
 from threer.kb.models import KbDocument
-from threer.kb.spelling import record_terms, spell_terms
+from threer.kb.spelling import MIN_LENGTH, record_terms
 
 SAMPLE_ROOT = "sample:"
 INSERT_FTS = "INSERT INTO kb_fts (rowid, title, tags, body, ptitle, ptags, pbody) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+class Analysed(NamedTuple):
+    """What indexing a document writes, from one analysis of its text."""
+
+    columns: tuple[str, str, str, str, str, str]  # the FTS columns (threer.kb.phrases.indexed_columns)
+    impact: list[tuple[str, float]]  # its kb_top entries (threer.kb.impact.top_terms)
+    words: set[str]  # its distinct terms in title, tags and body
+
+    def spelling(self, known: set[str] | frozenset[str] = frozenset()) -> set[str]:
+        """Its terms worth keeping for typo correction (threer.kb.spelling.spell_terms), but not `known` ones."""
+        return {t for t in self.words - known if len(t) >= MIN_LENGTH and t.isalpha() and t.isascii()}
+
+
+def analyse(title: str, tags: list[str] | str, plain: str) -> Analysed:
+    """The FTS columns, impact list and distinct terms of a document, its text split and counted once."""
+    from threer.kb.impact import top_terms_counted
+    from threer.kb.phrases import builtin_phrases
+
+    columns = index_text(title, tags, plain)
+    fields = [column.split() for column in columns]
+    counts = [Counter(field) for field in fields]
+    phrases = builtin_phrases()
+    joined = [phrases.column_of(field, count) for field, count in zip(fields, counts)]
+    words = set(counts[2])
+    words.update(counts[0], counts[1])
+    return Analysed(
+        (columns[0], columns[1], columns[2], joined[0], joined[1], joined[2]),
+        top_terms_counted(counts, [len(field) for field in fields]),
+        words,
+    )
+
+
+_DOCUMENT_COLUMNS = (  # the kb_documents columns put_document writes
+    "doc_id", "source", "origin", "title", "tags", "body", "format", "path", "domain", "size", "mtime_ns",
+    "content_hash", "indexed_at",
+)
+_INSERT_DOCUMENT = (f"INSERT INTO kb_documents ({', '.join(_DOCUMENT_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' for _ in _DOCUMENT_COLUMNS)})")
+_UPDATE_DOCUMENT = f"UPDATE kb_documents SET {', '.join(f'{c} = ?' for c in _DOCUMENT_COLUMNS)} WHERE rowid = ?"
 
 
 def now_iso() -> str:
@@ -44,18 +85,29 @@ def put_document(
     indexed_at: str | None = None,
     record_spelling: bool = True,
     impact: list[tuple[str, float]] | None = None,
+    new: bool = False,
 ) -> int:
     """Insert or replace a document (matched by `replace_rowid`, else by id); return its rowid.
+
+    `new`: the caller has just seen that no document has this id (nothing to look up).
 
     An article's terms join the spelling list (`record_spelling=False`: the caller does it);
     a past case's never do, so no customer's words outlive the case.
     """
     from threer.kb import impact as impact_lists
-    from threer.kb.phrases import indexed_columns
 
-    columns = shadow_columns or indexed_columns(title, tags, plain_text(body, fmt))
-    if record_spelling and source == "kb":
-        record_terms(cur, spell_terms(columns[:3]))
+    if shadow_columns is None:
+        analysed = analyse(title, tags, plain_text(body, fmt))
+        shadow_columns = analysed.columns
+        if impact is None:
+            impact = analysed.impact
+        if record_spelling and source == "kb":
+            record_terms(cur, analysed.spelling())
+    elif record_spelling and source == "kb":
+        from threer.kb.spelling import spell_terms
+
+        record_terms(cur, spell_terms(shadow_columns[:3]))
+    columns = shadow_columns
     values: dict[str, Any] = {
         "doc_id": doc_id,
         "source": source,
@@ -72,17 +124,14 @@ def put_document(
         "indexed_at": indexed_at or now_iso(),
     }
     rowid = replace_rowid
-    if rowid is None:
+    if rowid is None and not new:
         row = cur.execute("SELECT rowid FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
         rowid = row[0] if row else None
     if rowid is None:
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cur.execute(f"INSERT INTO kb_documents ({names}) VALUES ({marks})", list(values.values()))
+        cur.execute(_INSERT_DOCUMENT, [values[name] for name in _DOCUMENT_COLUMNS])
         rowid = cur.lastrowid
     else:
-        sets = ", ".join(f"{name} = ?" for name in values)
-        cur.execute(f"UPDATE kb_documents SET {sets} WHERE rowid = ?", [*values.values(), rowid])
+        cur.execute(_UPDATE_DOCUMENT, [*(values[name] for name in _DOCUMENT_COLUMNS), rowid])
         cur.execute("DELETE FROM kb_fts WHERE rowid = ?", (rowid,))
         impact_lists.forget(cur, rowid)
     cur.execute(INSERT_FTS, (rowid, *columns))
@@ -194,7 +243,7 @@ def ensure_analyzer(store: Any) -> bool:
     """
     from threer.kb.backend import is_team_index
     from threer.kb import impact as impact_lists
-    from threer.kb.phrases import META_KEY, builtin_phrases, indexed_columns
+    from threer.kb.phrases import META_KEY, builtin_phrases
 
     if is_team_index(store):
         return store.ensure_analyzer()  # type: ignore[no-any-return]
@@ -212,11 +261,11 @@ def ensure_analyzer(store: Any) -> bool:
             rows = store.conn.execute("SELECT rowid, title, tags, body, format, source FROM kb_documents").fetchall()
             spelling: set[str] = set()
             for row in rows:
-                columns = indexed_columns(row["title"], row["tags"], plain_text(row["body"], row["format"]))
-                cur.execute(INSERT_FTS, (row[0], *columns))
-                impact_lists.record(cur, row[0], impact_lists.top_terms(columns))
+                analysed = analyse(row["title"], row["tags"], plain_text(row["body"], row["format"]))
+                cur.execute(INSERT_FTS, (row[0], *analysed.columns))
+                impact_lists.record(cur, row[0], analysed.impact)
                 if row["source"] == "kb":
-                    spelling |= spell_terms(columns[:3])
+                    spelling |= analysed.spelling(spelling)
             record_terms(cur, spelling)
         cur.execute("DELETE FROM kb_meta WHERE key = 'synonym_table'")  # left by threer 0.1
         set_meta(cur, META_KEY, builtin_phrases().to_json())

@@ -15,7 +15,6 @@ they are written and removed with it, in the same transaction, and never go stal
 
 from __future__ import annotations
 
-import heapq
 import sqlite3
 from collections import Counter
 from operator import itemgetter
@@ -27,6 +26,7 @@ TERMS_PER_DOCUMENT = 8
 _BODY_CANDIDATES = 3 * TERMS_PER_DOCUMENT  # the most frequent body terms considered
 _AVERAGES = (8.0, 4.0, 400.0)  # fixed, so a document's entries never depend on the rest of the index
 _skip: frozenset[str] | None = None
+INSERT_TOP = "INSERT OR REPLACE INTO kb_top (term, impact, doc) VALUES (?, ?, ?)"
 
 
 def _skipped() -> frozenset[str]:
@@ -43,23 +43,36 @@ def _skipped() -> frozenset[str]:
 def top_terms(columns: tuple[str, ...]) -> list[tuple[str, float]]:
     """A document's heaviest searchable terms and their pseudo frequencies, heaviest first."""
     fields = [columns[0].split(), columns[1].split(), columns[2].split()]
-    counts = [Counter(f) for f in fields]
+    return top_terms_counted([Counter(f) for f in fields], [len(f) for f in fields])
+
+
+def top_terms_counted(counts: list[Counter[str]], lengths: list[int]) -> list[tuple[str, float]]:
+    """`top_terms` from the term counts and lengths of the title, tags and body (the indexer has them)."""
     factors = [
-        FIELD_WEIGHTS[i] / (1.0 - FIELD_B[i] + FIELD_B[i] * len(fields[i]) / _AVERAGES[i]) if fields[i] else 0.0
+        FIELD_WEIGHTS[i] / (1.0 - FIELD_B[i] + FIELD_B[i] * lengths[i] / _AVERAGES[i]) if lengths[i] else 0.0
         for i in range(3)
     ]
-    candidates = set(counts[0]) | set(counts[1]) | {t for t, _ in counts[2].most_common(_BODY_CANDIDATES)}
+    # sorted(...)[:n] picks as Counter.most_common and heapq.nlargest do (ties in order of first
+    # appearance), in C
+    frequent = sorted(counts[2].items(), key=itemgetter(1), reverse=True)[:_BODY_CANDIDATES]
+    candidates = set(counts[0]) | set(counts[1]) | {t for t, _ in frequent}
     candidates -= _skipped()
+    title, tags, body = counts
     scored = [
-        (t, counts[0].get(t, 0) * factors[0] + counts[1].get(t, 0) * factors[1] + counts[2].get(t, 0) * factors[2])
+        (t, title.get(t, 0) * factors[0] + tags.get(t, 0) * factors[1] + body.get(t, 0) * factors[2])
         for t in sorted(candidates)  # sorted: ties fall the same way in every process
     ]
-    return heapq.nlargest(TERMS_PER_DOCUMENT, scored, key=itemgetter(1))
+    scored.sort(key=itemgetter(1), reverse=True)
+    return scored[:TERMS_PER_DOCUMENT]
+
+
+def impact_rows(rowid: int, terms: list[tuple[str, float]]) -> list[tuple[str, float, int]]:
+    """The `kb_top` rows of one document."""
+    return [(t, round(value, 6), rowid) for t, value in terms]
 
 
 def record(cur: sqlite3.Cursor, rowid: int, terms: list[tuple[str, float]]) -> None:
-    cur.executemany("INSERT OR REPLACE INTO kb_top (term, impact, doc) VALUES (?, ?, ?)",
-                    [(t, round(value, 6), rowid) for t, value in terms])
+    cur.executemany(INSERT_TOP, impact_rows(rowid, terms))
 
 
 def forget(cur: sqlite3.Cursor, rowid: int) -> None:

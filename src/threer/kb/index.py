@@ -24,12 +24,10 @@ from threer.errors import BadInput
 from threer.safe_text import display_path, is_storable
 from threer.kb.analysis import analyzer_signature
 from threer.kb.backend import is_team_index
-from threer.kb.documents import delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
+from threer.kb.documents import analyse, delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
-from threer.kb.impact import top_terms
-from threer.kb.phrases import indexed_columns
-from threer.kb.spelling import known_terms, record_terms, spell_terms
+from threer.kb.spelling import known_terms, record_terms
 
 ProgressFn = Callable[[int, int], None]
 
@@ -166,11 +164,11 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         if digest == old_hash:
             return ("same", digest)
         doc = parse_bytes(data, kind, name)
-        columns = indexed_columns(doc.title, doc.tags, doc.text)
-        fresh = spell_terms(columns[:3], _spell_sent)
+        analysed = analyse(doc.title, doc.tags, doc.text)
+        fresh = analysed.spelling(_spell_sent)
         _spell_sent.update(fresh)
         doc.text = ""  # analysed already: the writer needs the columns, not the text again
-        return ("doc", digest, doc, columns, fresh, top_terms(columns))
+        return ("doc", digest, doc, analysed.columns, fresh, analysed.impact)
     except IngestError as exc:
         return ("skip", str(exc))
     except OSError as exc:
@@ -301,6 +299,7 @@ class _Writer:
             replace_rowid=current[0] if current is not None else None,
             indexed_at=self.now,
             record_spelling=False,
+            new=current is None,  # and no other row has the id: the conflict check above saw to that
         )
         for message in doc.warnings:
             self.report.warnings.append(IndexWarning(path=found.path, message=message))
