@@ -53,6 +53,7 @@ class IndexStats:
     average_lengths: tuple[float, float, float]
     df_cache: dict[tuple[str, ...], int] = field(default_factory=dict)
     phrases: frozenset[tuple[str, ...]] = frozenset()  # held as single terms (threer.kb.phrases)
+    titled: dict[str, bool] = field(default_factory=dict)  # whether any title or tag holds a term
 
 
 # id(conn) -> (the connection itself, its (data_version, total_changes), the stats): the connection is

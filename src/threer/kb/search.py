@@ -33,6 +33,7 @@ THESAURUS_WEIGHT = 0.5  # a thesaurus word counts this much of the word typed
 CORRECTION_WEIGHT = 0.8  # a corrected typo counts this much of a word typed right
 NAME_WEIGHT = 0.1  # a Capitalised word no title or tag uses: a person, a place
 CONTEXT_WEIGHT = 0.2  # the customer's own thing or place: "on Anna's laptop" (threer.kb.query.CONTEXT_NOUNS)
+STORY_WEIGHT = 0.5  # in a long description, a word that no title or tag uses: the story around the problem
 NUMBER_WEIGHT = 0.3  # a bare number that is not an SMTP status code: a year, a count, a time
 CODE_WEIGHT = 2.0  # an error code: 0x8004010F, 5.7.26
 PHRASE_WEIGHT = 1.5  # a phrase the person put in quotes
@@ -94,6 +95,12 @@ def plan_query(
     def df(alt: tuple[str, ...]) -> int:
         return index.document_count(stats, alt)
 
+    def in_titles(t: str) -> bool:
+        known = stats.titled.get(t)
+        if known is None:
+            known = stats.titled[t] = index.in_titles(t)
+        return known
+
     # the term each word is searched as (a typo corrected), and its weight
     searched: dict[int, str] = {}
     weight_of: dict[int, float] = {}
@@ -119,10 +126,13 @@ def plan_query(
                     plan.corrections.append((w.text, shown[position]))
                     weight *= CORRECTION_WEIGHT
                     present = True
-        if present and w.capital and "names" not in disabled and not index.in_titles(searched[position]):
+        if present and w.capital and "names" not in disabled and not in_titles(searched[position]):
             weight *= NAME_WEIGHT
         elif w.context and "names" not in disabled:
             weight *= CONTEXT_WEIGHT
+        elif (present and long_query and "names" not in disabled and not (w.code or w.number or w.quoted)
+              and not in_titles(searched[position])):
+            weight *= STORY_WEIGHT
         weight_of[position] = weight
 
     # one concept a searched term; a term said twice weighs a little more
@@ -172,6 +182,17 @@ def plan_query(
                 for alt in alternatives:
                     for t in alt:
                         group_of.setdefault(t, group)
+                inside = [p for p in span if p in weight_of]
+                if len(typed) > 1 and inside:
+                    # a phrase the thesaurus knows ("comes back", "not authenticated") is one thing said:
+                    # a document scores for it once, by the phrase or by the best of its words, not for
+                    # each word ("comes" and "back" are rare in articles, and weighed as two rare words)
+                    for p in inside:
+                        concepts.pop(("t", searched[p]), None)
+                    words_of = tuple(dict.fromkeys((searched[p],) for p in inside))
+                    concepts[("tp", typed)] = Concept(
+                        (typed, *words_of), max(weight_of[p] for p in inside), "phrase", " ".join(typed)
+                    )
 
     plan.concepts = list(concepts.values())
     plan.typed = frozenset(searched[p] for p in weight_of)
