@@ -201,32 +201,45 @@ def delete(
     _say_left(left)
 
 
+# a triage touched this recently may be a call going on: kept by a purge whose cutoff reaches it
+IN_PROGRESS = timedelta(days=1)
+
+
 @sessions_app.command("purge")
 def purge(
     ctx: typer.Context,
     older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=0,
                                    help="Remove sessions not touched for this many days."),
     include_open: bool = typer.Option(False, "--include-open",
-                                      help="Remove open (paused, unfinished) sessions too; without it they are kept "
-                                           "and counted."),
+                                      help="With --older-than 0: remove open sessions touched in the last 24 hours too "
+                                           "(without it they are kept and counted)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Remove customer data past a retention period: closed sessions, their answers and past cases, the
-    ticket drafts the triage wrote under THREER_HOME/tickets/, and the check-dns history. Open sessions
-    (a triage paused or in progress) are kept unless --include-open.
+    """Remove customer data past a retention period: sessions (open ones too: an abandoned triage is
+    customer data like any other), their answers and past cases, the ticket drafts the triage wrote
+    under THREER_HOME/tickets/, and the check-dns history. A cutoff of less than a day would reach a
+    triage paused or in progress: open sessions touched in the last 24 hours are then kept unless
+    --include-open.
 
     Example: threer sessions purge --older-than 365 --yes
     """
     env = app_context(ctx).env
     store = _store(ctx)
-    cutoff = env.clock() - timedelta(days=older_than)
+    now = env.clock()
+    cutoff = now - timedelta(days=older_than)
+    recent = now - IN_PROGRESS
+    protect = not include_open and cutoff > recent
     stamp = cutoff.strftime("%Y-%m-%d %H:%M")
-    open_old = [r["id"] for r in store.list_sessions(status="open") if str(r["updated_at"]) <= _iso(cutoff)]
-    _confirm(yes, f"Delete every {'' if include_open else 'closed '}session not touched since {stamp} UTC"
-                  + (f" ({len(open_old)} of them open)" if include_open and open_old else "") + "?")
-    ids = store.purge_sessions(cutoff, keep_open=not include_open)
-    kept = [] if include_open else [i for i in open_old if i not in ids]
+    in_progress = ([r["id"] for r in store.list_sessions(status="open")
+                    if _iso(recent) < str(r["updated_at"]) <= _iso(cutoff)] if protect else [])
+    _confirm(yes, f"Delete every session not touched since {stamp} UTC"
+                  + (" (open sessions touched in the last 24 hours are kept)" if protect else "") + "?")
+    if protect:  # everything untouched for a day, then the closed ones since
+        ids = store.purge_sessions(recent) + store.purge_sessions(cutoff, keep_open=True)
+    else:
+        ids = store.purge_sessions(cutoff)
+    kept = [i for i in in_progress if i not in ids]
     from threer.checks import history
 
     history.purge(store, cutoff)  # the check-dns history is customer data too
@@ -240,8 +253,8 @@ def purge(
               + (f" and {len(removed)} ticket draft file{'s' if len(removed) != 1 else ''}" if removed else "") + ".",
               markup=False, highlight=False)
     if kept:
-        err.print(f"Kept {len(kept)} open session{'s' if len(kept) != 1 else ''} (a triage paused or in progress): "
-                  + ", ".join(kept[:10]) + (" …" if len(kept) > 10 else "")
+        err.print(f"Kept {len(kept)} open session{'s' if len(kept) != 1 else ''} touched in the last 24 hours (a triage "
+                  "paused or in progress): " + ", ".join(kept[:10]) + (" …" if len(kept) > 10 else "")
                   + "; add --include-open to remove them too.", markup=False, highlight=False)
     _say_left(left)
 
