@@ -25,7 +25,7 @@ DOMAIN = "contoso.test"
 # a record to paste, as record_fix writes it: "host. TTL IN TYPE value"
 RECORD = re.compile(r"([A-Za-z0-9_.*-]+)\. \d+ IN [A-Z]+ ")
 # a sentence that asks for a record by name: "add an A record for X", "(or CNAME) record for X"
-RECORD_FOR = re.compile(r"record for ([a-z0-9_.-]+)", re.I)
+RECORD_FOR = re.compile(r"record for ([a-z0-9_-]+\.[a-z0-9_.-]+)", re.I)  # a host name has a dot: not "record for this"
 
 
 def in_domain(host: str, domain: str) -> bool:

@@ -59,6 +59,7 @@ FINDING_IDS = frozenset(
         "spf.profile-ip-fails",
         "spf.profile-ip-error",
         "spf.split-strings",
+        "spf.terms-after-all",
     }
 )
 
@@ -100,27 +101,40 @@ def _unquote(value: str) -> str:
 
 def _combine(old_text: str, new_texts: list[str]) -> str:
     """One record making every change the proposals make to `old_text`: terms they drop, terms they add
-    (before the all), and the strictest all any of them asks for."""
-    def terms(text: str) -> list[str]:
-        return [t for _, t in _split_terms(text)][1:]
+    (before the all), terms they move from after the all to before it, and the strictest all any of
+    them asks for. A term after the all that no proposal moves stays where it is: receivers ignore it
+    there (RFC 7208 §5.1), and putting it before the all would change what the record says."""
+    is_all = lambda t: t.lower().lstrip("+-~?") == "all"  # noqa: E731
 
-    old = terms(old_text)
+    def parts(text: str) -> tuple[list[str], list[str]]:
+        """(terms before the first all and the all itself, terms after it), modifiers in the first list."""
+        terms = [t for _, t in _split_terms(text)][1:]
+        first = next((n for n, t in enumerate(terms) if is_all(t)), len(terms))
+        later = terms[first + 1:]
+        return terms[:first + 1] + [t for t in later if "=" in t], [t for t in later if "=" not in t]
+
+    old_before, old_after = parts(old_text)
+    old = old_before + old_after
     removed: set[str] = set()
+    moved: set[str] = set()
     added: list[str] = []
     for new in new_texts:
-        now = terms(new)
+        before, after = parts(new)
+        now = before + after
         removed |= {t.lower() for t in old} - {t.lower() for t in now}
+        moved |= {t.lower() for t in old_after} & {t.lower() for t in before if not is_all(t)}
         added += [t for t in now if t.lower() not in {x.lower() for x in old} and t not in added]
-    is_all = lambda t: t.lower().lstrip("+-~?") == "all"  # noqa: E731
-    alls = [t for t in added if is_all(t)] + [t for t in old if is_all(t) and t.lower() not in removed]
+    alls = [t for t in added if is_all(t)] + [t for t in old_before if is_all(t) and t.lower() not in removed]
     strictest = next((q + "all" for q in "-~?+" if any(t.lower() in (q + "all",) or (q == "+" and t.lower() == "all")
                                                        for t in alls)), None)
-    kept = [t for t in old if t.lower() not in removed and not is_all(t)]
+    kept = [t for t in old_before if t.lower() not in removed and not is_all(t)]
+    kept += [t for t in old_after if t.lower() in moved and t.lower() not in removed and not is_all(t)]
+    left_after = [t for t in old_after if t.lower() not in moved and t.lower() not in removed] if strictest else []
     mechanisms = [t for t in kept if "=" not in t] + [t for t in added if "=" not in t and not is_all(t)]
     modifiers = [t for t in kept if "=" in t] + [t for t in added if "=" in t]
     if strictest:
         modifiers = [m for m in modifiers if not m.lower().startswith("redirect=")]
-    return " ".join(["v=spf1", *mechanisms, *([strictest] if strictest else []), *modifiers])
+    return " ".join(["v=spf1", *mechanisms, *([strictest] if strictest else []), *left_after, *modifiers])
 
 
 async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
@@ -137,6 +151,7 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
         by_name.setdefault(change.name, []).append(n)
     out = list(findings)
     shared: dict[int, list[str]] = {}  # finding index -> the other findings its record makes the changes of
+    first = list(proposals)
     for name, members in by_name.items():
         if len(members) < 2:
             continue
@@ -158,7 +173,15 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
                 changes=[new_change if c is change else c for c in out[i].changes],
             )
             proposals[n] = (i, new_change)
-    fits = await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals))
+    fits = list(await asyncio.gather(*(fit_record(resolver, c.name, _unquote(c.value)) for _, c in proposals)))
+    # a record combined with another finding's change that cannot be proposed (a term moved from after the
+    # all whose include is broken ...) must not cost a finding its own record: that one is checked alone
+    alone = [n for n, ((i, change), fit) in enumerate(zip(proposals, fits)) if not fit.ok and change is not first[n][1]]
+    retry = await asyncio.gather(*(fit_record(resolver, first[n][1].name, _unquote(first[n][1].value)) for n in alone))
+    for n, fit in zip(alone, retry):
+        if fit.ok:
+            i = first[n][0]
+            out[i], proposals[n], fits[n] = findings[i], first[n], fit
     for (i, change), fit in zip(proposals, fits):
         finding = out[i]
         proposed = _unquote(change.value)
@@ -205,21 +228,26 @@ def _without_bad_address(text: str, error: SpfSyntaxError) -> str | None:
 
 
 def _with_terms(record: SpfRecord, add: list[str] | None = None, all_term: str | None = None) -> str:
-    """The record rebuilt: extra terms before `all`/redirect, and `all` replaced when asked."""
-    add = [t for t in (add or []) if t.lower() not in {x.lower() for x in record.terms_text()}]
-    mechanisms = [m.text for m in record.mechanisms if m.name != "all"]
+    """The record rebuilt: extra terms before `all`/redirect, and `all` replaced when asked. A term to add
+    that is written after the all (where receivers ignore it) moves before it; the record's other terms
+    after the all stay where they are (spf.terms-after-all is the finding that moves them)."""
+    evaluated = [m for m in record.evaluated if m.name != "all"]
+    add = [t for t in (add or []) if t.lower() not in {m.text.lower() for m in evaluated}]
+    after = [m.text for m in record.after_all if m.text.lower() not in {t.lower() for t in add}]
     modifiers = [m.text for m in record.modifiers]
     current_all = record.all_mechanism.text if record.all_mechanism else None
     final_all = all_term or current_all
-    terms = ["v=spf1", *mechanisms, *add]
+    terms = ["v=spf1", *(m.text for m in evaluated), *add]
     if final_all:
         terms.append(final_all)
+    terms.extend(after)
     terms.extend(m for m in modifiers if not (final_all and m.lower().startswith("redirect=")))
     return " ".join(terms)
 
 
 def _lists_senders(record: SpfRecord) -> bool:
-    """Whether any term before the all authorises a server (anything but all itself)."""
+    """Whether any term authorises a server (anything but all itself), also one written after the all
+    where receivers ignore it: spf.terms-after-all moves it, so a fix must not replace it."""
     return any(m.name != "all" for m in record.mechanisms)
 
 
@@ -359,6 +387,7 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
     )
     findings: list[Finding] = [split] if split is not None else []
     findings += _tree_findings(domain, tree, records[0], lookup.ttl)
+    findings += _after_all_findings(domain, tree, lookup.ttl, expected_includes)
     findings += _policy_findings(domain, tree, root_record, lookup.ttl)
     findings += await _profile_findings(resolver, domain, tree, root_record, lookup.ttl, expected_includes, probes,
                                         evaluations)
@@ -722,6 +751,56 @@ def _policy_findings(domain: str, tree: SpfNode, record: SpfRecord, ttl: int | N
     return findings
 
 
+def _after_all_findings(domain: str, tree: SpfNode, ttl: int | None, expected_includes: list[str]) -> list[Finding]:
+    """spf.terms-after-all: mechanisms written after a record's first all, which receivers never evaluate
+    (RFC 7208 §5.1: "Mechanisms listed after 'all' MUST be ignored"), in the customer's own records."""
+    findings: list[Finding] = []
+    for node in tree.walk():
+        record = node.record
+        if record is None or not record.after_all or not _is_own(node.domain, domain) or node.text is None:
+            continue
+        first_all = record.all_mechanism
+        assert first_all is not None  # after_all is empty without an all
+        ignored = [m.text for m in record.after_all]
+        authorising = [m.text for m in record.after_all if m.name != "all" and m.qualifier == "+"]
+        differing = [m.text for m in record.after_all if m.name != "all" and m.qualifier != first_all.qualifier]
+        provider = [t for t in authorising
+                    if t.lower() in {f"include:{inc}".lower() for inc in expected_includes}]
+        if first_all.qualifier != "+" and authorising:
+            severity = Severity.FAIL
+            says = (f"so the servers {'it lists get' if len(authorising) == 1 else 'they list get'} {first_all.result} "
+                    f"from {first_all.text}, not pass"
+                    + (f", the provider's mail servers ({', '.join(provider)}) among them" if provider else "")
+                    + ". Mail that relies on them fails SPF.")
+        elif differing and first_all.qualifier != "+":
+            severity = Severity.WARN
+            says = f"so the mail they name gets {first_all.result} from {first_all.text}, not what they say."
+        else:
+            severity = Severity.INFO
+            says = f"they change nothing ({first_all.text} decides the same), but they mislead whoever reads the record."
+        # a fail or a warn: the record as written, the ignored terms moved before the all (what its author
+        # meant); an info: without them (they decide nothing). A second all is dropped either way.
+        moved = [m for m in record.after_all if m.name != "all" and severity is not Severity.INFO
+                 and m.text.lower() not in {e.text.lower() for e in record.evaluated}]
+        fixed = " ".join(["v=spf1", *(m.text for m in record.evaluated if m.name != "all"), *(m.text for m in moved),
+                          first_all.text, *(m.text for m in record.modifiers)])
+        what = f"Move {', '.join(m.text for m in moved)} before" if moved else "Remove what comes after"
+        findings.append(
+            _finding(
+                "spf.terms-after-all",
+                severity,
+                f"The SPF record of {node.domain} has {', '.join(ignored)} after {first_all.text}: receivers stop at "
+                f"the first all and never evaluate what follows it (RFC 7208 §5.1), {says}",
+                fix=f"{what} {first_all.text}, so that {first_all.text} is the last mechanism: "
+                + _fix_record(node.domain, fixed, node.ttl if node is not tree else ttl),
+                observed={"record": node.text, "all": first_all.text, "ignored": ignored},
+                expected=fixed,
+                changes=_replace(node.domain, [node.text], fixed, node.ttl if node is not tree else ttl),
+            )
+        )
+    return findings
+
+
 async def _profile_findings(
     resolver,
     domain: str,
@@ -738,6 +817,13 @@ async def _profile_findings(
     missing = [inc for inc in expected_includes if inc.lower() not in included]
     if missing:
         fixed = _with_terms(record, add=[f"include:{inc}" for inc in missing])
+        # an include written after the all is text only: receivers never reach it (RFC 7208 §5.1)
+        ignored = [inc for inc in missing if any(m.name == "include" and m.domain_spec is not None
+                                                 and m.domain_spec.raw.lower().rstrip(".") == inc.lower()
+                                                 for m in record.after_all)]
+        where = (f": {', '.join(f'include:{inc}' for inc in ignored)} is written after "
+                 f"{record.all_mechanism.text if record.all_mechanism else 'the all'}, where receivers ignore it "
+                 "(RFC 7208 §5.1)" if ignored else "")
         passing = bool(probes) and all(r.result == "pass" for r in evaluations)
         note = ""
         if passing:
@@ -763,7 +849,7 @@ async def _profile_findings(
                 + ("the provider's own list of its sending servers. Its addresses in the profile pass today through the "
                    "record's other terms, but the provider changes them in its include, so the domain's mail would start "
                    "failing SPF when they change." if passing else
-                   "which the provider's mail servers need to pass SPF."),
+                   f"which the provider's mail servers need to pass SPF{where}."),
                 fix=_fix_record(domain, fixed, ttl) + note,
                 observed=record.text,
                 expected=[f"include:{inc}" for inc in missing],

@@ -100,9 +100,27 @@ class SpfRecord:
         return next((m for m in self.mechanisms if m.name == "all"), None)
 
     @property
+    def evaluated(self) -> tuple[Mechanism, ...]:
+        """The mechanisms receivers can reach: up to and including the first `all`, which always matches
+        (RFC 7208 §5.1: mechanisms after it are never tested and MUST be ignored)."""
+        first_all = self.all_mechanism
+        if first_all is None:
+            return self.mechanisms
+        return tuple(m for m in self.mechanisms if m.index <= first_all.index)
+
+    @property
+    def after_all(self) -> tuple[Mechanism, ...]:
+        """The mechanisms written after the first `all`: receivers ignore them (RFC 7208 §5.1)."""
+        first_all = self.all_mechanism
+        if first_all is None:
+            return ()
+        return tuple(m for m in self.mechanisms if m.index > first_all.index)
+
+    @property
     def lookup_terms(self) -> int:
-        """Terms of this record that cost a DNS look-up (redirect only counts when it can take effect)."""
-        count = sum(1 for m in self.mechanisms if m.causes_lookup)
+        """Terms of this record that cost a DNS look-up (redirect only counts when it can take effect;
+        mechanisms after `all` are never evaluated, so they cost nothing)."""
+        count = sum(1 for m in self.evaluated if m.causes_lookup)
         if self.redirect is not None and self.all_mechanism is None:
             count += 1
         return count

@@ -1,5 +1,7 @@
 """A domain's SPF include/redirect tree, walked without a client address: look-up budget, void
-look-ups and broken includes, for the findings."""
+look-ups and broken includes, for the findings. Only what receivers evaluate is walked: the
+mechanisms after a record's first `all` are ignored (RFC 7208 §5.1), so they cost no look-up and
+their includes are not followed."""
 
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ class SpfNode:
         if self.record is None:
             return costs
         by_term = {child.via: child.total_lookups for child in self.children}
-        for mechanism in self.record.mechanisms:
+        for mechanism in self.record.evaluated:
             if mechanism.causes_lookup:
                 costs[mechanism.text] = costs.get(mechanism.text, 0) + 1 + by_term.get(mechanism.text, 0)
         redirect = self.record.redirect
@@ -110,7 +112,7 @@ class _TreeWalk:
         record = node.record
         assert record is not None  # node() parsed it just before following the children
         terms: list[tuple[str, MacroString]] = [
-            (m.text, m.domain_spec) for m in record.mechanisms if m.name == "include" and m.domain_spec is not None
+            (m.text, m.domain_spec) for m in record.evaluated if m.name == "include" and m.domain_spec is not None
         ]
         if record.redirect is not None and record.all_mechanism is None:
             terms.append((record.redirect.text, record.redirect.value))
@@ -134,7 +136,7 @@ class _TreeWalk:
     async def _voids(self, node: SpfNode) -> None:
         checks = []
         assert node.record is not None  # node() parsed it just before looking for void terms
-        for mechanism in node.record.mechanisms:
+        for mechanism in node.record.evaluated:  # terms after all are never looked up (RFC 7208 §5.1)
             if mechanism.name not in ("a", "mx", "exists"):
                 continue
             if mechanism.domain_spec is not None and mechanism.domain_spec.has_macros:
