@@ -1,4 +1,5 @@
-"""SPF terms written after `all` (RFC 7208 §5.1: never tested, MUST be ignored), review 3 #30."""
+"""SPF terms written after `all` (RFC 7208 §5.1: never tested, MUST be ignored), review 3 #30, and a
+fail's record that changes only what the fail needs while an info's hardening stays advice (#31)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import asyncio
 import pytest
 
 from support_dnsserver import DnsTestServer, resolver_for
+from threer.checks import CHECKS, CheckOptions, check_domains
 from threer.checks.context import CheckContext
 from threer.checks.profiles import Profile
 from threer.checks.spf import check_host, check_spf, parse_record, spf_tree
+from threer.cli.check_dns import zone_fix_lines
 from threer.findings import Severity
 
 D = "d-spf-after.example"
@@ -92,3 +95,27 @@ def test_what_is_ignored_decides_the_severity(server, name, severity, record):
     finding = spf(server, f"{name}.{D}", profile=None)["spf.terms-after-all"]
     assert finding.severity is severity
     assert [c.line for c in finding.changes if c.action == "add"] == [f'{name}.{D}. 300 IN TXT "{record}"']
+
+
+def test_a_fails_record_keeps_softfail_and_the_infos_record_is_advice(server):
+    found = spf(server, f"soft.{D}")
+    exp = f"exp=explain._spf.soft.{D}"
+    include = found["spf.profile-include-missing"]
+    assert include.changes[-1].line == (f'soft.{D}. 300 IN TXT "v=spf1 include:_spf.soft.{D} '
+                                        f'include:spf.protection.outlook.com ~all {exp}"')
+    assert "one record for" not in (include.fix or "")
+    soft = found["spf.all-softfail"]
+    assert soft.severity is Severity.INFO
+    assert soft.changes[-1].line == (f'soft.{D}. 300 IN TXT "v=spf1 include:_spf.soft.{D} '
+                                     f'include:spf.protection.outlook.com -all {exp}"')
+    assert "also makes the changes of spf.profile-include-missing" in (soft.fix or "")
+
+
+def test_fixes_paste_one_spf_record_and_show_the_hardening_as_advice(server):
+    options = CheckOptions(profile="m365", nameservers=[server.address], timeout=5.0, dns_only=True, checks=CHECKS)
+    report = check_domains([f"soft.{D}"], options)[0]
+    lines = zone_fix_lines(report)
+    pasted = [line for line in lines if not line.startswith(";") and " IN TXT " in line and "v=spf1" in line]
+    assert pasted == [f'soft.{D}. 300 IN TXT "v=spf1 include:_spf.soft.{D} include:spf.protection.outlook.com ~all '
+                      f'exp=explain._spf.soft.{D}"']
+    assert any(line.startswith("; advice, in place of the record above") and "-all" in line for line in lines)

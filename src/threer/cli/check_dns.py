@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         nameserver: list[str] = typer.Option([], "--nameserver", metavar="IP[:PORT]", help="Ask this DNS server instead of the system's (repeatable)."),
         timeout: float = typer.Option(5.0, "--timeout", metavar="S", help="Deadline in seconds for all look-ups of one domain."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout (docs/reference/json.md)."),
-        fixes: bool = typer.Option(False, "--fixes", help="Print only the zone-file lines to add or change (what to remove as comments), for the DNS admin."),
+        fixes: bool = typer.Option(False, "--fixes", help="Print only the zone-file lines to add or change (what to remove, and advice that would replace a record a fix already changes, as comments), for the DNS admin."),
         propagation: bool = typer.Option(False, "--propagation", help="Also compare the domain's own name servers with public resolvers."),
         dns_only: bool = typer.Option(False, "--dns-only", help="Skip the checks that connect to a host (HTTPS endpoints)."),
         ca_bundle: str | None = typer.Option(None, "--ca-bundle", metavar="FILE", help="PEM file of the CAs to trust for the HTTPS checks (default: the public CAs)."),
@@ -607,6 +607,9 @@ def zone_fix_lines(report: DomainReport) -> list[str]:
     """`--fixes`: the records to add or change as zone-file lines, what to remove as comments."""
     lines = [f"; {report.domain}: {profile_line(report)}"]
     seen: set[str] = set()
+    # a record a fail or a warn already replaces: an info's record for it is advice in place of that one,
+    # printed as a comment, since pasting both would publish two records (two SPF records are a permerror)
+    replaced = {c.line for f in report.findings if f.severity.value != "info" for c in f.changes if c.action == "remove"}
     for finding in report.findings:
         if not finding.changes:
             if finding.fix and finding.severity.value in ("fail", "warn"):
@@ -617,6 +620,10 @@ def zone_fix_lines(report: DomainReport) -> list[str]:
         if not changes:
             continue
         lines.append(f"; {finding.id} ({finding.severity.value}): {finding.message}")
+        if finding.severity.value == "info" and any(c.action == "remove" and c.line in replaced for c in finding.changes):
+            lines.extend(f"; advice, in place of the record above once its condition holds: {c.line}"
+                         for c in changes if c.action == "add")
+            continue
         if any(c.needs_value for c in changes):
             lines.append("; copy the <...> parts from the provider's admin centre before pasting")
         for change in changes:

@@ -160,14 +160,23 @@ async def _settle(resolver, findings: list[Finding]) -> list[Finding]:
         if len({c.value for c in olds}) != 1:
             continue
         old_text = _unquote(olds[0].value)
-        combined = _combine(old_text, [_unquote(proposals[n][1].value) for n in members])
-        fixed_by = [out[proposals[n][0]].id for n in members]
+        # the record for a fail or a warn makes the changes of the fails and warns only: an info's change
+        # (-all for ~all) is advice with a condition nobody has checked yet, so its own record makes the
+        # changes of the fails and warns and its own on top of them
+        needed = [n for n in members if out[proposals[n][0]].severity is not Severity.INFO]
+        needed_by = [out[proposals[n][0]].id for n in needed]
         for n in members:
             i, change = proposals[n]
+            advice = out[i].severity is Severity.INFO and bool(needed)  # when there is a fail or warn to fix
+            group = [*needed, n] if advice else needed or members
+            combined = _combine(old_text, [_unquote(proposals[m][1].value) for m in group])
             new_change = replace(change, value=txt_value(combined))
-            others = [x for x in fixed_by if x != out[i].id]
+            others = [x for x in (needed_by or [out[proposals[m][0]].id for m in members]) if x != out[i].id]
             shared[i] = others
-            note = f" (one record for this and {', '.join(others)})" if others else ""
+            if advice:
+                note = f" (this record also makes the changes of {', '.join(others)})" if others else ""
+            else:
+                note = f" (one record for this and {', '.join(others)})" if others else ""
             out[i] = replace(out[i],
                 fix=(out[i].fix or "").replace(change.line, new_change.line + note),
                 changes=[new_change if c is change else c for c in out[i].changes],
