@@ -340,6 +340,10 @@ class _Writer:
         return False
 
 
+# changed documents in one run from which the FTS5 index is merged into one segment at its end
+OPTIMIZE_AFTER = 2000
+
+
 def _index(
     store: Any,
     roots: list[Path],
@@ -359,6 +363,12 @@ def _index(
     writer = _Writer(store, origin, report)
     apply_found(found, existing, writer, store.transaction, origin=origin, report=report, progress=progress,
                 total=total, workers=workers)
+    if report.added + report.updated + report.removed >= OPTIMIZE_AFTER:
+        # a bulk load leaves the FTS5 index in many segments, each read by every term look-up of every
+        # search; one merge now (about 1.6 s at 100,000 articles) makes them one (FTS5's automerge keeps
+        # the small changes of later runs in order by itself)
+        with store.transaction() as cur:
+            cur.execute("INSERT INTO kb_fts (kb_fts) VALUES ('optimize')")
     report.seconds = round(perf_counter() - started, 3)
     return report
 
