@@ -82,3 +82,10 @@ def test_an_open_session_past_the_retention_period_is_purged(invoke, threer_env)
     doc = json.loads(result.stdout)
     assert (doc["purged"], doc["kept_open"]) == ([abandoned], []), doc
     assert [s["id"] for s in json.loads(invoke("sessions", "list", "--json").stdout)["sessions"]] == [paused]
+
+
+def test_a_retention_beyond_a_century_is_refused_as_bad_input(invoke):
+    """--older-than 99999999999 is a usage error (exit 2) naming the limit, not an unexpected error."""
+    result = invoke("sessions", "purge", "--older-than", "99999999999", "--yes")
+    assert result.exit_code == 2
+    assert "at most 36500" in " ".join(result.stderr.split())

@@ -203,12 +203,13 @@ def delete(
 
 # a triage touched this recently may be a call going on: kept by a purge whose cutoff reaches it
 IN_PROGRESS = timedelta(days=1)
+MAX_DAYS = 36_500  # a century: a larger count is a typo, and past the dates Python can count back to
 
 
 @sessions_app.command("purge")
 def purge(
     ctx: typer.Context,
-    older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=0,
+    older_than: int = typer.Option(..., "--older-than", metavar="DAYS", min=0, max=MAX_DAYS,
                                    help="Remove sessions not touched for this many days."),
     include_open: bool = typer.Option(False, "--include-open",
                                       help="With --older-than 0: remove open sessions touched in the last 24 hours too "
