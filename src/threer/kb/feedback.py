@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -115,6 +116,18 @@ def learned_boosts(conn: sqlite3.Connection, plan: Any, source: str | None) -> d
         "WHERE kb_feedback_fts MATCH ? ORDER BY bm25(kb_feedback_fts) LIMIT ?",
         (expression, MATCHES),
     ).fetchall()
+    per_doc = votes(rows, weights, ceiling)
+    if not per_doc:
+        return {}
+    marks = ", ".join("?" for _ in per_doc)
+    sql = f"SELECT doc_id, rowid, source FROM kb_documents WHERE doc_id IN ({marks})"
+    return boosts_from(per_doc, conn.execute(sql, list(per_doc)), source)
+
+
+def votes(rows: Iterable[tuple[str, str, str]], weights: dict[tuple[str, ...], float],
+          ceiling: float) -> dict[str, list[float]]:
+    """doc id -> what each stored session like the query says of it: (doc_id, outcome, analysed issue)
+    rows, each worth its IDF-weighted likeness to the query times its outcome's weight (both backends)."""
     per_doc: dict[str, list[float]] = {}
     for doc_id, outcome, issue in rows:
         present = set(issue.split())
@@ -122,12 +135,14 @@ def learned_boosts(conn: sqlite3.Connection, plan: Any, source: str | None) -> d
         value = similarity * OUTCOME_WEIGHT.get(outcome, 0.0)
         if similarity >= MIN_SIMILARITY and value > 0:
             per_doc.setdefault(doc_id, []).append(value)
-    if not per_doc:
-        return {}
-    marks = ", ".join("?" for _ in per_doc)
-    sql = f"SELECT doc_id, rowid, source FROM kb_documents WHERE doc_id IN ({marks})"
+    return per_doc
+
+
+def boosts_from(per_doc: dict[str, list[float]], documents: Iterable[tuple[str, int, str]],
+                source: str | None) -> dict[int, float]:
+    """row id -> lift, from `votes` and the (doc_id, row id, source) of those documents (both backends)."""
     boosts: dict[int, float] = {}
-    for doc_id, rowid, doc_source in conn.execute(sql, list(per_doc)):
+    for doc_id, rowid, doc_source in documents:
         if source and doc_source != source:
             continue
         values = sorted(per_doc[doc_id], reverse=True)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from threer.kb.analysis import analysed_column
-from threer.kb.feedback import MATCHES, MAX_BOOST, MIN_SIMILARITY, OUTCOME_WEIGHT, OUTCOMES
+from threer.kb.feedback import MATCHES, OUTCOMES, boosts_from, votes
 from threer.kb.pg.terms import single_text, tsquery_text
 
 
@@ -110,24 +110,11 @@ def learned_boosts(kb: Any, cur: Any, plan: Any, source: str | None) -> dict[int
             return score
 
         rows = sorted(rows, key=lambda r: (-bm25(r), r[0]))[:MATCHES]
-    per_doc: dict[str, list[float]] = {}
-    for _id, doc_id, outcome, terms in rows:
-        present = set(terms.split())
-        similarity = sum(w for alt, w in weights.items() if all(t in present for t in alt)) / ceiling
-        value = similarity * OUTCOME_WEIGHT.get(outcome, 0.0)
-        if similarity >= MIN_SIMILARITY and value > 0:
-            per_doc.setdefault(doc_id, []).append(value)
+    per_doc = votes(((doc_id, outcome, terms) for _id, doc_id, outcome, terms in rows), weights, ceiling)
     if not per_doc:
         return {}
     cur.execute("SELECT doc_id, id, source FROM kb_documents WHERE doc_id = ANY(%s)", (list(per_doc),))
-    boosts: dict[int, float] = {}
-    for doc_id, rowid, doc_source in cur.fetchall():
-        if source and doc_source != source:
-            continue
-        values = sorted(per_doc[doc_id], reverse=True)
-        combined = sum(v / (k + 1) for k, v in enumerate(values[:5]))
-        boosts[rowid] = MAX_BOOST * min(1.0, combined)
-    return boosts
+    return boosts_from(per_doc, cur.fetchall(), source)
 
 
 def forget_sessions(cur: Any, session_ids: list[str]) -> None:
