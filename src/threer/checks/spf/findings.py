@@ -469,7 +469,7 @@ async def _split_strings(resolver, domain: str, lookup, text: str) -> Finding | 
         tree = await spf_tree_of(resolver, domain, text)
         broken = [n for n in tree.children if n.via in spanning and n.problem in ("none", "invalid", "multiple", "syntax")]
         if broken:
-            consequence = (f"an include of {broken[0].domain}, which {_what_is_wrong(broken[0])[6:]}, so receivers give a "
+            consequence = (f"an include of {broken[0].domain}, {_what_is_wrong(broken[0])}, so receivers give a "
                            "permanent error (permerror)")
         elif any(t in tree.voids for t in spanning):
             consequence = "a name with no records"
