@@ -90,7 +90,7 @@ class PartnerConfig(BaseModel):
     def _address(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return validate_address(value)
+        return check_address(value)
 
     @field_validator("control_panel_url")
     @classmethod
@@ -142,7 +142,7 @@ class SmtpConfig(BaseModel):
     @field_validator("from_address")
     @classmethod
     def _from(cls, value: str | None) -> str | None:
-        return None if value is None else validate_address(value)
+        return None if value is None else check_address(value)
 
     @property
     def effective_port(self) -> int:
@@ -195,11 +195,6 @@ class Config(BaseModel):
         return missing
 
 
-def validate_address(value: str) -> str:
-    """A plain e-mail address (local@domain), the domain normalised; no display names."""
-    return check_address(value)
-
-
 def load_config(path: Path) -> Config:
     """Read the config; a missing file is the defaults, a bad one a clear error."""
     if not path.exists():
@@ -229,9 +224,10 @@ def save_config(config: Config, path: Path) -> None:
 
 def save_config_change(before: Config, after: Config, path: Path) -> bool:
     """Save `after` over the file `before` was read from, changing only the lines of the keys that
-    differ: the user's comments, order and layout stay. Returns False when the file had to be
-    written anew instead (it did not exist, or a changed key is laid out in a way this cannot edit
-    safely, such as an inline table); the result is then checked the same way."""
+    differ: the user's comments, order and layout stay. Returns True when the file kept its
+    comments (or did not exist, and was written), False when it had to be written anew because a
+    changed key is laid out in a way this cannot edit safely, such as an inline table; the result
+    is then checked the same way."""
     if not path.exists():
         save_config(after, path)
         return True

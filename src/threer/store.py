@@ -32,7 +32,13 @@ from typing import Any
 
 from threer.files import make_private_folder
 from threer.errors import DatabaseDamaged, NewerSchema, StorageFull, StorageReadOnly, StoreError
-from threer.store_api import normalise_session_id, session_not_found, session_update, settings_from_text
+from threer.store_api import (
+    normalise_session_id,
+    purge_filter,
+    session_not_found,
+    session_update,
+    settings_from_text,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -555,10 +561,12 @@ class Store:
             cur.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         self.compact()
 
-    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False) -> list[str]:
-        """Delete sessions last touched before `older_than` (with `keep_open`, not the open ones); return their ids."""
-        sql = "SELECT id FROM sessions WHERE updated_at <= ?" + (" AND status != 'open'" if keep_open else "")
-        ids = [r[0] for r in self.conn.execute(sql, (_iso(older_than),))]
+    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False,
+                       keep_open_since: datetime | None = None) -> list[str]:
+        """Delete sessions last touched before `older_than` (with `keep_open`, not the open ones; with
+        `keep_open_since`, not the open ones touched since then); return their ids."""
+        sql, args = purge_filter(older_than, keep_open, keep_open_since, "?")
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM sessions WHERE " + sql, args)]
         with self.transaction() as cur:
             for session_id in ids:
                 self._forget_case(cur, session_id)

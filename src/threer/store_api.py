@@ -50,8 +50,10 @@ class SessionStore(Protocol):
     def list_sessions(self, *, status: str | None = None, limit: int | None = None) -> list[Mapping[str, Any]]: ...
     def update_session(self, session_id: str, now: datetime, **columns: Any) -> None: ...
     def delete_session(self, session_id: str) -> None: ...
-    # keep_open: an open (paused, in progress) session stays whatever its age
-    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False) -> list[str]: ...
+    # keep_open: an open (paused, in progress) session stays whatever its age; keep_open_since: an open
+    # session touched since then stays
+    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False,
+                       keep_open_since: datetime | None = None) -> list[str]: ...
 
     # answers, their history, drafts
     def answers(self, session_id: str) -> dict[str, tuple[dict[str, Any], str, int]]: ...
@@ -132,3 +134,20 @@ def conflict_message(session_id: str, step_id: str, by: str | None, at: str, rev
     return (f"{who} changed the answer to {step_id} at {at} (revision {revision}) after you read it. "
             f"Their answer stands and yours is kept in the session's history; run `threer sessions show "
             f"{session_id}` to compare, and `threer triage --resume {session_id} --change {step_id}` to replace theirs.")
+
+
+def purge_filter(older_than: datetime, keep_open: bool, keep_open_since: datetime | None,
+                 mark: str) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause of a purge (both stores; `mark` is the driver's placeholder) and its values."""
+    sql, args = f"updated_at <= {mark}", [stored_time(older_than)]
+    if keep_open:
+        sql += " AND status != 'open'"
+    elif keep_open_since is not None:
+        sql += f" AND NOT (status = 'open' AND updated_at > {mark})"
+        args.append(stored_time(keep_open_since))
+    return sql, tuple(args)
+
+
+def stored_time(when: datetime) -> str:
+    """A time as both stores write `updated_at` (text, UTC, to the second), so the two compare as text."""
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")

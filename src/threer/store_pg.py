@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from threer.errors import BadInput, NotFound, StoreError
 from threer.store_api import (
     AnswerConflict, StoreOffline, conflict_message, normalise_session_id, session_not_found, session_update,
-    settings_from_text,
+    purge_filter, settings_from_text,
 )
 
 _CORE = """
@@ -373,10 +373,11 @@ class PostgresStore:
             self._forget_in_kb(cur, [session_id])
             cur.execute("DELETE FROM sessions WHERE id = %s", (session_id,))
 
-    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False) -> list[str]:
+    def purge_sessions(self, older_than: datetime, *, keep_open: bool = False,
+                       keep_open_since: datetime | None = None) -> list[str]:
+        sql, args = purge_filter(older_than, keep_open, keep_open_since, "%s")
         with self._tx() as cur:
-            cur.execute("SELECT id FROM sessions WHERE updated_at <= %s" + (" AND status != 'open'" if keep_open else ""),
-                        (_iso(older_than),))
+            cur.execute("SELECT id FROM sessions WHERE " + sql, args)
             ids = [r["id"] for r in cur.fetchall()]
             self._mark_removed(cur, ids, "purged")
             cur.execute("DELETE FROM cases WHERE session_id = ANY(%s)", (ids,))

@@ -789,11 +789,7 @@ def _present(rdata) -> str:
 def judged_filter(answered: int, wrong_type: int) -> bool:
     """Whether a domain's resolver is a captive portal or a DNS filter: it answered more questions with
     records of another type than asked than it answered at all (threer.checks.DomainOutcome)."""
-    return wrong_type > 0 and wrong_type > answered
-
-
-# Checks whose verdicts rest on connections, not on the resolver's answers
-_NOT_BY_RESOLVER = frozenset({"smtp", "owa"})
+    return wrong_type > answered
 
 
 def distrust_filtered(findings: list[Any], wrong_type: int) -> list[Any]:
@@ -807,7 +803,7 @@ def distrust_filtered(findings: list[Any], wrong_type: int) -> list[Any]:
     trusted = (Severity.ERROR, Severity.INFO)
     out = []
     for f in findings:
-        if f.severity in trusted or f.check in _NOT_BY_RESOLVER or by_connection(f.id):
+        if f.severity in trusted or by_connection(f.id):  # smtp.*, owa.*, ...: a connection's verdict
             out.append(f)
             continue
         out.append(Finding(

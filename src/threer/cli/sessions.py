@@ -231,15 +231,14 @@ def purge(
     cutoff = now - timedelta(days=older_than)
     recent = now - IN_PROGRESS
     protect = not include_open and cutoff > recent
+    from threer.store_api import stored_time
+
     stamp = cutoff.strftime("%Y-%m-%d %H:%M")
     in_progress = ([r["id"] for r in store.list_sessions(status="open")
-                    if _iso(recent) < str(r["updated_at"]) <= _iso(cutoff)] if protect else [])
+                    if stored_time(recent) < str(r["updated_at"]) <= stored_time(cutoff)] if protect else [])
     _confirm(yes, f"Delete every session not touched since {stamp} UTC"
                   + (" (open sessions touched in the last 24 hours are kept)" if protect else "") + "?")
-    if protect:  # everything untouched for a day, then the closed ones since
-        ids = store.purge_sessions(recent) + store.purge_sessions(cutoff, keep_open=True)
-    else:
-        ids = store.purge_sessions(cutoff)
+    ids = store.purge_sessions(cutoff, keep_open_since=recent if protect else None)
     kept = [i for i in in_progress if i not in ids]
     from threer.checks import history
 
@@ -258,13 +257,6 @@ def purge(
                   "paused or in progress): " + ", ".join(kept[:10]) + (" …" if len(kept) > 10 else "")
                   + "; add --include-open to remove them too.", markup=False, highlight=False)
     _say_left(left)
-
-
-def _iso(when) -> str:
-    """As the stores write `updated_at` (text, UTC, to the second), so that the two compare as purge does."""
-    from datetime import timezone
-
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _remove_drafts(env, ids: list[str], *, orphans_before=None, store=None) -> tuple[list, list]:
@@ -287,9 +279,8 @@ def _remove_drafts(env, ids: list[str], *, orphans_before=None, store=None) -> t
 def _orphan_draft_ids(folder, store, before, already: set[str]) -> list[str]:
     import re
 
-    from threer.errors import NotFound
-
-    out = []
+    out: list[str] = []
+    known: set[str] | None = None  # the store's session ids, read once, when a draft needs them
     for path in sorted(folder.glob("*")):
         m = re.fullmatch(r"(\d{8}-[0-9A-Z]{4})\.(txt|eml)", path.name)
         if not m or m.group(1) in already or m.group(1) in out:
@@ -297,10 +288,11 @@ def _orphan_draft_ids(folder, store, before, already: set[str]) -> list[str]:
         try:
             if path.stat().st_mtime > before.timestamp():
                 continue
-            store.get_session_row(m.group(1))
         except OSError:
             continue
-        except NotFound:  # no such session: a draft left behind
+        if known is None:
+            known = {str(row["id"]) for row in store.list_sessions()}
+        if m.group(1) not in known:  # no such session: a draft left behind
             out.append(m.group(1))
     return out
 

@@ -89,7 +89,7 @@ def is_team_index(store: Any) -> bool:
 
 def describe_search(store: Any) -> dict[str, Any]:
     """What `threer db status` says of KB search: which index, which typo correction, and its counts."""
-    if getattr(store, "backend", "sqlite") == "postgresql":
+    if is_team_index(store):
         from threer.kb.pg.schema import KB_SCHEMA_VERSION
 
         kb = store.kb_index()

@@ -20,11 +20,11 @@ from collections import Counter
 from operator import itemgetter
 from typing import Any
 
-from threer.kb.ranking import FIELD_B, FIELD_WEIGHTS, K1, IndexStats, document_count, idf
+from threer.kb.ranking import DEFAULT_AVERAGES, FIELD_B, FIELD_WEIGHTS, K1, IndexStats, document_count, idf
 
 TERMS_PER_DOCUMENT = 8
 _BODY_CANDIDATES = 3 * TERMS_PER_DOCUMENT  # the most frequent body terms considered
-_AVERAGES = (8.0, 4.0, 400.0)  # fixed, so a document's entries never depend on the rest of the index
+_AVERAGES = DEFAULT_AVERAGES  # fixed, so a document's entries never depend on the rest of the index
 _skip: frozenset[str] | None = None
 INSERT_TOP = "INSERT OR REPLACE INTO kb_top (term, impact, doc) VALUES (?, ?, ?)"
 

@@ -23,6 +23,9 @@ from itertools import zip_longest
 from dataclasses import dataclass, field
 from typing import Any
 
+# the field lengths (title, tags, body) of an index with no documents yet, and of the impact lists
+DEFAULT_AVERAGES = (8.0, 4.0, 400.0)
+
 FIELD_WEIGHTS = (4.0, 2.0, 1.0)  # title, tags, body
 FTS_WEIGHTS = ", ".join(str(w) for w in FIELD_WEIGHTS * 2)  # bm25(): the joined phrases of each field weigh alike
 FIELD_B = (0.4, 0.4, 0.75)  # length normalisation per field
@@ -94,7 +97,7 @@ def index_stats(conn: sqlite3.Connection) -> IndexStats:
         averages = tuple(max(1.0, total / n) for total in numbers[1:4])
     else:  # an empty index, or a layout this code does not know: count instead
         n = conn.execute("SELECT count(*) FROM kb_fts").fetchone()[0]
-        averages = (8.0, 4.0, 400.0)
+        averages = DEFAULT_AVERAGES
     from threer.kb.phrases import index_phrases
 
     stats = IndexStats(documents=n, average_lengths=averages, phrases=index_phrases(conn))  # type: ignore[arg-type]

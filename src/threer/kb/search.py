@@ -344,7 +344,7 @@ def _ranked(
 def parse_query(text: str) -> QueryPlan:
     """The words a query would search for, without an index (for messages and tests)."""
     words = read_words(text)
-    content = [w for w in words if not w.stop] or [w for w in words if any(q.quoted for q in words)]
+    content = [w for w in words if not w.stop] or (words if any(w.quoted for w in words) else [])
     plan = QueryPlan(text=text, nothing_to_search=bool(words) and not content)
     plan.concepts = [Concept(((w.term,),), 1.0, "word", w.term) for w in content]
     return plan

@@ -36,7 +36,7 @@ class DefaultActions:
         self.config = config
         self.settings = settings or CheckSettings()
         self.on_nameservers = on_nameservers  # told of a change, to keep it with the session
-        self._recognised: dict[str, Any] = {}  # domain -> the profile `auto` chose for it (None: none matched)
+        self._recognised: dict[str, str | None] = {}  # domain -> the profile `auto` chose for it (None: none)
 
     def use_nameservers(self, servers: list[str]) -> None:
         from threer.checks.resolver import parse_nameserver
@@ -113,15 +113,8 @@ class DefaultActions:
         return ActionResult(fields=fields, detail=report, summary=" ".join(lines))
 
     def _remember_profile(self, domain: str, name: str | None) -> None:
-        """Keep the profile `auto` recognised for the domain, for the review.owa step."""
-        from threer.checks.profiles import auto_candidates
-
-        try:
-            candidates = auto_candidates(tuple(str(p) for p in self.config.profiles))
-        except Exception:  # noqa: BLE001 - the OWA step recognises it again, or says why not
-            return
-        chosen = next((p for p in candidates if name is not None and p.name == name), None)
-        self._recognised[domain.strip().lower().rstrip(".")] = chosen
+        """Keep the name of the profile `auto` recognised for the domain, for the review.owa step."""
+        self._recognised[_domain_key(domain)] = name
 
     def _remember(self, outcome: Any) -> str | None:
         """Keep the run in the check history; "changed since the check on <date>: …" when the domain
@@ -199,20 +192,20 @@ class DefaultActions:
     def _recognise(self, domain: str) -> Any:
         """`auto`: the profile recognised for `domain` by the DNS step of this run, or (a resumed
         triage, or the DNS step skipped) recognised now from the domain's MX, SPF and autodiscover."""
-        key = domain.strip().lower().rstrip(".")
-        if key in self._recognised:
-            return self._recognised[key]
-        import asyncio
-
-        from threer.checks import CheckOptions, make_resolver
         from threer.checks.profiles import auto_candidates
-        from threer.checks.recognise import recognise_profile
 
+        key = _domain_key(domain)
         candidates = auto_candidates(tuple(str(p) for p in self.config.profiles))
-        resolver = make_resolver(CheckOptions(nameservers=self.settings.nameservers, timeout=self.settings.timeout))
-        choice = asyncio.run(recognise_profile(resolver, key, candidates))
-        self._recognised[key] = choice.profile
-        return choice.profile
+        if key not in self._recognised:
+            import asyncio
+
+            from threer.checks import CheckOptions, make_resolver
+            from threer.checks.recognise import recognise_profile
+
+            resolver = make_resolver(CheckOptions(nameservers=self.settings.nameservers, timeout=self.settings.timeout))
+            self._recognised[key] = asyncio.run(recognise_profile(resolver, key, candidates)).name
+        name = self._recognised[key]
+        return next((p for p in candidates if name is not None and p.name == name), None)
 
     def prior(self, queries: Sequence[str | Sequence[str]]) -> ActionResult:
         """Search past cases and the KB; each item of `queries` is one source: a search, or a source's
@@ -362,3 +355,8 @@ def case_document(session: TriageSession) -> dict[str, Any]:
 
     return {"title": redact(title[:200]), "body": redact("\n".join(lines)), "tags": tags,
             "domain": session.customer_domain}
+
+
+def _domain_key(domain: str) -> str:
+    """A customer domain as the profiles `auto` recognised are kept by."""
+    return domain.strip().lower().rstrip(".")

@@ -77,10 +77,11 @@ def learned_boosts(kb: Any, cur: Any, plan: Any, source: str | None) -> dict[int
     if not n:
         return {}
     weights: dict[tuple[str, ...], float] = {}
+    df_of: dict[tuple[str, ...], int] = {}
     for concept in words:
         for alt in concept.alternatives[:1]:
             cur.execute("SELECT count(*) FROM kb_feedback WHERE tsv @@ %s::tsquery", (tsquery_text([alt]),))
-            df = int(cur.fetchone()[0])
+            df = df_of[alt] = int(cur.fetchone()[0])
             if df:
                 weights[alt] = concept.weight * math.log(1.0 + (n + 1) / df)
     if not weights:
@@ -95,10 +96,7 @@ def learned_boosts(kb: Any, cur: Any, plan: Any, source: str | None) -> dict[int
         cur.execute("SELECT sum(array_length(string_to_array(terms, ' '), 1)) FROM kb_feedback WHERE terms <> ''")
         average = float(cur.fetchone()[0] or 0) / n or 1.0
         alts = list(weights)
-        idfs = []
-        for alt in alts:
-            cur.execute("SELECT count(*) FROM kb_feedback WHERE tsv @@ %s::tsquery", (tsquery_text([alt]),))
-            idfs.append(fts5_idf(n, int(cur.fetchone()[0])))
+        idfs = [fts5_idf(n, df_of[alt]) for alt in alts]  # the counts taken above, in this transaction
 
         def bm25(row: tuple[Any, ...]) -> float:
             terms = row[3].split()

@@ -22,7 +22,7 @@ from threer.kb.analysis import analyzer_signature, index_text, plain_text
 from threer.kb.models import IndexReport, KbDocument
 from threer.kb.pg import schema
 from threer.kb.pg.terms import lengths, tsquery_text, tsvector_text
-from threer.kb.ranking import COUNT_CAP, COUNT_CAP_SHARE, IndexStats
+from threer.kb.ranking import COUNT_CAP, COUNT_CAP_SHARE, DEFAULT_AVERAGES, IndexStats
 
 _DOCUMENT_COLUMNS = "doc_id, title, source, origin, tags, body, format, path, domain, indexed_at"
 
@@ -123,7 +123,7 @@ class PgKb:
         if n > 0:
             averages = tuple(max(1.0, int(total) / n) for total in (title, tags, body))
         else:  # as the SQLite index says of an empty index
-            averages = (8.0, 4.0, 400.0)
+            averages = DEFAULT_AVERAGES
         stats = IndexStats(documents=n, average_lengths=averages)  # type: ignore[arg-type]
         if self._cur is not None:
             self._stats = stats
