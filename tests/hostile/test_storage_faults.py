@@ -98,7 +98,7 @@ def damaged(working_db, threer_env) -> Path:
     shutil.copyfile(working_db, db)
     size = db.stat().st_size
     hit = range(size // 2 // 4096 + 1, (size // 2 + MIDDLE - 1) // 4096 + 2)
-    kb = set(_pages_of(db, ("kb_documents", "kb_fts_content", "kb_fts_data", "kb_fts_idx", "kb_top")))
+    kb = set(_pages_of(db, ("kb_documents", "kb_documents_files", "kb_fts_content", "kb_fts_data", "kb_fts_idx", "kb_top", "kb_top_doc")))
     assert set(hit) <= kb, "the middle of the test database is no longer KB pages: make the KB bigger"
     xor_middle(db, MIDDLE)
     assert _integrity(db) != "ok"

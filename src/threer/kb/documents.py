@@ -58,6 +58,8 @@ _DOCUMENT_COLUMNS = (  # the kb_documents columns put_document writes
 )
 _INSERT_DOCUMENT = (f"INSERT INTO kb_documents ({', '.join(_DOCUMENT_COLUMNS)}) "
                     f"VALUES ({', '.join('?' for _ in _DOCUMENT_COLUMNS)})")
+INSERT_DOCUMENT_AT = (f"INSERT INTO kb_documents (rowid, {', '.join(_DOCUMENT_COLUMNS)}) "
+                      f"VALUES ({', '.join('?' for _ in range(len(_DOCUMENT_COLUMNS) + 1))})")
 _UPDATE_DOCUMENT = f"UPDATE kb_documents SET {', '.join(f'{c} = ?' for c in _DOCUMENT_COLUMNS)} WHERE rowid = ?"
 
 

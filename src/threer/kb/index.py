@@ -15,16 +15,19 @@ import os
 import stat as stat_module
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from threer.errors import BadInput
 from threer.safe_text import display_path, is_storable
 from threer.kb.analysis import analyzer_signature
 from threer.kb.backend import is_team_index
-from threer.kb.documents import analyse, delete_rowid, ensure_analyzer, get_meta, now_iso, put_document, set_meta
+from threer.kb.documents import (INSERT_DOCUMENT_AT, INSERT_FTS, analyse, delete_rowid, ensure_analyzer, get_meta, now_iso,
+                                 put_document, set_meta)
+from threer.kb.impact import INSERT_TOP
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
 from threer.kb.spelling import known_terms, record_terms
@@ -35,7 +38,21 @@ SAMPLE_DIR = Path(__file__).parent / "articles"
 BATCH = 2000  # documents per write transaction: under a second, so a second run can interleave
 PARALLEL_MIN_FILES = 1500  # below this, starting worker processes costs more than it saves
 CHUNK = 200
+BULK_MIN = 20  # new documents in a batch from which they are written a run at a time (_Writer.apply_batch)
+LOOKUP = 500  # values in one `IN (...)` look-up
 RESERVED_PREFIXES = ("case:", "web:")  # ids of past cases and imported pages; a file may not take them
+
+
+class ReadDocument(NamedTuple):
+    """What the writer needs of a parsed file (threer.kb.ingest.ParsedDocument without its plain text,
+    which is analysed already): a tuple, so a worker hands it over in half the time."""
+
+    doc_id: str | None
+    title: str
+    tags: list[str]
+    body: str
+    format: str
+    warnings: list[str]
 
 
 @dataclass
@@ -149,7 +166,10 @@ _spell_sent: set[str] = set()  # terms this process has already handed to the wr
 
 
 def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
-    """("same", hash) | ("doc", hash, ParsedDocument, columns, new spelling terms, impact terms) | ("skip", reason).
+    """("same", hash) | ("doc", hash, ReadDocument, columns, new spelling terms, impact) | ("skip", reason).
+
+    The impact list (its kb_top entries) comes as two tuples, its terms and their impacts rounded as
+    kb_top stores them.
 
     The spelling terms are the ones this process has not handed over before in this run,
     so each term crosses from a worker to the writer about once.
@@ -167,8 +187,9 @@ def _read_one(task: tuple[str, str, str, str | None]) -> tuple[Any, ...]:
         analysed = analyse(doc.title, doc.tags, doc.text)
         fresh = analysed.spelling(_spell_sent)
         _spell_sent.update(fresh)
-        doc.text = ""  # analysed already: the writer needs the columns, not the text again
-        return ("doc", digest, doc, analysed.columns, fresh, analysed.impact)
+        read = ReadDocument(doc.doc_id, doc.title, doc.tags, doc.body, doc.format, doc.warnings)  # not its text
+        impact = (tuple(t for t, _ in analysed.impact), tuple(round(value, 6) for _, value in analysed.impact))
+        return ("doc", digest, read, analysed.columns, fresh, impact)
     except IngestError as exc:
         return ("skip", str(exc))
     except OSError as exc:
@@ -239,6 +260,74 @@ class _Writer:
                         self.report.removed += 1
                         self.removed_files = True
 
+    def apply_batch(self, cur: Any, items: list[_Found], outcomes: list[tuple[Any, ...]]) -> None:
+        """Write one batch in its order, as `apply` would item by item; the files new to the index
+        whose ids no other row or earlier file of the batch has are written a run at a time, in three
+        statements (most of a first build: its Python costs as much as SQLite's own work one by one)."""
+        docs = [(item, outcome) for item, outcome in zip(items, outcomes) if outcome[0] == "doc"]
+        if len(docs) < BULK_MIN:
+            for item, outcome in zip(items, outcomes):
+                self.apply(cur, item, outcome, last_try=False)
+            return
+        known_paths: set[str] = set()
+        taken: set[str] = set()  # ids the index has, of the ones this batch's files claim
+        paths = [item.path for item, _ in docs]
+        wanted = list({outcome[2].doc_id or item.derived_id for item, outcome in docs})
+        for start in range(0, len(paths), LOOKUP):
+            part = paths[start : start + LOOKUP]
+            known_paths.update(row[0] for row in cur.execute(
+                f"SELECT path FROM kb_documents WHERE origin = ? AND path IN ({', '.join('?' * len(part))})",
+                (self.origin, *part)))
+        for start in range(0, len(wanted), LOOKUP):
+            part = wanted[start : start + LOOKUP]
+            taken.update(row[0] for row in cur.execute(
+                f"SELECT doc_id FROM kb_documents WHERE doc_id IN ({', '.join('?' * len(part))})", part))
+        run: list[tuple[_Found, tuple[Any, ...], str]] = []
+        exact = True  # False once an item's outcome may have claimed an id nobody can foresee
+        for item, outcome in zip(items, outcomes):
+            kind = outcome[0]
+            doc_id = (outcome[2].doc_id or item.derived_id) if kind == "doc" else ""
+            if (exact and kind == "doc" and item.path not in known_paths and doc_id not in taken
+                    and not doc_id.lower().startswith(RESERVED_PREFIXES)):
+                taken.add(doc_id)
+                run.append((item, outcome, doc_id))
+                continue
+            if run:
+                self._write_new(cur, run)
+                run = []
+            if kind == "doc":
+                taken.add(doc_id)
+            elif kind == "same":
+                exact = False  # a row changed since the scan makes apply read the file again
+            self.apply(cur, item, outcome, last_try=False)
+        if run:
+            self._write_new(cur, run)
+
+    def _write_new(self, cur: Any, run: list[tuple[_Found, tuple[Any, ...], str]]) -> None:
+        """Insert documents no row has: their ids and paths were looked up in this transaction."""
+        first = cur.execute("SELECT coalesce(max(rowid), 0) + 1 FROM kb_documents").fetchone()[0]
+        documents: list[tuple[Any, ...]] = []
+        shadows: list[tuple[Any, ...]] = []
+        impact: list[tuple[str, float, int]] = []
+        fresh: set[str] = set()
+        for rowid, (found, result, doc_id) in enumerate(run, start=first):
+            doc = result[2]
+            documents.append((rowid, doc_id, "kb", self.origin, doc.title, ", ".join(doc.tags), doc.body, doc.format,
+                              found.path, None, found.size, found.mtime_ns, result[1], self.now))
+            shadows.append((rowid, *result[3]))
+            impact.extend(zip(*result[5], repeat(rowid)))
+            fresh |= result[4]
+            for message in doc.warnings:
+                self.report.warnings.append(IndexWarning(path=found.path, message=message))
+        fresh -= self.spelling
+        if fresh:
+            record_terms(cur, fresh)
+            self.spelling |= fresh
+        cur.executemany(INSERT_DOCUMENT_AT, documents)
+        cur.executemany(INSERT_FTS, shadows)
+        cur.executemany(INSERT_TOP, impact)
+        self.report.added += len(run)
+
     def apply(self, cur: Any, found: _Found, result: tuple[Any, ...], *, last_try: bool) -> None:
         kind = result[0]
         current = cur.execute(
@@ -295,7 +384,7 @@ class _Writer:
             mtime_ns=found.mtime_ns,
             content_hash=digest,
             shadow_columns=columns,
-            impact=result[5],
+            impact=list(zip(*result[5])),
             replace_rowid=current[0] if current is not None else None,
             indexed_at=self.now,
             record_spelling=False,
@@ -342,6 +431,23 @@ class _Writer:
 
 # changed documents in one run from which the FTS5 index is merged into one segment at its end
 OPTIMIZE_AFTER = 2000
+# FTS5's merge settings (threer.kb.schema): while a run writes OPTIMIZE_AFTER documents or more, no
+# segment is merged until its end (each batch adds one), where one `optimize` merges them all: merging
+# as it goes would rewrite most of them several times on the way
+MERGING = {"automerge": 8, "crisismerge": 16}
+NOT_MERGING = {"automerge": 0, "crisismerge": 1000}
+
+
+def _merging_changes(conn: Any, wanted: dict[str, int]) -> list[tuple[str, int]]:
+    """The FTS5 merge settings that differ from `wanted` (a run cut short leaves them to the next run)."""
+    rows = conn.execute("SELECT k, v FROM kb_fts_config WHERE k IN ('automerge', 'crisismerge')").fetchall()
+    current = {row[0]: row[1] for row in rows}
+    return [(key, value) for key, value in wanted.items() if current.get(key, MERGING[key]) != value]
+
+
+def _set_merging(cur: Any, changes: list[tuple[str, int]]) -> None:
+    for key, value in changes:
+        cur.execute("INSERT INTO kb_fts (kb_fts, rank) VALUES (?, ?)", (key, value))
 
 
 def _index(
@@ -361,13 +467,24 @@ def _index(
     existing = _existing(store.conn, roots, origin)
     total = len(found)
     writer = _Writer(store, origin, report)
+    bulk = False
+
+    def begin(count: int) -> None:
+        nonlocal bulk
+        bulk = count >= OPTIMIZE_AFTER
+        changes = _merging_changes(store.conn, NOT_MERGING if bulk else MERGING)
+        if changes:  # (an unchanged folder writes nothing)
+            with store.transaction() as cur:
+                _set_merging(cur, changes)
+
     apply_found(found, existing, writer, store.transaction, origin=origin, report=report, progress=progress,
-                total=total, workers=workers)
-    if report.added + report.updated + report.removed >= OPTIMIZE_AFTER:
+                total=total, workers=workers, begin=begin)
+    if bulk or report.added + report.updated + report.removed >= OPTIMIZE_AFTER:
         # a bulk load leaves the FTS5 index in many segments, each read by every term look-up of every
-        # search; one merge now (about 1.6 s at 100,000 articles) makes them one (FTS5's automerge keeps
+        # search; one merge now (about 2 s at 100,000 articles) makes them one (FTS5's automerge keeps
         # the small changes of later runs in order by itself)
         with store.transaction() as cur:
+            _set_merging(cur, _merging_changes(cur, MERGING))
             cur.execute("INSERT INTO kb_fts (kb_fts) VALUES ('optimize')")
     report.seconds = round(perf_counter() - started, 3)
     return report
@@ -436,10 +553,11 @@ def ensure_sample_kb(store: Any) -> IndexReport | None:
 
 def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, transaction: Callable[[], Any], *,
                 origin: str, report: IndexReport, progress: Callable[[int, int], None] | None, total: int,
-                workers: int | None) -> None:
+                workers: int | None, begin: Callable[[int], None] | None = None) -> None:
     """The part of an index run both backends share: entries of files no longer found leave, unchanged
     files (same size and mtime) are counted, the others are read (in `workers` processes) and written a
-    batch a transaction through the backend's `writer`; `transaction()` opens one write transaction."""
+    batch a transaction through the backend's `writer`; `transaction()` opens one write transaction;
+    `begin(n)`, when given, is called before the n files to read are read."""
     found_paths = {f.path for f in found}
     stale = {path: row for path, row in existing.items() if path not in found_paths}
     if stale:
@@ -455,6 +573,8 @@ def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, tran
     report.unchanged += done
     if progress:
         progress(done, total)
+    if begin is not None:
+        begin(len(to_read))
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(to_read) >= PARALLEL_MIN_FILES else 1
     tasks = [
@@ -472,8 +592,7 @@ def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, tran
                 progress(done + len(outcomes), total)
         writer.now = now_iso()
         with transaction() as cur:
-            for item, outcome in zip(batch, outcomes):
-                writer.apply(cur, item, outcome, last_try=False)
+            writer.apply_batch(cur, batch, outcomes)
         position += len(batch)
         done += len(batch)
         if progress:

@@ -65,6 +65,10 @@ class _Writer:
                         self.report.removed += 1
                         self.removed_files = True
 
+    def apply_batch(self, cur: Any, items: list[Any], outcomes: list[tuple[Any, ...]]) -> None:
+        for item, outcome in zip(items, outcomes):
+            self.apply(cur, item, outcome, last_try=False)
+
     def apply(self, cur: Any, found: Any, result: tuple[Any, ...], *, last_try: bool) -> None:
         kb, report = self.kb, self.report
         kind = result[0]
