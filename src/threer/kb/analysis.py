@@ -310,6 +310,11 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
     lines: list[str] = []
     blank = False
     for line in markdown.splitlines():
+        plain = line.strip()
+        if plain[:1].isalpha():
+            blank = False  # a line of prose, most of an article: no block markup to take off
+            lines.append(plain)
+            continue
         plain = _plain_line(line)
         if plain is None:
             continue
