@@ -394,3 +394,17 @@ def test_the_lookup_counts_of_a_fix_start_from_the_count_in_the_message(server):
     assert "needs 14 DNS look-ups (RFC 7208 allows 10), so 4 must go" in limit.fix
     assert "it would need 12, and 2 more must still go" in limit.fix
     assert "which makes the changes of spf.all-neutral too" in limit.fix
+
+
+def test_a_split_that_makes_an_include_of_a_broken_record_names_what_is_wrong_with_it(server):
+    """The joined record includes a name whose own SPF record does not parse: the message says which,
+    in one sentence ("an include of X, whose SPF record does not parse (...)")."""
+    server.replace_records(f"splitbroken.{D}", "TXT", ['"v=spf1 include:brk.a-spf.example" "-all"'])
+    server.replace_records("brk.a-spf.example-all.", "TXT", ['"v=spf1 ip4:127.0.10.0/33 -all"'])
+    server.replace_records(f"brk.{D}", "TXT", ['"v=spf1 ip4:127.0.12.0/24 -all"'])  # the include meant works
+    found = spf(server, "splitbroken")
+    split = found["spf.split-strings"]
+    assert "an include of brk.a-spf.example-all, whose SPF record does not parse (" in split.message
+    assert "which whose" not in split.message and ", which SPF" not in split.message
+    assert split.changes[-1].line == 'splitbroken.a-spf.example. 300 IN TXT "v=spf1 include:brk.a-spf.example -all"'
+    assert set(found) == {"spf.split-strings"}
