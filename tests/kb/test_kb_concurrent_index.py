@@ -41,6 +41,9 @@ def check(db: Path, expected: dict[str, str]) -> None:
         fts = {r[0] for r in conn.execute("SELECT rowid FROM kb_fts")}
         assert docs == fts
         conn.execute("INSERT INTO kb_fts (kb_fts) VALUES ('integrity-check')")
+        listed = {r[0] for r in conn.execute("SELECT DISTINCT doc FROM kb_top")}
+        articles = {r[0] for r in conn.execute("SELECT rowid FROM kb_documents WHERE source = 'kb'")}
+        assert listed == articles  # every article has its impact list, and no list outlives its article
         samples = conn.execute("SELECT count(*) FROM kb_documents WHERE origin = 'sample'").fetchone()[0]
         assert samples == len(list((Path(__file__).parents[2] / "src/threer/kb/articles").glob("*.md")))
         hit = conn.execute("SELECT count(*) FROM kb_fts WHERE kb_fts MATCH '\"word17\"'").fetchone()[0]
