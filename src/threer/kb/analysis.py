@@ -310,10 +310,10 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
     lines: list[str] = []
     blank = False
     for line in markdown.splitlines():
-        plain = line.strip()
-        if plain[:1].isalpha():
+        prose = line.strip()
+        if prose[:1].isalpha():
             blank = False  # a line of prose, most of an article: no block markup to take off
-            lines.append(plain)
+            lines.append(prose)
             continue
         plain = _plain_line(line)
         if plain is None:
