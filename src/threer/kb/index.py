@@ -434,8 +434,9 @@ OPTIMIZE_AFTER = 2000
 # FTS5's merge settings (threer.kb.schema): while a run writes OPTIMIZE_AFTER documents or more, no
 # segment is merged until its end (each batch adds one), where one `optimize` merges them all: merging
 # as it goes would rewrite most of them several times on the way
+# (64 segments of one size are still merged: a run cut short, then many small writes, stays bounded)
 MERGING = {"automerge": 8, "crisismerge": 16}
-NOT_MERGING = {"automerge": 0, "crisismerge": 1000}
+NOT_MERGING = {"automerge": 0, "crisismerge": 64}
 
 
 def _merging_changes(conn: Any, wanted: dict[str, int]) -> list[tuple[str, int]]:
