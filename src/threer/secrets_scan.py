@@ -141,26 +141,18 @@ def find_secrets(text: str) -> list[SecretHit]:
         span = _value_span(m, m.lastindex or 1)
         if span and not _ordinary_word(text[span[0]:span[1]]):
             hits.append((_kind_of(m.group(0)), *span))
-    for m in _KEYWORD_IS.finditer(text):
-        span = _value_span(m, 2)
-        if not span:
-            continue
-        value = text[span[0]:span[1]]
-        if _ordinary_word(value):
-            continue
-        owner = (m.group(1) or "").lower() in _OWNER
-        if owner or _looks_random(value) or m.group(2)[0] in "\"'":
-            hits.append((_kind_of(m.group(0)), *span))
-    for m in _KEYWORD_FOR_IS.finditer(text):
-        span = _value_span(m, 2)
-        if not span:
-            continue
-        value = text[span[0]:span[1]]
-        if _ordinary_word(value):
-            continue
-        owner = any(w.lower() in _OWNER for w in m.group(1).split())
-        if owner or _looks_random(value) or m.group(2)[0] in "\"'":
-            hits.append((_kind_of(m.group(0)), *span))
+    # "my password is x", "the password for the panel is x": group 1 may name whose it is
+    for pattern in (_KEYWORD_IS, _KEYWORD_FOR_IS):
+        for m in pattern.finditer(text):
+            span = _value_span(m, 2)
+            if not span:
+                continue
+            value = text[span[0]:span[1]]
+            if _ordinary_word(value):
+                continue
+            owner = any(w.lower() in _OWNER for w in (m.group(1) or "").split())
+            if owner or _looks_random(value) or m.group(2)[0] in "\"'":
+                hits.append((_kind_of(m.group(0)), *span))
     for m in _CREDENTIALS.finditer(text):
         span = _value_span(m, 2)
         value = text[span[0]:span[1]].rstrip(_TRAILING) if span else ""
