@@ -1,0 +1,69 @@
+"""Reading one article file for the index: its bytes, or a clear reason it was skipped."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from threer.kb.index import _read_file, _read_one, index_paths
+from threer.kb.ingest import MAX_FILE_BYTES, IngestError
+from threer.store import Store
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000, MAX_FILE_BYTES])
+def test_a_file_is_read_whole(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "a.md"
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path.write_bytes(data)
+    assert _read_file(str(path)) == data
+
+
+def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.md"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written
+    with pytest.raises(IngestError, match="larger than 5 MB"):
+        _read_file(str(path))
+    outcome = _read_one((str(path), "markdown", "big.md", None))
+    assert outcome == ("skip", "it is larger than 5 MB")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_in_place_of_an_article_is_refused_at_once(tmp_path: Path) -> None:
+    """A file replaced by a FIFO after the scan must not hang the run (nobody will ever write to it)."""
+    path = tmp_path / "a.md"
+    os.mkfifo(path)
+    outcome: list[tuple[object, ...]] = []
+    reader = threading.Thread(target=lambda: outcome.append(_read_one((str(path), "markdown", "a.md", None))))
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "reading a FIFO blocked"
+    assert outcome == [("skip", "it is no longer a regular file")]
+
+
+def test_a_folder_in_place_of_an_article_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.mkdir()
+    assert _read_one((str(path), "markdown", "a.md", None)) == ("skip", "it is no longer a regular file")
+
+
+def test_a_vanished_file_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    outcome = _read_one((str(tmp_path / "gone.md"), "markdown", "gone.md", None))
+    assert outcome[0] == "skip" and "cannot be read" in outcome[1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_skipped_and_the_rest_indexes(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "ok.md").write_text("# Fine\n\nreadable words", encoding="utf-8")
+    locked = kb / "locked.md"
+    locked.write_text("# Locked\n", encoding="utf-8")
+    locked.chmod(0)
+    with Store(tmp_path / "kb.db") as store:
+        report = index_paths(store, [kb])
+    assert report.added == 1
+    assert [s.reason for s in report.skipped] == ["it cannot be read (Permission denied)"]
