@@ -183,3 +183,32 @@ def test_around_the_batch_threshold(tmp_path, count):
     rows = snapshot(db)
     assert [r[0] for r in rows["documents"]] == [r[0] for r in rows["fts"]]
     assert {r[2] for r in rows["top"]} == {r[0] for r in rows["documents"]}
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(tmp_path, monkeypatch):
+    """The run keeps its long-lived objects out of collections while it writes (threer.kb.index._long_lived),
+    and nothing stays frozen after it; a freeze made by the program around it is kept."""
+    import gc
+
+    kb = tmp_path / "kb"
+    write_folder(kb, 25)
+    seen: list[int] = []
+    original = kb_index._read_and_write
+
+    def watching(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kb_index, "_read_and_write", watching)
+    assert gc.get_freeze_count() == 0
+    with Store(tmp_path / "a.db") as store:
+        assert index_paths(store, [kb]).added == 25
+    assert seen and seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with Store(tmp_path / "b.db") as store:
+            assert index_paths(store, [kb]).added == 25
+        assert gc.get_freeze_count() >= frozen * 0.9  # still frozen (a few frozen objects may have been freed)
+    finally:
+        gc.unfreeze()
