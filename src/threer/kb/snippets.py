@@ -49,27 +49,79 @@ def _lower(text: str) -> str:
     return "".join(c.lower()[:1] for c in text)  # "İ" lower-cases to "i" and a combining dot
 
 
+_STOP_TERMS: frozenset[str] | None = None
+
+
+def _stop_terms() -> frozenset[str]:
+    """The terms of the stop words: a token whose term is not one of them is no stop word."""
+    global _STOP_TERMS
+    if _STOP_TERMS is None:
+        _STOP_TERMS = frozenset(term(w) for w in STOP_WORDS)
+    return _STOP_TERMS
+
+
 def _hits(
     text: str, highlight: frozenset[str], stop_words_too: bool, surface: re.Pattern[str] | None
 ) -> list[tuple[int, int, str]]:
+    stop_terms = _stop_terms()
+
     def wanted(token: str, t: str) -> bool:
-        return t in highlight and (stop_words_too or _fold(token) not in STOP_WORDS)
+        return t in highlight and (stop_words_too or t not in stop_terms or _fold(token) not in STOP_WORDS)
 
     if surface is None:
         return [(s, e, t) for s, e, t in token_spans(text) if wanted(text[s:e], t)]
     hits = []
     last_end = -1
+    seen: dict[str, str | None] = {}  # token -> its term if it is a hit (words recur in an article)
     for match in surface.finditer(_lower(text)):
         if match.start() < last_end:
             continue
         token = TOKEN_RE.match(text, match.start())
         if token is None:
             continue
-        t = term(token.group())
-        if wanted(token.group(), t):
-            hits.append((token.start(), token.end(), t))
+        word = token.group()
+        if word in seen:
+            hit = seen[word]
+        else:
+            t = term(word)
+            hit = seen[word] = t if wanted(word, t) else None
+        if hit is not None:
+            hits.append((token.start(), token.end(), hit))
             last_end = token.end()
     return hits
+
+
+def _best_start(hits: list[tuple[int, int, str]], group_of: dict[str, int], typed: frozenset[str]) -> int:
+    """Where the window of SNIPPET_CHARS with the most concepts, then most typed words, then most hits starts.
+
+    A window starts at one of the first 200 hits and holds every hit that starts within
+    SNIPPET_CHARS of it; the windows slide, so each hit enters and leaves them once.
+    """
+    best_key = (-1, -1, -1)
+    start = 0
+    groups: dict[int, int] = {}  # concept -> hits of it in the window
+    typed_in = 0
+    last = -1  # the window is hits[i : last + 1]
+    for i, (h_start, _, _) in enumerate(hits[:200]):
+        if i:  # the hit before leaves the window
+            t = hits[i - 1][2]
+            g = group_of.get(t, -1)
+            groups[g] -= 1
+            if not groups[g]:
+                del groups[g]
+            typed_in -= t in typed
+        if last < i:  # the window so far ended at the hit before: this one starts it
+            last = i - 1
+        while last + 1 < len(hits) and (last + 1 == i or hits[last + 1][0] < h_start + SNIPPET_CHARS):
+            last += 1
+            t = hits[last][2]
+            g = group_of.get(t, -1)
+            groups[g] = groups.get(g, 0) + 1
+            typed_in += t in typed
+        key = (len(groups), typed_in, last + 1 - i)
+        if key > best_key:
+            best_key, start = key, h_start
+    return start
 
 
 def make_snippet(
@@ -86,17 +138,7 @@ def make_snippet(
     hits = _hits(text, highlight, stop_words_too, surface) if highlight else []
     start = 0
     if hits:
-        best_key = (-1, -1, -1)
-        last = 0
-        for i, (h_start, _, _) in enumerate(hits[:200]):
-            last = max(last, i)
-            while last + 1 < len(hits) and hits[last + 1][0] < h_start + SNIPPET_CHARS:
-                last += 1
-            window = hits[i : last + 1]
-            key = (len({group_of.get(t, -1) for _, _, t in window}), sum(t in typed for _, _, t in window), len(window))
-            if key > best_key:
-                best_key, start = key, h_start
-        start = max(0, start - 40)  # a few words of context before the first match
+        start = max(0, _best_start(hits, group_of, typed) - 40)  # a few words of context before the first match
         if start:
             space = text.find(" ", start, start + 40)
             start = space + 1 if space != -1 else start
