@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Bump when the analysis changes: the index is then rebuilt from the stored text.
@@ -237,6 +237,130 @@ _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _READING_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>")
 
 
+# The link, image, autolink, tag and comment patterns above, applied by scanning instead: each of
+# them can match at a start in one way only (up to the first `]`, `)`, `>`, white space or `-->`
+# after it), but the regex engine looks for that end again from every start, so text such as
+# 50,000 `[` took seconds and 5 MB of it days. The scans below find each end once for all the
+# starts before it and give what `re.sub` with the pattern gives (tests compare them).
+_AUTOLINK_END = re.compile(r"[>\s]")
+
+
+def _strip_brackets(text: str, opener: str, min_inner: int, open_char: str, close_char: str) -> str:
+    """`opener` TEXT `]` `open_char` ANY `close_char` -> TEXT, as `re.sub` with _IMAGE, _LINK or _REF_LINK."""
+    out: list[str] = []
+    last = 0
+    inner_end = after_end = -2  # the first `]` / `close_char` found so far, valid for the starts before it
+    at = text.find(opener)
+    while at != -1:
+        inner = at + len(opener)
+        if inner_end < inner:
+            inner_end = text.find("]", inner)
+            if inner_end == -1:
+                break  # no `]` after this start, nor after any later one
+        if inner_end - inner >= min_inner and text.startswith(open_char, inner_end + 1):
+            if after_end < inner_end + 2:
+                after_end = text.find(close_char, inner_end + 2)
+                if after_end == -1:
+                    break
+            out.append(text[last:at])
+            out.append(text[inner:inner_end])
+            last = after_end + 1
+            at = text.find(opener, last)
+        else:
+            at = text.find(opener, at + 1)
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _strip_links(text: str) -> str:
+    """Images and links (inline and by reference) to their text: _IMAGE, _LINK then _REF_LINK, in linear time."""
+    if "![" in text:
+        text = _strip_brackets(text, "![", 0, "(", ")")
+    text = _strip_brackets(text, "[", 1, "(", ")")
+    return _strip_brackets(text, "[", 1, "[", "]")
+
+
+def _strip_autolinks(text: str) -> str:
+    """`<https://...>` and `<mailto:...>` to the address, as `re.sub` with _AUTOLINK."""
+    out: list[str] = []
+    last = 0
+    end = -2  # the first `>` or white space found so far
+    at = text.find("<")
+    while at != -1:
+        for scheme in ("https:", "http:", "mailto:"):
+            if text.startswith(scheme, at + 1):
+                start = at + 1 + len(scheme)
+                if end < start:
+                    found = _AUTOLINK_END.search(text, start)
+                    if found is None:
+                        at = -1
+                        break
+                    end = found.start()
+                if end > start and text[end] == ">":
+                    out.append(text[last:at])
+                    out.append(text[at + 1 : end])
+                    last = end + 1
+                break
+        if at == -1:
+            break
+        at = text.find("<", max(at + 1, last))
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str, width: int) -> str:
+    """Each span from a start `starts_at(text, i)` accepts (the index after its opening, else -1) to the
+    first `closer` after that opening, replaced by one space (_HTML_TAG, _HTML_COMMENT)."""
+    out: list[str] = []
+    last = 0
+    end = -2
+    at = text.find("<")
+    while at != -1:
+        opened = starts_at(text, at)
+        if opened != -1:
+            if end < opened:
+                end = text.find(closer, opened)
+                if end == -1:
+                    break
+            out.append(text[last:at])
+            out.append(" ")
+            last = end + width
+            at = text.find("<", last)
+        else:
+            at = text.find("<", at + 1)
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _tag_opening(text: str, at: int) -> int:
+    """`</?[A-Za-z]` at `at`: the index after its letter, else -1."""
+    k = at + 1
+    if text.startswith("/", k):
+        k += 1
+    letter = text[k : k + 1]
+    return k + 1 if letter and letter.isascii() and letter.isalpha() else -1
+
+
+def _comment_opening(text: str, at: int) -> int:
+    return at + 4 if text.startswith("<!--", at) else -1
+
+
+def _strip_tags(text: str) -> str:
+    """Tag-like `<...>` pieces to a space, as `re.sub` with _HTML_TAG."""
+    return _replace_spans(text, _tag_opening, ">", 1)
+
+
+def _strip_comments(text: str) -> str:
+    """HTML comments to a space, as `re.sub` with _HTML_COMMENT."""
+    return _replace_spans(text, _comment_opening, "-->", 3)
+
+
 def _real_tag(match: re.Match[str]) -> str:
     return " " if match.group(1).lower() in _HTML_ELEMENTS else match.group()
 
@@ -253,8 +377,8 @@ def _without_emphasis(text: str) -> str:
 def _reading_inline(text: str) -> str:
     """Inline markup out, text kept: autolinks, real tags, code marks and emphasis (code keeps its `*`/`_`)."""
     if "<" in text:
-        text = _AUTOLINK.sub(r"\1", text)
-        text = _HTML_COMMENT.sub(" ", text)
+        text = _strip_autolinks(text)
+        text = _strip_comments(text)
         text = _READING_TAG.sub(_real_tag, text)
     if "`" not in text:
         return _without_emphasis(text)
@@ -327,15 +451,12 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
         lines.append(plain)
     text = "\n".join(lines).strip()
     if "[" in text:
-        text = _IMAGE.sub(r"\1", text)
-        text = _LINK.sub(r"\1", text)
-        text = _REF_LINK.sub(r"\1", text)
+        text = _strip_links(text)
     if for_reading:
         text = _reading_inline(text)
     else:
         if "<" in text:
-            text = _AUTOLINK.sub(r"\1", text)
-            text = _HTML_TAG.sub(" ", text)
+            text = _strip_tags(_strip_autolinks(text))
         if "`" in text:
             text = _CODE.sub(r"\1", text)
         if "*" in text:
