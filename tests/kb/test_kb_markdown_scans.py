@@ -30,6 +30,16 @@ def test_the_scans_give_what_the_regexes_give(text):
     assert analysis._strip_comments(text) == analysis._HTML_COMMENT.sub(" ", text)
 
 
+EMPHASIS = ["*", "**", "***", "****", "_", "__", "___", "a", "b c", " ", "\n", "\t", "\u00a0", "é", "1", ".", "`"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(EMPHASIS), max_size=30).map("".join))
+def test_the_emphasis_scan_gives_what_the_regexes_give(text):
+    assert analysis._strip_emphasis(text, "*") == analysis._STAR_EMPHASIS.sub(r"\2", text)
+    assert analysis._strip_emphasis(text, "_") == analysis._UNDERSCORE_EMPHASIS.sub(r"\2", text)
+
+
 @pytest.mark.parametrize("text, indexed, read", [
     ("See [the guide](https://example.com/a_(b)) and ![shot](img.png).", "See the guide) and shot.",
      "See the guide) and shot."),
@@ -45,11 +55,13 @@ def test_the_usual_markup(text, indexed, read):
     assert markdown_to_text(text, for_reading=True) == read
 
 
-@pytest.mark.parametrize("unit", ["[", "![", "[a](", "[a][", "<a", "</a", "<http:", "<https:x", "<!--", "[a]"])
-def test_a_megabyte_of_one_opening_is_read_at_once(unit):
+@pytest.mark.parametrize("unit", ["[", "![", "[a](", "[a][", "<a", "</a", "<http:", "<https:x", "<!--", "[a]",
+                                  "*a ", "**a ", "_a ", "__a ", "***", "*", "_"])
+@pytest.mark.parametrize("for_reading", [False, True])
+def test_a_megabyte_of_one_opening_is_read_at_once(unit, for_reading):
     """Each of these made a regex look for its end again from every start: minutes to days at 1 MB."""
     text = "# Title\n\n" + unit * (1_000_000 // len(unit)) + "\nlast words"
     started = time.monotonic()
-    plain = markdown_to_text(text)
+    plain = markdown_to_text(text, for_reading=for_reading)
     assert time.monotonic() - started < 10  # a guard against the old hang, not a speed figure
     assert plain.endswith("last words")

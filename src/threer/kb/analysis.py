@@ -365,12 +365,74 @@ def _real_tag(match: re.Match[str]) -> str:
     return " " if match.group(1).lower() in _HTML_ELEMENTS else match.group()
 
 
+_SPACE = re.compile(r"\s")
+_WORD = re.compile(r"\w")
+
+
+def _strip_emphasis(text: str, mark: str) -> str:
+    """What `re.sub` with _STAR_EMPHASIS (`mark` "*") or _UNDERSCORE_EMPHASIS ("_") and r"\\2" gives, in linear time.
+
+    An opening is the whole run of 1 to 3 marks from a position (fewer would leave a mark for the
+    look-ahead), before a character that is neither white space nor a mark (and, for `_`, after one
+    that is no word character). Its close is then the first run of as many marks, later on the line,
+    after such a character (and, for `_`, before no word character): the lazy `*?` finds no other.
+    The first close of each size after a point is found once for all the openings before it.
+    """
+    underscore = mark == "_"
+    n = len(text)
+    out: list[str] = []
+    last = 0
+    run_end = -1  # where the run of marks holding the current position ends
+    line_end = -2  # the first newline at or after the current opening's text
+    closes: dict[int, tuple[int, int]] = {}  # run size -> (looked from, first close at or after it, or -1)
+
+    def close(size: int, start: int) -> int:
+        known = closes.get(size)
+        if known is not None and start >= known[0] and (known[1] == -1 or known[1] >= start):
+            return known[1]
+        run = mark * size
+        j = text.find(run, start)
+        while j != -1:
+            before = text[j - 1]
+            if (before != mark and not _SPACE.match(before)
+                    and not (underscore and j + size < n and _WORD.match(text, j + size))):
+                break
+            j = text.find(run, j + 1)
+        closes[size] = (start, j)
+        return j
+
+    at = text.find(mark)
+    while at != -1:
+        if at >= run_end:
+            run_end = at
+            while run_end < n and text[run_end] == mark:
+                run_end += 1
+        size = run_end - at
+        inner = run_end
+        if (size <= 3 and inner < n and not _SPACE.match(text, inner)
+                and not (underscore and at > 0 and _WORD.match(text, at - 1))):
+            if line_end != -1 and line_end < inner:
+                line_end = text.find("\n", inner)
+            j = close(size, inner + 1)
+            if j != -1 and (line_end == -1 or j < line_end):
+                out.append(text[last:at])
+                out.append(text[inner:j])
+                last = j + size
+                at = text.find(mark, last)
+                continue
+        at = text.find(mark, at + 1)
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _without_emphasis(text: str) -> str:
     if "*" in text:
-        text = _STAR_EMPHASIS.sub(r"\2", text)
+        text = _strip_emphasis(text, "*")
         text = _STAR_RUNS.sub("", text)  # strong emphasis that spans lines or is left open: markup still
     if "_" in text:
-        text = _UNDERSCORE_EMPHASIS.sub(r"\2", text)
+        text = _strip_emphasis(text, "_")
     return text
 
 
