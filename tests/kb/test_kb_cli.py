@@ -336,3 +336,18 @@ def test_a_gone_folder_in_json_says_what_left(invoke, kb_folder, tmp_path):
     doc = json.loads(invoke("kb", "index", str(kb_folder), "--json").stdout)
     assert doc["removed"] == 2
     assert [w["message"] for w in doc["warnings"]] == ["no longer exists: its 2 entries left the index"]
+
+
+def test_a_file_name_with_a_newline_or_brackets_stays_on_its_warning_line(invoke, tmp_path):
+    """A name may hold anything but `/`: it must not make a warning line of its own, nor lose a bracket."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "b[x]\nWarning: all fine.md").write_text("---\ntitle: [x\n---\n# B\n\nwords\n", encoding="utf-8")
+    result = invoke("kb", "index", str(folder))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Warning: ")
+    assert "b[x]\\nWarning: all fine.md: its front matter" in lines[0]
+    listed = invoke("kb", "search", "words")
+    assert "b[x]\\nWarning: all fine.md" in listed.stdout
+    assert "\nWarning: all fine" not in listed.stdout

@@ -67,3 +67,22 @@ def test_an_unreadable_file_is_skipped_and_the_rest_indexes(tmp_path: Path) -> N
         report = index_paths(store, [kb])
     assert report.added == 1
     assert [s.reason for s in report.skipped] == ["it cannot be read (Permission denied)"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_what_is_no_file_is_skipped_with_what_it_is(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "ok.md").write_text("# Fine\n\nreadable words", encoding="utf-8")
+    os.mkfifo(kb / "pipe.md")
+    (kb / "null.md").symlink_to("/dev/null")
+    (tmp_path / "folder.md").mkdir()
+    (kb / "folder.md").symlink_to(tmp_path / "folder.md")
+    with Store(tmp_path / "kb.db") as store:
+        report = index_paths(store, [kb])
+    assert report.added == 1
+    assert {(Path(s.path).name, s.reason) for s in report.skipped} == {
+        ("pipe.md", "it is a FIFO, not a file"),
+        ("null.md", "it is a character device, not a file"),
+        ("folder.md", "it is a folder behind a link (links to folders are not followed), not a file"),
+    }

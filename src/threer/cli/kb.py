@@ -89,12 +89,13 @@ def index_command(
     if as_json:
         _emit_json(report.model_dump(mode="json"))
         return
-    from rich.markup import escape
+    from threer.safe_text import one_line
 
+    # one line each, whatever a file name holds (a newline in a name must not make a line of its own)
     for skipped in report.skipped:
-        print_warning(escape(f"Skipped {skipped.path}: {skipped.reason}."))
+        print_warning(one_line(f"Skipped {skipped.path}: {skipped.reason}."))
     for warning in report.warnings:
-        print_warning(escape(f"{warning.path}: {warning.message}."))
+        print_warning(one_line(f"{warning.path}: {warning.message}."))
     files = report.indexed + len(report.skipped)
     stdout_console().print(
         f"Indexed {files} file{'s' if files != 1 else ''}: {report.added} added, {report.updated} updated, "
@@ -178,15 +179,17 @@ def search_command(
     from rich.padding import Padding
     from rich.text import Text
 
+    from threer.safe_text import one_line
+
     for number, result in enumerate(results, 1):
         head = Text(f"{number:>2}. ")
-        head.append(result.title, style="bold")
-        head.append(f"  [{result.id}]", style="cyan")
+        head.append(one_line(result.title), style="bold")
+        head.append(f"  [{one_line(result.id)}]", style="cyan")
         console.print(head, soft_wrap=True)
         console.print(Padding(_highlighted(result.snippet, result.highlights), (0, 0, 0, 4)))
         where = f"{result.source} · score {result.score:.2f}"
         if result.path:
-            where += f" · {result.path}"
+            where += f" · {one_line(result.path)}"
         console.print(Text("    " + where, style="dim"), soft_wrap=True)  # a path is copied whole: never wrapped
 
 

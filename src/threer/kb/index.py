@@ -117,10 +117,21 @@ def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
                 skipped.append(SkippedFile(path=entry.path, reason=f"it cannot be read ({exc.strerror})"))
                 continue
             if not stat_module.S_ISREG(info.st_mode):
+                skipped.append(SkippedFile(path=entry.path, reason=f"it is {_not_a_file(info.st_mode)}, not a file"))
                 continue
             relative = entry.path[len(root_text) + 1 :]
             derived = relative.rsplit(".", 1)[0].replace(os.sep, "/")
             yield _Found(entry.path, kind, info.st_size, info.st_mtime_ns, derived)
+
+
+def _not_a_file(mode: int) -> str:
+    """What a path with an article's name is when it is no regular file (a link followed to it)."""
+    for test, what in ((stat_module.S_ISFIFO, "a FIFO"), (stat_module.S_ISSOCK, "a socket"),
+                       (stat_module.S_ISCHR, "a character device"), (stat_module.S_ISBLK, "a block device"),
+                       (stat_module.S_ISDIR, "a folder behind a link (links to folders are not followed)")):
+        if test(mode):
+            return what
+    return "not a regular file"
 
 
 def _scan(roots: list[Path], skipped: list[SkippedFile]) -> list[_Found]:
