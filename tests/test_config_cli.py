@@ -126,3 +126,20 @@ def test_emptying_a_required_text_key_is_said_in_words(invoke, threer_env):
     result = invoke("config", "set", "smtp.security", "")
     assert result.exit_code == 2
     assert "NoneType" not in result.stderr and "empty" in result.stderr
+
+
+@pytest.mark.parametrize("args", [("kb", "search", "outlook"), ("check-dns", "--dns-only", "example.test"),
+                                  ("config", "show")])
+def test_a_config_path_that_cannot_even_be_looked_at_is_a_clear_error(tmp_path, args):
+    """Not an unexpected error (exit 3): the same happens when a folder on the path is closed to the user."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "THREER_HOME": str(tmp_path / "home"),
+           "THREER_CONFIG": str(tmp_path / ("x" * 300) / "config.toml")}  # a name too long to look up
+    result = subprocess.run([sys.executable, "-m", "threer", *args], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: Cannot read the config file ")
+    assert "File name too long" in result.stderr and "unexpected" not in result.stderr

@@ -197,7 +197,9 @@ class Config(BaseModel):
 
 def load_config(path: Path) -> Config:
     """Read the config; a missing file is the defaults, a bad one a clear error."""
-    if not path.exists():
+    from threer.files import config_file_exists
+
+    if not config_file_exists(path):
         return Config()
     from threer.files import load_toml, read_user_text
 

@@ -277,7 +277,9 @@ def plain_values(data: dict[str, Any]) -> CheckConfig | None:
 def read_for_checks(path: Path) -> Any:
     """The config as check-dns reads it: a CheckConfig when the file is missing (the defaults) or plain,
     else threer.config.Config (which converts a value, or raises BadInput saying what is wrong)."""
-    if not path.exists():
+    from threer.files import config_file_exists
+
+    if not config_file_exists(path):
         return CheckConfig()
     import tomllib
 

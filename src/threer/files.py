@@ -57,6 +57,18 @@ def read_user_bytes(path: Path, what: str, *, fix: str, max_bytes: int | None = 
     return data
 
 
+def config_file_exists(path: Path) -> bool:
+    """Whether the config file is there; BadInput when that cannot even be told (a folder on its path
+    this user may not enter, a name too long), instead of an unexpected error."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot read the config file {display_path(path)} ({exc.strerror or exc}). Check the path and the "
+            "permissions of its folders, or set THREER_CONFIG to a file you can read."
+        ) from None
+
+
 def read_user_text(path: Path, what: str, *, fix: str, max_bytes: int | None = None) -> str:
     """The UTF-8 text (a BOM is dropped) of the file a user named as `what`, e.g. "answers file".
 
