@@ -351,3 +351,20 @@ def test_a_file_name_with_a_newline_or_brackets_stays_on_its_warning_line(invoke
     listed = invoke("kb", "search", "words")
     assert "b[x]\\nWarning: all fine.md" in listed.stdout
     assert "\nWarning: all fine" not in listed.stdout
+
+
+def test_a_very_long_article_is_shown_as_plain_text(invoke, tmp_path):
+    from threer.cli.kb_viewer import MARKDOWN_LAYOUT_MAX
+
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    line = "Check the **MX record** and the [guide](https://example.com/mx) first.\n"
+    (folder / "long.md").write_text("# Long one\n\n" + line * (MARKDOWN_LAYOUT_MAX // len(line) + 10), encoding="utf-8")
+    (folder / "short.md").write_text("# Short one\n\n" + line, encoding="utf-8")
+    assert invoke("kb", "index", str(folder)).exit_code == 0
+    long = invoke("kb", "show", "long")
+    assert long.exit_code == 0, long.stderr
+    assert "Shown as plain text" in long.stdout
+    assert "Check the MX record and the guide first." in long.stdout and "**" not in long.stdout
+    short = invoke("kb", "show", "short")
+    assert "Shown as plain text" not in short.stdout and "MX record" in short.stdout and "**" not in short.stdout
