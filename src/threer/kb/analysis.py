@@ -245,6 +245,14 @@ _READING_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*)?/?>")
 _AUTOLINK_END = re.compile(r"[>\s]")
 
 
+def _rebuilt(text: str, out: list[str], last: int) -> str:
+    """`text` with the pieces a scan replaced: `out` holds what stands before `last`, the rest is as it was."""
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _strip_brackets(text: str, opener: str, min_inner: int, open_char: str, close_char: str) -> str:
     """`opener` TEXT `]` `open_char` ANY `close_char` -> TEXT, as `re.sub` with _IMAGE, _LINK or _REF_LINK."""
     out: list[str] = []
@@ -268,10 +276,7 @@ def _strip_brackets(text: str, opener: str, min_inner: int, open_char: str, clos
             at = text.find(opener, last)
         else:
             at = text.find(opener, at + 1)
-    if not out:
-        return text
-    out.append(text[last:])
-    return "".join(out)
+    return _rebuilt(text, out, last)
 
 
 def _strip_links(text: str) -> str:
@@ -306,10 +311,7 @@ def _strip_autolinks(text: str) -> str:
         if at == -1:
             break
         at = text.find("<", max(at + 1, last))
-    if not out:
-        return text
-    out.append(text[last:])
-    return "".join(out)
+    return _rebuilt(text, out, last)
 
 
 def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str, width: int) -> str:
@@ -332,10 +334,7 @@ def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str,
             at = text.find("<", last)
         else:
             at = text.find("<", at + 1)
-    if not out:
-        return text
-    out.append(text[last:])
-    return "".join(out)
+    return _rebuilt(text, out, last)
 
 
 def _tag_opening(text: str, at: int) -> int:
@@ -421,10 +420,7 @@ def _strip_emphasis(text: str, mark: str) -> str:
                 at = text.find(mark, last)
                 continue
         at = text.find(mark, at + 1)
-    if not out:
-        return text
-    out.append(text[last:])
-    return "".join(out)
+    return _rebuilt(text, out, last)
 
 
 def _without_emphasis(text: str) -> str:

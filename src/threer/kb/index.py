@@ -178,7 +178,7 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
 _spell_sent: set[str] = set()  # terms this process has already handed to the writer in this run
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _read_file(path: str) -> bytes:
@@ -186,7 +186,8 @@ def _read_file(path: str) -> bytes:
 
     Read with the size `fstat` gives, not a buffer of the largest size allowed (allocating
     5 MB for each 3 kB article cost more than reading it). Opened without blocking, so a file
-    replaced by a FIFO since the scan is refused rather than waited on.
+    replaced by a FIFO since the scan is refused rather than waited on, and never as a
+    controlling terminal (a link to a terminal device put in its place).
     """
     fd = os.open(path, _OPEN_FLAGS)
     try:
