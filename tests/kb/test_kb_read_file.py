@@ -86,3 +86,18 @@ def test_what_is_no_file_is_skipped_with_what_it_is(tmp_path: Path) -> None:
         ("null.md", "it is a character device, not a file"),
         ("folder.md", "it is a folder behind a link (links to folders are not followed), not a file"),
     }
+
+
+def test_a_path_that_is_a_broken_link_says_what_is_wrong_with_it(tmp_path: Path) -> None:
+    from threer.errors import BadInput
+
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    (tmp_path / "dangling").symlink_to(tmp_path / "moved-away")
+    with Store(tmp_path / "kb.db") as store:
+        with pytest.raises(BadInput, match=r"one is a link that leads back to itself \(a loop of links\)"):
+            index_paths(store, [tmp_path / "one"])
+        with pytest.raises(BadInput, match=r"dangling is a link to .*moved-away, which does not exist"):
+            index_paths(store, [tmp_path / "dangling"])
+        with pytest.raises(BadInput, match="No such file or folder"):
+            index_paths(store, [tmp_path / "never"])

@@ -80,6 +80,9 @@ def _check_roots(paths: Iterable[str | os.PathLike[str]], holds: Any = None) -> 
             if holds is not None and is_storable(str(gone)) and holds(gone):
                 roots.append(gone)
                 continue
+            if path.is_symlink():
+                raise BadInput(f"{display_path(raw)} is a link {_link_trouble(path)}. Point it at a folder of "
+                               "articles, or give that folder itself.")
             raise BadInput(f"No such file or folder: {raw}. Check the path and run `threer kb index` again.")
         if not (path.is_dir() or path.is_file()):
             raise BadInput(f"{raw} is neither a file nor a folder; give article files or folders to index.")
@@ -87,6 +90,22 @@ def _check_roots(paths: Iterable[str | os.PathLike[str]], holds: Any = None) -> 
             raise BadInput(f"The name {display_path(path)} is not UTF-8; rename it (threer stores paths as UTF-8 text).")
         roots.append(path.resolve())
     return roots
+
+
+def _link_trouble(link: Path) -> str:
+    """What is wrong with a symbolic link that leads nowhere: a loop, or a target that is not there."""
+    import errno
+
+    try:
+        os.stat(link)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "that leads back to itself (a loop of links)"
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return "that cannot be followed"
+    return f"to {display_path(target)}, which does not exist"
 
 
 def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
