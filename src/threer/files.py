@@ -26,32 +26,57 @@ MAX_NODES = 200_000
 MAX_ALIASES = 100
 
 
+# opening a file to read what it holds: a FIFO with no writer must not hang the open itself, a terminal
+# device must not become the process's controlling terminal, and no child process inherits the descriptor
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_up_to(fd: int, cap: int, expected: int) -> bytes:
+    """What `fd` holds, but never more than `cap` + 1 bytes (one more than allowed: too big).
+
+    The first read asks for `expected` + 1 bytes (a file's size from `fstat`), not for `cap`:
+    a read of 5 MB allocates 5 MB, whatever the file holds. A file that grew, or a pipe, is read on.
+    """
+    pieces = []
+    want = expected + 1
+    total = 0
+    while total <= cap:
+        piece = os.read(fd, min(want, cap + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+        want = 65536
+    return b"".join(pieces)
+
+
 def read_user_bytes(path: Path, what: str, *, fix: str, max_bytes: int | None = None) -> bytes:
     """The bytes of the file a user named as `what`, read up to `max_bytes` and never past it."""
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     shown = display_path(path)
     try:
-        # non-blocking open: a FIFO with no writer must not hang the open itself
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError:
         raise BadInput(f"The {what} {shown} does not exist; {fix}.") from None
     except IsADirectoryError:
         raise BadInput(f"The {what} {shown} is a folder; {fix}.") from None
     except OSError as exc:
         raise BadInput(f"Cannot read the {what} {shown} ({exc.strerror or exc}).") from None
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISDIR(mode):
-        os.close(fd)
-        raise BadInput(f"The {what} {shown} is a folder; {fix}.")
-    with os.fdopen(fd, "rb") as fh:
+    try:
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            raise BadInput(f"The {what} {shown} is a folder; {fix}.")
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise BadInput(f"The {what} {shown} is a device or socket, not a file; {fix}.")
         if stat.S_ISFIFO(mode) and hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a pipe (`<(...)`) is read as it comes, up to the cap
         try:
-            data = fh.read(cap + 1)
+            data = read_up_to(fd, cap, info.st_size if stat.S_ISREG(mode) else 65535)
         except OSError as exc:
             raise BadInput(f"Cannot read the {what} {shown} ({exc.strerror or exc}).") from None
+    finally:
+        os.close(fd)
     if len(data) > cap:
         raise BadInput(f"The {what} {shown} is over {_size(cap)}; {fix}.")
     return data

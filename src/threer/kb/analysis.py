@@ -287,6 +287,14 @@ def _strip_links(text: str) -> str:
     return _strip_brackets(text, "[", 1, "[", "]")
 
 
+def _autolink_opening(text: str, at: int) -> int:
+    """`<https:`, `<http:` or `<mailto:` at `at`: the index after the scheme, else -1."""
+    for scheme in ("https:", "http:", "mailto:"):
+        if text.startswith(scheme, at + 1):
+            return at + 1 + len(scheme)
+    return -1
+
+
 def _strip_autolinks(text: str) -> str:
     """`<https://...>` and `<mailto:...>` to the address, as `re.sub` with _AUTOLINK."""
     out: list[str] = []
@@ -294,27 +302,24 @@ def _strip_autolinks(text: str) -> str:
     end = -2  # the first `>` or white space found so far
     at = text.find("<")
     while at != -1:
-        for scheme in ("https:", "http:", "mailto:"):
-            if text.startswith(scheme, at + 1):
-                start = at + 1 + len(scheme)
-                if end < start:
-                    found = _AUTOLINK_END.search(text, start)
-                    if found is None:
-                        at = -1
-                        break
-                    end = found.start()
-                if end > start and text[end] == ">":
-                    out.append(text[last:at])
-                    out.append(text[at + 1 : end])
-                    last = end + 1
-                break
-        if at == -1:
-            break
-        at = text.find("<", max(at + 1, last))
+        start = _autolink_opening(text, at)
+        if start != -1:
+            if end < start:
+                found = _AUTOLINK_END.search(text, start)
+                if found is None:
+                    break  # no `>` after this opening, nor after any later one
+                end = found.start()
+            if end > start and text[end] == ">":
+                out.append(text[last:at])
+                out.append(text[at + 1 : end])
+                last = end + 1
+                at = text.find("<", last)
+                continue
+        at = text.find("<", at + 1)
     return _rebuilt(text, out, last)
 
 
-def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str, width: int) -> str:
+def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str) -> str:
     """Each span from a start `starts_at(text, i)` accepts (the index after its opening, else -1) to the
     first `closer` after that opening, replaced by one space (_HTML_TAG, _HTML_COMMENT)."""
     out: list[str] = []
@@ -330,7 +335,7 @@ def _replace_spans(text: str, starts_at: Callable[[str, int], int], closer: str,
                     break
             out.append(text[last:at])
             out.append(" ")
-            last = end + width
+            last = end + len(closer)
             at = text.find("<", last)
         else:
             at = text.find("<", at + 1)
@@ -352,12 +357,12 @@ def _comment_opening(text: str, at: int) -> int:
 
 def _strip_tags(text: str) -> str:
     """Tag-like `<...>` pieces to a space, as `re.sub` with _HTML_TAG."""
-    return _replace_spans(text, _tag_opening, ">", 1)
+    return _replace_spans(text, _tag_opening, ">")
 
 
 def _strip_comments(text: str) -> str:
     """HTML comments to a space, as `re.sub` with _HTML_COMMENT."""
-    return _replace_spans(text, _comment_opening, "-->", 3)
+    return _replace_spans(text, _comment_opening, "-->")
 
 
 def _real_tag(match: re.Match[str]) -> str:

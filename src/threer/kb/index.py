@@ -24,6 +24,7 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from threer.errors import BadInput
+from threer.files import READ_FLAGS, read_up_to
 from threer.safe_text import display_path, is_storable
 from threer.kb.analysis import analyzer_signature
 from threer.kb.backend import is_team_index
@@ -197,37 +198,24 @@ def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int,
 _spell_sent: set[str] = set()  # terms this process has already handed to the writer in this run
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
 def _read_file(path: str) -> bytes:
     """The bytes of a regular file of at most MAX_FILE_BYTES; IngestError otherwise.
 
-    Read with the size `fstat` gives, not a buffer of the largest size allowed (allocating
-    5 MB for each 3 kB article cost more than reading it). Opened without blocking, so a file
-    replaced by a FIFO since the scan is refused rather than waited on, and never as a
-    controlling terminal (a link to a terminal device put in its place).
+    Read with the size `fstat` gives (threer.files.read_up_to), not a buffer of the largest size
+    allowed (allocating 5 MB for each 3 kB article cost more than reading it). Opened without
+    blocking, so a file replaced by a FIFO since the scan is refused rather than waited on, and
+    never as a controlling terminal (a link to a terminal device put in its place).
     """
-    fd = os.open(path, _OPEN_FLAGS)
+    fd = os.open(path, READ_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat_module.S_ISREG(info.st_mode):
             raise IngestError("it is no longer a regular file")
         if info.st_size > MAX_FILE_BYTES:
             raise IngestError(f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        pieces = []
-        want = info.st_size + 1  # one byte more: a file that grew since fstat is read on, up to the limit
-        total = 0
-        while total <= MAX_FILE_BYTES:
-            piece = os.read(fd, min(want, MAX_FILE_BYTES + 1 - total))
-            if not piece:
-                break
-            pieces.append(piece)
-            total += len(piece)
-            want = 65536
+        data = read_up_to(fd, MAX_FILE_BYTES, info.st_size)
     finally:
         os.close(fd)
-    data = b"".join(pieces)
     if len(data) > MAX_FILE_BYTES:  # it grew since fstat
         raise IngestError(f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     return data
