@@ -3,7 +3,8 @@
 `check-dns --dns-only --json` opens no connection and renders no table, so it must not import httpx,
 cryptography or rich; its command line is read by the entry point itself (threer.cli.entry), its
 config, profiles, findings and reports are plain classes, and its answers are read by
-threer.checks.dnswire, so it imports neither typer (nor click), pydantic nor dnspython either; `kb search --json` must not import rich; neither imports the other commands'
+threer.checks.dnswire, so it imports neither typer (nor click), pydantic nor dnspython either; `kb search --json` is read by the entry
+point too and must import none of rich, typer or pydantic; neither imports the other commands'
 modules. Each run is a real `python -m threer` process (a module imported by an earlier test in this
 process would hide one the run itself imports); the module list is taken as the process exits.
 """
@@ -78,13 +79,21 @@ def test_check_dns_table_still_renders_with_rich(server) -> None:
     assert families(modules, "rich", "httpx") == ["rich"]
 
 
-def test_kb_search_json_imports_no_rich() -> None:
+def test_kb_search_json_imports_no_rich_typer_or_pydantic(threer_env) -> None:
+    from threer.config import Config, save_config
+
     loaded_by("kb", "search", "warm up")  # the first search indexes the bundled articles: not the case measured
     run, modules = loaded_by("kb", "search", "outlook", "password", "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["results"]
-    assert families(modules, "rich", "httpx", "cryptography", "dns", "questionary") == []
-    assert modules & COMMAND_MODULES == {"threer.cli.kb"}
+    assert families(modules, "rich", "httpx", "cryptography", "dns", "questionary", "typer", "click", "pydantic") == []
+    assert modules & COMMAND_MODULES == set() and "threer.cli.kb_search" in modules
+    # a config file as `threer config init` writes it is read without pydantic too
+    save_config(Config.model_validate({"partner": {"domain": "partner.example", "support_address": "help@partner.example"},
+                                       "kb_folders": []}), threer_env.config_path)
+    run, with_config = loaded_by("kb", "search", "outlook", "password", "--json")
+    assert run.returncode == 0, run.stderr
+    assert families(with_config, "typer", "pydantic") == []
     # Snowball's English stemmer alone, not the package that imports all of its languages
     assert {m for m in modules if m.startswith("snowballstemmer")} == {
         "snowballstemmer.english_stemmer", "snowballstemmer.basestemmer", "snowballstemmer.among"}

@@ -1,9 +1,10 @@
 """The `threer` program's entry point, and how an exception a command raises becomes a message and an exit code.
 
-Scripts and monitoring jobs run `threer check-dns DOMAIN --json` over and over, and most of the CPU of
-such a short run went to importing the CLI framework (typer) before any question was asked. So the
-entry point reads a check-dns command line itself when it can read it exactly as the typer app does,
-and runs the command (`threer.cli.check_dns.run`) without importing typer. Every other command line
+Scripts and monitoring jobs run `threer check-dns DOMAIN --json` over and over, and a technician runs
+`threer kb search WORDS` while the customer waits; most of such a short run went to importing the CLI
+framework (typer, and with it pydantic) before any question was asked. So the entry point reads a
+check-dns or kb search command line itself when it can read it exactly as the typer app does, and runs
+the command (`threer.cli.check_dns.run`, `threer.cli.kb_search.run`) without typer. Every other command line
 (another command, `--help`, `--version`, an option it does not know, a value the typer app would
 convert or refuse in its own words) goes to the typer app in threer.cli.app, which gives the help and
 the usage errors. Both ways run the same command function and turn its exceptions into messages and
@@ -84,32 +85,108 @@ def read_check_dns(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
     return debug, words
 
 
+# kb search's options as the typer command declares them (threer.cli.kb.search_command): option ->
+# keyword of threer.cli.kb_search.run. tests/test_entry.py checks these against the typer command too.
+SEARCH_FLAGS = {"--json": "as_json"}
+SEARCH_VALUES = {"--limit": "limit", "-n": "limit", "--source": "source"}
+SEARCH_LIMIT = (1, 200)  # the command's min and max: a limit outside is the typer app's to refuse
+_LIMIT = re.compile(r"[0-9]{1,3}")
+
+
+def read_kb_search(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
+    """(--debug, the keywords of kb_search.run) for a plain `[--debug] kb search WORDS... [options]`
+    command line, or None when the typer app must read it (as read_check_dns)."""
+    debug = False
+    if args[:1] == ["--debug"]:
+        debug, args = True, args[1:]
+    if args[:2] != ["kb", "search"] or len(args) < 3:  # `kb search` alone: the typer app's usage error
+        return None
+    words: dict[str, Any] = {"query": [], "as_json": False, "limit": 10, "source": None}
+    given: set[str] = set()
+    rest = args[2:]
+    at = 0
+    while at < len(rest):
+        token = rest[at]
+        at += 1
+        if not token.startswith("-") or token == "-":
+            words["query"].append(token)
+            continue
+        option, equals, value = token.partition("=")
+        if option in SEARCH_FLAGS and not equals:
+            words[SEARCH_FLAGS[option]] = True
+            continue
+        if option not in SEARCH_VALUES or (equals and option == "-n"):
+            return None  # --help, --, -n5, an unknown option: the typer app's words
+        if not equals:
+            if at >= len(rest) or rest[at].startswith("-"):
+                return None  # a missing value, or one the typer app may read otherwise
+            value = rest[at]
+            at += 1
+        keyword = SEARCH_VALUES[option]
+        if keyword in given:
+            return None  # given twice: the typer app decides which counts
+        given.add(keyword)
+        if keyword == "limit":
+            if _LIMIT.fullmatch(value) is None or not SEARCH_LIMIT[0] <= int(value) <= SEARCH_LIMIT[1]:
+                return None
+            words["limit"] = int(value)
+        else:
+            words[keyword] = value
+    if not words["query"]:
+        return None  # options only: the typer app says the query is missing
+    return debug, words
+
+
 def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         # `threer ... | head`: end quietly when the reader goes away, as other Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         plain = read_check_dns(sys.argv[1:])
+        search = None if plain is not None else read_kb_search(sys.argv[1:])
     except KeyboardInterrupt:  # Ctrl-C while reading the command line
         sys.exit(int(ExitStatus.INTERRUPTED))
-    if plain is None:
-        from threer.cli.app import run_app
+    if plain is not None:
+        debug, words = plain
+        sys.exit(run_check_dns(words, debug=debug))
+    if search is not None:
+        debug, words = search
+        sys.exit(run_kb_search(words, debug=debug))
+    from threer.cli.app import run_app
 
-        run_app()
-        return
-    debug, words = plain
-    sys.exit(run_check_dns(words, debug=debug))
+    run_app()
 
 
 def run_check_dns(words: dict[str, Any], *, debug: bool) -> int:
     """check-dns without typer, its exceptions handled as the typer app handles them."""
+
+    def check(env: Any) -> int:
+        from threer.cli.check_dns import run
+
+        return run(env, **words)
+
+    return _run_plain(check, debug=debug)
+
+
+def run_kb_search(words: dict[str, Any], *, debug: bool) -> int:
+    """kb search without typer, its exceptions handled as the typer app handles them."""
+
+    def search(env: Any) -> int:
+        from threer.cli.kb_search import run
+
+        run(env, **words)
+        return int(ExitStatus.OK)
+
+    return _run_plain(search, debug=debug)
+
+
+def _run_plain(command: Any, *, debug: bool) -> int:
     env = None
     try:
-        from threer.cli.check_dns import run
         from threer.env import Environment
 
         env = Environment.from_os()
-        return run(env, **words)
+        return int(command(env))
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure said in words (exit_status_for)
         return exit_status_for(exc, debug=debug or bool(os.environ.get("THREER_DEBUG")), env=env)
 

@@ -87,7 +87,7 @@ def index_command(
         else:
             report = index_paths(store, targets)
     if as_json:
-        _emit_json(report.model_dump(mode="json"))
+        _emit_json(report.to_json())
         return
     from threer.safe_text import one_line
 
@@ -103,23 +103,6 @@ def index_command(
         f"({report.seconds:.1f} s).",
         soft_wrap=True,
     )
-
-
-def _highlighted(snippet: str, spans: list[tuple[int, int]]) -> Any:
-    """A rich Text of a snippet with its matched words in a highlight style."""
-    from rich.text import Text
-
-    text = Text(snippet)
-    for start, end in spans:
-        text.stylize("bold yellow", start, end)
-    return text
-
-
-def thesaurus_file(ctx: typer.Context) -> Any:
-    """The partner's thesaurus: `thesaurus.toml` beside the config file (it need not exist)."""
-    from threer.kb.thesaurus import partner_thesaurus_path
-
-    return partner_thesaurus_path(app_context(ctx).env.config_path)
 
 
 @kb_app.command("search")
@@ -142,55 +125,9 @@ def search_command(
 
       threer kb search "550 5.7.1" --json --limit 3
     """
-    from threer.kb.search import parse_query, search_outcome
+    from threer.cli.kb_search import run
 
-    if source is not None and source not in ("kb", "case"):
-        raise BadInput(f"--source takes kb or case, not {source!r}.")
-    text = " ".join(query)
-    if not text.strip():  # an unset shell variable, most likely: say so rather than find nothing
-        raise BadInput(
-            "The search text is empty. Type what the customer says or the error they see, for example "
-            "`threer kb search outlook keeps asking for password` or `threer kb search 0x800CCC0E`."
-        )
-    with _store(ctx) as store:
-        outcome = search_outcome(store, text, limit=limit, source=source, thesaurus_file=thesaurus_file(ctx))
-    results = outcome.results
-    if as_json:
-        _emit_json({"query": text, "searched_for": outcome.plan.searched_for,
-                    "searched_terms": outcome.plan.searched_words,
-                    "results": [r.model_dump(mode="json") for r in results]})
-        return
-    console = stdout_console()
-    if outcome.plan.searched_for:
-        from rich.text import Text
-
-        console.print(Text(f"Searched for: {outcome.plan.searched_for}", style="italic"), soft_wrap=True)
-    if not results and outcome.plan.nothing_to_search:
-        console.print(
-            f"Nothing to search for in {text!r}: it has only words that every article uses (greetings, "
-            "'please', 'the customer says'). Add what goes wrong or the error text, for example "
-            "`threer kb search outlook keeps asking for password`.", soft_wrap=True, markup=False,
-        )
-        return
-    if not results:
-        why = "" if parse_query(text).concepts else "; it has no words or codes to search for"
-        console.print(f"No articles or past cases match {text!r}{why}.", soft_wrap=True, markup=False)
-        return
-    from rich.padding import Padding
-    from rich.text import Text
-
-    from threer.safe_text import one_line
-
-    for number, result in enumerate(results, 1):
-        head = Text(f"{number:>2}. ")
-        head.append(one_line(result.title), style="bold")
-        head.append(f"  [{one_line(result.id)}]", style="cyan")
-        console.print(head, soft_wrap=True)
-        console.print(Padding(_highlighted(result.snippet, result.highlights), (0, 0, 0, 4)))
-        where = f"{result.source} · score {result.score:.2f}"
-        if result.path:
-            where += f" · {one_line(result.path)}"
-        console.print(Text("    " + where, style="dim"), soft_wrap=True)  # a path is copied whole: never wrapped
+    run(app_context(ctx).env, query, as_json=as_json, limit=limit, source=source)
 
 
 @kb_app.command("show")
@@ -254,7 +191,7 @@ def import_command(
             report = import_url(store, url, concurrency=concurrency, timeout=timeout, max_pages=max_pages)
     imported = report.added + report.updated + report.unchanged
     if as_json:
-        _emit_json(report.model_dump(mode="json"))
+        _emit_json(report.to_json())
     else:
         from rich.markup import escape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from threer.config import Config
@@ -284,7 +284,7 @@ def fuse_rankings(result_lists: list[list[Any]], groups: list[int] | None = None
             first.setdefault(result.id, result)
             place[result.id] = min(place.get(result.id, (rank, number)), (rank, number))
     order = sorted(total, key=lambda doc_id: (-total[doc_id], place[doc_id]))
-    return [first[doc_id].model_copy(update={"score": round(total[doc_id], 4)}) for doc_id in order]
+    return [replace(first[doc_id], score=round(total[doc_id], 4)) for doc_id in order]
 
 
 def index_resolved_case(store: SessionStore, session: TriageSession) -> None:
