@@ -18,6 +18,7 @@ from collections import deque
 from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
+from operator import attrgetter
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -31,7 +32,7 @@ from threer.kb.backend import is_team_index
 from threer.kb.documents import (INSERT_DOCUMENT_AT, INSERT_FTS, analyse, delete_rowid, ensure_analyzer, get_meta, now_iso,
                                  put_document, set_meta)
 from threer.kb.impact import INSERT_TOP
-from threer.kb.ingest import MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
+from threer.kb.ingest import KIND_BY_SUFFIX, MAX_FILE_BYTES, IngestError, kind_for, parse_bytes
 from threer.kb.models import IndexReport, IndexWarning, SkippedFile
 from threer.kb.spelling import known_terms, record_terms
 
@@ -109,39 +110,41 @@ def _link_trouble(link: Path) -> str:
     return f"to {display_path(target)}, which does not exist"
 
 
-def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[_Found]:
-    stack = [root]
-    root_text = str(root)
+def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[tuple[str, str, int, int]]:
+    """(path, kind, size, mtime_ns) of every article file under `root`, hidden ones left out; what cannot
+    be used is added to `skipped`. Plain tuples: an unchanged re-index runs this loop for every file and
+    keeps none of them."""
+    stack = [str(root)]
+    kinds, is_regular = KIND_BY_SUFFIX, stat_module.S_ISREG
     while stack:
         folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            skipped.append(SkippedFile(path=str(folder), reason=f"the folder cannot be read ({exc.strerror})"))
+            skipped.append(SkippedFile(path=folder, reason=f"the folder cannot be read ({exc.strerror})"))
             continue
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name[0] == ".":
                 continue  # hidden files and folders (.git, editor swap files)
-            if not is_storable(entry.name):  # bytes that are not UTF-8: shown escaped, never stored
+            if not name.isascii() and not is_storable(name):  # bytes that are not UTF-8: shown escaped, never stored
                 skipped.append(SkippedFile(path=display_path(entry.path), reason="its name is not UTF-8; rename it"))
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                     continue
-                kind = kind_for(entry.name)
+                kind = kinds.get(name[name.rfind(".") :].lower())  # as kind_for (a name starting with "." is out)
                 if kind is None:
                     continue
                 info = entry.stat()
             except OSError as exc:
                 skipped.append(SkippedFile(path=entry.path, reason=f"it cannot be read ({exc.strerror})"))
                 continue
-            if not stat_module.S_ISREG(info.st_mode):
+            if not is_regular(info.st_mode):
                 skipped.append(SkippedFile(path=entry.path, reason=f"it is {_not_a_file(info.st_mode)}, not a file"))
                 continue
-            relative = entry.path[len(root_text) + 1 :]
-            derived = relative.rsplit(".", 1)[0].replace(os.sep, "/")
-            yield _Found(entry.path, kind, info.st_size, info.st_mtime_ns, derived)
+            yield entry.path, kind, info.st_size, info.st_mtime_ns
 
 
 def _not_a_file(mode: int) -> str:
@@ -154,20 +157,52 @@ def _not_a_file(mode: int) -> str:
     return "not a regular file"
 
 
-def _scan(roots: list[Path], skipped: list[SkippedFile]) -> list[_Found]:
-    found: dict[str, _Found] = {}
-    for root in roots:
-        if not root.exists():
-            continue  # a deleted folder: its entries leave the index (_existing finds them)
-        if root.is_dir():
-            # sorted: when two files claim one id, "the first" is the same on every machine and run
-            items: Iterable[_Found] = sorted(_scan_dir(root, skipped), key=lambda item: item.path)
-        else:
-            info = root.stat()
-            items = [_Found(str(root), kind_for(root) or "text", info.st_size, info.st_mtime_ns, root.stem)]
-        for item in items:
-            found.setdefault(item.path, item)
-    return list(found.values())
+class SortedOut(NamedTuple):
+    """The files under the roots, against what the index holds of them (`existing`, from _existing)."""
+
+    to_read: list[_Found]  # new, or not of the size and mtime the index recorded: in order (below)
+    unchanged: int  # files of the size and mtime the index recorded: not read
+    stale: dict[str, tuple[Any, ...]]  # entries of `existing` whose files were not found
+    total: int  # files found
+
+
+def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: list[SkippedFile]) -> SortedOut:
+    """Scan the roots and sort their files out: to read, unchanged, gone.
+
+    The files to read come root by root, each root's sorted by path: when two files claim one id,
+    "the first" is the same on every machine and run. A file under two of the roots counts once.
+    Only the files to read become objects (an unchanged re-index of 100,000 files keeps none).
+    """
+    with _collection_paused():  # many new objects and no garbage: nothing for a collection to find
+        remaining = dict(existing)
+        seen: set[str] = set()
+        to_read: list[_Found] = []
+        unchanged = 0
+        sep = os.sep
+        for root in roots:
+            if not root.exists():
+                continue  # a deleted folder: its entries leave the index (they stay in `remaining`)
+            if root.is_dir():
+                cut = len(str(root)) + 1
+                scanned: Iterable[tuple[str, str, int, int]] = _scan_dir(root, skipped)
+            else:
+                info = root.stat()
+                cut = -1  # the id is the file's stem
+                scanned = [(str(root), kind_for(root) or "text", info.st_size, info.st_mtime_ns)]
+            fresh: list[_Found] = []
+            for path, kind, size, mtime_ns in scanned:
+                if path in seen:
+                    continue
+                seen.add(path)
+                row = remaining.pop(path, None)
+                if row is not None and row[2] == size and row[3] == mtime_ns:
+                    unchanged += 1
+                    continue
+                derived = root.stem if cut < 0 else path[cut:].rsplit(".", 1)[0].replace(sep, "/")
+                fresh.append(_Found(path, kind, size, mtime_ns, derived))
+            fresh.sort(key=attrgetter("path"))
+            to_read += fresh
+    return SortedOut(to_read, unchanged, remaining, len(seen))
 
 
 def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int, str, int | None, int | None, str | None]]:
@@ -300,7 +335,15 @@ class _Writer:
         self.deferred: list[tuple[_Found, tuple[Any, ...]]] = []
         self.removed_files = False
         self.now = now_iso()
-        self.spelling = known_terms(store.conn)
+        self._spelling: set[str] | None = None
+
+    @property
+    def spelling(self) -> set[str]:
+        """The terms kb_spell holds, read when a first document is written (a re-index of an unchanged
+        folder writes none, and reading 100,000 terms cost it a tenth of a second)."""
+        if self._spelling is None:
+            self._spelling = known_terms(self.store.conn)
+        return self._spelling
 
     def remove(self, stale: dict[str, tuple[int, str, int | None, int | None, str | None]]) -> None:
         items = list(stale.items())
@@ -375,7 +418,7 @@ class _Writer:
         fresh -= self.spelling
         if fresh:
             record_terms(cur, fresh)
-            self.spelling |= fresh
+            self.spelling.update(fresh)
         cur.executemany(INSERT_DOCUMENT_AT, documents)
         cur.executemany(INSERT_FTS, shadows)
         cur.executemany(INSERT_TOP, impact)
@@ -408,7 +451,7 @@ class _Writer:
         fresh = result[4] - self.spelling
         if fresh:
             record_terms(cur, fresh)
-            self.spelling |= fresh
+            self.spelling.update(fresh)
         doc_id = doc.doc_id or found.derived_id
         if doc_id.lower().startswith(RESERVED_PREFIXES):
             self.report.skipped.append(SkippedFile(
@@ -517,9 +560,8 @@ def _index(
     ensure_analyzer(store)
     _spell_sent.clear()
     store.conn.execute("PRAGMA cache_size = -65536")  # FTS5 merges read back what they just wrote
-    found = _scan(roots, report.skipped)
     existing = _existing(store.conn, roots, origin)
-    total = len(found)
+    files = sort_out(roots, existing, report.skipped)
     writer = _Writer(store, origin, report)
     bulk = False
 
@@ -531,8 +573,8 @@ def _index(
             with store.transaction() as cur:
                 _set_merging(cur, changes)
 
-    apply_found(found, existing, writer, store.transaction, origin=origin, report=report, progress=progress,
-                total=total, workers=workers, begin=begin)
+    apply_found(files, existing, writer, store.transaction, origin=origin, report=report, progress=progress,
+                workers=workers, begin=begin)
     if bulk or report.added + report.updated + report.removed >= OPTIMIZE_AFTER:
         # a bulk load leaves the FTS5 index in many segments, each read by every term look-up of every
         # search; one merge now (about 2 s at 100,000 articles) makes them one (FTS5's automerge keeps
@@ -605,25 +647,16 @@ def ensure_sample_kb(store: Any) -> IndexReport | None:
     return report
 
 
-def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, transaction: Callable[[], Any], *,
-                origin: str, report: IndexReport, progress: Callable[[int, int], None] | None, total: int,
+def apply_found(files: SortedOut, existing: dict[str, Any], writer: Any, transaction: Callable[[], Any], *,
+                origin: str, report: IndexReport, progress: Callable[[int, int], None] | None,
                 workers: int | None, begin: Callable[[int], None] | None = None) -> None:
     """The part of an index run both backends share: entries of files no longer found leave, unchanged
     files (same size and mtime) are counted, the others are read (in `workers` processes) and written a
     batch a transaction through the backend's `writer`; `transaction()` opens one write transaction;
     `begin(n)`, when given, is called before the n files to read are read."""
-    found_paths = {f.path for f in found}
-    stale = {path: row for path, row in existing.items() if path not in found_paths}
-    if stale:
-        writer.remove(stale)
-    to_read: list[_Found] = []
-    done = 0
-    for item in found:
-        row = existing.get(item.path)
-        if row is not None and row[2] == item.size and row[3] == item.mtime_ns:
-            done += 1
-        else:
-            to_read.append(item)
+    if files.stale:
+        writer.remove(files.stale)
+    to_read, done, total = files.to_read, files.unchanged, files.total
     report.unchanged += done
     if progress:
         progress(done, total)
@@ -641,6 +674,20 @@ def apply_found(found: list[_Found], existing: dict[str, Any], writer: Any, tran
     if writer.removed_files and origin == "file":
         with transaction() as cur:  # a removed file may have hidden a sample article: re-check them
             cur.execute("DELETE FROM kb_meta WHERE key = 'sample_fingerprint'")
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No garbage collection in the block (one that makes many objects and no reference cycles: each
+    collection would walk them all for nothing); a collector already off is left off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @contextmanager

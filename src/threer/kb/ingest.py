@@ -24,6 +24,8 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+KIND_BY_SUFFIX = {**dict.fromkeys(MARKDOWN_SUFFIXES, "markdown"), **dict.fromkeys(HTML_SUFFIXES, "html"),
+                  **dict.fromkeys(TEXT_SUFFIXES, "text")}
 
 
 class IngestError(Exception):
@@ -45,14 +47,7 @@ def kind_for(path: Path | str) -> str | None:
     """"markdown", "html" or "text" by file suffix; None for files a folder scan ignores."""
     name = path if isinstance(path, str) else path.name
     dot = name.rfind(".")
-    suffix = name[dot:].lower() if dot > 0 else ""
-    if suffix in MARKDOWN_SUFFIXES:
-        return "markdown"
-    if suffix in HTML_SUFFIXES:
-        return "html"
-    if suffix in TEXT_SUFFIXES:
-        return "text"
-    return None
+    return KIND_BY_SUFFIX.get(name[dot:].lower()) if dot > 0 else None
 
 
 def title_from_name(name: str) -> str:

@@ -53,7 +53,14 @@ class _Writer:
         self.deferred: list[tuple[Any, tuple[Any, ...]]] = []
         self.removed_files = False
         self.now = now_iso()
-        self.spelling = kb.known_terms()
+        self._spelling: set[str] | None = None
+
+    @property
+    def spelling(self) -> set[str]:
+        """The index's spelling terms, read when a first document is written (as threer.kb.index._Writer)."""
+        if self._spelling is None:
+            self._spelling = self.kb.known_terms()
+        return self._spelling
 
     def remove(self, stale: dict[str, tuple[Any, ...]]) -> None:
         items = list(stale.items())
@@ -94,7 +101,7 @@ class _Writer:
         fresh = result[4] - self.spelling
         if fresh:
             kb.record_terms(cur, fresh)
-            self.spelling |= fresh
+            self.spelling.update(fresh)
         doc_id = doc.doc_id or found.derived_id
         if doc_id.lower().startswith(files_index.RESERVED_PREFIXES):
             report.skipped.append(SkippedFile(
@@ -156,12 +163,11 @@ def index_roots(kb: Any, roots: list[Path], *, origin: str, progress: Any = None
     report = IndexReport()
     kb.ensure_analyzer()
     files_index._spell_sent.clear()
-    found = files_index._scan(roots, report.skipped)
     existing = _existing(kb, roots, origin)
-    total = len(found)
+    files = files_index.sort_out(roots, existing, report.skipped)
     writer = _Writer(kb, origin, report)
-    files_index.apply_found(found, existing, writer, kb.write, origin=origin, report=report, progress=progress,
-                            total=total, workers=workers)
+    files_index.apply_found(files, existing, writer, kb.write, origin=origin, report=report, progress=progress,
+                            workers=workers)
     report.seconds = round(perf_counter() - started, 3)
     return report
 

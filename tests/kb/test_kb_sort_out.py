@@ -1,0 +1,67 @@
+"""Sorting an index run's files out (threer.kb.index.sort_out): to read, unchanged, gone.
+
+A re-index compares each file's size and mtime with what the index recorded while it scans; only the
+files to read become objects. These tests build real folders and compare with real index rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+
+from threer.kb.index import _existing, index_paths, sort_out
+from threer.store import Store
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_changed_new_and_gone_files_are_told_apart(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    for name in ("a.md", "b.md", "sub/c.md", "sub/d.txt", "gone.md"):
+        write(root / name, f"# {name}\n\nVPN blocks sending.\n")
+    with Store(tmp_path / "threer.db") as store:
+        assert index_paths(store, [root]).added == 5
+        (root / "gone.md").unlink()
+        write(root / "b.md", "# b\n\nThe VPN blocks sending on port 587 now.\n")  # another size
+        os.utime(root / "a.md", ns=(1, 1))  # the same size, another mtime: read again (then found the same)
+        write(root / "sub/new.md", "# new\n\nA new article.\n")
+        write(root / "sub/notes.docx", "not an article")
+        write(root / ".hidden.md", "# hidden\n")
+        existing = _existing(store.conn, [root.resolve()], "file")
+        skipped: list = []
+        files = sort_out([root.resolve()], existing, skipped)
+        assert [Path(f.path).relative_to(root.resolve()).as_posix() for f in files.to_read] == ["a.md", "b.md", "sub/new.md"]
+        assert [f.derived_id for f in files.to_read] == ["a", "b", "sub/new"]
+        assert files.unchanged == 2 and files.total == 5 and skipped == []
+        assert list(files.stale) == [str(root.resolve() / "gone.md")]
+        assert set(existing) == {str(root.resolve() / n) for n in ("a.md", "b.md", "sub/c.md", "sub/d.txt", "gone.md")}
+        report = index_paths(store, [root])
+        assert (report.added, report.updated, report.unchanged, report.removed) == (1, 1, 3, 1)
+
+
+def test_a_file_under_two_roots_counts_once_and_a_file_root_takes_its_stem(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    write(root / "z.md", "# z\n")
+    one = write(root / "inner" / "guide.v2.md", "# guide\n")
+    files = sort_out([root, root / "inner", one], {}, [])
+    assert [(Path(f.path).name, f.derived_id) for f in files.to_read] == [("guide.v2.md", "inner/guide.v2"), ("z.md", "z")]
+    assert files.total == 2
+    alone = sort_out([one], {}, [])
+    assert [(f.kind, f.derived_id) for f in alone.to_read] == [("markdown", "guide.v2")]
+
+
+def test_a_missing_root_leaves_its_entries_stale_and_the_collector_as_it_was(tmp_path: Path) -> None:
+    existing = {str(tmp_path / "old" / "a.md"): (1, "a", 10, 10, "hash")}
+    assert sort_out([tmp_path / "old"], existing, []).stale == existing
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        sort_out([tmp_path], {}, [])
+        assert not gc.isenabled()  # a collector someone turned off stays off
+    finally:
+        gc.enable()
