@@ -65,3 +65,46 @@ def test_a_missing_root_leaves_its_entries_stale_and_the_collector_as_it_was(tmp
         assert not gc.isenabled()  # a collector someone turned off stays off
     finally:
         gc.enable()
+
+
+def test_a_file_indexed_by_its_own_path_stays_when_its_folder_is_indexed(tmp_path: Path) -> None:
+    # a folder scan never looks at FAQ (no article suffix) or .draft.md (hidden): each is in the index only
+    # because it was given by its own path, and indexing the folder must not take it out
+    root = tmp_path / "kb"
+    write(root / "a.md", "# Alpha\n\nnarwhal alpha\n")
+    faq = write(root / "FAQ", "narwhal faq without a suffix\n")
+    draft = write(root / ".draft.md", "# Draft\n\nnarwhal draft\n")
+    with Store(tmp_path / "threer.db") as store:
+        assert index_paths(store, [faq, draft]).added == 2
+        report = index_paths(store, [root])
+        assert (report.added, report.unchanged, report.removed) == (1, 0, 0)
+        ids = {row[0] for row in store.conn.execute("SELECT doc_id FROM kb_documents WHERE origin = 'file'")}
+        assert ids == {"a", "FAQ", ".draft"}
+        faq.unlink()
+        again = index_paths(store, [root])
+        assert (again.unchanged, again.removed) == (1, 1)  # deleted: it leaves, as any file does
+
+
+def test_articles_under_a_folder_that_cannot_be_read_stay(tmp_path: Path, monkeypatch) -> None:
+    import threer.kb.index as index_module
+
+    root = tmp_path / "kb"
+    write(root / "open" / "o.md", "# Open\n\nnarwhal open\n")
+    write(root / "locked" / "l.md", "# Locked\n\nnarwhal locked\n")
+    with Store(tmp_path / "threer.db") as store:
+        assert index_paths(store, [root]).added == 2
+        real_scandir = os.scandir
+        locked = str((root / "locked").resolve())
+
+        def scandir(path):  # what a folder made unreadable for a moment (chmod 000) gives a non-root user
+            if str(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(index_module.os, "scandir", scandir)
+        report = index_paths(store, [root])
+        assert (report.unchanged, report.removed) == (1, 0)
+        assert [(s.path, s.reason) for s in report.skipped] == [(locked, "the folder cannot be read (Permission denied)")]
+        assert store.conn.execute("SELECT count(*) FROM kb_documents WHERE doc_id = 'locked/l'").fetchone()[0] == 1
+        monkeypatch.setattr(index_module.os, "scandir", real_scandir)
+        assert index_paths(store, [root]).unchanged == 2

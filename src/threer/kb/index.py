@@ -110,10 +110,11 @@ def _link_trouble(link: Path) -> str:
     return f"to {display_path(target)}, which does not exist"
 
 
-def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[tuple[str, str, int, int]]:
+def _scan_dir(root: Path, skipped: list[SkippedFile],
+              unreadable: list[str] | None = None) -> Iterator[tuple[str, str, int, int]]:
     """(path, kind, size, mtime_ns) of every article file under `root`, hidden ones left out; what cannot
-    be used is added to `skipped`. Plain tuples: an unchanged re-index runs this loop for every file and
-    keeps none of them."""
+    be used is added to `skipped`, and a folder that cannot be read to `unreadable` too. Plain tuples: an
+    unchanged re-index runs this loop for every file and keeps none of them."""
     stack = [str(root)]
     kinds, is_regular = KIND_BY_SUFFIX, stat_module.S_ISREG
     while stack:
@@ -122,6 +123,8 @@ def _scan_dir(root: Path, skipped: list[SkippedFile]) -> Iterator[tuple[str, str
             entries = list(os.scandir(folder))
         except OSError as exc:
             skipped.append(SkippedFile(path=folder, reason=f"the folder cannot be read ({exc.strerror})"))
+            if unreadable is not None:
+                unreadable.append(folder)
             continue
         for entry in entries:
             name = entry.name
@@ -172,6 +175,8 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
     The files to read come root by root, each root's sorted by path: when two files claim one id,
     "the first" is the same on every machine and run. A file under two of the roots counts once.
     Only the files to read become objects (an unchanged re-index of 100,000 files keeps none).
+
+    An entry the scan did not find is gone, unless `_still_there` says it is not.
     """
     with _collection_paused():  # many new objects and no garbage: nothing for a collection to find
         remaining = dict(existing)
@@ -179,12 +184,15 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
         to_read: list[_Found] = []
         unchanged = 0
         sep = os.sep
+        scanned_dirs: list[str] = []
+        unreadable: list[str] = []
         for root in roots:
             if not root.exists():
                 continue  # a deleted folder: its entries leave the index (they stay in `remaining`)
             if root.is_dir():
                 cut = len(str(root)) + 1
-                scanned: Iterable[tuple[str, str, int, int]] = _scan_dir(root, skipped)
+                scanned_dirs.append(str(root))
+                scanned: Iterable[tuple[str, str, int, int]] = _scan_dir(root, skipped, unreadable)
             else:
                 info = root.stat()
                 cut = -1  # the id is the file's stem
@@ -202,7 +210,27 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
                 fresh.append(_Found(path, kind, size, mtime_ns, derived))
             fresh.sort(key=attrgetter("path"))
             to_read += fresh
+        if remaining and scanned_dirs:
+            remaining = {path: row for path, row in remaining.items()
+                         if not _still_there(path, scanned_dirs, unreadable)}
     return SortedOut(to_read, unchanged, remaining, len(seen))
+
+
+def _still_there(path: str, folders: list[str], unreadable: list[str]) -> bool:
+    """Whether an entry that a scan of `folders` did not find stays in the index all the same: its file is
+    under a folder that could not be read this time (a permission changed for a moment must not empty
+    the index of it), or it is a file a folder scan never looks at (a hidden one, or one without an
+    article suffix: it was indexed by its own path) and it still exists."""
+    sep = os.sep
+    if any(path.startswith(folder.rstrip(sep) + sep) for folder in unreadable):
+        return True
+    for folder in folders:
+        prefix = folder.rstrip(sep) + sep
+        if path.startswith(prefix):
+            parts = path[len(prefix):].split(sep)
+            if any(part.startswith(".") for part in parts) or kind_for(parts[-1]) is None:
+                return os.path.isfile(path)
+    return False
 
 
 def _existing(conn: Any, roots: list[Path], origin: str) -> dict[str, tuple[int, str, int | None, int | None, str | None]]:
@@ -465,6 +493,10 @@ class _Writer:
         conflict = cur.execute("SELECT rowid, origin, path FROM kb_documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if conflict is not None and (current is None or conflict[0] != current[0]):
             if not self._resolve_conflict(cur, conflict, found, result, doc_id, last_try=last_try):
+                if current is not None and not (self.deferred and self.deferred[-1][0] is found):
+                    # skipped, not put off to the run's end: its earlier version leaves too (it no longer says that)
+                    delete_rowid(cur, current[0])
+                    self.report.removed += 1
                 return
         put_document(
             cur,
