@@ -102,6 +102,8 @@ def test_what_is_read() -> None:
     ["outlook", "--limit", "0"],
     ["outlook", "--jsn"],
     ["vpn", "-", "--json"],
+    ["caf\udcff password", "--json"],
+    ["\x1b]0;owned\x07 outlook"],
     ["vpn", "--json", "blocks", "--limit", "200"],
 ])
 def test_both_ways_give_the_same_output_and_exit_code(indexed: Path, args: list[str]) -> None:

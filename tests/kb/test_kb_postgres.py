@@ -282,3 +282,23 @@ def test_pages_imported_by_one_technician_are_searched_by_another(pg_url, tmp_pa
         bob.close()
         server.clear()
         server.stop()
+
+
+def test_a_file_that_takes_a_held_id_leaves_with_its_old_version_on_both_backends(pg, lite, tmp_path):
+    # b.md is edited to claim the id a.md holds: it is skipped, and its earlier version (still under its old
+    # id) leaves the index too, counted as removed, instead of being found under words it no longer has
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    (folder / "a.md").write_text("---\nid: one\ntitle: First\n---\nnarwhal first\n", encoding="utf-8")
+    (folder / "b.md").write_text("---\nid: two\ntitle: Second\n---\nnarwhal second\n", encoding="utf-8")
+    for store in (lite, pg.kb_index()):
+        assert index_paths(store, [folder]).added == 2
+    (folder / "b.md").write_text("---\nid: one\ntitle: Second retitled\n---\nbeluga now\n", encoding="utf-8")
+    for store in (lite, pg.kb_index()):
+        report = index_paths(store, [folder])
+        assert (report.added, report.updated, report.unchanged, report.removed) == (0, 0, 1, 1)
+        assert [s.reason for s in report.skipped] == [f"its id 'one' is already used by {folder / 'a.md'} (the file "
+                                                      "indexed first keeps it; give this one another id)"]
+        assert [r.id for r in search(store, "narwhal")] == ["one"]
+        again = index_paths(store, [folder])
+        assert (again.unchanged, again.removed, len(again.skipped)) == (1, 0, 1)

@@ -116,6 +116,10 @@ class _Writer:
         conflict = cur.fetchone()
         if conflict is not None and (current is None or conflict[0] != current[0]):
             if not self._resolve_conflict(cur, conflict, found, doc_id, result, last_try=last_try):
+                if current is not None and not (self.deferred and self.deferred[-1][0] is found):
+                    # skipped, not put off to the run's end: its earlier version leaves too (it no longer says that)
+                    self.kb.delete_id(cur, current[0])
+                    self.report.removed += 1
                 return
         kb.put_document(cur, doc_id=doc_id, source="kb", origin=self.origin, title=doc.title, tags=doc.tags,
                         body=doc.body, fmt=doc.format, path=found.path, size=found.size, mtime_ns=found.mtime_ns,
