@@ -198,6 +198,27 @@ def test_worker_processes_give_the_same_index(store, tmp_path):
     assert_consistent(store)
 
 
+def test_workers_kept_far_ahead_of_the_writer_give_the_same_index_in_order(store, tmp_path, monkeypatch):
+    """Many small chunks in flight across several small batches: every file comes back once, in order,
+    so the file first by path keeps an id that two of them claim, as when read in this process."""
+    import threer.kb.index as index_module
+
+    monkeypatch.setattr(index_module, "CHUNK", 3)
+    monkeypatch.setattr(index_module, "BATCH", 7)
+    monkeypatch.setattr(index_module, "AHEAD_CHUNKS", 9)
+    kb = tmp_path / "kb"
+    for n in range(40):
+        article(kb, f"a{n:02}.md", f"# Article {n}\n\nword{n} shared text")
+    article(kb, "z1.md", "---\nid: twin\n---\n# First twin\n\nfirsttwin")
+    article(kb, "z2.md", "---\nid: twin\n---\n# Second twin\n\nsecondtwin")
+    report = index_paths(store, [kb], workers=2)
+    assert report.added == 41 and [s.path for s in report.skipped] == [str(kb / "z2.md")]
+    assert ids(store) == {f"a{n:02}" for n in range(40)} | {"twin"}
+    assert [r.id for r in search(store, "word33")] == ["a33"]
+    assert store.conn.execute("SELECT title FROM kb_documents WHERE doc_id = 'twin'").fetchone()[0] == "First twin"
+    assert_consistent(store)
+
+
 def test_progress_is_reported(store, tmp_path):
     for n in range(3):
         article(tmp_path / "kb", f"a{n}.md", f"# {n}")
