@@ -34,6 +34,35 @@ _NUMBER = re.compile(r"[0-9]{1,10}(?:\.[0-9]{0,10})?")
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
+def _options(rest: list[str], flags: Any, valued: Any, *, dash_value: bool,
+             no_equals: frozenset[str] = frozenset()) -> list[tuple[str | None, str | None]] | None:
+    """The tokens of a command line's rest as the typer app reads them: (None, word) for an argument,
+    (option, None) for one of `flags`, (option, value) for one of `valued` (`--opt VALUE` or `--opt=VALUE`);
+    None when the typer app must read it (--help, --, a short option joined to its value, an unknown option,
+    a missing value). `dash_value`: "-" may be an option's value (check-dns reads "-" as standard input)."""
+    items: list[tuple[str | None, str | None]] = []
+    at = 0
+    while at < len(rest):
+        token = rest[at]
+        at += 1
+        if not token.startswith("-") or token == "-":
+            items.append((None, token))
+            continue
+        option, equals, value = token.partition("=")
+        if option in flags and not equals:
+            items.append((option, None))
+            continue
+        if option not in valued or (equals and option in no_equals):
+            return None
+        if not equals:
+            if at >= len(rest) or (rest[at].startswith("-") and not (dash_value and rest[at] == "-")):
+                return None  # a missing value, or one the typer app may read otherwise
+            value = rest[at]
+            at += 1
+        items.append((option, value))
+    return items
+
+
 def read_check_dns(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
     """(--debug, the keywords of check_dns.run) for a plain `[--debug] check-dns ...` command line, or
     None when the typer app must read it (anything else, or anything here not plainly understood)."""
@@ -42,45 +71,34 @@ def read_check_dns(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
         debug, args = True, args[1:]
     if args[:1] != ["check-dns"] or len(args) < 2:  # `check-dns` alone shows its help
         return None
+    items = _options(args[1:], FLAGS, VALUES.keys() | REPEATED.keys(), dash_value=True)
+    if items is None:
+        return None
     words: dict[str, Any] = {"domains": [], "from_file": None, "profile": None, "ca_bundle": None, "timeout": 5.0,
                              "smtp_port": 25, **{key: False for key in FLAGS.values()},
                              **{key: [] for key in REPEATED.values()}}
     given: set[str] = set()
-    rest = args[1:]
-    at = 0
-    while at < len(rest):
-        token = rest[at]
-        at += 1
-        if not token.startswith("-") or token == "-":
-            words["domains"].append(token)
-            continue
-        option, equals, value = token.partition("=")
-        if option in FLAGS and not equals:
+    for option, value in items:
+        if option is None:
+            words["domains"].append(value)
+        elif value is None:
             words[FLAGS[option]] = True
-            continue
-        if option not in VALUES and option not in REPEATED:
-            return None  # --help, --, a short option, an unknown option: the typer app's words
-        if not equals:
-            if at >= len(rest) or (rest[at].startswith("-") and rest[at] != "-"):
-                return None  # a missing value, or one the typer app may read otherwise
-            value = rest[at]
-            at += 1
-        if option in REPEATED:
+        elif option in REPEATED:
             words[REPEATED[option]].append(value)
-            continue
-        if option in given:
+        elif option in given:
             return None  # given twice: the typer app decides which counts
-        given.add(option)
-        if option == "--timeout":
-            if _NUMBER.fullmatch(value) is None:
-                return None
-            words["timeout"] = float(value)
-        elif option == "--smtp-port":
-            if _PORT.fullmatch(value) is None or not 1 <= int(value) <= 65535:
-                return None
-            words["smtp_port"] = int(value)
         else:
-            words[VALUES[option]] = value
+            given.add(option)
+            if option == "--timeout":
+                if _NUMBER.fullmatch(value) is None:
+                    return None
+                words["timeout"] = float(value)
+            elif option == "--smtp-port":
+                if _PORT.fullmatch(value) is None or not 1 <= int(value) <= 65535:
+                    return None
+                words["smtp_port"] = int(value)
+            else:
+                words[VALUES[option]] = value
     words["domains"] = words["domains"] or None  # as typer passes an argument given no value
     return debug, words
 
@@ -101,37 +119,27 @@ def read_kb_search(args: list[str]) -> tuple[bool, dict[str, Any]] | None:
         debug, args = True, args[1:]
     if args[:2] != ["kb", "search"] or len(args) < 3:  # `kb search` alone: the typer app's usage error
         return None
+    items = _options(args[2:], SEARCH_FLAGS, SEARCH_VALUES, dash_value=False, no_equals=frozenset({"-n"}))
+    if items is None:
+        return None
     words: dict[str, Any] = {"query": [], "as_json": False, "limit": 10, "source": None}
     given: set[str] = set()
-    rest = args[2:]
-    at = 0
-    while at < len(rest):
-        token = rest[at]
-        at += 1
-        if not token.startswith("-") or token == "-":
-            words["query"].append(token)
-            continue
-        option, equals, value = token.partition("=")
-        if option in SEARCH_FLAGS and not equals:
+    for option, value in items:
+        if option is None:
+            words["query"].append(value)
+        elif value is None:
             words[SEARCH_FLAGS[option]] = True
-            continue
-        if option not in SEARCH_VALUES or (equals and option == "-n"):
-            return None  # --help, --, -n5, an unknown option: the typer app's words
-        if not equals:
-            if at >= len(rest) or rest[at].startswith("-"):
-                return None  # a missing value, or one the typer app may read otherwise
-            value = rest[at]
-            at += 1
-        keyword = SEARCH_VALUES[option]
-        if keyword in given:
-            return None  # given twice: the typer app decides which counts
-        given.add(keyword)
-        if keyword == "limit":
-            if _LIMIT.fullmatch(value) is None or not SEARCH_LIMIT[0] <= int(value) <= SEARCH_LIMIT[1]:
-                return None
-            words["limit"] = int(value)
         else:
-            words[keyword] = value
+            keyword = SEARCH_VALUES[option]
+            if keyword in given:
+                return None  # given twice: the typer app decides which counts
+            given.add(keyword)
+            if keyword == "limit":
+                if _LIMIT.fullmatch(value) is None or not SEARCH_LIMIT[0] <= int(value) <= SEARCH_LIMIT[1]:
+                    return None
+                words["limit"] = int(value)
+            else:
+                words[keyword] = value
     if not words["query"]:
         return None  # options only: the typer app says the query is missing
     return debug, words
