@@ -346,7 +346,7 @@ def _read_in_workers(tasks: list[tuple[str, str, str, str | None]], workers: int
         pending: deque[Any] = deque()
         for chunk in chunks:
             pending.append(pool.submit(_read_chunk, chunk))
-            if len(pending) >= max(workers * 3, AHEAD_CHUNKS):
+            if len(pending) >= AHEAD_CHUNKS:
                 break
         while pending:
             results = pending.popleft().result()
