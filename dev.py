@@ -55,6 +55,20 @@ def byte_compile() -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _run_interactive(command: list[str]) -> int:
+    """Run `command` and return its exit code, leaving Ctrl-C to it: the terminal sends SIGINT to both
+    processes, and the triage answers it itself (its answers are saved; it says how to resume), so this
+    one waits on instead of ending in a traceback. A handler, not SIG_IGN: an ignored signal would stay
+    ignored in the command."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        return subprocess.call(command)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
@@ -62,7 +76,7 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     if task == "triage":
         ensure_venv("")
-        return subprocess.call([str(BIN / "threer"), "triage", *rest])
+        return _run_interactive([str(BIN / "threer"), "triage", *rest])
     if task == "test":
         ensure_venv("test")
         # lint and types first: quick, and a failure there is cheaper to see than a test run
