@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from threer.errors import NotFound, StoreError
-from threer.store import SCHEMA_VERSION, Store
+from threer import store as store_module
+from threer.store import PAGE_SIZE, SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -17,6 +18,32 @@ def test_new_database_is_private_wal_and_versioned(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_new_database_has_pages_that_hold_an_article(tmp_path):
+    store = Store(tmp_path / "threer.db")
+    assert PAGE_SIZE == 16384
+    assert store.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    store.close()
+    empty = tmp_path / "empty.db"
+    empty.touch()  # a file of no bytes (made by hand, or by a run stopped at once) is a new database too
+    assert Store(empty).conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+
+
+def test_a_database_made_with_other_pages_keeps_them_and_its_records(tmp_path, monkeypatch):
+    path = tmp_path / "threer.db"
+    monkeypatch.setattr(store_module, "PAGE_SIZE", 4096)  # as threer made it before, with SQLite's default
+    older = Store(path)
+    sid = older.create_session(NOW)
+    older.record_answer(sid, "intake.issue", {"x": 1}, NOW)
+    older.close()
+    monkeypatch.undo()
+    store = Store(path)
+    assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert store.answers(sid)["intake.issue"][0] == {"x": 1}
+    store.record_answer(sid, "intake.issue", {"x": 2}, NOW + timedelta(minutes=1))
+    assert store.answers(sid)["intake.issue"][0] == {"x": 2}
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_each_answer_is_committed_at_once(tmp_path):
@@ -118,11 +145,11 @@ def test_unknown_session(tmp_path):
 
 
 def _filled(path):
-    """A database with sessions, answers and a past case, closed (its WAL folded into the file)."""
+    """A database with sessions, answers (over several pages) and a past case, closed (its WAL folded into the file)."""
     with Store(path) as store:
         for n in range(30):
             sid = store.create_session(NOW)
-            store.record_answer(sid, "intake.issue", {"description": "x" * 300, "n": n}, NOW)
+            store.record_answer(sid, "intake.issue", {"description": "x" * 1500, "n": n}, NOW)
         store.put_case(sid, title="Outlook asks for the password", body="Resolution: clear the credentials")
     return sid
 
@@ -137,7 +164,9 @@ def _root_page(path, table):
 
 def _ruin_page(path, page):
     with open(path, "r+b") as fh:
-        fh.seek((page - 1) * 4096)
+        fh.seek(16)
+        size = int.from_bytes(fh.read(2), "big")  # the page size, in the file's header
+        fh.seek((page - 1) * size)
         fh.write(b"\xff" * 16)  # no valid b-tree page starts so
 
 

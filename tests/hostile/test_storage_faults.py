@@ -58,7 +58,7 @@ def working_db(tmp_path_factory) -> Path:
     with Store(db) as store:
         from threer.kb.index import index_paths
 
-        index_paths(store, [str(_articles(base / "kb"))])
+        index_paths(store, [str(_articles(base / "kb", 240))])  # most of the file, so its middle is KB pages
         for _ in range(3):
             complete_session(store)
         make_session(store, _resolved_answers())
@@ -80,6 +80,12 @@ def xor_middle(db: Path, size: int = 8192) -> None:
     db.write_bytes(bytes(data))
 
 
+def _page_size(db: Path) -> int:
+    with open(db, "rb") as fh:
+        fh.seek(16)
+        return int.from_bytes(fh.read(2), "big")  # as the file's header says (threer.store.PAGE_SIZE when new)
+
+
 def _pages_of(db: Path, tables: tuple[str, ...]) -> list[int]:
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         marks = ", ".join("?" for _ in tables)
@@ -97,7 +103,8 @@ def damaged(working_db, threer_env) -> Path:
     db = threer_env.db_path
     shutil.copyfile(working_db, db)
     size = db.stat().st_size
-    hit = range(size // 2 // 4096 + 1, (size // 2 + MIDDLE - 1) // 4096 + 2)
+    page = _page_size(db)
+    hit = range(size // 2 // page + 1, (size // 2 + MIDDLE - 1) // page + 2)
     kb = set(_pages_of(db, ("kb_documents", "kb_documents_files", "kb_fts_content", "kb_fts_data", "kb_fts_idx", "kb_top", "kb_top_doc")))
     assert set(hit) <= kb, "the middle of the test database is no longer KB pages: make the KB bigger"
     xor_middle(db, MIDDLE)
@@ -113,8 +120,9 @@ def damaged_typed(working_db, threer_env) -> Path:
     shutil.copyfile(working_db, db)
     pages = _pages_of(db, ("sessions", "answers"))
     data = bytearray(db.read_bytes())
+    size = _page_size(db)
     for page in pages:
-        for i in range((page - 1) * 4096, page * 4096):
+        for i in range((page - 1) * size, page * size):
             data[i] ^= 0xFF
     db.write_bytes(bytes(data))
     assert _integrity(db) != "ok"
