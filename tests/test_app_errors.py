@@ -5,14 +5,14 @@ import subprocess
 import sys
 
 import pytest
+from support_db import page_size
 
 
 def test_database_damaged_inside_is_reported_not_a_crash(invoke, threer_env):
     assert invoke("kb", "search", "outlook").exit_code == 0  # creates the database with the sample KB
     size = threer_env.db_path.stat().st_size
+    page = page_size(threer_env.db_path)
     with open(threer_env.db_path, "r+b") as fh:  # keep the header page, ruin every page after it
-        fh.seek(16)
-        page = int.from_bytes(fh.read(2), "big")  # the page size, in the file's header
         fh.seek(page)
         fh.write(b"\xff" * (size - page))
     damaged = threer_env.db_path.read_bytes()

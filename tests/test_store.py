@@ -4,6 +4,7 @@ import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from support_db import page_size
 
 from threer.errors import NotFound, StoreError
 from threer import store as store_module
@@ -164,9 +165,7 @@ def _root_page(path, table):
 
 def _ruin_page(path, page):
     with open(path, "r+b") as fh:
-        fh.seek(16)
-        size = int.from_bytes(fh.read(2), "big")  # the page size, in the file's header
-        fh.seek((page - 1) * size)
+        fh.seek((page - 1) * page_size(path))
         fh.write(b"\xff" * 16)  # no valid b-tree page starts so
 
 

@@ -22,6 +22,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from support_db import page_size
 from support_prompter import COMPLETE_ANSWERS, PARTNER
 from support_sessions import complete_session, make_session
 
@@ -80,12 +81,6 @@ def xor_middle(db: Path, size: int = 8192) -> None:
     db.write_bytes(bytes(data))
 
 
-def _page_size(db: Path) -> int:
-    with open(db, "rb") as fh:
-        fh.seek(16)
-        return int.from_bytes(fh.read(2), "big")  # as the file's header says (threer.store.PAGE_SIZE when new)
-
-
 def _pages_of(db: Path, tables: tuple[str, ...]) -> list[int]:
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         marks = ", ".join("?" for _ in tables)
@@ -103,7 +98,7 @@ def damaged(working_db, threer_env) -> Path:
     db = threer_env.db_path
     shutil.copyfile(working_db, db)
     size = db.stat().st_size
-    page = _page_size(db)
+    page = page_size(db)
     hit = range(size // 2 // page + 1, (size // 2 + MIDDLE - 1) // page + 2)
     kb = set(_pages_of(db, ("kb_documents", "kb_documents_files", "kb_fts_content", "kb_fts_data", "kb_fts_idx", "kb_top", "kb_top_doc")))
     assert set(hit) <= kb, "the middle of the test database is no longer KB pages: make the KB bigger"
@@ -120,7 +115,7 @@ def damaged_typed(working_db, threer_env) -> Path:
     shutil.copyfile(working_db, db)
     pages = _pages_of(db, ("sessions", "answers"))
     data = bytearray(db.read_bytes())
-    size = _page_size(db)
+    size = page_size(db)
     for page in pages:
         for i in range((page - 1) * size, page * size):
             data[i] ^= 0xFF
