@@ -107,6 +107,15 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def json_ascii(document: str) -> str:
+    """A JSON (or TOML) text with every character beyond ASCII written as a \\u escape, for a console
+    that cannot encode them: it parses to the same value (see json_visible)."""
+    return _NOT_ASCII.sub(_json_escape, document)
+
+
 def json_visible(document: str) -> str:
     """A JSON text with every unsafe character inside its strings written as a \\u escape.
 

@@ -14,7 +14,7 @@ from typer.exceptions import TyperException
 from threer import __version__
 from threer.cli.output import print_error
 from threer.env import Environment
-from threer.errors import ExitStatus
+from threer.errors import ExitStatus, ThreerError
 
 
 @dataclass
@@ -138,6 +138,11 @@ class ThreerGroup(TyperGroup):
         except typer.Abort:
             print_error("Aborted.")
             sys.exit(1)
+        except ThreerError as exc:  # met before a command ran: --help or --version could not be written
+            from threer.cli.entry import exit_status_for
+
+            debug = "--debug" in (sys.argv[1:] if args is None else list(args)) or bool(os.environ.get("THREER_DEBUG"))
+            sys.exit(exit_status_for(exc, debug=debug, env=None))
         sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: typer.Context) -> Any:
@@ -198,10 +203,13 @@ def root(
 
 def run_app() -> None:
     """The typer app over sys.argv: every command line the entry point (threer.cli.entry) does not run itself."""
-    try:
-        app(prog_name="threer")
-    except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing)
-        sys.exit(int(ExitStatus.INTERRUPTED))
+    from threer.cli.streams import guarded
+
+    with guarded():  # as threer.cli.entry.main guards them (once: the guard is not put on twice)
+        try:
+            app(prog_name="threer")
+        except KeyboardInterrupt:  # Ctrl-C outside a command (while parsing)
+            sys.exit(int(ExitStatus.INTERRUPTED))
 
 
 def main() -> None:

@@ -149,6 +149,13 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         # `threer ... | head`: end quietly when the reader goes away, as other Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    from threer.cli.streams import guarded
+
+    with guarded():  # a failed write to stdout said in words, an unencodable character escaped
+        _main()
+
+
+def _main() -> None:
     try:
         plain = read_check_dns(sys.argv[1:])
         search = None if plain is not None else read_kb_search(sys.argv[1:])

@@ -68,12 +68,12 @@ def json_text(document: Any, *, indent: int | None = 2) -> str:
 
 def emit_json(document: Any, *, indent: int | None = 2) -> None:
     """One JSON document on stdout."""
-    _write(sys.stdout, json_text(document, indent=indent) + "\n")
+    _write(sys.stdout, json_text(document, indent=indent) + "\n", json=True)
 
 
 def emit_exact(document: str) -> None:
     """A JSON or TOML document text on stdout, unsafe characters inside its strings written as \\u escapes."""
-    _write(sys.stdout, json_visible(document))
+    _write(sys.stdout, json_visible(document), json=True)
 
 
 def emit_ticket(data: str | bytes) -> None:
@@ -98,12 +98,10 @@ def emit_text(text: str, *, newline: bool = True, stderr: bool = False) -> None:
     _write(sys.stderr if stderr else sys.stdout, visible(text) + ("\n" if newline else ""))
 
 
-def _write(stream: Any, text: str) -> None:
-    try:
-        stream.write(text)
-    except UnicodeEncodeError:  # a console that is not UTF-8: the same text, unencodable characters escaped
-        encoding = getattr(stream, "encoding", None) or "ascii"
-        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+def _write(stream: Any, text: str, *, json: bool = False) -> None:
+    from threer.cli.streams import write_text
+
+    write_text(stream, text, json=json)  # a console that is not UTF-8: unencodable characters escaped
     stream.flush()
 
 
