@@ -115,6 +115,18 @@ def test_both_ways_give_the_same_output_and_exit_code(indexed: Path, args: list[
         json.loads(fast.stdout)
 
 
+def test_bytes_that_are_not_utf8_are_left_out_with_a_warning_both_ways(indexed: Path) -> None:
+    # a terminal set to Latin-1 sends "café" as caf\xe9: Python keeps the byte as a lone surrogate,
+    # which is no character; the query becomes "caf\ufffd vpn" and its JSON has no lone surrogate
+    for run in both_ways("kb", "search", "caf\udce9", "vpn", "--json"):
+        assert run.returncode == 0, run.stderr
+        assert "bytes that are not UTF-8" in run.stderr and "left out of the search" in run.stderr
+        assert "\\udc" not in run.stdout
+        document = json.loads(run.stdout)
+        assert document["query"] == "caf\ufffd vpn"
+        assert document["results"][0]["id"] == "own-vpn"
+
+
 def test_the_plain_path_finds_the_article_without_typer_or_pydantic(indexed: Path) -> None:
     run = subprocess.run([sys.executable, "-c", IMPORTED, "kb", "search", "vpn", "blocks", "port", "587", "--json"],
                          capture_output=True, text=True, timeout=120)

@@ -107,6 +107,22 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
+def argument_text(text: str) -> tuple[str, bool]:
+    """Text typed on the command line as words to use, and whether it held bytes that were not UTF-8.
+
+    Python keeps such bytes of an argument as lone surrogates (`\\udcff`), which are no character:
+    each becomes U+FFFD, the replacement character, so the text can be searched, shown and written to
+    JSON like any other."""
+    if text.isascii():
+        return text, False
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte made (not from the command line)
+        data = text.encode("utf-8", "surrogatepass")
+    fixed = data.decode("utf-8", "replace")
+    return fixed, fixed != text
+
+
 _NOT_ASCII = re.compile(r"[^\x00-\x7f]")
 
 

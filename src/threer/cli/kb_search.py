@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from threer.cli.output import emit_json, stdout_console
+from threer.cli.output import emit_json, print_warning, stdout_console
 from threer.errors import BadInput
+from threer.safe_text import argument_text
 
 EMPTY_QUERY = (
     "The search text is empty. Type what the customer says or the error they see, for example "
@@ -28,7 +29,10 @@ def run(env: Any, query: list[str], *, as_json: bool = False, limit: int = 10, s
 
     if source is not None and source not in ("kb", "case"):
         raise BadInput(f"--source takes kb or case, not {source!r}.")
-    text = " ".join(query)
+    text, mangled = argument_text(" ".join(query))
+    if mangled:
+        print_warning("The search text has bytes that are not UTF-8 (is the terminal set to another encoding?); "
+                      "they were left out of the search.")
     if not text.strip():  # an unset shell variable, most likely: say so rather than find nothing
         raise BadInput(EMPTY_QUERY)
     config = read_for_checks(env.config_path)
