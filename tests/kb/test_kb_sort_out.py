@@ -55,6 +55,21 @@ def test_a_file_under_two_roots_counts_once_and_a_file_root_takes_its_stem(tmp_p
     assert [(f.kind, f.derived_id) for f in alone.to_read] == [("markdown", "guide.v2")]
 
 
+def test_overlapping_roots_give_the_same_ids_in_any_order(tmp_path: Path) -> None:
+    # an id is the path from the outermost folder given that holds the file, whatever came first
+    root = tmp_path / "kb"
+    write(root / "z.md", "# z\n")
+    one = write(root / "inner" / "deeper" / "loop.md", "# loop\n")
+    write(root / "inner" / "other.md", "# other\n")
+    orders = [[root, root / "inner"], [root / "inner", root], [one, root], [root / "inner" / "deeper", one, root]]
+    for roots in orders:
+        files = sort_out(roots, {}, [])
+        assert {Path(f.path).name: f.derived_id for f in files.to_read if Path(f.path).name != "z.md"} == {
+            "loop.md": "inner/deeper/loop", "other.md": "inner/other"}, roots
+    inner_only = sort_out([root / "inner", one], {}, [])  # kb itself not given: ids from inner
+    assert sorted(f.derived_id for f in inner_only.to_read) == ["deeper/loop", "other"]
+
+
 def test_a_missing_root_leaves_its_entries_stale_and_the_collector_as_it_was(tmp_path: Path) -> None:
     existing = {str(tmp_path / "old" / "a.md"): (1, "a", 10, 10, "hash")}
     assert sort_out([tmp_path / "old"], existing, []).stale == existing

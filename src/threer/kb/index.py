@@ -190,17 +190,20 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
         sep = os.sep
         scanned_dirs: list[str] = []
         unreadable: list[str] = []
+        folders = [root for root in roots if root.is_dir()]
         for root in roots:
             if not root.exists():
                 continue  # a deleted folder: its entries leave the index (they stay in `remaining`)
+            # a file's id is its path from the outermost folder given that holds it, whichever order
+            # the paths came in (`kb index kb kb/sub` and `kb index kb/sub kb` give sub/loop alike)
+            base = _outermost(root, folders)
             if root.is_dir():
-                cut = len(str(root)) + 1
                 scanned_dirs.append(str(root))
                 scanned: Iterable[tuple[str, str, int, int]] = _scan_dir(root, skipped, unreadable)
             else:
                 info = root.stat()
-                cut = -1  # the id is the file's stem
                 scanned = [(str(root), kind_for(root) or "text", info.st_size, info.st_mtime_ns)]
+            cut = -1 if base == root and not root.is_dir() else len(str(base).rstrip(sep)) + 1  # -1: the stem
             fresh: list[_Found] = []
             for path, kind, size, mtime_ns in scanned:
                 if path in seen:
@@ -218,6 +221,12 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
             remaining = {path: row for path, row in remaining.items()
                          if not _still_there(path, scanned_dirs, unreadable)}
     return SortedOut(to_read, unchanged, remaining, len(seen))
+
+
+def _outermost(root: Path, folders: list[Path]) -> Path:
+    """The outermost of `folders` that holds `root` (`root` itself when none does)."""
+    holding = [folder for folder in folders if folder != root and root.is_relative_to(folder)]
+    return min(holding, key=lambda folder: len(folder.parts)) if holding else root
 
 
 def _still_there(path: str, folders: list[str], unreadable: list[str]) -> bool:
