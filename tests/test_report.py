@@ -67,6 +67,36 @@ def test_avoidable_escalations_and_why(ids: dict[str, str], threer_env: Environm
     assert ids["D"] in c.why and "5.7.1" in c.why and "already existed" in c.why
 
 
+@pytest.mark.parametrize(("kb_articles", "said"), [
+    ([], "it was not tried"),
+    (["KB-0002"], "it was tried"),  # used in research.kb (ids compared without case)
+    (["kb-0002 solved"], "it was tried and marked as the fix, which did not hold"),
+])
+def test_an_article_used_in_research_kb_counts_as_tried(threer_env: Environment, kb_articles: list[str],
+                                                        said: str) -> None:
+    # research.prior showed kb-0002, which had solved the same problem; the technician used it from the KB
+    from support_report import AUTODISCOVER, T0, _answers
+    from support_sessions import TickingClock, make_session
+
+    with Store(threer_env.db_path) as store:
+        make_session(store, _answers(domain="contoso.com", name="Contoso Ltd", decision="resolved",
+                                     errors="Task reported error (0x800CCC0E)", tried=[], articles=["kb-0002"],
+                                     resolution="Added the autodiscover CNAME as kb-0002 says."),
+                     actions={"review.dns": AUTODISCOVER, "research.prior": {"matches": []}},
+                     clock=TickingClock(start=T0, step=timedelta(minutes=3)), technician="Sam")
+        escalation = _answers(domain="contoso.co.uk", name="Contoso UK", decision="escalate",
+                              errors="Outlook error 0x800ccc0e", tried=[], articles=kb_articles)
+        if "solved" in " ".join(kb_articles):
+            escalation["outcome"]["fix_did_not_hold"] = True
+        second = make_session(store, escalation, technician="Sam",
+                              actions={"review.dns": AUTODISCOVER, "research.prior": {"matches": [
+                                  {"id": "kb-0002", "title": "Autodiscover", "source": "kb", "score": 0.9}]}},
+                              clock=TickingClock(start=T0 + timedelta(days=2), step=timedelta(minutes=3)))
+    found = {a.id: a for a in _report(threer_env).avoidable}
+    assert found[second].rule == "match-worked" and found[second].evidence == "kb-0002"
+    assert found[second].why.endswith(f"; {said}.")
+
+
 def test_an_article_added_after_the_escalation_does_not_make_it_avoidable(
         ids: dict[str, str], threer_env: Environment) -> None:
     later = datetime(2024, 3, 12, tzinfo=timezone.utc)  # after C was opened, before D used it

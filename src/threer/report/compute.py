@@ -199,7 +199,7 @@ def _match_worked(session: TriageSession, evidence: _Evidence) -> Avoidable | No
         item = str(match.get("id") or "")
         if not item:
             continue
-        tried = "it was tried" if item in prior.tried else "it was not tried"
+        tried = _how_tried(session, item)
         if item.lower().startswith(CASE_PREFIX):
             case = evidence.by_id.get(item[len(CASE_PREFIX):].upper())
             if (case and case.status == "resolved" and case.closed_at and case.closed_at <= researched
@@ -220,6 +220,25 @@ def _match_worked(session: TriageSession, evidence: _Evidence) -> Avoidable | No
                     why=f"Research showed {item}, which solved the same problem ({', '.join(common)}) in "
                         f"{other.id} on {other.closed_at:%Y-%m-%d}; {tried}.")
     return None
+
+
+def _how_tried(session: TriageSession, item: str) -> str:
+    """Whether the technician tried a match research showed: listed as tried or as the fix in
+    research.prior, or as an article used or the fix in research.kb (ids compared without case)."""
+    tried: set[str] = set()
+    marked: set[str] = set()
+    prior = session.answer("research.prior")
+    if isinstance(prior, a.PriorAnswer):
+        tried.update(prior.tried)
+        marked.update(prior.worked)
+    kb = session.answer("research.kb")
+    if isinstance(kb, a.KbAnswer):
+        tried.update(kb.articles)
+        marked.update(kb.worked)
+    wanted = item.strip().lower()
+    if wanted in {entry.strip().lower() for entry in marked}:
+        return "it was tried and marked as the fix, which did not hold"
+    return "it was tried" if wanted in {entry.strip().lower() for entry in tried} else "it was not tried"
 
 
 def _solved_later(session: TriageSession, evidence: _Evidence, articles: dict[str, Article]) -> Avoidable | None:
