@@ -4,6 +4,8 @@ import json
 import socket
 from datetime import datetime, timezone
 
+import pytest
+
 from threer.store import SCHEMA_VERSION, Store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -105,6 +107,32 @@ def test_config_set_refuses_a_password_without_echoing_it(invoke, threer_env):
     assert "postgresql://sam@127.0.0.1/threer" in refused.stderr
     refused = invoke("config", "set", "database_url", "postgresql://sam@127.0.0.1/threer?password=hunter2")
     assert refused.exit_code == 2 and "hunter2" not in refused.stderr + refused.stdout
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("postgresql://[::1", "an IPv6 address must stand in brackets"),
+    ("postgresql://sam:hunter2@[::1/threer", "an IPv6 address must stand in brackets"),
+    ("postgresql://127.0.0.1:99999999/threer", "a port that is not a number from 1 to 65535"),
+    ("postgresql://127.0.0.1:abc/threer", "a port that is not a number from 1 to 65535"),
+    ("postgresql://127.0.0.1:0/threer", "a port that is not a number from 1 to 65535"),
+])
+def test_a_url_that_cannot_be_read_is_bad_input_everywhere(invoke, threer_env, url, said):
+    # from the environment, from --to and from config set: one sentence, exit 2, no password shown
+    _local_data(threer_env)
+    runs = [invoke("db", "migrate", "--to", url), invoke("config", "set", "database_url", url),
+            invoke("sessions", "list", env={"THREER_DATABASE_URL": url})]
+    for run in runs:
+        assert run.exit_code == 2, run.stderr
+        assert said in run.stderr and "unexpected" not in run.stderr
+        assert "hunter2" not in run.stderr + run.stdout
+    assert not threer_env.config_path.exists() or "database_url" not in threer_env.config_path.read_text()
+
+
+def test_an_ipv6_server_is_shown_with_its_brackets(invoke):
+    from threer.store_pg import redact_url
+
+    assert redact_url("postgresql://sam:pw@[::1]:5433/threer") == "postgresql://sam@[::1]:5433/threer"
+    assert redact_url("postgresql://sam:pw@[::1/threer") == "postgresql://…"
 
 
 def test_a_bad_sslmode_is_refused_when_set_not_when_connecting(invoke, threer_env):

@@ -127,13 +127,19 @@ def redact_url(url: str) -> str:
     """The URL as it may be shown: host, port and database, never a password."""
     from urllib.parse import parse_qsl, urlencode
 
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL that can be read: nothing of it shown but its scheme (it may hold a password)
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        return f"{scheme}://…" if scheme.isalnum() else "(a URL that cannot be read)"
     host = parts.hostname or "localhost"
     port: int | str | None
     try:
         port = parts.port
     except ValueError:  # not a number: shown as "?" rather than refused here
         port = "?"
+    if ":" in host:  # an IPv6 address keeps its brackets, so the port after it reads as a port
+        host = f"[{host}]"
     netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{port}" if port else "")
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
@@ -801,13 +807,23 @@ def _statements(sql: str) -> list[str]:
 def check_url(url: str, *, from_config: bool) -> str:
     """A usable postgresql:// URL, or BadInput saying what is wrong with it."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # `postgresql://[::1`: a bracket left open
+        raise BadInput("database_url is not a URL threer can read: an IPv6 address must stand in brackets, "
+                       "[::1]. Example: postgresql://alice@[::1]:5432/threer") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise BadInput(f"database_url must start with postgresql:// (got {parts.scheme or 'no scheme'}://). "
                        "Example: postgresql://alice@db.example.net/threer?sslmode=verify-full")
     if from_config and url_has_password(url):
         raise BadInput("database_url in the config file holds a password; remove it from the URL and give it in "
                        "PGPASSWORD or ~/.pgpass instead.")
+    try:
+        if parts.port == 0:
+            raise ValueError("port 0")
+    except ValueError:
+        raise BadInput("database_url has a port that is not a number from 1 to 65535 (after the host, "
+                       "host:5432). Example: postgresql://alice@db.example.net:5432/threer") from None
     from urllib.parse import parse_qsl
 
     try:
