@@ -169,3 +169,35 @@ def test_syntax_errors_give_the_line(tmp_path, name, content, where):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     assert where in _problems(path)
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    # a step pasted twice: the parsers would keep the last one without a word
+    ("twice.yaml", "intake.errors: no error shown\nintake.customer: {name: Contoso, domain: contoso.com}\n"
+                   "intake.customer: {name: Wrong Customer, domain: wrong.example}\n",
+     "not valid YAML: line 3, column 1: the key 'intake.customer' is given twice"),
+    ("twice.json", '{"intake.customer": {"name": "Contoso", "domain": "contoso.com"},\n'
+                   ' "intake.customer": {"name": "Wrong Customer", "domain": "wrong.example"}}',
+     "not valid JSON: line 2, column 2: the key 'intake.customer' is given twice"),
+    ("field.json", '{"intake.customer": {"name": "Contoso", "name": "Wrong", "domain": "contoso.com"}}',
+     "the key 'name' is given twice"),
+    ("twice.toml", 'partner = {domain = "a.example"}\n"intake.errors" = "one"\n"intake.errors" = "two"\n',
+     "not valid TOML: line 3"),
+    ("both.yaml", "intake.errors: one\nintake:\n  errors: two\n",
+     "gives intake.errors twice: as intake.errors and inside intake"),
+    ("both.toml", '"intake.errors" = "one"\n[intake]\nerrors = "two"\n',
+     "gives intake.errors twice: as intake.errors and inside intake"),
+])
+def test_a_key_given_twice_is_refused_and_named(tmp_path, name, text, said):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    message = _problems(path)
+    assert said in message, message
+    assert "Wrong Customer" not in message
+
+
+def test_keys_a_yaml_merge_brings_in_may_be_given_again(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("intake.customer:\n  <<: {name: Template, domain: template.example}\n  name: Contoso Ltd\n",
+                    encoding="utf-8")
+    assert load_answers_file(path)["intake.customer"] == {"name": "Contoso Ltd", "domain": "template.example"}

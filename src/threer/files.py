@@ -176,9 +176,33 @@ def write_private_file(path: Path, data: bytes, *, make_folder: bool = False) ->
 # so a caller's existing `except json.JSONDecodeError` (etc.) reports it the same way.
 
 
+class _GivenTwice(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last without a word)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _GivenTwice(key)
+        data[key] = value
+    return data
+
+
+def given_twice(key: object) -> str:
+    return f"the key {key!r} is given twice (only one answer can count: remove the one that is wrong)"
+
+
 def load_json(text: str) -> Any:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
+    except _GivenTwice as exc:
+        quoted = json.dumps(exc.key)  # where it stands the second time, for the line and column
+        at = text.find(quoted, text.find(quoted) + 1)
+        raise json.JSONDecodeError(given_twice(exc.key), text, max(at, 0)) from None
     except RecursionError:
         raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0) from None
     problem = structure_problem(data)
@@ -240,6 +264,25 @@ def _limited_loader() -> Any:
                 if len(self.indents) >= MAX_DEPTH:
                     raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
                 return bool(super().add_indent(column))
+
+            def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+                # a key given twice is refused (PyYAML keeps the last without a word); keys a merge
+                # (`<<: *base`) brings in may be given again, as YAML means them to be
+                if isinstance(node, yaml.MappingNode):
+                    seen: set[Any] = set()
+                    for key_node, _value in node.value:
+                        if key_node.tag == "tag:yaml.org,2002:merge":
+                            continue
+                        key = self.construct_object(key_node, deep=True)
+                        try:
+                            again = key in seen
+                        except TypeError:  # an unhashable key: SafeLoader says so in its own words
+                            break
+                        if again:
+                            raise yaml.constructor.ConstructorError(
+                                None, None, given_twice(key), key_node.start_mark)
+                        seen.add(key)
+                return super().construct_mapping(node, deep=deep)
 
         _LOADER = LimitedSafeLoader
     return _LOADER

@@ -37,7 +37,11 @@ def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
     parsed = _parse(text, path)
     if not isinstance(parsed, dict):
         raise BadInput(f"The answers file {path} must hold a table keyed by step id (such as intake.customer).")
-    answers = _flatten(parsed)
+    try:
+        answers = _flatten(parsed)
+    except _Twice as exc:
+        raise BadInput(f"The answers file {path} gives {exc.step} twice: {exc.how}. Only one answer can count: "
+                       "remove the one that is wrong.") from None
     if customer_domain and isinstance(answers.get("intake.customer"), dict):
         answers["intake.customer"].setdefault("domain", customer_domain)  # --customer-domain fills it in
     problems: list[str] = []
@@ -141,17 +145,30 @@ def _syntax_error(exc: Exception) -> str:
     return _first_line(exc)
 
 
+class _Twice(Exception):
+    def __init__(self, step: str, how: str) -> None:
+        super().__init__(step)
+        self.step, self.how = step, how
+
+
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
-    """TOML and YAML may nest `[intake.customer]` as {"intake": {"customer": ...}}: flatten to step ids."""
+    """TOML and YAML may nest `[intake.customer]` as {"intake": {"customer": ...}}: flatten to step ids.
+    A step given both ways (`intake.customer` and `intake: {customer: ...}`) is _Twice."""
     out: dict[str, Any] = {}
+    nested: set[str] = set()
     for key, value in data.items():
         key = str(key)
-        if key in STEP_IDS or key == PARTNER_KEY:
-            out[key] = value
-        elif isinstance(value, dict) and any(f"{key}.{k}" in STEP_IDS for k in value):
+        if isinstance(value, dict) and key not in STEP_IDS and key != PARTNER_KEY \
+                and any(f"{key}.{k}" in STEP_IDS for k in value):
             for sub, subvalue in value.items():
-                out[f"{key}.{sub}"] = subvalue
+                name = f"{key}.{sub}"
+                if name in out:
+                    raise _Twice(name, f"as {name} and inside {key}")
+                out[name] = subvalue
+                nested.add(name)
         else:
+            if key in out:
+                raise _Twice(key, f"as {key} and inside {key.split('.', 1)[0]}" if key in nested else f"as {key}")
             out[key] = value
     return out
 
