@@ -70,6 +70,30 @@ def test_overlapping_roots_give_the_same_ids_in_any_order(tmp_path: Path) -> Non
     assert sorted(f.derived_id for f in inner_only.to_read) == ["deeper/loop", "other"]
 
 
+def test_an_id_from_the_path_stays_when_the_file_is_edited_and_another_folder_indexed(tmp_path: Path) -> None:
+    # indexed first from kb/outlook (id ost-too-large), edited, then indexed from kb: the id a ticket or
+    # a `worked` mark names must not become outlook/ost-too-large (nor flip back on the next edit)
+    root = tmp_path / "kb"
+    article = write(root / "outlook" / "ost-too-large.md", "# OST too large\n\nThe OST file is full.\n")
+    write(root / "new.md", "# New\n\nA new article.\n")
+
+    def ids(store: Store) -> set[str]:
+        return {r[0] for r in store.conn.execute("SELECT doc_id FROM kb_documents WHERE origin = 'file'")}
+
+    with Store(tmp_path / "threer.db") as store:
+        index_paths(store, [root / "outlook"])
+        assert ids(store) == {"ost-too-large"}
+        for folder in (root, root / "outlook", root):
+            with article.open("a", encoding="utf-8") as fh:
+                fh.write("Still full.\n")
+            index_paths(store, [folder])
+            assert "ost-too-large" in ids(store) and "outlook/ost-too-large" not in ids(store), folder
+        assert ids(store) == {"ost-too-large", "new"}  # a file new to the index takes its path below kb
+        article.rename(root / "outlook" / "ost-full.md")  # another path: a new entry, its id from that path
+        index_paths(store, [root])
+        assert ids(store) == {"outlook/ost-full", "new"}
+
+
 def test_a_missing_root_leaves_its_entries_stale_and_the_collector_as_it_was(tmp_path: Path) -> None:
     existing = {str(tmp_path / "old" / "a.md"): (1, "a", 10, 10, "hash")}
     assert sort_out([tmp_path / "old"], existing, []).stale == existing

@@ -214,6 +214,8 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
                     unchanged += 1
                     continue
                 derived = root.stem if cut < 0 else path[cut:].rsplit(".", 1)[0].replace(sep, "/")
+                if row is not None and row[1] != derived and _is_tail(row[1], path):
+                    derived = row[1]  # an id it was given from its path stays, whichever folder is indexed now
                 fresh.append(_Found(path, kind, size, mtime_ns, derived))
             fresh.sort(key=attrgetter("path"))
             to_read += fresh
@@ -221,6 +223,12 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
             remaining = {path: row for path, row in remaining.items()
                          if not _still_there(path, scanned_dirs, unreadable)}
     return SortedOut(to_read, unchanged, remaining, len(seen))
+
+
+def _is_tail(doc_id: str, path: str) -> bool:
+    """Whether `doc_id` is an id derived from `path`: its last parts without the suffix (`outlook/setup`)."""
+    stem = os.path.splitext(path)[0].replace(os.sep, "/")
+    return bool(doc_id) and (stem == doc_id or stem.endswith("/" + doc_id))
 
 
 def _outermost(root: Path, folders: list[Path]) -> Path:
