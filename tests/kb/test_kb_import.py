@@ -207,3 +207,37 @@ def test_cli_import_summary_json_and_exit_codes(server, invoke):
     assert missing.exit_code == 3 and "404" in missing.stderr and "Error:" in missing.stderr
     bad = invoke("kb", "import", "not a url")
     assert bad.exit_code == 2 and "not a web address" in bad.stderr
+
+
+def test_kb_remove_takes_pages_out_and_refuses_what_it_cannot(server, invoke):
+    # pages that left the site: one by id, then the rest of the site; a typo or an article removes nothing
+    for path, title in (("/docs/vpn", "Outlook offline over the VPN"), ("/docs/printer", "Printer zorbulax jam"),
+                        ("/faq", "Zorbulax questions")):
+        server.expect_request(path).respond_with_data(page(title, f"{title} and the zorbulax gateway."),
+                                                      content_type="text/html")
+        assert invoke("kb", "import", server.url_for(path)).exit_code == 0
+
+    def pages() -> set[str]:
+        found = json.loads(invoke("kb", "search", "zorbulax", "--json", "--limit", "50").stdout)["results"]
+        return {r["id"] for r in found if r["id"].startswith("web:")}
+
+    assert pages() == {"web:127.0.0.1/docs/vpn", "web:127.0.0.1/docs/printer", "web:127.0.0.1/faq"}
+    for refused, said, code in (
+        (["web:127.0.0.1/docs/vpn", "web:127.0.0.1/docs/nope"], "No imported page has the id", 2),
+        (["kb-0001-outlook-password-prompt"], "is not an imported page", 2),
+        (["case:20240304-GLDN"], "threer sessions delete", 2),
+    ):
+        result = invoke("kb", "remove", *refused)
+        assert result.exit_code == code and said in result.stderr, result.stderr
+        assert len(pages()) == 3  # nothing was removed
+    one = invoke("kb", "remove", "web:127.0.0.1/docs/vpn")
+    assert one.exit_code == 0 and one.stdout == "Removed 1 imported page:\n  web:127.0.0.1/docs/vpn\n"
+    assert pages() == {"web:127.0.0.1/docs/printer", "web:127.0.0.1/faq"}
+    folder = invoke("kb", "remove", "web:127.0.0.1/docs/*", "--json")
+    assert folder.exit_code == 0 and json.loads(folder.stdout) == {"version": 1, "removed": ["web:127.0.0.1/docs/printer"]}
+    assert pages() == {"web:127.0.0.1/faq"}
+    shown = invoke("kb", "show", "web:127.0.0.1/docs/printer")
+    assert shown.exit_code == 2
+    assert invoke("kb", "remove", "web:127.0.0.1/*").exit_code == 0 and pages() == set()
+    again = invoke("kb", "import", server.url_for("/faq"), "--json")  # a page removed can be imported again
+    assert json.loads(again.stdout)["added"] == 1

@@ -277,6 +277,10 @@ def test_pages_imported_by_one_technician_are_searched_by_another(pg_url, tmp_pa
         assert hits[0].id == "web:127.0.0.1/articles/vpn" and "zorbulax" in hits[0].snippet
         again = import_url(bob.kb_index(), server.url_for("/articles/vpn"))
         assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+        from threer.kb.importer import remove_pages
+
+        assert remove_pages(bob.kb_index(), ["web:127.0.0.1/*"]) == ["web:127.0.0.1/articles/vpn"]
+        assert not [h.id for h in search(alice.kb_index(), "zorbulax gateway") if h.id.startswith("web:")]  # for all
     finally:
         alice.close()
         bob.close()

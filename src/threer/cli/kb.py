@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 import typer
 
 from threer.cli.app import app_context
-from threer.cli.output import emit_json, print_warning, stderr_console, stdout_console
+from threer.cli.output import emit_json, emit_text, print_warning, stderr_console, stdout_console
 from threer.errors import BadInput
 
 kb_app = typer.Typer(
@@ -149,6 +149,39 @@ def show_command(
         prepare_kb(store)
         doc = find_document(store, doc_id)
     show_document(stdout_console(), doc, page=False)
+
+
+@kb_app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Imported pages' ids (web:HOST/PATH), or web:HOST/* "
+                                    "for every page of a site."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ids removed as one JSON document on stdout."),
+) -> None:
+    """Take imported pages out of the knowledge base: pages that left your site, or a whole site.
+
+    Nothing is removed unless every ID names a page. Articles from your files leave the index when
+    their file is deleted and `threer kb index` runs; past cases, with their session.
+
+    Examples:
+
+    \b
+      threer kb remove web:support.example.net/articles/old-vpn-guide
+      threer kb remove 'web:support.example.net/*'
+    """
+    from threer.kb.importer import remove_pages
+    from threer.kb.search import prepare_kb
+
+    with _store(ctx) as store:
+        prepare_kb(store)
+        removed = remove_pages(store, ids)
+    if as_json:
+        _emit_json({"version": 1, "removed": removed})
+        return
+    from threer.safe_text import one_line
+
+    listed = "".join(f"\n  {one_line(doc_id)}" for doc_id in removed)
+    emit_text(f"Removed {len(removed)} imported page{'s' if len(removed) != 1 else ''}:{listed}")
 
 
 @kb_app.command("import")

@@ -75,6 +75,49 @@ def _doc_id(url: Any) -> str:
     return f"web:{url.host.lower()}{path}{query}"
 
 
+def remove_pages(store: Any, wanted: list[str]) -> list[str]:
+    """Take imported pages out of the index: each of `wanted` is a page's id (`web:HOST/PATH`) or every
+    page under a site or folder (`web:HOST/*`, `web:HOST/docs/*`). The ids removed, sorted.
+
+    Nothing is removed unless every one of `wanted` names at least one imported page: a typo in one
+    of them is BadInput (NotFound), the others are left, and it can be run again."""
+    from threer.errors import NotFound
+    from threer.kb.backend import is_team_index
+
+    for item in wanted:
+        if not item.startswith("web:"):
+            if item.lower().startswith("case:"):
+                raise BadInput(f"{item!r} is a past case: it leaves the index with its session, "
+                               "`threer sessions delete ID` (or `threer sessions purge`).")
+            raise BadInput(f"{item!r} is not an imported page (their ids start with web:). An article from your "
+                           "files leaves the index when its file is deleted or moved and `threer kb index` runs; "
+                           "a sample article stays (give a file of yours its id to replace it).")
+    team = is_team_index(store)
+    pages: dict[str, Any] = dict(store.page_ids() if team else store.conn.execute(
+        "SELECT doc_id, rowid FROM kb_documents WHERE origin = 'web'").fetchall())
+    chosen: set[str] = set()
+    for item in wanted:
+        if item.endswith("/*"):
+            prefix = item[:-1]
+            found = {doc_id for doc_id in pages if doc_id.startswith(prefix) or doc_id == prefix[:-1]}
+        else:
+            found = {item} if item in pages else set()
+        if not found:
+            raise NotFound(f"No imported page has the id {item!r}; nothing was removed. `threer kb search WORDS "
+                           "--json` shows pages' ids; `web:HOST/*` names every page of a site.")
+        chosen |= found
+    removed = sorted(chosen)
+    if team:
+        store.remove_pages([pages[doc_id] for doc_id in removed])
+    else:
+        from threer.kb.documents import delete_rowid
+
+        with store.transaction() as cur:
+            for doc_id in removed:
+                delete_rowid(cur, pages[doc_id])
+    return removed
+
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 

@@ -416,6 +416,18 @@ class PgKb:
 
         return save_page(self, doc_id=doc_id, url=url, doc=doc, digest=digest)
 
+    def page_ids(self) -> list[tuple[str, int]]:
+        """(doc_id, row id) of every imported page."""
+        with self._cursor() as cur:
+            cur.execute("SELECT doc_id, id FROM kb_documents WHERE origin = 'web'")
+            return [(r[0], r[1]) for r in cur.fetchall()]
+
+    def remove_pages(self, rowids: list[int]) -> None:
+        """Take these imported pages out, in one write."""
+        with self.write() as cur:
+            for rowid in rowids:
+                self.delete_id(cur, rowid)
+
     # -- past cases and feedback -----------------------------------------------------
 
     def sync_cases(self) -> int:
