@@ -234,6 +234,37 @@ def test_syntax_error_in_an_address_proposes_the_record_without_it(server):
     assert line in finding.fix and "Correct the address in" in finding.fix
 
 
+@pytest.mark.parametrize("name", ["syntax", "syntaxptr"])
+def test_the_record_proposed_for_a_syntax_error_passes_threers_own_check(server, name):
+    # the proposal is served as the domain's record and checked again: no fail, no warn of its own
+    finding = spf(server, name)["spf.syntax"]
+    proposed = [c for c in finding.changes if c.action == "add"]
+    assert len(proposed) == 1
+    record = proposed[0].value
+    with DnsTestServer(zone_files=["a-spf.zone"], records=[(f"again.{D}", "TXT", record),
+                                                           (f"again.{D}", "MX", f"10 mail.syntaxptr.{D}.")]) as again:
+        found = spf(again, "again")
+    assert not [f.id for f in found.values() if f.severity in (Severity.FAIL, Severity.WARN)], found
+    assert "+all" not in record and " ptr" not in record
+
+
+def test_a_syntax_error_before_plus_all_never_proposes_plus_all(server):
+    # `ip4:x/33 +all` without the term is `v=spf1 +all`: every server passes; the address is to be corrected
+    finding = spf(server, "syntaxpass")["spf.syntax"]
+    assert finding.changes == [] and "+all" not in (finding.expected or "")
+    assert "Correct the address in 'ip4:127.0.0.0/33'" in finding.fix
+    assert "name no sending server, only its '+all', so no record is proposed" in finding.fix
+    only = spf(server, "syntaxonly")["spf.syntax"]  # `v=spf1 -all` would stop all of the domain's mail
+    assert only.changes == [] and "only its '-all'" in only.fix
+
+
+def test_a_syntax_error_with_more_wrong_fixes_them_in_the_same_record(server):
+    finding = spf(server, "syntaxptr")["spf.syntax"]
+    line = next(c.line for c in finding.changes if c.action == "add")
+    assert line == f'syntaxptr.{D}. 300 IN TXT "v=spf1 mx -all"'
+    assert "this record also fixes what the record without the term would still have: spf.all-pass, spf.ptr" in finding.fix
+
+
 def test_no_record_through_an_include_that_does_not_exist_reads_right(server):
     fix = spf(server, "deadnest")["spf.all-pass"].fix
     assert f"include:nothere.{D} would lead to nothere.{D}, which does not exist." in fix

@@ -378,24 +378,29 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
         )
         without = _without_bad_address(records[0], exc)
         if without is not None:
-            # the record with the broken address term left out, when that is a valid record; _settle walks
-            # it as if published (look-ups, voids) before it is shown
-            finding = replace(finding,
-                fix=f"Correct the address in {_show(exc.term)}, or remove the term (mail from that address then no "
-                f"longer passes SPF through it): {_fix_record(domain, without, lookup.ttl)}",
-                changes=_replace(domain, [records[0]], without, lookup.ttl),
-            )
+            finding = await _fix_without_bad_term(resolver, ctx, finding, records[0], exc, without, lookup,
+                                                  expected_includes)
         return _as_published(await _settle(resolver, [finding]), lookup, published_as)
 
+    findings = await _judge(resolver, ctx, records[0], root_record, lookup, expected_includes, split)
+    return _as_published(findings, lookup, published_as)
+
+
+async def _judge(resolver, ctx: "CheckContext", text: str, root_record: SpfRecord, lookup, expected_includes,
+                 split: Finding | None, *, intended: str | None = None) -> list[Finding]:
+    """The findings of a record that parses: its tree, limits, policy and the profile's senders, each fix
+    checked before it is shown (_settle). `intended`: judge this record as if published, not the DNS's."""
+    domain, profile = ctx.domain, ctx.profile
     sending_ips = list(getattr(profile, "sending_ips", None) or [])
     probes = [(item, address) for item in sending_ips for address in _test_addresses(item)]
-    intended = records[0] if split is not None else None
+    if intended is None and split is not None:
+        intended = text
     tree, *evaluations = await asyncio.gather(
         spf_tree(resolver, domain) if intended is None else spf_tree_of(resolver, domain, intended),
         *(check_host(resolver, address, domain, f"postmaster@{domain}", domain, record=intended) for _, address in probes),
     )
     findings: list[Finding] = [split] if split is not None else []
-    findings += _tree_findings(domain, tree, records[0], lookup.ttl)
+    findings += _tree_findings(domain, tree, text, lookup.ttl)
     findings += _after_all_findings(domain, tree, lookup.ttl, expected_includes)
     findings += _policy_findings(domain, tree, root_record, lookup.ttl)
     findings += await _profile_findings(resolver, domain, tree, root_record, lookup.ttl, expected_includes, probes,
@@ -408,10 +413,50 @@ async def check_spf(ctx: "CheckContext") -> list[Finding]:
                 "spf.ok",
                 Severity.OK,
                 f"{domain} has one valid SPF record using {tree.total_lookups} of the {LOOKUP_LIMIT} DNS look-ups allowed.",
-                observed={"record": records[0], "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
+                observed={"record": text, "lookups": tree.total_lookups, "lookup_budget": tree.budget()},
             ),
         )
-    return _as_published(findings, lookup, published_as)
+    return findings
+
+
+async def _fix_without_bad_term(resolver, ctx: "CheckContext", finding: Finding, published: str,
+                                exc: SpfSyntaxError, without: str, lookup, expected_includes) -> Finding:
+    """The syntax finding's fix when the broken address term can be left out: the record without it, judged
+    as threer judges a published record, so the record proposed never trades the permerror for another
+    failure (`ip4:x/33 +all` must not become `v=spf1 +all`). Its other fails and warns are fixed in the
+    same record when their fixes can be; when a fail cannot be, or nothing would be left to authorise
+    any server, no record is proposed: the address is to be corrected."""
+    record = parse_record(without)
+    bad = _show(exc.term)
+    correct = f"Correct the address in {bad}"
+    if not any(m.name != "all" for m in record.evaluated) and record.redirect is None:
+        rest = f"only its {_show(record.all_mechanism.text)}" if record.all_mechanism else "nothing"
+        return replace(finding, fix=f"{correct} (the network the domain's mail is sent from): without it the record "
+                       f"would name no sending server, {rest}, so no record is proposed in its place.")
+    judged = await _judge(resolver, ctx, without, record, lookup, expected_includes, None, intended=without)
+    left = [f for f in judged if f.severity in (Severity.FAIL, Severity.WARN) and _is_own_finding(f, ctx.domain)]
+    proposals = [c for f in left for c in f.changes
+                 if c.action == "add" and c.rdtype == "TXT" and c.name.rstrip(".").lower() == ctx.domain.lower()
+                 and _unquote(c.value).lower().startswith("v=spf1")]
+    unfixed = [f for f in left if f.severity is Severity.FAIL and not f.changes]
+    if unfixed:
+        problems = "; ".join(f"{f.id}: {f.message}" for f in unfixed)
+        return replace(finding, fix=f"{correct}. Removing the term alone would not do: the rest of the record would "
+                       f"still fail ({problems}). Fix that too, then run the check again for the exact record.")
+    final = _unquote(proposals[-1].value) if proposals else without
+    also = sorted({f.id for f in left if f.changes})
+    note = (f" (this record also fixes what the record without the term would still have: {', '.join(also)})"
+            if also and final != without else "")
+    return replace(finding,
+        fix=f"{correct}, or remove the term (mail from that address then no longer passes SPF through it): "
+        f"{_fix_record(ctx.domain, final, lookup.ttl)}{note}",
+        changes=_replace(ctx.domain, [published], final, lookup.ttl),
+    )
+
+
+def _is_own_finding(finding: Finding, domain: str) -> bool:
+    """Whether a finding is about the domain's own record (not a provider's include, which is theirs)."""
+    return not finding.changes or any(_is_own(c.name, domain) for c in finding.changes)
 
 
 def _as_published(findings: list[Finding], lookup, aliases: dict[str, str] | None = None) -> list[Finding]:
