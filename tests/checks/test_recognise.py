@@ -67,6 +67,8 @@ def test_recognised_from_the_spf_include_behind_a_filter(server) -> None:
     [mismatch] = [f for f in r.findings if f.id == "mx.profile-mismatch"]
     assert mismatch.severity is Severity.WARN  # a filtering service in front is a valid set-up
     assert mismatch.changes == []  # nothing is changed without asking
+    # so the old server is named in words: no zone line of it to copy back by mistake (review 4 #2)
+    assert "Then remove the MX record \"10 " in mismatch.fix and " IN MX 10 " not in mismatch.fix
     assert "filtering service" in mismatch.message
 
 

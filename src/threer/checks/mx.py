@@ -245,7 +245,10 @@ async def check_mx(ctx: CheckContext) -> list[Finding]:
                     + ". That is right when a filtering service sits in front of the provider; otherwise mail goes to the old server.",
                     fix="Ask the customer whether mail should be delivered through that server. If not: "
                     + (expected_mx_fix(ctx) or "")
-                    + " Then remove: " + "; ".join(record_fix(ctx.domain, "MX", f"{p} {h}.", ttl) for p, h in extra),
+                    # nothing is changed without asking (no changes), so the old server is named in words, never
+                    # as a zone line: a block copied from this fix must not add it back
+                    + " Then remove the MX record" + ("s " if len(extra) > 1 else " ")
+                    + " and ".join(f"\"{p} {h}\"" for p, h in extra) + f" of {ctx.domain}.",
                     observed=observed,
                     expected=expected,
                 )
