@@ -84,3 +84,21 @@ def test_json_stays_exact_and_safe(document):
     assert is_safe(text)
     assert json.loads(text) == document
     assert json_visible(text) == text
+
+
+def test_emoji_codes_in_outside_text_print_as_typed(invoke, threer_env) -> None:
+    # rich reads `:warning:` as an emoji; a customer's words and error text are shown as they were typed
+    from support_sessions import ESCALATION, make_session
+
+    from threer.store import Store
+
+    console = SafeConsole(width=80, no_color=True, record=True)
+    console.print("Error [/]: :warning: 0x800CCC0E :cross_mark:", markup=False)
+    assert console.export_text().strip() == "Error [/]: :warning: 0x800CCC0E :cross_mark:"
+    answers = {**ESCALATION, "intake.customer": {"name": "Contoso :cross_mark: Ltd", "domain": "contoso.com"},
+               "intake.errors": "Error: :warning: 0x800CCC0E"}
+    session_id = make_session(Store(threer_env.db_path), answers)
+    shown = invoke("sessions", "show", session_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert "Contoso :cross_mark: Ltd" in shown.stdout and ":warning: 0x800CCC0E" in shown.stdout
+    assert "\u274c" not in shown.stdout and "\u26a0" not in shown.stdout

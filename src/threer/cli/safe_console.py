@@ -53,6 +53,11 @@ class SafeConsole(Console):
     written, for renderables that build their text inside (Syntax, custom ones).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # rich reads `:name:` as an emoji code: a customer's ":warning: 0x800CCC0E" must print as typed
+        kwargs.setdefault("emoji", False)
+        super().__init__(*args, **kwargs)
+
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(visible(text), **kwargs)
 
