@@ -176,3 +176,20 @@ def test_the_field_being_typed_is_kept_as_a_draft(tmp_path: Path, env: dict[str,
     child.expect_exact("the step in progress starts again")
     assert wait_exit(child) == 130
     assert session_json(session_id, env)["steps"]["replicate.reproduced"]["answer"]["how"] == "sent a test to a gmail address"
+
+
+def test_closing_the_terminal_at_the_change_menu_keeps_no_command_as_text(tmp_path: Path, env: dict[str, str]) -> None:
+    # `:back` typed in a field opens the change menu; the terminal closes there: `:back` is a command, and
+    # must not come back as the field's text on --resume (review 4 #3)
+    log = tmp_path / "terminal.log"
+    child, session_id = type_three_steps(env, log)
+    child.send(ENTER)  # reproduced: yes
+    wait_prompt(child, "How did you try?")
+    child.send(":back" + ENTER)
+    wait_prompt(child, "Which answer do you want to change?")
+    child.kill(signal.SIGHUP)
+    wait_exit(child)
+    with Store(tmp_path / "home" / "threer.db") as store:
+        drafts = store.drafts(session_id)
+    assert ":back" not in repr(drafts)
+    assert drafts.get("replicate.reproduced", {}).get("reproduced") in (None, "yes")

@@ -326,6 +326,8 @@ class QuestionaryPrompter:
             _erase_back_command(question, multiline=spec.kind == "multiline")
             self._live = (step, spec, data if data is not None else {}, ctx, question)
             answer = self._run(question)
+            self._live = None  # typed and finished: a hang-up from here (the change menu) has no text to keep,
+            # and `:back` or `:na` is a command, never the field's text
             self._commands(step, answer)  # :back and :na work in any text field of a step
             return answer
         if spec.kind == "select":
