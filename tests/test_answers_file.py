@@ -49,7 +49,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     message = exc.value.message
     assert "4 problems" in message
     assert "'intake.isue'" in message
-    assert "intake.customer: 'not a domain' contains spaces" in message
+    assert "intake.customer: domain: 'not a domain' contains spaces" in message
     assert "outcome: a resolved session needs the resolution" in message
     assert "partner: must be a table" in message
 
@@ -201,3 +201,16 @@ def test_keys_a_yaml_merge_brings_in_may_be_given_again(tmp_path):
     path.write_text("intake.customer:\n  <<: {name: Template, domain: template.example}\n  name: Contoso Ltd\n",
                     encoding="utf-8")
     assert load_answers_file(path)["intake.customer"] == {"name": "Contoso Ltd", "domain": "template.example"}
+
+
+def test_every_bad_field_of_one_step_is_listed(tmp_path):
+    # the customer's domain is normalised before its fields are read: its problem must not hide the name's
+    path = tmp_path / "b2.yaml"
+    path.write_text("intake.customer: {name: [1, 2], domain: 42}\n", encoding="utf-8")
+    message = _problems(path)
+    assert "has 2 problems" in message
+    assert "intake.customer: name: the customer name must be text" in message
+    assert "intake.customer: domain: the customer domain must be text, such as contoso.com" in message
+    path.write_text("intake.customer: {name: [1, 2], domain: 'not a domain'}\n", encoding="utf-8")
+    message = _problems(path)
+    assert "has 2 problems" in message and "name: the customer name must be text" in message

@@ -218,7 +218,7 @@ def test_an_invalid_answer_is_asked_again_with_the_reason(terminal: Terminal) ->
     assert session.answer("intake.customer").model_dump() == {
         "name": "Contoso Ltd", "domain": "contoso.example", "domain_note": None}
     text = terminal.text()
-    assert "intake.customer: 'not a domain!' contains spaces" in text and "Please try again." in text
+    assert "intake.customer: domain: 'not a domain!' contains spaces" in text and "Please try again." in text
     # the same step is asked again before anything is saved or the next step begins
     assert text.index("Please try again.") < text.index("Saved Customer") < text.index("step 2 of 14")
     assert session.steps["intake.customer"].revision == 1  # nothing was recorded for the refused answer

@@ -66,6 +66,13 @@ class Answer(BaseModel):
         return _text(value, what, required=required)
 
 
+class _Refused:
+    """A value a model validator found unusable, refused by its field's validator (with the other fields')."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 class CustomerAnswer(Answer):
     name: str
     domain: str
@@ -82,19 +89,30 @@ class CustomerAnswer(Answer):
     @model_validator(mode="before")
     @classmethod
     def _domain(cls, data: Any) -> Any:
+        # normalised here, where the note can be set beside it; a domain that cannot be used is handed on
+        # as _Refused, for the field's own validator to refuse, so the name's problem is reported with it
         if isinstance(data, dict) and "domain" in data:
             raw = data["domain"]
+            data = dict(data)
             if not isinstance(raw, str):
-                raise ValueError("the customer domain must be text, such as contoso.com")
+                data["domain"] = _Refused("the customer domain must be text, such as contoso.com")
+                return data
             try:
                 norm = normalise_domain(raw)
             except DomainError as exc:
-                raise ValueError(exc.message) from None
-            data = dict(data)
+                data["domain"] = _Refused(exc.message)
+                return data
             data["domain"] = norm.domain
             if norm.note and not data.get("domain_note"):
                 data["domain_note"] = norm.note
         return data
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _refused(cls, value: Any) -> Any:
+        if isinstance(value, _Refused):
+            raise ValueError(value.reason)
+        return value
 
 
 class IssueAnswer(Answer):
