@@ -96,6 +96,31 @@ def test_typos_are_corrected_against_the_index_and_the_search_says_so(store):
     assert right.plan.searched_for is None  # nothing to correct: nothing said
 
 
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("verfy server identitty", "verify server identity"),  # not "very" (a stop word), nor the term ident
+    ("signiture not showing", "signature not showing"),
+    ("certificat expird", "certificate expired"),
+    ("autodiscovr", "autodiscover"),
+])
+def test_searched_for_shows_words_not_stems_and_never_corrects_to_a_stop_word(store, typed, shown):
+    # the line tells the technician what was searched: readable words, each nearest to what was typed
+    outcome = search_outcome(store, typed, limit=3)
+    assert outcome.plan.searched_for == shown
+    assert all(corrected not in ("very", "veri") for _, corrected in outcome.plan.corrections)
+
+
+def test_the_display_form_of_a_corrected_term_is_the_word_nearest_to_what_was_typed():
+    from threer.kb.analysis import term
+    from threer.kb.spelling import display_form
+
+    for typed, corrected, shown in [("recieving", "receiv", "receiving"), ("pasword", "password", "password"),
+                                    ("quarantne", "quarantin", "quarantine"), ("sycning", "sync", "syncing"),
+                                    ("attachmnet", "attach", "attachment"), ("verfy", "verifi", "verify")]:
+        assert display_form(typed, corrected) == shown
+        assert term(shown) == corrected  # the word shown is one the search matched
+    assert display_form("zzqx", "qqqq") == "qqqq"  # no word fits: the term itself
+
+
 def test_a_long_call_is_decided_by_its_symptom_not_by_names_or_places(store):
     call = "{} from accounting says her old archive from the 2019 laptop won't open"
     maria = [r.id for r in search(store, call.format("Maria"), limit=3)]

@@ -113,9 +113,11 @@ def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callabl
     own = term(word)
     limit = max_distance(word)
     candidates: dict[str, int] = {}
+    stop = _stop_terms()
     for probe in {word, own}:
         for found, distance, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=limit, limit=20):
-            if found != own and found not in STOP_WORDS and len(found) > 3:
+            # never a stop word, as typed or as indexed ("verfy" is not "very", whose term is veri)
+            if found != own and found not in STOP_WORDS and found not in stop and len(found) > 3:
                 candidates[found] = min(distance, candidates.get(found, 9))
     for k in range(max(5, len(word) - 4), len(word)):  # a known stem and a mistyped ending
         prefix = word[:k]
@@ -132,23 +134,52 @@ def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callabl
     return best[2] if best else None
 
 
-_ENDINGS = ("er", "ing", "ion", "ation", "ment", "ed", "e", "s", "y", "al")
+_STOP_TERMS: frozenset[str] | None = None
+
+
+def _stop_terms() -> frozenset[str]:
+    global _STOP_TERMS
+    if _STOP_TERMS is None:
+        _STOP_TERMS = frozenset(term(w) for w in STOP_WORDS)
+    return _STOP_TERMS
+
+
+_ENDINGS = ("", "e", "y", "s", "er", "ed", "es", "al", "ing", "ion", "ity", "ure", "ment", "ation", "ness", "ive")
 
 
 def display_form(typed: str, corrected: str) -> str:
-    """A readable word for a corrected term: the stem with the ending the person typed, if that fits.
+    """A readable word for a corrected term: of the words the index term stands for, the one nearest to
+    what the person typed.
 
-    "recieving" corrected to the term receiv reads "receiving", "autodiscovr" reads
-    "autodiscover"; without a fitting ending, the term itself.
+    "recieving" corrected to the term receiv reads "receiving", "autodiscovr" reads "autodiscover",
+    "identitty" (ident) "identity", "signiture" (signatur) "signature", "verfy" (verifi) "verify";
+    without a word that fits, the term itself.
     """
+    from rapidfuzz.distance import OSA
+
     word = typed.casefold()
-    if term(corrected) == corrected and corrected.isalpha() and not corrected.endswith(("i", "v")):
-        return corrected
-    for cut in range(len(corrected) - 1, len(corrected) + 3):
-        candidate = corrected + word[cut:]
-        if candidate not in (word, corrected) and term(candidate) == corrected:
-            return candidate
-    for ending in _ENDINGS:
-        if term(corrected + ending) == corrected:
-            return corrected + ending
-    return corrected
+    stems = [corrected]
+    if corrected.endswith("i"):  # the stemmer writes a final y as i: verify -> verifi
+        stems.append(corrected[:-1] + "y")
+    candidates = {corrected + word[cut:] for cut in range(len(corrected) - 1, len(corrected) + 3)}
+    candidates |= {stem + ending for stem in stems for ending in _ENDINGS}
+
+    def best(pool: set[str]) -> tuple[int, bool, int, str] | None:
+        # nearest to what was typed; on a tie a whole word before the bare term (autodiscover, not
+        # autodiscov), then the longer (autodiscover, not autodiscove: the letters typed are kept).
+        # Stemming is the costly part: the candidates are stemmed nearest first, and only until the
+        # nearest distance that has one that fits
+        by_distance: dict[int, list[str]] = {}
+        for c in pool:
+            if c.isalpha():
+                by_distance.setdefault(OSA.distance(c, word), []).append(c)
+        for distance in sorted(by_distance):
+            keys = [(distance, c == corrected, -len(c), c) for c in by_distance[distance] if term(c) == corrected]
+            if keys:
+                return min(keys)
+        return None
+
+    # the ending of what was typed, completed or replaced ("certificat" -> certificate)
+    candidates |= {word[: len(word) - cut] + ending for cut in range(3) for ending in _ENDINGS}
+    found = best(candidates)
+    return found[3] if found else corrected
