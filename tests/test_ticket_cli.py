@@ -225,3 +225,12 @@ def test_help_has_an_example(invoke) -> None:
     assert "Example: threer ticket" in result.stdout
     for option in ("--format", "--output", "--copy", "--redact"):
         assert option in result.stdout
+
+
+def test_output_dash_is_standard_output(invoke, session_id: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("ticket", session_id, "--format", "markdown", "--output", "-")
+    assert result.exit_code == 0, result.stderr
+    assert "Contoso" in result.stdout and "Ticket written to" not in result.stderr
+    assert not (tmp_path / "-").exists()
+    assert invoke("ticket", session_id, "--format", "markdown").stdout == result.stdout

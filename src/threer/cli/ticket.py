@@ -36,7 +36,7 @@ def ticket_command(
         help="text (to paste into an e-mail), markdown (ticket systems), json, or eml (an e-mail draft); "
         "any other format under threer/ticket/formats/ too.",
     ),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout.",
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout (- is stdout).",
                                           metavar="FILE"),
     copy: bool = typer.Option(False, "--copy", help="Also copy the ticket to the clipboard."),
     redact: bool = typer.Option(False, "--redact", help="Mask text that looks like a password or secret."),
@@ -73,6 +73,8 @@ def ticket_command(
     config = load_config(env.config_path)
     if not store_exists(env, config):  # nothing was ever saved: do not create a database just to say so
         raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
+    if output is not None and str(output) == "-":
+        output = None  # `--output -` is standard output, as for other tools (a file named "-" is ./-)
     if output is not None and output.is_dir():
         raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
     with open_store(env, config) as store:
