@@ -214,3 +214,15 @@ def test_every_bad_field_of_one_step_is_listed(tmp_path):
     path.write_text("intake.customer: {name: [1, 2], domain: 'not a domain'}\n", encoding="utf-8")
     message = _problems(path)
     assert "has 2 problems" in message and "name: the customer name must be text" in message
+
+
+def test_a_step_given_as_a_list_is_its_list_field(tmp_path):
+    # replicate.services is a list of services: written as one, it is that list
+    from threer.triage.engine import parse_answer
+
+    path = tmp_path / "s.yaml"
+    path.write_text("replicate.services: [webmail, activesync]\nreplicate.environment: [1]\n", encoding="utf-8")
+    message = _problems(path)
+    assert "has 1 problem" in message and "replicate.services" not in message
+    assert "replicate.environment: the answer must be a text or a table of its fields (os, os_version, client" in message
+    assert parse_answer("replicate.services", ["webmail", "activesync"]).enabled == ["webmail", "activesync"]

@@ -264,8 +264,11 @@ def parse_answer(step_id: str, raw: Any, action: ActionResult | None = None) -> 
         else:
             fields = ", ".join(f for f in step.model.model_fields if f not in ACTION_FIELDS.get(step_id, frozenset()))
             raise InvalidAnswer(step_id, f"give the answer as a table of its fields ({fields})")
+    if isinstance(raw, list) and step.shorthand:
+        raw = {step.shorthand: raw}  # `replicate.services: [webmail, activesync]`: its list field
     if not isinstance(raw, dict):
-        raise InvalidAnswer(step_id, "the answer must be a text or a table of fields")
+        fields = ", ".join(f for f in step.model.model_fields if f not in ACTION_FIELDS.get(step_id, frozenset()))
+        raise InvalidAnswer(step_id, f"the answer must be a text or a table of its fields ({fields})")
     na = [k for k in NA_KEYS if k in raw]
     if na:
         if len(raw) > 1:
