@@ -59,6 +59,28 @@ def test_index_without_path_uses_the_config(invoke, kb_folder, threer_env):
     assert result.exit_code == 0 and "2 added" in result.stdout
 
 
+def test_a_config_folder_that_is_not_there_is_skipped_and_its_articles_kept(invoke, kb_folder, threer_env, tmp_path):
+    # a share not mounted today must not take its articles out, nor stop the other folders
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "vpn.md").write_text("# VPN blocks port 587\n\nThe zorbulax VPN blocks sending.\n", encoding="utf-8")
+    threer_env.config_path.parent.mkdir(parents=True, exist_ok=True)
+    folders = json.dumps([str(kb_folder), str(share)])
+    threer_env.config_path.write_text(f"kb_folders = {folders}\n", encoding="utf-8")
+    assert "3 added" in invoke("kb", "index").stdout
+    share.rename(tmp_path / "unmounted")
+    result = invoke("kb", "index")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"kb_folders in {threer_env.config_path} names {share}, which does not exist now" in said
+    assert "its articles are kept" in said and "0 removed" in result.stdout
+    found = json.loads(invoke("kb", "search", "zorbulax", "--json").stdout)["results"]
+    assert [r["title"] for r in found][:1] == ["VPN blocks port 587"]
+    threer_env.config_path.write_text(f"kb_folders = {json.dumps([str(share)])}\n", encoding="utf-8")
+    none = invoke("kb", "index")
+    assert none.exit_code == 2 and "None of the kb_folders" in " ".join(none.stderr.split())
+
+
 def test_search_json_contract(invoke, kb_folder):
     invoke("kb", "index", str(kb_folder))
     result = invoke("kb", "search", "550 5.7.1", "--json", "--limit", "3")

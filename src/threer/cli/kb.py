@@ -39,6 +39,28 @@ def _emit_json(document: Any) -> None:
     emit_json(document)
 
 
+def _config_folders_there(folders: list[str], config_path: Any) -> list[str]:
+    """The config's kb_folders that exist now. One that does not (a share not mounted, a folder moved) is
+    skipped with a warning and its articles are kept: only a PATH given on the command line takes a
+    folder's articles out. None there at all is BadInput."""
+    from pathlib import Path
+
+    from threer.safe_text import display_path
+
+    there = []
+    for folder in folders:
+        if Path(folder).expanduser().exists():
+            there.append(folder)
+            continue
+        print_warning(f"kb_folders in {display_path(config_path)} names {display_path(folder)}, which does not exist "
+                      "now (a share not mounted, or a folder moved?); it is skipped and its articles are kept. Take "
+                      f"it out of kb_folders, or run `threer kb index {display_path(folder)}` to remove its articles.")
+    if not there:
+        raise BadInput(f"None of the kb_folders in {display_path(config_path)} exists now; nothing was indexed. "
+                       "Check the folders (`threer config show`), or give a PATH to index.")
+    return there
+
+
 @kb_app.command("index")
 def index_command(
     ctx: typer.Context,
@@ -68,6 +90,7 @@ def index_command(
                 "No folders to index. Give a PATH (`threer kb index ~/articles`) or set kb_folders "
                 "(`threer config set kb_folders ~/articles`)."
             )
+        targets = _config_folders_there(targets, env.config_path)
     console = stderr_console()
     with _store(ctx) as store:
         ensure_sample_kb(store)
