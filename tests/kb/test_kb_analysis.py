@@ -1,6 +1,7 @@
 """The analysis reads a text piece by piece (whitespace-separated, cached): the terms must be
 exactly those of the token pattern run over the whole text, whatever the text."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,3 +39,16 @@ def test_the_english_stemmer_loaded_alone_stems_as_the_package_does():
              "quarantined", "forwarding", "attachments", "undeliverable", "sign", "signing", "authentication"]
     assert [alone.stemWord(w) for w in words] == [package.stemWord(w) for w in words]
     assert term("Syncing") == package.stemWord("syncing")
+
+
+@pytest.mark.parametrize("for_reading", [False, True])
+def test_entities_strikethrough_and_footnotes_are_read_as_text(for_reading):
+    from threer.kb.analysis import markdown_to_text
+
+    body = ("Quota &amp; archive &lt;tenant&gt;&nbsp;limits, ~~old server~~ new server.\n"
+            "Set it in the portal[^1].\n\n[^1]: The admin portal, under Settings.\n")
+    text = markdown_to_text(body, for_reading=for_reading)
+    assert "Quota & archive <tenant> limits, old server new server." in text
+    assert "Set it in the portal." in text and "The admin portal, under Settings." in text
+    assert not any(mark in text for mark in ("&amp;", "&lt;", "&nbsp;", "~~", "[^", "\xa0"))
+    assert markdown_to_text("a ~~ b ~~ c") == "a ~~ b ~~ c"  # marks not round words are text

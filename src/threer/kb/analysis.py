@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 # Bump when the analysis changes: the index is then rebuilt from the stored text.
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"  # 4: entities, ~~strike~~ and footnote marks [^1] read as text
 
 TOKEN_RE = re.compile(r"\d+(?:\.\d+)+|[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -220,6 +220,8 @@ _TASK = re.compile(r"\[[ xX]\]\s+")
 _RULE_CHARS = frozenset("-*_= \t")
 _TABLE_RULE_CHARS = frozenset("|:- \t")
 _CODE = re.compile(r"`+([^`]*)`+")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")  # GFM strikethrough: the words stay, the marks go
+_FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]:?")  # a footnote's mark [^1], and its definition's [^1]:
 _EDGE_UNDERSCORES = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])")
 # for reading: emphasis is a run of * or _ that opens before a non-space and closes after one, on one
 # line (an `_` one not inside a word: CommonMark's rule), and only elements HTML has are tags
@@ -483,8 +485,8 @@ def _plain_line(line: str) -> str | None:
     elif first == "|":
         if set(s) <= _TABLE_RULE_CHARS:
             return None
-    elif first == "[" and _LINK_DEF.match(s):
-        return None
+    elif first == "[" and _LINK_DEF.match(s) and not s.startswith("[^"):
+        return None  # a link definition; a footnote's ([^1]: text) is text
     return s
 
 
@@ -513,8 +515,12 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
         blank = False
         lines.append(plain)
     text = "\n".join(lines).strip()
+    if "[^" in text:
+        text = _FOOTNOTE.sub("", text)
     if "[" in text:
         text = _strip_links(text)
+    if "~~" in text:
+        text = _STRIKE.sub(r"\1", text)
     if for_reading:
         text = _reading_inline(text)
     else:
@@ -528,4 +534,10 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
             text = _EDGE_UNDERSCORES.sub("", text)
     if "|" in text:
         text = text.replace("|", " ")
+    if "&" in text:
+        # character references as the reader sees them (&amp; is &, &lt;tag&gt; is <tag>), once the markup
+        # is gone, so an escaped < is text and never taken for a tag
+        import html
+
+        text = html.unescape(text).replace("\xa0", " ")
     return text
