@@ -44,6 +44,9 @@ def dns():
         ("spf-hostile.test.", "TXT", '"v=spf1 include:\\027[2J\\027]0;pwn\\007.test -all"'),
         ("spf-hostile.test.", "MX", "10 mx.spf-hostile.test."),
         ("_dmarc.spf-hostile.test.", "TXT", '"v=DMARC1; p=\\027]8;;x\\007reject\\226\\128\\174"'),
+        # the control characters rich's Text would drop (BEL, backspace, VT, FF, CR) in a DMARC tag
+        ("bel-hostile.test.", "MX", "10 mx.bel-hostile.test."),
+        ("_dmarc.bel-hostile.test.", "TXT", '"v=DMARC1; p=none; pwned\\007x\\008\\011\\012\\013@bel-hostile.test"'),
     ]) as server:
         yield server
 
@@ -123,6 +126,18 @@ def test_check_dns_table_spf_and_dmarc_text(invoke, dns):
     assert_clean(as_json.stdout, as_json.stderr)
     records = json.dumps(json.loads(as_json.stdout))
     assert "\\u001b[2J" in records  # the record itself, exact
+
+
+def test_control_characters_are_shown_never_dropped(invoke, dns, hostile_session):
+    # a message names what the record holds: "pwnedx" for "pwned\x07x" would name text that is not there
+    host, port = dns.address
+    result = invoke("check-dns", "bel-hostile.test", "--profile", "none", "--dns-only", "--nameserver",
+                    f"{host}:{port}")
+    assert_clean(result.stdout, result.stderr)
+    assert "pwned\\x07x\\x08\\x0b\\x0c\\x0d@bel-hostile.test" in "".join(result.stdout.split())
+    shown = invoke("sessions", "show", hostile_session)  # the customer's name holds a BEL: a table cell
+    assert_clean(shown.stdout, shown.stderr)
+    assert "\\x1b]0;pwn\\x07" in shown.stdout
 
 
 def test_kb_files_in_index_search_and_show(tmp_path, invoke):

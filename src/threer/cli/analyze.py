@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.errors import BadInput
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # threer.findings pulls in pydantic models: kept off the start-up path of other commands
     import typer
     from rich.console import Console  # rich, only where a report is rendered: `--json` never imports it
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.findings import DomainReport
 
@@ -192,7 +192,7 @@ class DomainOutput:
             text = json.dumps(entry, ensure_ascii=False, indent=2).replace("\n", "\n    ")
             emit_exact(("" if first else ",\n") + _JSON_HEAD * first + "    " + text)
             return
-        from rich.text import Text
+        from threer.safe_rich import Text
 
         assert self.console is not None
         if not first:
@@ -456,7 +456,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _summary_text(report: DomainReport) -> Text:
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.findings import Severity
 
@@ -484,7 +484,7 @@ RESULT_WIDTH = 7  # "ERROR  "
 def render_report(console: Console, report: DomainReport) -> None:
     """One block a finding: check, result, the message wrapped under itself, and the fix. A record to
     paste is printed whole on a line of its own, never wrapped at any width, so it can be copied."""
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     title = Text(report.domain, style="bold")
     title.append(f"  {report.duration_ms} ms: ", style="dim")
@@ -520,7 +520,7 @@ def print_fix(console: Console, finding: Any, indent: str, width: int) -> None:
     """A finding's fix under `indent`: prose wrapped between words, each record whole on a line of its
     own (what to remove as `; remove:` lines), so it can be copied at any width. The triage's DNS step
     shows its findings' fixes with this too."""
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     pieces = fix_pieces(finding)
     if pieces and pieces[0][0] == "record":
@@ -638,7 +638,7 @@ def render_propagation(console: Console, view: Any) -> None:
     """Each server in turn, one row a record: answer, TTL, and whether it is stale."""
     from rich import box
     from rich.table import Table
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.checks.propagation import RECORD_NAMES
 
@@ -705,7 +705,7 @@ def _propagation_table_fits(console: Console, view: Any) -> bool:
 def _propagation_lines(console: Console, view: Any) -> None:
     """The propagation view as lines, for a console too narrow for the table: a server's name, kind,
     address and serial on one line, then one line a record value, each printed whole."""
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.checks.propagation import RECORD_NAMES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from rich.text import Text
+from threer.safe_rich import Text
 
 
 def render_changes(console: Any, domain: str, changes: Any) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.table import Table
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.safe_text import one_line
 

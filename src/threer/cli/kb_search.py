@@ -49,7 +49,7 @@ def run(env: Any, query: list[str], *, as_json: bool = False, limit: int = 10, s
 
 def _print(text: str, outcome: Any) -> None:
     from rich.padding import Padding
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.safe_text import one_line
 
@@ -84,7 +84,7 @@ def _print(text: str, outcome: Any) -> None:
 
 def highlighted(snippet: str, spans: list[tuple[int, int]]) -> Any:
     """A rich Text of a snippet with its matched words in a highlight style."""
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     text = Text(snippet)
     for start, end in spans:

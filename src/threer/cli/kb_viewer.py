@@ -19,7 +19,7 @@ MARKDOWN_LAYOUT_MAX = 200_000
 def render_document(console: Any, doc: Any) -> None:
     """Title, id and tags, then the body: Markdown rendered, a past case as labelled fields."""
     from rich.markdown import Markdown
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     console.print(Text(doc.title, style="bold"), soft_wrap=True)
     meta = f"{doc.id} · {'past case' if doc.source == 'case' else 'article'}"
@@ -47,7 +47,7 @@ def render_document(console: Any, doc: Any) -> None:
 
 def case_lines(body: str, console: Any) -> list[Any]:
     """A past case as lines: each label, its value beside it, wrapped under itself, every line break kept."""
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     from threer.kb.cases import case_fields
 
@@ -125,7 +125,7 @@ def document_reader(store: Any, console: Any) -> Callable[[str], None]:
         try:
             doc = find_document(store, doc_id)
         except NotFound as exc:
-            from rich.text import Text
+            from threer.safe_rich import Text
 
             console.print(Text(str(exc), style="yellow"), soft_wrap=True)
             return

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import questionary
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.cli import render
 from threer.triage import answers as a

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.safe_text import one_line
 from threer.triage.engine import ActionResult
@@ -186,7 +186,7 @@ def error_analysis(console: Console, rec: RecordedStep) -> None:
     analysis = (rec.answer or {}).get("analysis") if rec.step_id == "intake.errors" else None
     if not analysis or not analysis.get("summary"):
         return
-    from rich.text import Text
+    from threer.safe_rich import Text
 
     heading = {"bounce": "threer read a bounce in it:", "headers": "threer read message headers in it:"}.get(
         analysis.get("kind"), "threer found codes in it:")

@@ -10,9 +10,12 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
-from rich.text import Span, Text
+from rich.text import Span
+
+from threer.safe_rich import Text
 
 from threer.safe_text import UNSAFE, is_safe, visible
+
 
 
 def safe_text(text: Text) -> Text:

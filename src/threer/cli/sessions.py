@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.cli.app import app_context
 from threer.cli.columns import Column, fitted_table

@@ -14,7 +14,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
+from threer.safe_rich import Text
 
 from threer.report.model import Count, Durations, GroupRow, Report
 from threer.ticket.layout import visible
