@@ -455,3 +455,12 @@ def test_a_calendar_that_never_opens_is_a_clear_error(store: Store) -> None:
     config = partner_config(days=["mon"], holidays=[date(2024, 3, 4) + timedelta(weeks=n) for n in range(41 * 53)])
     with pytest.raises(BadInput, match="expected first response"):
         ticket_for(store, config=config)
+
+
+def test_a_secret_warning_reads_as_english() -> None:
+    from threer.ticket.model import SecretWarning
+
+    assert SecretWarning(field="intake.errors.messages", kind="API key or token", line=1).describe() == (
+        "intake.errors.messages looks like it contains an API key or token.")
+    assert SecretWarning(field="outcome.summary", kind="password", line=3).describe() == (
+        "outcome.summary (line 3) looks like it contains a password.")

@@ -72,7 +72,8 @@ class SecretWarning(BaseModel):
 
     def describe(self) -> str:
         where = self.field if self.line == 1 else f"{self.field} (line {self.line})"
-        return f"{where} looks like it contains a {self.kind}."
+        article = "an" if self.kind[:1].lower() in "aeiou" else "a"  # "an API key or token", "a password"
+        return f"{where} looks like it contains {article} {self.kind}."
 
 
 class PartnerDetails(BaseModel):
