@@ -241,3 +241,21 @@ def test_kb_remove_takes_pages_out_and_refuses_what_it_cannot(server, invoke):
     assert invoke("kb", "remove", "web:127.0.0.1/*").exit_code == 0 and pages() == set()
     again = invoke("kb", "import", server.url_for("/faq"), "--json")  # a page removed can be imported again
     assert json.loads(again.stdout)["added"] == 1
+
+
+def test_a_sitemap_entry_with_a_fragment_is_the_page_and_an_empty_page_fails(server, store):
+    server.expect_request("/a/plain").respond_with_data(page("Plain page", "Text of the zorbulax page."),
+                                                        content_type="text/html")
+    server.expect_request("/a/empty").respond_with_data("", content_type="text/html")
+    server.expect_request("/sitemap.xml").respond_with_data(
+        sitemap([server.url_for("/a/plain"), server.url_for("/a/plain") + "#setup", server.url_for("/a/empty")]),
+        content_type="application/xml")
+    report = import_url(store, server.url_for("/sitemap.xml"))
+    assert (report.pages, report.added, report.unchanged) == (2, 1, 0)  # the #setup entry is the same page
+    assert [(f.url, f.reason) for f in report.failed] == [(server.url_for("/a/empty"), "the page is empty")]
+    stored = store.conn.execute("SELECT path FROM kb_documents WHERE origin = 'web'").fetchall()
+    assert [r[0] for r in stored] == [server.url_for("/a/plain")]
+    single = import_url(store, server.url_for("/a/plain") + "#setup")  # a page given with a fragment
+    assert single.unchanged == 1
+    assert [r[0] for r in store.conn.execute("SELECT path FROM kb_documents WHERE origin = 'web'")] == [
+        server.url_for("/a/plain")]

@@ -215,6 +215,8 @@ def _sitemap(fetched: _Fetched, max_bytes: int) -> tuple[str, list[str]] | None:
 
 
 def _parse_page(fetched: _Fetched) -> ParsedDocument:
+    if not fetched.data.strip():
+        raise _Failed("the page is empty")
     media = fetched.content_type
     path = fetched.url.path.lower()
     name = fetched.url.path.rstrip("/").rsplit("/", 1)[-1] or fetched.url.host
@@ -253,6 +255,8 @@ def _save(store: Any, url: Any, doc: ParsedDocument, report: ImportReport) -> No
     from threer.kb.backend import is_team_index
 
     doc_id = _doc_id(url)
+    if url.fragment:
+        url = url.copy_with(fragment=None)  # the page's address, as it is kept and shown
     digest = hashlib.sha256("\0".join([doc.title, ",".join(doc.tags), doc.body]).encode()).hexdigest()
     if is_team_index(store):  # the team database's index (threer.kb.pg)
         outcome = store.save_page(doc_id=doc_id, url=str(url), doc=doc, digest=digest)
@@ -324,7 +328,8 @@ async def _run(
             (kind, locations), depth = queue.pop(0)
             for location in locations:
                 if kind == "urlset":
-                    if location not in pages:
+                    location = location.split("#", 1)[0]  # a fragment names a place in a page, not another page
+                    if location and location not in pages:
                         pages.append(location)
                     continue
                 if location in seen_sitemaps:
