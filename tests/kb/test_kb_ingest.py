@@ -225,3 +225,13 @@ def test_fast_front_matter_reader_agrees_with_yaml(lines):
     if fast is None:
         return  # left to YAML
     assert fast == (yaml.safe_load(raw) or {})
+
+
+def test_an_id_or_tags_of_the_wrong_shape_are_said_not_dropped_or_shown_as_python():
+    doc = parse_markdown("---\nid: [1, 2]\ntitle: Odd\ntags: [vpn, [outlook, mac], {d: e}, 7]\n---\n# Odd\nText.\n",
+                         "odd.md")
+    assert doc.doc_id is None  # the file's path gives its id
+    assert doc.tags == ["vpn", "outlook", "mac", "7"]  # nested lists read as tags; a table is no tag
+    assert "its id is a list or a table, not one text; the file's path is its id" in doc.warnings
+    assert any("`key: value` table, which is no tag" in w for w in doc.warnings)
+    assert not any("{" in t or "[" in t for t in doc.tags)

@@ -323,8 +323,13 @@ def _tags(value: object) -> list[str]:
         items = list(value)
     else:
         items = [value]
-    tags = []
+    tags: list[str] = []
     for item in items:
+        if isinstance(item, (list, tuple, set)):
+            tags.extend(t for t in _tags(item) if t not in tags)  # `[a, [b, c]]`: the tags a, b, c
+            continue
+        if item is None or isinstance(item, dict):
+            continue  # no tag (a `{key: value}` in a list of tags): left out, never shown as Python's text
         tag = str(item).strip()
         if tag and tag not in tags:
             tags.append(tag)
@@ -362,6 +367,11 @@ def parse_markdown(text: str, name: str) -> ParsedDocument:
         warnings.append(f"{exc}; it was indexed with its first heading as the title and no id or tags from it")
     body = body.strip("\n")
     doc_id = _scalar(meta.get("id"))
+    if doc_id is None and isinstance(meta.get("id"), (dict, list, tuple, set)):
+        warnings.append("its id is a list or a table, not one text; the file's path is its id")
+    given_tags = meta.get("tags")
+    if isinstance(given_tags, dict) or (isinstance(given_tags, list) and any(isinstance(t, dict) for t in given_tags)):
+        warnings.append("its tags hold a `key: value` table, which is no tag; it was left out")
     if doc_id is not None and any(c.isspace() for c in doc_id):
         warnings.append(f"its id {doc_id!r} has spaces; they were replaced by '-'")
         doc_id = re.sub(r"\s+", "-", doc_id)
