@@ -136,6 +136,17 @@ def shadow(text: str) -> str:
     return "".join(map(_chunk_cache.__getitem__, text.split()))[:-1]
 
 
+_STOP_TERMS: frozenset[str] | None = None
+
+
+def stop_terms() -> frozenset[str]:
+    """The terms of the stop words: a token whose term is not one of them is no stop word."""
+    global _STOP_TERMS
+    if _STOP_TERMS is None:
+        _STOP_TERMS = frozenset(term(w) for w in STOP_WORDS)
+    return _STOP_TERMS
+
+
 def terms(text: str) -> list[str]:
     """Every term of `text`, in order (empty terms, from odd Unicode, are dropped)."""
     return shadow(text).split()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from threer.kb.analysis import STOP_WORDS, TOKEN_RE, _fold, term, token_spans
+from threer.kb.analysis import STOP_WORDS, TOKEN_RE, _fold, stop_terms, term, token_spans
 
 SNIPPET_CHARS = 220
 _SOURCE_CHARS = 60_000
@@ -49,24 +49,13 @@ def _lower(text: str) -> str:
     return "".join(c.lower()[:1] for c in text)  # "İ" lower-cases to "i" and a combining dot
 
 
-_STOP_TERMS: frozenset[str] | None = None
-
-
-def _stop_terms() -> frozenset[str]:
-    """The terms of the stop words: a token whose term is not one of them is no stop word."""
-    global _STOP_TERMS
-    if _STOP_TERMS is None:
-        _STOP_TERMS = frozenset(term(w) for w in STOP_WORDS)
-    return _STOP_TERMS
-
-
 def _hits(
     text: str, highlight: frozenset[str], stop_words_too: bool, surface: re.Pattern[str] | None
 ) -> list[tuple[int, int, str]]:
-    stop_terms = _stop_terms()
+    stops = stop_terms()
 
     def wanted(token: str, t: str) -> bool:
-        return t in highlight and (stop_words_too or t not in stop_terms or _fold(token) not in STOP_WORDS)
+        return t in highlight and (stop_words_too or t not in stops or _fold(token) not in STOP_WORDS)
 
     if surface is None:
         return [(s, e, t) for s, e, t in token_spans(text) if wanted(text[s:e], t)]

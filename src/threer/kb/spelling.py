@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 
-from threer.kb.analysis import STOP_WORDS, term
+from threer.kb.analysis import STOP_WORDS, stop_terms, term
 
 MIN_LENGTH = 3  # shorter words are too often right and rare
 
@@ -113,7 +113,7 @@ def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callabl
     own = term(word)
     limit = max_distance(word)
     candidates: dict[str, int] = {}
-    stop = _stop_terms()
+    stop = stop_terms()
     for probe in {word, own}:
         for found, distance, _ in process.extract(probe, pool, scorer=OSA.distance, score_cutoff=limit, limit=20):
             # never a stop word, as typed or as indexed ("verfy" is not "very", whose term is veri)
@@ -132,16 +132,6 @@ def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callabl
         if best is None or key < best:
             best = key
     return best[2] if best else None
-
-
-_STOP_TERMS: frozenset[str] | None = None
-
-
-def _stop_terms() -> frozenset[str]:
-    global _STOP_TERMS
-    if _STOP_TERMS is None:
-        _STOP_TERMS = frozenset(term(w) for w in STOP_WORDS)
-    return _STOP_TERMS
 
 
 _ENDINGS = ("", "e", "y", "s", "er", "ed", "es", "al", "ing", "ion", "ity", "ure", "ment", "ation", "ness", "ive")
