@@ -256,6 +256,11 @@ def test_a_syntax_error_before_plus_all_never_proposes_plus_all(server):
     assert "name no sending server, only its '+all', so no record is proposed" in finding.fix
     only = spf(server, "syntaxonly")["spf.syntax"]  # `v=spf1 -all` would stop all of the domain's mail
     assert only.changes == [] and "only its '-all'" in only.fix
+    # the same when what is left names no server only once the other fixes are made (ptr goes), or names
+    # servers only to fail them
+    for name, left in (("syntaxptronly", "'-all'"), ("syntaxfailonly", "'~all'")):
+        finding = spf(server, name)["spf.syntax"]
+        assert finding.changes == [] and f"only its {left}, so no record is proposed" in finding.fix, name
 
 
 def test_a_syntax_error_with_more_wrong_fixes_them_in_the_same_record(server):

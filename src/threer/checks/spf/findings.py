@@ -429,10 +429,8 @@ async def _fix_without_bad_term(resolver, ctx: "CheckContext", finding: Finding,
     record = parse_record(without)
     bad = _show(exc.term)
     correct = f"Correct the address in {bad}"
-    if not any(m.name != "all" for m in record.evaluated) and record.redirect is None:
-        rest = f"only its {_show(record.all_mechanism.text)}" if record.all_mechanism else "nothing"
-        return replace(finding, fix=f"{correct} (the network the domain's mail is sent from): without it the record "
-                       f"would name no sending server, {rest}, so no record is proposed in its place.")
+    if _names_no_sender(record):
+        return _no_record(finding, correct, record)
     judged = await _judge(resolver, ctx, without, record, lookup, expected_includes, None, intended=without)
     left = [f for f in judged if f.severity in (Severity.FAIL, Severity.WARN) and _is_own_finding(f, ctx.domain)]
     proposals = [c for f in left for c in f.changes
@@ -444,6 +442,12 @@ async def _fix_without_bad_term(resolver, ctx: "CheckContext", finding: Finding,
         return replace(finding, fix=f"{correct}. Removing the term alone would not do: the rest of the record would "
                        f"still fail ({problems}). Fix that too, then run the check again for the exact record.")
     final = _unquote(proposals[-1].value) if proposals else without
+    try:
+        final_record = parse_record(final)
+    except SpfSyntaxError:
+        final_record = None
+    if final_record is not None and _names_no_sender(final_record):
+        return _no_record(finding, correct, final_record)  # `ip4:x/33 ptr -all` made `v=spf1 -all` with ptr gone
     also = sorted({f.id for f in left if f.changes})
     note = (f" (this record also fixes what the record without the term would still have: {', '.join(also)})"
             if also and final != without else "")
@@ -452,6 +456,18 @@ async def _fix_without_bad_term(resolver, ctx: "CheckContext", finding: Finding,
         f"{_fix_record(ctx.domain, final, lookup.ttl)}{note}",
         changes=_replace(ctx.domain, [published], final, lookup.ttl),
     )
+
+
+def _names_no_sender(record: SpfRecord) -> bool:
+    """Whether no mechanism of the record lets a server pass (an all, and terms that fail or softfail,
+    only), and it sends receivers nowhere else (no redirect=)."""
+    return record.redirect is None and not any(m.name != "all" and m.qualifier == "+" for m in record.evaluated)
+
+
+def _no_record(finding: Finding, correct: str, record: SpfRecord) -> Finding:
+    rest = f"only its {_show(record.all_mechanism.text)}" if record.all_mechanism else "nothing"
+    return replace(finding, fix=f"{correct} (the network the domain's mail is sent from): without it the record "
+                   f"would name no sending server, {rest}, so no record is proposed in its place.")
 
 
 def _is_own_finding(finding: Finding, domain: str) -> bool:
