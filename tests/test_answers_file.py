@@ -226,3 +226,18 @@ def test_a_step_given_as_a_list_is_its_list_field(tmp_path):
     assert "has 1 problem" in message and "replicate.services" not in message
     assert "replicate.environment: the answer must be a text or a table of its fields (os, os_version, client" in message
     assert parse_answer("replicate.services", ["webmail", "activesync"]).enabled == ["webmail", "activesync"]
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ('{"a": {"name": 1},\n "b": {"name": 2,\n "name": 3}}', 3),  # the same key in another object before it
+    ('{"x": "name",\n "name": 1,\n "name": 2}', 3),  # the key's text as a value before it
+    ('{"caf\u00e9": 1,\n "caf\u00e9": 2}', 2),  # a key beyond ASCII
+])
+def test_the_line_of_a_json_key_given_twice_is_where_it_stands_again(text, line):
+    import json as json_module
+
+    from threer.files import load_json
+
+    with pytest.raises(json_module.JSONDecodeError) as exc:
+        load_json(text)
+    assert exc.value.lineno == line and "is given twice" in exc.value.msg

@@ -196,13 +196,21 @@ def given_twice(key: object) -> str:
     return f"the key {key!r} is given twice (only one answer can count: remove the one that is wrong)"
 
 
+def _last_key_at(text: str, key: str) -> int:
+    """Where `key` last stands as an object's key (followed by a colon) in a JSON text, written as
+    it is or with \\u escapes: the place of the key given twice, for its line and column."""
+    import re
+
+    forms = {json.dumps(key, ensure_ascii=False), json.dumps(key)}
+    found = [m.start() for form in forms for m in re.finditer(re.escape(form) + r"\s*:", text)]
+    return max(found) if found else 0
+
+
 def load_json(text: str) -> Any:
     try:
         data = json.loads(text, object_pairs_hook=_unique_pairs)
     except _GivenTwice as exc:
-        quoted = json.dumps(exc.key)  # where it stands the second time, for the line and column
-        at = text.find(quoted, text.find(quoted) + 1)
-        raise json.JSONDecodeError(given_twice(exc.key), text, max(at, 0)) from None
+        raise json.JSONDecodeError(given_twice(exc.key), text, _last_key_at(text, exc.key)) from None
     except RecursionError:
         raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0) from None
     problem = structure_problem(data)

@@ -115,7 +115,8 @@ def test_the_display_form_of_a_corrected_term_is_the_word_nearest_to_what_was_ty
 
     for typed, corrected, shown in [("recieving", "receiv", "receiving"), ("pasword", "password", "password"),
                                     ("quarantne", "quarantin", "quarantine"), ("sycning", "sync", "syncing"),
-                                    ("attachmnet", "attach", "attachment"), ("verfy", "verifi", "verify")]:
+                                    ("attachmnet", "attach", "attachment"), ("verfy", "verifi", "verify"),
+                                    ("authentcation", "authent", "authentication")]:
         assert display_form(typed, corrected) == shown
         assert term(shown) == corrected  # the word shown is one the search matched
     assert display_form("zzqx", "qqqq") == "qqqq"  # no word fits: the term itself

@@ -134,7 +134,8 @@ def choose(word: str, pool: list[str], known: Callable[[str], bool], df: Callabl
     return best[2] if best else None
 
 
-_ENDINGS = ("", "e", "y", "s", "er", "ed", "es", "al", "ing", "ion", "ity", "ure", "ment", "ation", "ness", "ive")
+_ENDINGS = ("", "e", "y", "s", "er", "ed", "es", "al", "ing", "ion", "ity", "ure", "ment", "ation", "ication", "ness",
+            "ive", "ise", "ize", "ised", "ized")
 
 
 def display_form(typed: str, corrected: str) -> str:
