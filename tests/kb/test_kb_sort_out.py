@@ -94,6 +94,21 @@ def test_an_id_from_the_path_stays_when_the_file_is_edited_and_another_folder_in
         assert ids(store) == {"outlook/ost-full", "new"}
 
 
+def test_a_kept_id_gives_way_to_a_new_file_that_takes_it_from_its_own_path(tmp_path: Path) -> None:
+    # kb/sub/loop.md was indexed as `loop`; kb/loop.md arrives and is edited in with kb: no file is skipped,
+    # and the ids are those a fresh index of kb gives
+    root = tmp_path / "kb"
+    inner = write(root / "sub" / "loop.md", "# Loop inner\n")
+    with Store(tmp_path / "threer.db") as store:
+        index_paths(store, [root / "sub"])
+        write(root / "loop.md", "# Loop outer\n")
+        inner.write_text("# Loop inner\n\nmore\n", encoding="utf-8")
+        report = index_paths(store, [root])
+        assert report.skipped == []
+        ids = {r[0] for r in store.conn.execute("SELECT doc_id FROM kb_documents WHERE origin = 'file'")}
+        assert ids == {"loop", "sub/loop"}
+
+
 def test_a_missing_root_leaves_its_entries_stale_and_the_collector_as_it_was(tmp_path: Path) -> None:
     existing = {str(tmp_path / "old" / "a.md"): (1, "a", 10, 10, "hash")}
     assert sort_out([tmp_path / "old"], existing, []).stale == existing

@@ -190,6 +190,7 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
         sep = os.sep
         scanned_dirs: list[str] = []
         unreadable: list[str] = []
+        kept: dict[str, str] = {}  # path -> the id from its path now, of a file that kept its old one
         folders = [root for root in roots if root.is_dir()]
         for root in roots:
             if not root.exists():
@@ -215,10 +216,18 @@ def sort_out(roots: list[Path], existing: dict[str, tuple[Any, ...]], skipped: l
                     continue
                 derived = root.stem if cut < 0 else path[cut:].rsplit(".", 1)[0].replace(sep, "/")
                 if row is not None and row[1] != derived and _is_tail(row[1], path):
+                    kept[path] = derived  # its id from the path as given now
                     derived = row[1]  # an id it was given from its path stays, whichever folder is indexed now
                 fresh.append(_Found(path, kind, size, mtime_ns, derived))
             fresh.sort(key=attrgetter("path"))
             to_read += fresh
+        if kept:
+            # an id kept from before that a file new to the index now takes from its own path goes back to
+            # the id a fresh index gives (kb/sub/loop.md was `loop`; kb/loop.md now is): no file is skipped
+            taken = {f.derived_id for f in to_read if f.path not in kept}
+            for found in to_read:
+                if found.path in kept and found.derived_id in taken:
+                    found.derived_id = kept[found.path]
         if remaining and scanned_dirs:
             remaining = {path: row for path, row in remaining.items()
                          if not _still_there(path, scanned_dirs, unreadable)}
