@@ -238,6 +238,7 @@ def test_kb_remove_takes_pages_out_and_refuses_what_it_cannot(server, invoke):
     assert pages() == {"web:127.0.0.1/faq"}
     shown = invoke("kb", "show", "web:127.0.0.1/docs/printer")
     assert shown.exit_code == 2
+    assert invoke("kb", "remove", "web:127.0.0.1/FAQ").exit_code == 2  # a path's case is the page's own
     assert invoke("kb", "remove", "web:127.0.0.1/*").exit_code == 0 and pages() == set()
     again = invoke("kb", "import", server.url_for("/faq"), "--json")  # a page removed can be imported again
     assert json.loads(again.stdout)["added"] == 1
@@ -259,3 +260,10 @@ def test_a_sitemap_entry_with_a_fragment_is_the_page_and_an_empty_page_fails(ser
     assert single.unchanged == 1
     assert [r[0] for r in store.conn.execute("SELECT path FROM kb_documents WHERE origin = 'web'")] == [
         server.url_for("/a/plain")]
+
+
+def test_kb_remove_reads_a_host_in_any_case_and_a_path_as_it_is():
+    from threer.kb.importer import _lower_host
+
+    assert _lower_host("web:Support.Example.NET/Docs/*") == "web:support.example.net/Docs/*"
+    assert _lower_host("web:HOST") == "web:host"

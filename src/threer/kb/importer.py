@@ -92,6 +92,8 @@ def remove_pages(store: Any, wanted: list[str]) -> list[str]:
             raise BadInput(f"{item!r} is not an imported page (their ids start with web:). An article from your "
                            "files leaves the index when its file is deleted or moved and `threer kb index` runs; "
                            "a sample article stays (give a file of yours its id to replace it).")
+    # a page's id holds its host in lower case (_doc_id): `web:Support.Example.net/*` names the same pages
+    wanted = [_lower_host(item) for item in wanted]
     team = is_team_index(store)
     pages: dict[str, Any] = dict(store.page_ids() if team else store.conn.execute(
         "SELECT doc_id, rowid FROM kb_documents WHERE origin = 'web'").fetchall())
@@ -116,6 +118,11 @@ def remove_pages(store: Any, wanted: list[str]) -> list[str]:
             for doc_id in removed:
                 delete_rowid(cur, pages[doc_id])
     return removed
+
+
+def _lower_host(page_id: str) -> str:
+    host, slash, rest = page_id[len("web:"):].partition("/")
+    return f"web:{host.lower()}{slash}{rest}"
 
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
