@@ -819,11 +819,12 @@ def check_url(url: str, *, from_config: bool) -> str:
         raise BadInput("database_url in the config file holds a password; remove it from the URL and give it in "
                        "PGPASSWORD or ~/.pgpass instead.")
     try:
-        if parts.port == 0:
-            raise ValueError("port 0")
-    except ValueError:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if port == 0:
         raise BadInput("database_url has a port that is not a number from 1 to 65535 (after the host, "
-                       "host:5432). Example: postgresql://alice@db.example.net:5432/threer") from None
+                       "host:5432). Example: postgresql://alice@db.example.net:5432/threer")
     from urllib.parse import parse_qsl
 
     try:

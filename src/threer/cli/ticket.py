@@ -74,7 +74,7 @@ def ticket_command(
     if not store_exists(env, config):  # nothing was ever saved: do not create a database just to say so
         raise NotFound(f"No triage session {session_id!r}. Run `threer sessions list` to see the ids.")
     if output is not None and str(output) == "-":
-        output = None  # `--output -` is standard output, as for other tools (a file named "-" is ./-)
+        output = None  # `--output -` is standard output, as for other tools (a file named "-": its full path)
     if output is not None and output.is_dir():
         raise BadInput(f"--output {output} is a folder; give a file name such as {output / 'ticket.txt'}.")
     with open_store(env, config) as store:

@@ -23,7 +23,7 @@ from time import perf_counter
 from typing import Any
 
 from threer.errors import BadInput
-from threer.safe_text import clipped
+from threer.safe_text import clipped, quoted
 from threer.kb.ingest import MAX_FILE_BYTES, IngestError, ParsedDocument, decode, parse_html, parse_markdown, parse_text
 from threer.kb.models import FailedPage, ImportReport
 
@@ -87,9 +87,9 @@ def remove_pages(store: Any, wanted: list[str]) -> list[str]:
     for item in wanted:
         if not item.startswith("web:"):
             if item.lower().startswith("case:"):
-                raise BadInput(f"{item!r} is a past case: it leaves the index with its session, "
+                raise BadInput(f"{quoted(item)} is a past case: it leaves the index with its session, "
                                "`threer sessions delete ID` (or `threer sessions purge`).")
-            raise BadInput(f"{item!r} is not an imported page (their ids start with web:). An article from your "
+            raise BadInput(f"{quoted(item)} is not an imported page (their ids start with web:). An article from your "
                            "files leaves the index when its file is deleted or moved and `threer kb index` runs; "
                            "a sample article stays (give a file of yours its id to replace it).")
     # a page's id holds its host in lower case (_doc_id): `web:Support.Example.net/*` names the same pages
@@ -105,7 +105,7 @@ def remove_pages(store: Any, wanted: list[str]) -> list[str]:
         else:
             found = {item} if item in pages else set()
         if not found:
-            raise NotFound(f"No imported page has the id {item!r}; nothing was removed. `threer kb search WORDS "
+            raise NotFound(f"No imported page has the id {quoted(item)}; nothing was removed. `threer kb search WORDS "
                            "--json` shows pages' ids; `web:HOST/*` names every page of a site.")
         chosen |= found
     removed = sorted(chosen)

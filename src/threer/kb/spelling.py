@@ -154,6 +154,8 @@ def display_form(typed: str, corrected: str) -> str:
         stems.append(corrected[:-1] + "y")
     candidates = {corrected + word[cut:] for cut in range(len(corrected) - 1, len(corrected) + 3)}
     candidates |= {stem + ending for stem in stems for ending in _ENDINGS}
+    # the ending of what was typed, completed or replaced ("certificat" -> certificate)
+    candidates |= {word[: len(word) - cut] + ending for cut in range(3) for ending in _ENDINGS}
 
     def best(pool: set[str]) -> tuple[int, bool, int, str] | None:
         # nearest to what was typed; on a tie a whole word before the bare term (autodiscover, not
@@ -170,7 +172,5 @@ def display_form(typed: str, corrected: str) -> str:
                 return min(keys)
         return None
 
-    # the ending of what was typed, completed or replaced ("certificat" -> certificate)
-    candidates |= {word[: len(word) - cut] + ending for cut in range(3) for ending in _ENDINGS}
     found = best(candidates)
     return found[3] if found else corrected
