@@ -267,3 +267,37 @@ def test_kb_remove_reads_a_host_in_any_case_and_a_path_as_it_is():
 
     assert _lower_host("web:Support.Example.NET/Docs/*") == "web:support.example.net/Docs/*"
     assert _lower_host("web:HOST") == "web:host"
+
+
+def test_an_entry_that_leads_to_a_page_already_imported_is_repeated_not_unchanged(server, store):
+    html(server, "/new-home", page("Moved article", "relocated quarvex content"))
+    html(server, "/guide/", page("Guide", "setup guide text"))
+    server.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new-home"})
+    server.expect_request("/guide").respond_with_data(page("Guide", "setup guide text"), content_type="text/html")
+    server.expect_request("/sitemap.xml").respond_with_data(
+        sitemap([server.url_for(p) for p in ("/old", "/new-home", "/guide/", "/guide")]), content_type="application/xml")
+    first = import_url(store, server.url_for("/sitemap.xml"), concurrency=1)
+    # four entries, two pages: each stored once, the other entry of each counted as repeated
+    assert (first.pages, first.added, first.updated, first.unchanged, first.repeated, first.failed) == (4, 2, 0, 0, 2, [])
+    assert first.to_json()["repeated"] == 2
+    ids = sorted(r[0] for r in store.conn.execute("SELECT doc_id FROM kb_documents WHERE origin = 'web'"))
+    assert ids == ["web:127.0.0.1/guide", "web:127.0.0.1/new-home"]
+    again = import_url(store, server.url_for("/sitemap.xml"), concurrency=3)
+    assert (again.added, again.updated, again.unchanged, again.repeated) == (0, 0, 2, 2)
+
+
+def test_kb_import_summary_names_repeated_entries_only_when_there_are_some(server, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from threer.cli.app import app
+
+    monkeypatch.setenv("THREER_HOME", str(tmp_path / "home"))
+    html(server, "/new-home", page("Moved article", "relocated content"))
+    server.expect_request("/old").respond_with_data("", status=301, headers={"Location": "/new-home"})
+    server.expect_request("/sitemap.xml").respond_with_data(
+        sitemap([server.url_for("/old"), server.url_for("/new-home")]), content_type="application/xml")
+    run = CliRunner().invoke(app, ["kb", "import", server.url_for("/sitemap.xml")])
+    assert run.exit_code == 0, run.output
+    assert "Imported 1 of 2 pages" in run.stdout and "1 added, 0 updated, 0 unchanged, 1 repeated, 0 failed" in run.stdout
+    single = CliRunner().invoke(app, ["kb", "import", server.url_for("/new-home")])
+    assert "1 unchanged, 0 failed" in single.stdout and "repeated" not in single.stdout

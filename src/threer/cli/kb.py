@@ -256,7 +256,8 @@ def import_command(
         stdout_console().print(
             f"Imported {imported} of {report.pages} page{'s' if report.pages != 1 else ''} from {report.url}: "
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(report.failed)} failed ({report.seconds:.1f} s).",
+            + (f"{report.repeated} repeated, " if report.repeated else "")
+            + f"{len(report.failed)} failed ({report.seconds:.1f} s).",
             soft_wrap=True,
             markup=False,
         )

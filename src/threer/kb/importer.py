@@ -256,12 +256,22 @@ def _parse_page(fetched: _Fetched) -> ParsedDocument:
         raise _Failed(str(exc)) from None
 
 
-def _save(store: Any, url: Any, doc: ParsedDocument, report: ImportReport) -> None:
+def _save(store: Any, url: Any, doc: ParsedDocument, report: ImportReport, saved: set[str]) -> None:
+    """Store one fetched page; `saved` holds the ids this run has stored (a second entry that leads to one
+    of them is `repeated`, not a page of its own)."""
+    doc_id = _doc_id(url)
+    if doc_id in saved:
+        report.repeated += 1
+        return
+    _store_page(store, doc_id, url, doc, report)
+    saved.add(doc_id)  # (not when it failed: a later entry for the page may still be stored)
+
+
+def _store_page(store: Any, doc_id: str, url: Any, doc: ParsedDocument, report: ImportReport) -> None:
     from threer.kb.documents import put_document
 
     from threer.kb.backend import is_team_index
 
-    doc_id = _doc_id(url)
     if url.fragment:
         url = url.copy_with(fragment=None)  # the page's address, as it is kept and shown
     digest = hashlib.sha256("\0".join([doc.title, ",".join(doc.tags), doc.body]).encode()).hexdigest()
@@ -323,7 +333,7 @@ async def _run(
             return
         if sitemap is None:
             report.pages = 1
-            _import_fetched(store, first, report)
+            _import_fetched(store, first, report, set())
             if progress:
                 progress(1, 1)
             return
@@ -370,6 +380,7 @@ async def _run(
         report.pages = len(pages)
         semaphore = asyncio.Semaphore(concurrency)
         done = 0
+        saved: set[str] = set()  # ids of the pages stored so far (each saved in one step of the loop, no await)
 
         async def one(location: str) -> None:
             nonlocal done
@@ -382,7 +393,7 @@ async def _run(
                     raise _Failed(f"it is on another site ({target.host}); not fetched")
                 async with semaphore:
                     fetched = await _fetch(client, target, site, timeout=timeout, max_bytes=max_bytes)
-                _import_fetched(store, fetched, report, requested=location)
+                _import_fetched(store, fetched, report, saved, requested=location)
             except _Failed as exc:
                 report.failed.append(FailedPage(url=location, reason=str(exc)))
             finally:
@@ -393,10 +404,11 @@ async def _run(
         await asyncio.gather(*(one(location) for location in pages))
 
 
-def _import_fetched(store: Any, fetched: _Fetched, report: ImportReport, *, requested: str | None = None) -> None:
+def _import_fetched(store: Any, fetched: _Fetched, report: ImportReport, saved: set[str], *,
+                    requested: str | None = None) -> None:
     try:
         doc = _parse_page(fetched)
-        _save(store, fetched.url, doc, report)
+        _save(store, fetched.url, doc, report, saved)
     except _Failed as exc:
         report.failed.append(FailedPage(url=requested or str(fetched.url), reason=str(exc)))
 

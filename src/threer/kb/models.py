@@ -93,12 +93,15 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    # entries that turned out to be a page this run had imported already (a redirect to it, or its address
+    # written another way: /a and /a/): imported once, counted here and not again as unchanged
+    repeated: int = 0
     failed: list[FailedPage] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "pages": self.pages, "added": self.added, "updated": self.updated,
-                "unchanged": self.unchanged, "failed": [f.to_json() for f in self.failed],
+                "unchanged": self.unchanged, "repeated": self.repeated, "failed": [f.to_json() for f in self.failed],
                 "seconds": float(self.seconds)}
 
 
