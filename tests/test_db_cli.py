@@ -115,6 +115,7 @@ def test_config_set_refuses_a_password_without_echoing_it(invoke, threer_env):
     ("postgresql://127.0.0.1:99999999/threer", "a port that is not a number from 1 to 65535"),
     ("postgresql://127.0.0.1:abc/threer", "a port that is not a number from 1 to 65535"),
     ("postgresql://127.0.0.1:0/threer", "a port that is not a number from 1 to 65535"),
+    ("postgresql://sam@127.0.0.1/thr%zzeer", "a % that is not followed by two hexadecimal digits"),
 ])
 def test_a_url_that_cannot_be_read_is_bad_input_everywhere(invoke, threer_env, url, said):
     # from the environment, from --to and from config set: one sentence, exit 2, no password shown
@@ -126,6 +127,16 @@ def test_a_url_that_cannot_be_read_is_bad_input_everywhere(invoke, threer_env, u
         assert said in run.stderr and "unexpected" not in run.stderr
         assert "hunter2" not in run.stderr + run.stdout
     assert not threer_env.config_path.exists() or "database_url" not in threer_env.config_path.read_text()
+
+
+def test_a_password_with_a_bad_percent_escape_is_bad_input_and_never_shown(invoke, threer_env):
+    # libpq's message quotes the token it cannot decode: here the password itself
+    _local_data(threer_env)
+    url = "postgresql://sam:Ab%zzhunter2@127.0.0.1:5432/threer"
+    for run in (invoke("db", "migrate", "--to", url), invoke("sessions", "list", env={"THREER_DATABASE_URL": url})):
+        assert run.exit_code == 2, run.stderr
+        assert "a % that is not followed by two hexadecimal digits" in run.stderr and "%25" in run.stderr
+        assert "hunter2" not in run.stderr + run.stdout
 
 
 def test_an_ipv6_server_is_shown_with_its_brackets(invoke):

@@ -15,6 +15,8 @@ reaches the server; the error says so.
 
 from __future__ import annotations
 
+import re
+
 import fcntl
 import hashlib
 import json
@@ -804,6 +806,9 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip() and not s.strip().startswith("--")]
 
 
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def check_url(url: str, *, from_config: bool) -> str:
     """A usable postgresql:// URL, or BadInput saying what is wrong with it."""
     url = url.strip()
@@ -825,6 +830,9 @@ def check_url(url: str, *, from_config: bool) -> str:
     if port == 0:
         raise BadInput("database_url has a port that is not a number from 1 to 65535 (after the host, "
                        "host:5432). Example: postgresql://alice@db.example.net:5432/threer")
+    if _BAD_PERCENT.search(url):  # libpq's own message would quote the token, and it may be the password
+        raise BadInput("database_url has a % that is not followed by two hexadecimal digits; write a % in a "
+                       "user name, password or database name as %25. Example: postgresql://alice@db.example.net/threer")
     from urllib.parse import parse_qsl
 
     try:
