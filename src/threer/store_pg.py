@@ -15,12 +15,11 @@ reaches the server; the error says so.
 
 from __future__ import annotations
 
-import re
-
 import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
