@@ -561,3 +561,25 @@ def test_escalating_after_marking_a_fix_no_goes_back_to_resolving_with_it(termin
     outcome = session.answer("outcome")
     assert session.status == "resolved" and outcome.decision == "resolved"
     assert outcome.resolution == "Solved by the KB article kb-0014 (research.kb)."
+
+
+@pytest.mark.parametrize("step_id", ["research.prior", "research.kb"])
+def test_changing_a_step_keeps_the_fix_it_recorded_when_enter_is_pressed(terminal: Terminal, step_id: str) -> None:
+    """The "Did one of them fix it?" menu starts on the recorded fix: changing only the outcome text keeps it."""
+    keys = SPACE + ENTER + DOWN + ENTER + "recreated the profile, that fixed it" + ENTER  # tick kb-0001; it fixed it
+    if step_id == "research.kb":
+        keys = (ENTER + ENTER + "kb-0001: no change" + ENTER  # research.prior: nothing ticked, none fixed it
+                + SPACE + ENTER + DOWN + ENTER + ENTER + "the article fixed it" + ENTER)  # research.kb: kb-0001 fixed it
+    answers = answers_except("research.prior", step_id, "outcome")
+    answers["outcome"] = {"decision": "resolved", "resolution": "profile recreated"}
+    first = terminal.run(keys, answers)
+    assert first.steps[step_id].answer["worked"] == ["kb-0001"]
+
+    # change it: keep the ticks (Enter), keep the menu's choice (Enter), a new outcome text
+    keys = ENTER + ENTER + (ENTER if step_id == "research.kb" else "") + CLEAR_LINE + "it held a week later" + ENTER
+    session = run_flow(terminal.engine, terminal.prompter(keys), start_at=step_id)
+
+    rec = session.steps[step_id]
+    assert rec.revision == 2
+    assert rec.answer["worked"] == ["kb-0001"]
+    assert "it held a week later" in rec.answer["outcome"]

@@ -253,7 +253,8 @@ class QuestionaryPrompter:
             try:
                 while True:
                     try:
-                        value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0, data=data)
+                        value = self._ask_field(step, spec, defaults.get(spec.name), ctx, first=asked == 0, data=data,
+                                                worked=defaults.get("worked"))
                         break
                     except _Cancelled:
                         continue  # the change menu was cancelled: the same field again
@@ -311,7 +312,7 @@ class QuestionaryPrompter:
         self._keep(step, spec, data, ctx, text)
 
     def _ask_field(self, step: Step, spec: Field, default: Any, ctx: AskContext, *, first: bool,
-                   data: dict[str, Any] | None = None) -> Any:
+                   data: dict[str, Any] | None = None, worked: Any = None) -> Any:
         if spec.kind in {"text", "multiline"}:
             text_default = _text_default(default)
             instruction = None
@@ -349,11 +350,11 @@ class QuestionaryPrompter:
                 matches = (ctx.action.fields.get("matches") if ctx.action else None) or []
                 if not matches:
                     return []
-                return self._tried(matches, default, first, data)
+                return self._tried(matches, default, first, data, worked=worked)
             if step.id == "research.kb":
                 if not ctx.suggestions:
                     return []  # nothing found to offer: the articles are typed in the next field
-                return self._tried(ctx.suggestions, default, first, data, question=KB_QUESTION)
+                return self._tried(ctx.suggestions, default, first, data, question=KB_QUESTION, worked=worked)
             picked_default = set(default or [])
             qchoices: list[Any] = [
                 questionary.Choice(c, value=c.split(" — ")[0], checked=c.split(" — ")[0] in picked_default)
@@ -369,15 +370,16 @@ class QuestionaryPrompter:
         raise ValueError(spec.kind)  # pragma: no cover
 
     def _tried(self, matches: list[dict[str, Any]], default: Any, first: bool, data: dict[str, Any] | None,
-               *, question: str = PRIOR_QUESTION) -> Any:
+               *, question: str = PRIOR_QUESTION, worked: Any = None) -> Any:
         """research.prior's list (and research.kb's articles): tick what was tried; then say which one
         fixed it, or open one to read.
 
         The checkbox holds the matches only, as every checkbox does, so "a" (toggle all) ticks matches and
         never a command or a "solved" mark; which one fixed it, and reading one in full, are a menu after it.
+        `worked` is the recorded answer's (when a step is changed): the menu starts on it, so Enter keeps it.
         """
         picked = set(default or [])
-        solved = set((data or {}).get("worked") or [])
+        solved = set(worked or []) if isinstance(worked, list) else set()
         while True:
             qchoices: list[Any] = [
                 questionary.Choice(f"{m['id']} — {m['title']}", value=m["id"], checked=m["id"] in picked)
