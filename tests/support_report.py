@@ -43,7 +43,7 @@ def report_store(store: Store) -> dict[str, str]:
     A  Mon W10  resolved   0x800CCC0E + autodiscover.missing, solved with kb-0002     (technician Sam)
     B  Wed W10  escalated  same problem; research.prior showed case:A   -> match-worked (Sam)
     C  Mon W11  escalated  5.7.1, nothing shown by research             -> solved-later by D (Ana)
-    D  Wed W11  resolved   5.7.1, solved with KB_RELAY (a sample article, there before C) (Ana)
+    D  Wed W11  resolved   5.7.1, KB_RELAY marked as the fix (a sample article, there before C) (Ana)
     E  Mon W12  escalated  no error, clean DNS, an "article" typed as HTML -> not avoidable (Ana)
     F  Tue W12  open       (technician: HOSTILE, as a config could hold it)
     """
@@ -66,7 +66,8 @@ def report_store(store: Store) -> dict[str, str]:
                          errors="550 5.7.1 Unable to relay", tried=[], articles=[]),
         {"review.dns": CLEAN_DNS, "research.prior": {"matches": []}}, "Ana Lima")
     add("D", 9, _answers(domain="tailspin.example", name="Tailspin", decision="resolved",
-                         errors="Remote server returned 550 5.7.1 relay denied", tried=[], articles=[KB_RELAY],
+                         errors="Remote server returned 550 5.7.1 relay denied", tried=[],
+                         articles=[f"{KB_RELAY} solved"],
                          resolution="Turned on SMTP authentication in the client, as the relay article says."),
         {"review.dns": CLEAN_DNS, "research.prior": {"matches": []}}, "Ana Lima")
     add("E", 14, _answers(domain="fabrikam.com", name=HOSTILE, decision="escalate", errors="", tried=[],

@@ -106,6 +106,33 @@ def test_an_article_added_after_the_escalation_does_not_make_it_avoidable(
     assert ids["C"] in {a.id for a in _report(threer_env, articles={KB_RELAY: earlier}).avoidable}
 
 
+@pytest.mark.parametrize("articles, resolution, avoidable", [
+    ([KB_RELAY], "The provider delisted the IP; nothing in the KB helped.", False),  # consulted only
+    ([KB_RELAY], f"Turned on SMTP authentication as {KB_RELAY} says.", True),  # named in the resolution
+    ([f"{KB_RELAY} solved"], "SMTP authentication turned on.", True),  # marked as the fix
+])
+def test_solved_later_needs_the_article_to_have_solved_it(threer_env: Environment, articles: list[str],
+                                                         resolution: str, avoidable: bool) -> None:
+    """An article a resolved session only consulted is no proof that it solves the problem: that session
+    may say it did not help. It counts when marked as the fix or named in the resolution."""
+    from support_report import T0, _answers
+    from support_sessions import TickingClock, make_session
+
+    write_partner_config(threer_env.config_path)
+    with Store(threer_env.db_path) as store:
+        escalated = make_session(store, _answers(domain="northwind.example", name="Northwind", decision="escalate",
+                                                 errors="550 5.7.1 Unable to relay", tried=[], articles=[]),
+                                 clock=TickingClock(start=T0 + timedelta(days=7)))
+        resolved = make_session(store, _answers(domain="tailspin.example", name="Tailspin", decision="resolved",
+                                                errors="550 5.7.1 relay denied", tried=[], articles=articles,
+                                                resolution=resolution),
+                                clock=TickingClock(start=T0 + timedelta(days=9)))
+    found = {x.id: x for x in _report(threer_env).avoidable}
+    assert (escalated in found) is avoidable
+    if avoidable:
+        assert found[escalated].solved_in == resolved and found[escalated].evidence == KB_RELAY
+
+
 def test_by_technician_category_customer_and_week(ids: dict[str, str], threer_env: Environment) -> None:
     tech = {g.key: (g.sessions, g.escalated) for g in _report(threer_env, by="technician").groups}
     assert tech == {"Sam Okafor": (2, 1), "Ana Lima": (3, 2), HOSTILE: (1, 0)}

@@ -127,6 +127,21 @@ def research_items(session: TriageSession) -> list[str]:
     return list(dict.fromkeys(i.strip() for i in items if i.strip()))
 
 
+def solved_with(session: TriageSession, items: list[str]) -> list[str]:
+    """Of a session's research items, those it says solved the problem: marked as the fix (`worked`), or
+    named in the outcome's resolution. One only tried or consulted is no proof: the session may well say
+    it did not help."""
+    marked: set[str] = set()
+    for step in ("research.prior", "research.kb"):
+        answer = session.answer(step)
+        if isinstance(answer, (a.PriorAnswer, a.KbAnswer)):
+            marked.update(i.strip().lower() for i in answer.worked)
+    outcome = session.answer("outcome")
+    resolution = outcome.resolution.lower() if isinstance(outcome, a.OutcomeAnswer) else ""
+    return [i for i in items if i.lower() in marked
+            or re.search(r"(?<![\w-])" + re.escape(i.lower()) + r"(?![\w-])", resolution)]
+
+
 def session_errors(session: TriageSession) -> list[str]:
     errors = session.answer("intake.errors")
     return error_codes(errors.messages) if isinstance(errors, a.ErrorsAnswer) else []
@@ -139,6 +154,7 @@ class Facts:
     errors: list[str]
     dns: list[str]
     items: list[str]  # articles and past cases its Research steps name
+    solved: list[str]  # of those, the ones it says solved the problem (solved_with)
     labels: list[str]
     kind: list[str]  # the labels that say what the problem was, in label order (see the module docstring)
 
@@ -161,7 +177,8 @@ def facts(session: TriageSession) -> Facts:
     found = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns]
     researched = list(dict.fromkeys(_item_label(i) for i in items))
     problem = [f"error:{c}" for c in errors] + [f"dns:{f}" for f in dns if f in failing]
-    return Facts(errors=errors, dns=dns, items=items, labels=found + researched, kind=problem or researched)
+    return Facts(errors=errors, dns=dns, items=items, solved=solved_with(session, items), labels=found + researched,
+                 kind=problem or researched)
 
 
 def labels(session: TriageSession) -> list[str]:

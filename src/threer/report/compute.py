@@ -152,7 +152,7 @@ class _Evidence:
         self.facts = facts
         self.resolved = sorted((s for s in everything if s.status == "resolved" and s.closed_at),
                                key=lambda s: (s.closed_at, s.id))
-        self.items = {s.id: facts[s.id].items for s in self.resolved}
+        self.items = {s.id: facts[s.id].solved for s in self.resolved}  # what each resolved session was solved with
         self.rank = {s.id: i for i, s in enumerate(self.resolved)}
         self.by_label: dict[str, list[TriageSession]] = {}
         for s in self.resolved:
