@@ -40,6 +40,15 @@ def test_the_emphasis_scan_gives_what_the_regexes_give(text):
     assert analysis._strip_emphasis(text, "_") == analysis._UNDERSCORE_EMPHASIS.sub(r"\2", text)
 
 
+STRIKE = ["~", "~~", "~~~", "a", "b c", " ", "\n", "\t", "\u00a0", "é", "\u2028"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(STRIKE), max_size=30).map("".join))
+def test_the_strikethrough_scan_gives_what_the_regex_gives(text):
+    assert analysis._strip_strike(text) == analysis._STRIKE.sub(r"\1", text)
+
+
 @pytest.mark.parametrize("text, indexed, read", [
     ("See [the guide](https://example.com/a_(b)) and ![shot](img.png).", "See the guide) and shot.",
      "See the guide) and shot."),
@@ -56,7 +65,8 @@ def test_the_usual_markup(text, indexed, read):
 
 
 @pytest.mark.parametrize("unit", ["[", "![", "[a](", "[a][", "<a", "</a", "<http:", "<https:x", "<!--", "[a]",
-                                  "*a ", "**a ", "_a ", "__a ", "***", "*", "_"])
+                                  "*a ", "**a ", "_a ", "__a ", "***", "*", "_", "[^", "[^a",
+                                  "~~a ", "~~ a"])
 @pytest.mark.parametrize("for_reading", [False, True])
 def test_a_megabyte_of_one_opening_is_read_at_once(unit, for_reading):
     """Each of these made a regex look for its end again from every start: minutes to days at 1 MB."""

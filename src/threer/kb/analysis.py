@@ -232,7 +232,9 @@ _RULE_CHARS = frozenset("-*_= \t")
 _TABLE_RULE_CHARS = frozenset("|:- \t")
 _CODE = re.compile(r"`+([^`]*)`+")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")  # GFM strikethrough: the words stay, the marks go
-_FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]:?")  # a footnote's mark [^1], and its definition's [^1]:
+# a footnote's mark [^1], and its definition's [^1]: (a label holds no [ or ^, so a look for its ] ends at
+# the next [ and a megabyte of "[^" is read once, not once from each)
+_FOOTNOTE = re.compile(r"\[\^[^\]\s\[^]+\]:?")
 _EDGE_UNDERSCORES = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])")
 # for reading: emphasis is a run of * or _ that opens before a non-space and closes after one, on one
 # line (an `_` one not inside a word: CommonMark's rule), and only elements HTML has are tags
@@ -386,6 +388,41 @@ _SPACE = re.compile(r"\s")
 _WORD = re.compile(r"\w")
 
 
+def _strip_strike(text: str) -> str:
+    """What `re.sub` with _STRIKE and r"\\1" gives, in time linear in the text (but for a log factor).
+
+    An opening is a `~~` (at any position, so `~~~` holds two) before a character that is no white
+    space; its close is the first `~~` after a character that is no white space, at least one character
+    on and on the same line: the lazy `+?` finds no other. The regex looked for it again from every
+    opening, which took seconds on a line of "~~a " repeated.
+    """
+    from bisect import bisect_left
+
+    pairs: list[int] = []
+    j = text.find("~~")
+    while j != -1:
+        pairs.append(j)
+        j = text.find("~~", j + 1)
+    closers = [j for j in pairs if j > 0 and not _SPACE.match(text, j - 1)]
+    newlines = [m.start() for m in re.finditer("\n", text)] if closers else []
+    out: list[str] = []
+    last = 0
+    for at in pairs:
+        if at < last or at + 2 >= len(text) or _SPACE.match(text, at + 2):
+            continue
+        k = bisect_left(closers, at + 3)
+        if k == len(closers):
+            break  # no close after this opening, so none after a later one
+        end = closers[k]
+        line = bisect_left(newlines, at + 2)
+        if line < len(newlines) and newlines[line] < end:
+            continue  # the first close is on a later line
+        out += [text[last:at], text[at + 2:end]]
+        last = end + 2
+    out.append(text[last:])
+    return "".join(out)
+
+
 def _strip_emphasis(text: str, mark: str) -> str:
     """What `re.sub` with _STAR_EMPHASIS (`mark` "*") or _UNDERSCORE_EMPHASIS ("_") and r"\\2" gives, in linear time.
 
@@ -531,7 +568,7 @@ def markdown_to_text(markdown: str, *, for_reading: bool = False) -> str:
     if "[" in text:
         text = _strip_links(text)
     if "~~" in text:
-        text = _STRIKE.sub(r"\1", text)
+        text = _strip_strike(text)
     if for_reading:
         text = _reading_inline(text)
     else:
