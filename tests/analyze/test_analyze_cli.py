@@ -122,7 +122,7 @@ def test_a_report_with_two_recipients_shows_each_worst_first(invoke) -> None:
     assert out.startswith("Bounce (a standard delivery report (RFC 3464)) · permanent failure\n")
     each = out[out.index("Each recipient"):]
     assert each.index("billing@northwind-freight.example: 5.7.1 · permanent failure · Action: failed") < each.index(
-        "ops@northwind-freight.example: 4.4.1 · temporary failure · Action: delayed")
+        "ops@northwind-freight.example: 4.4.1 · delayed, still being tried · Action: delayed")
     assert "550 5.7.1 message rejected by content filter" in each
 
 

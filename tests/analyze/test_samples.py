@@ -3,6 +3,7 @@ names and documentation addresses) and the fields the analyser must find in it."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,16 @@ EXPECTED = {
         "kind": "bounce", "style": "exchange", "status": "4.4.7", "permanent": True, "smtp_code": "550",
         "recipients": ["dispatch@northwind-freight.example"], "per_recipient": [],
         "diagnostic": "550 4.4.7 QUEUE.Expired; message expired", "meaning_has": "gave up",
+    },
+    # a delay notice quotes the remote's last reply ("550 4.4.316"); its own words say it is still trying
+    "exchange-delay.txt": {
+        "kind": "bounce", "style": "exchange", "status": "4.4.316", "permanent": False, "smtp_code": "550",
+        "recipients": ["dispatch@northwind-freight.example"], "per_recipient": [],
+        "reporting_mta": "AM0PR02MB5555.eurprd02.prod.outlook.com", "remote_mta": "mx.northwind-freight.example",
+        "diagnostic": "550 4.4.316 Connection refused [Message=Socket error code 10061] "
+                      "[LastAttemptedServerName=mx.northwind-freight.example] [LastAttemptedIP=198.51.100.44:25] "
+                      "[AM0PR02MB5555.eurprd02.prod.outlook.com 2026-12-03T14:10:43.112Z 08DD1A2B3C4D5E6F]",
+        "meaning_has": "a temporary failure (the sending server keeps trying for a while)",
     },
     # each recipient its own outcome, the one given up on first (RFC 3464 §2.3)
     "dsn-two-recipients.dsn": {
@@ -190,7 +201,21 @@ def test_a_returned_4xx_is_not_told_as_still_being_tried() -> None:
     assert "keeps trying" not in " ".join(lines)
 
 
+def test_a_delay_notice_quoting_a_5xx_reply_is_told_as_still_being_tried() -> None:
+    text = (SAMPLES / "exchange-delay.txt").read_text()
+    for sample in (text, text.replace("400 4.4.7 Message delayed", "550 4.4.7 Message delayed")):
+        lines = summary_lines(_analyze(sample))
+        assert lines[0] == "A bounce from Exchange Online / Microsoft 365: delayed, still being tried (a temporary failure)."
+        assert "Delayed recipient: dispatch@northwind-freight.example." in lines
+        assert "permanent" not in " ".join(lines) and "gave up" not in " ".join(lines)
+    # the delay notice's own code alone: 4.4.7 is the queue time, not an expiry
+    alone = _analyze(re.sub(r"(?m)^12/3/2026.*\n", "", text))
+    assert (alone.status, alone.permanent) == ("4.4.7", False)
+    assert "still being retried" in (alone.meaning or "") and "expired" not in (alone.meaning or "")
+
+
 def test_the_other_recipients_of_a_report_are_in_the_summary() -> None:
     lines = summary_lines(_analyze((SAMPLES / "dsn-two-recipients.dsn").read_bytes()))
     assert lines[0].endswith(": permanent.")
-    assert "For ops@northwind-freight.example: temporary, 4.4.1 (421 4.4.1 connection timed out)." in lines
+    assert ("For ops@northwind-freight.example: delayed, still being tried (a temporary failure), 4.4.1 "
+            "(421 4.4.1 connection timed out).") in lines

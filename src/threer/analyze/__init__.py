@@ -16,7 +16,7 @@ from threer.analyze.dsn import DsnRecipient, DsnReport, parse_report, split_mime
 from threer.analyze.headers import (HeaderBlock, alignment, block_from_message, find_header_blocks, read_auth,
                                     read_hops, sending_ip)
 from threer.analyze.models import JSON_VERSION, Analysis, RecipientStatus
-from threer.analyze.ndr import NdrFields, looks_like_bounce, read_ndr
+from threer.analyze.ndr import NdrFields, is_delay_notice, looks_like_bounce, read_ndr
 from threer.analyze.queries import research_queries
 from threer.analyze.summary import summary_lines, summary_text
 
@@ -100,7 +100,8 @@ def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) 
 def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRecipient], ndr: NdrFields | None,
                  human: str) -> None:
     wording = ndr.permanent if ndr is not None else None
-    details = [_recipient_status(r, wording, ndr.style if ndr else None) for r in failed]
+    delay = ndr.delay_notice if ndr is not None else is_delay_notice(human)
+    details = [_recipient_status(r, wording, ndr.style if ndr else None, delay) for r in failed]
     # the worst first (RFC 3464 §2.3: each recipient has its own status): given up on before still tried
     order = sorted(range(len(failed)), key=lambda i: (_rank(details[i]), i))
     failed = [failed[i] for i in order]
@@ -112,7 +113,8 @@ def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRec
     status = status or c.first_enhanced(result.diagnostic or "") or c.first_enhanced(human)
     result.status = _plain(status)
     result.smtp_code = c.first_basic(result.diagnostic or "") or c.first_basic(human)
-    result.permanent = c.is_final(first.action if first else None, result.status, result.smtp_code, wording)
+    result.permanent = c.is_final(first.action if first else None, result.status, result.smtp_code, wording,
+                                  delay_notice=delay)
     result.meaning = c.describe(result.status, result.style, final=result.permanent) if result.status else None
     recipients = [r.final_recipient or r.original_recipient for r in failed]
     recipients += ndr.recipients if ndr else []
@@ -131,10 +133,10 @@ def _plain(status: str | None) -> str | None:
     return ".".join(str(int(p)) for p in status.split(".")) if status else None
 
 
-def _recipient_status(r: DsnRecipient, wording: bool | None, style: str | None) -> RecipientStatus:
+def _recipient_status(r: DsnRecipient, wording: bool | None, style: str | None, delay: bool) -> RecipientStatus:
     status = _plain(r.status if r.status and c.ENHANCED.fullmatch(r.status) else c.first_enhanced(r.diagnostic or ""))
     smtp = c.first_basic(r.diagnostic or "")
-    final = c.is_final(r.action, status, smtp, wording)
+    final = c.is_final(r.action, status, smtp, wording, delay_notice=delay)
     return RecipientStatus(recipient=r.final_recipient or r.original_recipient, action=r.action, status=status,
                            meaning=c.describe(status, style, final=final) if status else None, permanent=final,
                            smtp_code=smtp, remote_mta=r.remote_mta, diagnostic=r.diagnostic)

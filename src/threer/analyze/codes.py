@@ -134,6 +134,12 @@ BASIC = re.compile(r"(?<![\w.])([245][0-5]\d)(?=[ -]#?[245]\.\d{1,3}\.\d{1,3})|^
 HEX = re.compile(r"\b0x[0-9A-Fa-f]{8}\b")
 
 
+# a 4.x.x in a delay notice (the message is still queued): RFC 3463's "delivery time expired" is then
+# the notice's own reason for writing (Exchange's "400 4.4.7 Message delayed"), not an expiry
+STILL_QUEUED = {
+    "4.7": "the message has waited in the sending server's queue longer than expected and is still being retried",
+}
+
 # codes some servers use in their own sense, beside the registry's
 STYLE_MEANINGS = {
     ("exchange", "5.1.10"): "the recipient's address was not found at its domain (Exchange Online's use of 5.1.10)",
@@ -152,6 +158,8 @@ def describe(code: str, style: str | None = None, *, final: bool | None = None) 
     klass, subject, detail = m.groups()
     head = GIVEN_UP if klass == "4" and final else CLASSES[klass]
     special = STYLE_MEANINGS.get((style or "", f"{klass}.{int(subject)}.{int(detail)}"))
+    if klass == "4" and final is False:
+        special = special or STILL_QUEUED.get(f"{int(subject)}.{int(detail)}")
     if special:
         return f"{head}: {special}"
     words = DETAILS.get(f"{int(subject)}.{int(detail)}") or SUBJECTS.get(str(int(subject))) or "an unlisted problem"
@@ -166,15 +174,20 @@ def is_permanent(code: str | None) -> bool | None:
     return {"5": True, "4": False, "2": False}.get(first)
 
 
-def is_final(action: str | None, status: str | None, smtp_code: str | None, wording: bool | None) -> bool | None:
+def is_final(action: str | None, status: str | None, smtp_code: str | None, wording: bool | None,
+             *, delay_notice: bool = False) -> bool | None:
     """Whether delivery is over (the message came back and will not be retried), from what a bounce says.
 
     RFC 3464 §2.3.3 first: `Action: failed` is final and `delayed` is not, whatever the status class
-    (Postfix returns a 4.x.x that outlived the queue as failed). Then a 5.x.x code or 5xx reply
-    (an Exchange Online NDR writes "550 4.4.7 QUEUE.Expired"), then the bounce's own wording, then a
+    (Postfix returns a 4.x.x that outlived the queue as failed). Then a delay warning's own words
+    (`delay_notice`: "Delivery will continue to be attempted"): the "550 4.4.316" an Exchange delay
+    notice quotes is the remote's last reply, not the end. Then a 5.x.x code or 5xx reply (an
+    Exchange Online NDR writes "550 4.4.7 QUEUE.Expired"), then the bounce's other wording, then a
     4.x.x / 4xx alone: still being tried."""
     if action in {"failed", "delayed"}:
         return action == "failed"
+    if delay_notice:
+        return False
     if is_permanent(status) or is_permanent(smtp_code):
         return True
     if wording is not None:

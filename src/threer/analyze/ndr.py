@@ -15,6 +15,15 @@ _HOST_IP = re.compile(r"([\w.-]+\.[A-Za-z]{2,}|[\w-]+)\.?\s*\[([0-9A-Fa-f:.]+)\]
 
 
 @dataclass
+class NdrRecipient:
+    """One recipient of a bounce that lists several, each with its own server and reply."""
+
+    address: str
+    remote_mta: str | None = None
+    diagnostic: str | None = None
+
+
+@dataclass
 class NdrFields:
     style: str
     recipients: list[str] = field(default_factory=list)
@@ -22,6 +31,8 @@ class NdrFields:
     remote_mta: str | None = None
     diagnostic: str | None = None
     permanent: bool | None = None  # what the text says, when it says
+    delay_notice: bool = False  # the text says in so many words that delivery goes on (a delay warning)
+    per_recipient: list[NdrRecipient] = field(default_factory=list)  # when it lists two or more, each on its own
 
 
 def _first(pattern: str, text: str, flags: int = re.IGNORECASE | re.MULTILINE) -> str | None:
@@ -44,12 +55,21 @@ def _addresses(text: str) -> list[str]:
     return out
 
 
+# a delay warning says so in so many words; the codes it quotes are the remote's last reply, not its end
+_DELAY_NOTICE = re.compile(r"warning only|do not need to resend|has not yet been delivered|hasn't been delivered yet|"
+                           r"delivery (is |has been )?delayed|will (be retried|keep trying|retry)|"
+                           r"will continue to be attempted|still (being )?(re)?tr(y|ied)")
+
+
+def is_delay_notice(text: str) -> bool:
+    return bool(_DELAY_NOTICE.search(text.lower()))
+
+
 def _permanent_words(text: str) -> bool | None:
     """What the wording says of the end of delivery: a delay warning first (Postfix's "could not be
     delivered for 4.0 hours. It will be retried" is one), then a final notice, then weaker hints."""
     low = text.lower()
-    if re.search(r"warning only|do not need to resend|has not yet been delivered|delivery (is )?delayed|"
-                 r"will (be retried|keep trying|retry)|still (being )?(re)?tr(y|ied)", low):
+    if _DELAY_NOTICE.search(low):
         return False
     if re.search(r"permanent (fatal )?error|i've given up|given up|delivery has failed|couldn't be delivered|"
                  r"wasn't delivered|could not be delivered|undeliverable|retry timeout exceeded", low):
@@ -59,28 +79,78 @@ def _permanent_words(text: str) -> bool | None:
     return None
 
 
+_EXCHANGE_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'(.*?)'[ \t]*(?=\n|$)",
+                             re.IGNORECASE | re.DOTALL)
+_EXCHANGE_OPEN_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'([^']*)'?", re.IGNORECASE)
+# a recipient on a line of its own, maybe with its display name: `ana@x.example`, `Ana Ruiz <ana@x.example>`
+_LONE_ADDRESS = re.compile(r"[ \t]*(?:[^<>()@\n]*[<(])?(" + ADDRESS + r")[>)]?[ \t]*")
+_LONE_HOST = re.compile(r"[ \t]*([\w-]+(?:\.[\w-]+)+)\.?[ \t]*(?:\(([0-9A-Fa-f:.]+)\))?[ \t]*")
+
+
+def _exchange_replies(text: str) -> list[str]:
+    """Every `Remote server returned '…'` / `Server at X returned '…'` reply in `text`, in order."""
+    found = [" ".join(m.group(1).split()) for m in _EXCHANGE_REPLY.finditer(text)]
+    if not found:
+        m = _EXCHANGE_OPEN_REPLY.search(text)
+        found = [" ".join(m.group(1).split())] if m else []
+    return [r for r in found if r]
+
+
+def _exchange_blocks(section: str) -> list[NdrRecipient]:
+    """The diagnostic section lists each recipient on its own line with its server's replies under it.
+    A delay notice gives two: its own "400 4.4.7 Message delayed", then the remote's last reply."""
+    out: list[NdrRecipient] = []
+    lines: list[str] = []
+
+    def close() -> None:
+        if out:
+            replies = _exchange_replies("\n".join(lines))
+            out[-1].diagnostic = replies[-1] if replies else None
+
+    for line in section.split("\n"):
+        lone = _LONE_ADDRESS.fullmatch(line)
+        if lone:
+            close()
+            out.append(NdrRecipient(lone.group(1)))
+            lines = []
+            continue
+        if out:
+            lines.append(line)
+            host = _LONE_HOST.fullmatch(line)
+            server = re.search(r"\bServer at\s+([\w.-]+\.[A-Za-z][\w-]*)", line, re.IGNORECASE)
+            if out[-1].remote_mta is None and (host or server):
+                out[-1].remote_mta = (host.group(1) if host else server.group(1) if server else None)
+    close()
+    return out
+
+
 def _exchange(text: str) -> NdrFields:
     f = NdrFields("exchange")
     f.reporting_mta = _first(r"^\s*Generating server:\s*(\S+)", text)
     f.remote_mta = _first(r"^\s*Receiving server:\s*([^\s(]+)", text)
-    m = re.search(r"Remote server returned\s+'(.*?)'(?=\s*$|\s*\n)", text, re.IGNORECASE | re.MULTILINE | re.DOTALL)
-    if m is None:
-        m = re.search(r"Remote server returned\s+'([^']*)'?", text, re.IGNORECASE)
-    if m:
-        f.diagnostic = " ".join(m.group(1).split())
-    diag_at = re.search(r"Diagnostic information for administrators:", text, re.IGNORECASE)
-    if diag_at:  # the recipients are listed between this heading and the server's reply
-        section = text[diag_at.end():]
-        cut = re.search(r"Remote server returned|Original message headers:", section, re.IGNORECASE)
-        f.recipients = [r for r in _addresses(section[: cut.start()] if cut else section[:2000])
-                        if r.lower() != (f.reporting_mta or "").lower()]
-    if not f.recipients:  # the older layout: the addresses in the paragraph under this heading
-        heading = re.search(r"Delivery has failed to these recipients or groups:[ \t]*\n", text, re.IGNORECASE)
+    end = re.search(r"^\s*Original message headers:", text, re.IGNORECASE | re.MULTILINE)
+    body = text[: end.start()] if end else text
+    diag_at = re.search(r"Diagnostic information for administrators:", body, re.IGNORECASE)
+    if diag_at:
+        f.per_recipient = _exchange_blocks(body[diag_at.end():])
+        f.recipients = _addresses(" ".join(r.address for r in f.per_recipient))
+    first = f.per_recipient[0] if f.per_recipient else None
+    replies = _exchange_replies(body)
+    f.diagnostic = (first.diagnostic if first else None) or (replies[-1] if replies else None)
+    f.remote_mta = (first.remote_mta if first else None) or f.remote_mta
+    if not f.recipients:  # the older layout: the addresses under this heading, each on its own line
+        heading = re.search(r"Delivery (?:has failed|is delayed) to these recipients or groups:[ \t]*\n", body,
+                            re.IGNORECASE)
         if heading:
-            listed = re.split(r"\n[ \t]*\n", text[heading.end():].lstrip("\r\n \t"), maxsplit=1)[0]
-            f.recipients = _addresses("\n".join(listed.splitlines()[:20]))
+            listed = body[heading.end():]
+            stop = re.search(r"Diagnostic information for administrators:", listed, re.IGNORECASE)
+            listed = listed[: stop.start()] if stop else listed[:4000]
+            f.recipients = _addresses(" ".join(m.group(1) for line in listed.split("\n")
+                                               if (m := _LONE_ADDRESS.fullmatch(line))))
     if not f.recipients:
         f.recipients = _addresses(_first(r"(?:message to|delivered to)\s+(\S+@\S+?)(?:\s|\.?$|\s+couldn)", text) or "")
+    if len(f.per_recipient) < 2:
+        f.per_recipient = []
     return f
 
 
@@ -217,6 +287,7 @@ def read_ndr(text: str) -> NdrFields | None:
             except Exception:  # noqa: BLE001 - a reader that trips on odd text gives the style alone
                 fields = NdrFields(_style)
             fields.permanent = _permanent_words(text)
+            fields.delay_notice = is_delay_notice(text)
             return fields
     return None
 

@@ -30,7 +30,7 @@ def duration(seconds: int) -> str:
 
 def _outcome(final: bool, code: str | None) -> str:
     if not final:
-        return "temporary"
+        return "delayed, still being tried (a temporary failure)"
     return "failed after retrying (given up, to be sent again)" if (code or "")[:1] == "4" else "permanent"
 
 
@@ -47,7 +47,7 @@ def summary_lines(analysis: Analysis) -> list[str]:
         elif analysis.smtp_code:
             lines.append(f"SMTP reply {analysis.smtp_code}.")
         if analysis.recipients:
-            lines.append("Failed recipient" + ("s" if len(analysis.recipients) > 1 else "") + ": "
+            lines.append(("Delayed recipient" if analysis.permanent is False else "Failed recipient") + ("s" if len(analysis.recipients) > 1 else "") + ": "
                          + ", ".join(analysis.recipients[:5]) + (" …" if len(analysis.recipients) > 5 else "") + ".")
         servers = []
         if analysis.reporting_mta:

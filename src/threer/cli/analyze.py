@@ -158,9 +158,9 @@ def analysis_report(console: Console, result: Analysis, *, brief: bool = False) 
 
 
 def outcome_words(final: bool, code: str | None) -> str:
-    """`permanent failure`, `temporary failure`, or for a 4.x.x given up on, `failed after retrying`."""
+    """`permanent failure`, `delayed, still being tried`, or for a 4.x.x given up on, `failed after retrying`."""
     if not final:
-        return "temporary failure"
+        return "delayed, still being tried"
     return "failed after retrying (given up)" if (code or "")[:1] == "4" else "permanent failure"
 
 
