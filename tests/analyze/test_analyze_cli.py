@@ -132,3 +132,10 @@ def test_a_4xx_given_up_on_reads_as_failed_not_temporary(invoke) -> None:
         assert "· failed after retrying (given up)\n" in result.stdout.split("\n", 1)[0] + "\n", name
         assert "keeps trying" not in result.stdout
         assert json.loads(invoke("analyze", str(SAMPLES / name), "--json").stdout)["permanent"] is True
+
+
+def test_a_bounce_forwarded_as_an_attachment_is_read_and_said_so(invoke) -> None:
+    result = invoke("analyze", str(SAMPLES / "forwarded-as-attachment.eml"), env={"COLUMNS": "120"})
+    assert result.stdout.startswith("Bounce (Exchange Online / Microsoft 365) · permanent failure\n")
+    assert "read from    the attached message (a bounce forwarded as an attachment)" in result.stdout
+    assert "billing@harbour-bakery.example" in result.stdout and "damaged" not in result.stdout

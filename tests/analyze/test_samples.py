@@ -107,6 +107,16 @@ EXPECTED = {
                       "[AM0PR02MB5555.eurprd02.prod.outlook.com 2026-12-03T14:10:43.112Z 08DD1A2B3C4D5E6F]",
         "meaning_has": "a temporary failure (the sending server keeps trying for a while)",
     },
+    # a user forwards the bounce as an attachment, base64-encoded (RFC 2046 forbids it; mail clients do it)
+    "forwarded-as-attachment.eml": {
+        "kind": "bounce", "style": "exchange", "status": "5.1.10", "permanent": True, "smtp_code": "550",
+        "recipients": ["billing@harbour-bakery.example"], "attached": True, "original_headers": True,
+        "reporting_mta": "DB8PR03MB6120.eurprd03.prod.outlook.com",
+        "diagnostic": "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "hops": [{"from": "DB8PR03MB6120.eurprd03.prod.outlook.com", "by": "DB8PR03MB6120.eurprd03.prod.outlook.com",
+                  "at": "2026-12-02T13:41:07+00:00", "delay_s": 2}],
+        "queries_start": ["550 5.1.10", "5.1.10", "RESOLVER.ADR.RecipientNotFound"],
+    },
     # each recipient its own outcome, the one given up on first (RFC 3464 §2.3)
     "dsn-two-recipients.dsn": {
         "kind": "bounce", "style": "dsn", "status": "5.7.1", "permanent": True, "smtp_code": "550",
@@ -219,3 +229,37 @@ def test_the_other_recipients_of_a_report_are_in_the_summary() -> None:
     assert lines[0].endswith(": permanent.")
     assert ("For ops@northwind-freight.example: delayed, still being tried (a temporary failure), 4.4.1 "
             "(421 4.4.1 connection timed out).") in lines
+
+
+def _forward(inner: bytes, encoding: str | None) -> str:
+    """A user's message with `inner` attached as message/rfc822, in the given transfer encoding."""
+    import base64
+    import quopri
+
+    body = {None: inner, "base64": base64.encodebytes(inner),
+            "quoted-printable": quopri.encodestring(inner)}[encoding].decode("ascii")
+    cte = f"Content-Transfer-Encoding: {encoding}\n" if encoding else ""
+    return ("From: Sam <sam@harbour-bakery.example>\nTo: help@partner-mail.example\nSubject: Fwd: returned\n"
+            "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"outer-77\"\n\n--outer-77\n"
+            "Content-Type: text/plain\n\nThis keeps coming back, see attached.\n\n--outer-77\n"
+            f"Content-Type: message/rfc822\n{cte}\n{body}\n--outer-77--\n")
+
+
+@pytest.mark.parametrize("encoding", [None, "base64", "quoted-printable"])
+@pytest.mark.parametrize("name", ["postfix-returned-4xx.eml", "exchange-delay.txt"])
+def test_a_bounce_attached_to_a_forward_is_read_in_any_encoding(name: str, encoding: str | None) -> None:
+    inner = (SAMPLES / name).read_bytes()
+    result = _analyze(_forward(inner, encoding))
+    alone = _analyze(inner)
+    assert result.kind == "bounce" and result.attached is True
+    assert (result.status, result.permanent, result.recipients, result.diagnostic) == (
+        alone.status, alone.permanent, alone.recipients, alone.diagnostic)
+    assert result.unreadable == []
+    assert "a bounce forwarded as an attachment" in summary_lines(result)[1]
+
+
+def test_a_forwarded_message_that_is_not_a_bounce_still_gives_its_headers() -> None:
+    inner = (SAMPLES / "headers-to-m365.txt").read_bytes()
+    result = _analyze(_forward(inner, "base64"))
+    assert result.kind == "headers" and result.attached is False
+    assert result.sending_ip == "198.51.100.201" and result.unreadable == []

@@ -44,11 +44,23 @@ def analyze(data: bytes | str, *, size: int | None = None, over: bool = False) -
         return result
 
 
-def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False) -> Analysis:
+MAX_ATTACHED_DEPTH = 3  # a forward of a forward of a bounce; deeper than that is not a help desk's mail
+
+
+def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False, depth: int = 0) -> Analysis:
     decoded = decode(data, size=size, over=over)
     text = decoded.text
     unreadable = list(decoded.unreadable)
     mime = split_mime(text)
+    if mime is not None and mime.attached and depth < MAX_ATTACHED_DEPTH and not mime.report.strip() and (
+            read_ndr(mime.text) is None):
+        # a bounce forwarded as an attachment: the attached message is what the customer means
+        for attached in mime.attached[:5]:
+            inner = _analyze(attached, depth=depth + 1)
+            if inner.kind == "bounce":
+                inner.attached = True
+                inner.unreadable = list(dict.fromkeys(unreadable + inner.unreadable))
+                return inner
     own: HeaderBlock | None = None
     original: HeaderBlock | None = None
     if mime is not None:

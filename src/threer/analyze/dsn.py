@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from email import message_from_string, policy
 from email.message import EmailMessage, Message
 
+from threer.analyze.decode import decode
+
 DSN_FIELDS = ("reporting-mta", "final-recipient", "original-recipient", "action", "status", "remote-mta",
               "diagnostic-code", "arrival-date", "last-attempt-date", "will-retry-until")
 _FIELD = re.compile(r"^(" + "|".join(DSN_FIELDS) + r")[ \t]*:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
@@ -22,7 +24,10 @@ class Mime:
     text: str = ""  # the human-readable parts, decoded
     report: str = ""  # the message/delivery-status part, as text
     original: list[tuple[str, str]] = field(default_factory=list)  # headers of the returned message
+    # whole messages attached outside a report (message/rfc822): a bounce forwarded as an attachment
+    attached: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    damaged: bool = False
 
 
 @dataclass
@@ -48,10 +53,10 @@ def split_mime(text: str) -> Mime | None:
         return None
     out = Mime()
     try:
-        msg = message_from_string(text.lstrip("\n"), policy=policy.default)
+        msg = message_from_string(_mark_encoded_messages(text.lstrip("\n")), policy=policy.default)
         out.headers = [(k, str(v)) for k, v in msg.raw_items()]
-        _walk(msg, out, depth=0)
-        if any(p.defects for p in msg.walk()):
+        _walk(msg, out, depth=0, in_report=False)
+        if out.damaged:
             out.unreadable.append("the MIME structure is damaged; what could be read is shown")
     except Exception as exc:  # noqa: BLE001 - the email package on hostile input; the rest is read as text
         out.unreadable.append(f"the MIME structure could not be read ({type(exc).__name__})")
@@ -59,23 +64,29 @@ def split_mime(text: str) -> Mime | None:
     return out
 
 
-def _walk(part: EmailMessage, out: Mime, *, depth: int) -> None:
+def _walk(part: EmailMessage, out: Mime, *, depth: int, in_report: bool) -> None:
     if depth > 8:
         out.unreadable.append("parts nested too deeply were skipped")
         return
     ctype = part.get_content_type()
+    if (ctype == "message/rfc822" and part.is_multipart()) or ctype == _ENCODED_MESSAGE:
+        inner = _attached_message(part)
+        if inner is None:
+            out.damaged = True
+            return
+        if not out.original:
+            out.original = [(k, str(v)) for k, v in inner.raw_items()]
+        if not in_report:  # a report's message/rfc822 is the returned original; elsewhere it may be the bounce
+            out.attached.append(inner.as_string())
+        return
+    out.damaged = out.damaged or bool(part.defects)
     if part.is_multipart() and ctype != "message/delivery-status":
         payload = part.get_payload()
-        if ctype == "message/rfc822":
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message) and not out.original:
-                out.original = [(k, str(v)) for k, v in inner.raw_items()]
-            return
         for i, sub in enumerate(payload if isinstance(payload, list) else []):
             if i >= MAX_PARTS:
                 out.unreadable.append(f"only the first {MAX_PARTS} MIME parts were read")
                 break
-            _walk(sub, out, depth=depth + 1)
+            _walk(sub, out, depth=depth + 1, in_report=in_report or ctype == "multipart/report")
         return
     if ctype == "message/delivery-status":
         out.report += _report_text(part) + "\n"
@@ -92,6 +103,40 @@ def _walk(part: EmailMessage, out: Mime, *, depth: int) -> None:
         if ctype == "text/html":
             body = _html_text(body)
         out.text += body + "\n"
+
+
+# RFC 2046 §5.2.1 allows a message/rfc822 part no encoding but 7bit, 8bit and binary, yet mail clients
+# send a forwarded message base64- or quoted-printable-encoded. The email package would parse the
+# encoded text as the message, so such a part is marked as an opaque one, decoded, then parsed.
+_ENCODED_MESSAGE = "application/x-encoded-message-rfc822"
+_MESSAGE_TYPE = re.compile(r"^(content-type[ \t]*:[ \t]*)message/rfc822\b", re.IGNORECASE | re.MULTILINE)
+_ENCODING = re.compile(r"^content-transfer-encoding[ \t]*:[ \t]*(base64|quoted-printable)\b",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def _mark_encoded_messages(text: str) -> str:
+    out: list[str] = []
+    at = 0
+    for m in _MESSAGE_TYPE.finditer(text):
+        begin = max(text.rfind("\n\n", 0, m.start()), text.rfind("\n--", 0, m.start()), 0)
+        stop = text.find("\n\n", m.end())
+        if _ENCODING.search(text[begin: stop if stop >= 0 else len(text)]):
+            out += [text[at: m.start()], m.group(1), _ENCODED_MESSAGE]
+            at = m.end()
+    return "".join(out) + text[at:] if out else text
+
+
+def _attached_message(part: EmailMessage) -> Message | None:
+    """The message inside a message/rfc822 part, or an encoded one marked by _mark_encoded_messages."""
+    if part.get_content_type() == _ENCODED_MESSAGE:
+        try:
+            raw = part.get_payload(decode=True)
+        except Exception:  # noqa: BLE001 - a broken transfer encoding
+            return None
+        return message_from_string(decode(raw).text, policy=policy.default) if isinstance(raw, bytes) and raw else None
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    return inner if isinstance(inner, Message) else None
 
 
 def _content(part: EmailMessage, out: Mime) -> str:

@@ -77,6 +77,7 @@ class Analysis(BaseModel):
     sending_ip: str | None = None
     alignment: Alignment | None = None
     original_headers: bool = False  # the bounce carried the original message's headers (read into hops etc.)
+    attached: bool = False  # the bounce was read from a message attached to the one given (forwarded as an attachment)
     queries: list[str] = Field(default_factory=list)  # research queries, exact codes first
     unreadable: list[str] = Field(default_factory=list)  # what could not be read, in plain words
     # each recipient of a delivery report, the ones given up on first; empty without report fields

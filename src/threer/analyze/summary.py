@@ -42,6 +42,8 @@ def summary_lines(analysis: Analysis) -> list[str]:
         lines.append("A bounce" + (f" from {who}" if who else "") + (
             ": " + _outcome(analysis.permanent, analysis.status or analysis.smtp_code)
             if analysis.permanent is not None else "") + ".")
+        if analysis.attached:
+            lines.append("It was read from the message attached to the one given (a bounce forwarded as an attachment).")
         if analysis.status:
             lines.append(f"Status {analysis.status}: {analysis.meaning or 'an unlisted code'}.")
         elif analysis.smtp_code:

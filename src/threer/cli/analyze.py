@@ -98,6 +98,7 @@ def analysis_report(console: Console, result: Analysis, *, brief: bool = False) 
         title += " · " + outcome_words(result.permanent, result.status or result.smtp_code)
     console.print(Text(title, style="bold"))
     rows: list[tuple[str, str | None]] = [
+        ("read from", "the attached message (a bounce forwarded as an attachment)" if result.attached else None),
         ("status", result.status and f"{result.status}: {result.meaning or 'an unlisted code'}"),
         ("SMTP reply", result.smtp_code),
         ("recipients", ", ".join(result.recipients) or None),
