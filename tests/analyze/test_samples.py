@@ -117,6 +117,15 @@ EXPECTED = {
                   "at": "2026-12-02T13:41:07+00:00", "delay_s": 2}],
         "queries_start": ["550 5.1.10", "5.1.10", "RESOLVER.ADR.RecipientNotFound"],
     },
+    # an Exchange NDR's text lists each recipient with its own server reply; every one is reported
+    "exchange-several.txt": {
+        "kind": "bounce", "style": "exchange", "status": "5.2.2", "permanent": True, "smtp_code": "552",
+        "recipients": ["orders@florist.example", "j.moreau@tailspin.example", "stock@wingtip.example"],
+        "reporting_mta": "EX01.contoso.example", "remote_mta": None,
+        "diagnostic": "552 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException."
+                      "MapiExceptionShutoffQuotaExceeded",
+        "meaning_has": "mailbox is full",
+    },
     # each recipient its own outcome, the one given up on first (RFC 3464 §2.3)
     "dsn-two-recipients.dsn": {
         "kind": "bounce", "style": "dsn", "status": "5.7.1", "permanent": True, "smtp_code": "550",
@@ -263,3 +272,26 @@ def test_a_forwarded_message_that_is_not_a_bounce_still_gives_its_headers() -> N
     result = _analyze(_forward(inner, "base64"))
     assert result.kind == "headers" and result.attached is False
     assert result.sending_ip == "198.51.100.201" and result.unreadable == []
+
+
+def test_every_recipient_of_an_exchange_ndr_is_reported_with_its_own_reply() -> None:
+    result = _analyze((SAMPLES / "exchange-several.txt").read_bytes())
+    got = [(r.recipient, r.status, r.permanent, r.remote_mta, r.smtp_code) for r in result.per_recipient]
+    assert got == [("orders@florist.example", "5.2.2", True, None, "552"),
+                   ("j.moreau@tailspin.example", "5.1.1", True, "mx.tailspin.example", "550"),
+                   ("stock@wingtip.example", "5.7.1", True, "mail.wingtip.example", "554")]
+    lines = summary_lines(result)
+    assert "Failed recipients: orders@florist.example, j.moreau@tailspin.example, stock@wingtip.example." in lines
+    assert any(ln.startswith("For stock@wingtip.example: permanent, 5.7.1 (554 5.7.1 Service unavailable") for ln in lines)
+
+
+def test_the_older_exchange_layouts_list_every_recipient() -> None:
+    text = (SAMPLES / "exchange-several.txt").read_text()
+    heading_only = re.sub(r"(?s)Diagnostic information for administrators:.*?(?=Original message headers:)", "", text)
+    assert _analyze(heading_only).recipients == [
+        "orders@florist.example", "j.moreau@tailspin.example", "stock@wingtip.example"]
+    hashes = text.replace("Remote Server returned '552 5.2.2 mailbox full; STOREDRV.Deliver.Exception:"
+                          "QuotaExceededException.MapiExceptionShutoffQuotaExceeded'",
+                          "#< #5.2.2 smtp;552 5.2.2 mailbox full> #SMTP#")
+    result = _analyze(hashes)
+    assert len(result.recipients) == 3 and result.diagnostic == "552 5.2.2 mailbox full"

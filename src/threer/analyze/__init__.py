@@ -82,6 +82,9 @@ def _analyze(data: bytes | str, *, size: int | None = None, over: bool = False, 
         original = max(blocks, key=lambda b: (len(b.get_all("received")), len(b.items)))
 
     failed = _failed_recipients(report)
+    if not failed and ndr is not None and ndr.per_recipient:  # a bounce's text listing each with its own reply
+        failed = [DsnRecipient(final_recipient=r.address, remote_mta=r.remote_mta, diagnostic=r.diagnostic)
+                  for r in ndr.per_recipient]
     is_bounce = bool(report and (failed or report.reporting_mta)) or ndr is not None or (
         looks_like_bounce(human) and (enhanced := c.first_enhanced(human)) is not None and enhanced[0] in "45")
     if own is not None and not is_bounce and (_is_bounce_block(own) and c.first_enhanced(human)):
@@ -137,7 +140,7 @@ def _fill_bounce(result: Analysis, report: DsnReport | None, failed: list[DsnRec
     result.recipients = seen[:100]
     result.reporting_mta = (report.reporting_mta if report else None) or (ndr.reporting_mta if ndr else None)
     result.remote_mta = (first.remote_mta if first else None) or (ndr.remote_mta if ndr else None)
-    if report is not None:
+    if report is not None or len(failed) > 1:
         result.per_recipient = details[:100]
 
 

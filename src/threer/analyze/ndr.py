@@ -96,6 +96,17 @@ def _exchange_replies(text: str) -> list[str]:
     return [r for r in found if r]
 
 
+def _exchange_hash_reply(line: str) -> str | None:
+    """Exchange 2007/2010 write the reply between hashes: `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##`
+    or `#< #5.1.1 smtp;550 5.1.1 User unknown> #SMTP#`."""
+    m = re.fullmatch(r"[ \t]*#<?[ \t]*(.*?)>?[ \t]*#(?:SMTP)?#[ \t]*", line, re.IGNORECASE)
+    if not m:
+        return None
+    reply = m.group(1).lstrip("#").strip()
+    said = re.search(r"\bsmtp;\s*(.*)", reply, re.IGNORECASE)
+    return (said.group(1) if said else reply).strip() or None
+
+
 def _exchange_blocks(section: str) -> list[NdrRecipient]:
     """The diagnostic section lists each recipient on its own line with its server's replies under it.
     A delay notice gives two: its own "400 4.4.7 Message delayed", then the remote's last reply."""
@@ -104,7 +115,7 @@ def _exchange_blocks(section: str) -> list[NdrRecipient]:
 
     def close() -> None:
         if out:
-            replies = _exchange_replies("\n".join(lines))
+            replies = _exchange_replies("\n".join(lines)) or [r for line in lines if (r := _exchange_hash_reply(line))]
             out[-1].diagnostic = replies[-1] if replies else None
 
     for line in section.split("\n"):
