@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,7 +67,62 @@ def test_latin1_bytes_are_read_as_best_they_can_be() -> None:
     data = "This is the mail system at host a.example.\n\n<jos\xe9@b.example>: host mx.b.example[198.51.100.1] said: 550 5.1.1 inconnu\n".encode("latin-1")
     result = _analyze(data)
     assert result.status == "5.1.1"
+    assert result.recipients == ["jos\xe9@b.example"] and result.diagnostic == "550 5.1.1 inconnu"
     assert any("not UTF-8" in note for note in result.unreadable)
+
+
+_EXIM_DE = """This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  jens.maier@g\xe4rtnerei.example
+    host mx.gaertnerei.example [198.51.100.62]
+    SMTP error from remote mail server after RCPT TO:<jens.maier@g\xe4rtnerei.example>:
+    550 5.7.1 Nachricht abgelehnt: Absender \u201eNewsletter\u201c gesperrt \u2013 bitte Postmaster fragen
+"""
+
+
+def test_a_few_8bit_bytes_without_a_charset_keep_every_detail() -> None:
+    # Windows-1252 text: four bytes that are not UTF-8 in a bounce otherwise ASCII
+    result = _analyze(_EXIM_DE.encode("cp1252"))
+    assert result.recipients == ["jens.maier@g\xe4rtnerei.example"]
+    assert result.diagnostic == ("550 5.7.1 Nachricht abgelehnt: Absender \u201eNewsletter\u201c gesperrt \u2013 "
+                                 "bitte Postmaster fragen")
+    assert result.unreadable == ["some bytes were not UTF-8 and were read as Windows-1252"]
+    # the same mixed with UTF-8 (a forward that added UTF-8 text above it): both read
+    mixed = "Weitergeleitet von J\xfcrgen:\n\n".encode() + _EXIM_DE.encode("cp1252")
+    assert _analyze(mixed).recipients == ["jens.maier@g\xe4rtnerei.example"]
+
+
+@pytest.mark.parametrize("encoding", ["quoted-printable", "base64", "8bit"])
+def test_a_mime_part_without_a_declared_charset_is_read_whole(encoding: str) -> None:
+    import base64
+    import quopri
+
+    body = _EXIM_DE.encode("latin-1", "replace").replace(b"?", b'"')
+    encoded = {"quoted-printable": quopri.encodestring(body), "base64": base64.encodebytes(body), "8bit": body}[encoding]
+    data = (b"From: Mail Delivery System <Mailer-Daemon@mail.contoso.example>\nSubject: Mail delivery failed\n"
+            b"MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: " + encoding.encode()
+            + b"\n\n" + encoded)
+    result = _analyze(data)
+    assert result.recipients == ["jens.maier@g\xe4rtnerei.example"]
+    assert result.diagnostic is not None and "\ufffd" not in result.diagnostic
+    assert result.diagnostic.startswith("550 5.7.1 Nachricht abgelehnt: Absender")
+    assert len(result.unreadable) == 1 and "Windows-1252" in result.unreadable[0]
+
+
+def test_a_declared_charset_is_used() -> None:
+    import base64
+
+    body = "Delivery to the following recipient failed permanently:\n\n     ma\u0142gorzata@sklep.example\n\n" \
+           "The response from the remote server was:\n550 5.1.1 Skrzynka nie istnieje (\u017c\u0105danie odrzucone)\n"
+    data = ("MIME-Version: 1.0\nSubject: Delivery Status Notification (Failure)\n"
+            "Content-Type: text/plain; charset=iso-8859-2\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(body.encode("iso-8859-2")).decode())
+    result = _analyze(data)
+    assert result.diagnostic == "550 5.1.1 Skrzynka nie istnieje (\u017c\u0105danie odrzucone)"
+    assert result.unreadable == []
 
 
 def test_escape_sequences_never_reach_the_result() -> None:

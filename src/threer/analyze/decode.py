@@ -3,6 +3,7 @@ text the parsers can read, noting what had to be left out."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 
@@ -11,6 +12,32 @@ MAX_LINE = 10_000  # one header line longer than this is not a header a server w
 
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _as_windows_1252(err: UnicodeError) -> tuple[str, int]:
+    """A byte that is not UTF-8 is read as Windows-1252 (Latin-1 with curly quotes and the euro sign),
+    the legacy charset of most mail that declares none; its five unassigned bytes as Latin-1."""
+    assert isinstance(err, UnicodeDecodeError)
+    bad = err.object[err.start:err.end]
+    return "".join(bytes([b]).decode("cp1252", "ignore") or chr(b) for b in bad), err.end
+
+
+codecs.register_error("threer-windows-1252", _as_windows_1252)
+
+
+def lenient(raw: bytes, charset: str | None = None) -> tuple[str, bool]:
+    """`raw` as text, losing nothing: in its declared `charset` when that reads it, otherwise as UTF-8
+    with any byte that is not UTF-8 read as Windows-1252. The flag says the bytes had to be guessed."""
+    name = (charset or "").strip().strip('"').lower()
+    if name and name not in {"us-ascii", "ascii", "unknown-8bit", "x-unknown"}:
+        try:
+            return raw.decode(name), False
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "threer-windows-1252"), True
 
 
 def _kb(n: int) -> str:
@@ -35,13 +62,9 @@ def decode(data: bytes | str, *, max_bytes: int = MAX_BYTES, size: int | None = 
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 export from a Windows mail client
         text = raw.decode("utf-16", "replace")
     else:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
-            if text.count("\ufffd") > len(text) // 20:
-                text = raw.decode("latin-1")  # an 8-bit legacy encoding: every byte is some character
-            notes.append("some bytes were not UTF-8 and were read as best they could be")
+        text, guessed = lenient(raw)
+        if guessed:  # a legacy 8-bit charset, or UTF-8 with a few stray bytes: each byte is still a character
+            notes.append("some bytes were not UTF-8 and were read as Windows-1252")
     controls = len(_CONTROL.findall(text))
     if controls:
         text = _CONTROL.sub(" ", text)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from email import message_from_string, policy
 from email.message import EmailMessage, Message
 
-from threer.analyze.decode import decode
+from threer.analyze.decode import decode, lenient
 
 DSN_FIELDS = ("reporting-mta", "final-recipient", "original-recipient", "action", "status", "remote-mta",
               "diagnostic-code", "arrival-date", "last-attempt-date", "will-retry-until")
@@ -140,13 +140,26 @@ def _attached_message(part: EmailMessage) -> Message | None:
 
 
 def _content(part: EmailMessage, out: Mime) -> str:
+    """A text part's text, losing nothing: the email package reads a part without a declared charset
+    as ASCII and replaces every 8-bit byte, so the part is decoded here (decode.lenient)."""
+    encoding = str(part.get("content-transfer-encoding") or "").strip().lower()
+    if encoding not in {"base64", "quoted-printable"}:
+        payload = part.get_payload()  # the input was decoded to text already, every byte in it
+        return payload if isinstance(payload, str) else ""
     try:
-        content = part.get_content()
-    except Exception:  # noqa: BLE001 - an unknown charset or broken transfer encoding
-        raw = part.get_payload(decode=True) or b""
-        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raw = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - a broken transfer encoding
+        raw = None
+    if not isinstance(raw, bytes):
         out.unreadable.append(f"a {part.get_content_type()} part could not be decoded cleanly")
-    return content if isinstance(content, str) else content.decode("utf-8", "replace") if isinstance(content, bytes) else ""
+        payload = part.get_payload()
+        return payload if isinstance(payload, str) else ""
+    charset = part.get_param("charset")
+    text, guessed = lenient(raw, charset if isinstance(charset, str) else None)
+    if guessed:
+        out.unreadable.append(f"a {part.get_content_type()} part was not UTF-8 nor its declared charset and "
+                              "was read as Windows-1252")
+    return text
 
 
 def _report_text(part: EmailMessage) -> str:
