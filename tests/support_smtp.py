@@ -7,6 +7,7 @@ with or without a login, refusing recipients on request. Each records what it ac
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -33,6 +34,8 @@ def free_port() -> int:
 @dataclass
 class Recorder:
     refuse_recipients: bool = False
+    data_delay: float = 0.0  # seconds to wait before the final reply to DATA (a slow content filter)
+    drop_after_data: bool = False  # close the connection instead of giving the final reply
     messages: list[EmailMessage] = field(default_factory=list)
     tls_used: list[bool] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -47,6 +50,10 @@ class Recorder:
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         self.messages.append(msg)  # type: ignore[arg-type]
         self.tls_used.append(server.transport.get_extra_info("ssl_object") is not None)
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        if self.drop_after_data:
+            server.transport.close()
         return "250 2.0.0 Ok: queued"
 
 
@@ -84,8 +91,9 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
 
 @contextmanager
 def smtp_server(*, starttls: trustme.CA | None = None, implicit_tls: trustme.CA | None = None,
-                users: dict[str, str] | None = None, refuse_recipients: bool = False) -> Iterator[Server]:
-    recorder = Recorder(refuse_recipients=refuse_recipients)
+                users: dict[str, str] | None = None, refuse_recipients: bool = False, data_delay: float = 0.0,
+                drop_after_data: bool = False) -> Iterator[Server]:
+    recorder = Recorder(refuse_recipients=refuse_recipients, data_delay=data_delay, drop_after_data=drop_after_data)
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         if isinstance(data, LoginPassword):

@@ -137,6 +137,26 @@ def test_recipient_refused(invoke, threer_env, session_id, tmp_path) -> None:
     assert server.messages == [] and sent_record(threer_env, session_id) == (None, None)
 
 
+@pytest.mark.parametrize("server_does, words", [
+    ({"data_delay": 3.0}, "received the whole ticket but gave no answer within 1 s"),
+    ({"drop_after_data": True}, "received the whole ticket but closed the connection before answering"),
+])
+def test_a_lost_final_reply_says_the_outcome_is_unknown(invoke, threer_env, session_id, server_does, words) -> None:
+    with smtp_server(**server_does) as server:
+        config = partner_config()
+        config.smtp = SmtpConfig(host=HOST, port=server.port, security="none", from_address="sam@partner.example",
+                                 timeout=1)
+        save_config(config, threer_env.config_path)
+        result = invoke("ticket", session_id, "--send", "--yes")
+    assert result.exit_code == 3, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert words in stderr and "may have been accepted or not" in stderr
+    assert "Nothing was sent" not in stderr and "Traceback" not in stderr
+    message_id = server.messages[0]["Message-ID"]  # the server did get it
+    assert f"Message-ID {message_id}" in stderr and f"[threer {session_id}]" in stderr
+    assert sent_record(threer_env, session_id) == (None, None)
+
+
 def test_without_a_terminal_and_without_yes(invoke, threer_env, session_id, tmp_path) -> None:
     with smtp_server() as server:
         configure(threer_env, tmp_path, port=server.port, security="none")

@@ -4,7 +4,8 @@
 that read structured data, and a fixed subject tag with the triage id ("[threer 20261201-ABCD]") so the
 desk's replies thread. `send_message` hands it to the configured server (STARTTLS, implicit TLS or,
 on a trusted network only, none), logging in when a user is set. Every failure is a `SendFailed` that
-says what happened and that nothing was sent; success returns only once the server accepted the
+says what happened and that nothing was sent, except a final reply lost after the whole message went
+(`SendUncertain`: it may have been accepted); success returns only once the server accepted the
 message for the recipient, so nothing is recorded as sent that was not.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 from threer.config import SmtpConfig
 from threer.errors import BadInput, ExitStatus, ThreerError
@@ -41,6 +43,29 @@ class SendFailed(ThreerError):
 
     def __init__(self, message: str, status: ExitStatus = ExitStatus.INCOMPLETE) -> None:
         super().__init__(f"{message} Nothing was sent.", status)
+
+
+class SendUncertain(ThreerError):
+    """The server got the whole ticket but its answer never came: it may have been accepted, or not."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ExitStatus.INCOMPLETE)
+
+
+class _SMTP(smtplib.SMTP):
+    """Notes when the message's end (CRLF.CRLF after DATA) has gone to the server: from then on only the
+    server's final reply says whether it took the message, and a lost reply leaves that unknown."""
+
+    body_sent = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.body_sent = True
+
+
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
+    pass
 
 
 @dataclass(frozen=True)
@@ -127,12 +152,12 @@ def send_message(msg: EmailMessage, smtp: SmtpConfig, password: str | None, *, n
     where = f"{smtp.host}:{port}"
     recipient = str(msg["To"])
     context = _tls_context(smtp) if smtp.security != "none" else None
-    client: smtplib.SMTP | None = None
+    client: _SMTP | _SMTP_SSL | None = None
     try:
         if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(smtp.host, port, timeout=smtp.timeout, context=context)
+            client = _SMTP_SSL(smtp.host, port, timeout=smtp.timeout, context=context)
         else:
-            client = smtplib.SMTP(smtp.host, port, timeout=smtp.timeout)
+            client = _SMTP(smtp.host, port, timeout=smtp.timeout)
         client.ehlo()
         if smtp.security == "starttls":
             if not client.has_extn("starttls"):
@@ -146,7 +171,19 @@ def send_message(msg: EmailMessage, smtp: SmtpConfig, password: str | None, *, n
                 raise SendFailed(f"The SMTP server {where} does not offer a login (AUTH), but smtp.user is set. "
                                  "Unset smtp.user if it takes mail without one.", ExitStatus.USAGE)
             client.login(smtp.user, password or "")
-        refused = client.send_message(msg)
+        try:
+            refused = client.send_message(msg)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            if not client.body_sent:
+                raise
+            timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+            raise SendUncertain(
+                f"The SMTP server {where} received the whole ticket but "
+                + (f"gave no answer within {smtp.timeout:g} s" if timed_out else "closed the connection before answering")
+                + ", so it may have been accepted or not; the session does not record it as sent. Before sending "
+                f"again, ask the desk (or look in your sent mail or the server's log) for Message-ID "
+                f"{msg['Message-ID']} or the subject tag {subject_tag(str(msg['X-Threer-Triage-Id']))}; "
+                "if it did not arrive, send it again (raise smtp.timeout if the server is slow).") from None
         if refused:  # only possible with several recipients; threer sends to one
             raise SendFailed(f"The SMTP server {where} refused {', '.join(refused)}.", ExitStatus.USAGE)
         try:
