@@ -86,7 +86,7 @@ _VALUE = st.one_of(_SCALAR, st.lists(_SCALAR, max_size=3))
 _SECTIONS = {
     "partner": ["domain", "control_panel_url", "control_panel_na", "support_address", "technician", "phone"],
     "business_hours": ["timezone", "days", "start", "end", "holidays"],
-    "smtp": ["host", "port", "security", "user", "from_address", "timeout", "ca_bundle", "password"],
+    "smtp": ["host", "port", "security", "user", "from_address", "timeout", "ca_bundle", "plain_login", "password"],
 }
 _CONFIG = st.dictionaries(
     st.sampled_from(["default_profile", "profiles", "dkim_selectors", "kb_folders", "blocklists", "blocklist_mx",

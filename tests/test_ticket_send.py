@@ -12,8 +12,10 @@ from support_sessions import make_session, partner_config
 from support_smtp import HOST, free_port, smtp_server
 
 from threer.config import SmtpConfig, save_config
+from threer.errors import BadInput
 from threer.env import Environment
 from threer.store import Store
+from threer.ticket.send import check_settings, plain_login_warning
 from threer.triage.engine import load_session
 
 
@@ -177,6 +179,46 @@ def test_settings_that_cannot_work_are_exit_2(invoke, threer_env, session_id, tm
     result = invoke("ticket", session_id, "--send", "--yes", env={"THREER_SMTP_PASSWORD": "", **env})
     assert result.exit_code == 2, result.stdout
     assert words in result.stderr
+
+
+@pytest.mark.parametrize("host", ["smtp.partner.example", "localhost.partner.example", "mail"])
+def test_a_login_without_encryption_to_another_machine_is_refused(host: str) -> None:
+    smtp = SmtpConfig(host=host, security="none", user="sam@partner.example", from_address="sam@partner.example")
+    with pytest.raises(BadInput) as refused:
+        check_settings(smtp, "secret")
+    assert refused.value.exit_status == 2
+    assert f"the password would cross the network to {host} unencrypted" in refused.value.message
+    assert "smtp.security starttls" in refused.value.message and "smtp.plain_login true" in refused.value.message
+    assert plain_login_warning(smtp) is None
+    # the help desk says it knows: allowed, with a warning said before sending
+    allowed = smtp.model_copy(update={"plain_login": True})
+    check_settings(allowed, "secret")
+    assert f"the password for sam@partner.example goes to {host} unencrypted" in (plain_login_warning(allowed) or "")
+    # without a login there is no password to protect
+    check_settings(smtp.model_copy(update={"user": None}), None)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "LOCALHOST.", "::1", "[::1]",
+                                  "::ffff:127.0.0.1"])
+def test_a_login_without_encryption_on_this_machine_is_allowed(host: str) -> None:
+    smtp = SmtpConfig(host=host, security="none", user="sam@partner.example", from_address="sam@partner.example")
+    check_settings(smtp, "secret")
+    assert plain_login_warning(smtp.model_copy(update={"plain_login": True})) is None
+
+
+def test_a_plain_login_to_a_loopback_relay_sends(invoke, threer_env, session_id, tmp_path) -> None:
+    with smtp_server(users={"sam@partner.example": "right"}) as server:
+        configure(threer_env, tmp_path, port=server.port, security="none", user="sam@partner.example")
+        result = invoke("ticket", session_id, "--send", "--yes", env={"THREER_SMTP_PASSWORD": "right"})
+    assert result.exit_code == 0, result.stderr
+    assert server.logins == ["sam@partner.example"] and len(server.messages) == 1
+    assert "unencrypted" not in result.stderr
+
+
+def test_plain_login_is_a_config_key(invoke, threer_env) -> None:
+    assert invoke("config", "set", "smtp.plain_login", "true").exit_code == 0
+    assert "plain_login = true" in invoke("config", "show").stdout
+    assert invoke("config", "set", "smtp.plain_login", "maybe").exit_code == 2
 
 
 def test_send_does_not_mix_with_output_options(invoke, session_id) -> None:

@@ -115,6 +115,7 @@ class SmtpConfig(BaseModel):
     from_address: str | None = None  # the From of the message; None: the user when it is an address
     timeout: float = 30.0
     ca_bundle: Path | None = None  # trust this CA (a lab or company CA) instead of the system's
+    plain_login: bool = False  # allow a login over an unencrypted connection (security none) to a non-loopback host
 
     @model_validator(mode="before")
     @classmethod

@@ -222,7 +222,7 @@ def _business_hours(value: object) -> None:
 
 
 def _smtp(value: object) -> None:
-    smtp = _table(value, {"host", "port", "security", "user", "from_address", "timeout", "ca_bundle"})
+    smtp = _table(value, {"host", "port", "security", "user", "from_address", "timeout", "ca_bundle", "plain_login"})
     for key, item in smtp.items():
         if key == "port":
             check_port(_whole(item))
@@ -234,6 +234,8 @@ def _smtp(value: object) -> None:
             check_security(_text(item))
         elif key == "from_address":
             check_address(_text(item))
+        elif key == "plain_login":
+            _flag(item)
         else:
             _text(item)
 

@@ -116,11 +116,14 @@ def ticket_command(
 def _send(env: Any, session: Any, ticket: "Ticket", config: Any, *, yes: bool, now: Any) -> None:
     """Show, confirm, send, record: the session says sent only once the server accepted the message."""
     from threer.store import open_store
-    from threer.ticket.send import check_settings, send_message, sender_address, smtp_password, ticket_message
+    from threer.ticket.send import (check_settings, plain_login_warning, send_message, sender_address, smtp_password,
+                                    ticket_message)
 
     smtp = config.smtp
     password = smtp_password(smtp)
     check_settings(smtp, password)  # before asking anything: settings that cannot work fail now
+    if (warning := plain_login_warning(smtp)) is not None:
+        print_warning(warning)
     interactive = is_interactive()
     if not yes and not interactive:
         raise BadInput("Sending asks for confirmation on a terminal; add --yes to send from a script.")

@@ -12,6 +12,7 @@ message for the recipient, so nothing is recorded as sent that was not.
 from __future__ import annotations
 
 import email.policy
+import ipaddress
 import os
 import secrets
 import smtplib
@@ -133,8 +134,37 @@ def check_settings(smtp: SmtpConfig, password: str | None) -> None:
     if smtp.user and not password:
         raise BadInput(f"smtp.user is {smtp.user!r} but no password was found: set {PASSWORD_ENV}, or store it "
                        f"with `keyring set {KEYRING_SERVICE} {smtp.user}@{smtp.host}`.")
+    if smtp.user and smtp.security == "none" and not smtp.plain_login and not is_loopback(smtp.host):
+        raise BadInput(f"smtp.security is none and smtp.user is set, so the password would cross the network to "
+                       f"{smtp.host} unencrypted. Use `threer config set smtp.security starttls` (port 587) or `tls` "
+                       "(port 465); only on a network you trust, allow it with `threer config set smtp.plain_login "
+                       "true`.")
     if smtp.ca_bundle is not None and not smtp.ca_bundle.is_file():
         raise BadInput(f"smtp.ca_bundle {smtp.ca_bundle} is not a file; give the path of a PEM CA certificate.")
+
+
+def is_loopback(host: str | None) -> bool:
+    """`localhost` or a loopback address (127.0.0.0/8, ::1, ::ffff:127.x): traffic that never leaves the
+    machine. A name is not looked up: only what the config says counts."""
+    if not host:
+        return False
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def plain_login_warning(smtp: SmtpConfig) -> str | None:
+    """What to say when smtp.plain_login lets a password go unencrypted to another machine."""
+    if smtp.user and smtp.security == "none" and smtp.plain_login and not is_loopback(smtp.host):
+        return (f"smtp.plain_login is true: the password for {smtp.user} goes to {smtp.host} unencrypted, readable "
+                "by anyone on the network between. Use smtp.security starttls or tls unless that network is yours.")
+    return None
 
 
 def _tls_context(smtp: SmtpConfig) -> ssl.SSLContext:
