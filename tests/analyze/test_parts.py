@@ -18,6 +18,14 @@ from threer.analyze.headers import is_internal, parse_received
     ("4.2.2", "mailbox is full"),
     ("5.9.9", "an unlisted problem"),
     ("5.6.99", "content"),
+    # the registry's words (RFC 6710, RFC 6531): 7.15 priority too low, 6.8 and its duplicate 6.10 a UTF-8 reply
+    ("5.7.15", "priority is too low"),
+    ("5.6.8", "a reply in UTF-8 (a non-ASCII mailbox name) was needed"),
+    ("5.6.10", "a reply in UTF-8 was needed"),
+    ("5.6.7", "a non-ASCII address was not accepted"),
+    ("5.6.9", "UTF-8 (non-ASCII) headers"),
+    ("4.7.1", "put the message off by a policy rule for now (often greylisting"),
+    ("5.7.1", "not allowed to send to this recipient"),
 ])
 def test_codes_in_plain_words(code: str, words: str) -> None:
     assert words in describe(code)

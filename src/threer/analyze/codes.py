@@ -75,9 +75,9 @@ DETAILS = {
     "6.5": "converting the message failed",
     "6.6": "the message's content cannot be shown (media not supported)",
     "6.7": "a non-ASCII address was not accepted",
-    "6.8": "a non-ASCII address could not be delivered; a fallback was used",
-    "6.9": "a non-ASCII message could not be delivered to a server that does not support it",
-    "6.10": "a non-ASCII address was not accepted",
+    "6.8": "a reply in UTF-8 (a non-ASCII mailbox name) was needed, but the sending client does not accept one",
+    "6.9": "a message with UTF-8 (non-ASCII) headers could not be passed on to a server that does not support them",
+    "6.10": "a reply in UTF-8 was needed, but the sending client does not accept one (an old duplicate of 6.8)",
     "7.0": "the message was refused by a security or policy rule",
     "7.1": "the sender is not allowed to send to this recipient (relay denied, or blocked by policy)",
     "7.2": "a mailing list refused to expand for this sender",
@@ -93,7 +93,7 @@ DETAILS = {
     "7.12": "a password change is needed, or the sign-in was refused for now",
     "7.13": "the user's account is disabled",
     "7.14": "a trust relationship between the servers is needed",
-    "7.15": "the requested priority is too high",
+    "7.15": "the message's priority is too low for the receiving server (it may take only higher-priority mail for now)",
     "7.16": "the message is too big for its priority",
     "7.17": "the mailbox owner has changed",
     "7.18": "the domain owner has changed",
@@ -140,6 +140,12 @@ STILL_QUEUED = {
     "4.7": "the message has waited in the sending server's queue longer than expected and is still being retried",
 }
 
+# a 4.x.x whose registry words ("Delivery not authorized, message refused") read as final: put off for now
+TEMPORARY_DETAILS = {
+    "7.1": "the receiving server put the message off by a policy rule for now (often greylisting or a sending-rate "
+           "limit)",
+}
+
 # codes some servers use in their own sense, beside the registry's
 STYLE_MEANINGS = {
     ("exchange", "5.1.10"): "the recipient's address was not found at its domain (Exchange Online's use of 5.1.10)",
@@ -160,6 +166,8 @@ def describe(code: str, style: str | None = None, *, final: bool | None = None) 
     special = STYLE_MEANINGS.get((style or "", f"{klass}.{int(subject)}.{int(detail)}"))
     if klass == "4" and final is False:
         special = special or STILL_QUEUED.get(f"{int(subject)}.{int(detail)}")
+    if klass == "4":
+        special = special or TEMPORARY_DETAILS.get(f"{int(subject)}.{int(detail)}")
     if special:
         return f"{head}: {special}"
     words = DETAILS.get(f"{int(subject)}.{int(detail)}") or SUBJECTS.get(str(int(subject))) or "an unlisted problem"
