@@ -117,6 +117,19 @@ EXPECTED = {
                   "at": "2026-12-02T13:41:07+00:00", "delay_s": 2}],
         "queries_start": ["550 5.1.10", "5.1.10", "RESOLVER.ADR.RecipientNotFound"],
     },
+    # Exchange writes its NDRs in the sender's language: German headings and "Remoteserver hat '…' zurückgegeben"
+    "exchange-german.txt": {
+        "kind": "bounce", "style": "exchange", "status": "5.1.10", "permanent": True, "smtp_code": "550",
+        "recipients": ["lager@spedition-nord.example"], "reporting_mta": "FR2P281MB0457.DEUP281.PROD.OUTLOOK.COM",
+        "diagnostic": "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "original_headers": True, "meaning_has": "not found",
+    },
+    "exchange-german-delay.txt": {
+        "kind": "bounce", "style": "exchange", "status": "4.4.316", "permanent": False, "smtp_code": "550",
+        "recipients": ["lager@spedition-nord.example"], "remote_mta": "mx.spedition-nord.example",
+        "diagnostic": "550 4.4.316 Connection refused [Message=Socket error code 10061]",
+        "meaning_has": "keeps trying",
+    },
     # an Exchange NDR's text lists each recipient with its own server reply; every one is reported
     "exchange-several.txt": {
         "kind": "bounce", "style": "exchange", "status": "5.2.2", "permanent": True, "smtp_code": "552",
@@ -295,3 +308,14 @@ def test_the_older_exchange_layouts_list_every_recipient() -> None:
                           "#< #5.2.2 smtp;552 5.2.2 mailbox full> #SMTP#")
     result = _analyze(hashes)
     assert len(result.recipients) == 3 and result.diagnostic == "552 5.2.2 mailbox full"
+
+
+def test_the_older_german_exchange_layout_lists_its_recipients() -> None:
+    text = ("Die Zustellung an folgende Empf\xe4nger oder Gruppen ist fehlgeschlagen:\n\n"
+            "einkauf@moebel-sued.example\nDas Postfach des Empf\xe4ngers ist voll.\n\n"
+            "kasse@moebel-sued.example\nDie E-Mail-Adresse wurde nicht gefunden.\n\n"
+            "Generierender Server: EX02.contoso.example\n\nRemoteserver hat '552 5.2.2 mailbox full' zur\xfcckgegeben\n")
+    result = _analyze(text)
+    assert (result.kind, result.style, result.permanent) == ("bounce", "exchange", True)
+    assert result.recipients == ["einkauf@moebel-sued.example", "kasse@moebel-sued.example"]
+    assert (result.reporting_mta, result.diagnostic) == ("EX02.contoso.example", "552 5.2.2 mailbox full")

@@ -58,7 +58,9 @@ def _addresses(text: str) -> list[str]:
 # a delay warning says so in so many words; the codes it quotes are the remote's last reply, not its end
 _DELAY_NOTICE = re.compile(r"warning only|do not need to resend|has not yet been delivered|hasn't been delivered yet|"
                            r"delivery (is |has been )?delayed|will (be retried|keep trying|retry)|"
-                           r"will continue to be attempted|still (being )?(re)?tr(y|ied)")
+                           r"will continue to be attempted|still (being )?(re)?tr(y|ied)|"
+                           # German: Exchange's "noch nicht zugestellt … weiterhin versucht", "ist verzögert"
+                           r"noch nicht zugestellt|weiterhin versucht|(ist|wird) verzögert|zustellung verzögert")
 
 
 def is_delay_notice(text: str) -> bool:
@@ -72,16 +74,21 @@ def _permanent_words(text: str) -> bool | None:
     if _DELAY_NOTICE.search(low):
         return False
     if re.search(r"permanent (fatal )?error|i've given up|given up|delivery has failed|couldn't be delivered|"
-                 r"wasn't delivered|could not be delivered|undeliverable|retry timeout exceeded", low):
+                 r"wasn't delivered|could not be delivered|undeliverable|retry timeout exceeded|"
+                 r"nicht übermittelt werden|ist fehlgeschlagen|nicht zugestellt werden|unzustellbar", low):
         return True
     if re.search(r"temporary (failure|error)|transient non-fatal|deferred", low):
         return False
     return None
 
 
-_EXCHANGE_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'(.*?)'[ \t]*(?=\n|$)",
+# English, and German ("Remoteserver hat '…' zurückgegeben", "Der Server bei X hat '…' zurückgegeben")
+_EXCHANGE_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'(.*?)'[ \t]*(?=\n|$)|"
+                             r"(?:\bRemoteserver|\bDer Server bei\b[^\n']*?)\s+hat\s+'(.*?)'\s+zurückgegeben\.?[ \t]*"
+                             r"(?=\n|$)",
                              re.IGNORECASE | re.DOTALL)
-_EXCHANGE_OPEN_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'([^']*)'?", re.IGNORECASE)
+_EXCHANGE_OPEN_REPLY = re.compile(r"(?:\bRemote server|\bServer at\b[^\n']*?)\s+returned\s+'([^']*)'?|"
+                                  r"(?:\bRemoteserver|\bDer Server bei\b[^\n']*?)\s+hat\s+'([^']*)'?", re.IGNORECASE)
 # a recipient on a line of its own, maybe with its display name: `ana@x.example`, `Ana Ruiz <ana@x.example>`
 _LONE_ADDRESS = re.compile(r"[ \t]*(?:[^<>()@\n]*[<(])?(" + ADDRESS + r")[>)]?[ \t]*")
 _LONE_HOST = re.compile(r"[ \t]*([\w-]+(?:\.[\w-]+)+)\.?[ \t]*(?:\(([0-9A-Fa-f:.]+)\))?[ \t]*")
@@ -89,11 +96,14 @@ _LONE_HOST = re.compile(r"[ \t]*([\w-]+(?:\.[\w-]+)+)\.?[ \t]*(?:\(([0-9A-Fa-f:.
 
 def _exchange_replies(text: str) -> list[str]:
     """Every `Remote server returned '…'` / `Server at X returned '…'` reply in `text`, in order."""
-    found = [" ".join(m.group(1).split()) for m in _EXCHANGE_REPLY.finditer(text)]
+    found = [" ".join((m.group(1) or m.group(2) or "").split()) for m in _EXCHANGE_REPLY.finditer(text)]
     if not found:
         m = _EXCHANGE_OPEN_REPLY.search(text)
-        found = [" ".join(m.group(1).split())] if m else []
+        found = [" ".join((m.group(1) or m.group(2) or "").split())] if m else []
     return [r for r in found if r]
+
+
+_DIAGNOSTIC_HEADING = r"(?:Diagnostic information for administrators|Diagnoseinformationen für Administratoren):"
 
 
 def _exchange_hash_reply(line: str) -> str | None:
@@ -128,7 +138,7 @@ def _exchange_blocks(section: str) -> list[NdrRecipient]:
         if out:
             lines.append(line)
             host = _LONE_HOST.fullmatch(line)
-            server = re.search(r"\bServer at\s+([\w.-]+\.[A-Za-z][\w-]*)", line, re.IGNORECASE)
+            server = re.search(r"\b(?:Server at|Server bei)\s+([\w.-]+\.[A-Za-z][\w-]*)", line, re.IGNORECASE)
             if out[-1].remote_mta is None and (host or server):
                 out[-1].remote_mta = (host.group(1) if host else server.group(1) if server else None)
     close()
@@ -137,11 +147,12 @@ def _exchange_blocks(section: str) -> list[NdrRecipient]:
 
 def _exchange(text: str) -> NdrFields:
     f = NdrFields("exchange")
-    f.reporting_mta = _first(r"^\s*Generating server:\s*(\S+)", text)
-    f.remote_mta = _first(r"^\s*Receiving server:\s*([^\s(]+)", text)
-    end = re.search(r"^\s*Original message headers:", text, re.IGNORECASE | re.MULTILINE)
+    f.reporting_mta = _first(r"^\s*(?:Generating server|Generierender Server):\s*(\S+)", text)
+    f.remote_mta = _first(r"^\s*(?:Receiving server|Empfangender Server):\s*([^\s(]+)", text)
+    end = re.search(r"^\s*(?:Original message headers|Ursprüngliche Nachrichtenkopfzeilen):", text,
+                    re.IGNORECASE | re.MULTILINE)
     body = text[: end.start()] if end else text
-    diag_at = re.search(r"Diagnostic information for administrators:", body, re.IGNORECASE)
+    diag_at = re.search(_DIAGNOSTIC_HEADING, body, re.IGNORECASE)
     if diag_at:
         f.per_recipient = _exchange_blocks(body[diag_at.end():])
         f.recipients = _addresses(" ".join(r.address for r in f.per_recipient))
@@ -150,11 +161,12 @@ def _exchange(text: str) -> NdrFields:
     f.diagnostic = (first.diagnostic if first else None) or (replies[-1] if replies else None)
     f.remote_mta = (first.remote_mta if first else None) or f.remote_mta
     if not f.recipients:  # the older layout: the addresses under this heading, each on its own line
-        heading = re.search(r"Delivery (?:has failed|is delayed) to these recipients or groups:[ \t]*\n", body,
-                            re.IGNORECASE)
+        heading = re.search(r"(?:Delivery (?:has failed|is delayed) to these recipients or groups|Die Zustellung "
+                            r"an (?:folgende|diese) Empfänger oder Gruppen ist (?:fehlgeschlagen|verzögert)):[ \t]*\n",
+                            body, re.IGNORECASE)
         if heading:
             listed = body[heading.end():]
-            stop = re.search(r"Diagnostic information for administrators:", listed, re.IGNORECASE)
+            stop = re.search(_DIAGNOSTIC_HEADING, listed, re.IGNORECASE)
             listed = listed[: stop.start()] if stop else listed[:4000]
             f.recipients = _addresses(" ".join(m.group(1) for line in listed.split("\n")
                                                if (m := _LONE_ADDRESS.fullmatch(line))))
@@ -278,7 +290,9 @@ STYLES: list[tuple[str, re.Pattern[str], Callable[[str], NdrFields]]] = [
     ("sendmail", re.compile(r"-----\s*The following addresses had|-----\s*Transcript of session follows",
                             re.IGNORECASE), _sendmail),
     ("exchange", re.compile(r"Diagnostic information for administrators|Remote server returned '|"
-                            r"Delivery has failed to these recipients|Generating server:", re.IGNORECASE), _exchange),
+                            r"Delivery has failed to these recipients|Generating server:|"
+                            r"Diagnoseinformationen für Administratoren|Remoteserver hat '|Generierender Server:",
+                            re.IGNORECASE), _exchange),
     ("gmail", re.compile(r"\*\*\s*(?:Address not found|Message blocked|Message not delivered|Delivery incomplete)\s*\*\*|"
                          r"wasn't delivered to .+ because|The response from the remote server was:", re.IGNORECASE),
      _gmail),
@@ -286,7 +300,7 @@ STYLES: list[tuple[str, re.Pattern[str], Callable[[str], NdrFields]]] = [
 
 GENERIC = re.compile(r"undeliverable|could not be delivered|couldn't be delivered|delivery (status notification|"
                      r"has failed|failure)|returned mail|mail delivery (failed|system)|non-delivery|"
-                     r"message not delivered|delivery to the following", re.IGNORECASE)
+                     r"message not delivered|delivery to the following|unzustellbar|nicht zugestellt", re.IGNORECASE)
 
 
 def read_ndr(text: str) -> NdrFields | None:
