@@ -46,6 +46,15 @@ def test_init_from_options_then_set_and_show(invoke, threer_env):
         ("partner.nope", "x", "Unknown config key"),
         ("partner", "x", "Unknown config key"),
         ("partner.control_panel_na", "perhaps", "true or false"),
+        # a line break would add an SMTP command or a header line of its own (U+2028 too: it is shown as one)
+        ("smtp.host", "smtp.partner.example\r\nRCPT TO:<x@y.example>", "must be one line of text, and this one "
+                                                                       "holds '\\r'"),
+        ("smtp.host", "smtp.partner.example\u2028x", "holds '\\u2028' (a line break or control character)"),
+        ("smtp.host", "smtp partner example", "is not a server name such as smtp.partner.example"),
+        ("smtp.user", "sam\n@partner.example", "smtp.user must be one line of text"),
+        ("partner.technician", "Sam\u2028Bcc: x@y.example", "the technician's name must be one line of text"),
+        ("partner.technician", "Sam\nX-Extra: 1", "holds '\\n'"),
+        ("partner.technician", "Sam\u2029", "holds '\\u2029'"),
     ],
 )
 def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
@@ -62,6 +71,8 @@ def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
         (b"\xff\xfe", "not UTF-8"),
         (b"colour = 'red'\n", "colour: not a field here"),
         (b"[business_hours]\ntimezone = 'Nowhere/Land'\n", "unknown time zone"),
+        (b"[smtp]\nhost = \"smtp.partner.example\\u2028x\"\n", "the SMTP server must be one line of text"),
+        (b"[partner]\ntechnician = \"Sam\\r\\nBcc: x@y.example\"\n", "the technician's name must be one line"),
     ],
 )
 def test_bad_config_file_is_a_clear_error(invoke, threer_env, content, reason):
@@ -71,6 +82,15 @@ def test_bad_config_file_is_a_clear_error(invoke, threer_env, content, reason):
     assert result.exit_code == 2
     assert reason in result.stderr and "config file" in result.stderr
     assert threer_env.config_path.read_bytes() == content
+
+
+def test_one_line_names_and_hosts_are_kept(invoke, threer_env):
+    for key, value in [("smtp.host", "smtp.partner.example"), ("smtp.host", "[::1]"), ("smtp.host", "127.0.0.1"),
+                       ("smtp.host", "mail.bäckerei.example"), ("partner.technician", "Anne-Marie Dubois-Løvaas"),
+                       ("smtp.user", "sam@partner.example")]:
+        assert invoke("config", "set", key, value).exit_code == 0, key
+    config = load_config(threer_env.config_path)
+    assert (config.smtp.host, config.partner.technician) == ("mail.bäckerei.example", "Anne-Marie Dubois-Løvaas")
 
 
 def test_missing_partner_details():

@@ -20,7 +20,9 @@ from threer.config_plain import (  # the checks of single values, shared with th
     check_partner_domain,
     check_port,
     check_security,
+    check_one_line,
     check_selectors,
+    check_smtp_host,
     check_smtp_timeout,
     check_weekdays,
     check_zone,
@@ -97,6 +99,11 @@ class PartnerConfig(BaseModel):
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else check_control_panel_url(value)
 
+    @field_validator("technician")
+    @classmethod
+    def _technician(cls, value: str | None) -> str | None:
+        return None if value is None else check_one_line(value, "the technician's name")
+
 
 NONE_IS_A_VALUE = {"smtp.security", "default_profile"}  # keys whose values include the word "none" itself
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -124,6 +131,16 @@ class SmtpConfig(BaseModel):
             raise ValueError("the SMTP password is never kept in the config file; remove it and set "
                              "THREER_SMTP_PASSWORD or store it in the system keyring (see docs/how-to/send-tickets.md)")
         return data
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else check_smtp_host(value)
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        return None if value is None else check_one_line(value, "smtp.user")
 
     @field_validator("security")
     @classmethod

@@ -91,6 +91,29 @@ def check_address(value: str) -> str:
         raise ValueError(f"{value!r} is not an e-mail address such as support@provider.example") from None
 
 
+# a line break (CR, LF, NEL, U+2028, U+2029) or other control character: a value that goes into an SMTP
+# command or a header line must stay one line, or it would add a command or a header of its own
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_one_line(value: str, what: str) -> str:
+    found = _NOT_ONE_LINE.search(value)
+    if found:
+        raise ValueError(f"{what} must be one line of text, and this one holds {found.group()!r} "
+                         "(a line break or control character); type it again on one line")
+    return value
+
+
+def check_smtp_host(value: str) -> str:
+    """A host name (smtp.partner.example) or an IP address (198.51.100.25, [2001:db8::25]); nothing else,
+    since it is what threer connects to and names in its messages."""
+    check_one_line(value, "the SMTP server")
+    host = value.strip()
+    if not re.fullmatch(r"\[?[0-9A-Fa-f:.]+\]?|[\w-]+(?:\.[\w-]+)*\.?", host) or len(host) > 253:
+        raise ValueError(f"{host!r} is not a server name such as smtp.partner.example or an IP address")
+    return host
+
+
 def check_security(value: str) -> str:
     word = value.strip().lower()
     if word not in SMTP_SECURITY:
@@ -202,6 +225,8 @@ def _partner(value: object) -> None:
             check_control_panel_url(item)
         elif key == "support_address":
             check_address(item)
+        elif key == "technician":
+            check_one_line(item, "the technician's name")
 
 
 def _business_hours(value: object) -> None:
@@ -236,6 +261,11 @@ def _smtp(value: object) -> None:
             check_address(_text(item))
         elif key == "plain_login":
             _flag(item)
+        elif key == "host":
+            if check_smtp_host(_text(item)) != item:
+                raise _NotPlain  # pydantic keeps it stripped
+        elif key == "user":
+            check_one_line(_text(item), "smtp.user")
         else:
             _text(item)
 
