@@ -319,3 +319,11 @@ def test_the_older_german_exchange_layout_lists_its_recipients() -> None:
     assert (result.kind, result.style, result.permanent) == ("bounce", "exchange", True)
     assert result.recipients == ["einkauf@moebel-sued.example", "kasse@moebel-sued.example"]
     assert (result.reporting_mta, result.diagnostic) == ("EX02.contoso.example", "552 5.2.2 mailbox full")
+
+
+def test_delay_words_in_the_returned_message_do_not_make_a_failure_a_delay() -> None:
+    body = "\nHello,\nyour delivery is delayed by two days; we will retry the shipment on Friday.\n"
+    for name in ("exim.txt", "qmail.txt", "exchange-online.txt"):
+        result = _analyze((SAMPLES / name).read_text() + body)
+        assert result.permanent is True, name
+        assert "delayed" not in summary_lines(result)[0], name

@@ -63,14 +63,28 @@ _DELAY_NOTICE = re.compile(r"warning only|do not need to resend|has not yet been
                            r"noch nicht zugestellt|weiterhin versucht|(ist|wird) verzögert|zustellung verzögert")
 
 
+# where a bounce's own words end and the returned message begins: its text ("your delivery is delayed,
+# we will retry on Friday") says nothing of this delivery
+_RETURNED = re.compile(r"^[ \t]*-+ ?This is a copy of the message|^[ \t]*-+ ?Below this line is a copy of the message|"
+                       r"^[ \t]*(?:Original message headers|Ursprüngliche Nachrichtenkopfzeilen):|"
+                       r"^[ \t]*-+ ?(?:Original message|Returned mail follows|Message header follows)",
+                       re.IGNORECASE | re.MULTILINE)
+
+
+def notice_text(text: str) -> str:
+    """The bounce's own text, without the returned message that may follow it."""
+    cut = _RETURNED.search(text)
+    return text[: cut.start()] if cut else text
+
+
 def is_delay_notice(text: str) -> bool:
-    return bool(_DELAY_NOTICE.search(text.lower()))
+    return bool(_DELAY_NOTICE.search(notice_text(text).lower()))
 
 
 def _permanent_words(text: str) -> bool | None:
     """What the wording says of the end of delivery: a delay warning first (Postfix's "could not be
     delivered for 4.0 hours. It will be retried" is one), then a final notice, then weaker hints."""
-    low = text.lower()
+    low = notice_text(text).lower()
     if _DELAY_NOTICE.search(low):
         return False
     if re.search(r"permanent (fatal )?error|i've given up|given up|delivery has failed|couldn't be delivered|"
