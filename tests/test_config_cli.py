@@ -55,6 +55,8 @@ def test_init_from_options_then_set_and_show(invoke, threer_env):
         ("partner.technician", "Sam\u2028Bcc: x@y.example", "the technician's name must be one line of text"),
         ("partner.technician", "Sam\nX-Extra: 1", "holds '\\n'"),
         ("partner.technician", "Sam\u2029", "holds '\\u2029'"),
+        # a million days back is before year 1: every later check-dns and triage would have stopped (exit 3)
+        ("check_history_days", "1000000", "must be at most 36500"),
     ],
 )
 def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
@@ -73,6 +75,7 @@ def test_set_refuses_bad_values(invoke, threer_env, key, value, reason):
         (b"[business_hours]\ntimezone = 'Nowhere/Land'\n", "unknown time zone"),
         (b"[smtp]\nhost = \"smtp.partner.example\\u2028x\"\n", "the SMTP server must be one line of text"),
         (b"[partner]\ntechnician = \"Sam\\r\\nBcc: x@y.example\"\n", "the technician's name must be one line"),
+        (b"check_history_days = 99999999999999999999999\n", "check_history_days: must be at most 36500"),
     ],
 )
 def test_bad_config_file_is_a_clear_error(invoke, threer_env, content, reason):

@@ -58,7 +58,7 @@ def test_the_file_config_init_writes_is_read_plainly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    'check_history_days = 0', 'smtp = { password = "x" }', 'colour = true', 'blocklist_mx = "yes"',
+    'check_history_days = 0', 'check_history_days = 99999999999999999999999', 'smtp = { password = "x" }', 'colour = true', 'blocklist_mx = "yes"',
     '[business_hours]\nstart = "18:00"\nend = "09:00"', 'database_url = "mysql://db.example/x"',
 ])
 def test_what_is_not_plain_is_read_by_pydantic_as_before(tmp_path: Path, text: str) -> None:

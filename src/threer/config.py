@@ -192,7 +192,9 @@ class Config(BaseModel):
     blocklists: list[str] | None = None
     blocklist_mx: bool = False  # also look the MX hosts' addresses up in the blocklists
     check_history: bool = True  # keep every check-dns run (records and findings) for --diff
-    check_history_days: int = Field(default=365, ge=1)  # runs older than this are purged when a run is kept
+    # runs older than this are purged when a run is kept; at most 100 years, which is "keep them all" (a date
+    # further back than that cannot be counted: year 1 is as far as a date goes)
+    check_history_days: int = Field(default=365, ge=1, le=36500)
     database_url: str | None = None  # postgresql://user@host/db: the team database (no password here)
 
     @field_validator("database_url")

@@ -295,7 +295,7 @@ def plain_values(data: dict[str, Any]) -> CheckConfig | None:
                 setattr(values, key, _flag(value))
             elif key == "check_history_days":
                 values.check_history_days = _whole(value)
-                if values.check_history_days < 1:
+                if not 1 <= values.check_history_days <= 36500:
                     raise _NotPlain
             elif key == "database_url":
                 values.database_url = check_database_url(_text(value))
