@@ -329,3 +329,21 @@ def test_changing_an_escalated_session_says_its_ticket_was_issued_and_the_correc
 def test_a_new_escalation_is_not_told_about_an_earlier_ticket(tmp_path, triage):
     result = triage("--answers", str(write_answers(tmp_path, complete())))
     assert "already issued" not in result.stderr and "Corrected" not in result.stderr
+
+
+def test_an_answers_file_fills_in_partner_details_but_never_replaces_them(tmp_path, triage, invoke, threer_env):
+    """A colleague's or a sample file must not change where every later ticket goes."""
+    assert triage("--answers", str(write_answers(tmp_path, complete()))).exit_code == 0
+    before = threer_env.config_path.read_text()
+    assert "partner.example" in before
+    other = {**PARTNER, "domain": "other-partner.example", "support_address": "someone@elsewhere.example"}
+    result = triage("--answers", str(write_answers(tmp_path, {**complete(), "partner": other}, "other.json")))
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "partner.domain: the file gives 'other-partner.example', the config has 'partner.example'" in message
+    assert "partner.support_address: the file gives 'someone@elsewhere.example'" in message
+    assert "threer config set partner.domain VALUE" in message
+    assert threer_env.config_path.read_text() == before  # nothing replaced, nothing recorded
+    assert invoke("sessions", "list", "--json").stdout.count('"id"') == 1
+    # the same details again are no conflict
+    assert triage("--answers", str(write_answers(tmp_path, complete(), "same.json"))).exit_code == 0

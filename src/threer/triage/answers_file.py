@@ -86,10 +86,13 @@ def _partner_problems(partner: Any, given: bool, config: Any, *, complete: bool)
     merged: dict[str, Any] = config.partner.model_dump() if config is not None else {}
     if given:
         try:
-            PartnerConfig.model_validate(partner)
+            read = PartnerConfig.model_validate(partner)
         except ValidationError as exc:
             fields = list(PartnerConfig.model_fields)
             problems += [f"partner.{p}" for p in validation_problems(exc, known_fields=fields)]
+        else:
+            if config is not None:
+                problems += _partner_conflicts(read, set(partner), config)
         merged.update(partner)
     if complete and config is not None and not problems:
         try:
@@ -100,6 +103,22 @@ def _partner_problems(partner: Any, given: bool, config: Any, *, complete: bool)
             field = key.removeprefix("partner.")
             problems.append(f"{key}: missing ({PARTNER_FIELDS.get(field, field)}); give it under partner in the file, "
                             f"or set it once with threer config set {key} VALUE")
+    return problems
+
+
+def _partner_conflicts(read: Any, given: set[str], config: Any) -> list[str]:
+    """A partner detail the config has already, given otherwise in the file: the file fills in missing
+    details only. Replacing one would change every later ticket (the escalation address too), and a
+    colleague's or a sample file would be enough for that."""
+    from threer.safe_text import quoted
+
+    problems = []
+    ours = config.partner.model_dump()
+    for key, value in read.model_dump().items():
+        if key in given and ours.get(key) and value != ours[key]:
+            problems.append(f"partner.{key}: the file gives {quoted(str(value))}, the config has "
+                            f"{quoted(str(ours[key]))}; an answers file fills in missing partner details only. "
+                            f"Remove it from the file, or change the config with threer config set partner.{key} VALUE")
     return problems
 
 
