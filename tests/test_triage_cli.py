@@ -347,3 +347,29 @@ def test_an_answers_file_fills_in_partner_details_but_never_replaces_them(tmp_pa
     assert invoke("sessions", "list", "--json").stdout.count('"id"') == 1
     # the same details again are no conflict
     assert triage("--answers", str(write_answers(tmp_path, complete(), "same.json"))).exit_code == 0
+
+
+@pytest.mark.parametrize("option, ok", [
+    ("fabrikam-triage.test", False),  # another customer: which one the call is about is not guessed
+    ("jane@Contoso-Triage.test", True),  # the same domain, written another way
+])
+def test_customer_domain_and_the_files_domain_must_agree(tmp_path, triage, invoke, option, ok):
+    result = triage("--customer-domain", option, "--answers", str(write_answers(tmp_path, complete())))
+    if ok:
+        assert result.exit_code == 0, result.stderr
+        assert session_json(invoke, result.stdout.strip())["steps"]["intake.customer"]["answer"]["domain"] == \
+            "contoso-triage.test"
+        return
+    assert result.exit_code == 2
+    assert ("intake.customer: domain is 'contoso-triage.test' in the file but --customer-domain gives "
+            "'fabrikam-triage.test'") in " ".join(result.stderr.split())
+    assert '"id"' not in invoke("sessions", "list", "--json").stdout  # nothing recorded
+
+
+def test_customer_domain_fills_in_a_file_that_gives_only_the_name(tmp_path, triage, invoke):
+    answers = complete()
+    answers["intake.customer"] = {"name": "Contoso Ltd"}
+    result = triage("--customer-domain", "contoso-triage.test", "--answers", str(write_answers(tmp_path, answers)))
+    assert result.exit_code == 0, result.stderr
+    assert session_json(invoke, result.stdout.strip())["steps"]["intake.customer"]["answer"]["domain"] == \
+            "contoso-triage.test"

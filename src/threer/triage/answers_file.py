@@ -42,9 +42,10 @@ def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
     except _Twice as exc:
         raise BadInput(f"The answers file {path} gives {exc.step} twice: {exc.how}. Only one answer can count: "
                        "remove the one that is wrong.") from None
+    problems: list[str] = []
     if customer_domain and isinstance(answers.get("intake.customer"), dict):
         answers["intake.customer"].setdefault("domain", customer_domain)  # --customer-domain fills it in
-    problems: list[str] = []
+        problems += _domain_conflict(answers["intake.customer"]["domain"], customer_domain)
     known = [*STEP_IDS, PARTNER_KEY]
     for key in answers:
         if key not in known:
@@ -104,6 +105,23 @@ def _partner_problems(partner: Any, given: bool, config: Any, *, complete: bool)
             problems.append(f"{key}: missing ({PARTNER_FIELDS.get(field, field)}); give it under partner in the file, "
                             f"or set it once with threer config set {key} VALUE")
     return problems
+
+
+def _domain_conflict(given: Any, option: str) -> list[str]:
+    """--customer-domain and the file's intake.customer naming two domains: which one the call is about is
+    not for threer to guess (a template file with the call's domain on the command line checked, recorded
+    and escalated the file's)."""
+    from threer.domain import DomainError, normalise_domain
+    from threer.safe_text import quoted
+
+    try:
+        theirs, ours = normalise_domain(given).domain, normalise_domain(option).domain
+    except DomainError:
+        return []  # an invalid one is reported on its own: by the step's check, or by the option's
+    if theirs == ours:
+        return []
+    return [f"intake.customer: domain is {quoted(theirs)} in the file but --customer-domain gives {quoted(ours)}; "
+            "give the customer's domain in one place only"]
 
 
 def _partner_conflicts(read: Any, given: set[str], config: Any) -> list[str]:
