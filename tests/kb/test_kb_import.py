@@ -301,3 +301,38 @@ def test_kb_import_summary_names_repeated_entries_only_when_there_are_some(serve
     assert "Imported 1 of 2 pages" in run.stdout and "1 added, 0 updated, 0 unchanged, 1 repeated, 0 failed" in run.stdout
     single = CliRunner().invoke(app, ["kb", "import", server.url_for("/new-home")])
     assert "1 unchanged, 0 failed" in single.stdout and "repeated" not in single.stdout
+
+
+def _index(locations: list[str]) -> str:
+    entries = "".join(f"<sitemap><loc>{u}</loc></sitemap>" for u in locations)
+    return f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("empty", "the sitemap lists no pages"),
+    ("loop", "the sitemap index leads to no page"),
+])
+def test_a_sitemap_that_leads_to_no_page_is_a_failure(server, invoke, kind, reason):
+    """Nothing imported is no success: a cron job must see the sitemap is empty or refers back to itself."""
+    body = sitemap([]) if kind == "empty" else _index([server.url_for("/sitemap.xml")])
+    server.expect_request("/sitemap.xml").respond_with_data(body, content_type="application/xml")
+    result = invoke("kb", "import", server.url_for("/sitemap.xml"))
+    assert result.exit_code == 3
+    assert reason in result.stderr and "Nothing could be imported" in result.stderr
+    data = json.loads(invoke("kb", "import", server.url_for("/sitemap.xml"), "--json").stdout)
+    assert data["pages"] == 0 and len(data["failed"]) == 1 and reason in data["failed"][0]["reason"]
+
+
+def test_pages_beyond_max_pages_are_left_out_not_failed(server, invoke):
+    for n in range(5):
+        html(server, f"/p{n}", page(f"Article {n}", f"text number {n}"))
+    server.expect_request("/sitemap.xml").respond_with_data(
+        sitemap([server.url_for(f"/p{n}") for n in range(5)]), content_type="application/xml")
+    result = invoke("kb", "import", server.url_for("/sitemap.xml"), "--max-pages", "3")
+    assert result.exit_code == 0, result.stderr
+    assert "Imported 3 of 3 pages" in result.stdout and "3 added, 0 updated, 0 unchanged, 0 failed" in result.stdout
+    assert "The sitemap lists 5 pages: the 2 after the first 3 were not imported (--max-pages 3)." in \
+        " ".join(result.stderr.split())
+    assert "Failed" not in result.stderr
+    data = json.loads(invoke("kb", "import", server.url_for("/sitemap.xml"), "--max-pages", "3", "--json").stdout)
+    assert (data["pages"], data["unchanged"], data["left_out"], data["failed"]) == (3, 3, 2, [])

@@ -261,6 +261,9 @@ def import_command(
             soft_wrap=True,
             markup=False,
         )
+        if report.left_out:
+            print_warning(f"The sitemap lists {report.pages + report.left_out} pages: the {report.left_out} after the "
+                          f"first {report.pages} were not imported (--max-pages {max_pages}).")
     if report.failed and imported == 0:
         if not as_json:
             from threer.cli.output import print_error

@@ -340,6 +340,7 @@ async def _run(
 
         pages: list[str] = []
         seen_sitemaps = {str(first.url)}
+        looped = False
         queue = [(sitemap, 0)]
         while queue:
             (kind, locations), depth = queue.pop(0)
@@ -350,6 +351,7 @@ async def _run(
                         pages.append(location)
                     continue
                 if location in seen_sitemaps:
+                    looped = True  # an index that lists itself, or a sitemap already read
                     continue
                 if depth + 1 > MAX_SITEMAP_DEPTH:
                     report.failed.append(FailedPage(
@@ -372,10 +374,13 @@ async def _run(
                 except (_Failed, BadInput) as exc:
                     report.failed.append(FailedPage(url=location, reason=str(exc)))
 
+        if not pages and not report.failed:
+            # nothing to import is no success: a cron job must see that the sitemap is empty or broken
+            report.failed.append(FailedPage(url=str(start), reason=(
+                "the sitemap index leads to no page: each sitemap it lists is one already read (itself, or one "
+                "listing it back)" if looped else "the sitemap lists no pages")))
         if len(pages) > max_pages:
-            report.failed.append(
-                FailedPage(url=str(start), reason=f"the sitemap lists {len(pages)} pages; only the first {max_pages} were imported")
-            )
+            report.left_out = len(pages) - max_pages  # not tried, so neither failed nor counted among the pages
             pages = pages[:max_pages]
         report.pages = len(pages)
         semaphore = asyncio.Semaphore(concurrency)

@@ -98,11 +98,12 @@ class ImportReport:
     repeated: int = 0
     failed: list[FailedPage] = field(default_factory=list)
     seconds: float = 0.0
+    left_out: int = 0  # pages the sitemap lists beyond --max-pages: not tried
 
     def to_json(self) -> dict[str, Any]:
         return {"url": self.url, "pages": self.pages, "added": self.added, "updated": self.updated,
                 "unchanged": self.unchanged, "repeated": self.repeated, "failed": [f.to_json() for f in self.failed],
-                "seconds": float(self.seconds)}
+                "left_out": self.left_out, "seconds": float(self.seconds)}
 
 
 @dataclass
