@@ -166,3 +166,13 @@ def test_a_config_path_that_cannot_even_be_looked_at_is_a_clear_error(tmp_path, 
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("Error: Cannot read the config file ")
     assert "File name too long" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_init_with_no_option_and_no_terminal_writes_nothing(invoke, threer_env):
+    """A script that forgot the options gets exit 2, not an empty file that looks like a set-up."""
+    result = invoke("config", "init")
+    assert result.exit_code == 2
+    assert "Nothing to write" in result.stderr and "--partner-domain" in result.stderr
+    assert not threer_env.config_path.exists()
+    partial = invoke("config", "init", "--technician", "Sam")
+    assert partial.exit_code == 0 and "Still missing" in partial.stderr

@@ -95,7 +95,13 @@ def init(
         raise BadInput(f"{env.config_path} exists already. Change values with `threer config set`, or add --force.")
     values = {"partner.domain": partner_domain, "partner.control_panel_url": control_panel_url,
               "partner.support_address": support_address, "partner.technician": technician, "default_profile": profile}
-    if any(v is None for k, v in values.items() if k != "partner.technician") and is_interactive():
+    interactive = is_interactive()
+    if not interactive and all(v is None for v in values.values()):
+        # an empty file would be written and every later ticket refused for want of partner details
+        raise BadInput("Nothing to write: give the values as options (--partner-domain, --control-panel-url, "
+                       "--support-address, and --technician or --profile if wanted), or run `threer config init` "
+                       "on a terminal to be asked for them.")
+    if any(v is None for k, v in values.items() if k != "partner.technician") and interactive:
         import questionary
 
         for key, question in [("partner.domain", "Your partner domain"),
