@@ -241,3 +241,25 @@ def test_the_line_of_a_json_key_given_twice_is_where_it_stands_again(text, line)
     with pytest.raises(json_module.JSONDecodeError) as exc:
         load_json(text)
     assert exc.value.lineno == line and "is given twice" in exc.value.msg
+
+
+def test_many_unknown_keys_make_a_short_message(tmp_path):
+    """A file of thousands of stray keys (a wrong file given) is said in a few lines, not one a key."""
+    path = tmp_path / "a.json"
+    keys = {f"column{n}": n for n in range(5000)}
+    keys["bad\x1b[2Jkey"] = 1
+    path.write_text(json.dumps(keys), encoding="utf-8")
+    message = _problems(path)
+    assert "has 5001 problems" in message
+    assert len(message.splitlines()) < 5
+    assert "'column0', 'column1'" in message and "and 4981 more are not step ids (the steps are intake.customer" in message
+    assert "\x1b" not in message
+
+
+def test_a_long_list_of_problems_is_cut_with_a_count(tmp_path):
+    path = tmp_path / "a.json"
+    answers = {"replicate.environment": {f"field{n}": 1 for n in range(30)}}
+    path.write_text(json.dumps(answers), encoding="utf-8")
+    message = _problems(path)
+    listed = [line for line in message.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 21 and listed[-1].startswith("  - ... and ") and listed[-1].endswith(" more")

@@ -17,11 +17,13 @@ import yaml
 
 from threer.errors import BadInput, did_you_mean
 from threer.files import load_json, load_toml, load_yaml, read_user_text
+from threer.safe_text import quoted
 from threer.triage.engine import InvalidAnswer, parse_answer
 from threer.triage.steps import STEP_IDS
 
 PARTNER_KEY = "partner"
 MAX_BYTES = 2_000_000
+MAX_LISTED = 20  # problems (and unknown keys) named in one error; the rest are counted
 
 
 def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
@@ -47,10 +49,18 @@ def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
         answers["intake.customer"].setdefault("domain", customer_domain)  # --customer-domain fills it in
         problems += _domain_conflict(answers["intake.customer"]["domain"], customer_domain)
     known = [*STEP_IDS, PARTNER_KEY]
+    strangers = []  # keys like no step id: named together, with the step ids once
     for key in answers:
         if key not in known:
             hint = did_you_mean(key, known)
-            problems.append(f"{key!r} is not a step id{hint or ' (the steps are ' + ', '.join(STEP_IDS) + ', plus partner)'}")
+            if hint:
+                problems.append(f"{quoted(key, 60)} is not a step id{hint}")
+            else:
+                strangers.append(quoted(key, 60))
+    if strangers:
+        named = ", ".join(strangers[:MAX_LISTED]) + (f" and {len(strangers) - MAX_LISTED} more" if len(strangers) > MAX_LISTED else "")
+        problems.append(f"{named} {'is not a step id' if len(strangers) == 1 else 'are not step ids'} "
+                        f"(the steps are {', '.join(STEP_IDS)}, plus partner)")
     for step_id in STEP_IDS:
         if step_id in answers:
             try:
@@ -63,10 +73,13 @@ def load_answers_file(path: Path, *, config: Any = None, complete: bool = False,
         if missing:
             problems.append(f"no answer for {', '.join(missing)}")
     if problems:
-        listed = "\n  - ".join(problems)
+        listed = "\n  - ".join(problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            listed += f"\n  - ... and {len(problems) - MAX_LISTED} more"
         fix = "Fix them in the file given to --answers" + (
             ", or run threer triage in a terminal to be asked" if complete else "")
-        raise BadInput(f"The answers file {path} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:"
+        count = len(problems) + max(len(strangers) - 1, 0)  # each unknown key is a problem of its own
+        raise BadInput(f"The answers file {path} has {count} problem{'s' if count > 1 else ''}:"
                        f"\n  - {listed}\n{fix}.")
     return answers
 
