@@ -235,3 +235,29 @@ def test_an_id_or_tags_of_the_wrong_shape_are_said_not_dropped_or_shown_as_pytho
     assert "its id is a list or a table, not one text; the file's path is its id" in doc.warnings
     assert any("`key: value` table, which is no tag" in w for w in doc.warnings)
     assert not any("{" in t or "[" in t for t in doc.tags)
+
+
+@pytest.mark.parametrize("meta, body, text", [
+    (b'<meta charset="windows-1252">', "Caf\u00e9 \u2013 r\u00e9sum\u00e9".encode("cp1252"), "Caf\u00e9 \u2013 r\u00e9sum\u00e9"),
+    (b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-2">', "\u0141\u00f3d\u017a".encode("iso-8859-2"),
+     "\u0141\u00f3d\u017a"),
+    (b'<meta charset="utf-16">', "na\u00efve".encode("utf-8"), "na\u00efve"),  # an ASCII-based page is not UTF-16
+    (b'<meta charset="no-such-charset">', "na\u00efve".encode("utf-8"), "na\u00efve"),
+])
+def test_an_html_file_is_read_in_the_charset_its_meta_declares(tmp_path, store, meta, body, text):
+    """A saved page from an older help centre says its own charset; it was skipped as 'not UTF-8'."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "page.html").write_bytes(b"<html><head>" + meta + b"<title>Page</title></head><body><p>" + body
+                                       + b"</p></body></html>")
+    report = index_paths(store, [folder])
+    assert report.added == 1 and not report.skipped
+    assert text in _row(store, "page")["body"]
+
+
+def test_an_html_file_that_its_declared_charset_cannot_decode_is_skipped_with_it_named(tmp_path, store):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "page.html").write_bytes(b'<meta charset="windows-1252"><p>\x81\x8d</p>')
+    report = index_paths(store, [folder])
+    assert report.added == 0 and "cannot be decoded as windows-1252" in report.skipped[0].reason

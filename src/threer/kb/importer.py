@@ -24,7 +24,8 @@ from typing import Any
 
 from threer.errors import BadInput
 from threer.safe_text import clipped, quoted
-from threer.kb.ingest import MAX_FILE_BYTES, IngestError, ParsedDocument, decode, parse_html, parse_markdown, parse_text
+from threer.kb.ingest import (MAX_FILE_BYTES, IngestError, ParsedDocument, declared_charset, decode, parse_html, parse_markdown,
+                              parse_text)
 from threer.kb.models import FailedPage, ImportReport
 
 MAX_REDIRECTS = 5
@@ -123,9 +124,6 @@ def remove_pages(store: Any, wanted: list[str]) -> list[str]:
 def _lower_host(page_id: str) -> str:
     host, slash, rest = page_id[len("web:"):].partition("/")
     return f"web:{host.lower()}{slash}{rest}"
-
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
 async def _fetch(client: Any, url: Any, site: str, *, timeout: float, max_bytes: int) -> _Fetched:
@@ -237,9 +235,7 @@ def _parse_page(fetched: _Fetched) -> ParsedDocument:
         raise _Failed(f"it is not an article page (content type {media or 'unknown'})")
     charset = fetched.charset
     if charset is None and kind == "html":
-        match = _META_CHARSET.search(fetched.data[:4096])
-        if match:
-            charset = match.group(1).decode("ascii", "replace")
+        charset = declared_charset(fetched.data)
     try:
         text = decode(fetched.data, charset=charset)
     except IngestError as exc:
