@@ -158,11 +158,21 @@ def test_relative_since_counts_back_from_now() -> None:
     assert parse_period(None, None, now=NOW, timezone="UTC").since == NOW - timedelta(days=30)
 
 
+def test_a_period_of_dates_in_another_zone_is_kept_in_utc() -> None:
+    """The JSON's since and until end in Z whatever zone the calendar is in (docs/reference/report.md)."""
+    p = parse_period("2024-07-01", "2024-07-31", now=NOW, timezone="Europe/Berlin")
+    assert p.since.isoformat() == "2024-06-30T22:00:00+00:00" and p.until.isoformat() == "2024-07-31T22:00:00+00:00"
+    dumped = p.model_dump(mode="json")
+    assert dumped["since"] == "2024-06-30T22:00:00Z" and dumped["until"] == "2024-07-31T22:00:00Z"
+
+
 @pytest.mark.parametrize("since, until, words", [
     ("yesterday", None, "--since takes a date such as 30d, 4w or 2026-11-01"),
     ("2024-13-01", None, "--since takes a date"),
     (None, "soon", "--until takes a date such as 2026-11-30"),
     ("2024-03-10", "2024-03-01", "is not before --until"),
+    (None, "9999-12-31", "past the last day a report can cover"),
+    ("99999w", "0100-01-01", "before the year 1"),
 ])
 def test_bad_periods_are_plain_errors(since: str | None, until: str | None, words: str) -> None:
     with pytest.raises(BadInput, match=words):
